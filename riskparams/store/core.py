@@ -1,0 +1,564 @@
+"""The :class:`Store`: all database work of riskparams goes through it.
+
+One DuckDB file (default ``data/riskparams.duckdb``) holds the price series, the ingest log, cached
+fits and, in later schema versions, proposals and reports. Every write is one transaction. Each
+thread takes its own cursor (``Store.cursor()`` is thread-local), so one ``Store`` can serve all the
+sessions of the dashboard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from riskparams.domain import Freq, IngestReport, Kind, SeriesInfo
+from riskparams.exceptions import AmbiguousSeriesError, DataError, SeriesNotFoundError, StoreError
+from riskparams.store import staging
+from riskparams.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+ENV_VAR = "RISKPARAMS_DB"
+MEMORY = ":memory:"
+
+
+def default_db_path() -> Path:
+    """Where the store lives when no ``--db`` is given.
+
+    ``$RISKPARAMS_DB`` when set; otherwise ``data/riskparams.duckdb`` in the project checkout that
+    holds this package (the folder with ``app.py``), or in the current folder for an installed package.
+    """
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    root = Path(__file__).resolve().parents[2]
+    if (root / "app.py").exists() and (root / "riskparams").is_dir():
+        return root / "data" / "riskparams.duckdb"
+    return Path.cwd() / "data" / "riskparams.duckdb"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the schema to ``target`` in one transaction; return the version found before."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    found = int(row[0]) if row else 0
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store was written by a newer riskparams (schema version {found}, this version knows "
+            f"up to {SCHEMA_VERSION}); upgrade riskparams to open it."
+        )
+    if found >= target:
+        return found
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for version in range(found + 1, target + 1):
+            for statement in MIGRATIONS[version - 1]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return found
+
+
+class Store:
+    """A riskparams store in one DuckDB file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The DuckDB file; created (with its folder) when missing. ``":memory:"`` for a throw-away
+        store. Defaults to :func:`default_db_path`.
+    read_only : bool
+        Open without write access (several processes may read at once).
+
+    Raises
+    ------
+    StoreError
+        When the file is locked by another process, is not a DuckDB file, or has a newer schema.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        target = default_db_path() if path is None else path
+        self.path: str = str(target) if str(target) == MEMORY else str(Path(target).expanduser())
+        self.read_only = read_only
+        if self.path != MEMORY and not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" in msg.lower():
+                raise StoreError(
+                    f"the store {self.path} is in use by another process (for example `riskparams serve`); "
+                    "stop it or choose another store with --db."
+                ) from None
+            raise StoreError(f"cannot open the store {self.path}: {msg.splitlines()[0]}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open the store {self.path}: {str(exc).splitlines()[0]}") from None
+        self._local = threading.local()
+        self._con.execute("SET TimeZone = 'UTC'")
+        if read_only:
+            version = self.schema_version()
+            if version != SCHEMA_VERSION:
+                self._con.close()
+                raise StoreError(
+                    f"the store {self.path} has schema version {version}, this riskparams needs "
+                    f"{SCHEMA_VERSION}; open it once for writing to upgrade it."
+                )
+        else:
+            try:
+                _migrate(self._con)
+            except StoreError:
+                self._con.close()
+                raise
+
+    # -- connection handling -------------------------------------------------------------------
+    @classmethod
+    def memory(cls) -> Store:
+        """A fresh in-memory store (tests, notebooks)."""
+        return cls(MEMORY)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own cursor on the store."""
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._con.cursor()
+            cur.execute("SET TimeZone = 'UTC'")
+            self._local.cur = cur
+        return cur
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A dedicated cursor inside one transaction: committed on success, rolled back on any error."""
+        cur = self._con.cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            cur.close()
+            raise
+        cur.execute("COMMIT")
+        cur.close()
+
+    def close(self) -> None:
+        """Close the store; the object is unusable afterwards."""
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        """The schema version stored in the file."""
+        try:
+            row = self.cursor().execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        except duckdb.CatalogException:
+            return 0
+        return int(row[0]) if row else 0
+
+    # -- series --------------------------------------------------------------------------------
+    _SERIES_SQL = """
+        SELECT s.series_id, s.symbol, s.source, s.kind, s.freq, s.synthetic,
+               coalesce(p.n, 0), p.first, p.last
+        FROM series s
+        LEFT JOIN (SELECT series_id, count(*) AS n, min(ts) AS first, max(ts) AS last
+                   FROM prices GROUP BY series_id) p USING (series_id)
+    """
+
+    @staticmethod
+    def _series_row(row: tuple[Any, ...]) -> SeriesInfo:
+        return SeriesInfo(
+            series_id=int(row[0]),
+            symbol=str(row[1]),
+            source=str(row[2]),
+            kind=str(row[3]),
+            freq=str(row[4]),
+            synthetic=bool(row[5]),
+            rows=int(row[6]),
+            first=row[7],
+            last=row[8],
+        )
+
+    def list_series(self) -> list[SeriesInfo]:
+        """All series with their extent, ordered by symbol, frequency and source."""
+        rows = self.cursor().execute(
+            self._SERIES_SQL + " ORDER BY s.symbol, s.freq, s.kind, s.source"
+        ).fetchall()
+        return [self._series_row(r) for r in rows]
+
+    def get_series(self, series_id: int) -> SeriesInfo:
+        """One series by id; SeriesNotFoundError when absent."""
+        row = self.cursor().execute(self._SERIES_SQL + " WHERE s.series_id = ?", [series_id]).fetchone()
+        if row is None:
+            raise SeriesNotFoundError(f"no stored series has id {series_id}.")
+        return self._series_row(row)
+
+    def is_empty(self) -> bool:
+        """True when no price bar is stored."""
+        row = self.cursor().execute("SELECT count(*) FROM (SELECT 1 FROM prices LIMIT 1)").fetchone()
+        return not row or row[0] == 0
+
+    def find_series(
+        self,
+        symbol: str,
+        *,
+        freq: str | None = None,
+        source: str | None = None,
+        kind: str | None = None,
+    ) -> list[SeriesInfo]:
+        """Series matching ``symbol`` (case-insensitive) and, when given, frequency, source and kind."""
+        sql = self._SERIES_SQL + " WHERE upper(s.symbol) = upper(?)"
+        params: list[Any] = [symbol]
+        for col, val in (("freq", freq), ("source", source), ("kind", kind)):
+            if val is not None:
+                sql += f" AND lower(s.{col}) = lower(?)"
+                params.append(val)
+        rows = self.cursor().execute(sql + " ORDER BY s.freq, s.kind, s.source", params).fetchall()
+        return [self._series_row(r) for r in rows]
+
+    def resolve_series(
+        self,
+        symbol: str,
+        *,
+        freq: str | None = None,
+        source: str | None = None,
+        kind: str | None = None,
+    ) -> SeriesInfo:
+        """The one series meant by ``symbol`` and the optional filters.
+
+        When several match and no frequency was given, a single daily series is preferred.
+
+        Raises
+        ------
+        SeriesNotFoundError
+            Nothing matches; the message lists the stored symbols.
+        AmbiguousSeriesError
+            Several match; the message lists them and the options that pick one.
+        """
+        found = self.find_series(symbol, freq=freq, source=source, kind=kind)
+        if not found:
+            known = sorted({s.symbol for s in self.list_series()})
+            hint = f" Stored symbols: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''}." if known else (
+                " The store is empty: run `riskparams demo` or `riskparams ingest`."
+            )
+            filt = "".join(
+                f" {k} {v}" for k, v in (("freq", freq), ("source", source), ("kind", kind)) if v is not None
+            )
+            raise SeriesNotFoundError(f"no stored series for symbol {symbol!r}{filt}.{hint}")
+        if len(found) > 1 and freq is None:
+            daily = [s for s in found if s.freq == Freq.D1.value]
+            if len(daily) == 1:
+                return daily[0]
+        if len(found) > 1:
+            choices = "; ".join(f"--freq {s.freq} --source {s.source} --kind {s.kind}" for s in found)
+            raise AmbiguousSeriesError(f"several series match {symbol!r}; pick one with {choices}.")
+        return found[0]
+
+    # -- prices --------------------------------------------------------------------------------
+    def load_prices(
+        self,
+        series_id: int,
+        *,
+        start: datetime | pd.Timestamp | None = None,
+        end: datetime | pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
+        """OHLCV bars of one series.
+
+        Parameters
+        ----------
+        series_id : int
+            From :meth:`resolve_series` or :meth:`list_series`.
+        start, end : datetime, optional
+            Inclusive bounds on the bar open time (naive values are UTC).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``ts`` (tz-aware UTC, ascending), columns open, high, low, close, volume (float64);
+            shape (n_bars, 5).
+        """
+        sql = "SELECT ts, open, high, low, close, volume FROM prices WHERE series_id = ?"
+        params: list[Any] = [series_id]
+        if start is not None:
+            sql += " AND ts >= ?"
+            params.append(_naive_utc(start))
+        if end is not None:
+            sql += " AND ts <= ?"
+            params.append(_naive_utc(end))
+        frame = self.cursor().execute(sql + " ORDER BY ts", params).df()
+        frame["ts"] = pd.to_datetime(frame["ts"]).dt.tz_localize("UTC")
+        frame = frame.set_index("ts")
+        return frame.astype("float64")
+
+    def last_bar_time(self, series_id: int) -> datetime | None:
+        """Open time (naive UTC) of the newest stored bar, or None."""
+        row = self.cursor().execute("SELECT max(ts) FROM prices WHERE series_id = ?", [series_id]).fetchone()
+        return None if row is None else row[0]
+
+    def fingerprint(self, series_id: int, *, end: datetime | pd.Timestamp | None = None) -> str:
+        """SHA-256 (hex) of the exact price rows of a series up to ``end``: the data's provenance.
+
+        The hash covers timestamps (microseconds since the epoch) and OHLCV as little-endian
+        float64, in time order, so any changed, added or removed bar changes it.
+        """
+        frame = self.load_prices(series_id, end=end)
+        h = hashlib.sha256()
+        h.update(frame.index.as_unit("us").asi8.astype("<i8").tobytes())
+        h.update(np.ascontiguousarray(frame.to_numpy(dtype="<f8", na_value=np.nan)).tobytes())
+        return h.hexdigest()
+
+    # -- ingest --------------------------------------------------------------------------------
+    def ingest_file(
+        self,
+        path: str | Path,
+        *,
+        symbol: str,
+        source: str,
+        kind: str,
+        freq: str | None = None,
+        replace: bool = False,
+    ) -> IngestReport:
+        """Validate a CSV or Parquet file and store its bars in one transaction.
+
+        Identical duplicate rows are dropped, the input is sorted, gaps are reported. Bars already
+        stored with the same values are skipped; stored bars with different values are an error
+        unless ``replace``. Re-ingesting a file changes nothing.
+
+        Raises
+        ------
+        DataError
+            One sentence naming file, row, column and value; the store is left as it was.
+        """
+        p = Path(path)
+        f = None if freq is None else Freq.parse(freq)
+        cur = self._con.cursor()
+        try:
+            cur.execute("SET TimeZone = 'UTC'")
+            staged = staging.stage_file(cur, p, f)
+            file_hash = _file_sha256(p)
+            return self._commit_staged(
+                cur, staged, symbol=symbol, source=source, kind=kind, replace=replace,
+                origin=str(p), file_hash=file_hash, synthetic=False,
+            )
+        finally:
+            cur.close()
+
+    def ingest_frame(
+        self,
+        frame: pd.DataFrame,
+        *,
+        symbol: str,
+        source: str,
+        kind: str,
+        freq: str | None = None,
+        replace: bool = False,
+        origin: str,
+        synthetic: bool = False,
+    ) -> IngestReport:
+        """Validate an OHLCV frame (exchange fetch, demo data) and store it like :meth:`ingest_file`.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Columns ts (UTC datetimes), open, high, low, close and optionally volume.
+        origin : str
+            Recorded in the ingest log, e.g. ``'exchange:binance'`` or ``'demo'``.
+        synthetic : bool
+            Marks the series as synthetic wherever it is shown.
+        """
+        f = None if freq is None else Freq.parse(freq)
+        cur = self._con.cursor()
+        try:
+            cur.execute("SET TimeZone = 'UTC'")
+            staged = staging.stage_frame(cur, frame, f"{origin} {symbol}", f)
+            return self._commit_staged(
+                cur, staged, symbol=symbol, source=source, kind=kind, replace=replace,
+                origin=origin, file_hash=None, synthetic=synthetic,
+            )
+        finally:
+            cur.close()
+
+    def _commit_staged(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        staged: staging.Staged,
+        *,
+        symbol: str,
+        source: str,
+        kind: str,
+        replace: bool,
+        origin: str,
+        file_hash: str | None,
+        synthetic: bool,
+    ) -> IngestReport:
+        k = Kind.parse(kind).value
+        freq = staged.freq.value
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            row = cur.execute(
+                "SELECT series_id FROM series WHERE symbol = ? AND source = ? AND kind = ? AND freq = ?",
+                [symbol, source, k, freq],
+            ).fetchone()
+            if row is None:
+                row = cur.execute(
+                    """INSERT INTO series (symbol, source, kind, freq, created_at, synthetic)
+                       VALUES (?, ?, ?, ?, ?, ?) RETURNING series_id""",
+                    [symbol, source, k, freq, _now(), synthetic],
+                ).fetchone()
+            assert row is not None
+            sid = int(row[0])
+            same = """abs(p.open - s.open) <= 1e-9 * abs(p.open) AND abs(p.high - s.high) <= 1e-9 * abs(p.high)
+                  AND abs(p.low - s.low) <= 1e-9 * abs(p.low) AND abs(p.close - s.close) <= 1e-9 * abs(p.close)
+                  AND ((p.volume IS NULL AND s.volume IS NULL)
+                       OR abs(p.volume - s.volume) <= 1e-9 * abs(p.volume) + 1e-12)"""
+            cur.execute(
+                f"""CREATE OR REPLACE TEMP TABLE stg_overlap AS
+                    SELECT s.r, s.ts, s.close AS new_close, p.close AS old_close, ({same}) AS same
+                    FROM stg_bars s JOIN prices p ON p.series_id = ? AND p.ts = s.ts""",  # noqa: S608
+                [sid],
+            )
+            counts = cur.execute(
+                "SELECT count(*) FILTER (WHERE same), count(*) FILTER (WHERE NOT same) FROM stg_overlap"
+            ).fetchone()
+            assert counts is not None
+            unchanged, conflicting = int(counts[0]), int(counts[1])
+            if conflicting and not replace:
+                r, ts, new_close, old_close = cur.execute(
+                    "SELECT r, ts, new_close, old_close FROM stg_overlap WHERE NOT same ORDER BY ts LIMIT 1"
+                ).fetchone() or (0, None, 0.0, 0.0)
+                label = staged.label
+                raise DataError(
+                    f"{label}: row {r}, column '{staged.ts_column}': the bar at "
+                    f"{staging._fmt_ts(ts)} differs from the stored bar of {symbol} {freq} "
+                    f"(close {new_close:.10g} vs stored {old_close:.10g}; {conflicting} conflicting bars "
+                    "in all); use replace (--replace) to overwrite them.",
+                    file=label,
+                    row=int(r),
+                    column=staged.ts_column,
+                    value=staging._fmt_ts(ts),
+                )
+            if conflicting:
+                cur.execute(
+                    """DELETE FROM prices WHERE series_id = ?
+                       AND ts IN (SELECT ts FROM stg_overlap WHERE NOT same)""",
+                    [sid],
+                )
+            cur.execute(
+                """INSERT INTO prices
+                   SELECT ?, s.ts, s.open, s.high, s.low, s.close, s.volume FROM stg_bars s
+                   WHERE NOT EXISTS (SELECT 1 FROM stg_overlap o WHERE o.ts = s.ts AND o.same)
+                   ORDER BY s.ts""",
+                [sid],
+            )
+            n_bars = staged.rows_read - staged.duplicates_dropped
+            added = n_bars - unchanged - conflicting
+            if added or conflicting:
+                cur.execute(
+                    """INSERT INTO ingest_log (ingested_at, series_id, origin, file_hash, rows_read, rows_added,
+                           rows_replaced, duplicates_dropped, gaps, missing_bars)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [
+                        _now(), sid, origin, file_hash, staged.rows_read, added, conflicting,
+                        staged.duplicates_dropped, len(staged.gaps),
+                        sum(g.missing_bars for g in staged.gaps),
+                    ],
+                )
+                cur.execute("COMMIT")
+            else:
+                cur.execute("ROLLBACK")  # nothing new: leave the store exactly as it was
+        except BaseException:
+            try:
+                cur.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        finally:
+            for t in ("stg_overlap", "stg_bars", "stg_raw", "stg_typed"):
+                try:
+                    cur.execute(f"DROP TABLE IF EXISTS {t}")
+                except duckdb.Error:
+                    pass
+        info = self.find_series(symbol, freq=freq, source=source, kind=k)
+        series = info[0] if info else SeriesInfo(
+            series_id=sid, symbol=symbol, source=source, kind=k, freq=freq, synthetic=synthetic
+        )
+        return IngestReport(
+            series=series,
+            origin=origin,
+            file_hash=file_hash,
+            rows_read=staged.rows_read,
+            duplicates_dropped=staged.duplicates_dropped,
+            rows_added=added,
+            rows_replaced=conflicting,
+            rows_unchanged=unchanged,
+            gaps=staged.gaps,
+        )
+
+    def ingest_log(self, limit: int = 200) -> pd.DataFrame:
+        """The newest ingest log entries with their series, newest first."""
+        return self.cursor().execute(
+            """SELECT l.ingest_id, l.ingested_at, s.symbol, s.source, s.kind, s.freq, l.origin, l.file_hash,
+                      l.rows_read, l.rows_added, l.rows_replaced, l.duplicates_dropped, l.gaps,
+                      l.missing_bars
+               FROM ingest_log l JOIN series s USING (series_id)
+               ORDER BY l.ingest_id DESC LIMIT ?""",
+            [int(limit)],
+        ).df()
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables (series, prices, ingest_log, fit_cache)."""
+        out = {}
+        for table in ("series", "prices", "ingest_log", "fit_cache"):
+            row = self.cursor().execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+            out[table] = int(row[0]) if row else 0
+        return out
+
+    # -- fit cache -----------------------------------------------------------------------------
+    def get_fit(self, series_id: int, fingerprint: str, spec_key: str, as_of: datetime) -> str | None:
+        """Cached fit payload (JSON text) or None."""
+        row = self.cursor().execute(
+            """SELECT payload FROM fit_cache
+               WHERE series_id = ? AND fingerprint = ? AND spec_key = ? AND as_of = ?""",
+            [series_id, fingerprint, spec_key, _naive_utc(as_of)],
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_fit(self, series_id: int, fingerprint: str, spec_key: str, as_of: datetime, payload: str) -> None:
+        """Store a fit payload (JSON text); an existing entry for the same key is kept."""
+        with self.transaction() as cur:
+            cur.execute(
+                """INSERT INTO fit_cache VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                [series_id, fingerprint, spec_key, _naive_utc(as_of), _now(), payload],
+            )
+
+
+def _naive_utc(value: datetime | pd.Timestamp) -> datetime:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -1,0 +1,71 @@
+"""Versioned schema of the riskparams store and its migrations.
+
+Each migration is a list of SQL statements that moves the store from version ``n - 1`` to ``n``.
+Migrations only ever append: a store written by an older riskparams opens and is upgraded in one
+transaction; a store written by a newer riskparams is refused (see :class:`~riskparams.StoreError`).
+
+Conventions
+-----------
+* Timestamps are ``TIMESTAMP`` values in UTC (no time zone attached); the bar's **open** time.
+* Prices are ``DOUBLE`` in quote currency; volume is in base-asset units, as exchanges report it.
+* ``series`` is one price series: (symbol, source label, kind spot/perp, frequency).
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the first store: series, prices, ingest log
+    (
+        "CREATE SEQUENCE series_id_seq START 1",
+        """CREATE TABLE series (
+            series_id  INTEGER PRIMARY KEY DEFAULT nextval('series_id_seq'),
+            symbol     VARCHAR NOT NULL,
+            source     VARCHAR NOT NULL,
+            kind       VARCHAR NOT NULL CHECK (kind IN ('spot', 'perp')),
+            freq       VARCHAR NOT NULL CHECK (freq IN ('1h', '4h', '1d')),
+            created_at TIMESTAMP NOT NULL,
+            UNIQUE (symbol, source, kind, freq)
+        )""",
+        """CREATE TABLE prices (
+            series_id INTEGER NOT NULL,
+            ts        TIMESTAMP NOT NULL,
+            open      DOUBLE NOT NULL,
+            high      DOUBLE NOT NULL,
+            low       DOUBLE NOT NULL,
+            close     DOUBLE NOT NULL,
+            volume    DOUBLE,
+            PRIMARY KEY (series_id, ts)
+        )""",
+        "CREATE SEQUENCE ingest_id_seq START 1",
+        """CREATE TABLE ingest_log (
+            ingest_id     INTEGER PRIMARY KEY DEFAULT nextval('ingest_id_seq'),
+            ingested_at   TIMESTAMP NOT NULL,
+            series_id     INTEGER NOT NULL,
+            origin        VARCHAR NOT NULL,
+            file_hash     VARCHAR,
+            rows_read     BIGINT NOT NULL,
+            rows_added    BIGINT NOT NULL,
+            rows_replaced BIGINT NOT NULL
+        )""",
+    ),
+    # 2: synthetic flag on series, ingest remarks (duplicates dropped, gaps), fit cache
+    (
+        "ALTER TABLE series ADD COLUMN synthetic BOOLEAN DEFAULT false",
+        "UPDATE series SET synthetic = (source = 'synthetic')",
+        "ALTER TABLE ingest_log ADD COLUMN duplicates_dropped BIGINT DEFAULT 0",
+        "ALTER TABLE ingest_log ADD COLUMN gaps BIGINT DEFAULT 0",
+        "ALTER TABLE ingest_log ADD COLUMN missing_bars BIGINT DEFAULT 0",
+        """CREATE TABLE fit_cache (
+            series_id   INTEGER NOT NULL,
+            fingerprint VARCHAR NOT NULL,
+            spec_key    VARCHAR NOT NULL,
+            as_of       TIMESTAMP NOT NULL,
+            created_at  TIMESTAMP NOT NULL,
+            payload     VARCHAR NOT NULL,
+            PRIMARY KEY (series_id, fingerprint, spec_key, as_of)
+        )""",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this riskparams writes."""

@@ -1,0 +1,101 @@
+"""Architecture rules: one door per heavy dependency, thin pages, parameterised SQL.
+
+See ../shared/guides/architecture.md ("One door per heavy dependency").
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "riskparams"
+
+# dependency -> the only module (file or package folder, relative to riskparams/) allowed to import it
+DOORS = {
+    "duckdb": "store",
+    "arch": "volatility.py",
+    "statsmodels": "diagnostics.py",
+    "plotly": "charts.py",
+    "streamlit": "ui.py",
+    "ccxt": "ingest/exchange.py",
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def _allowed(rel: Path, door: str) -> bool:
+    return str(rel) == door or str(rel).startswith(door.rstrip("/") + "/")
+
+
+@pytest.mark.parametrize("dependency", sorted(DOORS))
+def test_heavy_dependency_has_one_door(dependency: str) -> None:
+    door = DOORS[dependency]
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if dependency in _imports(path) and not _allowed(rel, door):
+            offenders.append(str(rel))
+    assert offenders == [], f"{dependency} may only be imported by riskparams/{door}"
+
+
+def test_doors_exist() -> None:
+    for door in DOORS.values():
+        assert (PACKAGE / door).exists(), door
+
+
+def test_pages_import_no_heavy_dependency_but_streamlit() -> None:
+    pages = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+    for page in pages:
+        imported = _imports(page)
+        banned = {"duckdb", "arch", "statsmodels", "ccxt", "numpy", "scipy"} & imported
+        assert not banned, f"{page.name} imports {banned}: pages call the library, no math or SQL"
+
+
+def test_library_works_without_streamlit_imported() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, riskparams, riskparams.service, riskparams.cli, riskparams.ingest, riskparams.quality;"
+        "assert 'streamlit' not in sys.modules, 'streamlit imported by the library'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _fstring_sql_calls(path: Path) -> list[tuple[int, bool]]:
+    """(line, reviewed) for every ``.execute(f"...")`` call in a file."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    out = []
+    for node in ast.walk(ast.parse(text)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr != "execute" or not node.args or not isinstance(node.args[0], ast.JoinedStr):
+            continue
+        values = [v.value for v in node.args[0].values if isinstance(v, ast.FormattedValue)]
+        constants_only = all(isinstance(v, ast.Name) and v.id.isupper() for v in values)
+        end = node.end_lineno or node.lineno
+        noted = any("noqa: S608" in ln for ln in lines[node.lineno - 1: end])
+        out.append((node.lineno, constants_only or noted))
+    return out
+
+
+def test_sql_with_fstrings_only_interpolates_constants() -> None:
+    """SQL built with f-strings may only interpolate module constants, or carry a reviewed
+    ``# noqa: S608`` note (identifiers from a file header, quoted; never values: those use ``?``)."""
+    calls = [(p.name, line, ok) for p in sorted(PACKAGE.rglob("*.py")) for line, ok in _fstring_sql_calls(p)]
+    assert calls, "expected the store to build some SQL"
+    unreviewed = [f"{name}:{line}" for name, line, ok in calls if not ok]
+    assert unreviewed == []
