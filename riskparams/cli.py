@@ -147,6 +147,40 @@ def cmd_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit(args: argparse.Namespace) -> int:
+    from riskparams.service import fit_series, open_store
+    from riskparams.volatility import FitSpec
+
+    try:
+        spec = FitSpec(
+            model=args.model, dist=args.dist, mean=args.mean, horizon_hours=args.horizon_hours,
+            confidence=args.confidence, min_history=args.min_history,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc) + ".") from None
+    with open_store(args.db) as store:
+        run = fit_series(store, args.symbol, freq=args.freq, source=args.source, kind=args.kind, spec=spec,
+                         as_of=args.as_of)
+    if args.json:
+        _print_json(run.to_dict())
+        return 0
+    e = run.estimate
+    print(f"{run.series.label}: {e.n_obs} returns up to {e.as_of:%Y-%m-%d %H:%M} UTC"
+          + (" (cached)" if run.cached else ""))
+    params = ", ".join(f"{k}={v:.6g}" for k, v in e.params.items())
+    print(f"model {e.model.value}-{e.dist.value} ({e.mean.value} mean): {params}")
+    if e.fallback:
+        print(f"fallback to EWMA: {e.fallback}")
+    print(f"loglik {e.loglik:.2f}, BIC {e.bic:.2f}, persistence {e.persistence:.4f}, converged {e.converged}")
+    print(f"volatility: next bar {e.next_vol:.4%} ({e.next_vol_annualised:.1%} annualised), long-run "
+          f"{e.long_run_vol_annualised:.1%}, stressed {e.stressed_vol_annualised:.1%} annualised")
+    print(f"horizon {e.horizon_hours:g}h ({e.horizon_bars} bars): vol {e.horizon_vol:.2%}, "
+          f"VaR {e.var:.2%}, ES {e.es:.2%} of price at {e.confidence:.1%} ({e.worse_tail} tail)")
+    for note in e.notes:
+        print(f"note: {note}")
+    return 0
+
+
 def app_path() -> Path:
     """The dashboard's ``app.py`` (beside the package in a project checkout)."""
     return Path(__file__).resolve().parents[1] / "app.py"
@@ -246,6 +280,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["spot", "perp"], default=None)
     p.add_argument("--stale-bars", type=int, default=None, help="shortest stale run in bars")
     p.add_argument("--outlier-z", type=_positive_float, default=10.0, help="robust z-score threshold")
+    p.add_argument("--json", action="store_true")
+
+    p = add("fit", cmd_fit, "fit a volatility model to one series and print horizon VaR/ES (cached in the store)")
+    p.add_argument("symbol")
+    p.add_argument("--freq", choices=["1h", "4h", "1d"], default=None)
+    p.add_argument("--source", default=None)
+    p.add_argument("--kind", choices=["spot", "perp"], default=None)
+    p.add_argument("--model", choices=["auto", "garch", "gjr", "egarch", "ewma"], default="auto")
+    p.add_argument("--dist", choices=["normal", "t", "skewt"], default="t")
+    p.add_argument("--mean", choices=["constant", "zero"], default="zero")
+    p.add_argument("--as-of", default=None, help="use bars up to this UTC date/time only")
+    p.add_argument("--horizon-hours", type=_positive_float, default=24.0, help="margin period of risk in hours")
+    p.add_argument("--confidence", type=_positive_float, default=0.99, help="VaR/ES confidence in (0.5, 1)")
+    p.add_argument("--min-history", type=int, default=500, help="bars needed for a GARCH fit (else EWMA)")
     p.add_argument("--json", action="store_true")
 
     p = add("serve", cmd_serve, "start the dashboard (Streamlit)")

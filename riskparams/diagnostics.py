@@ -1,0 +1,186 @@
+"""Residual diagnostics of volatility fits (the only module that imports statsmodels).
+
+:func:`residual_diagnostics` runs, on the standardized residuals ``z_t = e_t / sigma_t`` of a
+fit:
+
+* Ljung-Box on ``z`` (left-over autocorrelation in the mean) and on ``z**2`` (left-over
+  volatility clustering), ``statsmodels.stats.diagnostic.acorr_ljungbox``;
+* Engle's ARCH-LM test, ``statsmodels.stats.diagnostic.het_arch``;
+* Jarque-Bera normality, ``statsmodels.stats.stattools.jarque_bera``;
+
+and carries the fit statistics beside them: log-likelihood, AIC, BIC, persistence and the
+half-life of a volatility shock, ``ln 0.5 / ln persistence`` in bars and hours.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import numpy.typing as npt
+from statsmodels.stats.diagnostic import acorr_ljungbox, het_arch
+from statsmodels.stats.stattools import jarque_bera
+
+__all__ = ["ResidualDiagnostics", "half_life", "residual_diagnostics"]
+
+
+def half_life(persistence: float) -> float:
+    """Half-life of a volatility shock in bars: ``ln 0.5 / ln persistence``.
+
+    Returns 0 for ``persistence <= 0``, ``inf`` for ``persistence >= 1`` (no mean reversion),
+    NaN for NaN.
+    """
+    p = float(persistence)
+    if math.isnan(p):
+        return math.nan
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return math.inf
+    return math.log(0.5) / math.log(p)
+
+
+def _json_float(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResidualDiagnostics:
+    """Tests on standardized residuals and fit statistics of one volatility model.
+
+    Attributes
+    ----------
+    n_obs : int
+        Number of standardized residuals tested.
+    lags : int
+        Lags used by the Ljung-Box and ARCH-LM tests.
+    ljung_box_stat, ljung_box_pvalue : float
+        Ljung-Box Q(lags) on ``z`` and its chi-squared p-value.
+    ljung_box_sq_stat, ljung_box_sq_pvalue : float
+        Ljung-Box Q(lags) on ``z**2``.
+    arch_lm_stat, arch_lm_pvalue : float
+        Engle's LM statistic (``n * R**2`` of ``z**2`` on its ``lags`` lags) and p-value.
+    jarque_bera_stat, jarque_bera_pvalue : float
+        Jarque-Bera statistic and p-value.
+    skew, kurtosis : float
+        Sample skewness and (non-excess) kurtosis of ``z``.
+    loglik, aic, bic : float
+        Log-likelihood and information criteria of the fit (NaN when not applicable).
+    persistence : float
+        Persistence of the variance process (alpha + beta for GARCH(1,1)).
+    half_life_bars, half_life_hours : float
+        ``ln 0.5 / ln persistence`` in bars, and the same in hours.
+    """
+
+    n_obs: int
+    lags: int
+    ljung_box_stat: float
+    ljung_box_pvalue: float
+    ljung_box_sq_stat: float
+    ljung_box_sq_pvalue: float
+    arch_lm_stat: float
+    arch_lm_pvalue: float
+    jarque_bera_stat: float
+    jarque_bera_pvalue: float
+    skew: float
+    kurtosis: float
+    loglik: float
+    aic: float
+    bic: float
+    persistence: float
+    half_life_bars: float
+    half_life_hours: float
+
+    def to_dict(self) -> dict[str, int | float | None]:
+        """JSON-safe dictionary: plain floats and ints, non-finite values as ``None``."""
+        out: dict[str, int | float | None] = {}
+        for k, v in asdict(self).items():
+            out[k] = int(v) if k in ("n_obs", "lags") else _json_float(float(v))
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, int | float | None]) -> ResidualDiagnostics:
+        """Inverse of :meth:`to_dict` (``None`` read back as NaN; an infinite half-life
+        therefore comes back as NaN)."""
+        kwargs: dict[str, int | float] = {}
+        for f in fields(cls):
+            v = d[f.name]
+            if f.name in ("n_obs", "lags"):
+                kwargs[f.name] = int(v)  # type: ignore[arg-type]
+            else:
+                kwargs[f.name] = math.nan if v is None else float(v)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def residual_diagnostics(
+    std_resid: npt.ArrayLike,
+    *,
+    lags: int = 10,
+    loglik: float = math.nan,
+    aic: float = math.nan,
+    bic: float = math.nan,
+    persistence: float = math.nan,
+    hours_per_bar: float = 1.0,
+) -> ResidualDiagnostics:
+    """Run the residual tests on standardized residuals.
+
+    Parameters
+    ----------
+    std_resid : array_like, shape (n,)
+        Standardized residuals ``e_t / sigma_t`` (unitless). NaNs are dropped.
+    lags : int, default 10
+        Lags of the Ljung-Box and ARCH-LM tests, >= 1 and < n / 2.
+    loglik, aic, bic, persistence : float
+        Fit statistics carried into the result.
+    hours_per_bar : float, default 1.0
+        Bar length, to express the half-life in hours.
+
+    Returns
+    -------
+    ResidualDiagnostics
+    """
+    z = np.asarray(std_resid, dtype=float).ravel()
+    z = z[np.isfinite(z)]
+    n = int(z.size)
+    if not (isinstance(lags, int) and lags >= 1):
+        raise ValueError(f"lags must be an integer >= 1, got {lags!r}")
+    if n < 2 * lags + 2:
+        raise ValueError(
+            f"std_resid must have at least {2 * lags + 2} finite values for lags={lags}, got {n}"
+        )
+    nan = math.nan
+    lb_stat = lb_p = lb2_stat = lb2_p = lm = lm_p = jb = jb_p = skew = kurt = nan
+    if np.ptp(z) > 0:  # the tests are undefined for constant residuals
+        lb = acorr_ljungbox(z, lags=[lags], return_df=True)
+        lb_stat, lb_p = float(lb["lb_stat"].iloc[0]), float(lb["lb_pvalue"].iloc[0])
+        try:
+            lm_res = het_arch(z, nlags=lags, result_object=True)
+        except TypeError:  # statsmodels < 0.15 has no result_object
+            lm_res = het_arch(z, nlags=lags)
+        lm, lm_p = float(lm_res[0]), float(lm_res[1])
+        jb, jb_p, skew, kurt = (float(v) for v in jarque_bera(z))
+    if np.ptp(z**2) > 0:
+        lb2 = acorr_ljungbox(z**2, lags=[lags], return_df=True)
+        lb2_stat, lb2_p = float(lb2["lb_stat"].iloc[0]), float(lb2["lb_pvalue"].iloc[0])
+    hl = half_life(persistence)
+    return ResidualDiagnostics(
+        n_obs=n,
+        lags=lags,
+        ljung_box_stat=lb_stat,
+        ljung_box_pvalue=lb_p,
+        ljung_box_sq_stat=lb2_stat,
+        ljung_box_sq_pvalue=lb2_p,
+        arch_lm_stat=float(lm),
+        arch_lm_pvalue=float(lm_p),
+        jarque_bera_stat=float(jb),
+        jarque_bera_pvalue=float(jb_p),
+        skew=float(skew),
+        kurtosis=float(kurt),
+        loglik=float(loglik),
+        aic=float(aic),
+        bic=float(bic),
+        persistence=float(persistence),
+        half_life_bars=hl,
+        half_life_hours=hl * float(hours_per_bar),
+    )

@@ -1,0 +1,1579 @@
+"""Volatility: realized estimators, GARCH-family fits and forecasts, fallbacks.
+
+This is the only module that imports :mod:`arch`.
+
+Units
+-----
+Inputs and outputs are plain fractions (0.03 = 3 %) and volatilities are **per bar** of the
+series unless a name says *annualised* (24/7 markets: 365 days, 8,760 hours a year).
+Internally, returns are scaled to percent for the optimizer (``arch`` works best with
+variances of order 1-1000); reported model parameters (``VolEstimate.params``) keep arch's
+names and convention **for percent returns** (``omega`` in percent squared).
+
+Realized estimators (rolling windows of ``n`` bars)
+---------------------------------------------------
+* close-to-close: sample standard deviation of log returns;
+* EWMA (RiskMetrics 1996): ``s2_t = lam * s2_{t-1} + (1 - lam) * r_t**2``;
+* Parkinson (1980): ``sigma**2 = mean(ln(H/L)**2) / (4 ln 2)``;
+* Garman & Klass (1980): ``mean(0.5 ln(H/L)**2 - (2 ln 2 - 1) ln(C/O)**2)``;
+* Rogers & Satchell (1991): ``mean(ln(H/C) ln(H/O) + ln(L/C) ln(L/O))``;
+* Yang & Zhang (2000): ``s2_open + k s2_close + (1 - k) s2_RS``,
+  ``k = 0.34 / (1.34 + (n + 1) / (n - 1))``.
+
+Conditional models (through arch)
+---------------------------------
+GARCH(1,1), GJR-GARCH(1,1,1) and EGARCH(1,1,1) (Nelson's, with the asymmetry term), with
+normal, Student-t or Hansen's skewed-t innovations and a constant or zero mean.
+``model="auto"`` fits every candidate and keeps the lowest BIC. Guards, each of which falls
+back to EWMA with the reason recorded in :attr:`VolEstimate.fallback` and a
+:class:`~riskparams.exceptions.FallbackWarning`:
+
+* constant series (all returns equal);
+* short history (fewer returns than ``FitSpec.min_history``, default 500);
+* the optimizer failed or did not converge (``convergence_flag != 0``);
+* persistence ``>= FitSpec.max_persistence`` (default 1: no mean reversion);
+* non-finite parameters, likelihood, conditional variances or forecasts.
+
+Benchmark mode
+--------------
+arch starts the variance recursion from an EWMA backcast of the first 75 squared residuals.
+Textbook benchmarks (Fiorentini, Calzolari & Panattoni 1996; McCullough & Renfro 1999;
+Brooks, Burke & Persand 2001) start it from the sample mean of the squared residuals,
+``sigma2_0 = e_0**2 = mean((y - mu)**2)``, which moves with ``mu``. With
+``FitSpec(benchmark_mode=True)`` the fit uses that backcast: for a zero mean it is passed to
+arch directly; for a constant mean, ``mu`` is profiled out (a bounded scalar search over
+``mu``, each step an arch fit of ``y - mu`` with zero mean and backcast ``mean((y - mu)**2)``),
+which maximises exactly the benchmark likelihood. This reproduces the published GARCH(1,1)
+estimates on the Bollerslev-Ghysels DEM/GBP returns (see ``tests/test_volatility.py``).
+
+Horizon risk
+------------
+The horizon is given in hours and converted to ``h`` bars (rounded up). The h-period log
+return's variance is the sum of the 1..h-step variance forecasts (closed form for GARCH/GJR,
+see :func:`riskparams.measures.garch_horizon_variance`; for EGARCH the geometric forecast
+from the log-variance recursion, because with Student-t innovations its expected future
+variance is infinite, which is also why ``model="auto"`` leaves EGARCH out for fat tails and
+horizons over one bar; ``h * s2`` for EWMA). VaR and ES of both tails come from (a) the fitted distribution:
+analytic for ``h = 1``, Monte-Carlo through arch's simulation forecast with a fixed seed for
+``h > 1`` (EWMA: normal with the summed variance) and (b) filtered historical simulation:
+standardized residuals bootstrapped with a fixed seed and fed through the fitted variance
+recursion over the horizon (arch's bootstrap forecast; EWMA: the same with the EWMA
+recursion).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from arch import arch_model
+from arch.univariate import Normal, SkewStudent, StudentsT
+from arch.univariate.distribution import Distribution
+from scipy import integrate, optimize
+
+from riskparams.diagnostics import ResidualDiagnostics, residual_diagnostics
+from riskparams.exceptions import FallbackWarning, HistoryError
+from riskparams.measures import (
+    HorizonRisk,
+    Tail,
+    TailRisk,
+    garch_horizon_variance,
+    mse_loss,
+    normal_var_es,
+    ppf_var_es,
+    qlike_loss,
+    student_t_var_es,
+    tail_risk_from_samples,
+)
+from riskparams.returns import (
+    Freq,
+    bars_per_year,
+    horizon_to_bars,
+    hours_per_bar,
+    prices_as_of,
+    returns_with_report,
+    validate_prices,
+)
+
+__all__ = [
+    "DistName",
+    "FitSpec",
+    "MeanName",
+    "ModelName",
+    "RealizedMethod",
+    "RiskMethod",
+    "VolEstimate",
+    "close_to_close_vol",
+    "compare_models",
+    "ewma_variance",
+    "ewma_vol",
+    "fit_cache_key",
+    "fit_returns",
+    "fit_volatility",
+    "garman_klass_vol",
+    "parkinson_variance",
+    "parkinson_vol",
+    "realized_vol",
+    "rogers_satchell_vol",
+    "stressed_vol",
+    "yang_zhang_vol",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+# Options passed to scipy's SLSQP through arch. Tests monkeypatch this to force non-convergence.
+_OPTIMIZER_OPTIONS: dict[str, Any] = {"maxiter": 1000}
+
+
+# ---------------------------------------------------------------------------------------------
+# choices and the fit specification
+# ---------------------------------------------------------------------------------------------
+
+
+class ModelName(StrEnum):
+    """Volatility models. ``auto`` picks the lowest BIC among ``FitSpec.candidates``."""
+
+    AUTO = "auto"
+    GARCH = "garch"
+    GJR = "gjr"
+    EGARCH = "egarch"
+    EWMA = "ewma"
+
+
+class DistName(StrEnum):
+    """Innovation distributions: standard normal, standardized Student-t, Hansen's skewed t."""
+
+    NORMAL = "normal"
+    T = "t"
+    SKEWT = "skewt"
+
+
+class MeanName(StrEnum):
+    """Mean models."""
+
+    CONSTANT = "constant"
+    ZERO = "zero"
+
+
+class RiskMethod(StrEnum):
+    """Which horizon risk supplies ``VolEstimate.var``/``es``: the fitted distribution,
+    filtered historical simulation, or the larger of the two."""
+
+    FITTED = "fitted"
+    FHS = "fhs"
+    MAX = "max"
+
+
+class RealizedMethod(StrEnum):
+    """Realized (rolling-window) volatility estimators."""
+
+    CLOSE_TO_CLOSE = "close_to_close"
+    EWMA = "ewma"
+    PARKINSON = "parkinson"
+    GARMAN_KLASS = "garman_klass"
+    ROGERS_SATCHELL = "rogers_satchell"
+    YANG_ZHANG = "yang_zhang"
+
+
+GARCH_FAMILY: tuple[ModelName, ...] = (ModelName.GARCH, ModelName.GJR, ModelName.EGARCH)
+
+
+def _choice(enum: type[StrEnum], name: str, value: object) -> Any:
+    try:
+        return enum(str(value)) if isinstance(value, str) else enum(value)  # type: ignore[arg-type]
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in enum)  # type: ignore[attr-defined]
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}") from None
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FitSpec:
+    """What to fit and how to turn it into horizon risk. Frozen and validated.
+
+    Parameters
+    ----------
+    model : {'auto', 'garch', 'gjr', 'egarch', 'ewma'}, default 'auto'
+        Volatility model; ``auto`` fits ``candidates`` and keeps the lowest BIC.
+    dist : {'normal', 't', 'skewt'}, default 't'
+        Innovation distribution of the GARCH-family models (EWMA uses the normal for its
+        fitted-distribution tails; its FHS tails come from its own residuals).
+    mean : {'constant', 'zero'}, default 'zero'
+        Mean model. Zero is the default: a drift estimated from a rising sample would
+        shrink the lower-tail margin.
+    candidates : tuple of {'garch', 'gjr', 'egarch'}, default all three
+        Models tried by ``model='auto'``.
+    min_history : int, default 500
+        Minimum number of returns for a GARCH-family fit; fewer falls back to EWMA.
+    ewma_lambda : float, default 0.94
+        EWMA decay, in (0, 1).
+    horizon_hours : float, default 24.0
+        Risk horizon (margin period of risk) in hours, > 0.
+    confidence : float, default 0.99
+        VaR/ES confidence ``q``, in (0.5, 1).
+    risk_method : {'fitted', 'fhs', 'max'}, default 'fitted'
+        Source of the headline ``var``/``es`` (both are always computed).
+    n_sims : int, default 10000
+        Monte-Carlo / bootstrap paths, >= 100.
+    seed : int, default 20240501
+        Seed of every random draw (results are reproducible), >= 0.
+    benchmark_mode : bool, default False
+        Start the variance recursion from the sample mean of squared residuals as textbook
+        benchmarks do, instead of arch's EWMA backcast (see the module docstring).
+    stress_window : int, optional
+        Window (bars) of the stressed volatility; default: 250 days of bars (250 for daily).
+    diagnostic_lags : int, default 10
+        Lags of the Ljung-Box and ARCH-LM tests, >= 1.
+    max_persistence : float, default 1.0
+        A fit whose persistence is >= this falls back to EWMA; in (0, 1].
+    allow_gaps : bool, default False
+        Keep returns that span gaps in the price index (see :mod:`riskparams.returns`).
+    """
+
+    model: ModelName = ModelName.AUTO
+    dist: DistName = DistName.T
+    mean: MeanName = MeanName.ZERO
+    candidates: tuple[ModelName, ...] = GARCH_FAMILY
+    min_history: int = 500
+    ewma_lambda: float = 0.94
+    horizon_hours: float = 24.0
+    confidence: float = 0.99
+    risk_method: RiskMethod = RiskMethod.FITTED
+    n_sims: int = 10_000
+    seed: int = 20240501
+    benchmark_mode: bool = False
+    stress_window: int | None = None
+    diagnostic_lags: int = 10
+    max_persistence: float = 1.0
+    allow_gaps: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model", _choice(ModelName, "model", self.model))
+        object.__setattr__(self, "dist", _choice(DistName, "dist", self.dist))
+        object.__setattr__(self, "mean", _choice(MeanName, "mean", self.mean))
+        object.__setattr__(self, "risk_method", _choice(RiskMethod, "risk_method", self.risk_method))
+        cands = self.candidates
+        if isinstance(cands, str) or not isinstance(cands, Sequence) or len(cands) == 0:
+            raise ValueError(
+                f"candidates must be a non-empty sequence of 'garch', 'gjr', 'egarch', got {cands!r}"
+            )
+        parsed = []
+        for c in cands:
+            m = _choice(ModelName, "candidates", c)
+            if m not in GARCH_FAMILY:
+                raise ValueError(f"candidates must contain only 'garch', 'gjr', 'egarch', got {c!r}")
+            if m not in parsed:
+                parsed.append(m)
+        object.__setattr__(self, "candidates", tuple(parsed))
+        if not (_is_int(self.min_history) and self.min_history >= 10):
+            raise ValueError(f"min_history must be an integer >= 10, got {self.min_history!r}")
+        if not (isinstance(self.ewma_lambda, int | float) and 0.0 < self.ewma_lambda < 1.0):
+            raise ValueError(f"ewma_lambda must be in (0, 1), got {self.ewma_lambda!r}")
+        hh = self.horizon_hours
+        if not (isinstance(hh, int | float) and not isinstance(hh, bool) and math.isfinite(hh) and hh > 0):
+            raise ValueError(f"horizon_hours must be a finite number > 0, got {hh!r}")
+        if not (isinstance(self.confidence, int | float) and 0.5 < self.confidence < 1.0):
+            raise ValueError(f"confidence must be in (0.5, 1), got {self.confidence!r}")
+        if not (_is_int(self.n_sims) and self.n_sims >= 100):
+            raise ValueError(f"n_sims must be an integer >= 100, got {self.n_sims!r}")
+        if not (_is_int(self.seed) and self.seed >= 0):
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.benchmark_mode, bool):
+            raise ValueError(f"benchmark_mode must be True or False, got {self.benchmark_mode!r}")
+        if self.stress_window is not None and not (_is_int(self.stress_window) and self.stress_window >= 2):
+            raise ValueError(f"stress_window must be None or an integer >= 2, got {self.stress_window!r}")
+        if not (_is_int(self.diagnostic_lags) and self.diagnostic_lags >= 1):
+            raise ValueError(f"diagnostic_lags must be an integer >= 1, got {self.diagnostic_lags!r}")
+        mp = self.max_persistence
+        if not (isinstance(mp, int | float) and 0.0 < mp <= 1.0):
+            raise ValueError(f"max_persistence must be in (0, 1], got {mp!r}")
+        if not isinstance(self.allow_gaps, bool):
+            raise ValueError(f"allow_gaps must be True or False, got {self.allow_gaps!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of the fields (enums as their string values, real-valued
+        fields as floats so that ``24`` and ``24.0`` give the same key)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, StrEnum):
+                v = v.value
+            elif isinstance(v, tuple):
+                v = [x.value for x in v]
+            elif f.name in _FLOAT_FIELDS:
+                v = float(v)
+            elif _is_int(v):
+                v = int(v)
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FitSpec:
+        """Inverse of :meth:`to_dict`."""
+        kw = dict(d)
+        if "candidates" in kw:
+            kw["candidates"] = tuple(kw["candidates"])
+        return cls(**kw)
+
+    def key(self) -> str:
+        """Stable identifier of the specification: ``"fitspec-v1-"`` + SHA-256 of its
+        canonical JSON. Equal specs (however their values were spelled) give equal keys."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return "fitspec-v1-" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+_FLOAT_FIELDS = frozenset({"ewma_lambda", "horizon_hours", "confidence", "max_persistence"})
+
+
+def fit_cache_key(series: str, fingerprint: str, spec: FitSpec, as_of: object = None) -> str:
+    """Cache key of a fit: SHA-256 over (series id, data fingerprint, spec key, as-of).
+
+    ``as_of`` is normalised to an ISO 8601 UTC timestamp (``None`` stays ``None``), so a
+    ``datetime``, ``Timestamp`` or string for the same instant give the same key.
+    """
+    ts: str | None = None
+    if as_of is not None:
+        t = pd.Timestamp(as_of)  # type: ignore[arg-type]
+        t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+        ts = t.isoformat()
+    blob = json.dumps([series, fingerprint, spec.key(), ts], separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# realized estimators
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_window(window: int, name: str = "window") -> int:
+    if not (_is_int(window) and window >= 2):
+        raise ValueError(f"{name} must be an integer >= 2, got {window!r}")
+    return int(window)
+
+
+def close_to_close_vol(returns: pd.Series, window: int, *, demean: bool = True) -> pd.Series:
+    """Rolling close-to-close volatility per bar.
+
+    Parameters
+    ----------
+    returns : pandas.Series
+        Log returns (fractions), shape (n,).
+    window : int
+        Window length in bars, >= 2.
+    demean : bool, default True
+        Sample standard deviation (``ddof=1``) if True; root mean square (zero mean) if False.
+
+    Returns
+    -------
+    pandas.Series
+        Per-bar volatility, same index; NaN for the first ``window - 1`` bars.
+    """
+    n = _check_window(window)
+    r = returns.astype(float)
+    if demean:
+        return r.rolling(n, min_periods=n).std(ddof=1).rename("vol")
+    return np.sqrt((r**2).rolling(n, min_periods=n).mean()).rename("vol")
+
+
+def ewma_variance(returns: npt.ArrayLike, lam: float = 0.94, *, init_window: int = 30) -> FloatArray:
+    """EWMA (RiskMetrics) variance filtered through each bar.
+
+    ``s2[t] = lam * s2[t-1] + (1 - lam) * r[t]**2`` with ``s2[-1]`` the mean of the squares of
+    the first ``min(n, init_window)`` returns. ``s2[t]`` uses returns up to and including ``t``
+    and is the one-step forecast for ``t + 1``.
+
+    Parameters
+    ----------
+    returns : array_like, shape (n,)
+        (Demeaned) log returns, fractions.
+    lam : float, default 0.94
+        Decay in (0, 1).
+    init_window : int, default 30
+        Number of leading returns whose mean square starts the recursion.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Variances (fractions squared).
+    """
+    if not 0.0 < lam < 1.0:
+        raise ValueError(f"lam must be in (0, 1), got {lam!r}")
+    r = np.asarray(returns, dtype=float).ravel()
+    out = np.empty_like(r)
+    if r.size == 0:
+        return out
+    prev = float(np.mean(r[: max(1, min(r.size, int(init_window)))] ** 2))
+    for t in range(r.size):
+        prev = lam * prev + (1.0 - lam) * r[t] * r[t]
+        out[t] = prev
+    return out
+
+
+def ewma_vol(returns: pd.Series, lam: float = 0.94, *, init_window: int = 30) -> pd.Series:
+    """EWMA volatility per bar through each bar (see :func:`ewma_variance`)."""
+    return pd.Series(
+        np.sqrt(ewma_variance(returns.to_numpy(dtype=float), lam, init_window=init_window)),
+        index=returns.index,
+        name="vol",
+    )
+
+
+def _ohlc_logs(prices: pd.DataFrame) -> dict[str, pd.Series]:
+    """Log ratios of each bar's OHLC (validated: positive, high >= low)."""
+    o, h, low, c = (prices[k].astype(float) for k in ("open", "high", "low", "close"))
+    bad = ~((o > 0) & (h > 0) & (low > 0) & (c > 0) & (h >= low))
+    if bool(bad.any()):
+        ts = prices.index[np.flatnonzero(bad.to_numpy())[0]]
+        raise ValueError(f"prices must have positive OHLC with high >= low; bar {ts} does not")
+    pairs = {"hl": (h, low), "co": (c, o), "hc": (h, c), "ho": (h, o), "lc": (low, c), "lo": (low, o)}
+    return {
+        k: pd.Series(np.log(a.to_numpy() / b.to_numpy()), index=prices.index) for k, (a, b) in pairs.items()
+    }
+
+
+def parkinson_variance(prices: pd.DataFrame) -> pd.Series:
+    """Parkinson (1980) variance of each bar: ``ln(H/L)**2 / (4 ln 2)`` (fractions squared)."""
+    lg = _ohlc_logs(prices)
+    return (lg["hl"] ** 2 / (4.0 * math.log(2.0))).rename("variance")
+
+
+def parkinson_vol(prices: pd.DataFrame, window: int) -> pd.Series:
+    """Rolling Parkinson (1980) volatility per bar: ``sqrt(mean(ln(H/L)**2) / (4 ln 2))``."""
+    n = _check_window(window)
+    return np.sqrt(parkinson_variance(prices).rolling(n, min_periods=n).mean()).rename("vol")
+
+
+def garman_klass_vol(prices: pd.DataFrame, window: int) -> pd.Series:
+    """Rolling Garman & Klass (1980) volatility per bar.
+
+    ``sigma**2 = mean(0.5 ln(H/L)**2 - (2 ln 2 - 1) ln(C/O)**2)`` (their estimator for a
+    driftless process with no opening jump).
+    """
+    n = _check_window(window)
+    lg = _ohlc_logs(prices)
+    per_bar = 0.5 * lg["hl"] ** 2 - (2.0 * math.log(2.0) - 1.0) * lg["co"] ** 2
+    return np.sqrt(per_bar.rolling(n, min_periods=n).mean()).rename("vol")
+
+
+def _rs_per_bar(prices: pd.DataFrame) -> pd.Series:
+    lg = _ohlc_logs(prices)
+    return lg["hc"] * lg["ho"] + lg["lc"] * lg["lo"]
+
+
+def rogers_satchell_vol(prices: pd.DataFrame, window: int) -> pd.Series:
+    """Rolling Rogers & Satchell (1991) volatility per bar (drift-independent):
+    ``sigma**2 = mean(ln(H/C) ln(H/O) + ln(L/C) ln(L/O))``."""
+    n = _check_window(window)
+    return np.sqrt(_rs_per_bar(prices).rolling(n, min_periods=n).mean()).rename("vol")
+
+
+def yang_zhang_vol(prices: pd.DataFrame, freq: str, window: int, *, allow_gaps: bool = False) -> pd.Series:
+    """Rolling Yang & Zhang (2000) volatility per bar.
+
+    ``sigma**2 = s2_o + k s2_c + (1 - k) s2_RS`` over ``n`` bars, with ``s2_o`` the sample
+    variance (``ddof=1``) of the opening jumps ``ln(O_t / C_{t-1})``, ``s2_c`` that of
+    ``ln(C_t / O_t)``, ``s2_RS`` the Rogers-Satchell mean and
+    ``k = 0.34 / (1.34 + (n + 1) / (n - 1))``. An opening jump across a gap in the index is
+    undefined (NaN) unless ``allow_gaps``, so windows containing it are NaN.
+    """
+    n = _check_window(window)
+    validate_prices(prices, freq)
+    lg = _ohlc_logs(prices)
+    prev_close = prices["close"].astype(float).shift(1)
+    jump = pd.Series(np.log(prices["open"].to_numpy(dtype=float) / prev_close.to_numpy()), index=prices.index)
+    if not allow_gaps:
+        step = pd.Timedelta(hours=hours_per_bar(freq))
+        spans = prices.index.to_series().diff()
+        jump = jump.where(spans == step)
+    k = 0.34 / (1.34 + (n + 1.0) / (n - 1.0))
+    s2_o = jump.rolling(n, min_periods=n).var(ddof=1)
+    s2_c = lg["co"].rolling(n, min_periods=n).var(ddof=1)
+    s2_rs = _rs_per_bar(prices).rolling(n, min_periods=n).mean()
+    return (s2_o + k * s2_c + (1.0 - k) * s2_rs).pow(0.5).rename("vol")
+
+
+def realized_vol(
+    prices: pd.DataFrame,
+    freq: str,
+    method: RealizedMethod | str = RealizedMethod.CLOSE_TO_CLOSE,
+    window: int = 30,
+    *,
+    lam: float = 0.94,
+    allow_gaps: bool = False,
+) -> pd.Series:
+    """Realized volatility per bar by any of the :class:`RealizedMethod` estimators.
+
+    ``window`` is ignored by EWMA (which uses ``lam``). Close-to-close and EWMA use the log
+    returns of :func:`riskparams.returns.returns_with_report` (indexed by the later bar); the
+    range estimators use each bar's own OHLC.
+    """
+    m: RealizedMethod = _choice(RealizedMethod, "method", method)
+    validate_prices(prices, freq)
+    if m in (RealizedMethod.CLOSE_TO_CLOSE, RealizedMethod.EWMA):
+        r = returns_with_report(prices, freq, allow_gaps=allow_gaps).returns
+        if m is RealizedMethod.EWMA:
+            return ewma_vol(r, lam)
+        return close_to_close_vol(r, window)
+    if m is RealizedMethod.PARKINSON:
+        return parkinson_vol(prices, window)
+    if m is RealizedMethod.GARMAN_KLASS:
+        return garman_klass_vol(prices, window)
+    if m is RealizedMethod.ROGERS_SATCHELL:
+        return rogers_satchell_vol(prices, window)
+    return yang_zhang_vol(prices, freq, window, allow_gaps=allow_gaps)
+
+
+def stressed_vol(returns: pd.Series | npt.ArrayLike, window: int) -> float:
+    """Worst rolling-window close-to-close volatility in the history (per bar).
+
+    The anti-procyclicality floor: ``max_t std(r[t-window+1 .. t])``. With fewer than
+    ``window`` returns, the whole-sample standard deviation is returned (NaN below 2).
+    """
+    n = _check_window(window)
+    r = pd.Series(np.asarray(returns, dtype=float))
+    if r.size < 2:
+        return math.nan
+    if r.size < n:
+        return float(r.std(ddof=1))
+    return float(close_to_close_vol(r, n).max())
+
+
+# ---------------------------------------------------------------------------------------------
+# the result
+# ---------------------------------------------------------------------------------------------
+
+
+def _jf(x: float) -> float | None:
+    """JSON-safe float: non-finite -> None."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _fj(x: object) -> float:
+    return math.nan if x is None else float(x)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class VolEstimate:
+    """Read-only result of :func:`fit_volatility`. Volatilities per bar, fractions.
+
+    Attributes
+    ----------
+    model, dist, mean : str enums
+        The model actually used (``ewma`` after a fallback), its distribution and mean.
+    params : Mapping[str, float]
+        Parameters with arch's names and convention, for **percent** returns (``mu``,
+        ``omega``, ``alpha[1]``, ``gamma[1]``, ``beta[1]``, ``nu``, ``eta``, ``lambda``);
+        EWMA: ``lambda`` (and ``mu``).
+    loglik, aic, bic : float
+        Of the percent returns (EWMA: Gaussian quasi-likelihood, no free parameters).
+    converged : bool
+        The optimizer's flag was 0 (True for EWMA, which has nothing to optimise).
+    fallback : str or None
+        Why the requested model was replaced by EWMA, or None.
+    n_obs : int
+        Number of returns used.
+    freq : str
+        Bar frequency.
+    as_of : pandas.Timestamp or None
+        Time stamp of the last return used.
+    last_vol : float
+        In-sample conditional volatility of the last bar (known one bar before it).
+    next_vol : float
+        One-step-ahead forecast volatility.
+    horizon_hours : float
+        Requested horizon in hours.
+    horizon_bars : int
+        Horizon in bars (hours / hours per bar, rounded up).
+    horizon_vol : float
+        ``sqrt`` of the summed 1..h-step variance forecasts (fraction, over the horizon).
+    var, es : float
+        Headline VaR and ES as fractions of price, worse tail, from ``risk_method``.
+    worse_tail : str
+        ``'lower'`` or ``'upper'``: the tail that gave ``var``.
+    confidence : float
+        Confidence ``q`` of VaR and ES.
+    risk_method : str
+        ``'fitted'``, ``'fhs'`` or ``'max'``.
+    fitted_risk : HorizonRisk
+        Per-tail detail from the fitted distribution.
+    fhs_risk : HorizonRisk or None
+        Per-tail detail from filtered historical simulation.
+    long_run_vol : float
+        Unconditional volatility of the model (EGARCH: ``exp(E[ln sigma2] / 2)``; EWMA:
+        sample standard deviation).
+    stressed_vol : float
+        Worst rolling-window close-to-close volatility in the history.
+    stress_window : int
+        Its window, in bars.
+    persistence : float
+        Persistence of the variance process (EWMA: 1).
+    conditional_vol : pandas.Series
+        Conditional volatility per bar (``sigma_{t|t-1}``), indexed by ``ts``. Treat as
+        read-only.
+    diagnostics : ResidualDiagnostics or None
+        Residual tests and fit statistics (None if too few residuals).
+    candidates : Mapping[str, float]
+        BIC of every candidate that passed the guards (``auto``).
+    rejected : Mapping[str, str]
+        Candidates that tripped a guard, with the reason.
+    notes : tuple of str
+        Remarks on the data (e.g. returns dropped at gaps).
+    spec_key : str
+        ``FitSpec.key()`` of the specification used.
+
+    Notes
+    -----
+    Instances compare by identity (the conditional volatility is a Series); compare
+    ``to_dict()`` outputs for equality of content.
+    """
+
+    model: ModelName
+    dist: DistName
+    mean: MeanName
+    params: Mapping[str, float]
+    loglik: float
+    aic: float
+    bic: float
+    converged: bool
+    fallback: str | None
+    n_obs: int
+    freq: str
+    as_of: pd.Timestamp | None
+    last_vol: float
+    next_vol: float
+    horizon_hours: float
+    horizon_bars: int
+    horizon_vol: float
+    var: float
+    es: float
+    worse_tail: str
+    confidence: float
+    risk_method: RiskMethod
+    fitted_risk: HorizonRisk
+    fhs_risk: HorizonRisk | None
+    long_run_vol: float
+    stressed_vol: float
+    stress_window: int
+    persistence: float
+    conditional_vol: pd.Series = field(repr=False)
+    diagnostics: ResidualDiagnostics | None = field(default=None, repr=False)
+    candidates: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    rejected: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    notes: tuple[str, ...] = ()
+    spec_key: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("params", "candidates", "rejected"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    # -- convenience -------------------------------------------------------------------------
+    @property
+    def next_vol_annualised(self) -> float:
+        """One-step forecast volatility, annualised (``* sqrt(bars_per_year)``)."""
+        return self.next_vol * math.sqrt(bars_per_year(self.freq))
+
+    @property
+    def long_run_vol_annualised(self) -> float:
+        """Long-run volatility, annualised."""
+        return self.long_run_vol * math.sqrt(bars_per_year(self.freq))
+
+    @property
+    def stressed_vol_annualised(self) -> float:
+        """Stressed volatility, annualised."""
+        return self.stressed_vol * math.sqrt(bars_per_year(self.freq))
+
+    # -- invariance helper -------------------------------------------------------------------
+    def scaled(self, factor: float) -> VolEstimate:
+        """The estimate for returns multiplied by ``factor`` (> 0).
+
+        Every volatility and every log-return VaR/ES is multiplied by ``factor`` (price
+        fractions recomputed from them); ``mu`` scales by ``factor``, ``omega`` by
+        ``factor**2`` (GARCH/GJR) or shifts by ``2 (1 - beta) ln factor`` (EGARCH); the
+        log-likelihood drops by ``n ln factor`` (AIC/BIC rise by twice that). Shape
+        parameters, persistence and the residual tests are unchanged.
+        """
+        c = float(factor)
+        if not (math.isfinite(c) and c > 0):
+            raise ValueError(f"factor must be a finite number > 0, got {factor!r}")
+        p = dict(self.params)
+        if "mu" in p:
+            p["mu"] *= c
+        if "omega" in p:
+            if self.model is ModelName.EGARCH:
+                p["omega"] += 2.0 * (1.0 - p.get("beta[1]", 0.0)) * math.log(c)
+            else:
+                p["omega"] *= c * c
+        shift = self.n_obs * math.log(c)
+        fitted = self.fitted_risk.scaled(c)
+        fhs = self.fhs_risk.scaled(c) if self.fhs_risk is not None else None
+        var, es, worse = _headline(self.risk_method, fitted, fhs)
+        diag = self.diagnostics
+        if diag is not None:
+            diag = replace(
+                diag, loglik=diag.loglik - shift, aic=diag.aic + 2 * shift, bic=diag.bic + 2 * shift
+            )
+        return replace(
+            self,
+            params=p,
+            loglik=self.loglik - shift,
+            aic=self.aic + 2 * shift,
+            bic=self.bic + 2 * shift,
+            last_vol=self.last_vol * c,
+            next_vol=self.next_vol * c,
+            horizon_vol=self.horizon_vol * c,
+            var=var,
+            es=es,
+            worse_tail=worse,
+            fitted_risk=fitted,
+            fhs_risk=fhs,
+            long_run_vol=self.long_run_vol * c,
+            stressed_vol=self.stressed_vol * c,
+            conditional_vol=self.conditional_vol * c,
+            diagnostics=diag,
+        )
+
+    # -- serialisation -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary: only str, int, float, bool, None, lists and dicts; NaN and
+        infinities become ``None``; timestamps are ISO 8601 strings."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "conditional_vol":
+                s: pd.Series = v
+                out[f.name] = {
+                    "index": [t.isoformat() for t in s.index],
+                    "values": [_jf(x) for x in s.to_numpy(dtype=float)],
+                }
+            elif f.name in ("fitted_risk", "fhs_risk"):
+                out[f.name] = None if v is None else _json_tree(v.to_dict())
+            elif f.name == "diagnostics":
+                out[f.name] = None if v is None else v.to_dict()
+            elif f.name == "as_of":
+                out[f.name] = None if v is None else v.isoformat()
+            elif f.name in ("params", "candidates"):
+                out[f.name] = {str(k): _jf(x) for k, x in v.items()}
+            elif f.name == "rejected":
+                out[f.name] = {str(k): str(x) for k, x in v.items()}
+            elif f.name == "notes":
+                out[f.name] = list(v)
+            elif isinstance(v, StrEnum):
+                out[f.name] = v.value
+            elif isinstance(v, bool) or v is None or isinstance(v, str):
+                out[f.name] = v
+            elif _is_int(v):
+                out[f.name] = int(v)
+            else:
+                out[f.name] = _jf(v)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VolEstimate:
+        """Inverse of :meth:`to_dict` (non-finite values come back as NaN)."""
+        cv = d["conditional_vol"]
+        idx = pd.DatetimeIndex(pd.to_datetime(cv["index"], utc=True), name="ts")
+        series = pd.Series([_fj(x) for x in cv["values"]], index=idx, dtype=float, name="conditional_vol")
+        return cls(
+            model=ModelName(d["model"]),
+            dist=DistName(d["dist"]),
+            mean=MeanName(d["mean"]),
+            params={k: _fj(v) for k, v in d["params"].items()},
+            loglik=_fj(d["loglik"]),
+            aic=_fj(d["aic"]),
+            bic=_fj(d["bic"]),
+            converged=bool(d["converged"]),
+            fallback=d["fallback"],
+            n_obs=int(d["n_obs"]),
+            freq=str(d["freq"]),
+            as_of=None if d["as_of"] is None else pd.Timestamp(d["as_of"]),
+            last_vol=_fj(d["last_vol"]),
+            next_vol=_fj(d["next_vol"]),
+            horizon_hours=_fj(d["horizon_hours"]),
+            horizon_bars=int(d["horizon_bars"]),
+            horizon_vol=_fj(d["horizon_vol"]),
+            var=_fj(d["var"]),
+            es=_fj(d["es"]),
+            worse_tail=str(d["worse_tail"]),
+            confidence=_fj(d["confidence"]),
+            risk_method=RiskMethod(d["risk_method"]),
+            fitted_risk=HorizonRisk.from_dict(d["fitted_risk"]),
+            fhs_risk=None if d["fhs_risk"] is None else HorizonRisk.from_dict(d["fhs_risk"]),
+            long_run_vol=_fj(d["long_run_vol"]),
+            stressed_vol=_fj(d["stressed_vol"]),
+            stress_window=int(d["stress_window"]),
+            persistence=_fj(d["persistence"]),
+            conditional_vol=series,
+            diagnostics=None if d["diagnostics"] is None else ResidualDiagnostics.from_dict(d["diagnostics"]),
+            candidates={k: _fj(v) for k, v in d["candidates"].items()},
+            rejected=dict(d["rejected"]),
+            notes=tuple(d["notes"]),
+            spec_key=str(d["spec_key"]),
+        )
+
+
+def _json_tree(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _json_tree(v) for k, v in x.items()}
+    if isinstance(x, float):
+        return _jf(x)
+    return x
+
+
+def _headline(method: RiskMethod, fitted: HorizonRisk, fhs: HorizonRisk | None) -> tuple[float, float, str]:
+    chosen = fitted
+    if method is RiskMethod.FHS and fhs is not None:
+        chosen = fhs
+    elif method is RiskMethod.MAX and fhs is not None:
+        chosen = fhs if fhs.var > fitted.var else fitted
+        return max(fitted.var, fhs.var), max(fitted.es, fhs.es), chosen.worse_tail.value
+    return chosen.var, chosen.es, chosen.worse_tail.value
+
+
+# ---------------------------------------------------------------------------------------------
+# fitting
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Fit:
+    """Internal: a fitted model in percent units, ready for forecasting."""
+
+    model: ModelName
+    dist: DistName
+    mean: MeanName
+    params: dict[str, float]
+    loglik: float
+    aic: float
+    bic: float
+    converged: bool
+    cond_vol: FloatArray  # percent, sigma_{t|t-1}
+    std_resid: FloatArray
+    sigma2_next: float  # percent^2
+    persistence: float
+    mu: float  # percent per bar
+    result: Any = None  # arch ARCHModelResult (None for EWMA)
+    mu_outside: bool = False  # benchmark mode: arch result is for y - mu (zero mean)
+    dist_obj: Distribution | None = None
+    dist_params: FloatArray = field(default_factory=lambda: np.empty(0))
+
+
+_DIST_ARCH = {DistName.NORMAL: "normal", DistName.T: "t", DistName.SKEWT: "skewt"}
+_VOL_ARCH: dict[ModelName, dict[str, Any]] = {
+    ModelName.GARCH: {"vol": "GARCH", "p": 1, "o": 0, "q": 1},
+    ModelName.GJR: {"vol": "GARCH", "p": 1, "o": 1, "q": 1},
+    ModelName.EGARCH: {"vol": "EGARCH", "p": 1, "o": 1, "q": 1},
+}
+
+
+def _dist_object(dist: DistName) -> Distribution:
+    if dist is DistName.NORMAL:
+        return Normal()
+    if dist is DistName.T:
+        return StudentsT()
+    return SkewStudent()
+
+
+def _make_model(y: FloatArray, model: ModelName, dist: DistName, mean: MeanName) -> Any:
+    dist_name: Any = _DIST_ARCH[dist]
+    return arch_model(
+        y,
+        mean="Constant" if mean is MeanName.CONSTANT else "Zero",
+        dist=dist_name,
+        rescale=False,
+        **_VOL_ARCH[model],
+    )
+
+
+def _arch_fit(am: Any, backcast: float | None, starting_values: FloatArray | None = None) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return am.fit(
+            disp="off", show_warning=False, options=dict(_OPTIMIZER_OPTIONS), backcast=backcast,
+            starting_values=starting_values,
+        )
+
+
+def _fit_rescaled(y: FloatArray, model: ModelName, dist: DistName, mean: MeanName) -> tuple[Any, bool]:
+    """arch fit of percent returns that survives small-scale data; returns ``(result, converged)``.
+
+    arch's SLSQP can stop at its starting values with a success flag when percent returns are
+    small (hourly crypto returns: standard deviation about 0.3%); arch itself advises a standard
+    deviation of at least 1. So the model is also fitted to ``y * s`` with ``s`` a power of ten that
+    brings the standard deviation to at least 1; its parameters are mapped back to the percent scale
+    (``mu / s``, GARCH/GJR ``omega / s**2``, EGARCH ``omega - 2 (1 - beta) ln s``; the rest is
+    scale-free) and the percent-scale model is refitted from there, so the result keeps arch's
+    percent convention. The fit with the highest percent-scale log-likelihood wins. SLSQP's exit 8
+    ("positive directional derivative", typical when a constraint such as persistence <= 1 binds)
+    counts as converged only when that fit is as good as the best one found (relative 1e-8).
+    """
+    direct = _arch_fit(_make_model(y, model, dist, mean), None)
+    sd = float(np.std(y))
+    if not (math.isfinite(sd) and 0.0 < sd < 1.0):
+        return direct, int(direct.convergence_flag) == 0
+    scale = 10.0 ** math.ceil(-math.log10(sd))
+    scaled = _arch_fit(_make_model(y * scale, model, dist, mean), None)
+    start = scaled.params.copy()
+    if "mu" in start:
+        start["mu"] /= scale
+    if model is ModelName.EGARCH:
+        start["omega"] -= 2.0 * (1.0 - float(start["beta[1]"])) * math.log(scale)
+    else:
+        start["omega"] /= scale**2
+    mapped = _arch_fit(_make_model(y, model, dist, mean), None, starting_values=start.to_numpy())
+    mapped_ll = float(scaled.loglikelihood) + y.size * math.log(scale)  # same optimum, percent scale
+    best_ll = max(float(direct.loglikelihood), float(mapped.loglikelihood), mapped_ll)
+    tol = 1e-8 * abs(best_ll)
+    for res in (mapped, direct):
+        flag = int(res.convergence_flag)
+        if float(res.loglikelihood) >= best_ll - tol and flag in (0, 8):
+            return res, True
+    return (mapped if float(mapped.loglikelihood) >= float(direct.loglikelihood) else direct), False
+
+
+def _neg_share(dist_obj: Distribution, dist_params: FloatArray, dist: DistName) -> float:
+    """kappa = E[z**2 1{z<0}] of the standardized innovation (0.5 if symmetric)."""
+    if dist is not DistName.SKEWT:
+        return 0.5
+    f0 = float(np.asarray(dist_obj.cdf(np.array([0.0]), dist_params))[0])
+
+    def g(u: float) -> float:
+        return float(np.asarray(dist_obj.ppf(np.array([u]), dist_params))[0]) ** 2
+
+    val, _ = integrate.quad(g, 0.0, f0, limit=200)
+    return float(val)
+
+
+def _abs_mean(dist_obj: Distribution, dist_params: FloatArray, dist: DistName) -> float:
+    """E|z| of the standardized innovation."""
+    if dist is DistName.NORMAL:
+        return math.sqrt(2.0 / math.pi)
+
+    def g(u: float) -> float:
+        return abs(float(np.asarray(dist_obj.ppf(np.array([u]), dist_params))[0]))
+
+    val, _ = integrate.quad(g, 0.0, 1.0, limit=200, points=[0.5])
+    return float(val)
+
+
+def _persistence(model: ModelName, params: Mapping[str, float], kappa: float) -> float:
+    if model is ModelName.GARCH:
+        return params["alpha[1]"] + params["beta[1]"]
+    if model is ModelName.GJR:
+        return params["alpha[1]"] + kappa * params["gamma[1]"] + params["beta[1]"]
+    return params["beta[1]"]  # EGARCH: persistence of ln sigma2
+
+
+def _fit_garch_family(y: FloatArray, model: ModelName, spec: FitSpec) -> _Fit | str:
+    """Fit one GARCH-family model to percent returns; a reason string if a guard trips."""
+    dist, mean = spec.dist, spec.mean
+    try:
+        if spec.benchmark_mode and mean is MeanName.CONSTANT:
+            res, mu = _benchmark_profile_fit(y, model, dist)
+            mu_outside = True
+            ok = int(res.convergence_flag) == 0
+        elif spec.benchmark_mode:
+            res = _arch_fit(_make_model(y, model, dist, mean), float(np.mean(y**2)))
+            mu, mu_outside = 0.0, False
+            ok = int(res.convergence_flag) == 0
+        else:
+            res, ok = _fit_rescaled(y, model, dist, mean)
+            mu, mu_outside = (float(res.params["mu"]) if mean is MeanName.CONSTANT else 0.0), False
+    except Exception as exc:  # arch raises many kinds; each is a reason to fall back
+        return f"{model.value}: fit failed ({type(exc).__name__}: {exc})"
+    if not ok:
+        flag = int(res.convergence_flag)
+        msg = getattr(res.optimization_result, "message", "")
+        return f"{model.value}: optimizer did not converge (flag {flag}: {msg})"
+    params = {str(k): float(v) for k, v in res.params.items()}
+    if mu_outside:
+        params = {"mu": mu, **params}
+    k = len(params)
+    n = y.size
+    loglik = float(res.loglikelihood)
+    aic = -2.0 * loglik + 2.0 * k
+    bic = -2.0 * loglik + k * math.log(n)
+    dist_obj = res.model.distribution
+    dist_names = dist_obj.parameter_names()
+    dist_params = np.array([params[nm] for nm in dist_names], dtype=float)
+    cond_vol = np.asarray(res.conditional_volatility, dtype=float)
+    std_resid = np.asarray(res.std_resid, dtype=float)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sigma2_next = float(res.forecast(horizon=1, reindex=False).variance.to_numpy()[-1, 0])
+        kappa = _neg_share(dist_obj, dist_params, dist) if model is ModelName.GJR else 0.5
+    except Exception as exc:
+        return f"{model.value}: forecast failed ({type(exc).__name__}: {exc})"
+    pers = _persistence(model, params, kappa)
+    checks = [*params.values(), loglik, sigma2_next, pers]
+    if not (all(math.isfinite(v) for v in checks) and np.all(np.isfinite(cond_vol)) and sigma2_next > 0):
+        return f"{model.value}: non-finite parameters, likelihood or variance"
+    if pers >= spec.max_persistence:
+        return f"{model.value}: persistence {pers:.6f} >= max_persistence {spec.max_persistence:g}"
+    return _Fit(
+        model=model,
+        dist=dist,
+        mean=mean,
+        params=params,
+        loglik=loglik,
+        aic=aic,
+        bic=bic,
+        converged=True,
+        cond_vol=cond_vol,
+        std_resid=std_resid,
+        sigma2_next=sigma2_next,
+        persistence=pers,
+        mu=mu,
+        result=res,
+        mu_outside=mu_outside,
+        dist_obj=dist_obj,
+        dist_params=dist_params,
+    )
+
+
+def _benchmark_profile_fit(y: FloatArray, model: ModelName, dist: DistName) -> tuple[Any, float]:
+    """Constant-mean fit with the benchmark backcast ``mean((y - mu)**2)``, ``mu`` profiled out.
+
+    Returns the arch result of the zero-mean model for ``y - mu_hat`` and ``mu_hat`` (percent).
+    """
+    n = y.size
+    se = float(np.std(y, ddof=1)) / math.sqrt(n)
+    centre = float(np.mean(y))
+
+    def fit_at(mu: float) -> Any:
+        e = y - mu
+        return _arch_fit(_make_model(e, model, dist, MeanName.ZERO), float(np.mean(e**2)))
+
+    def negll(mu: float) -> float:
+        res = fit_at(mu)
+        ll = float(res.loglikelihood)
+        return -ll if math.isfinite(ll) else 1e300
+
+    opt = optimize.minimize_scalar(
+        negll,
+        bounds=(centre - 6 * se, centre + 6 * se),
+        method="bounded",
+        options={"xatol": 1e-10 * max(1.0, se)},
+    )
+    mu_hat = float(opt.x)
+    return fit_at(mu_hat), mu_hat
+
+
+def _fit_ewma(y: FloatArray, spec: FitSpec) -> _Fit:
+    """EWMA 'fit' on percent returns (nothing is estimated except an optional mean)."""
+    lam = float(spec.ewma_lambda)
+    mu = float(np.mean(y)) if spec.mean is MeanName.CONSTANT else 0.0
+    e = y - mu
+    filt = ewma_variance(e, lam)
+    init = float(np.mean(e[: max(1, min(e.size, 30))] ** 2))
+    cond_var = np.concatenate([[init], filt[:-1]])  # sigma2_{t|t-1}
+    cond_vol = np.sqrt(cond_var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(cond_vol > 0, e / np.where(cond_vol > 0, cond_vol, 1.0), 0.0)
+        if np.all(cond_var > 0):
+            loglik = float(-0.5 * np.sum(np.log(2 * np.pi) + np.log(cond_var) + e**2 / cond_var))
+        else:
+            loglik = math.nan
+    params = {"lambda": lam}
+    if spec.mean is MeanName.CONSTANT:
+        params = {"mu": mu, "lambda": lam}
+    k = 1 if spec.mean is MeanName.CONSTANT else 0
+    return _Fit(
+        model=ModelName.EWMA,
+        dist=DistName.NORMAL,
+        mean=spec.mean,
+        params=params,
+        loglik=loglik,
+        aic=-2 * loglik + 2 * k,
+        bic=-2 * loglik + k * math.log(max(y.size, 1)),
+        converged=True,
+        cond_vol=cond_vol,
+        std_resid=z,
+        sigma2_next=float(filt[-1]),
+        persistence=1.0,
+        mu=mu,
+    )
+
+
+def _select(
+    y: FloatArray, spec: FitSpec, h: int
+) -> tuple[_Fit, str | None, dict[str, float], dict[str, str]]:
+    """Run the guards and the candidates; return the chosen fit and the fallback reason.
+
+    With ``model='auto'``, fat-tailed innovations and a horizon of more than one bar, EGARCH is
+    not a candidate: its multi-step expected variance is infinite (see
+    :func:`_egarch_horizon_variance`), so its horizon risk is not reliable.
+    """
+    n = y.size
+    if spec.model is ModelName.EWMA:
+        return _fit_ewma(y, spec), None, {}, {}
+    if np.ptp(y) == 0:
+        reason = f"constant series: all {n} returns are equal"
+        return _fit_ewma(y, spec), reason, {}, {}
+    if n < spec.min_history:
+        reason = f"short history: {n} returns < min_history {spec.min_history}"
+        return _fit_ewma(y, spec), reason, {}, {}
+    models = spec.candidates if spec.model is ModelName.AUTO else (spec.model,)
+    fits: list[_Fit] = []
+    rejected: dict[str, str] = {}
+    if (
+        spec.model is ModelName.AUTO
+        and spec.dist is not DistName.NORMAL
+        and h > 1
+        and ModelName.EGARCH in models
+    ):
+        models = tuple(m for m in models if m is not ModelName.EGARCH)
+        rejected[ModelName.EGARCH.value] = (
+            f"egarch: skipped, its {h}-bar variance forecast is infinite with {spec.dist.value} innovations"
+        )
+    for m in models:
+        out = _fit_garch_family(y, m, spec)
+        if isinstance(out, str):
+            rejected[m.value] = out
+        else:
+            fits.append(out)
+    bics = {f.model.value: f.bic for f in fits}
+    if not fits:
+        return _fit_ewma(y, spec), "; ".join(rejected.values()), bics, rejected
+    best = min(fits, key=lambda f: f.bic)
+    return best, None, bics, rejected
+
+
+# ---------------------------------------------------------------------------------------------
+# horizon risk
+# ---------------------------------------------------------------------------------------------
+
+
+def _rng_callable(fit: _Fit, seed: int) -> Callable[[Any], FloatArray]:
+    gen = np.random.default_rng(seed)
+    dist_obj = fit.dist_obj
+    assert dist_obj is not None
+    params = fit.dist_params
+
+    def draw(size: Any) -> FloatArray:
+        u = gen.random(size)
+        return np.asarray(dist_obj.ppf(u.ravel(), params), dtype=float).reshape(u.shape)
+
+    return draw
+
+
+def _simulate(fit: _Fit, h: int, spec: FitSpec, method: str) -> tuple[FloatArray, FloatArray]:
+    """Simulated h-period returns (percent, shape (n_sims,)) and mean variance path (h,)."""
+    res = fit.result
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if method == "simulation":
+            fc = res.forecast(
+                horizon=h,
+                method="simulation",
+                simulations=spec.n_sims,
+                rng=_rng_callable(fit, spec.seed),
+                reindex=False,
+            )
+        else:
+            fc = res.forecast(
+                horizon=h,
+                method="bootstrap",
+                simulations=spec.n_sims,
+                random_state=np.random.RandomState(spec.seed),
+                reindex=False,
+            )
+    paths = np.asarray(fc.simulations.values, dtype=float)[-1]  # (n_sims, h)
+    total = paths.sum(axis=1)
+    if fit.mu_outside:
+        total = total + h * fit.mu
+    return total, np.asarray(fc.variance.to_numpy(), dtype=float)[-1]
+
+
+def _ewma_fhs(fit: _Fit, h: int, spec: FitSpec) -> FloatArray:
+    """Filtered historical simulation with the EWMA recursion (percent h-period returns)."""
+    gen = np.random.default_rng(spec.seed)
+    z = fit.std_resid[np.isfinite(fit.std_resid)]
+    lam = float(spec.ewma_lambda)
+    s2 = np.full(spec.n_sims, fit.sigma2_next)
+    total = np.zeros(spec.n_sims)
+    if z.size == 0:
+        return total + h * fit.mu
+    for _ in range(h):
+        eps = np.sqrt(s2) * gen.choice(z, size=spec.n_sims)
+        total += fit.mu + eps
+        s2 = lam * s2 + (1.0 - lam) * eps * eps
+    return total
+
+
+def _analytic_one_step(fit: _Fit, q: float) -> HorizonRisk:
+    """VaR/ES of a one-bar log return (fractions) from the fitted distribution."""
+    mu, sigma = fit.mu / 100.0, math.sqrt(fit.sigma2_next) / 100.0
+    out: dict[Tail, TailRisk] = {}
+    for tail in (Tail.LOWER, Tail.UPPER):
+        if fit.dist is DistName.NORMAL or fit.dist_obj is None:
+            v, e = normal_var_es(sigma, q, mu, tail)
+        elif fit.dist is DistName.T:
+            v, e = student_t_var_es(sigma, q, float(fit.dist_params[0]), mu, tail)
+        else:
+            dist_obj, dp = fit.dist_obj, fit.dist_params
+
+            def ppf(u: FloatArray, dist_obj: Distribution = dist_obj, dp: FloatArray = dp) -> FloatArray:
+                return np.asarray(dist_obj.ppf(u, dp), dtype=float)
+
+            v, e = ppf_var_es(ppf, q, mu, sigma, tail)
+        out[tail] = TailRisk.from_log(v, e, tail)
+    return HorizonRisk(method="fitted", confidence=q, lower=out[Tail.LOWER], upper=out[Tail.UPPER])
+
+
+def _horizon(fit: _Fit, h: int, spec: FitSpec) -> tuple[float, HorizonRisk, HorizonRisk | None, str | None]:
+    """Summed variance (fraction^2), fitted and FHS risk, and a note if FHS was unavailable."""
+    q = float(spec.confidence)
+    note = None
+    fhs: HorizonRisk | None = None
+    if fit.model is ModelName.EWMA:
+        sum_var = h * fit.sigma2_next
+        if h == 1:
+            fitted = _analytic_one_step(fit, q)
+        else:
+            s = math.sqrt(sum_var) / 100.0
+            m = h * fit.mu / 100.0
+            lo, up = normal_var_es(s, q, m, Tail.LOWER), normal_var_es(s, q, m, Tail.UPPER)
+            fitted = HorizonRisk(
+                "fitted", q, TailRisk.from_log(*lo, Tail.LOWER), TailRisk.from_log(*up, Tail.UPPER)
+            )
+        fhs = tail_risk_from_samples(_ewma_fhs(fit, h, spec) / 100.0, q, "fhs")
+        return sum_var / 1e4, fitted, fhs, note
+    if fit.model is ModelName.EGARCH:
+        if h == 1:
+            sum_var = fit.sigma2_next
+            fitted = _analytic_one_step(fit, q)
+        else:
+            total, _ = _simulate(fit, h, spec, "simulation")
+            sum_var = _egarch_horizon_variance(fit, h)
+            fitted = tail_risk_from_samples(total / 100.0, q, "fitted")
+            if fit.dist is not DistName.NORMAL:
+                note = (
+                    "EGARCH with fat-tailed innovations has no finite multi-step expected variance: "
+                    "horizon_vol is the geometric (log-variance) forecast and the simulated ES is unstable"
+                )
+    else:
+        omega = fit.params["omega"]
+        sum_var = garch_horizon_variance(fit.sigma2_next, omega, fit.persistence, h)
+        if h == 1:
+            fitted = _analytic_one_step(fit, q)
+        else:
+            total, _ = _simulate(fit, h, spec, "simulation")
+            fitted = tail_risk_from_samples(total / 100.0, q, "fitted")
+    try:
+        total, _ = _simulate(fit, h, spec, "bootstrap")
+        fhs = tail_risk_from_samples(total / 100.0, q, "fhs")
+    except Exception as exc:  # arch needs >= 100 observations for its bootstrap
+        note = f"filtered historical simulation unavailable ({type(exc).__name__}: {exc})"
+    return sum_var / 1e4, fitted, fhs, note
+
+
+def _egarch_horizon_variance(fit: _Fit, h: int) -> float:
+    """Sum over k = 1..h of ``exp(m_k)``, ``m_k = E[ln sigma2_{T+k}]`` (percent squared).
+
+    ``m_1 = ln sigma2_{T+1}``, ``m_{k+1} = omega + alpha (E|z| - sqrt(2/pi)) + beta m_k``. This
+    is the geometric forecast of the variance, below the arithmetic expectation by Jensen's
+    inequality; the latter is infinite for EGARCH with Student-t innovations
+    (``E[exp(alpha |z|)]`` diverges) and dominated by a few exploding paths in simulations.
+    """
+    p = fit.params
+    assert fit.dist_obj is not None
+    drift = p["omega"] + p["alpha[1]"] * (
+        _abs_mean(fit.dist_obj, fit.dist_params, fit.dist) - math.sqrt(2.0 / math.pi)
+    )
+    m = math.log(fit.sigma2_next)
+    total = 0.0
+    for _ in range(h):
+        total += math.exp(m)
+        m = drift + p["beta[1]"] * m
+    return total
+
+
+def _long_run_vol(fit: _Fit, y: FloatArray) -> float:
+    """Unconditional volatility per bar in percent."""
+    p = fit.params
+    if fit.model is ModelName.EWMA:
+        return float(np.std(y, ddof=1)) if y.size > 1 else math.nan
+    if fit.model is ModelName.EGARCH:
+        assert fit.dist_obj is not None
+        ez = _abs_mean(fit.dist_obj, fit.dist_params, fit.dist)
+        mean_log = (p["omega"] + p["alpha[1]"] * (ez - math.sqrt(2.0 / math.pi))) / (1.0 - p["beta[1]"])
+        return math.exp(mean_log / 2.0)
+    return math.sqrt(p["omega"] / (1.0 - fit.persistence)) if fit.persistence < 1 else math.inf
+
+
+def fit_returns(
+    returns: pd.Series, freq: str, spec: FitSpec | None = None, *, notes: Sequence[str] = ()
+) -> VolEstimate:
+    """Fit a volatility model to log returns and compute horizon risk.
+
+    Parameters
+    ----------
+    returns : pandas.Series
+        Log returns (fractions), shape (n,), n >= 2, indexed by a UTC ``DatetimeIndex`` (any
+        index is accepted; a non-datetime one gives ``as_of=None``). Returns are treated as
+        consecutive bars.
+    freq : {'1h', '4h', '1d'}
+        Bar frequency.
+    spec : FitSpec, optional
+        Defaults to ``FitSpec()``.
+    notes : sequence of str
+        Remarks to carry into the result.
+
+    Returns
+    -------
+    VolEstimate
+
+    Raises
+    ------
+    HistoryError
+        Fewer than 2 finite returns.
+    """
+    spec = FitSpec() if spec is None else spec
+    f = Freq(freq)
+    r = returns.astype(float)
+    r = r[np.isfinite(r.to_numpy())]
+    n = int(r.size)
+    if n < 2:
+        raise HistoryError(f"need at least 2 returns to estimate volatility, got {n}")
+    y: FloatArray = np.asarray(r.to_numpy(dtype=float) * 100.0, dtype=np.float64)
+    h = horizon_to_bars(float(spec.horizon_hours), f)
+    fit, reason, bics, rejected = _select(y, spec, h)
+    if reason is not None:
+        warnings.warn(f"fell back to EWMA: {reason}", FallbackWarning, stacklevel=2)
+    sum_var, fitted, fhs, note = _horizon(fit, h, spec)
+    all_notes = list(notes) + ([note] if note else [])
+    var, es, worse = _headline(spec.risk_method, fitted, fhs)
+    window = spec.stress_window if spec.stress_window is not None else 250 * 24 // hours_per_bar(f)
+    try:
+        diag = residual_diagnostics(
+            fit.std_resid,
+            lags=spec.diagnostic_lags,
+            loglik=fit.loglik,
+            aic=fit.aic,
+            bic=fit.bic,
+            persistence=fit.persistence,
+            hours_per_bar=hours_per_bar(f),
+        )
+    except ValueError:
+        diag = None
+    as_of = r.index[-1] if isinstance(r.index, pd.DatetimeIndex) else None
+    cond = pd.Series(fit.cond_vol / 100.0, index=r.index, name="conditional_vol")
+    return VolEstimate(
+        model=fit.model,
+        dist=fit.dist,
+        mean=fit.mean,
+        params=fit.params,
+        loglik=fit.loglik,
+        aic=fit.aic,
+        bic=fit.bic,
+        converged=fit.converged,
+        fallback=reason,
+        n_obs=n,
+        freq=f.value,
+        as_of=as_of,
+        last_vol=float(fit.cond_vol[-1]) / 100.0,
+        next_vol=math.sqrt(fit.sigma2_next) / 100.0,
+        horizon_hours=float(spec.horizon_hours),
+        horizon_bars=h,
+        horizon_vol=math.sqrt(sum_var),
+        var=var,
+        es=es,
+        worse_tail=worse,
+        confidence=float(spec.confidence),
+        risk_method=spec.risk_method,
+        fitted_risk=fitted,
+        fhs_risk=fhs,
+        long_run_vol=_long_run_vol(fit, y) / 100.0,
+        stressed_vol=stressed_vol(r.to_numpy(), window),
+        stress_window=int(window),
+        persistence=fit.persistence,
+        conditional_vol=cond,
+        diagnostics=diag,
+        candidates=bics,
+        rejected=rejected,
+        notes=tuple(all_notes),
+        spec_key=spec.key(),
+    )
+
+
+def fit_volatility(
+    prices: pd.DataFrame, freq: str, spec: FitSpec | None = None, *, as_of: object = None
+) -> VolEstimate:
+    """Fit the volatility model of ``spec`` to a price frame and compute horizon risk.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame
+        Price frame: UTC ``DatetimeIndex`` named ``ts``, columns ``open, high, low, close,
+        volume``.
+    freq : {'1h', '4h', '1d'}
+        Bar frequency of ``prices``.
+    spec : FitSpec, optional
+        Defaults to ``FitSpec()``.
+    as_of : timestamp-like, optional
+        Use only bars with ``ts <= as_of`` (no look-ahead). Naive times are UTC.
+
+    Returns
+    -------
+    VolEstimate
+        All volatilities per bar (fractions); VaR/ES as fractions of price over
+        ``spec.horizon_hours``.
+
+    Raises
+    ------
+    DataError
+        The frame is not a valid price frame.
+    HistoryError
+        Fewer than 2 usable returns up to ``as_of``.
+
+    Warns
+    -----
+    FallbackWarning
+        A guard tripped and EWMA was used (the reason is in ``VolEstimate.fallback``).
+    """
+    spec = FitSpec() if spec is None else spec
+    validate_prices(prices, freq)
+    px = prices_as_of(prices, as_of)
+    rs = returns_with_report(px, freq, allow_gaps=spec.allow_gaps)
+    notes = []
+    if rs.report.dropped_returns:
+        notes.append(
+            f"{rs.report.dropped_returns} return(s) spanning {rs.report.n_gaps} gap(s) "
+            f"({rs.report.missing_bars} missing bar(s)) were dropped"
+        )
+    return fit_returns(rs.returns, freq, spec, notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# model comparison
+# ---------------------------------------------------------------------------------------------
+
+
+def compare_models(
+    prices: pd.DataFrame,
+    freq: str,
+    *,
+    holdout: int,
+    candidates: Sequence[ModelName | str] = ("garch", "gjr", "egarch", "ewma"),
+    dist: DistName | str = DistName.T,
+    mean: MeanName | str = MeanName.ZERO,
+    proxy: str = "squared_returns",
+    ewma_lambda: float = 0.94,
+    as_of: object = None,
+    allow_gaps: bool = False,
+) -> pd.DataFrame:
+    """Out-of-sample one-step variance forecast losses of candidate models.
+
+    Parameters are estimated **once**, on the returns before the holdout window; the model
+    is then filtered through the holdout with those fixed parameters (no re-estimation), and
+    the conditional variance ``sigma2_{t|t-1}`` is the one-step forecast of bar ``t``. EWMA
+    has no estimated parameters and is filtered the same way.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame
+        Price frame.
+    freq : {'1h', '4h', '1d'}
+        Bar frequency.
+    holdout : int
+        Number of final returns held out, >= 10, leaving >= 100 for estimation.
+    candidates : sequence of {'garch', 'gjr', 'egarch', 'ewma'}
+        Models to compare.
+    dist, mean : str
+        Distribution and mean of the GARCH-family candidates.
+    proxy : {'squared_returns', 'parkinson'}
+        Variance proxy the forecasts are scored against: squared log returns, or the
+        Parkinson (1980) variance of the bar.
+    ewma_lambda : float, default 0.94
+    as_of : timestamp-like, optional
+        Use only bars up to ``as_of``.
+    allow_gaps : bool, default False
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per candidate, columns ``model, dist, mean, proxy, n_train, n_holdout,
+        qlike, mse, status``: mean QLIKE (``log h + proxy/h``) and MSE of the variance
+        forecasts in fractions squared; ``status`` is ``'ok'`` or why the model could not be
+        scored. Sorted by QLIKE (lower is better).
+    """
+    if not (_is_int(holdout) and holdout >= 10):
+        raise ValueError(f"holdout must be an integer >= 10, got {holdout!r}")
+    if proxy not in ("squared_returns", "parkinson"):
+        raise ValueError(f"proxy must be one of 'squared_returns', 'parkinson', got {proxy!r}")
+    d: DistName = _choice(DistName, "dist", dist)
+    mn: MeanName = _choice(MeanName, "mean", mean)
+    models: list[ModelName] = [_choice(ModelName, "candidates", c) for c in candidates]
+    if ModelName.AUTO in models:
+        raise ValueError("candidates must not contain 'auto'")
+    validate_prices(prices, freq)
+    px = prices_as_of(prices, as_of)
+    r = returns_with_report(px, freq, allow_gaps=allow_gaps).returns
+    n = int(r.size)
+    n_train = n - holdout
+    if n_train < 100:
+        raise HistoryError(f"need at least 100 returns before a holdout of {holdout}, got {n_train}")
+    y = r.to_numpy(dtype=float) * 100.0
+    if proxy == "squared_returns":
+        target = (r.to_numpy(dtype=float) ** 2)[n_train:]
+    else:
+        target = parkinson_variance(px).reindex(r.index).to_numpy(dtype=float)[n_train:]
+    rows = []
+    for m in models:
+        status = "ok"
+        fc: FloatArray | None = None
+        try:
+            if m is ModelName.EWMA:
+                mu = float(np.mean(y[:n_train])) if mn is MeanName.CONSTANT else 0.0
+                e = y - mu
+                filt = ewma_variance(e, ewma_lambda)
+                fc = filt[n_train - 1 : n - 1] / 1e4
+            else:
+                res = _arch_fit(_make_model(y[:n_train], m, d, mn), None)
+                if int(res.convergence_flag) != 0:
+                    status = f"optimizer did not converge (flag {int(res.convergence_flag)})"
+                else:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        full = _make_model(y, m, d, mn).fix(res.params.to_numpy())
+                    fc = np.asarray(full.conditional_volatility, dtype=float)[n_train:] ** 2 / 1e4
+        except Exception as exc:
+            status = f"fit failed ({type(exc).__name__}: {exc})"
+        if fc is not None and not (np.all(np.isfinite(fc)) and np.all(fc > 0)):
+            status, fc = "non-finite or zero variance forecasts", None
+        ok = fc is not None
+        mask = np.isfinite(target)
+        rows.append(
+            {
+                "model": m.value,
+                "dist": DistName.NORMAL.value if m is ModelName.EWMA else d.value,
+                "mean": mn.value,
+                "proxy": proxy,
+                "n_train": n_train,
+                "n_holdout": int(mask.sum()),
+                "qlike": float(np.mean(qlike_loss(target[mask], fc[mask])))
+                if ok and fc is not None
+                else math.nan,
+                "mse": float(np.mean(mse_loss(target[mask], fc[mask])))
+                if ok and fc is not None
+                else math.nan,
+                "status": status,
+            }
+        )
+    out = pd.DataFrame(rows)
+    return out.sort_values("qlike", na_position="last", kind="stable").reset_index(drop=True)
