@@ -6,16 +6,20 @@ one ``st.error`` line, never as a traceback.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from riskparams import service
+from riskparams import ingest, service, views
+from riskparams.domain import IngestReport, SeriesInfo
 from riskparams.exceptions import RiskParamsError
 from riskparams.ingest import seed_demo_if_empty
+from riskparams.quality import QualityReport, quality_report
 from riskparams.store import Store
 
 PAGE_TITLE = "riskparams"
@@ -48,8 +52,8 @@ def guarded(what: str = "") -> Iterator[None]:
     """Show a failure inside the block as one ``st.error`` line and stop the page, never a traceback."""
     try:
         yield
-    except RiskParamsError as exc:
-        st.error(str(exc))
+    except (RiskParamsError, ValueError) as exc:  # user-facing: the message names what is wrong
+        st.error(str(exc) if str(exc).endswith(".") else f"{exc}.")
         st.stop()
     except Exception as exc:  # unexpected: still one line, no traceback
         prefix = f"{what} failed" if what else "Something went wrong"
@@ -72,3 +76,108 @@ def synthetic_badge(is_synthetic: bool) -> None:
     """Say plainly when the data shown is synthetic."""
     if is_synthetic:
         st.info("Synthetic demo data: generated, not market data (source label `synthetic`).", icon=":material/science:")
+
+
+# -- shared pickers ------------------------------------------------------------------------------
+def series_picker(store: Store, *, key: str = "series", label: str = "Series", sidebar: bool = True) -> SeriesInfo:
+    """Pick one stored series (remembered across pages); defaults to a daily BTC series when there is one."""
+    series = store.list_series()
+    if not series:
+        st.warning("The store is empty. Load data on the Data page or run `riskparams demo`.")
+        st.stop()
+    ids = [s.series_id for s in series]
+    remembered = st.session_state.get("selected_series_id")
+    if remembered in ids:
+        index = ids.index(remembered)
+    else:
+        preferred = [i for i, s in enumerate(series) if s.freq == "1d" and s.symbol.startswith("BTC")]
+        index = preferred[0] if preferred else 0
+    where = st.sidebar if sidebar else st
+    choice = where.selectbox(label, range(len(series)), index=index, key=key,
+                             format_func=lambda i: series[i].label)
+    info = series[int(choice if choice is not None else index)]
+    st.session_state["selected_series_id"] = info.series_id
+    return info
+
+
+def clear_data_caches() -> None:
+    """Forget cached frames and fits after the store changed."""
+    cached_prices.clear()
+    cached_quality.clear()
+    cached_realized.clear()
+    cached_model_panel.clear()
+    cached_losses.clear()
+
+
+# -- cached library calls (keyed by the series' extent so new bars invalidate them) -----------------
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_quality(series_id: int, rows: int, last: Any, stale_bars: int | None, outlier_z: float) -> QualityReport:
+    """Quality report of one series."""
+    info = _open_store().get_series(series_id)
+    return quality_report(cached_prices(series_id, rows, last), info.freq, stale_min_bars=stale_bars,
+                          outlier_z=outlier_z)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_realized(series_id: int, rows: int, last: Any, window: int, lam: float) -> pd.DataFrame:
+    """Realized-volatility panel of one series (annualised)."""
+    info = _open_store().get_series(series_id)
+    return views.realized_panel(cached_prices(series_id, rows, last), info.freq, window=window, lam=lam)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_model_panel(series_id: int, rows: int, last: Any, dist: str, mean: str, horizon_hours: float,
+                       confidence: float) -> views.ModelPanel:
+    """GARCH-family and EWMA fits of one series (also cached in the store)."""
+    return views.model_panel(_open_store(), series_id, dist=dist, mean=mean, horizon_hours=horizon_hours,
+                             confidence=confidence)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_losses(series_id: int, rows: int, last: Any, holdout: int, dist: str, proxy: str) -> pd.DataFrame:
+    """Out-of-sample model losses of one series."""
+    info = _open_store().get_series(series_id)
+    return views.model_losses(cached_prices(series_id, rows, last), info.freq, holdout=holdout, dist=dist,
+                              proxy=proxy)
+
+
+# -- actions -----------------------------------------------------------------------------------------
+def ingest_upload(store: Store, name: str, data: bytes, *, symbol: str, source: str, kind: str | None,
+                  freq: str | None, replace: bool) -> IngestReport:
+    """Ingest an uploaded file through the same validated path as ``riskparams ingest``.
+
+    The bytes are written under their own (base) name in a private temporary folder so error messages
+    name the file the user chose.
+    """
+    safe = Path(name).name or "upload.csv"
+    with tempfile.TemporaryDirectory(prefix="riskparams-upload-") as tmp:
+        path = Path(tmp) / safe
+        path.write_bytes(data)
+        report = ingest.ingest_file(store, path, symbol=symbol, source=source, kind=kind, freq=freq,
+                                    replace=replace)
+    clear_data_caches()
+    return report
+
+
+def run_fetch(store: Store, *, exchange: str, market: str, timeframe: str, since: str | None) -> IngestReport:
+    """Fetch from an exchange with a progress bar (see :func:`riskparams.ingest.fetch`)."""
+    bar = st.progress(0.0, text=f"Fetching {market} {timeframe} from {exchange}...")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / total) if total else 1.0, text=f"{done} of about {total} bars")
+
+    try:
+        report = ingest.fetch(store, exchange=exchange, symbol=market, timeframe=timeframe, since=since or None,
+                              progress=progress)
+    finally:
+        bar.empty()
+    clear_data_caches()
+    return report
+
+
+def load_demo(store: Store) -> list[IngestReport]:
+    """Load the synthetic demo universe (idempotent)."""
+    with st.spinner("Generating the synthetic demo universe..."):
+        reports = ingest.load_demo(store)
+    clear_data_caches()
+    return reports

@@ -239,6 +239,11 @@ class FitSpec:
         Lags of the Ljung-Box and ARCH-LM tests, >= 1.
     max_persistence : float, default 1.0
         A fit whose persistence is >= this falls back to EWMA; in (0, 1].
+    max_half_life_days : float, default 365.0
+        A fit whose volatility shocks take longer than this to halve (persistence
+        ``>= 0.5 ** (1 / bars in max_half_life_days)``: 0.9981 for daily bars, 0.99992 for hourly)
+        is treated as having no mean reversion and falls back to EWMA too; > 0. Without this, a
+        persistence of 0.9999999 passes and gives absurd long-run volatilities.
     allow_gaps : bool, default False
         Keep returns that span gaps in the price index (see :mod:`riskparams.returns`).
     """
@@ -258,6 +263,7 @@ class FitSpec:
     stress_window: int | None = None
     diagnostic_lags: int = 10
     max_persistence: float = 1.0
+    max_half_life_days: float = 365.0
     allow_gaps: bool = False
 
     def __post_init__(self) -> None:
@@ -300,6 +306,9 @@ class FitSpec:
         mp = self.max_persistence
         if not (isinstance(mp, int | float) and 0.0 < mp <= 1.0):
             raise ValueError(f"max_persistence must be in (0, 1], got {mp!r}")
+        hl = self.max_half_life_days
+        if not (isinstance(hl, int | float) and not isinstance(hl, bool) and math.isfinite(hl) and hl > 0):
+            raise ValueError(f"max_half_life_days must be a finite number > 0, got {hl!r}")
         if not isinstance(self.allow_gaps, bool):
             raise ValueError(f"allow_gaps must be True or False, got {self.allow_gaps!r}")
 
@@ -335,7 +344,16 @@ class FitSpec:
         return "fitspec-v1-" + hashlib.sha256(blob.encode()).hexdigest()
 
 
-_FLOAT_FIELDS = frozenset({"ewma_lambda", "horizon_hours", "confidence", "max_persistence"})
+_FLOAT_FIELDS = frozenset(
+    {"ewma_lambda", "horizon_hours", "confidence", "max_persistence", "max_half_life_days"}
+)
+
+
+def persistence_limit(spec: FitSpec, freq: str) -> float:
+    """The persistence at or above which a fit falls back to EWMA for bars of ``freq``:
+    ``min(max_persistence, 0.5 ** (1 / (max_half_life_days * bars per day)))``."""
+    bars_per_day = 24.0 / hours_per_bar(freq)
+    return min(float(spec.max_persistence), 0.5 ** (1.0 / (float(spec.max_half_life_days) * bars_per_day)))
 
 
 def fit_cache_key(series: str, fingerprint: str, spec: FitSpec, as_of: object = None) -> str:
@@ -1023,7 +1041,10 @@ def _fit_garch_family(y: FloatArray, model: ModelName, spec: FitSpec) -> _Fit | 
     if not (all(math.isfinite(v) for v in checks) and np.all(np.isfinite(cond_vol)) and sigma2_next > 0):
         return f"{model.value}: non-finite parameters, likelihood or variance"
     if pers >= spec.max_persistence:
-        return f"{model.value}: persistence {pers:.6f} >= max_persistence {spec.max_persistence:g}"
+        return (
+            f"{model.value}: persistence {pers:.6f} >= max_persistence {spec.max_persistence:g} "
+            "(shocks to volatility would not halve within max_half_life_days: no usable mean reversion)"
+        )
     return _Fit(
         model=model,
         dist=dist,
@@ -1352,7 +1373,8 @@ def fit_returns(
         raise HistoryError(f"need at least 2 returns to estimate volatility, got {n}")
     y: FloatArray = np.asarray(r.to_numpy(dtype=float) * 100.0, dtype=np.float64)
     h = horizon_to_bars(float(spec.horizon_hours), f)
-    fit, reason, bics, rejected = _select(y, spec, h)
+    guarded = replace(spec, max_persistence=persistence_limit(spec, f))
+    fit, reason, bics, rejected = _select(y, guarded, h)
     if reason is not None:
         warnings.warn(f"fell back to EWMA: {reason}", FallbackWarning, stacklevel=2)
     sum_var, fitted, fhs, note = _horizon(fit, h, spec)

@@ -773,3 +773,21 @@ def test_small_scale_returns_are_fitted_not_left_at_the_starting_values(model: s
     ten = _arch_fit(_make_model(y * 10, m, DistName.T, MeanName.ZERO), None)
     assert float(res.loglikelihood) == pytest.approx(float(ten.loglikelihood) + y.size * math.log(10), abs=1e-3)
     assert float(res.loglikelihood) >= float(direct.loglikelihood)
+
+
+def test_half_life_guard_depends_on_bar_length() -> None:
+    """Persistence 0.99 halves a shock in 69 bars: 69 days on daily bars, 69 hours on hourly bars."""
+    y = simulate_garch(4000, 0.02, 0.08, 0.91, seed=21)
+    daily = FitSpec(model="garch", dist="normal", max_half_life_days=30)
+    with pytest.warns(FallbackWarning, match="max_half_life_days"):
+        est = quiet_fit_returns(y, "1d", daily)
+    assert est.fallback is not None and est.model is ModelName.EWMA
+    hourly = quiet_fit_returns(y, "1h", daily)  # 69 hours < 30 days
+    assert hourly.fallback is None and hourly.persistence == pytest.approx(0.99, abs=0.01)
+    assert volatility.persistence_limit(daily, "1d") == pytest.approx(0.5 ** (1 / 30))
+    assert volatility.persistence_limit(FitSpec(), "1h") == pytest.approx(0.5 ** (1 / (365 * 24)))
+
+
+def quiet_fit_returns(y: np.ndarray, freq: str, spec: FitSpec) -> VolEstimate:
+    idx = pd.date_range("2018-01-01", periods=y.size, freq="h" if freq == "1h" else "D", tz="UTC", name="ts")
+    return fit_returns(pd.Series(y / 100, index=idx), freq, spec)

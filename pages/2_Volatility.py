@@ -1,0 +1,71 @@
+"""Volatility: realized estimators and GARCH-family fits side by side, diagnostics, forecasts, model losses."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from riskparams import charts, ui
+
+ui.setup_page("Volatility")
+with ui.guarded("Opening the store"):
+    store = ui.get_store()
+info = ui.series_picker(store)
+ui.synthetic_badge(info.synthetic)
+
+st.sidebar.subheader("Model settings")
+dist = st.sidebar.selectbox("Innovations", ["t", "skewt", "normal"])
+mean = st.sidebar.selectbox("Mean", ["zero", "constant"])
+horizon = st.sidebar.number_input("Horizon (hours, margin period of risk)", min_value=1.0, max_value=24.0 * 30,
+                                  value=24.0, step=1.0)
+confidence = st.sidebar.number_input("Confidence", min_value=0.9, max_value=0.9999, value=0.99, step=0.005,
+                                     format="%.4f")
+window = st.sidebar.number_input("Realized window (bars)", min_value=5, max_value=1000, value=30)
+
+with ui.guarded("Loading prices"):
+    prices = ui.cached_prices(info.series_id, info.rows, info.last)
+
+st.subheader("Realized volatility (annualised)")
+with ui.guarded("Realized estimators"):
+    realized = ui.cached_realized(info.series_id, info.rows, info.last, int(window), 0.94)
+st.plotly_chart(charts.vol_lines(realized, title=f"{info.label}: realized estimators, {int(window)}-bar window"),
+                width="stretch")
+
+st.subheader("Conditional models")
+with ui.guarded("Model fits"), st.spinner("Fitting GARCH, GJR, EGARCH and EWMA (cached after the first run)..."):
+    panel = ui.cached_model_panel(info.series_id, info.rows, info.last, dist, mean, float(horizon), float(confidence))
+table = panel.table()
+for row in table.itertuples():
+    if row.fallback:
+        st.warning(f"{row.requested}: fell back to EWMA ({row.fallback}).")
+st.dataframe(
+    table, hide_index=True, width="stretch",
+    column_config={
+        "next_vol_ann": st.column_config.NumberColumn("next-bar vol (ann.)", format="percent"),
+        "long_run_vol_ann": st.column_config.NumberColumn("long-run vol (ann.)", format="percent"),
+        "stressed_vol_ann": st.column_config.NumberColumn("stressed vol (ann.)", format="percent"),
+        "horizon_vol": st.column_config.NumberColumn(f"{horizon:g}h vol", format="percent"),
+        "var": st.column_config.NumberColumn(f"VaR {confidence:.2%} (of price)", format="percent"),
+        "es": st.column_config.NumberColumn(f"ES {confidence:.2%} (of price)", format="percent"),
+        "half_life_bars": st.column_config.NumberColumn("half-life (bars)", format="%.1f"),
+    },
+)
+st.plotly_chart(charts.price_and_vol(prices, panel.conditional_vol(), title=f"{info.label}: price and "
+                                     "conditional volatility"), width="stretch")
+
+c1, c2 = st.columns(2)
+with c1:
+    st.markdown("**Parameters** (arch's names, percent returns)")
+    st.dataframe(panel.params_table(), width="stretch")
+with c2:
+    st.markdown("**Residual diagnostics** (Ljung-Box, ARCH-LM, Jarque-Bera: statistics and p-values)")
+    st.dataframe(panel.diagnostics_table(), width="stretch")
+
+st.subheader("Model comparison: out-of-sample one-step losses")
+c1, c2 = st.columns(2)
+holdout = c1.number_input("Holdout (bars)", min_value=10, max_value=5000, value=250)
+proxy = c2.selectbox("Scored against", ["squared_returns", "parkinson"])
+with ui.guarded("Model comparison"):
+    losses = ui.cached_losses(info.series_id, info.rows, info.last, int(holdout), dist, proxy)
+st.caption("Parameters are estimated once on the data before the holdout, then filtered through it.")
+st.dataframe(losses, hide_index=True, width="stretch")
+st.plotly_chart(charts.loss_bars(losses), width="stretch")

@@ -1,0 +1,88 @@
+"""AppTest tests of the Data and Volatility pages (no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from riskparams import ui
+from riskparams.ingest import load_demo
+from riskparams.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV = """timestamp,open,high,low,close,volume
+2024-01-01T00:00:00Z,100,110,95,105,10
+2024-01-02T00:00:00Z,105,112,101,108,12
+"""
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pages") / "pages.duckdb"
+    with Store(path) as store:
+        load_demo(store)
+    return path
+
+
+@pytest.fixture
+def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(demo_db.read_bytes())
+    monkeypatch.setenv("RISKPARAMS_DB", str(copy))
+    ui._open_store.clear()
+    ui.clear_data_caches()
+    yield copy
+    ui._open_store.clear()
+    ui.clear_data_caches()
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / "pages" / name), default_timeout=180)
+
+
+def test_data_page_renders_series_and_quality(db: Path) -> None:
+    at = page("1_Data.py").run()
+    assert not at.exception and not at.error
+    assert len(at.dataframe[0].value) >= 10
+    labels = [m.label for m in at.metric]
+    assert {"Bars", "Coverage", "Gaps"} <= set(labels)
+
+
+def test_data_page_rejects_a_missing_symbol_with_one_error(db: Path) -> None:
+    at = page("1_Data.py").run()
+    upload_button = next(b for b in at.button if b.label == "Validate and store")
+    upload_button.click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Choose a file first."]
+
+
+def test_volatility_page_fits_models_side_by_side(db: Path) -> None:
+    at = page("2_Volatility.py").run()
+    assert not at.exception, at.exception
+    assert not at.error
+    frames = [d.value for d in at.dataframe]
+    table = frames[0]
+    assert list(table["requested"]) == ["garch", "gjr", "egarch", "ewma"]
+    assert (table["var"] > 0).all() and (table["es"] >= table["var"]).all()
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_upload_goes_through_the_validated_ingest(db: Path) -> None:
+    """The Data page's upload action: errors name the uploaded file; the store is unchanged."""
+    from riskparams.exceptions import DataError
+
+    store = Store(db)
+    try:
+        before = store.counts()
+        bad = CSV + "2024-01-03T00:00:00Z,100,90,95,105,10\n"
+        with pytest.raises(DataError, match=r"^my bars\.csv: row 4, column 'high': high 90 is below"):
+            ui.ingest_upload(store, "my bars.csv", bad.encode(), symbol="UP", source="upload", kind=None,
+                             freq=None, replace=False)
+        assert store.counts() == before
+        report = ui.ingest_upload(store, "../../etc/evil.csv", CSV.encode(), symbol="UP", source="upload",
+                                  kind=None, freq="1d", replace=False)
+        assert report.rows_added == 2 and report.origin.endswith("evil.csv")
+    finally:
+        store.close()
