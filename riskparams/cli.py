@@ -181,6 +181,136 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pct(x: float | None, digits: int = 2) -> str:
+    return "" if x is None else f"{x:.{digits}%}"
+
+
+def _notional(x: float | None) -> str:
+    if x is None:
+        return "open"
+    for unit, div in (("bn", 1e9), ("m", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"{x / div:.4g}{unit}"
+    return f"{x:.4g}"
+
+
+def _series_head(a: dict[str, Any]) -> str:
+    ctx, cm = a["context"], a["covered_move"]
+    syn = " [synthetic]" if ctx["synthetic"] and ctx["source"] != "synthetic" else ""
+    fb = " (EWMA fallback)" if ctx["fallback"] else ""
+    return (f"{a['symbol']}  {ctx['freq']} {ctx['kind']} ({ctx['source']}){syn}  model {ctx['model']}{fb}  "
+            f"vol {_pct(cm['vol_forecast_annualised'], 0)} a year (long-run {_pct(cm['vol_long_run_annualised'], 0)}, "
+            f"stressed {_pct(cm['vol_stressed_annualised'], 0)})  covered move {_pct(cm['final'])} "
+            f"(model {_pct(cm['model'])})  ADV {_notional(ctx['adv'])}")
+
+
+def _current_value(a: dict[str, Any], tier: int, parameter: str) -> float | None:
+    for ln in a["lines"]:
+        if ln["tier"] == tier and ln["parameter"] == parameter:
+            return ln["current"]  # type: ignore[no-any-return]
+    return None
+
+
+def _format_perp(a: dict[str, Any]) -> str:
+    out = [_series_head(a)]
+    if a["status"] != "ok":
+        out.append(f"  UNMARGINABLE: {a['notes'][0] if a['notes'] else 'no tier can be margined'}")
+    cur = a["current"]
+    rows = []
+    for k, t in enumerate(a["tiers"]):
+        row = {
+            "tier": k + 1, "notional": f"{_notional(t['notional_floor'])} - {_notional(t['notional_cap'])}",
+            "max lev": f"{t['max_leverage']:g}x", "IMF": _pct(t["imf"]), "MMF": _pct(t["mmf"]),
+            "deduction": f"{t['maintenance_deduction']:,.0f}", "penalty": _pct(t["liquidation_penalty"]),
+            "coverage": _pct(t["coverage"]),
+        }
+        if cur is not None:
+            lev = _current_value(a, k, "max_leverage")
+            row["current lev/MMF/penalty"] = (
+                f"{lev:g}x / {_pct(_current_value(a, k, 'mmf'))} / {_pct(_current_value(a, k, 'liquidation_penalty')) or '-'}"
+                if lev is not None else "")
+            held = [c for c in cur["tiers"] if c["notional_floor"] <= t["notional_floor"]
+                    and (c["notional_cap"] is None or t["notional_floor"] < c["notional_cap"])]
+            if held:
+                flag = " (!)" if held[0]["below_confidence"] else ""
+                row["current coverage"] = _pct(held[0]["coverage"]) + flag
+        rows.append(row)
+    if rows:
+        cols = list(rows[0])
+        out += ["  " + line for line in _table(rows, cols).splitlines()]
+    elif cur is not None:
+        worst = min(c["coverage"] for c in cur["tiers"])
+        out.append(f"  current brackets cover at worst {_pct(worst)}")
+    return "\n".join(out)
+
+
+def _format_lending(a: dict[str, Any]) -> str:
+    out = [_series_head(a)]
+    if a["status"] != "ok":
+        out.append(f"  NOT USABLE AS COLLATERAL: {a['notes'][0] if a['notes'] else ''}")
+    rows = []
+    cur = a["current"]
+    for name, bps in (("ltv", "ltv_bps"), ("liquidation_threshold", "liquidation_threshold_bps"),
+                      ("liquidation_bonus", "liquidation_bonus_bps")):
+        ln = next((x for x in a["lines"] if x["parameter"] == name), None)
+        rows.append({
+            "parameter": name, "current": _pct(None if cur is None else cur[name]),
+            "proposed": _pct(a[name]), "bps": a[bps],
+            "change": "" if ln is None or ln["change"] is None else f"{ln['change'] * 1e4:+.0f} bps",
+            "model": _pct(None if ln is None else ln["model"]), "bound": "" if ln is None else ln["bound"],
+        })
+    out += ["  " + line for line in _table(rows, list(rows[0])).splitlines()]
+    cov = f"  coverage {_pct(a['coverage'])}"
+    if cur is not None:
+        cov += f"; current {_pct(cur['coverage'])}" + (" (below the policy's confidence)" if cur["below_confidence"]
+                                                          else "")
+    out.append(cov)
+    return "\n".join(out)
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from riskparams.config import RiskPolicy, load_policy
+    from riskparams.params_io import load_current
+    from riskparams.service import open_store, propose
+
+    policy = load_policy(args.policy) if args.policy else RiskPolicy()
+    current = load_current(args.current, args.profile) if args.current else None
+    symbols = None
+    if args.symbols is not None:
+        symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+        if not symbols:
+            raise UsageError("--symbols needs at least one symbol, e.g. --symbols BTC,ETH.")
+    with open_store(args.db) as store:
+        if store.is_empty():
+            raise UsageError("the store is empty: run `riskparams demo` or `riskparams ingest FILE --symbol SYM`.")
+        run = propose(store, profile=args.profile, policy=policy, current=current, symbols=symbols,
+                      as_of=args.as_of)
+    d = run.to_dict()
+    if not d["assets"]:
+        reasons = "; ".join(f"{s['symbol']}: {s['reason']}" for s in d["skipped"])
+        raise UsageError(f"no asset could be proposed ({reasons}).")
+    if args.json:
+        _print_json(d)
+        return 0
+    state = "stored now" if d["stored_now"] else "already stored"
+    when = f" as of {d['as_of']}" if d["as_of"] else ""
+    print(f"proposal {d['id'][:12]} ({d['profile']}, {d['status']}, {state}){when}: {len(d['assets'])} assets, "
+          f"{len(d['skipped'])} skipped")
+    print(f"policy: {policy.describe()}")
+    fmt = _format_perp if d["profile"] == "perp" else _format_lending
+    for a in d["assets"]:
+        print()
+        print(fmt(a))
+        print(textwrap.fill(a["rationale"], width=110, initial_indent="  why: ", subsequent_indent="       "))
+    if d["skipped"]:
+        print()
+        for s in d["skipped"]:
+            print(f"skipped {s['symbol']}: {s['reason']}")
+    return 0
+
+
 def app_path() -> Path:
     """The dashboard's ``app.py`` (beside the package in a project checkout)."""
     return Path(__file__).resolve().parents[1] / "app.py"
@@ -295,6 +425,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", type=_positive_float, default=0.99, help="VaR/ES confidence in (0.5, 1)")
     p.add_argument("--min-history", type=int, default=500, help="bars needed for a GARCH fit (else EWMA)")
     p.add_argument("--json", action="store_true")
+
+    p = add("propose", cmd_propose, "propose perpetual margin tiers or lending parameters from volatility "
+            "forecasts (stored as a draft)")
+    p.add_argument("--profile", choices=["perp", "lending"], required=True,
+                   help="perp: margin tiers and liquidation penalties; lending: LTV, threshold and bonus")
+    p.add_argument("--policy", metavar="FILE", default=None,
+                   help="risk policy TOML (default: the documented riskparams/examples/policy.toml)")
+    p.add_argument("--current", metavar="FILE", default=None,
+                   help="current parameters, CSV or JSON (see riskparams/examples/current_*.csv)")
+    p.add_argument("--symbols", metavar="A,B", default=None,
+                   help="comma-separated symbols (default: every stored symbol, daily series preferred)")
+    p.add_argument("--as-of", default=None, help="use bars up to this UTC date/time only")
+    p.add_argument("--json", action="store_true", help="print the proposal as JSON")
 
     p = add("serve", cmd_serve, "start the dashboard (Streamlit)")
     p.add_argument("--port", type=_port, default=8501)

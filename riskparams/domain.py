@@ -1,12 +1,17 @@
 """Values passed between the stages of riskparams: read-only records with no behaviour beyond
 conversion to plain dictionaries (for JSON output).
 
-Units: timestamps are UTC; prices in quote currency; volumes in base-asset units.
+Units: timestamps are UTC; prices in quote currency; volumes in base-asset units; risk parameters
+(margin fractions, penalties, LTV, thresholds, bonuses, costs, coverages) are fractions (0.03 = 3 %);
+notionals in quote currency.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -203,3 +208,538 @@ class IngestReport:
                 for g in self.gaps
             ],
         }
+
+
+# -------------------------------------------------------------------------------------------------
+# risk parameters: current (imported) and proposed
+# -------------------------------------------------------------------------------------------------
+# Units: every rate, fraction, cost and coverage is a plain fraction (0.03 = 3 %); notionals are in
+# quote currency (e.g. USD); a liquidation bonus of 0.05 is Aave's 10500.
+
+
+def _f(x: float | None) -> float | None:
+    """JSON-safe float (NaN and infinities become None)."""
+    if x is None:
+        return None
+    v = float(x)
+    return v if v == v and v not in (float("inf"), float("-inf")) else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CurrentPerpTier:
+    """One bracket of a venue's current tier table.
+
+    Attributes
+    ----------
+    notional_floor, notional_cap : float
+        Bracket bounds in quote currency; ``notional_cap`` None for an open-ended last bracket.
+    max_leverage : float
+        Max leverage of the bracket (IMF = 1 / max_leverage).
+    maintenance_rate : float
+        Maintenance margin fraction (MMF).
+    liquidation_penalty : float or None
+        Liquidation penalty / fee, if the venue file gave one.
+    """
+
+    notional_floor: float
+    notional_cap: float | None
+    max_leverage: float
+    maintenance_rate: float
+    liquidation_penalty: float | None = None
+
+    @property
+    def imf(self) -> float:
+        """Initial margin fraction, ``1 / max_leverage``."""
+        return 1.0 / self.max_leverage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CurrentPerp:
+    """A perpetual market's current tier table (brackets in ascending order, floors from 0)."""
+
+    symbol: str
+    tiers: tuple[CurrentPerpTier, ...]
+
+    def at(self, notional: float) -> CurrentPerpTier:
+        """The bracket that holds a position of ``notional`` (the last bracket beyond its cap)."""
+        for t in self.tiers:
+            if t.notional_cap is None or notional < t.notional_cap:
+                return t
+        return self.tiers[-1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CurrentLending:
+    """A lending market's current parameters for one collateral asset (fractions)."""
+
+    symbol: str
+    ltv: float
+    liquidation_threshold: float
+    liquidation_bonus: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CurrentParams:
+    """Current parameters imported from a file (see :mod:`riskparams.params_io`).
+
+    ``assets`` maps the upper-cased symbol to its :class:`CurrentPerp` or :class:`CurrentLending`.
+    """
+
+    profile: str
+    source: str
+    assets: Mapping[str, CurrentPerp | CurrentLending]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParamLine:
+    """One row of a proposal's specification table: Asset | Parameter | Current | Proposed | Change.
+
+    Attributes
+    ----------
+    parameter : str
+        ``mmf``, ``imf``, ``max_leverage``, ``liquidation_penalty`` (perp) or ``ltv``,
+        ``liquidation_threshold``, ``liquidation_bonus`` (lending).
+    tier : int or None
+        0-based tier index (perp), None for lending.
+    current : float or None
+        Current value, None when no current parameters were given.
+    proposed : float
+        Proposed value.
+    model : float
+        What the model alone proposes (no guardrails anywhere; rounding, grid and invariants applied).
+    uncapped : float or None
+        The value a guardrail (dead-band or max change) received for this parameter when it bit,
+        else None.
+    bound : str
+        What set the value: ``model`` (the model, rounded in the safe direction), ``grid`` (the
+        leverage grid), ``fallback_1x`` (no grid leverage qualifies), ``monotonic`` (raised to the
+        previous tier's value), ``dead_band`` / ``max_change`` (a guardrail), ``invariant`` (a hard
+        constraint overrode a guardrail), ``maintenance_cap`` (penalty capped at MMF - covered move),
+        ``follows`` (lending: moved because a parameter it depends on was capped).
+    """
+
+    parameter: str
+    tier: int | None
+    current: float | None
+    proposed: float
+    model: float
+    uncapped: float | None
+    bound: str
+
+    @property
+    def change(self) -> float | None:
+        """``proposed - current`` (None without a current value)."""
+        return None if self.current is None else self.proposed - self.current
+
+    @property
+    def relative_change(self) -> float | None:
+        """``(proposed - current) / current`` (None without a current value or when it is 0)."""
+        if self.current is None or self.current == 0:
+            return None
+        return (self.proposed - self.current) / self.current
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (with ``change`` and ``relative_change``)."""
+        return {
+            "parameter": self.parameter, "tier": self.tier, "current": _f(self.current),
+            "proposed": _f(self.proposed), "change": _f(self.change), "relative_change": _f(self.relative_change),
+            "model": _f(self.model), "uncapped": _f(self.uncapped), "bound": self.bound,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoveredMove:
+    """The adverse price move the margin covers, and how anti-procyclicality shaped it.
+
+    Attributes
+    ----------
+    tail : str
+        ``lower``, ``upper`` (the worse of the two for perps) or ``lower`` for lending.
+    measure : str
+        ``var`` or ``es``.
+    model : float
+        The model's move at the policy's confidence over the horizon (fraction of price).
+    after_stressed_weight, after_floor, final : float
+        After tool (b), after tool (c), and after the buffer (a): the covered move ``m``.
+    binding : tuple of str
+        Tools that changed the move, in order: ``stressed_weight``, ``long_run_floor``, ``buffer``.
+    in_stress : bool
+        Forecast volatility >= ``buffer_release_ratio`` x stressed volatility (buffer released).
+    vol_forecast, vol_long_run, vol_stressed : float
+        Per-bar volatilities used: the average forecast over the horizon
+        (``horizon_vol / sqrt(horizon_bars)``), the long-run and the stressed volatility.
+    long_run_basis : str
+        ``sample`` (standard deviation of the fitted returns), ``conditional`` (root mean conditional
+        variance) or ``model`` (the model's unconditional volatility).
+    vol_forecast_annualised, vol_long_run_annualised, vol_stressed_annualised : float
+        The same, annualised.
+    """
+
+    tail: str
+    measure: str
+    model: float
+    after_stressed_weight: float
+    after_floor: float
+    final: float
+    binding: tuple[str, ...]
+    in_stress: bool
+    vol_forecast: float
+    vol_long_run: float
+    vol_stressed: float
+    long_run_basis: str
+    vol_forecast_annualised: float
+    vol_long_run_annualised: float
+    vol_stressed_annualised: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        out: dict[str, Any] = {}
+        for k in self.__slots__:  # type: ignore[attr-defined]
+            v = getattr(self, k)
+            out[k] = list(v) if isinstance(v, tuple) else (_f(v) if isinstance(v, float) else v)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerpTier:
+    """One proposed tier of a perpetual market.
+
+    Attributes
+    ----------
+    notional_floor, notional_cap : float
+        Bracket in quote currency (``notional_cap`` None: open-ended).
+    imf, mmf : float
+        Initial and maintenance margin fractions; ``0 <= liquidation_penalty < mmf < imf <= 1``.
+    max_leverage : float
+        ``1 / imf``, from the policy's grid (1x is the fallback).
+    maintenance_deduction : float
+        Quote currency: maintenance margin of a position of notional ``N`` in this tier is
+        ``N * mmf - maintenance_deduction`` (continuous at the tier edges).
+    liquidation_penalty : float
+        Fraction of notional paid on liquidation.
+    coverage : float
+        Probability, under today's model, that a liquidation triggered at maintenance completes
+        without bad debt over the horizon: ``P(adverse move <= mmf - close_out_cost)``, worse side.
+    close_out_cost : float
+        Square-root-law cost of closing ``cost_notional`` (fraction of notional).
+    cost_notional : float
+        Notional at which the cost was computed (the cap, or the policy's cap for an open tier).
+    mmf_model : float
+        The MMF the model alone gives (covered move + cost + incentive, rounded up, monotone).
+    """
+
+    notional_floor: float
+    notional_cap: float | None
+    imf: float
+    mmf: float
+    max_leverage: float
+    maintenance_deduction: float
+    liquidation_penalty: float
+    coverage: float
+    close_out_cost: float
+    cost_notional: float
+    mmf_model: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return {k: _f(getattr(self, k)) for k in self.__slots__}  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CurrentTierAssessment:
+    """A current bracket seen through today's model (``below_confidence``: coverage < policy confidence)."""
+
+    notional_floor: float
+    notional_cap: float | None
+    imf: float
+    mmf: float
+    max_leverage: float
+    maintenance_deduction: float
+    liquidation_penalty: float | None
+    close_out_cost: float
+    coverage: float
+    below_confidence: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return {
+            k: (getattr(self, k) if k == "below_confidence" else _f(getattr(self, k)))
+            for k in self.__slots__  # type: ignore[attr-defined]
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LendingCurrentAssessment:
+    """Current lending parameters seen through today's model."""
+
+    ltv: float
+    liquidation_threshold: float
+    liquidation_bonus: float
+    coverage: float
+    below_confidence: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (fractions, plus Aave-style bps)."""
+        return {
+            "ltv": _f(self.ltv), "liquidation_threshold": _f(self.liquidation_threshold),
+            "liquidation_bonus": _f(self.liquidation_bonus), **lending_bps(
+                self.ltv, self.liquidation_threshold, self.liquidation_bonus),
+            "coverage": _f(self.coverage), "below_confidence": self.below_confidence,
+        }
+
+
+def lending_bps(ltv: float, liquidation_threshold: float, liquidation_bonus: float) -> dict[str, int]:
+    """Aave-style basis points: ``ltv_bps``, ``liquidation_threshold_bps`` and ``liquidation_bonus_bps``
+    (10000 + bonus: 0.05 -> 10500)."""
+    return {
+        "ltv_bps": int(round(ltv * 10_000)),
+        "liquidation_threshold_bps": int(round(liquidation_threshold * 10_000)),
+        "liquidation_bonus_bps": 10_000 + int(round(liquidation_bonus * 10_000)),
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetContext:
+    """What a proposal for one asset was computed from (provenance and market inputs).
+
+    Portable: no store-specific ids, so the same data give the same proposal id in any store.
+
+    Attributes
+    ----------
+    symbol, freq, source, kind : str
+        The stored series used.
+    synthetic : bool
+        The series is synthetic (demo) data.
+    fingerprint : str
+        SHA-256 of the exact price rows used (:func:`riskparams.returns.data_fingerprint`).
+    first_bar, last_bar : str
+        ISO-8601 UTC open times of the first and last bar used.
+    spec_key : str
+        ``FitSpec.key()`` of the model specification.
+    model : str
+        The model actually fitted, e.g. ``'garch-t'`` (``'ewma-normal'`` after a fallback).
+    fallback : str or None
+        Why the requested model fell back to EWMA.
+    adv : float
+        Average daily traded value (quote currency) used by the cost model.
+    adv_source : str
+        ``'stored volume x close over N days'`` or ``'policy override'``.
+    sigma_daily : float
+        Daily forecast volatility used by the cost model (fraction).
+    """
+
+    symbol: str
+    freq: str
+    source: str
+    kind: str
+    synthetic: bool
+    fingerprint: str
+    first_bar: str | None
+    last_bar: str | None
+    spec_key: str
+    model: str
+    fallback: str | None
+    adv: float
+    adv_source: str
+    sigma_daily: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        out = {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        out["adv"], out["sigma_daily"] = _f(self.adv), _f(self.sigma_daily)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerpAssetProposal:
+    """Proposed tier table of one perpetual market.
+
+    Attributes
+    ----------
+    symbol : str
+    status : str
+        ``'ok'`` or ``'unmarginable'`` (even the first tier needs an MMF of 100 % or more).
+    tiers : tuple of PerpTier
+        Ascending; empty when unmarginable. Tiers whose model MMF reaches 100 % are dropped and
+        ``position_limit`` is set to the floor of the first of them.
+    position_limit : float or None
+        Notional above which no tier can be offered (quote currency), or None.
+    covered : CoveredMove
+    current : tuple of CurrentTierAssessment or None
+        The current brackets and their coverage under today's model.
+    lines : tuple of ParamLine
+        The specification table rows (current, proposed, change, uncapped, bound).
+    rationale : str
+        A short plain-English reason built from the numbers.
+    context : AssetContext or None
+        Provenance and market inputs (set by the service).
+    notes : tuple of str
+    """
+
+    symbol: str
+    status: str
+    tiers: tuple[PerpTier, ...]
+    position_limit: float | None
+    covered: CoveredMove
+    current: tuple[CurrentTierAssessment, ...] | None
+    lines: tuple[ParamLine, ...]
+    rationale: str
+    context: AssetContext | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def current_below_confidence(self) -> bool | None:
+        """True when some current bracket covers less than the policy's confidence (None: no current)."""
+        return None if self.current is None else any(t.below_confidence for t in self.current)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary: ``symbol, status, tiers, position_limit, current, rationale, covered_move,
+        lines, context, notes``."""
+        return {
+            "symbol": self.symbol,
+            "status": self.status,
+            "tiers": [t.to_dict() for t in self.tiers],
+            "position_limit": _f(self.position_limit),
+            "current": None if self.current is None else {
+                "tiers": [t.to_dict() for t in self.current],
+                "below_confidence": self.current_below_confidence,
+            },
+            "rationale": self.rationale,
+            "covered_move": self.covered.to_dict(),
+            "lines": [ln.to_dict() for ln in self.lines],
+            "context": None if self.context is None else self.context.to_dict(),
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LendingAssetProposal:
+    """Proposed lending parameters of one collateral asset (fractions; bps in :meth:`to_dict`).
+
+    Attributes
+    ----------
+    symbol : str
+    status : str
+        ``'ok'`` or ``'unmarginable'`` (the model leaves no room for borrowing after the LTV buffer: LTV 0,
+        i.e. new borrowing frozen; the threshold and bonus are still proposed, guardrails applying).
+    ltv, liquidation_threshold, liquidation_bonus : float
+        ``0 <= ltv < liquidation_threshold`` (both 0 only when unmarginable without current parameters and
+        the model's threshold is 0), ``liquidation_threshold * (1 + bonus) <= 1``.
+    coverage : float
+        ``P(drop <= 1 - LT (1 + LB))`` over the horizon under today's model.
+    close_out_cost : float
+        Cost of liquidating the policy's reference notional (fraction).
+    covered : CoveredMove
+    current : LendingCurrentAssessment or None
+    lines : tuple of ParamLine
+    rationale : str
+    context : AssetContext or None
+    notes : tuple of str
+    """
+
+    symbol: str
+    status: str
+    ltv: float
+    liquidation_threshold: float
+    liquidation_bonus: float
+    coverage: float
+    close_out_cost: float
+    covered: CoveredMove
+    current: LendingCurrentAssessment | None
+    lines: tuple[ParamLine, ...]
+    rationale: str
+    context: AssetContext | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary: ``symbol, status, ltv, liquidation_threshold, liquidation_bonus`` (fractions),
+        their ``*_bps``, ``coverage, close_out_cost, current, rationale, covered_move, lines, context, notes``."""
+        return {
+            "symbol": self.symbol,
+            "status": self.status,
+            "ltv": _f(self.ltv),
+            "liquidation_threshold": _f(self.liquidation_threshold),
+            "liquidation_bonus": _f(self.liquidation_bonus),
+            **lending_bps(self.ltv, self.liquidation_threshold, self.liquidation_bonus),
+            "coverage": _f(self.coverage),
+            "close_out_cost": _f(self.close_out_cost),
+            "current": None if self.current is None else self.current.to_dict(),
+            "rationale": self.rationale,
+            "covered_move": self.covered.to_dict(),
+            "lines": [ln.to_dict() for ln in self.lines],
+            "context": None if self.context is None else self.context.to_dict(),
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SkippedAsset:
+    """An asset left out of a proposal, with the reason (one sentence)."""
+
+    symbol: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return {"symbol": self.symbol, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Proposal:
+    """A complete proposal: immutable content whose SHA-256 is its id.
+
+    Attributes
+    ----------
+    profile : str
+        ``'perp'`` or ``'lending'``.
+    as_of : str or None
+        ISO-8601 UTC as-of time requested (None: all stored data).
+    policy : Mapping
+        The policy (``RiskPolicy.to_dict()``), with ``policy_key``.
+    assets : tuple of PerpAssetProposal or LendingAssetProposal
+    skipped : tuple of SkippedAsset
+    provenance : Mapping
+        ``packages`` (name -> version), ``model_specs`` (spec key -> FitSpec dict), ``current_source``.
+    """
+
+    profile: str
+    as_of: str | None
+    policy: Mapping[str, Any]
+    assets: tuple[PerpAssetProposal | LendingAssetProposal, ...]
+    skipped: tuple[SkippedAsset, ...]
+    provenance: Mapping[str, Any]
+
+    def content(self) -> dict[str, Any]:
+        """The hashed content: everything but the id, the creation time and the status."""
+        return {
+            "format": PROPOSAL_FORMAT,
+            "profile": self.profile,
+            "as_of": self.as_of,
+            "policy": dict(self.policy),
+            "assets": [a.to_dict() for a in self.assets],
+            "skipped": [s.to_dict() for s in self.skipped],
+            "provenance": dict(self.provenance),
+        }
+
+    @property
+    def id(self) -> str:
+        """SHA-256 (hex) of :func:`canonical_json` of :meth:`content`."""
+        return content_id(self.content())
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"id": ..., **content}``."""
+        return {"id": self.id, **self.content()}
+
+
+PROPOSAL_FORMAT = "riskparams-proposal-v1"
+"""Format tag inside every proposal's content."""
+
+
+def canonical_json(obj: Any) -> str:
+    """Canonical JSON text: sorted keys, no whitespace, UTF-8 characters kept, no NaN."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def content_id(content: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of a proposal's content."""
+    return hashlib.sha256(canonical_json(dict(content)).encode("utf-8")).hexdigest()

@@ -8,18 +8,32 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from riskparams.domain import SeriesInfo
-from riskparams.exceptions import DataError, HistoryError
+from riskparams.config import RiskPolicy
+from riskparams.domain import (
+    AssetContext,
+    CurrentLending,
+    CurrentParams,
+    CurrentPerp,
+    LendingAssetProposal,
+    PerpAssetProposal,
+    Proposal,
+    SeriesInfo,
+    SkippedAsset,
+)
+from riskparams.exceptions import DataError, HistoryError, PolicyError, RiskParamsError
+from riskparams.proposals import daily_vol, propose_lending, propose_tiers
 from riskparams.quality import DEFAULT_OUTLIER_Z, QualityReport, quality_report
-from riskparams.returns import data_fingerprint
+from riskparams.returns import data_fingerprint, hours_per_bar, returns_with_report
 from riskparams.store import Store
+from riskparams.store.records import StoredProposal, save_proposal
 from riskparams.volatility import FitSpec, VolEstimate, fit_volatility
 
 
@@ -158,3 +172,244 @@ def _utc(value: datetime | pd.Timestamp | str) -> pd.Timestamp:
     if ts is pd.NaT:
         raise DataError(f"as-of date {value!r} is not a date.")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+# -------------------------------------------------------------------------------------------------
+# proposals
+# -------------------------------------------------------------------------------------------------
+
+PROVENANCE_PACKAGES: tuple[str, ...] = ("riskparams", "numpy", "pandas", "scipy", "arch", "statsmodels", "duckdb")
+"""Packages whose versions are recorded in every proposal."""
+
+_FREQ_PREFERENCE = ("1d", "4h", "1h")
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalRun:
+    """A computed proposal and, when saved, its stored record (id, status, creation time)."""
+
+    proposal: Proposal
+    stored: StoredProposal | None
+
+    @property
+    def id(self) -> str:
+        """The content hash of the proposal."""
+        return self.proposal.id
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON for ``riskparams propose --json``: ``id, status, created_at, stored_now`` and the content
+        (``profile, as_of, policy, assets, skipped, provenance``)."""
+        head: dict[str, Any] = {"id": self.id, "status": None, "created_at": None, "stored_now": False}
+        if self.stored is not None:
+            head.update(status=self.stored.status, created_at=self.stored.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        stored_now=self.stored.is_new)
+        return {**head, **self.proposal.content()}
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of :data:`PROVENANCE_PACKAGES` (``'unknown'`` when not installed)."""
+    from importlib import metadata
+
+    out = {}
+    for name in PROVENANCE_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def _pick_series(found: list[SeriesInfo]) -> SeriesInfo | str:
+    """One series per symbol: the only one, else the unique series of the first frequency of 1d, 4h, 1h
+    that has any; a reason string when that is ambiguous."""
+    if len(found) == 1:
+        return found[0]
+    for f in _FREQ_PREFERENCE:
+        at = [s for s in found if s.freq == f]
+        if len(at) == 1:
+            return at[0]
+        if len(at) > 1:
+            labels = "; ".join(s.label for s in at)
+            return f"several {f} series ({labels}); propose for one of them with a store that holds only it"
+    return "no series"
+
+
+def select_series(
+    store: Store, symbols: list[str] | None = None
+) -> tuple[list[SeriesInfo], list[SkippedAsset]]:
+    """The series to propose for: one per symbol (daily preferred), and the symbols left out with why.
+
+    Parameters
+    ----------
+    symbols : list of str, optional
+        Symbols to use (case-insensitive); default every stored symbol.
+
+    Raises
+    ------
+    SeriesNotFoundError
+        A requested symbol has no stored series.
+    """
+    chosen: list[SeriesInfo] = []
+    skipped: list[SkippedAsset] = []
+    if symbols is None:
+        by_symbol: dict[str, list[SeriesInfo]] = {}
+        for s in store.list_series():
+            if s.rows > 0:
+                by_symbol.setdefault(s.symbol.upper(), []).append(s)
+        groups = sorted(by_symbol.items())
+    else:
+        groups = []
+        for sym in dict.fromkeys(s.strip().upper() for s in symbols if s.strip()):
+            found = [s for s in store.find_series(sym) if s.rows > 0]
+            if not found:
+                store.resolve_series(sym)  # raises SeriesNotFoundError with the stored symbols
+                found = store.find_series(sym)
+            groups.append((sym, found))
+    for sym, found in groups:
+        pick = _pick_series(found)
+        if isinstance(pick, str):
+            skipped.append(SkippedAsset(symbol=sym, reason=pick))
+        else:
+            chosen.append(pick)
+    return chosen, skipped
+
+
+def average_daily_value(prices: pd.DataFrame, freq: str, window_days: int) -> float:
+    """ADV: mean daily traded value (``volume * close``, quote currency) over the last ``window_days`` days
+    of bars (hourly bars are summed per day: total value / days covered). NaN without volume data."""
+    bars = max(1, int(round(window_days * 24 / hours_per_bar(freq))))
+    tail = prices.iloc[-bars:]
+    value = (tail["volume"] * tail["close"]).to_numpy(dtype=float)
+    ok = np.isfinite(value)
+    if not ok.any():
+        return math.nan
+    days = ok.sum() * hours_per_bar(freq) / 24.0
+    return float(np.sum(value[ok]) / days)
+
+
+def lookback_vol(prices: pd.DataFrame, freq: str, *, allow_gaps: bool = False) -> float:
+    """Sample standard deviation (``ddof=1``) per bar of the log returns a fit of ``prices`` uses (returns
+    across gaps dropped unless ``allow_gaps``): the long-run volatility of the anti-procyclicality floor."""
+    r = returns_with_report(prices, freq, allow_gaps=allow_gaps).returns.to_numpy(dtype=float)
+    r = r[np.isfinite(r)]
+    return float(np.std(r, ddof=1)) if r.size > 1 else math.nan
+
+
+def propose(
+    store: Store,
+    *,
+    profile: str,
+    policy: RiskPolicy | None = None,
+    current: CurrentParams | None = None,
+    symbols: list[str] | None = None,
+    as_of: datetime | pd.Timestamp | str | None = None,
+    save: bool = True,
+    use_cache: bool = True,
+) -> ProposalRun:
+    """Propose perpetual tiers or lending parameters for stored assets, and store the proposal.
+
+    For each asset: fit ``policy.model`` through the fit cache (:func:`fit_series`), measure ADV from the
+    stored volume x close (or the policy's override), and run :func:`riskparams.proposals.propose_tiers` or
+    :func:`~riskparams.proposals.propose_lending` with the asset's current parameters. An asset whose fit or
+    ADV fails is **skipped with its reason** (``Proposal.skipped``); the rest of the run goes on.
+
+    Parameters
+    ----------
+    profile : {'perp', 'lending'}
+    policy : RiskPolicy, optional
+        Default ``RiskPolicy()`` (= ``riskparams/examples/policy.toml``).
+    current : CurrentParams, optional
+        Current parameters (:func:`riskparams.params_io.load_current`); their profile must match.
+    symbols : list of str, optional
+        Default: every stored symbol (one series each, daily preferred).
+    as_of : datetime, Timestamp or str, optional
+        Use only bars up to this UTC time.
+    save : bool
+        Store the proposal (status ``draft``; the same content is stored once; nothing is stored when
+        every asset was skipped).
+    use_cache : bool
+        Use the fit cache.
+
+    Raises
+    ------
+    PolicyError
+        Unknown profile, or current parameters of the other profile.
+    SeriesNotFoundError
+        A requested symbol is not stored.
+    DataError
+        ``as_of`` is not a date.
+    """
+    if profile not in ("perp", "lending"):
+        raise PolicyError(f"profile must be 'perp' or 'lending', got {profile!r}")
+    policy = RiskPolicy() if policy is None else policy
+    if current is not None and current.profile != profile:
+        raise PolicyError(f"the current parameters ({current.source}) are for {current.profile}, the proposal is "
+                          f"for {profile}")
+    end = None if as_of is None else _utc(as_of)
+    series, skipped = select_series(store, symbols)
+    wanted = None if symbols is None else {s.strip().upper() for s in symbols}
+    assets: list[PerpAssetProposal | LendingAssetProposal] = []
+    for info in series:
+        sym = info.symbol.upper()
+        try:
+            run = fit_series(store, info.symbol, freq=info.freq, source=info.source, kind=info.kind,
+                             spec=policy.model, as_of=end, use_cache=use_cache)
+            if run.estimate.horizon_quantiles is None:  # cached by an older riskparams: refit
+                run = fit_series(store, info.symbol, freq=info.freq, source=info.source, kind=info.kind,
+                                 spec=policy.model, as_of=end, use_cache=False)
+        except RiskParamsError as exc:
+            skipped.append(SkippedAsset(symbol=sym, reason=f"fit failed: {exc}"))
+            continue
+        except Exception as exc:  # arch and scipy raise many kinds; one asset must not stop the run
+            skipped.append(SkippedAsset(symbol=sym, reason=f"fit failed ({type(exc).__name__}: {exc})"))
+            continue
+        prices = store.load_prices(info.series_id, end=end)
+        window = policy.liquidity.adv_window_days
+        if sym in policy.liquidity.adv_override:
+            adv, adv_source = float(policy.liquidity.adv_override[sym]), "policy override"
+        else:
+            adv = average_daily_value(prices, info.freq, window)
+            adv_source = f"stored volume x close over {window} days"
+        if not (math.isfinite(adv) and adv > 0):
+            skipped.append(SkippedAsset(
+                symbol=sym, reason=f"no volume data to estimate ADV over the last {window} days; set "
+                f"liquidity.adv_override.{sym} in the policy"))
+            continue
+        est = run.estimate
+        cur = None if current is None else current.assets.get(sym)
+        lookback = lookback_vol(prices, info.freq, allow_gaps=policy.model.allow_gaps)
+        if profile == "perp":
+            asset: PerpAssetProposal | LendingAssetProposal = propose_tiers(
+                est, policy, adv=adv, current=cur if isinstance(cur, CurrentPerp) else None, symbol=sym,
+                lookback_vol=lookback)
+        else:
+            asset = propose_lending(est, policy, adv=adv, current=cur if isinstance(cur, CurrentLending) else None,
+                                    symbol=sym, lookback_vol=lookback)
+        ctx = AssetContext(
+            symbol=info.symbol, freq=info.freq, source=info.source, kind=info.kind, synthetic=info.synthetic,
+            fingerprint=run.fingerprint, first_bar=_iso(prices.index[0]), last_bar=_iso(prices.index[-1]),
+            spec_key=est.spec_key, model=f"{est.model.value}-{est.dist.value}", fallback=est.fallback, adv=adv,
+            adv_source=adv_source, sigma_daily=daily_vol(est),
+        )
+        assets.append(replace(asset, context=ctx))
+    if current is not None:
+        done = {a.symbol for a in assets} | {s.symbol for s in skipped}
+        for sym in current.assets:
+            if sym not in done and (wanted is None or sym in wanted):
+                skipped.append(SkippedAsset(symbol=sym, reason=f"in {current.source} but no stored series"))
+    proposal = Proposal(
+        profile=profile,
+        as_of=None if end is None else _iso(end),
+        policy={**policy.to_dict(), "policy_key": policy.key()},
+        assets=tuple(sorted(assets, key=lambda a: a.symbol)),
+        skipped=tuple(sorted(skipped, key=lambda s: s.symbol)),
+        provenance={"packages": package_versions(), "model_specs": {policy.model.key(): policy.model.to_dict()}},
+    )
+    stored = save_proposal(store, proposal) if save and proposal.assets else None
+    return ProposalRun(proposal, stored)
+
+
+def _iso(ts: datetime | pd.Timestamp) -> str:
+    t = pd.Timestamp(ts)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")

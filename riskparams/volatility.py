@@ -58,7 +58,11 @@ analytic for ``h = 1``, Monte-Carlo through arch's simulation forecast with a fi
 ``h > 1`` (EWMA: normal with the summed variance) and (b) filtered historical simulation:
 standardized residuals bootstrapped with a fixed seed and fed through the fitted variance
 recursion over the horizon (arch's bootstrap forecast; EWMA: the same with the EWMA
-recursion).
+recursion). Beside the single VaR/ES level, :attr:`VolEstimate.horizon_quantiles` keeps the whole
+h-period distribution from the same source as a quantile grid (levels 1e-4 .. 1 - 1e-4; the
+analytic quantile function for one bar, the sample quantiles of the same simulated paths for
+more), with a CDF by interpolation and power-law tails beyond the grid
+(:class:`HorizonQuantiles`): the proposal engine uses it for the coverage of a margin level.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ import pandas as pd
 from arch import arch_model
 from arch.univariate import Normal, SkewStudent, StudentsT
 from arch.univariate.distribution import Distribution
-from scipy import integrate, optimize
+from scipy import integrate, optimize, stats
 
 from riskparams.diagnostics import ResidualDiagnostics, residual_diagnostics
 from riskparams.exceptions import FallbackWarning, HistoryError
@@ -108,6 +112,7 @@ from riskparams.returns import (
 __all__ = [
     "DistName",
     "FitSpec",
+    "HorizonQuantiles",
     "MeanName",
     "ModelName",
     "RealizedMethod",
@@ -123,6 +128,7 @@ __all__ = [
     "garman_klass_vol",
     "parkinson_variance",
     "parkinson_vol",
+    "quantile_levels",
     "realized_vol",
     "rogers_satchell_vol",
     "stressed_vol",
@@ -570,6 +576,237 @@ def stressed_vol(returns: pd.Series | npt.ArrayLike, window: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
+# the horizon distribution: a quantile grid of the h-period log return
+# ---------------------------------------------------------------------------------------------
+
+_TAIL_LEVELS: tuple[float, ...] = tuple(
+    sorted(
+        {round(float(p), 12) for p in np.geomspace(1e-4, 0.5, 41)}
+        | {1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25}
+    )
+)
+
+
+def quantile_levels(confidence: float | None = None, n_samples: int | None = None) -> FloatArray:
+    """Probability levels of a :class:`HorizonQuantiles` grid, shape (m,), strictly increasing.
+
+    Tail probabilities ``p`` are 41 geometrically spaced values from 1e-4 to 0.5 plus the usual
+    levels (0.1%, 0.25%, 0.5%, 1%, 2.5%, 5%, 10%, 25%); the grid holds every ``p`` and ``1 - p``,
+    and ``1 - confidence`` and ``confidence`` when given (so the CDF is exact at the VaR level).
+    For a sample of ``n_samples`` draws, levels below ``1 / n_samples`` or above
+    ``1 - 1 / n_samples`` are left out: the sample says nothing about them, and the tail
+    extrapolation of :meth:`HorizonQuantiles.cdf` takes over there.
+    """
+    ps = set(_TAIL_LEVELS)
+    if confidence is not None:
+        ps.add(round(1.0 - float(confidence), 12))
+    levels = sorted({round(p, 12) for p in ps} | {round(1.0 - p, 12) for p in ps})
+    out = np.asarray(levels, dtype=float)
+    if n_samples is not None and n_samples > 0:
+        lo = 1.0 / float(n_samples)
+        out = out[(out >= lo - 1e-15) & (out <= 1.0 - lo + 1e-15)]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class HorizonQuantiles:
+    """The distribution of the h-period log return as a grid of quantiles.
+
+    Made by :func:`fit_returns` from the same source as the headline VaR/ES (the fitted
+    distribution: analytic for one bar, the same Monte-Carlo paths for more; or filtered
+    historical simulation; ``risk_method='max'`` takes the worse of the two at every level:
+    the lower of the two quantiles below the median, the higher above it).
+
+    Attributes
+    ----------
+    levels : tuple of float, shape (m,)
+        Probability levels, strictly increasing in (0, 1), m >= 4.
+    values : tuple of float, shape (m,)
+        Quantiles of the h-period **log return** (fractions) at ``levels``, non-decreasing.
+    method : str
+        ``'fitted'``, ``'fhs'`` or ``'max'``.
+
+    Notes
+    -----
+    The CDF is linear interpolation of ``levels`` against ``values`` inside the grid. Beyond
+    it, each tail is extrapolated as a power (Pareto) tail around the median ``M``: below the
+    lowest quantile ``v_0`` (level ``p_0``), ``F(x) = p_0 * ((M - v_0) / (M - x)) ** a``, with
+    the tail index ``a`` fitted through ``(v_0, p_0)`` and the grid point whose level is
+    closest to ``min(10 p_0, 0.25)``, clipped to [0.5, 50]; the upper tail is the mirror
+    image with ``1 - F``. A power tail decays more slowly than the normal one, so beyond the
+    grid the probability of a large move is, if anything, overstated (coverage understated).
+    """
+
+    levels: tuple[float, ...]
+    values: tuple[float, ...]
+    method: str = "fitted"
+
+    def __post_init__(self) -> None:
+        lv = np.asarray(self.levels, dtype=float)
+        vv = np.asarray(self.values, dtype=float)
+        if lv.ndim != 1 or lv.shape != vv.shape or lv.size < 4:
+            raise ValueError(f"levels and values must be 1-d of equal length >= 4, got {lv.shape} and {vv.shape}")
+        if not (np.all(np.isfinite(lv)) and np.all((lv > 0) & (lv < 1)) and np.all(np.diff(lv) > 0)):
+            raise ValueError("levels must be strictly increasing in (0, 1)")
+        if not np.all(np.isfinite(vv)):
+            raise ValueError("values must be finite")
+        vv = np.maximum.accumulate(vv)  # sample quantiles are monotone up to rounding
+        object.__setattr__(self, "levels", tuple(float(x) for x in lv))
+        object.__setattr__(self, "values", tuple(float(x) for x in vv))
+
+    # -- evaluation --------------------------------------------------------------------------
+    def _grid(self) -> tuple[FloatArray, FloatArray]:
+        v = np.asarray(self.values, dtype=float)
+        p = np.asarray(self.levels, dtype=float)
+        keep = np.concatenate([[True], np.diff(v) > 0])  # ties: keep the lowest level
+        return v[keep], p[keep]
+
+    @staticmethod
+    def _tail_index(d0: float, d1: float, p0: float, p1: float) -> float:
+        if not (d0 > d1 > 0 and p1 > p0 > 0):
+            return 1.0
+        a = math.log(p1 / p0) / math.log(d0 / d1)
+        return float(min(max(a, 0.5), 50.0)) if math.isfinite(a) else 1.0
+
+    def cdf(self, x: float | npt.ArrayLike) -> float | FloatArray:
+        """``P(R <= x)`` for the h-period log return ``R`` (see the class notes for the tails).
+
+        Parameters
+        ----------
+        x : float or array_like
+            Log return(s), fractions; ``-inf`` and ``inf`` are allowed.
+
+        Returns
+        -------
+        float or ndarray
+            Probabilities in [0, 1], same shape as ``x``.
+        """
+        scalar = np.ndim(x) == 0
+        xs = np.atleast_1d(np.asarray(x, dtype=float))
+        v, p = self._grid()
+        out = np.asarray(np.interp(xs, v, p), dtype=float)
+        if v.size < 2:  # a point mass
+            out = np.where(xs < v[0], 0.0, 1.0)
+            return float(out[0]) if scalar else out
+        med = float(np.interp(0.5, p, v))
+        lo_mask, hi_mask = xs < v[0], xs > v[-1]
+        if np.any(lo_mask):
+            j = int(np.argmin(np.abs(p - min(10.0 * p[0], 0.25))))
+            a = self._tail_index(med - v[0], med - v[j], p[0], p[j])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = (med - v[0]) / (med - xs[lo_mask])
+            tail = np.where(np.isfinite(ratio) & (ratio > 0), p[0] * np.power(np.clip(ratio, 0, 1), a), 0.0)
+            out[lo_mask] = tail if med > v[0] else 0.0
+        if np.any(hi_mask):
+            q0 = 1.0 - p[-1]
+            j = int(np.argmin(np.abs((1.0 - p) - min(10.0 * q0, 0.25))))
+            a = self._tail_index(v[-1] - med, v[j] - med, q0, 1.0 - p[j])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = (v[-1] - med) / (xs[hi_mask] - med)
+            tail = np.where(np.isfinite(ratio) & (ratio > 0), q0 * np.power(np.clip(ratio, 0, 1), a), 0.0)
+            out[hi_mask] = 1.0 - tail if v[-1] > med else 1.0
+        out = np.clip(out, 0.0, 1.0)
+        return float(out[0]) if scalar else out
+
+    def ppf(self, level: float | npt.ArrayLike) -> float | FloatArray:
+        """Quantile of ``R`` at ``level`` in (0, 1): the inverse of :meth:`cdf` (the same
+        interpolation inside the grid and the same power tails outside it)."""
+        scalar = np.ndim(level) == 0
+        ps = np.atleast_1d(np.asarray(level, dtype=float))
+        if np.any(~((ps > 0) & (ps < 1))):
+            raise ValueError("level must be in (0, 1)")
+        v, p = self._grid()
+        out = np.asarray(np.interp(ps, p, v), dtype=float)
+        if v.size >= 2:
+            med = float(np.interp(0.5, p, v))
+            lo_mask, hi_mask = ps < p[0], ps > p[-1]
+            if np.any(lo_mask):
+                j = int(np.argmin(np.abs(p - min(10.0 * p[0], 0.25))))
+                a = self._tail_index(med - v[0], med - v[j], p[0], p[j])
+                out[lo_mask] = med - (med - v[0]) * np.power(p[0] / ps[lo_mask], 1.0 / a)
+            if np.any(hi_mask):
+                q0 = 1.0 - p[-1]
+                j = int(np.argmin(np.abs((1.0 - p) - min(10.0 * q0, 0.25))))
+                a = self._tail_index(v[-1] - med, v[j] - med, q0, 1.0 - p[j])
+                out[hi_mask] = med + (v[-1] - med) * np.power(q0 / (1.0 - ps[hi_mask]), 1.0 / a)
+        return float(out[0]) if scalar else out
+
+    def prob_move_within(self, move: float, tail: Tail | str) -> float:
+        """Probability that the adverse **price** move over the horizon is at most ``move``.
+
+        Parameters
+        ----------
+        move : float
+            Price move as a fraction of the starting price (0.05 = 5 %); may be negative.
+        tail : {'lower', 'upper'}
+            ``lower`` (a long loses when the price falls): ``P(1 - exp(R) <= move) =
+            1 - F(ln(1 - move))``, 1 when ``move >= 1``. ``upper`` (a short loses when the price
+            rises): ``P(exp(R) - 1 <= move) = F(ln(1 + move))``, 0 when ``move <= -1``.
+        """
+        b = float(move)
+        if Tail(tail) is Tail.LOWER:
+            if b >= 1.0:
+                return 1.0
+            return float(1.0 - float(self.cdf(math.log1p(-b))))
+        if b <= -1.0:
+            return 0.0
+        return float(self.cdf(math.log1p(b)))
+
+    # -- transformations ---------------------------------------------------------------------
+    def scaled(self, factor: float) -> HorizonQuantiles:
+        """Quantiles of ``factor * R`` (``factor > 0``)."""
+        c = float(factor)
+        return HorizonQuantiles(self.levels, tuple(c * x for x in self.values), self.method)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary ``{"method", "levels", "values"}``."""
+        return {"method": self.method, "levels": list(self.levels), "values": list(self.values)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HorizonQuantiles:
+        """Inverse of :meth:`to_dict`."""
+        return cls(tuple(float(x) for x in d["levels"]), tuple(float(x) for x in d["values"]), str(d["method"]))
+
+    @classmethod
+    def from_samples(
+        cls, samples: npt.ArrayLike, confidence: float | None = None, method: str = "fitted"
+    ) -> HorizonQuantiles:
+        """Grid of the sample quantiles (numpy's linear interpolation) of simulated log returns,
+        at :func:`quantile_levels` for that sample size."""
+        x = np.asarray(samples, dtype=float).ravel()
+        x = x[np.isfinite(x)]
+        if x.size < 4:
+            raise ValueError(f"need at least 4 finite samples, got {x.size}")
+        levels = quantile_levels(confidence, x.size)
+        return cls(tuple(levels), tuple(np.quantile(x, levels)), method)
+
+    @classmethod
+    def from_ppf(
+        cls,
+        ppf: Callable[[FloatArray], FloatArray],
+        mu: float,
+        sigma: float,
+        confidence: float | None = None,
+        method: str = "fitted",
+    ) -> HorizonQuantiles:
+        """Grid of ``mu + sigma * Z`` for a standardized innovation ``Z`` given by its vectorised
+        quantile function (analytic one-bar distributions)."""
+        levels = quantile_levels(confidence)
+        z = np.asarray(ppf(levels), dtype=float)
+        return cls(tuple(levels), tuple(mu + sigma * z), method)
+
+    @staticmethod
+    def envelope(a: HorizonQuantiles, b: HorizonQuantiles) -> HorizonQuantiles:
+        """The worse of two grids at their common levels: the lower quantile below the median,
+        the higher above it (``method='max'``)."""
+        common = sorted(set(a.levels) & set(b.levels))
+        va = dict(zip(a.levels, a.values, strict=True))
+        vb = dict(zip(b.levels, b.values, strict=True))
+        vals = [min(va[p], vb[p]) if p < 0.5 else max(va[p], vb[p]) for p in common]
+        return HorizonQuantiles(tuple(common), tuple(vals), "max")
+
+
+# ---------------------------------------------------------------------------------------------
 # the result
 # ---------------------------------------------------------------------------------------------
 
@@ -652,6 +889,10 @@ class VolEstimate:
         Remarks on the data (e.g. returns dropped at gaps).
     spec_key : str
         ``FitSpec.key()`` of the specification used.
+    horizon_quantiles : HorizonQuantiles or None
+        Quantile grid of the h-period log return from the same source as ``var``/``es`` (levels
+        1e-4 .. 1 - 1e-4; see :class:`HorizonQuantiles` for its CDF and tail extrapolation).
+        None in estimates serialised before it existed.
 
     Notes
     -----
@@ -693,6 +934,7 @@ class VolEstimate:
     rejected: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     notes: tuple[str, ...] = ()
     spec_key: str = ""
+    horizon_quantiles: HorizonQuantiles | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("params", "candidates", "rejected"):
@@ -721,8 +963,9 @@ class VolEstimate:
         Every volatility and every log-return VaR/ES is multiplied by ``factor`` (price
         fractions recomputed from them); ``mu`` scales by ``factor``, ``omega`` by
         ``factor**2`` (GARCH/GJR) or shifts by ``2 (1 - beta) ln factor`` (EGARCH); the
-        log-likelihood drops by ``n ln factor`` (AIC/BIC rise by twice that). Shape
-        parameters, persistence and the residual tests are unchanged.
+        log-likelihood drops by ``n ln factor`` (AIC/BIC rise by twice that); the horizon
+        quantile grid is multiplied by ``factor``. Shape parameters, persistence and the
+        residual tests are unchanged.
         """
         c = float(factor)
         if not (math.isfinite(c) and c > 0):
@@ -762,6 +1005,7 @@ class VolEstimate:
             stressed_vol=self.stressed_vol * c,
             conditional_vol=self.conditional_vol * c,
             diagnostics=diag,
+            horizon_quantiles=None if self.horizon_quantiles is None else self.horizon_quantiles.scaled(c),
         )
 
     # -- serialisation -----------------------------------------------------------------------
@@ -780,6 +1024,8 @@ class VolEstimate:
             elif f.name in ("fitted_risk", "fhs_risk"):
                 out[f.name] = None if v is None else _json_tree(v.to_dict())
             elif f.name == "diagnostics":
+                out[f.name] = None if v is None else v.to_dict()
+            elif f.name == "horizon_quantiles":
                 out[f.name] = None if v is None else v.to_dict()
             elif f.name == "as_of":
                 out[f.name] = None if v is None else v.isoformat()
@@ -840,6 +1086,10 @@ class VolEstimate:
             rejected=dict(d["rejected"]),
             notes=tuple(d["notes"]),
             spec_key=str(d["spec_key"]),
+            horizon_quantiles=(
+                None if d.get("horizon_quantiles") is None
+                else HorizonQuantiles.from_dict(d["horizon_quantiles"])
+            ),
         )
 
 
@@ -1256,15 +1506,34 @@ def _analytic_one_step(fit: _Fit, q: float) -> HorizonRisk:
     return HorizonRisk(method="fitted", confidence=q, lower=out[Tail.LOWER], upper=out[Tail.UPPER])
 
 
-def _horizon(fit: _Fit, h: int, spec: FitSpec) -> tuple[float, HorizonRisk, HorizonRisk | None, str | None]:
-    """Summed variance (fraction^2), fitted and FHS risk, and a note if FHS was unavailable."""
+def _one_step_quantiles(fit: _Fit, q: float) -> HorizonQuantiles:
+    """Quantile grid of the one-bar log return (fractions) from the fitted distribution."""
+    mu, sigma = fit.mu / 100.0, math.sqrt(fit.sigma2_next) / 100.0
+    dist_obj, dp = fit.dist_obj, fit.dist_params
+    if dist_obj is None:  # EWMA: normal
+        return HorizonQuantiles.from_ppf(lambda u: np.asarray(stats.norm.ppf(u), dtype=float), mu, sigma, q)
+
+    def ppf(u: FloatArray, dist_obj: Distribution = dist_obj, dp: FloatArray = dp) -> FloatArray:
+        return np.asarray(dist_obj.ppf(u, dp), dtype=float)
+
+    return HorizonQuantiles.from_ppf(ppf, mu, sigma, q)
+
+
+_Horizon = tuple[float, HorizonRisk, HorizonRisk | None, str | None, HorizonQuantiles, HorizonQuantiles | None]
+
+
+def _horizon(fit: _Fit, h: int, spec: FitSpec) -> _Horizon:
+    """Summed variance (fraction^2), fitted and FHS risk, a note if FHS was unavailable, and the
+    quantile grids of the fitted and FHS h-period log returns."""
     q = float(spec.confidence)
     note = None
     fhs: HorizonRisk | None = None
+    fhs_q: HorizonQuantiles | None = None
     if fit.model is ModelName.EWMA:
         sum_var = h * fit.sigma2_next
         if h == 1:
             fitted = _analytic_one_step(fit, q)
+            fitted_q = _one_step_quantiles(fit, q)
         else:
             s = math.sqrt(sum_var) / 100.0
             m = h * fit.mu / 100.0
@@ -1272,16 +1541,21 @@ def _horizon(fit: _Fit, h: int, spec: FitSpec) -> tuple[float, HorizonRisk, Hori
             fitted = HorizonRisk(
                 "fitted", q, TailRisk.from_log(*lo, Tail.LOWER), TailRisk.from_log(*up, Tail.UPPER)
             )
-        fhs = tail_risk_from_samples(_ewma_fhs(fit, h, spec) / 100.0, q, "fhs")
-        return sum_var / 1e4, fitted, fhs, note
+            fitted_q = HorizonQuantiles.from_ppf(lambda u: np.asarray(stats.norm.ppf(u), dtype=float), m, s, q)
+        fhs_samples = _ewma_fhs(fit, h, spec) / 100.0
+        fhs = tail_risk_from_samples(fhs_samples, q, "fhs")
+        fhs_q = HorizonQuantiles.from_samples(fhs_samples, q, "fhs")
+        return sum_var / 1e4, fitted, fhs, note, fitted_q, fhs_q
     if fit.model is ModelName.EGARCH:
         if h == 1:
             sum_var = fit.sigma2_next
             fitted = _analytic_one_step(fit, q)
+            fitted_q = _one_step_quantiles(fit, q)
         else:
             total, _ = _simulate(fit, h, spec, "simulation")
             sum_var = _egarch_horizon_variance(fit, h)
             fitted = tail_risk_from_samples(total / 100.0, q, "fitted")
+            fitted_q = HorizonQuantiles.from_samples(total / 100.0, q, "fitted")
             if fit.dist is not DistName.NORMAL:
                 note = (
                     "EGARCH with fat-tailed innovations has no finite multi-step expected variance: "
@@ -1292,15 +1566,30 @@ def _horizon(fit: _Fit, h: int, spec: FitSpec) -> tuple[float, HorizonRisk, Hori
         sum_var = garch_horizon_variance(fit.sigma2_next, omega, fit.persistence, h)
         if h == 1:
             fitted = _analytic_one_step(fit, q)
+            fitted_q = _one_step_quantiles(fit, q)
         else:
             total, _ = _simulate(fit, h, spec, "simulation")
             fitted = tail_risk_from_samples(total / 100.0, q, "fitted")
+            fitted_q = HorizonQuantiles.from_samples(total / 100.0, q, "fitted")
     try:
         total, _ = _simulate(fit, h, spec, "bootstrap")
         fhs = tail_risk_from_samples(total / 100.0, q, "fhs")
+        fhs_q = HorizonQuantiles.from_samples(total / 100.0, q, "fhs")
     except Exception as exc:  # arch needs >= 100 observations for its bootstrap
         note = f"filtered historical simulation unavailable ({type(exc).__name__}: {exc})"
-    return sum_var / 1e4, fitted, fhs, note
+    return sum_var / 1e4, fitted, fhs, note, fitted_q, fhs_q
+
+
+def _headline_quantiles(
+    method: RiskMethod, fitted: HorizonQuantiles, fhs: HorizonQuantiles | None
+) -> HorizonQuantiles:
+    """The grid matching :func:`_headline`: fitted, FHS (fitted when FHS is unavailable) or,
+    for ``max``, the envelope of the two."""
+    if fhs is None or method is RiskMethod.FITTED:
+        return fitted
+    if method is RiskMethod.FHS:
+        return fhs
+    return HorizonQuantiles.envelope(fitted, fhs)
 
 
 def _egarch_horizon_variance(fit: _Fit, h: int) -> float:
@@ -1377,7 +1666,7 @@ def fit_returns(
     fit, reason, bics, rejected = _select(y, guarded, h)
     if reason is not None:
         warnings.warn(f"fell back to EWMA: {reason}", FallbackWarning, stacklevel=2)
-    sum_var, fitted, fhs, note = _horizon(fit, h, spec)
+    sum_var, fitted, fhs, note, fitted_q, fhs_q = _horizon(fit, h, spec)
     all_notes = list(notes) + ([note] if note else [])
     var, es, worse = _headline(spec.risk_method, fitted, fhs)
     window = spec.stress_window if spec.stress_window is not None else 250 * 24 // hours_per_bar(f)
@@ -1430,6 +1719,7 @@ def fit_returns(
         rejected=rejected,
         notes=tuple(all_notes),
         spec_key=spec.key(),
+        horizon_quantiles=_headline_quantiles(spec.risk_method, fitted_q, fhs_q),
     )
 
 

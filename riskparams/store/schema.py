@@ -65,6 +65,43 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (series_id, fingerprint, spec_key, as_of)
         )""",
     ),
+    # 3: proposals. The content (canonical JSON) is immutable and addressed by its SHA-256; nothing updates
+    # it (riskparams.store.records has no UPDATE and checks the hash on every read). The status lives apart,
+    # in an append-only log (seq 1 = 'draft' when first stored); the data each proposal used is indexed by
+    # series for provenance queries.
+    (
+        """CREATE TABLE proposals (
+            proposal_id        VARCHAR PRIMARY KEY,
+            profile            VARCHAR NOT NULL CHECK (profile IN ('perp', 'lending')),
+            as_of              TIMESTAMP,
+            created_at         TIMESTAMP NOT NULL,
+            policy_key         VARCHAR NOT NULL,
+            riskparams_version VARCHAR NOT NULL,
+            n_assets           INTEGER NOT NULL,
+            n_skipped          INTEGER NOT NULL,
+            content            VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE proposal_data (
+            proposal_id VARCHAR NOT NULL,
+            symbol      VARCHAR NOT NULL,
+            series_id   INTEGER,
+            freq        VARCHAR NOT NULL,
+            source      VARCHAR NOT NULL,
+            kind        VARCHAR NOT NULL,
+            fingerprint VARCHAR NOT NULL,
+            last_bar    TIMESTAMP,
+            PRIMARY KEY (proposal_id, symbol)
+        )""",
+        """CREATE TABLE proposal_status_log (
+            proposal_id VARCHAR NOT NULL,
+            seq         INTEGER NOT NULL,
+            status      VARCHAR NOT NULL,
+            changed_at  TIMESTAMP NOT NULL,
+            actor       VARCHAR,
+            note        VARCHAR,
+            PRIMARY KEY (proposal_id, seq)
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

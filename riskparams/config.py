@@ -1,0 +1,621 @@
+"""Risk policies: frozen, validated specifications, loadable from TOML.
+
+A :class:`RiskPolicy` says how a committee turns volatility forecasts into parameters: which
+tail quantity, over which horizon, with which anti-procyclicality tools, guardrails and rounding.
+It is frozen (hashable content, :meth:`RiskPolicy.key`) and validated on construction: a bad value
+raises :class:`~riskparams.exceptions.PolicyError` naming the dotted key and its allowed range, in
+one sentence. :func:`load_policy` reads a TOML file; unknown keys are errors too. The documented
+example ``riskparams/examples/policy.toml`` (:func:`example_policy_path`) spells out every key with
+its default, so ``RiskPolicy()`` equals the example file.
+
+Units: fractions (0.03 = 3 %) unless a name says ``bps``; notionals and ADV in quote currency
+(e.g. USD); the horizon in hours.
+
+TOML schema (defaults in brackets)
+----------------------------------
+Top level:
+
+* ``confidence`` [0.99]: confidence ``q`` of the covered move, in [0.9, 0.9999].
+* ``horizon_hours`` [24.0]: margin period of risk in hours, in (0, 720].
+* ``measure`` ["es"]: ``"var"`` or ``"es"``: which tail quantity is the covered move.
+* ``liquidator_incentive`` [0.005]: incentive floor ``i`` paid to liquidators, in [0, 0.2].
+
+``[model]``: the volatility model, any :class:`~riskparams.volatility.FitSpec` field except
+``horizon_hours`` and ``confidence`` (set at the top level): ``model`` ["auto"], ``dist`` ["t"],
+``mean`` ["zero"], ``candidates``, ``min_history`` [500], ``ewma_lambda``, ``risk_method``
+["fitted"], ``n_sims`` [10000], ``seed``, ``stress_window``, ``max_persistence``,
+``max_half_life_days``, ``allow_gaps``, ... (ranges as in ``FitSpec``).
+
+``[perp]``:
+
+* ``tier_breakpoints`` [[0, 1e6, 5e6, 2e7, 1e8]]: notional floors of the tiers; starts at 0,
+  strictly increasing; the last tier is open-ended.
+* ``last_tier_cost_notional`` [2e8]: notional at which the close-out cost of an open-ended last
+  tier is computed; above the last breakpoint.
+* ``use_current_brackets`` [true]: when current parameters are given for an asset, propose on its
+  current notional brackets (so every row compares like with like) instead of ``tier_breakpoints``.
+* ``maintenance_fraction`` [0.5]: MMF as a share of IMF, in [0.05, 0.95].
+* ``leverage_grid`` [[1, 2, 3, 5, 10, 20, 25, 50]]: allowed max leverages, each in [1, 1000],
+  no duplicates (sorted on load).
+
+``[lending]``:
+
+* ``ltv_buffer`` [0.05]: LTV = LT - buffer, in [0, 0.5].
+* ``reference_liquidation_notional`` [1e6]: liquidation size whose close-out cost sets the
+  bonus, > 0.
+
+``[liquidity]``:
+
+* ``half_spread`` [0.0005]: half the bid-ask spread, in [0, 0.05].
+* ``impact_k`` [1.0]: coefficient ``k`` of the square-root impact law, in [0, 10].
+* ``adv_window_days`` [30]: days of stored volume x close averaged into the ADV, in [1, 3650].
+* ``[liquidity.adv_override]`` [empty]: ``SYMBOL = ADV`` (quote currency, > 0) replacing the
+  stored-volume estimate for those symbols.
+
+``[apc]`` (anti-procyclicality, EMIR RTS 153/2013 Art. 28; each tool switchable):
+
+* ``buffer_enabled`` [false], ``buffer`` [0.25] in [0.25, 1]: (a) the covered move times
+  ``1 + buffer``, released in stress, i.e. when the forecast volatility is at least
+  ``buffer_release_ratio`` [0.8] (in (0, 1]) times the stressed volatility.
+* ``stressed_weight_enabled`` [false], ``stressed_weight`` [0.25] in [0.25, 1]: (b) weight of
+  the stressed-period move in a blend with the current one.
+* ``long_run_floor_enabled`` [true]: (c) the covered move is at least the move at the long-run
+  volatility; ``long_run_source`` ["lookback"]: ``"lookback"`` (root mean conditional variance
+  over the fitted history) or ``"model"`` (the model's unconditional volatility; the lookback
+  value is used when that is not finite).
+
+``[guardrails]`` (relative to the current parameters, when given):
+
+* ``max_relative_change`` [0.5]: largest relative change of any parameter per proposal, in
+  (0, 10].
+* ``dead_band`` [0.05]: relative changes at most this keep the current value, in
+  [0, max_relative_change).
+* ``[guardrails.lending_max_change_bps]``: absolute limits per proposal in bps, each in
+  (0, 10000]: ``ltv`` [500], ``liquidation_threshold`` [500], ``liquidation_bonus`` [250].
+
+``[rounding]`` (always in the safe direction; steps in (0, 0.05]):
+
+* ``mmf_step`` [0.001]: MMF rounded **up** to 10 bps.
+* ``penalty_step`` [0.0005]: liquidation penalty rounded up to 5 bps (then capped, rounding
+  down, at what maintenance leaves after the covered move).
+* ``lending_step`` [0.005]: LT and LTV rounded **down**, the bonus rounded **up**, to 50 bps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from riskparams.domain import validate_symbol
+from riskparams.exceptions import PolicyError
+from riskparams.volatility import FitSpec
+
+__all__ = [
+    "APCPolicy",
+    "GuardrailPolicy",
+    "LendingPolicy",
+    "LiquidityPolicy",
+    "LongRunSource",
+    "Measure",
+    "PerpPolicy",
+    "RiskPolicy",
+    "RoundingPolicy",
+    "example_policy_path",
+    "load_policy",
+    "policy_from_dict",
+]
+
+LENDING_PARAMS: tuple[str, ...] = ("ltv", "liquidation_threshold", "liquidation_bonus")
+
+
+class Measure(StrEnum):
+    """Tail quantity of the covered move: Value-at-Risk or Expected Shortfall."""
+
+    VAR = "var"
+    ES = "es"
+
+
+class LongRunSource(StrEnum):
+    """Where the long-run volatility of the anti-procyclicality floor comes from."""
+
+    LOOKBACK = "lookback"
+    MODEL = "model"
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers: each raises PolicyError naming the dotted key and the allowed range
+# ---------------------------------------------------------------------------------------------
+
+
+def _rng(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
+    return f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+def _num(path: str, v: object, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
+    allowed = _rng(lo, hi, lo_open, hi_open)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(float(v)):
+        raise PolicyError(f"{path} must be a number in {allowed}, got {v!r}")
+    x = float(v)
+    if x < lo or x > hi or (lo_open and x == lo) or (hi_open and x == hi):
+        raise PolicyError(f"{path} must be in {allowed}, got {v!r}")
+    return x
+
+
+def _int(path: str, v: object, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise PolicyError(f"{path} must be a whole number in [{lo}, {hi}], got {v!r}")
+    if not lo <= v <= hi:
+        raise PolicyError(f"{path} must be in [{lo}, {hi}], got {v!r}")
+    return int(v)
+
+
+def _bool(path: str, v: object) -> bool:
+    if not isinstance(v, bool):
+        raise PolicyError(f"{path} must be true or false, got {v!r}")
+    return v
+
+
+def _enum(path: str, enum: type[StrEnum], v: object) -> Any:
+    try:
+        return enum(v)  # type: ignore[call-arg, arg-type]
+    except ValueError:
+        allowed = ", ".join(f'"{m.value}"' for m in enum)  # type: ignore[attr-defined]
+        raise PolicyError(f"{path} must be one of {allowed}, got {v!r}") from None
+
+
+def _numbers(path: str, v: object, lo: float, hi: float, *, min_len: int = 1) -> tuple[float, ...]:
+    if isinstance(v, str | bytes) or not isinstance(v, Sequence) or len(v) < min_len:
+        raise PolicyError(f"{path} must be a list of at least {min_len} numbers in [{lo:g}, {hi:g}], got {v!r}")
+    return tuple(_num(f"{path}[{i}]", x, lo, hi) for i, x in enumerate(v))
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# sections
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerpPolicy:
+    """Perpetuals: tiers, maintenance fraction and leverage grid (section ``[perp]``).
+
+    Parameters
+    ----------
+    tier_breakpoints : tuple of float, shape (n_tiers,)
+        Notional floors of the tiers (quote currency): 0 first, strictly increasing.
+    last_tier_cost_notional : float
+        Notional at which the close-out cost of the open-ended last tier is computed (quote
+        currency), greater than the last breakpoint.
+    use_current_brackets : bool
+        Propose on the current notional brackets of an asset when they are given.
+    maintenance_fraction : float
+        MMF as a share of IMF, in [0.05, 0.95] (0.5: maintenance is half the initial margin).
+    leverage_grid : tuple of float
+        Allowed max leverages, each in [1, 1000], sorted ascending, no duplicates.
+    """
+
+    SECTION: ClassVar[str] = "perp"
+    tier_breakpoints: tuple[float, ...] = (0.0, 1e6, 5e6, 2e7, 1e8)
+    last_tier_cost_notional: float = 2e8
+    use_current_brackets: bool = True
+    maintenance_fraction: float = 0.5
+    leverage_grid: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 25.0, 50.0)
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        bp = _numbers(f"{s}.tier_breakpoints", self.tier_breakpoints, 0.0, 1e15)
+        if bp[0] != 0.0:
+            raise PolicyError(f"{s}.tier_breakpoints must start at 0, got {bp[0]:g}")
+        for i in range(1, len(bp)):
+            if not bp[i] > bp[i - 1]:
+                raise PolicyError(
+                    f"{s}.tier_breakpoints must be strictly increasing, got {bp[i]:g} after {bp[i - 1]:g}"
+                )
+        _set(self, "tier_breakpoints", bp)
+        last = _num(f"{s}.last_tier_cost_notional", self.last_tier_cost_notional, bp[-1], 1e15, lo_open=True)
+        _set(self, "last_tier_cost_notional", last)
+        _set(self, "use_current_brackets", _bool(f"{s}.use_current_brackets", self.use_current_brackets))
+        _set(self, "maintenance_fraction",
+             _num(f"{s}.maintenance_fraction", self.maintenance_fraction, 0.05, 0.95))
+        grid = _numbers(f"{s}.leverage_grid", self.leverage_grid, 1.0, 1000.0)
+        if len(set(grid)) != len(grid):
+            raise PolicyError(f"{s}.leverage_grid must not repeat a leverage, got {list(grid)}")
+        _set(self, "leverage_grid", tuple(sorted(grid)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LendingPolicy:
+    """Lending: LTV buffer and the reference liquidation size (section ``[lending]``).
+
+    Parameters
+    ----------
+    ltv_buffer : float
+        LTV = LT - ltv_buffer, in [0, 0.5].
+    reference_liquidation_notional : float
+        Liquidation size (quote currency) whose close-out cost sets the bonus, > 0.
+    """
+
+    SECTION: ClassVar[str] = "lending"
+    ltv_buffer: float = 0.05
+    reference_liquidation_notional: float = 1e6
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        _set(self, "ltv_buffer", _num(f"{s}.ltv_buffer", self.ltv_buffer, 0.0, 0.5))
+        _set(self, "reference_liquidation_notional",
+             _num(f"{s}.reference_liquidation_notional", self.reference_liquidation_notional, 0.0, 1e15,
+                  lo_open=True))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiquidityPolicy:
+    """Close-out cost model ``half_spread + impact_k * sigma_daily * sqrt(N / ADV)`` (``[liquidity]``).
+
+    Parameters
+    ----------
+    half_spread : float
+        Half the bid-ask spread, fraction, in [0, 0.05].
+    impact_k : float
+        Square-root impact coefficient (dimensionless), in [0, 10].
+    adv_window_days : int
+        Days of stored ``volume * close`` averaged into the ADV (quote currency per day), in [1, 3650].
+    adv_override : Mapping[str, float]
+        Symbol (upper-cased) to ADV in quote currency (> 0), replacing the stored-volume estimate.
+    """
+
+    SECTION: ClassVar[str] = "liquidity"
+    half_spread: float = 0.0005
+    impact_k: float = 1.0
+    adv_window_days: int = 30
+    adv_override: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        _set(self, "half_spread", _num(f"{s}.half_spread", self.half_spread, 0.0, 0.05))
+        _set(self, "impact_k", _num(f"{s}.impact_k", self.impact_k, 0.0, 10.0))
+        _set(self, "adv_window_days", _int(f"{s}.adv_window_days", self.adv_window_days, 1, 3650))
+        if not isinstance(self.adv_override, Mapping):
+            raise PolicyError(f"{s}.adv_override must be a table of SYMBOL = ADV, got {self.adv_override!r}")
+        out: dict[str, float] = {}
+        for k, v in self.adv_override.items():
+            try:
+                sym = validate_symbol(str(k))
+            except ValueError as exc:
+                raise PolicyError(f"{s}.adv_override: {exc}") from None
+            out[sym] = _num(f"{s}.adv_override.{k}", v, 0.0, 1e15, lo_open=True)
+        _set(self, "adv_override", MappingProxyType(dict(sorted(out.items()))))
+
+    def __hash__(self) -> int:
+        return hash((self.half_spread, self.impact_k, self.adv_window_days, tuple(self.adv_override.items())))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class APCPolicy:
+    """Anti-procyclicality tools, each switchable (section ``[apc]``).
+
+    Parameters
+    ----------
+    buffer_enabled : bool
+        (a) Multiply the covered move by ``1 + buffer`` outside stress.
+    buffer : float
+        In [0.25, 1] (EMIR: at least 25 %).
+    buffer_release_ratio : float
+        In (0, 1]: stress, and so buffer release, when the forecast volatility is at least this
+        times the stressed volatility.
+    stressed_weight_enabled : bool
+        (b) Blend the current move with the stressed-period move.
+    stressed_weight : float
+        Weight of the stressed move, in [0.25, 1] (EMIR: at least 25 %).
+    long_run_floor_enabled : bool
+        (c) Floor the move at the move at long-run volatility.
+    long_run_source : {'lookback', 'model'}
+        Source of the long-run volatility.
+    """
+
+    SECTION: ClassVar[str] = "apc"
+    buffer_enabled: bool = False
+    buffer: float = 0.25
+    buffer_release_ratio: float = 0.8
+    stressed_weight_enabled: bool = False
+    stressed_weight: float = 0.25
+    long_run_floor_enabled: bool = True
+    long_run_source: LongRunSource = LongRunSource.LOOKBACK
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        _set(self, "buffer_enabled", _bool(f"{s}.buffer_enabled", self.buffer_enabled))
+        _set(self, "buffer", _num(f"{s}.buffer", self.buffer, 0.25, 1.0))
+        _set(self, "buffer_release_ratio",
+             _num(f"{s}.buffer_release_ratio", self.buffer_release_ratio, 0.0, 1.0, lo_open=True))
+        _set(self, "stressed_weight_enabled", _bool(f"{s}.stressed_weight_enabled", self.stressed_weight_enabled))
+        _set(self, "stressed_weight", _num(f"{s}.stressed_weight", self.stressed_weight, 0.25, 1.0))
+        _set(self, "long_run_floor_enabled", _bool(f"{s}.long_run_floor_enabled", self.long_run_floor_enabled))
+        _set(self, "long_run_source", _enum(f"{s}.long_run_source", LongRunSource, self.long_run_source))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardrailPolicy:
+    """Limits on how far one proposal may move a parameter from its current value (``[guardrails]``).
+
+    Parameters
+    ----------
+    max_relative_change : float
+        Largest ``|proposed - current| / current`` per parameter, in (0, 10].
+    dead_band : float
+        Relative changes up to this keep the current value, in [0, max_relative_change).
+    lending_max_change_bps : Mapping[str, float]
+        Absolute limit per proposal (bps) for ``ltv``, ``liquidation_threshold`` and
+        ``liquidation_bonus``, each in (0, 10000].
+    """
+
+    SECTION: ClassVar[str] = "guardrails"
+    max_relative_change: float = 0.5
+    dead_band: float = 0.05
+    lending_max_change_bps: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType(
+            {"ltv": 500.0, "liquidation_threshold": 500.0, "liquidation_bonus": 250.0}
+        )
+    )
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        mrc = _num(f"{s}.max_relative_change", self.max_relative_change, 0.0, 10.0, lo_open=True)
+        _set(self, "max_relative_change", mrc)
+        _set(self, "dead_band", _num(f"{s}.dead_band", self.dead_band, 0.0, mrc, hi_open=True))
+        given = self.lending_max_change_bps
+        if not isinstance(given, Mapping):
+            raise PolicyError(f"{s}.lending_max_change_bps must be a table, got {given!r}")
+        unknown = sorted(set(given) - set(LENDING_PARAMS))
+        if unknown:
+            raise PolicyError(
+                f"unknown key {s}.lending_max_change_bps.{unknown[0]} (allowed: {', '.join(LENDING_PARAMS)})"
+            )
+        defaults = {"ltv": 500.0, "liquidation_threshold": 500.0, "liquidation_bonus": 250.0}
+        out = {
+            k: _num(f"{s}.lending_max_change_bps.{k}", given.get(k, defaults[k]), 0.0, 10000.0, lo_open=True)
+            for k in LENDING_PARAMS
+        }
+        _set(self, "lending_max_change_bps", MappingProxyType(out))
+
+    def __hash__(self) -> int:
+        return hash((self.max_relative_change, self.dead_band, tuple(self.lending_max_change_bps.items())))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoundingPolicy:
+    """Rounding steps, applied in the safe direction (section ``[rounding]``).
+
+    Parameters
+    ----------
+    mmf_step : float
+        MMF rounded up to a multiple of this (0.001 = 10 bps), in (0, 0.05].
+    penalty_step : float
+        Penalty rounded up (0.0005 = 5 bps), in (0, 0.05].
+    lending_step : float
+        LT and LTV rounded down, bonus rounded up (0.005 = 50 bps), in (0, 0.05].
+    """
+
+    SECTION: ClassVar[str] = "rounding"
+    mmf_step: float = 0.001
+    penalty_step: float = 0.0005
+    lending_step: float = 0.005
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        for name in ("mmf_step", "penalty_step", "lending_step"):
+            _set(self, name, _num(f"{s}.{name}", getattr(self, name), 0.0, 0.05, lo_open=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# the policy
+# ---------------------------------------------------------------------------------------------
+
+_MODEL_AT_TOP = ("horizon_hours", "confidence")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskPolicy:
+    """A committee's risk policy. Frozen and validated (see the module docstring for every key).
+
+    Parameters
+    ----------
+    confidence : float
+        Confidence ``q`` of the covered move, in [0.9, 0.9999].
+    horizon_hours : float
+        Margin period of risk, hours, in (0, 720].
+    measure : {'var', 'es'}
+        Tail quantity of the covered move.
+    liquidator_incentive : float
+        Incentive floor ``i`` (fraction of notional), in [0, 0.2].
+    model : FitSpec
+        Volatility model; its ``horizon_hours`` and ``confidence`` are replaced by the policy's.
+    perp, lending, liquidity, apc, guardrails, rounding
+        The sections.
+    """
+
+    confidence: float = 0.99
+    horizon_hours: float = 24.0
+    measure: Measure = Measure.ES
+    liquidator_incentive: float = 0.005
+    model: FitSpec = field(default_factory=FitSpec)
+    perp: PerpPolicy = field(default_factory=PerpPolicy)
+    lending: LendingPolicy = field(default_factory=LendingPolicy)
+    liquidity: LiquidityPolicy = field(default_factory=LiquidityPolicy)
+    apc: APCPolicy = field(default_factory=APCPolicy)
+    guardrails: GuardrailPolicy = field(default_factory=GuardrailPolicy)
+    rounding: RoundingPolicy = field(default_factory=RoundingPolicy)
+
+    def __post_init__(self) -> None:
+        q = _num("confidence", self.confidence, 0.9, 0.9999)
+        h = _num("horizon_hours", self.horizon_hours, 0.0, 720.0, lo_open=True)
+        _set(self, "confidence", q)
+        _set(self, "horizon_hours", h)
+        _set(self, "measure", _enum("measure", Measure, self.measure))
+        _set(self, "liquidator_incentive", _num("liquidator_incentive", self.liquidator_incentive, 0.0, 0.2))
+        for name, cls in (
+            ("model", FitSpec), ("perp", PerpPolicy), ("lending", LendingPolicy), ("liquidity", LiquidityPolicy),
+            ("apc", APCPolicy), ("guardrails", GuardrailPolicy), ("rounding", RoundingPolicy),
+        ):
+            if not isinstance(getattr(self, name), cls):
+                raise PolicyError(f"{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
+        m = self.model
+        if m.horizon_hours != h or m.confidence != q:
+            d = m.to_dict()
+            d.update(horizon_hours=h, confidence=q)
+            _set(self, "model", FitSpec.from_dict(d))
+
+    # -- conversion --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary in the TOML layout (``policy_from_dict(p.to_dict()) == p``)."""
+        model = {k: v for k, v in self.model.to_dict().items() if k not in _MODEL_AT_TOP}
+        out: dict[str, Any] = {
+            "confidence": self.confidence,
+            "horizon_hours": self.horizon_hours,
+            "measure": self.measure.value,
+            "liquidator_incentive": self.liquidator_incentive,
+            "model": model,
+        }
+        for name in _SECTIONS:
+            sec = getattr(self, name)
+            d: dict[str, Any] = {}
+            for f in fields(sec):
+                v = getattr(sec, f.name)
+                if isinstance(v, StrEnum):
+                    v = v.value
+                elif isinstance(v, tuple):
+                    v = list(v)
+                elif isinstance(v, Mapping):
+                    v = dict(v)
+                d[f.name] = v
+            out[name] = d
+        return out
+
+    def key(self) -> str:
+        """``"policy-v1-"`` + SHA-256 of the canonical JSON of :meth:`to_dict`."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return "policy-v1-" + hashlib.sha256(blob.encode()).hexdigest()
+
+    def describe(self) -> str:
+        """One line for humans, e.g. ``'ES 99% over 24h; APC: buffer 25%, long-run floor'``."""
+        tools = []
+        if self.apc.buffer_enabled:
+            tools.append(f"buffer {self.apc.buffer:.0%} (released at {self.apc.buffer_release_ratio:.0%} of "
+                         "stressed vol)")
+        if self.apc.stressed_weight_enabled:
+            tools.append(f"stressed weight {self.apc.stressed_weight:.0%}")
+        if self.apc.long_run_floor_enabled:
+            tools.append(f"long-run floor ({self.apc.long_run_source.value})")
+        g = self.guardrails
+        return (
+            f"{self.measure.value.upper()} {self.confidence:.2%} over {self.horizon_hours:g}h; "
+            f"APC: {', '.join(tools) if tools else 'none'}; guardrails: max change {g.max_relative_change:.0%}, "
+            f"dead-band {g.dead_band:.0%}"
+        )
+
+
+_SECTIONS: dict[str, type] = {
+    "perp": PerpPolicy,
+    "lending": LendingPolicy,
+    "liquidity": LiquidityPolicy,
+    "apc": APCPolicy,
+    "guardrails": GuardrailPolicy,
+    "rounding": RoundingPolicy,
+}
+_TOP_KEYS = ("confidence", "horizon_hours", "measure", "liquidator_incentive")
+
+
+def _check_keys(path: str, given: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    for k in given:
+        if k not in allowed:
+            where = f"{path}.{k}" if path else str(k)
+            raise PolicyError(f"unknown key {where} (allowed: {', '.join(allowed)})")
+
+
+def policy_from_dict(d: Mapping[str, Any]) -> RiskPolicy:
+    """Build a :class:`RiskPolicy` from a mapping in the TOML layout (missing keys: defaults).
+
+    Raises
+    ------
+    PolicyError
+        An unknown key, a value of the wrong type or out of range (the message names the dotted key
+        and the allowed range).
+    """
+    if not isinstance(d, Mapping):
+        raise PolicyError(f"a policy must be a table of keys, got {type(d).__name__}")
+    _check_keys("", d, [*_TOP_KEYS, "model", *_SECTIONS])
+    kw: dict[str, Any] = {k: d[k] for k in _TOP_KEYS if k in d}
+    if "model" in d:
+        model = d["model"]
+        if not isinstance(model, Mapping):
+            raise PolicyError(f"model must be a table, got {model!r}")
+        for k in _MODEL_AT_TOP:
+            if k in model:
+                raise PolicyError(f"model.{k} is not allowed: set {k} at the top level of the policy")
+        allowed = [f.name for f in fields(FitSpec) if f.name not in _MODEL_AT_TOP]
+        _check_keys("model", model, allowed)
+        m = dict(model)
+        if "candidates" in m and (isinstance(m["candidates"], str) or not isinstance(m["candidates"], Sequence)):
+            raise PolicyError(f"model.candidates must be a list of 'garch', 'gjr', 'egarch', got {m['candidates']!r}")
+        for name in ("horizon_hours", "confidence"):
+            if name in kw:
+                m[name] = kw[name]
+        try:
+            kw["model"] = FitSpec.from_dict(m)
+        except PolicyError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise PolicyError(f"model.{exc}") from None
+    for name, cls in _SECTIONS.items():
+        if name not in d:
+            continue
+        sec = d[name]
+        if not isinstance(sec, Mapping):
+            raise PolicyError(f"{name} must be a table, got {sec!r}")
+        _check_keys(name, sec, [f.name for f in fields(cls)])
+        kw[name] = cls(**sec)
+    return RiskPolicy(**kw)
+
+
+def load_policy(path: str | Path) -> RiskPolicy:
+    """Read and validate a policy TOML file.
+
+    Raises
+    ------
+    PolicyError
+        One line: ``"<file>: <dotted key> must be in <range>, got <value>"`` (or the file is
+        missing, or is not valid TOML).
+    """
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+    except FileNotFoundError:
+        raise PolicyError(f"policy file {p} not found") from None
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file {p}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PolicyError(f"{p.name}: not a UTF-8 text file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{p.name}: not valid TOML ({exc})") from None
+    try:
+        return policy_from_dict(data)
+    except PolicyError as exc:
+        raise PolicyError(f"{p.name}: {exc}") from None
+
+
+def example_policy_path() -> Path:
+    """Path of the documented example policy shipped with the package (``examples/policy.toml``)."""
+    return Path(str(resources.files("riskparams") / "examples" / "policy.toml"))

@@ -1,0 +1,428 @@
+"""Current parameters: import a venue's tier tables or a lending market's parameters from CSV or JSON.
+
+Pure: parsing and validation of text (:func:`parse_current`), plus :func:`load_current` that reads a
+file. A rejected file raises :class:`~riskparams.exceptions.DataError` whose one-sentence message
+names the file, the row (CSV: the line number, header = row 1; JSON: the path such as
+``assets.BTC[1]``), the column or key and the value; the error also carries them as attributes.
+
+Units: rates are fractions (0.01 = 1 %) or basis points, as the **required** ``unit`` says;
+notionals are in quote currency (e.g. USD).
+
+Perpetuals (``profile = "perp"``)
+---------------------------------
+One row per bracket, venue style: brackets are given by their notional **cap**; the floor of the
+first bracket is 0 and each next floor is the previous cap.
+
+CSV columns (header required; any order; ``liquidation_penalty`` optional)::
+
+    symbol,notional_cap,max_leverage,maintenance_rate,liquidation_penalty,unit
+    BTC,1000000,50,0.01,0.005,fraction
+    BTC,5000000,25,0.02,0.0075,fraction
+    BTC,,10,0.05,0.01,fraction
+
+* ``symbol``: market symbol as stored (case-insensitive), e.g. ``BTC``;
+* ``notional_cap``: upper notional of the bracket, quote currency, > 0; empty or ``inf`` for an
+  open-ended last bracket (a finite last cap is the venue's position limit);
+* ``max_leverage``: in [1, 1000]; IMF = 1 / max_leverage;
+* ``maintenance_rate``: MMF, in (0, 1) as a fraction (or (0, 10000) bps), below the IMF;
+* ``liquidation_penalty``: optional, in [0, maintenance_rate); an empty cell means unknown;
+* ``unit``: ``fraction`` or ``bps`` (for maintenance_rate and liquidation_penalty).
+
+Within a symbol, caps must be strictly increasing (rows may come in any order), only the last
+bracket may be open-ended, maintenance rates must not fall and max leverages must not rise with
+bracket size.
+
+JSON::
+
+    {"profile": "perp", "unit": "fraction",
+     "assets": {"BTC": [{"notional_cap": 1000000, "max_leverage": 50, "maintenance_rate": 0.01,
+                         "liquidation_penalty": 0.005},
+                        {"notional_cap": null, "max_leverage": 10, "maintenance_rate": 0.05}]}}
+
+Lending (``profile = "lending"``)
+---------------------------------
+One row per collateral asset. CSV::
+
+    symbol,ltv,liquidation_threshold,liquidation_bonus,unit
+    WETH,0.80,0.825,0.05,fraction
+    WBTC,7300,7800,10750,bps
+
+* ``ltv``: in [0, 1) as a fraction, [0, 10000) in bps; at most the threshold (0: borrowing frozen);
+* ``liquidation_threshold``: in (0, 1), (0, 10000) in bps;
+* ``liquidation_bonus``: the bonus paid to liquidators: a fraction in [0, 0.5] (0.05 = 5 %), or
+  Aave-style bps **including** the 10000 base, in [10000, 15000] (10500 = 5 %);
+* ``unit``: ``fraction`` or ``bps``, per row.
+
+A liquidation at the threshold must not start under water: ``LT x (1 + bonus) <= 1``. A symbol may
+appear once.
+
+JSON::
+
+    {"profile": "lending", "unit": "bps",
+     "assets": {"WETH": {"ltv": 8000, "liquidation_threshold": 8250, "liquidation_bonus": 10500}}}
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from riskparams.domain import (
+    CurrentLending,
+    CurrentParams,
+    CurrentPerp,
+    CurrentPerpTier,
+    validate_symbol,
+)
+from riskparams.exceptions import DataError
+
+__all__ = ["LENDING_COLUMNS", "PERP_COLUMNS", "load_current", "parse_current"]
+
+PERP_COLUMNS: tuple[str, ...] = (
+    "symbol", "notional_cap", "max_leverage", "maintenance_rate", "liquidation_penalty", "unit",
+)
+"""Columns of a perpetuals CSV (``liquidation_penalty`` is optional)."""
+LENDING_COLUMNS: tuple[str, ...] = ("symbol", "ltv", "liquidation_threshold", "liquidation_bonus", "unit")
+"""Columns of a lending CSV (all required)."""
+_PERP_REQUIRED = ("symbol", "notional_cap", "max_leverage", "maintenance_rate", "unit")
+PROFILES = ("perp", "lending")
+UNITS = ("fraction", "bps")
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Location of a value: a CSV row number or a JSON path, and the column/key."""
+
+    row: int | None
+    path: str | None
+
+    def describe(self, column: str) -> str:
+        if self.row is not None:
+            return f"row {self.row}, column '{column}'"
+        return f"{self.path}, key '{column}'"
+
+
+def _fail(name: str, where: _Where, column: str, value: object, problem: str) -> DataError:
+    shown = "empty" if value is None or (isinstance(value, str) and not value.strip()) else repr(value)
+    return DataError(
+        f"{name}: {where.describe(column)}: value {shown} {problem}.",
+        file=name, row=where.row, column=column if where.row is not None else f"{where.path}.{column}",
+        value=value,
+    )
+
+
+def _number(name: str, where: _Where, column: str, value: object, *, allow_empty: bool = False) -> float | None:
+    """A finite number from a CSV cell (str) or a JSON value; None for an empty cell when allowed."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if allow_empty:
+            return None
+        raise _fail(name, where, column, value, "is missing (a number is required)")
+    if isinstance(value, bool):
+        raise _fail(name, where, column, value, "is not a number")
+    if isinstance(value, int | float):
+        x = float(value)
+    elif isinstance(value, str):
+        try:
+            x = float(value.strip())
+        except ValueError:
+            raise _fail(name, where, column, value, "is not a number") from None
+    else:
+        raise _fail(name, where, column, value, "is not a number")
+    if math.isnan(x):
+        raise _fail(name, where, column, value, "is not a number")
+    return x
+
+
+def _unit(name: str, where: _Where, value: object, column: str = "unit") -> str:
+    u = str(value).strip().lower() if isinstance(value, str) else value
+    if u not in UNITS:
+        raise _fail(name, where, column, value, "must be 'fraction' or 'bps'")
+    return str(u)
+
+
+def _symbol(name: str, where: _Where, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(name, where, "symbol", value, "must be a symbol such as BTC")
+    try:
+        return validate_symbol(value.strip())
+    except ValueError:
+        raise _fail(name, where, "symbol", value, "is not a valid symbol (1-40 letters, digits and . _ / : -)") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# records: one dictionary of raw values per bracket / asset, with its location
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    where: _Where
+    values: Mapping[str, Any]
+
+
+def _csv_records(text: str, name: str, profile: str) -> list[_Record]:
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataError(f"{name}: the file is empty (expected a header row).", file=name) from None
+    cols = [h.strip().lower() for h in header]
+    allowed = PERP_COLUMNS if profile == "perp" else LENDING_COLUMNS
+    required = _PERP_REQUIRED if profile == "perp" else LENDING_COLUMNS
+    other = LENDING_COLUMNS if profile == "perp" else PERP_COLUMNS
+    own, foreign = set(allowed) - {"symbol", "unit"}, set(other) - {"symbol", "unit"}
+    if set(cols) & foreign and not set(cols) & own:
+        raise DataError(
+            f"{name}: row 1: the columns ({', '.join(cols)}) are those of a "
+            f"{'lending' if profile == 'perp' else 'perp'} parameter file, but the proposal is for {profile}.",
+            file=name, row=1,
+        )
+    for i, c in enumerate(cols):
+        if c not in allowed:
+            raise DataError(
+                f"{name}: row 1, column {i + 1}: unknown column {header[i]!r} "
+                f"(allowed for {profile}: {', '.join(allowed)}).",
+                file=name, row=1, column=header[i], value=header[i],
+            )
+    if len(set(cols)) != len(cols):
+        dup = next(c for c in cols if cols.count(c) > 1)
+        raise DataError(f"{name}: row 1: column '{dup}' appears twice.", file=name, row=1, column=dup)
+    missing = [c for c in required if c not in cols]
+    if missing:
+        raise DataError(
+            f"{name}: row 1: missing column '{missing[0]}' (required for {profile}: {', '.join(required)}).",
+            file=name, row=1, column=missing[0],
+        )
+    out = []
+    for line_no, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(cols):
+            raise DataError(
+                f"{name}: row {line_no}: {len(row)} cells where the header has {len(cols)}.",
+                file=name, row=line_no,
+            )
+        out.append(_Record(_Where(line_no, None), dict(zip(cols, row, strict=True))))
+    if not out:
+        raise DataError(f"{name}: no data rows after the header.", file=name)
+    return out
+
+
+def _json_records(text: str, name: str, profile: str) -> list[_Record]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+                        file=name, row=exc.lineno) from None
+    top = _Where(None, "top level")
+    if not isinstance(doc, dict):
+        raise DataError(f"{name}: the top level must be an object with keys profile, unit, assets.", file=name)
+    unknown = [k for k in doc if k not in ("profile", "unit", "assets")]
+    if unknown:
+        raise _fail(name, top, str(unknown[0]), doc[unknown[0]], "is under an unknown key (allowed: profile, unit, "
+                    "assets)")
+    if doc.get("profile") != profile:
+        raise _fail(name, top, "profile", doc.get("profile"),
+                    f"does not match the proposal's profile '{profile}'" if doc.get("profile") in PROFILES
+                    else "must be 'perp' or 'lending'")
+    unit = _unit(name, top, doc.get("unit"))
+    assets = doc.get("assets")
+    if not isinstance(assets, dict) or not assets:
+        raise _fail(name, top, "assets", assets, "must be a non-empty object keyed by symbol")
+    out: list[_Record] = []
+    allowed = [c for c in (PERP_COLUMNS if profile == "perp" else LENDING_COLUMNS) if c not in ("symbol", "unit")]
+    for sym, body in assets.items():
+        items: Sequence[Any]
+        if profile == "perp":
+            if not isinstance(body, list) or not body:
+                raise _fail(name, _Where(None, "assets"), str(sym), body, "must be a non-empty list of brackets")
+            items = body
+            paths = [f"assets.{sym}[{i}]" for i in range(len(body))]
+        else:
+            if not isinstance(body, dict):
+                raise _fail(name, _Where(None, "assets"), str(sym), body,
+                            "must be an object with ltv, liquidation_threshold, liquidation_bonus")
+            items, paths = [body], [f"assets.{sym}"]
+        for item, path in zip(items, paths, strict=True):
+            where = _Where(None, path)
+            if not isinstance(item, dict):
+                raise _fail(name, _Where(None, path.rsplit("[", 1)[0]), path.rsplit(".", 1)[-1], item,
+                            "must be an object")
+            for k in item:
+                if k not in allowed:
+                    raise _fail(name, where, str(k), item[k], f"is under an unknown key (allowed: {', '.join(allowed)})")
+            out.append(_Record(where, {"symbol": sym, "unit": unit, **item}))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+# ---------------------------------------------------------------------------------------------
+
+
+def _scale(unit: str) -> float:
+    """Divisor from the file's unit to fractions."""
+    return 1.0 if unit == "fraction" else 10_000.0
+
+
+def _perp(records: list[_Record], name: str) -> dict[str, CurrentPerp]:
+    rows: dict[str, list[tuple[_Record, float | None, float, float, float | None]]] = {}
+    for rec in records:
+        v, w = rec.values, rec.where
+        sym = _symbol(name, w, v.get("symbol"))
+        unit = _unit(name, w, v.get("unit"))
+        s = _scale(unit)
+        hi_rate = "1" if unit == "fraction" else "10000"
+        cap_raw = v.get("notional_cap")
+        if isinstance(cap_raw, str) and cap_raw.strip().lower() in ("inf", "infinity", "+inf"):
+            cap_raw = None
+        cap = _number(name, w, "notional_cap", cap_raw, allow_empty=True)
+        if cap is not None and not (math.isfinite(cap) and cap > 0):
+            raise _fail(name, w, "notional_cap", v.get("notional_cap"), "must be a notional > 0 (or empty for an "
+                        "open-ended last bracket)")
+        lev = _number(name, w, "max_leverage", v.get("max_leverage"))
+        assert lev is not None
+        if not (1.0 <= lev <= 1000.0):
+            raise _fail(name, w, "max_leverage", v.get("max_leverage"), "must be in [1, 1000]")
+        mmr = _number(name, w, "maintenance_rate", v.get("maintenance_rate"))
+        assert mmr is not None
+        mmr /= s
+        if not (0.0 < mmr < 1.0):
+            raise _fail(name, w, "maintenance_rate", v.get("maintenance_rate"), f"must be in (0, {hi_rate}) ({unit})")
+        if not mmr < 1.0 / lev:
+            raise _fail(name, w, "maintenance_rate", v.get("maintenance_rate"),
+                        f"must be below the initial margin 1 / max_leverage = {1.0 / lev:.4%}")
+        pen = _number(name, w, "liquidation_penalty", v.get("liquidation_penalty"), allow_empty=True)
+        if pen is not None:
+            pen /= s
+            if not (0.0 <= pen < mmr):
+                raise _fail(name, w, "liquidation_penalty", v.get("liquidation_penalty"),
+                            "must be >= 0 and below the maintenance rate")
+        rows.setdefault(sym, []).append((rec, cap, lev, mmr, pen))
+    out: dict[str, CurrentPerp] = {}
+    for sym, brackets in rows.items():
+        brackets.sort(key=lambda b: math.inf if b[1] is None else b[1])
+        tiers: list[CurrentPerpTier] = []
+        floor = 0.0
+        for i, (rec, cap, lev, mmr, pen) in enumerate(brackets):
+            w, v = rec.where, rec.values
+            if cap is None and i != len(brackets) - 1:
+                raise _fail(name, w, "notional_cap", v.get("notional_cap"),
+                            f"leaves this {sym} bracket open-ended although another one follows")
+            if cap is not None and cap <= floor:
+                raise _fail(name, w, "notional_cap", v.get("notional_cap"),
+                            f"repeats a cap of {sym}: caps must be strictly increasing")
+            if tiers and mmr < tiers[-1].maintenance_rate:
+                raise _fail(name, w, "maintenance_rate", v.get("maintenance_rate"),
+                            f"is below that of the smaller {sym} bracket: rates must not fall with size")
+            if tiers and lev > tiers[-1].max_leverage:
+                raise _fail(name, w, "max_leverage", v.get("max_leverage"),
+                            f"is above that of the smaller {sym} bracket: leverage must not rise with size")
+            tiers.append(CurrentPerpTier(notional_floor=floor, notional_cap=cap, max_leverage=lev,
+                                         maintenance_rate=mmr, liquidation_penalty=pen))
+            floor = cap if cap is not None else floor
+        out[sym] = CurrentPerp(symbol=sym, tiers=tuple(tiers))
+    return out
+
+
+def _lending(records: list[_Record], name: str) -> dict[str, CurrentLending]:
+    out: dict[str, CurrentLending] = {}
+    for rec in records:
+        v, w = rec.values, rec.where
+        sym = _symbol(name, w, v.get("symbol"))
+        if sym in out:
+            raise _fail(name, w, "symbol", v.get("symbol"), "appears twice: one row per collateral asset")
+        unit = _unit(name, w, v.get("unit"))
+        s = _scale(unit)
+        ltv = _number(name, w, "ltv", v.get("ltv"))
+        lt = _number(name, w, "liquidation_threshold", v.get("liquidation_threshold"))
+        lb = _number(name, w, "liquidation_bonus", v.get("liquidation_bonus"))
+        assert ltv is not None and lt is not None and lb is not None
+        if unit == "bps":
+            if not 10_000 <= lb <= 15_000:
+                raise _fail(name, w, "liquidation_bonus", v.get("liquidation_bonus"),
+                            "must be Aave-style bps in [10000, 15000] including the 10000 base (10500 = 5% bonus)")
+            lb -= 10_000
+        ltv, lt, lb = ltv / s, lt / s, lb / s
+        hi = "1" if unit == "fraction" else "10000"
+        if not 0.0 < lt < 1.0:
+            raise _fail(name, w, "liquidation_threshold", v.get("liquidation_threshold"), f"must be in (0, {hi}) ({unit})")
+        if not 0.0 <= ltv <= lt:
+            raise _fail(name, w, "ltv", v.get("ltv"), "must be >= 0 and at most the liquidation threshold")
+        if not 0.0 <= lb <= 0.5:
+            raise _fail(name, w, "liquidation_bonus", v.get("liquidation_bonus"), "must be in [0, 0.5] (fraction)")
+        if lt * (1.0 + lb) > 1.0 + 1e-12:
+            raise _fail(name, w, "liquidation_threshold", v.get("liquidation_threshold"),
+                        f"times 1 + bonus is {lt * (1 + lb):.4f} > 1: a liquidation at the threshold would start "
+                        "under water")
+        out[sym] = CurrentLending(symbol=sym, ltv=ltv, liquidation_threshold=lt, liquidation_bonus=lb)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# entry points
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_current(text: str, *, name: str, profile: str, fmt: str) -> CurrentParams:
+    """Parse and validate current parameters from text.
+
+    Parameters
+    ----------
+    text : str
+        The file's content.
+    name : str
+        File name used in messages.
+    profile : {'perp', 'lending'}
+    fmt : {'csv', 'json'}
+
+    Returns
+    -------
+    CurrentParams
+        ``assets`` keyed by upper-cased symbol.
+
+    Raises
+    ------
+    DataError
+        One sentence naming file, row (or JSON path), column (or key) and value.
+    """
+    if profile not in PROFILES:
+        raise DataError(f"profile must be 'perp' or 'lending', got {profile!r}.")
+    if fmt == "csv":
+        records = _csv_records(text, name, profile)
+    elif fmt == "json":
+        records = _json_records(text, name, profile)
+    else:
+        raise DataError(f"{name}: unknown format {fmt!r} (use a .csv or .json file).", file=name)
+    assets: dict[str, CurrentPerp | CurrentLending]
+    assets = dict(_perp(records, name)) if profile == "perp" else dict(_lending(records, name))
+    return CurrentParams(profile=profile, source=name, assets=dict(sorted(assets.items())))
+
+
+def load_current(path: str | Path, profile: str) -> CurrentParams:
+    """Read current parameters from a ``.csv`` or ``.json`` file (see the module docstring).
+
+    Raises
+    ------
+    DataError
+        The file is missing, unreadable, of another format or profile, or a value is invalid.
+    """
+    p = Path(path)
+    fmt = p.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "json"):
+        raise DataError(f"{p.name}: current parameters must be a .csv or .json file.", file=p.name)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"current parameter file {p} not found.", file=str(p)) from None
+    except UnicodeDecodeError:
+        raise DataError(f"{p.name}: not a UTF-8 text file.", file=p.name) from None
+    except OSError as exc:
+        raise DataError(f"cannot read {p}: {exc.strerror or exc}.", file=str(p)) from None
+    return parse_current(text, name=p.name, profile=profile, fmt=fmt)

@@ -1,0 +1,271 @@
+"""Proposal records: immutable, content-addressed storage of proposals in the store.
+
+With :mod:`riskparams.store.core` the only place with SQL for proposals. Every statement is
+parameterised (``?``) and runs through :meth:`Store.transaction` or :meth:`Store.cursor`.
+
+Immutability
+------------
+A proposal's id is the SHA-256 of the canonical JSON of its content
+(:func:`riskparams.domain.content_id`; the creation time and the status are not content). Storing the
+same content again returns the first record (same id, same ``created_at``) and adds no row. Nothing
+here updates or deletes a proposal; :func:`get_proposal` recomputes the hash of the stored text and
+refuses a record whose content no longer matches its id. The status lives apart, in the append-only
+``proposal_status_log`` (seq 1 is ``'draft'``, written with the proposal); later status changes append
+rows (:func:`append_status`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from riskparams.domain import Proposal, canonical_json, content_id
+from riskparams.exceptions import RiskParamsError, StoreError
+from riskparams.store.core import Store
+
+__all__ = [
+    "STATUSES",
+    "ProposalNotFoundError",
+    "StoredProposal",
+    "append_status",
+    "get_proposal",
+    "list_proposals",
+    "proposal_history",
+    "save_proposal",
+]
+
+STATUSES: tuple[str, ...] = ("draft", "submitted", "approved", "rejected", "superseded", "withdrawn")
+"""Statuses a proposal can be given (the first is ``draft``)."""
+
+
+class ProposalNotFoundError(RiskParamsError, LookupError):
+    """No stored proposal matches the id (or id prefix)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredProposal:
+    """A proposal as stored.
+
+    Attributes
+    ----------
+    id : str
+        SHA-256 (hex) of the canonical content.
+    profile : str
+    as_of : datetime or None
+        Requested as-of (naive UTC).
+    created_at : datetime
+        When it was first stored (naive UTC); not part of the id.
+    status : str
+        Latest status in the log.
+    content : dict
+        The content (``Proposal.content()``), as stored.
+    is_new : bool
+        True when this call stored it; False when it was already there.
+    """
+
+    id: str
+    profile: str
+    as_of: datetime | None
+    created_at: datetime
+    status: str
+    content: dict[str, Any]
+    is_new: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"id", "status", "created_at", **content}`` (JSON-safe)."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "created_at": self.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **self.content,
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive_utc(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def save_proposal(store: Store, proposal: Proposal, *, actor: str | None = None) -> StoredProposal:
+    """Store a proposal (status ``draft``) unless the same content is already stored.
+
+    Parameters
+    ----------
+    store : Store
+    proposal : Proposal
+    actor : str, optional
+        Recorded with the initial status.
+
+    Returns
+    -------
+    StoredProposal
+        ``is_new`` tells whether a row was written.
+
+    Raises
+    ------
+    StoreError
+        A stored record with this id has different content (it was tampered with).
+    """
+    content = proposal.content()
+    text = canonical_json(content)
+    pid = content_id(content)
+    with store.transaction() as cur:
+        row = cur.execute("SELECT content FROM proposals WHERE proposal_id = ?", [pid]).fetchone()
+        if row is not None:
+            if str(row[0]) != text:
+                raise StoreError(f"stored proposal {pid[:12]} does not match its content hash; the store was altered.")
+            is_new = False
+        else:
+            now = _now()
+            policy = content.get("policy", {})
+            versions = content.get("provenance", {}).get("packages", {})
+            cur.execute(
+                """INSERT INTO proposals (proposal_id, profile, as_of, created_at, policy_key, riskparams_version,
+                       n_assets, n_skipped, content)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [pid, proposal.profile, _naive_utc(proposal.as_of), now, str(policy.get("policy_key", "")),
+                 str(versions.get("riskparams", "")), len(proposal.assets), len(proposal.skipped), text],
+            )
+            for a in proposal.assets:
+                ctx = a.context
+                if ctx is None:
+                    continue
+                found = store.find_series(ctx.symbol, freq=ctx.freq, source=ctx.source, kind=ctx.kind)
+                cur.execute(
+                    """INSERT INTO proposal_data (proposal_id, symbol, series_id, freq, source, kind, fingerprint,
+                           last_bar)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [pid, ctx.symbol, found[0].series_id if len(found) == 1 else None, ctx.freq, ctx.source,
+                     ctx.kind, ctx.fingerprint, _naive_utc(ctx.last_bar)],
+                )
+            cur.execute(
+                "INSERT INTO proposal_status_log (proposal_id, seq, status, changed_at, actor, note) "
+                "VALUES (?, 1, 'draft', ?, ?, NULL)",
+                [pid, now, actor],
+            )
+            is_new = True
+    stored = get_proposal(store, pid)
+    return StoredProposal(
+        id=stored.id, profile=stored.profile, as_of=stored.as_of, created_at=stored.created_at,
+        status=stored.status, content=stored.content, is_new=is_new,
+    )
+
+
+def _resolve_id(store: Store, proposal_id: str) -> str:
+    key = str(proposal_id).strip().lower()
+    if len(key) < 6 or any(c not in "0123456789abcdef" for c in key):
+        raise ProposalNotFoundError(f"{proposal_id!r} is not a proposal id (at least 6 hex characters).")
+    rows = store.cursor().execute(
+        "SELECT proposal_id FROM proposals WHERE starts_with(proposal_id, ?) ORDER BY proposal_id LIMIT 2", [key]
+    ).fetchall()
+    if not rows:
+        raise ProposalNotFoundError(f"no stored proposal has id {proposal_id!r}.")
+    if len(rows) > 1:
+        raise ProposalNotFoundError(f"several stored proposals start with {proposal_id!r}; give more characters.")
+    return str(rows[0][0])
+
+
+def get_proposal(store: Store, proposal_id: str) -> StoredProposal:
+    """A stored proposal by id or unique id prefix (>= 6 hex characters), its hash verified.
+
+    Raises
+    ------
+    ProposalNotFoundError
+        No (or more than one) stored proposal matches.
+    StoreError
+        The stored content no longer hashes to its id.
+    """
+    pid = _resolve_id(store, proposal_id)
+    cur = store.cursor()
+    row = cur.execute(
+        """SELECT p.profile, p.as_of, p.created_at, p.content,
+                  (SELECT s.status FROM proposal_status_log s WHERE s.proposal_id = p.proposal_id
+                   ORDER BY s.seq DESC LIMIT 1)
+           FROM proposals p WHERE p.proposal_id = ?""",
+        [pid],
+    ).fetchone()
+    assert row is not None
+    text = str(row[3])
+    content = json.loads(text)
+    if content_id(content) != pid or canonical_json(content) != text:
+        raise StoreError(f"stored proposal {pid[:12]} does not match its content hash; the store was altered.")
+    return StoredProposal(
+        id=pid, profile=str(row[0]), as_of=row[1], created_at=row[2], status=str(row[4] or "draft"),
+        content=content,
+    )
+
+
+def list_proposals(store: Store, *, profile: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Newest stored proposals first: ``id, profile, as_of, created_at, status, n_assets, n_skipped,
+    policy_key, riskparams_version`` (timestamps as ISO-8601 strings with ``Z``)."""
+    sql = """SELECT p.proposal_id, p.profile, p.as_of, p.created_at,
+                    (SELECT s.status FROM proposal_status_log s WHERE s.proposal_id = p.proposal_id
+                     ORDER BY s.seq DESC LIMIT 1),
+                    p.n_assets, p.n_skipped, p.policy_key, p.riskparams_version
+             FROM proposals p"""
+    params: list[Any] = []
+    if profile is not None:
+        sql += " WHERE p.profile = ?"
+        params.append(profile)
+    sql += " ORDER BY p.created_at DESC, p.proposal_id LIMIT ?"
+    params.append(int(limit))
+
+    def iso(t: datetime | None) -> str | None:
+        return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return [
+        {"id": r[0], "profile": r[1], "as_of": iso(r[2]), "created_at": iso(r[3]), "status": r[4],
+         "n_assets": int(r[5]), "n_skipped": int(r[6]), "policy_key": r[7], "riskparams_version": r[8]}
+        for r in store.cursor().execute(sql, params).fetchall()
+    ]
+
+
+def append_status(
+    store: Store, proposal_id: str, status: str, *, actor: str | None = None, note: str | None = None
+) -> str:
+    """Append a status change to the log (the content is untouched); returns the new status.
+
+    Raises
+    ------
+    ProposalNotFoundError
+        Unknown id.
+    RiskParamsError
+        ``status`` is not one of :data:`STATUSES`.
+    """
+    if status not in STATUSES:
+        raise RiskParamsError(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
+    pid = _resolve_id(store, proposal_id)
+    with store.transaction() as cur:
+        row = cur.execute(
+            "SELECT coalesce(max(seq), 0) FROM proposal_status_log WHERE proposal_id = ?", [pid]
+        ).fetchone()
+        seq = (int(row[0]) if row else 0) + 1
+        cur.execute(
+            "INSERT INTO proposal_status_log (proposal_id, seq, status, changed_at, actor, note) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [pid, seq, status, _now(), actor, note],
+        )
+    return status
+
+
+def proposal_history(store: Store, proposal_id: str) -> list[Mapping[str, Any]]:
+    """The status log of a proposal, oldest first: ``seq, status, changed_at, actor, note``."""
+    pid = _resolve_id(store, proposal_id)
+    rows = store.cursor().execute(
+        "SELECT seq, status, changed_at, actor, note FROM proposal_status_log WHERE proposal_id = ? ORDER BY seq",
+        [pid],
+    ).fetchall()
+    return [{"seq": int(r[0]), "status": r[1], "changed_at": r[2], "actor": r[3], "note": r[4]} for r in rows]

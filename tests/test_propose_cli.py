@@ -1,0 +1,189 @@
+"""`riskparams propose`: exit codes, JSON keys, text tables, one-line errors, skips, the fit cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskparams import service
+from riskparams.cli import main
+from riskparams.ingest import ingest_frame
+from riskparams.store import Store
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "riskparams" / "examples"
+FAST = """
+[model]
+model = "garch"
+n_sims = 300
+"""
+TIER_KEYS = {"notional_floor", "notional_cap", "imf", "mmf", "max_leverage", "maintenance_deduction",
+             "liquidation_penalty", "coverage"}
+
+
+def bars(n: int, *, seed: int, start: str = "2021-01-01") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.standard_t(5, n) * 0.025))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    return pd.DataFrame({
+        "ts": pd.date_range(start, periods=n, freq="D", tz="UTC"),
+        "open": open_, "high": np.maximum(open_, close) * 1.01, "low": np.minimum(open_, close) * 0.99,
+        "close": close, "volume": rng.uniform(1e5, 2e5, n),
+    })
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "p.duckdb"
+    monkeypatch.setenv("RISKPARAMS_DB", str(path))
+    with Store(path) as s:
+        ingest_frame(s, bars(600, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
+        ingest_frame(s, bars(600, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")
+        ingest_frame(s, bars(2, seed=3), symbol="NEW", source="unit", origin="test")  # too short to fit
+    return path
+
+
+@pytest.fixture
+def fast_policy(tmp_path: Path) -> Path:
+    p = tmp_path / "fast.toml"
+    p.write_text(FAST)
+    return p
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_propose(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "propose" in capsys.readouterr().out
+
+
+def test_perp_json_has_the_documented_keys(db: Path, fast_policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "propose", "--profile", "perp", "--policy", str(fast_policy), "--current",
+                         str(EXAMPLES / "current_perp.csv"), "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert {"id", "profile", "assets", "skipped", "status", "policy", "provenance"} <= set(d)
+    assert d["profile"] == "perp" and d["status"] == "draft" and d["stored_now"] is True and len(d["id"]) == 64
+    assert [a["symbol"] for a in d["assets"]] == ["BTC-SYN", "ETH-SYN"]
+    for a in d["assets"]:
+        assert {"symbol", "tiers", "current", "rationale"} <= set(a)
+        assert a["tiers"] and all(TIER_KEYS <= set(t) for t in a["tiers"])
+        assert a["current"]["tiers"] and isinstance(a["current"]["below_confidence"], bool)
+        assert a["rationale"].startswith(a["symbol"] + ":")
+    skipped = {s["symbol"]: s["reason"] for s in d["skipped"]}
+    assert skipped["NEW"].startswith("fit failed") and "SOL-SYN" in skipped  # in the current file, not stored
+
+
+def test_lending_json_and_text(db: Path, fast_policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "propose", "--profile", "lending", "--policy", str(fast_policy), "--symbols",
+                       "btc-syn,ETH-SYN", "--current", str(EXAMPLES / "current_lending.csv"), "--json")
+    assert code == 0
+    d = json.loads(out)
+    for a in d["assets"]:
+        assert {"symbol", "ltv", "liquidation_threshold", "liquidation_bonus", "coverage", "current",
+                "rationale"} <= set(a)
+        assert 0 <= a["ltv"] < a["liquidation_threshold"] < 1
+        assert a["liquidation_bonus_bps"] == 10000 + round(a["liquidation_bonus"] * 1e4)
+    assert d["skipped"] == []  # LINK-SYN is in the file but was not asked for
+    code, out, _ = run(capsys, "propose", "--profile", "lending", "--policy", str(fast_policy), "--symbols",
+                       "BTC-SYN,ETH-SYN", "--current", str(EXAMPLES / "current_lending.csv"))
+    assert code == 0
+    assert f"proposal {d['id'][:12]} (lending, draft, already stored)" in out
+    assert "liquidation_threshold" in out and "why: BTC-SYN:" in out and "coverage" in out
+
+
+def test_text_tables_and_repeat_uses_the_cache(db: Path, fast_policy: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(capsys, "propose", "--profile", "perp", "--policy", str(fast_policy), "--symbols", "BTC-SYN")
+    assert code == 0
+    assert "stored now" in out and "max lev" in out and "MMF" in out and "why: BTC-SYN:" in out
+    with Store(db) as s:
+        n_fits = s.counts()["fit_cache"]
+
+    def no_refit(*a: object, **k: object) -> None:
+        raise AssertionError("refitted although the fit is cached")
+
+    monkeypatch.setattr(service, "fit_volatility", no_refit)
+    code, out2, _ = run(capsys, "propose", "--profile", "perp", "--policy", str(fast_policy), "--symbols", "BTC-SYN")
+    assert code == 0 and "already stored" in out2
+    with Store(db) as s:
+        assert s.counts()["fit_cache"] == n_fits
+
+
+def test_as_of_uses_earlier_bars_only(db: Path, fast_policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "propose", "--profile", "perp", "--policy", str(fast_policy), "--symbols", "BTC-SYN",
+                       "--as-of", "2022-06-30", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["as_of"] == "2022-06-30T00:00:00Z"
+    assert d["assets"][0]["context"]["last_bar"] == "2022-06-30T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--symbols", "DOGE"], "no stored series for symbol 'DOGE'"),
+        (["--symbols", ","], "--symbols needs at least one symbol"),
+        (["--symbols", "NEW"], "no asset could be proposed (NEW: fit failed"),
+        (["--current", str(EXAMPLES / "current_lending.csv")], "are those of a lending parameter file"),
+        (["--as-of", "yesterday-ish"], "is not a date"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_2(db: Path, fast_policy: Path, capsys: pytest.CaptureFixture[str],
+                                               args: list[str], fragment: str) -> None:
+    code, out, err = run(capsys, "propose", "--profile", "perp", "--policy", str(fast_policy), *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("riskparams: error: ") and fragment in err, err
+
+
+def test_bad_policy_file_names_the_key_and_range(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[apc]\nbuffer_enabled = true\nbuffer = 0.1\n")
+    code, _, err = run(capsys, "propose", "--profile", "perp", "--policy", str(bad))
+    assert code == 2 and err.count("\n") == 1
+    assert "bad.toml: apc.buffer must be in [0.25, 1], got 0.1" in err
+
+
+def test_bad_current_file_names_row_and_column(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "cur.csv"
+    bad.write_text("symbol,notional_cap,max_leverage,maintenance_rate,unit\nBTC-SYN,1e6,20,0.2,fraction\n")
+    code, _, err = run(capsys, "propose", "--profile", "perp", "--current", str(bad))
+    assert code == 2 and err.count("\n") == 1
+    assert "cur.csv: row 2, column 'maintenance_rate': value '0.2'" in err
+
+
+def test_missing_profile_and_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RISKPARAMS_DB", str(tmp_path / "empty.duckdb"))
+    with pytest.raises(SystemExit) as exc:
+        main(["propose"])
+    assert exc.value.code == 2
+    capsys.readouterr()
+    code, _, err = run(capsys, "propose", "--profile", "perp")
+    assert code == 2 and "the store is empty" in err
+
+
+def test_a_cached_fit_from_before_the_quantile_grid_is_refitted(db: Path, fast_policy: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "propose", "--profile", "lending", "--policy", str(fast_policy), "--symbols", "ETH-SYN",
+                       "--json")
+    assert code == 0
+    first = json.loads(out)
+    with Store(db) as s:  # make the cached payload look like one written by an older riskparams
+        (payload,) = s.cursor().execute("SELECT payload FROM fit_cache").fetchone()  # type: ignore[misc]
+        old = json.loads(payload)
+        del old["horizon_quantiles"]
+        s.cursor().execute("UPDATE fit_cache SET payload = ?", [json.dumps(old)])
+    code, out, _ = run(capsys, "propose", "--profile", "lending", "--policy", str(fast_policy), "--symbols", "ETH-SYN",
+                       "--json")
+    assert code == 0
+    again = json.loads(out)
+    assert again["assets"][0]["coverage"] == first["assets"][0]["coverage"] and again["id"] == first["id"]
