@@ -18,16 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from riskparams.domain import Freq, IngestReport, Kind, SeriesInfo
 from riskparams.exceptions import AmbiguousSeriesError, DataError, SeriesNotFoundError, StoreError
+from riskparams.returns import data_fingerprint
 from riskparams.store import staging
 from riskparams.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 ENV_VAR = "RISKPARAMS_DB"
 MEMORY = ":memory:"
+
+# the temporary objects of an ingest (stg_bars is a view on stg_typed when the input was sorted)
+_DROP_STAGING = tuple(
+    f"DROP {what} IF EXISTS {name}"
+    for name in ("stg_overlap", "stg_bars", "stg_raw", "stg_typed")
+    for what in ("VIEW", "TABLE")
+)
 
 
 def default_db_path() -> Path:
@@ -124,7 +131,7 @@ class Store:
         else:
             try:
                 _migrate(self._con)
-            except StoreError:
+            except BaseException:  # a newer schema or a failed migration: do not keep the file locked
                 self._con.close()
                 raise
 
@@ -318,14 +325,9 @@ class Store:
     def fingerprint(self, series_id: int, *, end: datetime | pd.Timestamp | None = None) -> str:
         """SHA-256 (hex) of the exact price rows of a series up to ``end``: the data's provenance.
 
-        The hash covers timestamps (microseconds since the epoch) and OHLCV as little-endian
-        float64, in time order, so any changed, added or removed bar changes it.
+        See :func:`riskparams.returns.data_fingerprint`: any changed, added or removed bar changes it.
         """
-        frame = self.load_prices(series_id, end=end)
-        h = hashlib.sha256()
-        h.update(frame.index.as_unit("us").asi8.astype("<i8").tobytes())
-        h.update(np.ascontiguousarray(frame.to_numpy(dtype="<f8", na_value=np.nan)).tobytes())
-        return h.hexdigest()
+        return data_fingerprint(self.load_prices(series_id, end=end))
 
     # -- ingest --------------------------------------------------------------------------------
     def ingest_file(
@@ -352,15 +354,17 @@ class Store:
         p = Path(path)
         f = None if freq is None else Freq.parse(freq)
         cur = self._con.cursor()
+        hasher = _FileHasher(p)  # hashes the file in a thread while DuckDB reads and checks it
         try:
             cur.execute("SET TimeZone = 'UTC'")
             staged = staging.stage_file(cur, p, f)
-            file_hash = _file_sha256(p)
+            file_hash = hasher.result()
             return self._commit_staged(
                 cur, staged, symbol=symbol, source=source, kind=kind, replace=replace,
                 origin=str(p), file_hash=file_hash, synthetic=False,
             )
         finally:
+            hasher.join()
             cur.close()
 
     def ingest_frame(
@@ -463,13 +467,18 @@ class Store:
                        AND ts IN (SELECT ts FROM stg_overlap WHERE NOT same)""",
                     [sid],
                 )
-            cur.execute(
-                """INSERT INTO prices
-                   SELECT ?, s.ts, s.open, s.high, s.low, s.close, s.volume FROM stg_bars s
-                   WHERE NOT EXISTS (SELECT 1 FROM stg_overlap o WHERE o.ts = s.ts AND o.same)
-                   ORDER BY s.ts""",
-                [sid],
-            )
+            # stg_bars is in time order already, and INSERT keeps that order
+            if unchanged:
+                cur.execute(
+                    """INSERT INTO prices
+                       SELECT ?, s.ts, s.open, s.high, s.low, s.close, s.volume FROM stg_bars s
+                       WHERE NOT EXISTS (SELECT 1 FROM stg_overlap o WHERE o.ts = s.ts AND o.same)""",
+                    [sid],
+                )
+            else:
+                cur.execute(
+                    "INSERT INTO prices SELECT ?, ts, open, high, low, close, volume FROM stg_bars", [sid]
+                )
             n_bars = staged.rows_read - staged.duplicates_dropped
             added = n_bars - unchanged - conflicting
             if added or conflicting:
@@ -493,9 +502,9 @@ class Store:
                 pass
             raise
         finally:
-            for t in ("stg_overlap", "stg_bars", "stg_raw", "stg_typed"):
+            for statement in _DROP_STAGING:
                 try:
-                    cur.execute(f"DROP TABLE IF EXISTS {t}")
+                    cur.execute(statement)
                 except duckdb.Error:
                     pass
         info = self.find_series(symbol, freq=freq, source=source, kind=k)
@@ -562,3 +571,30 @@ def _naive_utc(value: datetime | pd.Timestamp) -> datetime:
 def _file_sha256(path: Path) -> str:
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+class _FileHasher:
+    """SHA-256 of a file, computed in a background thread (hashlib releases the GIL)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._digest: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="riskparams-file-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._digest = _file_sha256(self._path)
+        except BaseException as exc:  # re-raised by result()
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._digest is not None
+        return self._digest

@@ -1,0 +1,114 @@
+"""Shared fixtures of the riskparams tests.
+
+* ``store``: a fresh in-memory :class:`~riskparams.store.Store`.
+* ``tmp_store``: a :class:`~riskparams.store.Store` on a real DuckDB file in ``tmp_path``.
+* ``prices_dir``: the real Binance data in ``../shared/data/prices`` (the test is skipped when absent).
+* ``write_csv``: writes a small CSV file into ``tmp_path`` and returns its path.
+* ``ohlcv_frame``: builds a small valid OHLCV frame.
+* ``snapshot``: the full contents of a store (counts and every row of its tables), to prove that a
+  rejected input changed nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskparams.store import Store
+
+PRICES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "prices"
+
+HEADER = "timestamp,open,high,low,close,volume"
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    """A fresh in-memory store."""
+    s = Store.memory()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def tmp_store(tmp_path: Path) -> Iterator[Store]:
+    """A store on a real DuckDB file (``tmp_path / 'store.duckdb'``)."""
+    s = Store(tmp_path / "store.duckdb")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def prices_dir() -> Path:
+    """The folder of real Binance CSV files; skips the test when it is not there."""
+    if not PRICES_DIR.is_dir():
+        pytest.skip(f"real price data not found at {PRICES_DIR}")
+    return PRICES_DIR
+
+
+def bar_lines(n: int, *, start: str = "2024-01-01T00:00:00Z", step: str = "1h", base: float = 100.0) -> list[str]:
+    """``n`` valid CSV data lines ``timestamp,open,high,low,close,volume`` (ISO-8601 with Z)."""
+    stamps = pd.date_range(pd.Timestamp(start), periods=n, freq=step)
+    lines = []
+    for i, ts in enumerate(stamps):
+        o = base + i
+        lines.append(f"{ts.strftime('%Y-%m-%dT%H:%M:%SZ')},{o},{o + 2},{o - 1},{o + 1},{10 + i}")
+    return lines
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    """``write_csv(name, lines_or_text, header=HEADER)`` writes a CSV into tmp_path and returns its path."""
+
+    def write(name: str, body: str | list[str], *, header: str | None = HEADER) -> Path:
+        text = body if isinstance(body, str) else "\n".join(body) + "\n"
+        if header is not None:
+            text = header + "\n" + text
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+def make_frame(n: int, *, start: str = "2024-01-01", freq: str = "1D", base: float = 100.0) -> pd.DataFrame:
+    """A valid OHLCV frame with columns ts (UTC), open, high, low, close, volume."""
+    ts = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=n, freq=freq)
+    o = base + np.arange(n, dtype=float)
+    return pd.DataFrame({"ts": ts, "open": o, "high": o + 2, "low": o - 1, "close": o + 1, "volume": 10.0 + np.arange(n)})
+
+
+@pytest.fixture
+def ohlcv_frame() -> Callable[..., pd.DataFrame]:
+    """``ohlcv_frame(n, start=..., freq=...)``: a small valid OHLCV frame."""
+    return make_frame
+
+
+def store_snapshot(s: Store) -> dict[str, Any]:
+    """Everything in the store: ``counts()``, every row of every table (in a fixed order) and the
+    temporary tables left over, comparable with ``==``.
+
+    Sequences are not compared: like any database, DuckDB does not give back an id that a rolled-back
+    transaction drew, so a failed ingest of a new series skips a ``series_id``.
+    """
+    cur = s.cursor()
+    out: dict[str, Any] = {"counts": s.counts()}
+    tables = [r[0] for r in cur.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY table_name"
+    ).fetchall()]
+    assert {"series", "prices", "ingest_log", "schema_version"} <= set(tables)
+    for table in tables:
+        out[table] = cur.execute(f'SELECT * FROM "{table}" ORDER BY ALL').fetchall()  # noqa: S608
+    out["temp_tables"] = cur.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY table_name"
+    ).fetchall()
+    return out
+
+
+@pytest.fixture
+def snapshot() -> Callable[[Store], dict[str, Any]]:
+    """``snapshot(store)``: the full contents of a store, comparable with ``==``."""
+    return store_snapshot
