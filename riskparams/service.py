@@ -156,12 +156,22 @@ def fit_series(
     fingerprint = data_fingerprint(prices)
     last = prices.index[-1].to_pydatetime()
     if use_cache:
-        payload = store.get_fit(info.series_id, fingerprint, spec.key(), last)
+        payload = store.get_fit(info.series_id, fingerprint, _cache_key(spec), last)
         if payload is not None:
             return FitRun(info, VolEstimate.from_dict(json.loads(payload)), fingerprint, True)
     estimate = fit_volatility(prices, info.freq, spec)
-    store.put_fit(info.series_id, fingerprint, spec.key(), last, json.dumps(estimate.to_dict(), allow_nan=False))
+    store.put_fit(info.series_id, fingerprint, _cache_key(spec), last,
+                  json.dumps(estimate.to_dict(), allow_nan=False))
     return FitRun(info, estimate, fingerprint, False)
+
+
+ESTIMATE_FORMAT = 2
+"""Version of the cached :class:`VolEstimate` payload; bump it when the estimate gains or changes fields,
+so fits cached by an older riskparams are recomputed instead of read back incomplete."""
+
+
+def _cache_key(spec: FitSpec) -> str:
+    return f"{spec.key()}|estimate-v{ESTIMATE_FORMAT}"
 
 
 def _utc(value: datetime | pd.Timestamp | str) -> pd.Timestamp:
@@ -354,9 +364,6 @@ def propose(
         try:
             run = fit_series(store, info.symbol, freq=info.freq, source=info.source, kind=info.kind,
                              spec=policy.model, as_of=end, use_cache=use_cache)
-            if run.estimate.horizon_quantiles is None:  # cached by an older riskparams: refit
-                run = fit_series(store, info.symbol, freq=info.freq, source=info.source, kind=info.kind,
-                                 spec=policy.model, as_of=end, use_cache=False)
         except RiskParamsError as exc:
             skipped.append(SkippedAsset(symbol=sym, reason=f"fit failed: {exc}"))
             continue

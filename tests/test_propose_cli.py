@@ -177,13 +177,15 @@ def test_a_cached_fit_from_before_the_quantile_grid_is_refitted(db: Path, fast_p
                        "--json")
     assert code == 0
     first = json.loads(out)
-    with Store(db) as s:  # make the cached payload look like one written by an older riskparams
-        (payload,) = s.cursor().execute("SELECT payload FROM fit_cache").fetchone()  # type: ignore[misc]
+    with Store(db) as s:  # make the cached entry look like one written by an older riskparams
+        (payload, key) = s.cursor().execute("SELECT payload, spec_key FROM fit_cache").fetchone()  # type: ignore[misc]
         old = json.loads(payload)
         del old["horizon_quantiles"]
-        s.cursor().execute("UPDATE fit_cache SET payload = ?", [json.dumps(old)])
+        s.cursor().execute("UPDATE fit_cache SET payload = ?, spec_key = ?", [json.dumps(old), key.split("|")[0]])
     code, out, _ = run(capsys, "propose", "--profile", "lending", "--policy", str(fast_policy), "--symbols", "ETH-SYN",
                        "--json")
     assert code == 0
     again = json.loads(out)
     assert again["assets"][0]["coverage"] == first["assets"][0]["coverage"] and again["id"] == first["id"]
+    with Store(db) as s:  # the old entry was not read: a current-format fit was stored beside it
+        assert s.counts()["fit_cache"] == 2
