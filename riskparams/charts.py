@@ -6,6 +6,8 @@ and never touch Streamlit, so notebooks and the HTML report use them too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -112,3 +114,161 @@ def loss_bars(losses: pd.DataFrame, *, metric: str = "qlike") -> go.Figure:
     fig.update_yaxes(title_text=unit)
     fig.update_xaxes(title_text="model")
     return fig
+
+
+# -------------------------------------------------------------------------------------------------
+# governance report figures (used by riskparams.export for the standalone HTML report)
+# -------------------------------------------------------------------------------------------------
+
+LadderStep = tuple[float, float | None, float, float]
+"""One tier of a ladder: ``(notional_floor, notional_cap, max_leverage, mmf)``; notionals in quote currency
+(``notional_cap`` None: open-ended), leverage in x, MMF a fraction (0.03 = 3%)."""
+
+
+def _ladder_xy(steps: Sequence[LadderStep], index: int, x_min: float, x_max: float) -> tuple[list[float], list[float]]:
+    """Step-line points of ``steps`` for column ``index`` (2: max leverage, 3: MMF) from ``x_min`` to ``x_max``."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for floor, cap, *values in steps:
+        v = float(values[index - 2])
+        xs += [max(float(floor), x_min), min(float(cap), x_max) if cap is not None else x_max]
+        ys += [v, v]
+    return xs, ys
+
+
+def tier_ladder(
+    proposed: Sequence[LadderStep],
+    current: Sequence[LadderStep] | None = None,
+    *,
+    title: str,
+    open_end: float | None = None,
+) -> go.Figure:
+    """Tier ladder of one perpetual market: max leverage (top) and MMF (bottom) by position notional,
+    current against proposed, as step lines on a logarithmic notional axis.
+
+    Parameters
+    ----------
+    proposed, current : sequence of LadderStep
+        Tiers ``(notional_floor, notional_cap, max_leverage, mmf)`` in ascending order; notionals in quote
+        currency, leverage in x, MMF a fraction (drawn as percent). ``current`` None: no current table.
+    title : str
+        Chart title (e.g. the symbol).
+    open_end : float, optional
+        Notional (quote currency) where an open-ended last tier is drawn to; default 2 x its floor.
+
+    Notes
+    -----
+    The first tier starts at notional 0, which a log axis cannot show: it is drawn from a tenth of the
+    smallest positive tier edge.
+    """
+    tables = [t for t in (proposed, current) if t]
+    edges = [float(e) for t in tables for s in t for e in (s[0], s[1]) if e is not None and float(e) > 0]
+    x_min = min(edges) / 10 if edges else 1.0
+    last_floor = max((float(s[0]) for t in tables for s in t), default=x_min)
+    x_max = float(open_end) if open_end is not None and open_end > last_floor else max(2 * last_floor, 10 * x_min)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("max leverage", "maintenance margin fraction (MMF)"))
+    styles = (("proposed", proposed, {"color": "#2f5d8a", "width": 2.4}),
+              ("current", current, {"color": "#b55d1f", "width": 1.6, "dash": "dash"}))
+    for name, steps, line in styles:
+        if not steps:
+            continue
+        for row, index in ((1, 2), (2, 3)):
+            xs, ys = _ladder_xy(steps, index, x_min, x_max)
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, line=line, legendgroup=name,
+                                     showlegend=row == 1), row=row, col=1)
+    fig.update_layout(title=title, height=520, template="plotly_white", legend={"orientation": "h", "y": -0.15},
+                      margin={"l": 60, "r": 20, "t": 70, "b": 40}, hovermode="x unified")
+    fig.update_xaxes(type="log", row=1, col=1)
+    fig.update_xaxes(type="log", title_text="position notional (quote currency, log)", row=2, col=1)
+    fig.update_yaxes(title_text="max leverage (x)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="MMF (% of notional)", tickformat=".1%", rangemode="tozero", row=2, col=1)
+    return fig
+
+
+def covered_move_bars(symbols: Sequence[str], model: Sequence[float], final: Sequence[float], *,
+                      title: str = "Covered adverse move by asset") -> go.Figure:
+    """The adverse move over the horizon each asset's margin covers: the model's and the final one (after
+    anti-procyclicality), as grouped bars.
+
+    Parameters
+    ----------
+    symbols : sequence of str, shape (n,)
+    model, final : sequence of float, shape (n,)
+        Fractions of price (0.12 = 12%), drawn as percent.
+    """
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=list(symbols), y=list(model), name="model", marker={"color": "#8c9fb7"}))
+    fig.add_trace(go.Bar(x=list(symbols), y=list(final), name="covered (after anti-procyclicality)",
+                         marker={"color": "#2f5d8a"}))
+    fig.update_layout(title=title, barmode="group", height=380, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.2}, margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    fig.update_yaxes(title_text="adverse move (% of price)", tickformat=".0%")
+    fig.update_xaxes(title_text="asset")
+    return fig
+
+
+def lending_bars(
+    symbols: Sequence[str],
+    proposed: Mapping[str, Sequence[float]],
+    current: Mapping[str, Sequence[float | None]] | None = None,
+    *,
+    title: str = "Lending parameters: current against proposed",
+) -> go.Figure:
+    """Current against proposed lending parameters per asset, one panel per parameter.
+
+    Parameters
+    ----------
+    symbols : sequence of str, shape (n,)
+    proposed, current : mapping of parameter name to sequence of float, shape (n,)
+        Fractions (0.8 = 80%; a liquidation bonus of 0.05 is 5%), drawn as percent; None where an asset has
+        no current value. Panels follow the order of ``proposed``.
+    """
+    names = list(proposed)
+    fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=[n.replace("_", " ") for n in names])
+    for col, name in enumerate(names, start=1):
+        if current is not None and name in current:
+            fig.add_trace(go.Bar(x=list(symbols), y=list(current[name]), name="current", legendgroup="current",
+                                 marker={"color": "#d9a273"}, showlegend=col == 1), row=1, col=col)
+        fig.add_trace(go.Bar(x=list(symbols), y=list(proposed[name]), name="proposed", legendgroup="proposed",
+                             marker={"color": "#2f5d8a"}, showlegend=col == 1), row=1, col=col)
+        fig.update_yaxes(tickformat=".1%", title_text="% of collateral value" if col == 1 else None, row=1, col=col)
+    fig.update_layout(title=title, barmode="group", height=400, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.2}, margin={"l": 60, "r": 20, "t": 70, "b": 40})
+    return fig
+
+
+def backtest_exception_bars(labels: Sequence[str], exceptions: Sequence[float], expected: Sequence[float], *,
+                            title: str = "Backtest: exceptions against expected") -> go.Figure:
+    """Observed against expected margin exceptions per (symbol, parameter set).
+
+    Parameters
+    ----------
+    labels : sequence of str, shape (n,)
+        E.g. ``"BTC proposed"``.
+    exceptions, expected : sequence of float, shape (n,)
+        Counts of exceptions (horizon moves beyond the margin in force) and their expected number
+        ``n x (1 - confidence)``.
+    """
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=list(labels), y=list(exceptions), name="exceptions", marker={"color": "#b55d1f"}))
+    fig.add_trace(go.Bar(x=list(labels), y=list(expected), name="expected", marker={"color": "#8c9fb7"}))
+    fig.update_layout(title=title, barmode="group", height=380, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.25}, margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    fig.update_yaxes(title_text="exceptions (count)")
+    fig.update_xaxes(title_text="asset and parameter set")
+    return fig
+
+
+def figure_html(fig: go.Figure, div_id: str, *, include_plotlyjs: bool) -> str:
+    """An HTML fragment drawing ``fig`` in a ``<div>`` with the fixed id ``div_id`` (deterministic output).
+
+    With ``include_plotlyjs=True`` the fragment embeds the whole plotly.js library inline (no CDN: the
+    page opens offline); give it to the first figure of a page only.
+    """
+    height = fig.layout.height
+    return str(fig.to_html(
+        full_html=False, include_plotlyjs=include_plotlyjs, div_id=div_id,
+        config={"displaylogo": False, "responsive": True},
+        default_height=f"{int(height)}px" if height else "100%",
+    ))

@@ -311,6 +311,201 @@ def cmd_propose(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- governance: listing, workflow, overrides, diff, export -------------------------------------
+def _committee(args: argparse.Namespace) -> Any:
+    from riskparams.governance import load_committee
+
+    return load_committee(args.committee)
+
+
+def _who(args: argparse.Namespace) -> str:
+    from riskparams.governance import MEMBER_ENV_VAR
+
+    who = args.member or os.environ.get(MEMBER_ENV_VAR, "")
+    if not who.strip():
+        raise UsageError(f"say which committee member acts: --as HANDLE (or set {MEMBER_ENV_VAR}).")
+    return str(who)
+
+
+def _assets_text(assets: list[str], width: int = 40) -> str:
+    text = ", ".join(assets)
+    if len(text) <= width:
+        return text
+    shown: list[str] = []
+    for a in assets:
+        if len(", ".join([*shown, a])) > width - 8:
+            break
+        shown.append(a)
+    return ", ".join(shown) + f", ... (+{len(assets) - len(shown)})"
+
+
+def _status_label(status: str) -> str:
+    return status.replace("_", " ")
+
+
+def _workflow_line(wf: Any) -> str:
+    counted = len(wf.counted_sign_offs)
+    line = f"proposal {wf.proposal_id[:12]} (revision {wf.revision}) is {_status_label(wf.status)}"
+    if wf.status == "in_review":
+        line += f"; {counted} of {wf.quorum} sign-offs"
+        if wf.dissents:
+            line += "; dissent from " + ", ".join(f"@{v.member}" for v in wf.dissents)
+        line += "; ready to approve" if wf.approval_blocker is None else ""
+    return line
+
+
+def cmd_proposals(args: argparse.Namespace) -> int:
+    from riskparams.governance import list_governance
+    from riskparams.service import open_store
+
+    committee = _committee(args)
+    with open_store(args.db) as store:
+        rows = list_governance(store, committee=committee, profile=args.profile, limit=args.limit)
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("no proposals stored: run `riskparams propose --profile perp` (or lending)")
+        return 0
+    table = [{
+        "id": r["id"][:12], "status": _status_label(r["status"]), "profile": r["profile"], "rev": r["revision"],
+        "assets": _assets_text(r["assets"]),
+        "sign-offs": f"{len(r['sign_offs'])}/{r['quorum']}" + (f" ({', '.join(r['sign_offs'])})" if r["sign_offs"]
+                                                              else ""),
+        "dissents": ", ".join(r["dissents"]), "created (UTC)": r["created_at"],
+    } for r in rows]
+    print(_table(table, list(table[0])))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from riskparams.governance import workflow
+    from riskparams.service import open_store
+
+    committee = _committee(args)
+    with open_store(args.db) as store:
+        wf = workflow(store, args.id, committee=committee)
+    if args.json:
+        _print_json(wf.to_dict())
+        return 0
+    print(_workflow_line(wf))
+    if wf.parent_id:
+        print(f"parent: {wf.parent_id[:12]}")
+    if wf.children:
+        print("revisions: " + ", ".join(c[:12] for c in wf.children))
+    for v in wf.sign_offs:
+        note = "" if v.counted else " (not counted)"
+        print(f"signed off: @{v.member}{note}" + (f": {v.comment}" if v.comment else ""))
+    for v in wf.dissents:
+        print(f"dissent: @{v.member}: {v.comment}")
+    if wf.status == "in_review" and wf.approval_blocker:
+        print(f"cannot approve yet: {wf.approval_blocker}")
+    if wf.events:
+        print()
+        rows = [{"time (UTC)": e.at.strftime("%Y-%m-%d %H:%M:%S"), "member": f"@{e.actor}", "action": e.action,
+                 "status": f"{e.from_status or '-'} -> {e.to_status or '-'}", "comment": e.comment or ""}
+                for e in wf.events]
+        print(_table(rows, list(rows[0])))
+    return 0
+
+
+def _action(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from riskparams import governance as gov
+        from riskparams.service import open_store
+
+        committee = _committee(args)
+        who = _who(args)
+        funcs: dict[str, Callable[..., Any]] = {
+            "review": gov.submit_for_review, "sign": gov.sign_off, "dissent": gov.dissent, "retract": gov.retract,
+            "approve": gov.approve, "reject": gov.reject, "withdraw": gov.withdraw,
+        }
+        with open_store(args.db) as store:
+            if name == "comment":
+                wf = gov.comment(store, args.id, who, text=args.comment or "", committee=committee)
+            elif name in ("dissent", "reject"):
+                wf = funcs[name](store, args.id, who, comment=args.comment or "", committee=committee)
+            else:
+                wf = funcs[name](store, args.id, who, comment=args.comment, committee=committee)
+        if args.json:
+            _print_json(wf.to_dict())
+        else:
+            print(_workflow_line(wf))
+        return 0
+
+    return run
+
+
+def cmd_override(args: argparse.Namespace) -> int:
+    from riskparams.governance import Override, revise
+    from riskparams.service import open_store
+
+    committee = _committee(args)
+    who = _who(args)
+    overrides = [Override.parse(text) for text in args.set]
+    with open_store(args.db) as store:
+        rev = revise(store, args.id, who, overrides, justification=args.justification or "", committee=committee)
+    if args.json:
+        _print_json({"id": rev.id, "workflow": rev.workflow.to_dict(), "parent": rev.parent.to_dict()})
+        return 0
+    print(f"revision {rev.workflow.revision} stored as proposal {rev.id[:12]} (draft); parent "
+          f"{rev.parent.proposal_id[:12]} is {_status_label(rev.parent.status)}")
+    for o in overrides:
+        print(f"  {o.label} = {o.value:g}")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from riskparams.governance import diff
+    from riskparams.service import open_store
+
+    with open_store(args.db) as store:
+        d = diff(store, args.old, args.new, changed_only=not args.all)
+    if args.json:
+        _print_json(d.to_dict())
+        return 0
+    noun = "parameter" if args.all else "changed parameter"
+    print(f"{d.old_id[:12]} -> {d.new_id[:12]} ({d.profile}): {len(d.rows)} {noun}{'' if len(d.rows) == 1 else 's'}")
+    if d.rows:
+        def value(param: str, x: float | None) -> str:
+            return "-" if x is None else (f"{x:g}x" if param == "max_leverage" else _pct(x))
+
+        rows = [{"asset": r.symbol, "parameter": r.parameter, "tier": "" if r.tier is None else r.tier + 1,
+                 "old": value(r.parameter, r.old), "new": value(r.parameter, r.new),
+                 "change": "" if r.change is None else (f"{r.change:+g}x" if r.parameter == "max_leverage"
+                                                        else f"{r.change * 1e4:+.0f} bps")}
+                for r in d.rows]
+        print(_table(rows, list(rows[0])))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from riskparams.export import load_backtest
+    from riskparams.governance import export_proposal
+    from riskparams.service import open_store
+
+    committee = _committee(args)
+    who = _who(args)
+    backtest = load_backtest(args.backtest) if args.backtest else None
+    with open_store(args.db) as store:
+        result = export_proposal(store, args.id, args.format, who, committee=committee, backtest=backtest,
+                                 dydx_first_id=args.dydx_first_id)
+    state = "" if result.final else " (marked DRAFT: not approved)"
+    if args.out == "-":
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.flush()
+        print(f"exported {len(result.data):,} bytes, sha256 {result.sha256}{state}", file=sys.stderr)
+        return 0
+    out = Path(args.out) if args.out else Path(result.filename)
+    try:
+        out.write_bytes(result.data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}.") from None
+    print(f"wrote {out} ({len(result.data):,} bytes, sha256 {result.sha256[:16]}...){state}; proposal is "
+          f"{_status_label(result.status)}")
+    return 0
+
+
 def app_path() -> Path:
     """The dashboard's ``app.py`` (beside the package in a project checkout)."""
     return Path(__file__).resolve().parents[1] / "app.py"
@@ -438,6 +633,70 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated symbols (default: every stored symbol, daily series preferred)")
     p.add_argument("--as-of", default=None, help="use bars up to this UTC date/time only")
     p.add_argument("--json", action="store_true", help="print the proposal as JSON")
+
+    def gov_options(p: argparse.ArgumentParser, *, member: bool = True, comment: str | None = None) -> None:
+        p.add_argument("--committee", metavar="FILE", default=None,
+                       help="committee TOML (default: $RISKPARAMS_COMMITTEE or riskparams/examples/committee.toml)")
+        if member:
+            p.add_argument("--as", dest="member", metavar="HANDLE", default=None,
+                           help="the committee member acting: handle or address (default: $RISKPARAMS_MEMBER)")
+        if comment is not None:
+            p.add_argument("--comment", "-m", default=None, help=comment)
+
+    p = add("proposals", cmd_proposals, "list stored proposals with status, profile, assets, sign-offs and "
+            "creation time (newest first)")
+    p.add_argument("--profile", choices=["perp", "lending"], default=None)
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    gov_options(p, member=False)
+
+    p = add("status", cmd_status, "show a proposal's workflow: status, sign-offs, dissents, revisions, audit log")
+    p.add_argument("id", help="proposal id or unique prefix (>= 6 hex characters)")
+    p.add_argument("--json", action="store_true")
+    gov_options(p, member=False)
+
+    actions = (
+        ("review", "submit a draft for committee review", "optional comment"),
+        ("sign", "sign off a proposal in review", "optional comment"),
+        ("dissent", "dissent from a proposal in review (blocks approval until retracted)", "why (required)"),
+        ("retract", "withdraw your own sign-off or dissent", "optional comment"),
+        ("approve", "approve a proposal in review (chair; needs the quorum of sign-offs and no dissent)",
+         "optional comment"),
+        ("reject", "reject a proposal in review (chair)", "why (required)"),
+        ("withdraw", "withdraw a draft or a proposal in review", "optional comment"),
+        ("comment", "add a comment to a proposal's audit log", "the comment (required)"),
+    )
+    for name, help_, comment_help in actions:
+        p = add(name, _action(name), help_)
+        p.add_argument("id", help="proposal id or unique prefix (>= 6 hex characters)")
+        p.add_argument("--json", action="store_true", help="print the workflow as JSON")
+        gov_options(p, comment=comment_help)
+
+    p = add("override", cmd_override, "override proposed parameters: stores a NEW revision linked to the "
+            "proposal, with a required justification")
+    p.add_argument("id", help="proposal id or unique prefix")
+    p.add_argument("--set", action="append", required=True, metavar="SYM:PARAM[:TIER]=VALUE",
+                   help="e.g. BTC:mmf:1=0.05 (tier 1 is the first), BTC:max_leverage:2=10x, ETH:ltv=75%%; repeat "
+                   "for several")
+    p.add_argument("--justification", "-j", required=True, help="why the model's value is overridden")
+    p.add_argument("--json", action="store_true")
+    gov_options(p)
+
+    p = add("diff", cmd_diff, "compare two proposals per asset and parameter (one id: a revision with its parent)")
+    p.add_argument("old", help="proposal id (or the revision, when NEW is left out)")
+    p.add_argument("new", nargs="?", default=None, help="the newer proposal id")
+    p.add_argument("--all", action="store_true", help="list unchanged parameters too")
+    p.add_argument("--json", action="store_true")
+
+    p = add("export", cmd_export, "export a proposal: forum Markdown, JSON bundle, CSV, offline HTML report, or a "
+            "dYdX / Aave payload (recorded in the audit log)")
+    p.add_argument("id", help="proposal id or unique prefix")
+    p.add_argument("--format", "-f", required=True, choices=["md", "json", "csv", "html", "dydx", "aave"])
+    p.add_argument("--out", "-o", metavar="PATH", default=None,
+                   help="output file (default: proposal-<id>.<ext> here; - for standard output)")
+    p.add_argument("--backtest", metavar="FILE", default=None, help="backtest payload JSON to include")
+    p.add_argument("--dydx-first-id", type=int, default=1000, help="id of the first dYdX liquidity tier")
+    gov_options(p)
 
     p = add("serve", cmd_serve, "start the dashboard (Streamlit)")
     p.add_argument("--port", type=_port, default=8501)

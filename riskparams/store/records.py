@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from riskparams.domain import Proposal, canonical_json, content_id
@@ -33,14 +34,22 @@ __all__ = [
     "ProposalNotFoundError",
     "StoredProposal",
     "append_status",
+    "append_status_in",
     "get_proposal",
+    "latest_status",
     "list_proposals",
     "proposal_history",
     "save_proposal",
 ]
 
-STATUSES: tuple[str, ...] = ("draft", "submitted", "approved", "rejected", "superseded", "withdrawn")
-"""Statuses a proposal can be given (the first is ``draft``)."""
+STATUSES: tuple[str, ...] = (
+    "draft", "submitted", "in_review", "approved", "rejected", "exported", "superseded", "withdrawn",
+)
+"""Statuses a proposal can be given (the first is ``draft``).
+
+The committee workflow (:mod:`riskparams.governance`) uses ``draft -> in_review -> approved | rejected``,
+``approved -> exported``, and ``superseded`` / ``withdrawn``; it reads ``submitted`` (written by older code
+through :func:`append_status`) as ``in_review``."""
 
 
 class ProposalNotFoundError(RiskParamsError, LookupError):
@@ -249,16 +258,44 @@ def append_status(
         raise RiskParamsError(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
     pid = _resolve_id(store, proposal_id)
     with store.transaction() as cur:
-        row = cur.execute(
-            "SELECT coalesce(max(seq), 0) FROM proposal_status_log WHERE proposal_id = ?", [pid]
-        ).fetchone()
-        seq = (int(row[0]) if row else 0) + 1
-        cur.execute(
-            "INSERT INTO proposal_status_log (proposal_id, seq, status, changed_at, actor, note) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [pid, seq, status, _now(), actor, note],
-        )
+        append_status_in(cur, pid, status, actor=actor, note=note)
     return status
+
+
+def append_status_in(
+    cur: duckdb.DuckDBPyConnection, proposal_id: str, status: str, *, actor: str | None = None, note: str | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Append a status change with a cursor of an open :meth:`Store.transaction` (so a caller can write it
+    together with other rows, e.g. the governance audit log); returns the new ``seq``.
+
+    ``proposal_id`` must be a full stored id; ``at`` defaults to now (naive UTC).
+
+    Raises
+    ------
+    RiskParamsError
+        ``status`` is not one of :data:`STATUSES`.
+    """
+    if status not in STATUSES:
+        raise RiskParamsError(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
+    row = cur.execute(
+        "SELECT coalesce(max(seq), 0) FROM proposal_status_log WHERE proposal_id = ?", [proposal_id]
+    ).fetchone()
+    seq = (int(row[0]) if row else 0) + 1
+    cur.execute(
+        "INSERT INTO proposal_status_log (proposal_id, seq, status, changed_at, actor, note) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [proposal_id, seq, status, _now() if at is None else at, actor, note],
+    )
+    return seq
+
+
+def latest_status(cur: duckdb.DuckDBPyConnection, proposal_id: str) -> str | None:
+    """The latest status in the log of a full stored id, read with ``cur`` (None when there is none)."""
+    row = cur.execute(
+        "SELECT status FROM proposal_status_log WHERE proposal_id = ? ORDER BY seq DESC LIMIT 1", [proposal_id]
+    ).fetchone()
+    return None if row is None else str(row[0])
 
 
 def proposal_history(store: Store, proposal_id: str) -> list[Mapping[str, Any]]:

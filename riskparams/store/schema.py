@@ -102,6 +102,36 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (proposal_id, seq)
         )""",
     ),
+    # 4: governance (riskparams.governance, SQL in riskparams.store.governance_records). An append-only audit
+    # log of every committee action (who, when, what, comment; sign-offs and dissents are audit events too),
+    # and the revision links: an override stores a NEW proposal whose parent is the one it changes. Nothing
+    # updates or deletes these rows; the status itself stays in proposal_status_log.
+    (
+        "CREATE SEQUENCE governance_event_seq START 1",
+        """CREATE TABLE governance_events (
+            event_id      BIGINT PRIMARY KEY DEFAULT nextval('governance_event_seq'),
+            proposal_id   VARCHAR NOT NULL,
+            event_at      TIMESTAMP NOT NULL,
+            actor         VARCHAR NOT NULL,
+            actor_name    VARCHAR NOT NULL,
+            actor_role    VARCHAR NOT NULL,
+            actor_address VARCHAR,
+            action        VARCHAR NOT NULL,
+            from_status   VARCHAR,
+            to_status     VARCHAR,
+            comment       VARCHAR,
+            detail        VARCHAR
+        )""",
+        """CREATE TABLE proposal_revisions (
+            proposal_id   VARCHAR PRIMARY KEY,
+            parent_id     VARCHAR NOT NULL,
+            root_id       VARCHAR NOT NULL,
+            revision      INTEGER NOT NULL,
+            created_at    TIMESTAMP NOT NULL,
+            actor         VARCHAR NOT NULL,
+            justification VARCHAR NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

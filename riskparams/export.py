@@ -1,0 +1,1273 @@
+"""Governance exports: a stored proposal (+ its committee record and an optional backtest payload) -> bytes.
+
+Pure: nothing here reads the store or the clock. :func:`riskparams.governance.export_proposal` calls
+:func:`render` and records the export in the audit log.
+
+Formats (:data:`FORMATS`)
+-------------------------
+``md``
+    Forum post in the Aave ARFC style: title, author, date; Summary; Motivation; Specification (table
+    Asset | Parameter | Current | Proposed | Change, then manual overrides and assets left out);
+    Methodology (model, policy, confidence, horizon, anti-procyclicality, guardrails, data fingerprints,
+    package versions, proposal hash); Backtest results; Risks and next steps; Committee record.
+``json``
+    Bundle of everything (format ``riskparams-export-bundle-v1``): the proposal content, the
+    specification rows, provenance (data fingerprint per asset, policy and its key, model specs, package
+    versions, proposal hash), the committee record (sign-offs, dissents, decision, audit events) and the
+    backtest payload.
+``csv``
+    One row per asset x parameter x tier (:data:`CSV_COLUMNS`); text cells that a spreadsheet would read as
+    a formula are neutralised (:func:`neutralise_csv_cell`).
+``html``
+    Standalone report with the same sections and interactive plotly charts (covered move by asset, tier
+    ladders current vs proposed or lending parameters, backtest exceptions). plotly.js is embedded inline:
+    the file opens offline, with no CDN and no ``<script src>``.
+``dydx`` (perp proposals)
+    A dYdX v4 governance proposal file (``title, summary, metadata, messages``) with one
+    ``MsgSetLiquidityTier`` per asset and tier, plus a ``riskparams`` block stating the mapping.
+``aave`` (lending proposals)
+    Aave v3 config-engine ``CollateralUpdate`` entries in bps with the ``KEEP_CURRENT`` sentinel, plus a
+    ``riskparams`` block stating the mapping.
+
+Mappings
+--------
+dYdX ``LiquidityTier`` (per riskparams tier; dYdX v4 has one liquidity tier per market, so each tier of
+each asset becomes its own liquidity tier):
+
+* ``initial_margin_ppm = ceil(IMF x 1e6)`` with ``IMF = 1 / max leverage``;
+* ``maintenance_fraction_ppm = ceil(MMF / IMF x 1e6)`` (dYdX's maintenance margin is a fraction of the
+  initial margin; rounding up keeps it at or above the proposed MMF);
+* ``impact_notional = round(500 USDC / IMF)`` in quote quantums (1 USDC = 1e6), dYdX's recommended value;
+* ``open_interest_lower_cap = open_interest_upper_cap = 0``: no open-interest scaling (riskparams does not
+  model open interest; an upper cap of 0 turns it off);
+* ``id``: sequential from ``dydx_first_id`` (default 1000, so a payload creates new tiers rather than
+  overwrite the venue's) in symbol then tier order; ``name``: ``"SYMBOL tier N"``;
+* ``authority``: the dYdX x/gov module account ``dydx10d07y265gmmuvt4z0w9aw880jnsr700jnmapky``.
+
+Not mapped: liquidation penalties (dYdX sets liquidation fees module-wide), maintenance deductions,
+position limits; they stay in the ``riskparams`` block.
+
+Aave ``CollateralUpdate`` (per asset): ``ltv = floor(LTV x 1e4)``, ``liqThreshold = floor(LT x 1e4)``,
+``liqBonus = ceil(bonus x 1e4)`` in bps, the bonus WITHOUT the 100 % base as the config engine takes it
+(5 % -> 500; the pool stores 10500); ``debtCeiling`` and ``liqProtocolFee`` are
+``EngineFlags.KEEP_CURRENT = type(uint256).max - 42`` (riskparams does not set them), and so is any value
+equal to the current one; an asset with nothing to change is left out. ``asset`` holds the symbol unless
+``asset_addresses`` maps it to the token address.
+
+Determinism
+-----------
+The same inputs give identical bytes: no time of "now" (the date is the proposal's stored creation
+time), sorted JSON keys, fixed number formats, fixed plotly div ids. The committee record given by
+:meth:`riskparams.governance.Workflow.to_dict` with ``for_export=True`` leaves export events out, so
+exporting again does not change the output.
+
+Draft marking
+-------------
+A proposal whose status (from the committee record, else the stored one) is not ``approved`` (or
+``exported``) exports with a banner (DRAFT, REJECTED, WITHDRAWN or SUPERSEDED), ``"final": false`` in JSON
+and its status in every CSV row.
+
+Backtest payload
+----------------
+``backtest`` is an optional mapping ``{"id": str, "created_at": str, "start": str, "end": str,
+"results": [{"symbol", "parameter_set", "n", "exceptions", "expected", "confidence", "kupiec_lr",
+"kupiec_p", "christoffersen_lr", "christoffersen_p", "cc_lr", "cc_p", "traffic_light", "avg_margin",
+"peak_to_trough", "max_5d_increase", "bad_debt", "liquidations"}, ...]}`` (fractions for ``confidence``,
+``avg_margin`` and ``max_5d_increase``; ``peak_to_trough`` a ratio; ``bad_debt`` in quote currency). Only
+``id``, ``start``, ``end`` and ``results`` (each with ``symbol`` and ``parameter_set``) are required;
+missing values print as ``-``. Non-finite numbers become null in JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+import numbers
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from riskparams.domain import content_id
+from riskparams.exceptions import RiskParamsError
+
+if TYPE_CHECKING:
+    from riskparams.store.records import StoredProposal
+
+__all__ = [
+    "BACKTEST_RESULT_KEYS",
+    "BUNDLE_FORMAT",
+    "CSV_COLUMNS",
+    "DYDX_FIRST_TIER_ID",
+    "DYDX_GOV_AUTHORITY",
+    "DYDX_MSG_TYPE",
+    "FORMATS",
+    "KEEP_CURRENT",
+    "VENUE_FORMATS",
+    "ExportError",
+    "check_format",
+    "check_profile",
+    "default_filename",
+    "load_backtest",
+    "neutralise_csv_cell",
+    "render",
+    "specification_rows",
+    "to_aave",
+    "to_csv",
+    "to_dydx",
+    "to_html",
+    "to_json_bundle",
+    "to_markdown",
+    "validate_backtest",
+]
+
+FORMATS: tuple[str, ...] = ("md", "json", "csv", "html", "dydx", "aave")
+"""Export formats."""
+
+VENUE_FORMATS: tuple[str, ...] = ("dydx", "aave")
+"""Formats that are on-chain payloads (exported only from approved proposals by the workflow)."""
+
+_EXTENSIONS = {"md": "md", "json": "json", "csv": "csv", "html": "html", "dydx": "dydx.json", "aave": "aave.json"}
+_PROFILE_OF = {"dydx": "perp", "aave": "lending"}
+
+BUNDLE_FORMAT = "riskparams-export-bundle-v1"
+"""Format tag of the JSON bundle."""
+
+KEEP_CURRENT = 2**256 - 1 - 42
+"""Aave config engine ``EngineFlags.KEEP_CURRENT`` (``type(uint256).max - 42``): keep the value in force."""
+
+DYDX_GOV_AUTHORITY = "dydx10d07y265gmmuvt4z0w9aw880jnsr700jnmapky"
+"""The dYdX chain's x/gov module account, the ``authority`` of governance messages."""
+
+DYDX_MSG_TYPE = "/dydxprotocol.perpetuals.MsgSetLiquidityTier"
+"""Type URL of the dYdX message that creates or updates a liquidity tier."""
+
+DYDX_FIRST_TIER_ID = 1000
+"""Default id of the first liquidity tier in a dYdX payload."""
+
+DYDX_IMPACT_USDC = 500
+"""dYdX's recommended impact notional is this many USDC divided by the IMF."""
+
+QUOTE_QUANTUMS_PER_USDC = 1_000_000
+"""USDC has 6 decimals: 1 USDC = 1e6 quote quantums."""
+
+BACKTEST_RESULT_KEYS: tuple[str, ...] = (
+    "symbol", "parameter_set", "n", "exceptions", "expected", "confidence", "kupiec_lr", "kupiec_p",
+    "christoffersen_lr", "christoffersen_p", "cc_lr", "cc_p", "traffic_light", "avg_margin", "peak_to_trough",
+    "max_5d_increase", "bad_debt", "liquidations",
+)
+"""Keys of one row of a backtest payload's ``results``."""
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "proposal_id", "status", "profile", "symbol", "tier", "notional_floor", "notional_cap", "parameter", "unit",
+    "current", "proposed", "change", "relative_change", "model", "bound", "overridden", "override_justification",
+)
+"""CSV header. ``tier`` is 1-based (empty for lending); ``unit`` is ``x`` (max leverage) or ``fraction``."""
+
+_LABELS = {
+    "max_leverage": "Max leverage", "imf": "Initial margin fraction (IMF)", "mmf": "Maintenance margin fraction (MMF)",
+    "liquidation_penalty": "Liquidation penalty", "ltv": "LTV", "liquidation_threshold": "Liquidation threshold",
+    "liquidation_bonus": "Liquidation bonus", "status": "Status",
+}
+_STATUS_LABEL = {"in_review": "in review"}
+
+
+class ExportError(RiskParamsError):
+    """An export cannot be made: unknown format, a payload of the other profile, a bad backtest payload."""
+
+
+# -------------------------------------------------------------------------------------------------
+# checks and small helpers
+# -------------------------------------------------------------------------------------------------
+
+
+def check_format(fmt: str) -> str:
+    """``fmt`` lower-cased if it is one of :data:`FORMATS`, else :class:`ExportError`."""
+    f = str(fmt).strip().lower()
+    if f not in FORMATS:
+        raise ExportError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
+    return f
+
+
+def check_profile(fmt: str, profile: str) -> None:
+    """Refuse a venue payload of the other profile (a perp proposal as ``aave``, lending as ``dydx``)."""
+    want = _PROFILE_OF.get(check_format(fmt))
+    if want is not None and profile != want:
+        other = "aave" if fmt == "dydx" else "dydx"
+        raise ExportError(f"a {profile} proposal cannot be exported as a venue payload for {fmt} ({fmt} takes "
+                          f"{want} proposals; use {other}, or md, json, csv, html).")
+
+
+def default_filename(proposal_id: str, fmt: str) -> str:
+    """Suggested file name, e.g. ``proposal-1a2b3c4d5e6f.md`` or ``proposal-1a2b3c4d5e6f.dydx.json``."""
+    return f"proposal-{proposal_id[:12]}.{_EXTENSIONS[check_format(fmt)]}"
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$")
+
+
+def neutralise_csv_cell(value: object) -> str:
+    """A CSV cell that no spreadsheet runs as a formula.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single quote,
+    unless it is a plain number (``-0.05``, ``+1e-3``, ``-5%`` stay as they are). None is the empty cell.
+    """
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if text and text[0] in "=+-@\t\r" and not _NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def _finite(x: Any) -> float | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _jsonable(obj: Any) -> Any:
+    """JSON-safe copy: non-finite floats -> None, numpy scalars -> Python numbers, tuples -> lists,
+    datetimes -> ISO-8601 strings."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return _finite(obj)
+    if isinstance(obj, datetime):
+        return obj.strftime("%Y-%m-%dT%H:%M:%SZ") if obj.tzinfo is None else obj.isoformat()
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return str(obj)
+
+
+def _dumps(obj: Any) -> bytes:
+    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def _pct(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x * 100:.{digits}f}%"
+
+
+def _lev(x: float | None) -> str:
+    return "-" if x is None else f"{x:g}x"
+
+
+def _money(x: float | None) -> str:
+    if x is None:
+        return "open"
+    for unit, div in (("bn", 1e9), ("m", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"{x / div:.4g}{unit}"
+    return f"{x:.4g}"
+
+
+def _value(parameter: str, x: float | None) -> str:
+    return _lev(x) if parameter == "max_leverage" else _pct(x)
+
+
+def _change(parameter: str, current: float | None, proposed: float | None) -> str:
+    if current is None or proposed is None:
+        return "new" if proposed is not None else "-"
+    d = proposed - current
+    if parameter == "max_leverage":
+        text = "0x" if abs(d) < 1e-9 else f"{d:+g}x"
+    else:
+        bps = d * 1e4
+        text = "0 bps" if abs(bps) < 0.05 else f"{bps:+.0f} bps" if abs(bps - round(bps)) < 0.05 else f"{bps:+.1f} bps"
+    if current != 0 and abs(d) >= 1e-12:
+        text += f" ({d / current:+.1%})"
+    return text
+
+
+def _num(x: Any) -> str:
+    """Stable text of a number for CSV: integers without a decimal point, others with 12 significant digits."""
+    v = _finite(x)
+    if v is None:
+        return ""
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return format(v, ".12g")
+
+
+def _fmt(x: Any, spec: str) -> str:
+    v = _finite(x)
+    return "-" if v is None else format(v, spec)
+
+
+# -------------------------------------------------------------------------------------------------
+# the document: proposal, status, committee record, backtest
+# -------------------------------------------------------------------------------------------------
+
+_CONTENT_KEYS = ("format", "profile", "as_of", "policy", "assets", "skipped", "provenance")
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    id: str
+    created_at: str | None
+    status: str
+    content: dict[str, Any]
+    workflow: dict[str, Any] | None
+    backtest: dict[str, Any] | None
+
+    @property
+    def profile(self) -> str:
+        return str(self.content["profile"])
+
+    @property
+    def assets(self) -> list[dict[str, Any]]:
+        return list(self.content["assets"])
+
+    @property
+    def final(self) -> bool:
+        return self.status == "approved"
+
+    @property
+    def banner(self) -> str | None:
+        label = _STATUS_LABEL.get(self.status, self.status)
+        if self.final:
+            return None
+        if self.status in ("draft", "in_review"):
+            return f"DRAFT - not approved by the committee (status: {label})."
+        return f"{self.status.upper()} - exported for the record only; do not implement (status: {label})."
+
+    @property
+    def date(self) -> str:
+        return "-" if self.created_at is None else self.created_at[:10]
+
+    @property
+    def version(self) -> str:
+        return str(self.content.get("provenance", {}).get("packages", {}).get("riskparams", "unknown"))
+
+    @property
+    def revision(self) -> dict[str, Any] | None:
+        rev = self.content.get("provenance", {}).get("revision")
+        return None if rev is None else dict(rev)
+
+
+def _status_of(value: str | None) -> str:
+    s = "draft" if value is None else str(value)
+    return {"exported": "approved", "submitted": "in_review"}.get(s, s)
+
+
+def _doc(
+    proposal: StoredProposal | Mapping[str, Any],
+    workflow: Mapping[str, Any] | None,
+    backtest: Mapping[str, Any] | None,
+) -> _Doc:
+    to_dict = getattr(proposal, "to_dict", None)
+    d: dict[str, Any] = dict(to_dict() if callable(to_dict) else proposal)  # type: ignore[arg-type]
+    missing = [k for k in ("id", *_CONTENT_KEYS) if k not in d]
+    if missing:
+        raise ExportError(f"the proposal to export is missing {missing[0]!r}; pass a stored proposal.")
+    content = {k: d[k] for k in _CONTENT_KEYS}
+    pid = str(d["id"])
+    if content_id(content) != pid:
+        raise ExportError(f"the proposal's content does not hash to its id {pid[:12]}; export only stored, "
+                          "unaltered proposals.")
+    created = d.get("created_at")
+    if isinstance(created, datetime):
+        created = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    wf = None if workflow is None else _jsonable(workflow)
+    status = _status_of(wf.get("status") if wf is not None else d.get("status"))
+    return _Doc(id=pid, created_at=None if created is None else str(created), status=status, content=content,
+                workflow=wf, backtest=validate_backtest(backtest))
+
+
+def validate_backtest(backtest: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Check the shape of a backtest payload (see the module notes); returns a JSON-safe copy.
+
+    Raises
+    ------
+    ExportError
+        Not a mapping, a required key missing, or a result row without ``symbol`` / ``parameter_set``.
+    """
+    if backtest is None:
+        return None
+    if not isinstance(backtest, Mapping):
+        raise ExportError("the backtest payload must be a JSON object with id, start, end and results.")
+    for key in ("id", "start", "end", "results"):
+        if key not in backtest:
+            raise ExportError(f"the backtest payload is missing {key!r}.")
+    results = backtest["results"]
+    if not isinstance(results, Sequence) or isinstance(results, (str, bytes)):
+        raise ExportError("the backtest payload's results must be a list of rows.")
+    for k, row in enumerate(results):
+        if not isinstance(row, Mapping):
+            raise ExportError(f"backtest result {k + 1} must be an object.")
+        for key in ("symbol", "parameter_set"):
+            if key not in row:
+                raise ExportError(f"backtest result {k + 1} is missing {key!r}.")
+    out = _jsonable(backtest)
+    assert isinstance(out, dict)
+    return out
+
+
+def load_backtest(path: str | Path) -> dict[str, Any]:
+    """Read a backtest payload from a JSON file and check its shape.
+
+    Raises
+    ------
+    ExportError
+        The file is missing, not JSON, or not a backtest payload.
+    """
+    p = Path(path).expanduser()
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExportError(f"backtest file {p} not found.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExportError(f"backtest file {p} cannot be read ({exc}).") from None
+    except json.JSONDecodeError as exc:
+        raise ExportError(f"backtest file {p} is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+    out = validate_backtest(data)
+    assert out is not None
+    return out
+
+
+# -------------------------------------------------------------------------------------------------
+# specification rows (shared by md, html, csv, json)
+# -------------------------------------------------------------------------------------------------
+
+
+def _override_notes(content: Mapping[str, Any]) -> dict[tuple[str, str, int | None], str]:
+    rev = content.get("provenance", {}).get("revision") or {}
+    out: dict[tuple[str, str, int | None], str] = {}
+    for o in rev.get("overrides", []):
+        out[(o["symbol"], o["parameter"], o["tier"])] = str(o.get("justification", ""))
+    return out
+
+
+def specification_rows(content: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The specification table of a proposal's content, one row per asset x parameter x tier.
+
+    Keys: ``symbol, status, parameter, label, tier`` (0-based or None), ``tier_number`` (1-based),
+    ``notional_floor, notional_cap`` (quote currency), ``unit`` (``x`` or ``fraction``), ``current,
+    proposed, change, relative_change, model, bound, overridden, override_justification``. An asset with
+    no parameter lines (unmarginable perp) gives one row with ``parameter='status'``.
+    """
+    justifications = _override_notes(content)
+    rows: list[dict[str, Any]] = []
+    for a in content["assets"]:
+        tiers = a.get("tiers") or []
+        if not a["lines"]:
+            rows.append({
+                "symbol": a["symbol"], "status": a["status"], "parameter": "status", "label": _LABELS["status"],
+                "tier": None, "tier_number": None, "notional_floor": None, "notional_cap": None, "unit": "",
+                "current": None, "proposed": None, "change": None, "relative_change": None, "model": None,
+                "bound": a["status"], "overridden": False, "override_justification": None,
+            })
+            continue
+        for ln in a["lines"]:
+            k = ln["tier"]
+            tier = tiers[k] if k is not None and k < len(tiers) else None
+            rows.append({
+                "symbol": a["symbol"], "status": a["status"], "parameter": ln["parameter"],
+                "label": _LABELS.get(ln["parameter"], ln["parameter"]), "tier": k,
+                "tier_number": None if k is None else k + 1,
+                "notional_floor": None if tier is None else tier["notional_floor"],
+                "notional_cap": None if tier is None else tier["notional_cap"],
+                "unit": "x" if ln["parameter"] == "max_leverage" else "fraction",
+                "current": ln["current"], "proposed": ln["proposed"], "change": ln["change"],
+                "relative_change": ln["relative_change"], "model": ln["model"], "bound": ln["bound"],
+                "overridden": ln["bound"] == "override",
+                "override_justification": justifications.get((a["symbol"], ln["parameter"], k)),
+            })
+    return rows
+
+
+# -------------------------------------------------------------------------------------------------
+# structured report -> Markdown / HTML
+# -------------------------------------------------------------------------------------------------
+# A report is a list of (title, blocks); a block is one of
+#   ("p", text) ("quote", text) ("ul", [text]) ("ol", [text]) ("kv", [(key, text)]) ("h3", text)
+#   ("table", [header], [[cell]]) ("chart", key)   -- charts are drawn in HTML only
+
+
+Block = tuple[Any, ...]
+Section = tuple[str, list[Block]]
+
+
+def _title(doc: _Doc) -> str:
+    what = "perpetual margin tiers" if doc.profile == "perp" else "lending collateral parameters"
+    syms = [a["symbol"] for a in doc.assets]
+    shown = ", ".join(syms[:6]) + (f" and {len(syms) - 6} more" if len(syms) > 6 else "")
+    return f"[ARFC] Risk parameter update: {what} for {shown or 'no assets'}"
+
+
+def _author(doc: _Doc) -> str:
+    wf = doc.workflow or {}
+    for e in wf.get("events", []):
+        if e.get("action") in ("submitted", "revision_created"):
+            return f"{e['actor_name']} (@{e['actor']}) for the risk committee, with riskparams {doc.version}"
+    return f"riskparams {doc.version} (not yet submitted by a committee member)"
+
+
+def _header(doc: _Doc) -> list[Block]:
+    kv = [("Author", _author(doc)), ("Date", doc.date + (f" (stored {doc.created_at})" if doc.created_at else "")),
+          ("Proposal id", f"`{doc.id}` (SHA-256 of the canonical content)"),
+          ("Status", _STATUS_LABEL.get(doc.status, doc.status))]
+    rev = doc.revision
+    if rev is not None:
+        kv.append(("Revision", f"{rev['number']} (parent `{rev['parent']}`; made by @{rev['by']})"))
+    if doc.content.get("as_of"):
+        kv.append(("Data as of", str(doc.content["as_of"])))
+    blocks: list[Block] = []
+    if doc.banner:
+        blocks.append(("quote", f"**{doc.banner}**"))
+    blocks.append(("kv", kv))
+    return blocks
+
+
+def _lines(doc: _Doc) -> list[dict[str, Any]]:
+    return [ln | {"symbol": a["symbol"]} for a in doc.assets for ln in a["lines"]]
+
+
+def _summary(doc: _Doc) -> list[Block]:
+    policy = doc.content["policy"]
+    lines = _lines(doc)
+    changed = [ln for ln in lines if ln["change"] is not None and abs(ln["change"]) > 1e-12]
+    up = [ln for ln in changed if (ln["change"] > 0) != (ln["parameter"] in ("max_leverage", "ltv",
+                                                                              "liquidation_threshold"))]
+    what = "margin tiers and liquidation penalties" if doc.profile == "perp" else "LTV, liquidation thresholds " \
+        "and liquidation bonuses"
+    n = len(doc.assets)
+    where = "at the maintenance boundary" if doc.profile == "perp" else "at the liquidation threshold"
+    text = (f"This {'proposal' if doc.final else 'draft'} sets {what} for {n} asset{'s' if n != 1 else ''} "
+            f"({', '.join(a['symbol'] for a in doc.assets)}) so that a liquidation {where} leaves no bad debt "
+            f"with probability {_pct(policy['confidence'])} over a {policy['horizon_hours']:g}-hour margin period "
+            "of risk, under a volatility forecast of each asset.")
+    blocks: list[Block] = [("p", text)]
+    with_current = [ln for ln in lines if ln["current"] is not None]
+    if with_current:
+        blocks.append(("p", f"{len(changed)} of {len(with_current)} parameters with a current value change: "
+                            f"{len(up)} tighten (more margin or less leverage / borrowing power) and "
+                            f"{len(changed) - len(up)} loosen. The specification table lists every value."))
+    else:
+        blocks.append(("p", "No current parameters were given: every value is new."))
+    below = _below_confidence(doc)
+    if below:
+        blocks.append(("p", f"Under today's model the current parameters of {', '.join(below)} cover less than the "
+                            f"policy's {_pct(policy['confidence'])} target."))
+    if doc.content.get("skipped"):
+        blocks.append(("p", f"Left out: {', '.join(s['symbol'] for s in doc.content['skipped'])} (see Specification)."))
+    return blocks
+
+
+def _below_confidence(doc: _Doc) -> list[str]:
+    out = []
+    for a in doc.assets:
+        cur = a.get("current")
+        if cur is not None and cur.get("below_confidence"):
+            out.append(a["symbol"])
+    return out
+
+
+def _motivation(doc: _Doc) -> list[Block]:
+    blocks: list[Block] = [("p", "Per asset, the reasons the model gives from the numbers (volatility regime, "
+                                 "covered move, close-out cost, guardrails):")]
+    items = []
+    for a in doc.assets:
+        rationale = str(a["rationale"])
+        if rationale.startswith(f"{a['symbol']}: "):
+            rationale = rationale[len(a["symbol"]) + 2:]
+        text = f"**{a['symbol']}**: {rationale}"
+        if a.get("notes"):
+            text += " Notes: " + " ".join(str(n) for n in a["notes"])
+        items.append(text)
+    blocks.append(("ul", items))
+    return blocks
+
+
+def _spec_cells(r: Mapping[str, Any]) -> list[str]:
+    if r["parameter"] == "status":
+        return [r["symbol"], "Status", "-", str(r["status"]), "-"]
+    label = r["label"]
+    if r["tier_number"] is not None:
+        label += f", tier {r['tier_number']} ({_money(r['notional_floor'])}-{_money(r['notional_cap'])})"
+    proposed = _value(r["parameter"], r["proposed"]) + (" (override)" if r["overridden"] else "")
+    return [r["symbol"], label, _value(r["parameter"], r["current"]), proposed,
+            _change(r["parameter"], r["current"], r["proposed"])]
+
+
+def _specification(doc: _Doc) -> list[Block]:
+    rows = specification_rows(doc.content)
+    blocks: list[Block] = [
+        ("p", "Fractions are percent of position notional; changes in basis points (max leverage in x) with the "
+              "relative change in brackets. Tiers are position-notional brackets in quote currency; IMF = 1 / max "
+              "leverage." if doc.profile == "perp" else
+              "Fractions of collateral value; changes in basis points with the relative change in brackets. The "
+              "Aave payload writes the bonus as 500 for 5% (10500 in the pool)."),
+        ("table", ["Asset", "Parameter", "Current", "Proposed", "Change"], [_spec_cells(r) for r in rows]),
+        ("chart", "spec"),
+    ]
+    if doc.profile == "perp":
+        limits = [f"{a['symbol']}: no tier above {_money(a['position_limit'])}" for a in doc.assets
+                  if a.get("position_limit") is not None and a["status"] == "ok"]
+        if limits:
+            blocks.append(("p", "Position limits (notional above which no tier is offered): " + "; ".join(limits) + "."))
+    rev = doc.revision
+    if rev is not None and rev.get("overrides"):
+        blocks.append(("h3", "Manual overrides"))
+        blocks.append(("p", "Values set by committee members instead of the model, with their written "
+                            "justification (coverage figures stay the model's for the values before the override)."))
+        blocks.append(("table", ["Asset", "Parameter", "Before", "Override", "Revision", "By", "Justification"], [
+            [o["symbol"], o["parameter"] + ("" if o["tier"] is None else f", tier {o['tier'] + 1}"),
+             _value(o["parameter"], o["old"]), _value(o["parameter"], o["new"]), str(o.get("revision", "")),
+             f"@{o.get('by', '')}", str(o.get("justification", ""))]
+            for o in rev["overrides"]
+        ]))
+    if doc.content.get("skipped"):
+        blocks.append(("h3", "Assets left out"))
+        blocks.append(("ul", [f"{s['symbol']}: {s['reason']}" for s in doc.content["skipped"]]))
+    return blocks
+
+
+def _apc_lines(policy: Mapping[str, Any]) -> list[str]:
+    apc = policy["apc"]
+    on = {True: "on", False: "off"}
+    return [
+        f"(a) buffer of {_pct(apc['buffer'], 0)} on the covered move, released in stress (forecast volatility >= "
+        f"{apc['buffer_release_ratio']:g} x stressed): {on[bool(apc['buffer_enabled'])]}",
+        f"(b) {_pct(apc['stressed_weight'], 0)} weight on the stressed-period move: "
+        f"{on[bool(apc['stressed_weight_enabled'])]}",
+        f"(c) floor at the move at long-run volatility ({apc['long_run_source']}): "
+        f"{on[bool(apc['long_run_floor_enabled'])]}",
+    ]
+
+
+def _methodology(doc: _Doc) -> list[Block]:
+    policy = doc.content["policy"]
+    prov = doc.content.get("provenance", {})
+    measure = "expected shortfall (ES)" if policy["measure"] == "es" else "value at risk (VaR)"
+    tail = "the worse of the two tails (longs and shorts)" if doc.profile == "perp" else "the lower tail (price falls)"
+    items = [
+        f"Covered move: the {measure} of the price move at confidence {_pct(policy['confidence'])} over a horizon "
+        f"(margin period of risk) of {policy['horizon_hours']:g} hours, on {tail}.",
+        f"Liquidator incentive floor {_pct(policy['liquidator_incentive'])}; close-out cost half-spread "
+        f"{_pct(policy['liquidity']['half_spread'])} + {policy['liquidity']['impact_k']:g} x daily volatility x "
+        f"sqrt(notional / ADV), ADV over {policy['liquidity']['adv_window_days']} days.",
+    ]
+    if doc.profile == "perp":
+        p = policy["perp"]
+        items.append(f"Perp tiers: MMF = covered move + close-out cost + incentive, rounded up to "
+                     f"{_pct(policy['rounding']['mmf_step'])}; IMF >= MMF / {p['maintenance_fraction']:g} on the "
+                     f"leverage grid {', '.join(f'{x:g}x' for x in p['leverage_grid'])}; tier floors "
+                     f"{', '.join(_money(x) for x in p['tier_breakpoints'])}"
+                     + (" (current brackets kept when given)." if p.get("use_current_brackets") else "."))
+    else:
+        p = policy["lending"]
+        items.append(f"Lending: bonus = close-out cost of {_money(p['reference_liquidation_notional'])} + incentive "
+                     f"(rounded up); LT = (1 - covered move) / (1 + bonus) (rounded down); LTV = LT - "
+                     f"{_pct(p['ltv_buffer'])}; steps of {_pct(policy['rounding']['lending_step'])}.")
+    g = policy["guardrails"]
+    items.append(f"Guardrails against the current values: relative changes up to {_pct(g['dead_band'], 0)} keep the "
+                 f"current value (dead band); at most {_pct(g['max_relative_change'], 0)} change per proposal"
+                 + ("; lending limits in bps: " + ", ".join(f"{k} {v:g}" for k, v in
+                                                               sorted(g['lending_max_change_bps'].items()))
+                    if doc.profile == "lending" else "") + ".")
+    items.append(f"Policy key `{policy.get('policy_key', '-')}`.")
+    blocks: list[Block] = [("ul", items), ("h3", "Volatility model")]
+    specs = prov.get("model_specs", {})
+    blocks.append(("ul", [
+        f"`{key}`: model {s.get('model')} (candidates {', '.join(s.get('candidates') or []) or '-'}), "
+        f"{s.get('dist')} innovations, {s.get('mean')} mean, risk method {s.get('risk_method')} "
+        f"({s.get('n_sims')} paths), at least {s.get('min_history')} returns for a GARCH fit (else EWMA, lambda "
+        f"{s.get('ewma_lambda')})" for key, s in sorted(specs.items())
+    ] or ["-"]))
+    blocks.append(("h3", "Anti-procyclicality (EMIR RTS 153/2013 Art. 28)"))
+    binding = [f"{a['symbol']}: {', '.join(a['covered_move']['binding'])}" for a in doc.assets
+               if a["covered_move"]["binding"]]
+    blocks.append(("ul", [*_apc_lines(policy), "Tools that changed the covered move: "
+                          + ("; ".join(binding) if binding else "none") + "."]))
+    blocks.append(("chart", "covered"))
+    blocks.append(("h3", "Data and fitted models"))
+    rows = []
+    for a in doc.assets:
+        c = a.get("context") or {}
+        cm = a["covered_move"]
+        rows.append([
+            a["symbol"], f"{c.get('freq', '-')} {c.get('kind', '-')} ({c.get('source', '-')})"
+            + (" [synthetic]" if c.get("synthetic") and c.get("source") != "synthetic" else ""),
+            f"{str(c.get('first_bar', '-'))[:10]} to {str(c.get('last_bar', '-'))[:10]}",
+            str(c.get("model", "-")) + (" (EWMA fallback)" if c.get("fallback") else ""),
+            f"{_pct(cm['vol_forecast_annualised'], 0)} / {_pct(cm['vol_long_run_annualised'], 0)} / "
+            f"{_pct(cm['vol_stressed_annualised'], 0)}",
+            f"{_pct(cm['model'])} -> {_pct(cm['final'])}", _money(_finite(c.get("adv"))),
+            f"`{c.get('fingerprint', '-')}`",
+        ])
+    blocks.append(("table", ["Asset", "Series", "Bars", "Model", "Vol forecast / long-run / stressed (annual)",
+                             "Covered move (model -> final)", "ADV", "Data fingerprint (SHA-256)"], rows))
+    pkgs = prov.get("packages", {})
+    blocks.append(("p", "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(pkgs.items())) + ". Proposal hash "
+                        f"(SHA-256 of the canonical JSON content): `{doc.id}`."))
+    return blocks
+
+
+_BT_COLUMNS = (
+    ("symbol", "Asset", None), ("parameter_set", "Parameter set", None), ("n", "n", "d"),
+    ("exceptions", "Exceptions", "d"), ("expected", "Expected", ".1f"), ("confidence", "q", "pct"),
+    ("kupiec_p", "Kupiec p", ".3f"), ("christoffersen_p", "Christoffersen p", ".3f"), ("cc_p", "CC p", ".3f"),
+    ("traffic_light", "Traffic light", None), ("avg_margin", "Avg margin", "pct"),
+    ("peak_to_trough", "Peak-to-trough", ".2f"), ("max_5d_increase", "Max 5d increase", "pct"),
+    ("bad_debt", "Bad debt", "money"), ("liquidations", "Liquidations", "d"),
+)
+
+
+def _bt_cell(value: Any, spec: str | None) -> str:
+    if value is None:
+        return "-"
+    if spec is None:
+        return str(value)
+    v = _finite(value)
+    if v is None:
+        return "-"
+    if spec == "d":
+        return f"{v:.0f}" if v == int(v) else f"{v:g}"
+    if spec == "pct":
+        return _pct(v)
+    if spec == "money":
+        return _money(v)
+    return format(v, spec)
+
+
+def _backtest(doc: _Doc) -> list[Block]:
+    b = doc.backtest
+    if b is None:
+        return [("p", "No backtest attached to this export. Run one (walk-forward, no look-ahead) and attach it "
+                      "before the vote.")]
+    blocks: list[Block] = [("p", f"Backtest `{b['id']}` over {b['start']} to {b['end']}"
+                                 + (f" (computed {b['created_at']})" if b.get("created_at") else "")
+                                 + ". An exception is a realised adverse move over the horizon beyond the margin in "
+                                   "force at its start. Kupiec: unconditional coverage; Christoffersen: "
+                                   "independence; CC: both (p-values, small = reject the model). Traffic light as "
+                                   "Basel (binomial 95% / 99.99% zones).")]
+    rows = [[_bt_cell(r.get(key), spec) for key, _, spec in _BT_COLUMNS] for r in b["results"]]
+    blocks.append(("table", [label for _, label, _ in _BT_COLUMNS], rows))
+    blocks.append(("chart", "backtest"))
+    return blocks
+
+
+def _risks(doc: _Doc) -> list[Block]:
+    policy = doc.content["policy"]
+    items: list[str] = []
+    below = _below_confidence(doc)
+    if below:
+        items.append(f"Current parameters of {', '.join(below)} cover less than {_pct(policy['confidence'])} under "
+                     "today's model: delaying this change leaves that gap open.")
+    unmarg = [a["symbol"] for a in doc.assets if a["status"] != "ok"]
+    if unmarg:
+        items.append(f"{', '.join(unmarg)}: the model finds no safe leverage / borrowing power (unmarginable): "
+                     "consider reduce-only, freezing or delisting.")
+    for a in doc.assets:
+        c = a.get("context") or {}
+        if c.get("fallback"):
+            items.append(f"{a['symbol']}: the volatility model fell back to EWMA ({c['fallback']}).")
+    synthetic = [a["symbol"] for a in doc.assets if (a.get("context") or {}).get("synthetic")]
+    if synthetic:
+        items.append(f"{', '.join(synthetic)} use synthetic (demo) data: not a basis for a real decision.")
+    capped = [ln for ln in _lines(doc) if ln["bound"] == "max_change"]
+    if capped:
+        ex = "; ".join(f"{ln['symbol']} {ln['parameter']}"
+                       + ("" if ln["tier"] is None else f" tier {ln['tier'] + 1}")
+                       + f": model {_value(ln['parameter'], ln['model'])}, proposed {_value(ln['parameter'], ln['proposed'])}"
+                       for ln in capped[:5])
+        items.append(f"{len(capped)} parameter{'s' if len(capped) != 1 else ''} were held back by the max-change "
+                     f"guardrail, so the model asks for more than this proposal gives; expect follow-up proposals "
+                     f"({ex}{'; ...' if len(capped) > 5 else ''}).")
+    overridden = [ln for ln in _lines(doc) if ln["bound"] == "override"]
+    if overridden:
+        items.append(f"{len(overridden)} value{'s' if len(overridden) != 1 else ''} set by manual override: their "
+                     "coverage was not recomputed by the model.")
+    if doc.content.get("skipped"):
+        items.append(f"Not covered by this proposal: {', '.join(s['symbol'] for s in doc.content['skipped'])}.")
+    items.append("Model risk: the covered move relies on the fitted volatility model and its tail distribution; "
+                 "regime changes faster than the horizon, oracle failures and thin liquidity are not in the model.")
+    if doc.backtest is None:
+        items.append("No backtest is attached to this export.")
+    steps = [
+        "Forum discussion of this ARFC; answer questions in the thread.",
+        f"Committee sign-off (quorum of {(doc.workflow or {}).get('quorum', 2)}, no unresolved dissent) and "
+        "approval by the chair.",
+        "Snapshot vote, then the on-chain payload: `riskparams export ID --format "
+        + ("dydx" if doc.profile == "perp" else "aave") + "` from the approved proposal.",
+        "Monitor coverage and re-run the proposal when volatility regimes change.",
+    ]
+    return [("ul", items), ("h3", "Next steps"), ("ol", steps)]
+
+
+def _committee_record(doc: _Doc) -> list[Block]:
+    wf = doc.workflow
+    if wf is None:
+        return [("p", "No committee record attached to this export.")]
+    blocks: list[Block] = []
+    so = wf.get("sign_offs", [])
+    counted = [v for v in so if v.get("counted")]
+    blocks.append(("p", f"Status {_STATUS_LABEL.get(str(wf.get('status')), wf.get('status'))}; revision "
+                        f"{wf.get('revision')}; {len(counted)} sign-offs counted of the {wf.get('quorum')} needed"
+                        + (f"; {len(wf.get('dissents', []))} unresolved dissent" if wf.get("dissents") else "") + "."))
+    votes = [f"Signed off: {v['name']} (@{v['member']}), {v['at']}" + (f": {v['comment']}" if v.get("comment") else "")
+             + ("" if v.get("counted") else " (not counted)") for v in so]
+    votes += [f"Dissent: {v['name']} (@{v['member']}), {v['at']}: {v.get('comment') or ''}"
+              for v in wf.get("dissents", [])]
+    if votes:
+        blocks.append(("ul", votes))
+    decision = wf.get("decision")
+    if decision:
+        blocks.append(("p", f"Decision: {decision['action']} by {decision['actor_name']} (@{decision['actor']}) at "
+                            f"{decision['at']}" + (f": {decision['comment']}" if decision.get("comment") else "") + "."))
+    events = wf.get("events", [])
+    if events:
+        blocks.append(("table", ["Time (UTC)", "Member", "Action", "Status", "Comment"], [
+            [str(e["at"]), f"@{e['actor']} ({e['actor_role']})", str(e["action"]),
+             f"{e.get('from_status') or '-'} -> {e.get('to_status') or '-'}", str(e.get("comment") or "")]
+            for e in events
+        ]))
+    return blocks
+
+
+def _report(doc: _Doc) -> tuple[str, list[Block], list[Section]]:
+    sections: list[Section] = [
+        ("Summary", _summary(doc)),
+        ("Motivation", _motivation(doc)),
+        ("Specification", _specification(doc)),
+        ("Methodology", _methodology(doc)),
+        ("Backtest results", _backtest(doc)),
+        ("Risks and next steps", _risks(doc)),
+        ("Committee record", _committee_record(doc)),
+    ]
+    return _title(doc), _header(doc), sections
+
+
+def _footer(doc: _Doc) -> str:
+    return (f"Generated by riskparams from proposal `{doc.id}` (created {doc.created_at or '-'}); the same proposal, "
+            "committee record and backtest always export to the same bytes.")
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _md_blocks(blocks: Sequence[Block]) -> list[str]:
+    out: list[str] = []
+    for b in blocks:
+        kind = b[0]
+        if kind == "p":
+            out += [str(b[1]), ""]
+        elif kind == "quote":
+            out += [f"> {b[1]}", ""]
+        elif kind == "h3":
+            out += [f"### {b[1]}", ""]
+        elif kind in ("ul", "ol"):
+            out += [(f"{k}. " if kind == "ol" else "- ") + " ".join(str(t).split())
+                    for k, t in enumerate(b[1], start=1)] + [""]
+        elif kind == "kv":
+            out += [f"**{k}:** {v}  " for k, v in b[1]] + [""]
+        elif kind == "table":
+            head, rows = b[1], b[2]
+            out.append("| " + " | ".join(_md_cell(h) for h in head) + " |")
+            out.append("|" + "|".join("---" for _ in head) + "|")
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+            out.append("")
+    return out
+
+
+def to_markdown(
+    proposal: StoredProposal | Mapping[str, Any],
+    *,
+    workflow: Mapping[str, Any] | None = None,
+    backtest: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Forum post (Markdown, UTF-8) in the Aave ARFC style; see the module notes.
+
+    Parameters
+    ----------
+    proposal : StoredProposal or mapping
+        A stored proposal, or ``StoredProposal.to_dict()`` (``id, status, created_at`` and the content).
+    workflow : mapping, optional
+        The committee record, ``Workflow.to_dict(for_export=True)``; its status decides the DRAFT banner.
+    backtest : mapping, optional
+        A backtest payload (module notes).
+    """
+    doc = _doc(proposal, workflow, backtest)
+    title, header, sections = _report(doc)
+    out = [f"# {title}", "", *_md_blocks(header)]
+    for name, blocks in sections:
+        out += [f"## {name}", "", *_md_blocks(blocks)]
+    out += ["---", "", f"_{_footer(doc)}_", ""]
+    return "\n".join(out).encode("utf-8")
+
+
+_INLINE_CODE = re.compile(r"`([^`]+)`")
+_INLINE_BOLD = re.compile(r"\*\*([^*]+)\*\*")
+
+
+def _h(text: object) -> str:
+    """Escaped HTML with ``code`` and **bold** spans."""
+    s = html.escape(str(text), quote=True)
+    s = _INLINE_CODE.sub(r"<code>\1</code>", s)
+    return _INLINE_BOLD.sub(r"<strong>\1</strong>", s)
+
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1180px;margin:2rem auto;padding:0 1rem;
+color:#1d2733;line-height:1.45}
+h1{font-size:1.6rem}h2{border-bottom:1px solid #d5dbe3;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.86rem}
+th,td{border:1px solid #d5dbe3;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#eef2f7}code{font-size:.85em;word-break:break-all}
+.banner{background:#fff3cd;border:1px solid #e0c36b;padding:.6rem 1rem;font-weight:600}
+dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}
+.chart{margin:1rem 0}footer{margin-top:2rem;color:#5b6675;font-size:.85rem}
+""".strip()
+
+
+def _figures(doc: _Doc, key: str) -> list[Any]:
+    from riskparams import charts
+
+    if key == "covered":
+        return [charts.covered_move_bars([a["symbol"] for a in doc.assets],
+                                         [a["covered_move"]["model"] for a in doc.assets],
+                                         [a["covered_move"]["final"] for a in doc.assets])]
+    if key == "spec" and doc.profile == "perp":
+        open_end = _finite(doc.content["policy"]["perp"].get("last_tier_cost_notional"))
+        figs = []
+        for a in doc.assets:
+            proposed = [(t["notional_floor"], t["notional_cap"], t["max_leverage"], t["mmf"]) for t in a["tiers"]]
+            cur = a.get("current")
+            current = None if cur is None else [(t["notional_floor"], t["notional_cap"], t["max_leverage"], t["mmf"])
+                                                for t in cur["tiers"]]
+            if proposed or current:
+                title = f"{a['symbol']}: tier ladder" + (", current vs proposed" if current else "") + (
+                    "" if proposed else " (unmarginable: no tier proposed)")
+                figs.append(charts.tier_ladder(proposed, current, title=title, open_end=open_end))
+        return figs
+    if key == "spec":
+        syms = [a["symbol"] for a in doc.assets]
+        names = ("ltv", "liquidation_threshold", "liquidation_bonus")
+        values = {n: [float(a[n]) for a in doc.assets] for n in names}
+        has_current = any(a.get("current") for a in doc.assets)
+        before: dict[str, list[float | None]] | None = {
+            n: [None if a.get("current") is None else float(a["current"][n]) for a in doc.assets] for n in names
+        } if has_current else None
+        return [charts.lending_bars(syms, values, before)]
+    if key == "backtest" and doc.backtest is not None and doc.backtest["results"]:
+        rows = doc.backtest["results"]
+        return [charts.backtest_exception_bars([f"{r['symbol']} {r['parameter_set']}" for r in rows],
+                                               [_finite(r.get("exceptions")) or 0.0 for r in rows],
+                                               [_finite(r.get("expected")) or 0.0 for r in rows])]
+    return []
+
+
+def _html_blocks(doc: _Doc, blocks: Sequence[Block], counter: list[int]) -> list[str]:
+    from riskparams import charts
+
+    out: list[str] = []
+    for b in blocks:
+        kind = b[0]
+        if kind == "p":
+            out.append(f"<p>{_h(b[1])}</p>")
+        elif kind == "quote":
+            out.append(f'<div class="banner">{_h(b[1])}</div>')
+        elif kind == "h3":
+            out.append(f"<h3>{_h(b[1])}</h3>")
+        elif kind in ("ul", "ol"):
+            out.append(f"<{kind}>" + "".join(f"<li>{_h(t)}</li>" for t in b[1]) + f"</{kind}>")
+        elif kind == "kv":
+            out.append("<dl>" + "".join(f"<dt>{_h(k)}</dt><dd>{_h(v)}</dd>" for k, v in b[1]) + "</dl>")
+        elif kind == "table":
+            head = "".join(f"<th>{_h(h)}</th>" for h in b[1])
+            body = "".join("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>" for row in b[2])
+            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif kind == "chart":
+            for fig in _figures(doc, str(b[1])):
+                counter[0] += 1
+                div = charts.figure_html(fig, f"riskparams-fig-{counter[0]}", include_plotlyjs=counter[0] == 1)
+                out.append(f'<div class="chart">{div}</div>')
+    return out
+
+
+def to_html(
+    proposal: StoredProposal | Mapping[str, Any],
+    *,
+    workflow: Mapping[str, Any] | None = None,
+    backtest: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Standalone HTML report (UTF-8) with interactive plotly charts; plotly.js is embedded inline so the
+    file opens offline. Same parameters as :func:`to_markdown`."""
+    doc = _doc(proposal, workflow, backtest)
+    title, header, sections = _report(doc)
+    counter = [0]
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="riskparams-proposal-id" content="{doc.id}">',
+        f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        f"<h1>{_h(title)}</h1>", *_html_blocks(doc, header, counter),
+    ]
+    for name, blocks in sections:
+        parts += [f"<h2>{_h(name)}</h2>", *_html_blocks(doc, blocks, counter)]
+    if counter[0] == 0:  # always embed plotly.js, so that the report is the same kind of file
+        from riskparams import charts
+
+        empty = charts.covered_move_bars([], [], [])
+        parts.append(charts.figure_html(empty, "riskparams-fig-1", include_plotlyjs=True))
+    parts += [f"<footer>{_h(_footer(doc))}</footer>", "</body>", "</html>", ""]
+    return "\n".join(parts).encode("utf-8")
+
+
+# -------------------------------------------------------------------------------------------------
+# JSON bundle and CSV
+# -------------------------------------------------------------------------------------------------
+
+
+def to_json_bundle(
+    proposal: StoredProposal | Mapping[str, Any],
+    *,
+    workflow: Mapping[str, Any] | None = None,
+    backtest: Mapping[str, Any] | None = None,
+) -> bytes:
+    """JSON bundle of everything, with provenance (UTF-8, sorted keys, 2-space indent).
+
+    Top-level keys: ``format`` (``riskparams-export-bundle-v1``), ``proposal_id``, ``proposal_hash``
+    (algorithm, what is hashed, value, verified), ``status``, ``final``, ``banner``, ``created_at``,
+    ``profile``, ``as_of``, ``title``, ``specification`` (:func:`specification_rows`), ``provenance``
+    (``data``: per asset series, bars, data fingerprint, fitted model, ADV; ``policy_key``; ``policy``;
+    ``model_specs``; ``packages``; ``revision``), ``proposal`` (the content), ``workflow`` and
+    ``backtest`` (None when not given). Same parameters as :func:`to_markdown`.
+    """
+    doc = _doc(proposal, workflow, backtest)
+    prov = doc.content.get("provenance", {})
+    data = []
+    for a in doc.assets:
+        c = a.get("context") or {}
+        data.append({"symbol": a["symbol"], **{k: c.get(k) for k in (
+            "source", "freq", "kind", "synthetic", "first_bar", "last_bar", "fingerprint", "model", "spec_key",
+            "fallback", "adv", "adv_source")}})
+    bundle = {
+        "format": BUNDLE_FORMAT,
+        "proposal_id": doc.id,
+        "proposal_hash": {"algorithm": "sha256", "of": "canonical JSON of the proposal content (sorted keys, no "
+                          "whitespace, UTF-8)", "value": doc.id, "verified": True},
+        "status": doc.status, "final": doc.final, "banner": doc.banner, "created_at": doc.created_at,
+        "profile": doc.profile, "as_of": doc.content.get("as_of"), "title": _title(doc),
+        "specification": specification_rows(doc.content),
+        "provenance": {
+            "data": data, "policy_key": doc.content["policy"].get("policy_key"), "policy": doc.content["policy"],
+            "model_specs": prov.get("model_specs", {}), "packages": prov.get("packages", {}),
+            "revision": prov.get("revision"),
+        },
+        "proposal": doc.content,
+        "workflow": doc.workflow,
+        "backtest": doc.backtest,
+    }
+    return _dumps(_jsonable(bundle))
+
+
+def to_csv(
+    proposal: StoredProposal | Mapping[str, Any],
+    *,
+    workflow: Mapping[str, Any] | None = None,
+    backtest: Mapping[str, Any] | None = None,
+) -> bytes:
+    """CSV (UTF-8, ``\\n`` line ends) with one row per asset x parameter x tier; columns
+    :data:`CSV_COLUMNS`. Every cell goes through :func:`neutralise_csv_cell`. ``backtest`` is accepted for a
+    uniform signature and not written."""
+    doc = _doc(proposal, workflow, backtest)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in specification_rows(doc.content):
+        cells = [doc.id, doc.status, doc.profile, r["symbol"], _num(r["tier_number"]), _num(r["notional_floor"]),
+                 _num(r["notional_cap"]), r["parameter"], r["unit"], _num(r["current"]), _num(r["proposed"]),
+                 _num(r["change"]), _num(r["relative_change"]), _num(r["model"]), r["bound"],
+                 "true" if r["overridden"] else "false", r["override_justification"]]
+        w.writerow([neutralise_csv_cell(c) for c in cells])
+    return buf.getvalue().encode("utf-8")
+
+
+# -------------------------------------------------------------------------------------------------
+# venue payloads
+# -------------------------------------------------------------------------------------------------
+
+
+def _ceil(x: float) -> int:
+    """Ceiling that ignores float noise below 1e-6 (``0.05 * 1e6`` is 50000, not 50001)."""
+    return int(math.ceil(round(x, 6)))
+
+
+def _floor(x: float) -> int:
+    return int(math.floor(round(x, 6)))
+
+
+def to_dydx(
+    proposal: StoredProposal | Mapping[str, Any],
+    *,
+    workflow: Mapping[str, Any] | None = None,
+    backtest: Mapping[str, Any] | None = None,
+    first_id: int = DYDX_FIRST_TIER_ID,
+) -> bytes:
+    """dYdX v4 governance proposal file with one ``MsgSetLiquidityTier`` per asset and tier (perp only).
+
+    See the module notes for the mapping. ``first_id`` is the id of the first liquidity tier (>= 0).
+
+    Raises
+    ------
+    ExportError
+        A lending proposal, or a negative ``first_id``.
+    """
+    doc = _doc(proposal, workflow, backtest)
+    check_profile("dydx", doc.profile)
+    if isinstance(first_id, bool) or not isinstance(first_id, int) or first_id < 0:
+        raise ExportError(f"the first dYdX liquidity tier id must be a whole number >= 0, got {first_id!r}.")
+    messages, tiers, left_out = [], [], []
+    next_id = first_id
+    for a in doc.assets:
+        if a["status"] != "ok" or not a["tiers"]:
+            left_out.append({"symbol": a["symbol"], "reason": f"{a['status']}: no tier can be offered"})
+            continue
+        for k, t in enumerate(a["tiers"]):
+            imf_ppm = min(1_000_000, _ceil(t["imf"] * 1e6))
+            mf_ppm = min(1_000_000, _ceil(t["mmf"] / t["imf"] * 1e6))
+            impact = int(round(DYDX_IMPACT_USDC * QUOTE_QUANTUMS_PER_USDC * 1e6 / imf_ppm))
+            name = f"{a['symbol']} tier {k + 1}"
+            messages.append({"@type": DYDX_MSG_TYPE, "authority": DYDX_GOV_AUTHORITY, "liquidity_tier": {
+                "id": next_id, "name": name, "initial_margin_ppm": imf_ppm, "maintenance_fraction_ppm": mf_ppm,
+                "impact_notional": impact, "open_interest_lower_cap": 0, "open_interest_upper_cap": 0,
+            }})
+            tiers.append({
+                "id": next_id, "symbol": a["symbol"], "tier": k + 1, "notional_floor": t["notional_floor"],
+                "notional_cap": t["notional_cap"], "max_leverage": t["max_leverage"], "imf": t["imf"], "mmf": t["mmf"],
+                "liquidation_penalty": t["liquidation_penalty"], "maintenance_deduction": t["maintenance_deduction"],
+                "effective_imf": imf_ppm / 1e6, "effective_mmf": imf_ppm * mf_ppm / 1e12,
+            })
+            next_id += 1
+    summary = (f"{_title(doc)}. riskparams proposal {doc.id} ({_STATUS_LABEL.get(doc.status, doc.status)}), "
+               f"created {doc.created_at or '-'}. One liquidity tier per asset and notional tier; IMF and MMF from "
+               "a volatility forecast at the committee's policy. See the forum post for the methodology.")
+    payload = {
+        "title": _title(doc).removeprefix("[ARFC] ")[:140], "summary": summary, "metadata": f"riskparams:{doc.id}", "messages": messages,
+        "riskparams": {
+            "proposal_id": doc.id, "status": doc.status, "final": doc.final, "banner": doc.banner,
+            "mapping": {
+                "initial_margin_ppm": "ceil(IMF x 1e6), IMF = 1 / max leverage",
+                "maintenance_fraction_ppm": "ceil(MMF / IMF x 1e6): dYdX's maintenance margin is a fraction of the "
+                                            "initial margin; rounding up keeps it at or above the proposed MMF",
+                "impact_notional": "round(500 USDC / IMF) in quote quantums (1 USDC = 1e6), dYdX's recommended value",
+                "open_interest_lower_cap": "0: no open-interest scaling (riskparams does not model open interest)",
+                "open_interest_upper_cap": "0: the IMF does not scale with open interest",
+                "id": f"sequential from {first_id}, one per asset and tier in symbol then tier order; map them to the "
+                      "venue's liquidity tier ids (and the markets' liquidity_tier) before submitting",
+                "name": "SYMBOL tier N",
+                "authority": "the dYdX x/gov module account",
+            },
+            "not_mapped": [
+                "notional brackets: dYdX v4 assigns one liquidity tier per market, so each riskparams tier is its "
+                "own liquidity tier",
+                "liquidation_penalty: dYdX sets liquidation fees module-wide",
+                "maintenance_deduction and position_limit",
+            ],
+            "tiers": tiers, "left_out": left_out,
+        },
+    }
+    return _dumps(_jsonable(payload))
+
+
+def to_aave(
+    proposal: StoredProposal | Mapping[str, Any],
+    *,
+    workflow: Mapping[str, Any] | None = None,
+    backtest: Mapping[str, Any] | None = None,
+    asset_addresses: Mapping[str, str] | None = None,
+) -> bytes:
+    """Aave v3 config-engine ``CollateralUpdate`` entries (lending only), bps with ``KEEP_CURRENT``.
+
+    See the module notes for the mapping. ``asset_addresses`` maps symbols to token addresses.
+
+    Raises
+    ------
+    ExportError
+        A perp proposal.
+    """
+    doc = _doc(proposal, workflow, backtest)
+    check_profile("aave", doc.profile)
+    addresses = {str(k).upper(): str(v) for k, v in (asset_addresses or {}).items()}
+    updates, unchanged = [], []
+    for a in doc.assets:
+        proposed = {"ltv": _floor(a["ltv"] * 1e4), "liqThreshold": _floor(a["liquidation_threshold"] * 1e4),
+                    "liqBonus": _ceil(a["liquidation_bonus"] * 1e4)}
+        cur = a.get("current")
+        current = None if cur is None else {
+            "ltv": _floor(cur["ltv"] * 1e4), "liqThreshold": _floor(cur["liquidation_threshold"] * 1e4),
+            "liqBonus": _ceil(cur["liquidation_bonus"] * 1e4)}
+        fields = {k: (KEEP_CURRENT if current is not None and current[k] == v else v) for k, v in proposed.items()}
+        if all(v == KEEP_CURRENT for v in fields.values()):
+            unchanged.append(a["symbol"])
+            continue
+        updates.append({"asset": addresses.get(a["symbol"], a["symbol"]), **fields, "debtCeiling": KEEP_CURRENT,
+                        "liqProtocolFee": KEEP_CURRENT})
+    payload = {
+        "engine": "IAaveV3ConfigEngine", "function": "collateralsUpdates", "struct": "CollateralUpdate",
+        "KEEP_CURRENT": KEEP_CURRENT, "collateralUpdates": updates,
+        "riskparams": {
+            "proposal_id": doc.id, "status": doc.status, "final": doc.final, "banner": doc.banner,
+            "title": _title(doc), "created_at": doc.created_at, "unchanged": unchanged,
+            "mapping": {
+                "ltv": "floor(LTV x 1e4) bps (0.80 -> 8000)",
+                "liqThreshold": "floor(liquidation threshold x 1e4) bps (0.825 -> 8250)",
+                "liqBonus": "ceil(bonus x 1e4) bps WITHOUT the 100% base, as the config engine takes it (0.05 -> "
+                            "500; the pool stores 10500)",
+                "debtCeiling": "KEEP_CURRENT: riskparams does not propose debt ceilings",
+                "liqProtocolFee": "KEEP_CURRENT: riskparams does not propose the protocol's share of the bonus",
+                "KEEP_CURRENT": "EngineFlags.KEEP_CURRENT = type(uint256).max - 42: the engine keeps the value in "
+                                "force; also used for a value equal to the current one",
+                "asset": "the symbol unless an address was given; use the reserve's underlying token address",
+            },
+        },
+    }
+    return _dumps(_jsonable(payload))
+
+
+def render(
+    fmt: str,
+    proposal: StoredProposal | Mapping[str, Any],
+    *,
+    workflow: Mapping[str, Any] | None = None,
+    backtest: Mapping[str, Any] | None = None,
+    dydx_first_id: int = DYDX_FIRST_TIER_ID,
+    asset_addresses: Mapping[str, str] | None = None,
+) -> bytes:
+    """Export ``proposal`` in format ``fmt`` (one of :data:`FORMATS`); see the format functions.
+
+    Raises
+    ------
+    ExportError
+        Unknown format, a venue payload of the other profile, an altered proposal or a bad backtest payload.
+    """
+    f = check_format(fmt)
+    if f == "md":
+        return to_markdown(proposal, workflow=workflow, backtest=backtest)
+    if f == "json":
+        return to_json_bundle(proposal, workflow=workflow, backtest=backtest)
+    if f == "csv":
+        return to_csv(proposal, workflow=workflow, backtest=backtest)
+    if f == "html":
+        return to_html(proposal, workflow=workflow, backtest=backtest)
+    if f == "dydx":
+        return to_dydx(proposal, workflow=workflow, backtest=backtest, first_id=dydx_first_id)
+    return to_aave(proposal, workflow=workflow, backtest=backtest, asset_addresses=asset_addresses)

@@ -1,0 +1,1532 @@
+"""The committee workflow for proposals: review, sign-offs, dissent, decision, revisions, audit log.
+
+A stored proposal (:mod:`riskparams.store.records`) is immutable content addressed by its SHA-256. This
+module moves it through the committee's workflow and records every action, with the member who took it,
+in an append-only audit log (:mod:`riskparams.store.governance_records`). Members come from a committee
+file (:func:`load_committee`; default ``riskparams/examples/committee.toml``).
+
+Workflow rules
+--------------
+Statuses: ``draft -> in_review -> approved | rejected``; ``approved -> exported`` (the first export);
+``draft | in_review -> withdrawn``; ``superseded`` (replaced by a revision). ``approved``, ``exported``,
+``rejected``, ``superseded`` and ``withdrawn`` are final for that revision.
+
+==============  ==================  ========================================================================
+action          who                 rule
+==============  ==================  ========================================================================
+submit (review) chair, member       only a ``draft``; the submitter becomes an author of the revision
+sign off        chair, member       only ``in_review``; once per member (a second sign-off is refused);
+                                    not an author unless ``author_may_sign``; replaces the member's dissent
+dissent         chair, member       only ``in_review``; a comment is required; replaces the member's sign-off
+retract         chair, member       only ``in_review``; withdraws the member's own sign-off or dissent
+approve         chair               only ``in_review``, with at least ``quorum`` sign-offs (default 2) and
+                                    no unresolved dissent; approving a revision supersedes its approved
+                                    (or exported) ancestors
+reject          chair               only ``in_review``; a comment is required
+withdraw        chair, member       only ``draft`` or ``in_review``
+comment         anyone listed       any status; a comment is required
+override        chair, member       a written justification is required; creates a NEW revision (a draft)
+                                    linked to its parent; refused on ``superseded`` / ``withdrawn`` and
+                                    when the proposal already has an open (draft or in review) revision.
+                                    An open parent (draft, in review) becomes ``superseded``; an approved
+                                    or rejected parent keeps its status (an approved proposal never
+                                    changes: its revision must be approved in turn)
+export          anyone listed       any status; a proposal not approved is marked DRAFT (or REJECTED,
+                                    WITHDRAWN, SUPERSEDED) in the output; venue payloads (dYdX, Aave) only
+                                    from ``approved`` / ``exported``; the first export of an approved
+                                    proposal sets ``exported``
+==============  ==================  ========================================================================
+
+*Unresolved dissent*: a member's latest vote is a dissent. It is resolved only by that member, who
+retracts it or changes it into a sign-off; a chair cannot overrule it (the committee can revise the
+proposal, reject it, or let the dissenter be persuaded). A dissent blocks even if its author has since left
+the committee file. *Sign-offs counted* toward the quorum are the latest votes of members who are in the
+committee file now with a voting role and, unless ``author_may_sign``, are not authors of the revision.
+Votes belong to one revision: a revision starts with none.
+
+Overrides
+---------
+An :class:`Override` sets one parameter of one asset (perp: ``max_leverage``, ``imf``, ``mmf``,
+``liquidation_penalty`` per tier; lending: ``ltv``, ``liquidation_threshold``, ``liquidation_bonus``) and
+:func:`revise` stores the result as a new proposal whose content records, under
+``provenance.revision``, its number, parent, root, author, justification and every override since the
+model run (old and new value). Overridden lines say ``bound='override'``; IMF and max leverage move
+together (IMF = 1 / max leverage); maintenance deductions are recomputed; coverage and close-out figures
+stay the model's (a note says so). The invariants of :mod:`riskparams.proposals` are enforced:
+``0 <= penalty < MMF < IMF <= 1`` and margins that never fall as positions grow (perp);
+``0 <= LTV < LT`` and ``LT x (1 + bonus) <= 1`` (lending).
+
+Units: fractions (0.03 = 3 %); max leverage in x. Tier numbers are 0-based in the library and the JSON
+(as in ``ParamLine.tier``) and 1-based in messages, ``Override.parse`` and the Markdown / CSV exports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from riskparams import export as _export
+from riskparams.domain import (
+    PROPOSAL_FORMAT,
+    AssetContext,
+    CoveredMove,
+    CurrentTierAssessment,
+    LendingAssetProposal,
+    LendingCurrentAssessment,
+    ParamLine,
+    PerpAssetProposal,
+    PerpTier,
+    Proposal,
+    SkippedAsset,
+    content_id,
+    validate_symbol,
+)
+from riskparams.exceptions import RiskParamsError
+from riskparams.store import Store
+from riskparams.store import governance_records as gr
+from riskparams.store.records import (
+    StoredProposal,
+    append_status_in,
+    get_proposal,
+    latest_status,
+    list_proposals,
+    save_proposal,
+)
+
+__all__ = [
+    "COMMITTEE_ENV_VAR",
+    "MEMBER_ENV_VAR",
+    "ROLES",
+    "Action",
+    "AuditEvent",
+    "Committee",
+    "CommitteeError",
+    "DiffRow",
+    "ExportResult",
+    "GovernanceError",
+    "Member",
+    "Override",
+    "ProposalDiff",
+    "Revision",
+    "Status",
+    "Vote",
+    "Workflow",
+    "apply_overrides",
+    "approve",
+    "comment",
+    "committee_from_dict",
+    "diff",
+    "diff_contents",
+    "dissent",
+    "example_committee_path",
+    "export_proposal",
+    "list_governance",
+    "load_committee",
+    "proposal_from_content",
+    "reject",
+    "retract",
+    "revise",
+    "sign_off",
+    "submit_for_review",
+    "withdraw",
+    "workflow",
+]
+
+COMMITTEE_ENV_VAR = "RISKPARAMS_COMMITTEE"
+"""Environment variable naming the committee file (``--committee FILE`` wins over it)."""
+
+MEMBER_ENV_VAR = "RISKPARAMS_MEMBER"
+"""Environment variable the command line reads when ``--as`` is not given."""
+
+ROLES: tuple[str, ...] = ("chair", "member", "observer")
+"""Committee roles; chairs and members vote, observers comment and export."""
+
+VOTING_ROLES: tuple[str, ...] = ("chair", "member")
+
+MAX_COMMENT = 10_000
+"""Longest comment or justification, in characters."""
+
+_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+_ADDRESS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{1,99}$")
+
+
+class GovernanceError(RiskParamsError):
+    """A workflow rule refused an action (one sentence naming the proposal and the rule)."""
+
+
+class CommitteeError(GovernanceError):
+    """The committee file is invalid, or a member is not in it."""
+
+
+class Status(StrEnum):
+    """Workflow statuses of a proposal revision."""
+
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPORTED = "exported"
+    SUPERSEDED = "superseded"
+    WITHDRAWN = "withdrawn"
+
+
+class Action(StrEnum):
+    """Actions written to the audit log."""
+
+    SUBMITTED = "submitted"
+    SIGNED_OFF = "signed_off"
+    DISSENTED = "dissented"
+    RETRACTED = "retracted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    COMMENTED = "commented"
+    REVISED = "revised"
+    REVISION_CREATED = "revision_created"
+    SUPERSEDED = "superseded"
+    EXPORTED = "exported"
+
+
+_OPEN = (Status.DRAFT.value, Status.IN_REVIEW.value)
+_DECIDED = (Status.APPROVED.value, Status.EXPORTED.value)
+
+
+def _norm(status: str | None) -> str:
+    """Workflow status of a logged one (``submitted``, written by older code, reads as ``in_review``)."""
+    if status is None:
+        return Status.DRAFT.value
+    return Status.IN_REVIEW.value if status == "submitted" else str(status)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _short(pid: str) -> str:
+    return pid[:12]
+
+
+# -------------------------------------------------------------------------------------------------
+# committee
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """A committee member.
+
+    Attributes
+    ----------
+    name : str
+        Display name.
+    handle : str
+        1-40 letters, digits and ``. _ -``; unique in the committee (case-insensitive).
+    role : str
+        ``chair``, ``member`` or ``observer``.
+    address : str or None
+        Wallet or account address (unique); members may be named by it too.
+    """
+
+    name: str
+    handle: str
+    role: str
+    address: str | None = None
+
+    @property
+    def can_vote(self) -> bool:
+        """Chairs and members vote; observers do not."""
+        return self.role in VOTING_ROLES
+
+    @property
+    def label(self) -> str:
+        """``'Name (@handle)'``."""
+        return f"{self.name} (@{self.handle})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"handle", "name", "role", "address"}``."""
+        return {"handle": self.handle, "name": self.name, "role": self.role, "address": self.address}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Committee:
+    """The committee: its members and approval rules (validated on construction).
+
+    Attributes
+    ----------
+    members : tuple of Member
+    quorum : int
+        Sign-offs needed to approve, in [1, number of voting members]; default 2.
+    author_may_sign : bool
+        May an author of a revision (its submitter, or the member whose override made it) sign it off?
+    source : str
+        Where it was read from (used in error messages).
+    """
+
+    members: tuple[Member, ...]
+    quorum: int = 2
+    author_may_sign: bool = False
+    source: str = "committee"
+
+    def __post_init__(self) -> None:
+        src = self.source
+        if not self.members:
+            raise CommitteeError(f"{src}: the committee has no members; add [[members]] entries.")
+        seen: dict[str, str] = {}
+        for k, m in enumerate(self.members):
+            where = f"{src}: members[{k}]"
+            if not isinstance(m.name, str) or not m.name.strip():
+                raise CommitteeError(f"{where}.name must be a non-empty string.")
+            if not isinstance(m.handle, str) or not _HANDLE.match(m.handle):
+                raise CommitteeError(f"{where}.handle must be 1-40 letters, digits and . _ - starting with a "
+                                     f"letter or digit, got {m.handle!r}.")
+            if m.role not in ROLES:
+                raise CommitteeError(f"{where}.role must be one of {', '.join(ROLES)}, got {m.role!r}.")
+            if m.address is not None and (not isinstance(m.address, str) or not _ADDRESS.match(m.address)):
+                raise CommitteeError(f"{where}.address must be 2-100 letters, digits and . : _ -, got {m.address!r}.")
+            for key in (m.handle, m.address):
+                if key is None:
+                    continue
+                if key.lower() in seen:
+                    raise CommitteeError(f"{where}: {key!r} already names {seen[key.lower()]}; handles and "
+                                         "addresses must be unique.")
+                seen[key.lower()] = f"@{m.handle}" if key == m.address else f"members[{k}]"
+        if not any(m.role == "chair" for m in self.members):
+            raise CommitteeError(f"{src}: the committee needs at least one chair to record decisions.")
+        voters = sum(m.can_vote for m in self.members)
+        if isinstance(self.quorum, bool) or not isinstance(self.quorum, int) or not 1 <= self.quorum <= voters:
+            raise CommitteeError(f"{src}: quorum must be a whole number in [1, {voters}] (the voting members), "
+                                 f"got {self.quorum!r}.")
+        if not isinstance(self.author_may_sign, bool):
+            raise CommitteeError(f"{src}: author_may_sign must be true or false, got {self.author_may_sign!r}.")
+
+    def find(self, who: str) -> Member | None:
+        """The member named by handle (``@`` optional) or address, case-insensitive; None if not listed."""
+        key = str(who).strip().lstrip("@").lower()
+        for m in self.members:
+            if m.handle.lower() == key or (m.address is not None and m.address.lower() == key):
+                return m
+        return None
+
+    def member(self, who: str | Member) -> Member:
+        """The member named by ``who`` (handle or address), else :class:`CommitteeError`."""
+        if isinstance(who, Member):
+            found = self.find(who.handle)
+            if found != who:
+                raise CommitteeError(f"@{who.handle} is not a member of the committee in {self.source}.")
+            return who
+        if not str(who).strip():
+            raise CommitteeError("say which committee member acts (a handle or an address).")
+        found = self.find(who)
+        if found is None:
+            handles = ", ".join(m.handle for m in self.members)
+            raise CommitteeError(f"unknown committee member {who!r} in {self.source} (members: {handles}).")
+        return found
+
+    @property
+    def voters(self) -> tuple[Member, ...]:
+        """Members with a vote (chairs and members)."""
+        return tuple(m for m in self.members if m.can_vote)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"source", "quorum", "author_may_sign", "members": [...]}``."""
+        return {"source": self.source, "quorum": self.quorum, "author_may_sign": self.author_may_sign,
+                "members": [m.to_dict() for m in self.members]}
+
+
+def example_committee_path() -> Path:
+    """Path of the documented example committee, ``riskparams/examples/committee.toml`` (the default)."""
+    return Path(str(resources.files("riskparams") / "examples" / "committee.toml"))
+
+
+def committee_from_dict(d: Mapping[str, Any], *, source: str = "committee") -> Committee:
+    """Build a :class:`Committee` from a TOML-shaped mapping; unknown keys are errors.
+
+    Keys: ``quorum`` [2], ``author_may_sign`` [false], ``members`` (list of tables with ``name``,
+    ``handle``, ``role`` and optionally ``address``).
+    """
+    allowed = ("quorum", "author_may_sign", "members")
+    extra = sorted(set(d) - set(allowed))
+    if extra:
+        raise CommitteeError(f"{source}: unknown key {extra[0]!r}; allowed keys are {', '.join(allowed)}.")
+    raw = d.get("members", [])
+    if not isinstance(raw, list):
+        raise CommitteeError(f"{source}: members must be an array of tables ([[members]]).")
+    members = []
+    for k, m in enumerate(raw):
+        if not isinstance(m, Mapping):
+            raise CommitteeError(f"{source}: members[{k}] must be a table with name, handle and role.")
+        bad = sorted(set(m) - {"name", "handle", "role", "address"})
+        if bad:
+            raise CommitteeError(f"{source}: members[{k}] has unknown key {bad[0]!r}; allowed keys are name, "
+                                 "handle, role, address.")
+        for key in ("name", "handle", "role"):
+            if key not in m:
+                raise CommitteeError(f"{source}: members[{k}] needs a {key}.")
+        members.append(Member(name=m["name"], handle=m["handle"], role=m["role"], address=m.get("address")))
+    return Committee(members=tuple(members), quorum=d.get("quorum", 2),
+                     author_may_sign=d.get("author_may_sign", False), source=source)
+
+
+def load_committee(path: str | Path | None = None) -> Committee:
+    """Read the committee file: ``path``, else ``$RISKPARAMS_COMMITTEE``, else the example file.
+
+    Raises
+    ------
+    CommitteeError
+        The file is missing, not TOML, or invalid (one sentence naming the file and the key).
+    """
+    chosen = path if path is not None else (os.environ.get(COMMITTEE_ENV_VAR) or None)
+    p = example_committee_path() if chosen is None else Path(chosen).expanduser()
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise CommitteeError(f"committee file {p} not found.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommitteeError(f"committee file {p} cannot be read ({exc}).") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CommitteeError(f"committee file {p} is not valid TOML ({exc}).") from None
+    return committee_from_dict(data, source=p.name)
+
+
+def _committee(committee: Committee | None) -> Committee:
+    return load_committee() if committee is None else committee
+
+
+# -------------------------------------------------------------------------------------------------
+# workflow state
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent:
+    """One row of the audit log.
+
+    Attributes
+    ----------
+    event_id : int
+        Increasing over the whole store.
+    proposal_id : str
+    at : datetime
+        Naive UTC.
+    actor, actor_name, actor_role, actor_address
+        The member as listed at the time (handle, name, role, address).
+    action : str
+        An :class:`Action` value.
+    from_status, to_status : str or None
+        Status before and after (equal when the action did not change it).
+    comment : str or None
+    detail : dict
+        E.g. ``{"revision": id}``, ``{"format": "md", "sha256": ...}``.
+    """
+
+    event_id: int
+    proposal_id: str
+    at: datetime
+    actor: str
+    actor_name: str
+    actor_role: str
+    actor_address: str | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    comment: str | None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (``at`` as ISO-8601 with ``Z``)."""
+        return {
+            "event_id": self.event_id, "proposal_id": self.proposal_id, "at": _iso(self.at), "actor": self.actor,
+            "actor_name": self.actor_name, "actor_role": self.actor_role, "actor_address": self.actor_address,
+            "action": self.action, "from_status": self.from_status, "to_status": self.to_status,
+            "comment": self.comment, "detail": dict(self.detail),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Vote:
+    """A member's standing vote on one revision.
+
+    ``vote`` is ``sign_off`` or ``dissent``; ``counted`` says whether a sign-off counts toward the quorum
+    (see the module notes).
+    """
+
+    member: str
+    name: str
+    role: str
+    vote: str
+    at: datetime
+    comment: str | None
+    counted: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return {"member": self.member, "name": self.name, "role": self.role, "vote": self.vote, "at": _iso(self.at),
+                "comment": self.comment, "counted": self.counted}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Workflow:
+    """Where one proposal revision stands in the workflow.
+
+    Attributes
+    ----------
+    proposal_id, profile : str
+    created_at : datetime
+        When the proposal was first stored (naive UTC).
+    status : str
+        A :class:`Status` value.
+    revision : int
+        1 for a model run, n + 1 for a revision of revision n.
+    parent_id : str or None
+        The revision this one was made from (None for a model run).
+    root_id : str
+        The first proposal of the lineage.
+    children : tuple of str
+        Revisions made from this one.
+    authors : tuple of str
+        Handles of its submitters and of the member whose override made it.
+    sign_offs, dissents : tuple of Vote
+        Standing votes (retracted ones left out).
+    quorum : int
+    author_may_sign : bool
+    events : tuple of AuditEvent
+        The audit log of this revision, oldest first.
+    """
+
+    proposal_id: str
+    profile: str
+    created_at: datetime
+    status: str
+    revision: int
+    parent_id: str | None
+    root_id: str
+    children: tuple[str, ...]
+    authors: tuple[str, ...]
+    sign_offs: tuple[Vote, ...]
+    dissents: tuple[Vote, ...]
+    quorum: int
+    author_may_sign: bool
+    events: tuple[AuditEvent, ...]
+
+    @property
+    def counted_sign_offs(self) -> tuple[Vote, ...]:
+        """Sign-offs that count toward the quorum."""
+        return tuple(v for v in self.sign_offs if v.counted)
+
+    @property
+    def quorum_met(self) -> bool:
+        """At least ``quorum`` counted sign-offs."""
+        return len(self.counted_sign_offs) >= self.quorum
+
+    @property
+    def approval_blocker(self) -> str | None:
+        """Why a chair cannot approve now (one sentence), or None when approval is possible."""
+        pid = _short(self.proposal_id)
+        if self.status != Status.IN_REVIEW:
+            if self.status in _DECIDED:
+                return f"proposal {pid} is already approved."
+            return f"proposal {pid} is {self.status}; only a proposal in review can be approved."
+        if self.dissents:
+            who = ", ".join(f"@{v.member}" for v in self.dissents)
+            return (f"proposal {pid} has unresolved dissent from {who}; it cannot be approved until the dissent "
+                    "is retracted or changed to a sign-off.")
+        if not self.quorum_met:
+            n = len(self.counted_sign_offs)
+            return f"proposal {pid} has {n} of the {self.quorum} sign-offs it needs to be approved."
+        return None
+
+    @property
+    def decision(self) -> AuditEvent | None:
+        """The approval or rejection event, if any."""
+        for e in reversed(self.events):
+            if e.action in (Action.APPROVED, Action.REJECTED):
+                return e
+        return None
+
+    def to_dict(self, *, for_export: bool = False) -> dict[str, Any]:
+        """JSON-safe dictionary.
+
+        Parameters
+        ----------
+        for_export : bool
+            The record embedded in exports: ``exported`` events left out and status ``exported`` shown as
+            ``approved``, so that exporting again gives identical bytes.
+        """
+        events = [e for e in self.events if not (for_export and e.action == Action.EXPORTED)]
+        status = Status.APPROVED.value if for_export and self.status == Status.EXPORTED else self.status
+        decision = self.decision
+        return {
+            "proposal_id": self.proposal_id, "profile": self.profile, "created_at": _iso(self.created_at),
+            "status": status, "revision": self.revision, "parent_id": self.parent_id, "root_id": self.root_id,
+            "children": list(self.children), "authors": list(self.authors), "quorum": self.quorum,
+            "author_may_sign": self.author_may_sign, "quorum_met": self.quorum_met,
+            "sign_offs": [v.to_dict() for v in self.sign_offs],
+            "dissents": [v.to_dict() for v in self.dissents],
+            "decision": None if decision is None else decision.to_dict(),
+            "events": [e.to_dict() for e in events],
+        }
+
+
+def _state(cur: Any, stored: StoredProposal, committee: Committee) -> Workflow:
+    """The workflow of a stored proposal, read with ``cur``."""
+    pid = stored.id
+    status = _norm(latest_status(cur, pid))
+    events = tuple(AuditEvent(**e) for e in gr.events(cur, pid))
+    link = gr.revision_link(cur, pid)
+    kids = tuple(gr.children(cur, pid))
+    authors = sorted({e.actor for e in events if e.action == Action.SUBMITTED} | ({link["actor"]} if link else set()))
+    sign_offs: list[Vote] = []
+    dissents: list[Vote] = []
+    for handle, ev in sorted(gr.latest_votes(cur, [pid]).get(pid, {}).items(), key=lambda kv: kv[1]["event_id"]):
+        if ev["action"] == Action.RETRACTED:
+            continue
+        m = committee.find(handle)
+        if ev["action"] == Action.SIGNED_OFF:
+            counted = m is not None and m.can_vote and (committee.author_may_sign or handle not in authors)
+            sign_offs.append(Vote(member=handle, name=ev["actor_name"], role=ev["actor_role"], vote="sign_off",
+                                  at=ev["at"], comment=ev["comment"], counted=counted))
+        else:
+            dissents.append(Vote(member=handle, name=ev["actor_name"], role=ev["actor_role"], vote="dissent",
+                                 at=ev["at"], comment=ev["comment"], counted=True))
+    return Workflow(
+        proposal_id=pid, profile=stored.profile, created_at=stored.created_at, status=status,
+        revision=1 if link is None else int(link["revision"]), parent_id=None if link is None else link["parent_id"],
+        root_id=pid if link is None else link["root_id"], children=kids, authors=tuple(authors),
+        sign_offs=tuple(sign_offs), dissents=tuple(dissents), quorum=committee.quorum,
+        author_may_sign=committee.author_may_sign, events=events,
+    )
+
+
+def workflow(store: Store, proposal_id: str, *, committee: Committee | None = None) -> Workflow:
+    """Where a proposal (id or unique prefix of >= 6 hex characters) stands in the workflow.
+
+    Raises
+    ------
+    ProposalNotFoundError
+        No (or more than one) stored proposal matches.
+    """
+    committee = _committee(committee)
+    stored = get_proposal(store, proposal_id)
+    return _state(store.cursor(), stored, committee)
+
+
+# -------------------------------------------------------------------------------------------------
+# actions
+# -------------------------------------------------------------------------------------------------
+
+
+def _text(value: str | None, *, required: str | None = None, what: str = "comment") -> str | None:
+    """A stripped comment (None when empty); ``required`` is the error message when it must be given."""
+    text = None if value is None else str(value).strip()
+    if not text:
+        if required is not None:
+            raise GovernanceError(required)
+        return None
+    if len(text) > MAX_COMMENT:
+        raise GovernanceError(f"the {what} is too long ({len(text):,} characters; at most {MAX_COMMENT:,}).")
+    return text
+
+
+def _require_voter(member: Member, doing: str) -> None:
+    if not member.can_vote:
+        raise GovernanceError(f"@{member.handle} is an observer; only chairs and members may {doing}.")
+
+
+def _require_chair(member: Member, doing: str) -> None:
+    if member.role != "chair":
+        raise GovernanceError(f"@{member.handle} is a {member.role}; only a chair may {doing}.")
+
+
+def _final_message(state: Workflow) -> str | None:
+    pid = _short(state.proposal_id)
+    if state.status in _DECIDED:
+        return f"proposal {pid} is approved and cannot change; an override creates a new revision."
+    if state.status == Status.REJECTED:
+        return f"proposal {pid} was rejected; an override creates a new revision to review."
+    if state.status == Status.SUPERSEDED:
+        later = state.children[-1][:12] if state.children else "a later revision"
+        return f"proposal {pid} was superseded by {later}; act on the latest revision."
+    if state.status == Status.WITHDRAWN:
+        return f"proposal {pid} was withdrawn."
+    return None
+
+
+def _require_review(state: Workflow, doing: str) -> None:
+    final = _final_message(state)
+    if final is not None:
+        raise GovernanceError(final)
+    if state.status != Status.IN_REVIEW:
+        raise GovernanceError(f"proposal {_short(state.proposal_id)} is a {state.status}; members {doing} only while "
+                              "it is in review (submit it for review first).")
+
+
+Check = Callable[[Workflow, Member], None]
+Extra = Callable[[Any, Workflow, Member, datetime], None]
+
+
+def _act(
+    store: Store,
+    proposal_id: str,
+    who: str | Member,
+    committee: Committee | None,
+    action: Action,
+    check: Check,
+    *,
+    to_status: str | None = None,
+    comment: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+    extra: Extra | None = None,
+) -> Workflow:
+    """Validate and record one action in one transaction; returns the workflow after it."""
+    committee = _committee(committee)
+    member = committee.member(who)
+    stored = get_proposal(store, proposal_id)
+    now = _now()
+    with store.transaction() as cur:
+        state = _state(cur, stored, committee)
+        check(state, member)
+        to = state.status if to_status is None else to_status
+        if to != state.status:
+            append_status_in(cur, stored.id, to, actor=member.handle, note=comment, at=now)
+        gr.insert_event(cur, proposal_id=stored.id, at=now, actor=member.to_dict(), action=action.value,
+                        from_status=state.status, to_status=to, comment=comment, detail=detail)
+        if extra is not None:
+            extra(cur, state, member, now)
+    return _state(store.cursor(), stored, committee)
+
+
+def submit_for_review(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
+                      committee: Committee | None = None) -> Workflow:
+    """``draft -> in_review`` (chair or member); the submitter becomes an author of the revision.
+
+    Parameters
+    ----------
+    store : Store
+    proposal_id : str
+        Id or unique prefix (>= 6 hex characters).
+    who : str or Member
+        Handle or address of the member acting.
+    comment : str, optional
+    committee : Committee, optional
+        Default :func:`load_committee`.
+
+    Raises
+    ------
+    CommitteeError
+        ``who`` is not in the committee.
+    GovernanceError
+        The rule refuses it (one sentence).
+    """
+    text = _text(comment)
+
+    def check(state: Workflow, member: Member) -> None:
+        _require_voter(member, "submit a proposal for review")
+        final = _final_message(state)
+        if final is not None:
+            raise GovernanceError(final)
+        if state.status == Status.IN_REVIEW:
+            raise GovernanceError(f"proposal {_short(state.proposal_id)} is already in review.")
+
+    return _act(store, proposal_id, who, committee, Action.SUBMITTED, check, to_status=Status.IN_REVIEW.value,
+                comment=text)
+
+
+def _vote_of(state: Workflow, handle: str) -> str | None:
+    for v in (*state.sign_offs, *state.dissents):
+        if v.member == handle:
+            return v.vote
+    return None
+
+
+def sign_off(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
+             committee: Committee | None = None) -> Workflow:
+    """Sign off a proposal in review (chair or member; once; replaces the member's own dissent).
+
+    Raises
+    ------
+    GovernanceError
+        Not in review, already signed off, an observer, or an author when ``author_may_sign`` is false.
+    """
+    text = _text(comment)
+
+    def check(state: Workflow, member: Member) -> None:
+        _require_voter(member, "sign off")
+        _require_review(state, "sign off")
+        if _vote_of(state, member.handle) == "sign_off":
+            raise GovernanceError(f"@{member.handle} has already signed off proposal {_short(state.proposal_id)}.")
+        if not state.author_may_sign and member.handle in state.authors:
+            raise GovernanceError(f"@{member.handle} is an author of proposal {_short(state.proposal_id)} and may not "
+                                  "sign it off (the committee's author_may_sign is false).")
+
+    return _act(store, proposal_id, who, committee, Action.SIGNED_OFF, check, comment=text)
+
+
+def dissent(store: Store, proposal_id: str, who: str | Member, *, comment: str,
+            committee: Committee | None = None) -> Workflow:
+    """Dissent from a proposal in review, with a comment saying why (chair or member; replaces the member's
+    own sign-off). An unresolved dissent blocks approval.
+
+    Raises
+    ------
+    GovernanceError
+        No comment, not in review, already dissenting, or an observer.
+    """
+    text = _text(comment, required="a dissent needs a comment saying why.")
+
+    def check(state: Workflow, member: Member) -> None:
+        _require_voter(member, "dissent")
+        _require_review(state, "dissent")
+        if _vote_of(state, member.handle) == "dissent":
+            raise GovernanceError(f"@{member.handle} has already dissented on proposal {_short(state.proposal_id)}.")
+
+    return _act(store, proposal_id, who, committee, Action.DISSENTED, check, comment=text)
+
+
+def retract(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
+            committee: Committee | None = None) -> Workflow:
+    """Withdraw one's own sign-off or dissent on a proposal in review (this resolves a dissent).
+
+    Raises
+    ------
+    GovernanceError
+        Not in review, or the member has no standing vote.
+    """
+    text = _text(comment)
+
+    def check(state: Workflow, member: Member) -> None:
+        _require_voter(member, "retract a vote")
+        _require_review(state, "retract votes")
+        if _vote_of(state, member.handle) is None:
+            raise GovernanceError(f"@{member.handle} has no sign-off or dissent on proposal "
+                                  f"{_short(state.proposal_id)} to retract.")
+
+    return _act(store, proposal_id, who, committee, Action.RETRACTED, check, comment=text)
+
+
+def _supersede_ancestors(cur: Any, state: Workflow, member: Member, now: datetime) -> None:
+    """Mark approved / exported ancestors of a newly approved revision as superseded."""
+    pid = state.parent_id
+    while pid is not None:
+        status = _norm(latest_status(cur, pid))
+        if status in _DECIDED:
+            note = f"superseded by revision {state.proposal_id[:12]}"
+            append_status_in(cur, pid, Status.SUPERSEDED.value, actor=member.handle, note=note, at=now)
+            gr.insert_event(cur, proposal_id=pid, at=now, actor=member.to_dict(), action=Action.SUPERSEDED.value,
+                            from_status=status, to_status=Status.SUPERSEDED.value, comment=note,
+                            detail={"by": state.proposal_id})
+        link = gr.revision_link(cur, pid)
+        pid = None if link is None else link["parent_id"]
+
+
+def approve(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
+            committee: Committee | None = None) -> Workflow:
+    """Record the committee's approval (a chair; in review; quorum of sign-offs; no unresolved dissent).
+
+    Approving a revision marks its approved or exported ancestors ``superseded``.
+
+    Raises
+    ------
+    GovernanceError
+        Not a chair, not in review, too few sign-offs, or unresolved dissent.
+    """
+    text = _text(comment)
+
+    def check(state: Workflow, member: Member) -> None:
+        _require_chair(member, "approve a proposal")
+        final = _final_message(state)
+        if final is not None and state.status not in _DECIDED:
+            raise GovernanceError(final)
+        blocker = state.approval_blocker
+        if blocker is not None:
+            raise GovernanceError(blocker)
+
+    return _act(store, proposal_id, who, committee, Action.APPROVED, check, to_status=Status.APPROVED.value,
+                comment=text, extra=_supersede_ancestors)
+
+
+def reject(store: Store, proposal_id: str, who: str | Member, *, comment: str,
+           committee: Committee | None = None) -> Workflow:
+    """Record the committee's rejection, with the reason (a chair; in review).
+
+    Raises
+    ------
+    GovernanceError
+        No comment, not a chair, or not in review.
+    """
+    text = _text(comment, required="a rejection needs a comment saying why.")
+
+    def check(state: Workflow, member: Member) -> None:
+        _require_chair(member, "reject a proposal")
+        final = _final_message(state)
+        if final is not None:
+            raise GovernanceError(final)
+        if state.status != Status.IN_REVIEW:
+            raise GovernanceError(f"proposal {_short(state.proposal_id)} is a draft; only a proposal in review can "
+                                  "be rejected (withdraw a draft instead).")
+
+    return _act(store, proposal_id, who, committee, Action.REJECTED, check, to_status=Status.REJECTED.value,
+                comment=text)
+
+
+def withdraw(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
+             committee: Committee | None = None) -> Workflow:
+    """``draft | in_review -> withdrawn`` (chair or member).
+
+    Raises
+    ------
+    GovernanceError
+        The proposal is approved, rejected, superseded or already withdrawn.
+    """
+    text = _text(comment)
+
+    def check(state: Workflow, member: Member) -> None:
+        _require_voter(member, "withdraw a proposal")
+        final = _final_message(state)
+        if final is not None:
+            raise GovernanceError(final)
+
+    return _act(store, proposal_id, who, committee, Action.WITHDRAWN, check, to_status=Status.WITHDRAWN.value,
+                comment=text)
+
+
+def comment(store: Store, proposal_id: str, who: str | Member, *, text: str,
+            committee: Committee | None = None) -> Workflow:
+    """Add a comment to the audit log of a proposal (anyone listed, any status)."""
+    body = _text(text, required="a comment cannot be empty.")
+
+    def check(state: Workflow, member: Member) -> None:
+        return None
+
+    return _act(store, proposal_id, who, committee, Action.COMMENTED, check, comment=body)
+
+
+# -------------------------------------------------------------------------------------------------
+# revisions: overrides, content round trip, diff
+# -------------------------------------------------------------------------------------------------
+
+PERP_PARAMETERS: tuple[str, ...] = ("max_leverage", "imf", "mmf", "liquidation_penalty")
+LENDING_PARAMETERS: tuple[str, ...] = ("ltv", "liquidation_threshold", "liquidation_bonus")
+_PARAM_ORDER = {p: k for k, p in enumerate((*PERP_PARAMETERS, *LENDING_PARAMETERS))}
+_TOL = 1e-12
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Override:
+    """A manual change of one proposed parameter.
+
+    Attributes
+    ----------
+    symbol : str
+        Upper-cased.
+    parameter : str
+        Perp: ``max_leverage`` (x), ``imf``, ``mmf``, ``liquidation_penalty``; lending: ``ltv``,
+        ``liquidation_threshold``, ``liquidation_bonus`` (fractions: 0.05 = 5 %).
+    value : float
+    tier : int or None
+        0-based tier (perp); None for lending.
+    """
+
+    symbol: str
+    parameter: str
+    value: float
+    tier: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Override:
+        """Parse ``SYMBOL:PARAMETER[:TIER]=VALUE`` with a **1-based** tier, e.g. ``BTC:mmf:1=0.05``,
+        ``BTC:max_leverage:2=10x``, ``ETH:ltv=0.75``, ``ETH:liquidation_bonus=500bps``, ``ETH:ltv=75%``.
+
+        Raises
+        ------
+        GovernanceError
+            The text does not have that shape (one sentence with an example).
+        """
+        shape = (f"override {text!r} must look like SYMBOL:PARAMETER[:TIER]=VALUE, e.g. BTC:mmf:1=0.05 "
+                 "(tier 1 is the first; VALUE a fraction, N%, Nbps or Nx).")
+        left, sep, right = str(text).partition("=")
+        parts = [p.strip() for p in left.split(":")]
+        if not sep or len(parts) not in (2, 3) or not all(parts) or not right.strip():
+            raise GovernanceError(shape)
+        try:
+            symbol = validate_symbol(parts[0])
+        except ValueError as exc:
+            raise GovernanceError(f"{exc}.") from None
+        parameter = parts[1].lower()
+        tier: int | None = None
+        if len(parts) == 3:
+            if not parts[2].isdigit() or int(parts[2]) < 1:
+                raise GovernanceError(f"override {text!r}: the tier must be a whole number from 1, got {parts[2]!r}.")
+            tier = int(parts[2]) - 1
+        raw = right.strip().lower().replace("_", "")
+        scale = 1.0
+        for suffix, s in (("bps", 1e-4), ("%", 1e-2), ("x", 1.0)):
+            if raw.endswith(suffix):
+                raw, scale = raw[: -len(suffix)].strip(), s
+                break
+        try:
+            value = float(raw) * scale
+        except ValueError:
+            raise GovernanceError(shape) from None
+        if not math.isfinite(value):
+            raise GovernanceError(f"override {text!r}: the value must be a finite number.")
+        return cls(symbol=symbol, parameter=parameter, value=value, tier=tier)
+
+    @property
+    def label(self) -> str:
+        """``'BTC mmf tier 1'`` (1-based tier)."""
+        return f"{self.symbol} {self.parameter}" + ("" if self.tier is None else f" tier {self.tier + 1}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"symbol", "parameter", "tier", "value"}`` (0-based tier)."""
+        return {"symbol": self.symbol, "parameter": self.parameter, "tier": self.tier, "value": self.value}
+
+
+def proposal_from_content(content: Mapping[str, Any]) -> Proposal:
+    """Rebuild a :class:`~riskparams.domain.Proposal` from its stored content (``Proposal.content()``).
+
+    The round trip is exact: ``proposal_from_content(c).content() == c``.
+
+    Raises
+    ------
+    GovernanceError
+        The content has another format, or does not rebuild to the same hash.
+    """
+    if content.get("format") != PROPOSAL_FORMAT:
+        raise GovernanceError(f"proposal content has format {content.get('format')!r}; this riskparams reads "
+                              f"{PROPOSAL_FORMAT!r}.")
+
+    def covered(d: Mapping[str, Any]) -> CoveredMove:
+        return CoveredMove(**{**d, "binding": tuple(d["binding"])})
+
+    def lines(items: Sequence[Mapping[str, Any]]) -> tuple[ParamLine, ...]:
+        return tuple(ParamLine(parameter=ln["parameter"], tier=ln["tier"], current=ln["current"],
+                               proposed=ln["proposed"], model=ln["model"], uncapped=ln["uncapped"],
+                               bound=ln["bound"]) for ln in items)
+
+    def context(d: Mapping[str, Any] | None) -> AssetContext | None:
+        return None if d is None else AssetContext(**d)
+
+    assets: list[PerpAssetProposal | LendingAssetProposal] = []
+    for a in content["assets"]:
+        if content["profile"] == "perp":
+            cur = a["current"]
+            assets.append(PerpAssetProposal(
+                symbol=a["symbol"], status=a["status"], tiers=tuple(PerpTier(**t) for t in a["tiers"]),
+                position_limit=a["position_limit"], covered=covered(a["covered_move"]),
+                current=None if cur is None else tuple(CurrentTierAssessment(**t) for t in cur["tiers"]),
+                lines=lines(a["lines"]), rationale=a["rationale"], context=context(a["context"]),
+                notes=tuple(a["notes"]),
+            ))
+        else:
+            cur = a["current"]
+            assets.append(LendingAssetProposal(
+                symbol=a["symbol"], status=a["status"], ltv=a["ltv"], liquidation_threshold=a["liquidation_threshold"],
+                liquidation_bonus=a["liquidation_bonus"], coverage=a["coverage"], close_out_cost=a["close_out_cost"],
+                covered=covered(a["covered_move"]),
+                current=None if cur is None else LendingCurrentAssessment(
+                    ltv=cur["ltv"], liquidation_threshold=cur["liquidation_threshold"],
+                    liquidation_bonus=cur["liquidation_bonus"], coverage=cur["coverage"],
+                    below_confidence=cur["below_confidence"]),
+                lines=lines(a["lines"]), rationale=a["rationale"], context=context(a["context"]),
+                notes=tuple(a["notes"]),
+            ))
+    proposal = Proposal(
+        profile=content["profile"], as_of=content["as_of"], policy=dict(content["policy"]), assets=tuple(assets),
+        skipped=tuple(SkippedAsset(**s) for s in content["skipped"]), provenance=dict(content["provenance"]),
+    )
+    if content_id(proposal.content()) != content_id(content):
+        raise GovernanceError("the stored proposal content does not rebuild to the same hash; it was written by "
+                              "another version of riskparams.")
+    return proposal
+
+
+def _fmt_value(parameter: str, x: float | None) -> str:
+    if x is None:
+        return "none"
+    return f"{x:g}x" if parameter == "max_leverage" else f"{x:.2%}"
+
+
+def _line_updates(
+    lines: Sequence[ParamLine], new: Mapping[tuple[str, int | None], float]
+) -> tuple[ParamLine, ...]:
+    out = []
+    for ln in lines:
+        v = new.get((ln.parameter, ln.tier))
+        if v is not None and abs(v - ln.proposed) > _TOL:
+            ln = replace(ln, proposed=v, uncapped=None, bound="override")
+        out.append(ln)
+    return tuple(out)
+
+
+def _override_perp(
+    a: PerpAssetProposal, overrides: Sequence[Override], revision: int
+) -> tuple[PerpAssetProposal, list[dict[str, Any]]]:
+    sym = a.symbol
+    if a.status != "ok" or not a.tiers:
+        raise GovernanceError(f"{sym} is unmarginable in this proposal; it has no tiers to override.")
+    n = len(a.tiers)
+    values = {
+        "max_leverage": [t.max_leverage for t in a.tiers], "imf": [t.imf for t in a.tiers],
+        "mmf": [t.mmf for t in a.tiers], "liquidation_penalty": [t.liquidation_penalty for t in a.tiers],
+    }
+    records: list[dict[str, Any]] = []
+    for ov in overrides:
+        if ov.parameter not in PERP_PARAMETERS:
+            raise GovernanceError(f"{ov.parameter!r} is not a perp parameter; use one of {', '.join(PERP_PARAMETERS)}.")
+        if ov.tier is None:
+            raise GovernanceError(f"a perp override needs a tier: {sym} has tiers 1 to {n}.")
+        k = ov.tier
+        if not 0 <= k < n:
+            raise GovernanceError(f"{sym} has tiers 1 to {n}; tier {k + 1} does not exist.")
+        v = float(ov.value)
+        p = ov.parameter
+        if p == "max_leverage" and not 1.0 <= v <= 1000.0:
+            raise GovernanceError(f"{ov.label}: max leverage must be in [1, 1000] x, got {v:g}.")
+        if p == "imf" and not 0.001 <= v <= 1.0:
+            raise GovernanceError(f"{ov.label}: the IMF must be in [0.001, 1] (a fraction), got {v:g}.")
+        if p in ("mmf", "liquidation_penalty") and not 0.0 <= v < 1.0:
+            raise GovernanceError(f"{ov.label}: the value must be a fraction in [0, 1), got {v:g}.")
+        old = values[p][k]
+        if abs(v - old) <= _TOL:
+            raise GovernanceError(f"{ov.label} is already {_fmt_value(p, old)}; an override must change the value.")
+        values[p][k] = v
+        if p == "max_leverage":
+            values["imf"][k] = 1.0 / v
+        elif p == "imf":
+            values["max_leverage"][k] = 1.0 / v
+        records.append({"symbol": sym, "parameter": p, "tier": k, "old": old, "new": v})
+    lev, imf, mmf, pen = values["max_leverage"], values["imf"], values["mmf"], values["liquidation_penalty"]
+    for k in range(n):
+        t = f"{sym} tier {k + 1}"
+        if mmf[k] <= 0:
+            raise GovernanceError(f"{t}: the MMF must be positive.")
+        if not pen[k] < mmf[k]:
+            raise GovernanceError(f"{t}: the liquidation penalty ({pen[k]:.2%}) must stay below the MMF ({mmf[k]:.2%}).")
+        if not mmf[k] < imf[k]:
+            raise GovernanceError(f"{t}: the MMF ({mmf[k]:.2%}) must stay below the IMF ({imf[k]:.2%}, max leverage "
+                                  f"{lev[k]:g}x).")
+        if k and mmf[k] < mmf[k - 1] - _TOL:
+            raise GovernanceError(f"{t}: the MMF ({mmf[k]:.2%}) would fall below tier {k}'s ({mmf[k - 1]:.2%}); "
+                                  "margins must not fall as positions grow.")
+        if k and imf[k] < imf[k - 1] - _TOL:
+            raise GovernanceError(f"{t}: the max leverage ({lev[k]:g}x) would exceed tier {k}'s ({lev[k - 1]:g}x); "
+                                  "margins must not fall as positions grow.")
+    from riskparams.proposals import maintenance_deductions
+
+    ded = maintenance_deductions([t.notional_floor for t in a.tiers], mmf)
+    tiers = tuple(replace(t, max_leverage=lev[k], imf=imf[k], mmf=mmf[k], liquidation_penalty=pen[k],
+                          maintenance_deduction=ded[k]) for k, t in enumerate(a.tiers))
+    new: dict[tuple[str, int | None], float] = {(p, k): values[p][k] for p in PERP_PARAMETERS for k in range(n)}
+    changes = "; ".join(f"{r['parameter']} tier {r['tier'] + 1} {_fmt_value(r['parameter'], r['old'])} -> "
+                        f"{_fmt_value(r['parameter'], r['new'])}" for r in records)
+    note = (f"Manual override in revision {revision}: {changes}. Coverage and close-out figures are the model's "
+            "for the values before the override.")
+    return replace(a, tiers=tiers, lines=_line_updates(a.lines, new), notes=(*a.notes, note)), records
+
+
+def _override_lending(
+    a: LendingAssetProposal, overrides: Sequence[Override], revision: int
+) -> tuple[LendingAssetProposal, list[dict[str, Any]]]:
+    sym = a.symbol
+    values = {"ltv": a.ltv, "liquidation_threshold": a.liquidation_threshold,
+              "liquidation_bonus": a.liquidation_bonus}
+    records: list[dict[str, Any]] = []
+    for ov in overrides:
+        p = ov.parameter
+        if p not in LENDING_PARAMETERS:
+            raise GovernanceError(f"{p!r} is not a lending parameter; use one of {', '.join(LENDING_PARAMETERS)}.")
+        if ov.tier is not None:
+            raise GovernanceError(f"{ov.label}: lending parameters have no tiers; leave the tier out.")
+        v = float(ov.value)
+        if not 0.0 <= v < 1.0:
+            raise GovernanceError(f"{ov.label}: the value must be a fraction in [0, 1), got {v:g}.")
+        old = values[p]
+        if abs(v - old) <= _TOL:
+            raise GovernanceError(f"{ov.label} is already {_fmt_value(p, old)}; an override must change the value.")
+        values[p] = v
+        records.append({"symbol": sym, "parameter": p, "tier": None, "old": old, "new": v})
+    ltv, lt, lb = values["ltv"], values["liquidation_threshold"], values["liquidation_bonus"]
+    if not (ltv < lt or (ltv == 0.0 and lt == 0.0)):
+        raise GovernanceError(f"{sym}: the LTV ({ltv:.2%}) must stay below the liquidation threshold ({lt:.2%}).")
+    if lt * (1.0 + lb) > 1.0 + _TOL:
+        raise GovernanceError(f"{sym}: the liquidation threshold x (1 + bonus) would be {lt * (1 + lb):.4f}; it must "
+                              "not exceed 1 (a liquidation would pay out more than the collateral).")
+    new: dict[tuple[str, int | None], float] = {(p, None): v for p, v in values.items()}
+    changes = "; ".join(f"{r['parameter']} {_fmt_value(r['parameter'], r['old'])} -> "
+                        f"{_fmt_value(r['parameter'], r['new'])}" for r in records)
+    note = (f"Manual override in revision {revision}: {changes}. Coverage and close-out figures are the model's "
+            "for the values before the override.")
+    status = "ok" if ltv > 0 else a.status
+    return replace(a, status=status, ltv=ltv, liquidation_threshold=lt, liquidation_bonus=lb,
+                   lines=_line_updates(a.lines, new), notes=(*a.notes, note)), records
+
+
+def apply_overrides(
+    content: Mapping[str, Any],
+    overrides: Sequence[Override],
+    *,
+    parent_id: str,
+    root_id: str,
+    revision: int,
+    author: str,
+    justification: str,
+) -> Proposal:
+    """The revision of a proposal's content with ``overrides`` applied (pure; nothing is stored).
+
+    The result's ``provenance.revision`` holds ``number``, ``parent``, ``root``, ``by``, ``justification``
+    and ``overrides`` (those of earlier revisions, then these: ``symbol, parameter, tier, old, new,
+    revision, by, justification``).
+
+    Raises
+    ------
+    GovernanceError
+        An unknown asset or parameter, a missing or extra tier, a value out of range, an unchanged value,
+        two overrides of the same parameter, or an invariant the change would break.
+    """
+    base = proposal_from_content(content)
+    if not overrides:
+        raise GovernanceError("an override needs at least one parameter change.")
+    seen: set[tuple[str, str, int | None]] = set()
+    grouped: dict[str, list[Override]] = {}
+    symbols = [a.symbol for a in base.assets]
+    for ov in overrides:
+        key = (ov.symbol, ov.parameter, ov.tier)
+        if key in seen:
+            raise GovernanceError(f"two overrides for {ov.label}; give each parameter once.")
+        seen.add(key)
+        if ov.symbol not in symbols:
+            raise GovernanceError(f"the proposal has no asset {ov.symbol!r} (assets: {', '.join(symbols)}).")
+        grouped.setdefault(ov.symbol, []).append(ov)
+    records: list[dict[str, Any]] = []
+    assets: list[PerpAssetProposal | LendingAssetProposal] = []
+    for a in base.assets:
+        if a.symbol in grouped:
+            if isinstance(a, PerpAssetProposal):
+                new_a: PerpAssetProposal | LendingAssetProposal
+                new_a, recs = _override_perp(a, grouped[a.symbol], revision)
+            else:
+                new_a, recs = _override_lending(a, grouped[a.symbol], revision)
+            a = new_a
+            records += recs
+        assets.append(a)
+    for r in records:
+        r.update(revision=revision, by=author, justification=justification)
+    earlier = list(dict(base.provenance).get("revision", {}).get("overrides", []))
+    provenance = {**dict(base.provenance), "revision": {
+        "number": revision, "parent": parent_id, "root": root_id, "by": author, "justification": justification,
+        "overrides": [*earlier, *records],
+    }}
+    return replace(base, assets=tuple(assets), provenance=provenance)
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """The result of :func:`revise`: the new revision as stored, its workflow and its parent's."""
+
+    proposal: StoredProposal
+    workflow: Workflow
+    parent: Workflow
+
+    @property
+    def id(self) -> str:
+        """Id of the new revision."""
+        return self.proposal.id
+
+
+def _check_revisable(state: Workflow, cur: Any) -> None:
+    pid = _short(state.proposal_id)
+    if state.status == Status.SUPERSEDED:
+        later = state.children[-1][:12] if state.children else "a later revision"
+        raise GovernanceError(f"proposal {pid} was superseded by {later}; revise the latest revision instead.")
+    if state.status == Status.WITHDRAWN:
+        raise GovernanceError(f"proposal {pid} was withdrawn and cannot be revised.")
+    for child in state.children:
+        status = _norm(latest_status(cur, child))
+        if status in _OPEN:
+            raise GovernanceError(f"proposal {pid} already has an open revision {child[:12]} ({status}); revise "
+                                  "that one instead.")
+
+
+def revise(
+    store: Store,
+    proposal_id: str,
+    who: str | Member,
+    overrides: Sequence[Override],
+    *,
+    justification: str,
+    committee: Committee | None = None,
+) -> Revision:
+    """Override parameters: store a NEW revision (a draft) linked to the proposal, with the justification.
+
+    The proposal itself never changes. An open parent (draft or in review) becomes ``superseded``; an
+    approved, exported or rejected parent keeps its status. Both get an audit event (``revised`` on the
+    parent, ``revision_created`` on the new revision) with the justification and the changes.
+
+    Parameters
+    ----------
+    overrides : sequence of Override
+        At least one; tiers 0-based (see :meth:`Override.parse` for the 1-based text form).
+    justification : str
+        Required written justification (recorded in the audit log and in the revision's content).
+
+    Raises
+    ------
+    CommitteeError
+        ``who`` is not listed.
+    GovernanceError
+        An observer, no justification, a superseded / withdrawn proposal, an open revision already exists,
+        or an invalid override (see :func:`apply_overrides`).
+    """
+    committee = _committee(committee)
+    member = committee.member(who)
+    _require_voter(member, "override parameters")
+    just = _text(justification, required="an override needs a written justification.", what="justification")
+    assert just is not None
+    parent = get_proposal(store, proposal_id)
+    state = _state(store.cursor(), parent, committee)
+    _check_revisable(state, store.cursor())
+    number = state.revision + 1
+    proposal = apply_overrides(parent.content, overrides, parent_id=parent.id, root_id=state.root_id,
+                               revision=number, author=member.handle, justification=just)
+    records = proposal.provenance["revision"]["overrides"][-len(overrides):]
+    stored = save_proposal(store, proposal, actor=member.handle)
+    if not stored.is_new:
+        raise GovernanceError(f"this revision is already stored as proposal {_short(stored.id)}.")
+    now = _now()
+    with store.transaction() as cur:
+        state = _state(cur, parent, committee)
+        _check_revisable(state, cur)
+        gr.insert_revision(cur, proposal_id=stored.id, parent_id=parent.id, root_id=state.root_id, revision=number,
+                           at=now, actor=member.handle, justification=just)
+        parent_to = Status.SUPERSEDED.value if state.status in _OPEN else state.status
+        if parent_to != state.status:
+            append_status_in(cur, parent.id, parent_to, actor=member.handle,
+                             note=f"superseded by revision {stored.id[:12]}", at=now)
+        gr.insert_event(cur, proposal_id=parent.id, at=now, actor=member.to_dict(), action=Action.REVISED.value,
+                        from_status=state.status, to_status=parent_to, comment=just,
+                        detail={"revision": stored.id, "overrides": records})
+        gr.insert_event(cur, proposal_id=stored.id, at=now, actor=member.to_dict(),
+                        action=Action.REVISION_CREATED.value, from_status=None, to_status=Status.DRAFT.value,
+                        comment=just, detail={"parent": parent.id, "revision": number, "overrides": records})
+    new = get_proposal(store, stored.id)
+    cur2 = store.cursor()
+    return Revision(new, _state(cur2, new, committee), _state(cur2, parent, committee))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiffRow:
+    """One parameter compared between two revisions.
+
+    ``tier`` is 0-based (None for lending); ``old`` / ``new`` are None where the asset, tier or
+    parameter is missing on that side. Fractions (0.03 = 3 %), max leverage in x.
+    """
+
+    symbol: str
+    parameter: str
+    tier: int | None
+    old: float | None
+    new: float | None
+
+    @property
+    def change(self) -> float | None:
+        """``new - old`` (None when a side is missing)."""
+        return None if self.old is None or self.new is None else self.new - self.old
+
+    @property
+    def relative_change(self) -> float | None:
+        """``(new - old) / old`` (None when a side is missing or ``old`` is 0)."""
+        return None if self.old is None or self.new is None or self.old == 0 else (self.new - self.old) / self.old
+
+    @property
+    def changed(self) -> bool:
+        """The values differ (or one side is missing)."""
+        return self.old is None or self.new is None or abs(self.new - self.old) > _TOL
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (0-based ``tier`` and 1-based ``tier_number``)."""
+        return {"symbol": self.symbol, "parameter": self.parameter, "tier": self.tier,
+                "tier_number": None if self.tier is None else self.tier + 1, "old": self.old, "new": self.new,
+                "change": self.change, "relative_change": self.relative_change}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposalDiff:
+    """Differences between two proposals of one profile, per asset and parameter."""
+
+    old_id: str
+    new_id: str
+    profile: str
+    rows: tuple[DiffRow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"old_id", "new_id", "profile", "rows": [...]}``."""
+        return {"old_id": self.old_id, "new_id": self.new_id, "profile": self.profile,
+                "rows": [r.to_dict() for r in self.rows]}
+
+
+def _proposed_values(content: Mapping[str, Any]) -> dict[tuple[str, str, int | None], float]:
+    out = {}
+    for a in content["assets"]:
+        for ln in a["lines"]:
+            out[(a["symbol"], ln["parameter"], ln["tier"])] = ln["proposed"]
+    return out
+
+
+def diff_contents(old: Mapping[str, Any], new: Mapping[str, Any], *, changed_only: bool = True) -> tuple[DiffRow, ...]:
+    """Per asset, tier and parameter: the proposed value in ``old`` and in ``new`` (pure).
+
+    Rows are ordered by symbol, tier, then parameter; with ``changed_only`` unchanged rows are left out.
+    """
+    a, b = _proposed_values(old), _proposed_values(new)
+    keys = sorted(set(a) | set(b), key=lambda k: (k[0], -1 if k[2] is None else k[2], _PARAM_ORDER.get(k[1], 99), k[1]))
+    rows = (DiffRow(symbol=k[0], parameter=k[1], tier=k[2], old=a.get(k), new=b.get(k)) for k in keys)
+    return tuple(r for r in rows if r.changed or not changed_only)
+
+
+def diff(store: Store, old_id: str, new_id: str | None = None, *, changed_only: bool = True) -> ProposalDiff:
+    """Compare two stored proposals; with one id, compare a revision with its parent.
+
+    Raises
+    ------
+    GovernanceError
+        One id of a proposal without a parent, or proposals of different profiles.
+    """
+    if new_id is None:
+        child = get_proposal(store, old_id)
+        link = gr.revision_link(store.cursor(), child.id)
+        if link is None:
+            raise GovernanceError(f"proposal {_short(child.id)} has no parent revision; give two ids to compare.")
+        older, newer = get_proposal(store, link["parent_id"]), child
+    else:
+        older, newer = get_proposal(store, old_id), get_proposal(store, new_id)
+    if older.profile != newer.profile:
+        raise GovernanceError(f"cannot compare a {older.profile} proposal with a {newer.profile} proposal.")
+    return ProposalDiff(old_id=older.id, new_id=newer.id, profile=newer.profile,
+                        rows=diff_contents(older.content, newer.content, changed_only=changed_only))
+
+
+# -------------------------------------------------------------------------------------------------
+# listing and export
+# -------------------------------------------------------------------------------------------------
+
+
+def list_governance(
+    store: Store, *, committee: Committee | None = None, profile: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Newest proposals first, with their workflow: ``id, status, profile, assets, n_assets, sign_offs,
+    dissents, quorum, revision, parent_id, created_at, as_of`` (``sign_offs`` / ``dissents``: handles of the
+    standing votes; timestamps ISO-8601 with ``Z``)."""
+    committee = _committee(committee)
+    rows = list_proposals(store, profile=profile, limit=limit)
+    ids = [r["id"] for r in rows]
+    cur = store.cursor()
+    assets, links, votes = gr.proposal_assets(cur, ids), gr.revision_links(cur, ids), gr.latest_votes(cur, ids)
+    out = []
+    for r in rows:
+        pid = r["id"]
+        v = votes.get(pid, {})
+        link = links.get(pid)
+        out.append({
+            "id": pid, "status": _norm(r["status"]), "profile": r["profile"], "assets": assets.get(pid, []),
+            "n_assets": r["n_assets"],
+            "sign_offs": sorted(h for h, e in v.items() if e["action"] == Action.SIGNED_OFF),
+            "dissents": sorted(h for h, e in v.items() if e["action"] == Action.DISSENTED),
+            "quorum": committee.quorum, "revision": 1 if link is None else link["revision"],
+            "parent_id": None if link is None else link["parent_id"], "created_at": r["created_at"],
+            "as_of": r["as_of"],
+        })
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """An export: the bytes, what they are, and how the workflow recorded it.
+
+    Attributes
+    ----------
+    data : bytes
+    format : str
+        One of :data:`riskparams.export.FORMATS`.
+    filename : str
+        Suggested file name, e.g. ``proposal-1a2b3c4d5e6f.md``.
+    sha256 : str
+        SHA-256 (hex) of ``data``, as written to the audit log.
+    final : bool
+        The proposal was approved (not marked DRAFT).
+    status : str
+        The proposal's status after the export.
+    """
+
+    data: bytes
+    format: str
+    filename: str
+    sha256: str
+    final: bool
+    status: str
+
+
+def export_proposal(
+    store: Store,
+    proposal_id: str,
+    fmt: str,
+    who: str | Member,
+    *,
+    committee: Committee | None = None,
+    backtest: Mapping[str, Any] | None = None,
+    dydx_first_id: int = _export.DYDX_FIRST_TIER_ID,
+) -> ExportResult:
+    """Export a proposal (see :mod:`riskparams.export`) and record it: an ``exported`` audit event with the
+    format and the SHA-256 of the bytes, and status ``exported`` on the first export of an approved proposal.
+
+    Anyone listed may export. A proposal that is not approved exports marked DRAFT (or REJECTED, ...);
+    venue payloads (``dydx``, ``aave``) are refused unless it is approved.
+
+    Raises
+    ------
+    CommitteeError
+        ``who`` is not listed.
+    ExportError
+        Unknown format, a payload of the other profile, or an invalid backtest payload.
+    GovernanceError
+        A venue payload of a proposal that is not approved.
+    """
+    committee = _committee(committee)
+    member = committee.member(who)
+    fmt = _export.check_format(fmt)
+    stored = get_proposal(store, proposal_id)
+    _export.check_profile(fmt, stored.profile)
+    state = _state(store.cursor(), stored, committee)
+    if fmt in _export.VENUE_FORMATS and state.status not in _DECIDED:
+        raise GovernanceError(f"venue payloads are exported only from approved proposals; proposal "
+                              f"{_short(stored.id)} is {state.status}.")
+    data = _export.render(fmt, stored, workflow=state.to_dict(for_export=True), backtest=backtest,
+                          dydx_first_id=dydx_first_id)
+    digest = hashlib.sha256(data).hexdigest()
+    now = _now()
+    with store.transaction() as cur:
+        status = _norm(latest_status(cur, stored.id))
+        to = Status.EXPORTED.value if status == Status.APPROVED else status
+        if to != status:
+            append_status_in(cur, stored.id, to, actor=member.handle, note=f"exported as {fmt}", at=now)
+        gr.insert_event(cur, proposal_id=stored.id, at=now, actor=member.to_dict(), action=Action.EXPORTED.value,
+                        from_status=status, to_status=to, comment=None,
+                        detail={"format": fmt, "sha256": digest, "bytes": len(data), "final": status in _DECIDED,
+                                "backtest": None if backtest is None else backtest.get("id")})
+    return ExportResult(data=data, format=fmt, filename=_export.default_filename(stored.id, fmt), sha256=digest,
+                        final=state.status in _DECIDED, status=to)

@@ -1,0 +1,468 @@
+"""The committee workflow: committee file, transitions and their one-sentence errors, dissent, revisions by
+override, diff, immutability of approved proposals, and the append-only audit log."""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskparams import governance as gov
+from riskparams.config import policy_from_dict
+from riskparams.domain import Proposal, canonical_json
+from riskparams.governance import (
+    Committee,
+    CommitteeError,
+    GovernanceError,
+    Override,
+    committee_from_dict,
+    load_committee,
+)
+from riskparams.ingest import ingest_frame
+from riskparams.params_io import load_current
+from riskparams.service import propose
+from riskparams.store import Store
+from riskparams.store.records import append_status, get_proposal, proposal_history, save_proposal
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "riskparams" / "examples"
+POLICY = policy_from_dict({"model": {"model": "ewma", "n_sims": 200}})
+
+COMMITTEE = committee_from_dict({
+    "quorum": 2,
+    "members": [
+        {"name": "Ann Chair", "handle": "ann", "role": "chair", "address": "0xA11CE"},
+        {"name": "Ben Member", "handle": "ben", "role": "member"},
+        {"name": "Cat Member", "handle": "cat", "role": "member"},
+        {"name": "Dan Member", "handle": "dan", "role": "member"},
+        {"name": "Eve Observer", "handle": "eve", "role": "observer"},
+    ],
+}, source="test committee")
+
+
+def bars(n: int, *, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.standard_t(5, n) * 0.02))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    return pd.DataFrame({
+        "ts": pd.date_range("2021-01-01", periods=n, freq="D", tz="UTC"),
+        "open": open_, "high": np.maximum(open_, close) * 1.01, "low": np.minimum(open_, close) * 0.99,
+        "close": close, "volume": rng.uniform(1e4, 2e4, n),
+    })
+
+
+@pytest.fixture(scope="module")
+def proposals() -> dict[str, Proposal]:
+    """A perp and a lending proposal of BTC-SYN and ETH-SYN against the example current parameters."""
+    s = Store.memory()
+    ingest_frame(s, bars(400, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
+    ingest_frame(s, bars(400, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for profile in ("perp", "lending"):
+            current = load_current(EXAMPLES / f"current_{profile}.csv", profile)
+            out[profile] = propose(s, profile=profile, policy=POLICY, current=current, save=False).proposal
+    s.close()
+    return out
+
+
+def fresh(proposal: Proposal) -> tuple[Store, str]:
+    s = Store.memory()
+    return s, save_proposal(s, proposal).id
+
+
+def in_review(proposal: Proposal) -> tuple[Store, str]:
+    s, pid = fresh(proposal)
+    gov.submit_for_review(s, pid, "ann", committee=COMMITTEE)
+    return s, pid
+
+
+def approved(proposal: Proposal) -> tuple[Store, str]:
+    s, pid = in_review(proposal)
+    gov.sign_off(s, pid, "ben", committee=COMMITTEE)
+    gov.sign_off(s, pid, "cat", committee=COMMITTEE)
+    gov.approve(s, pid, "ann", committee=COMMITTEE)
+    return s, pid
+
+
+def refused(match: str, func: object, *args: object, **kw: object) -> str:
+    """Call and expect a one-line GovernanceError matching ``match``; return the message."""
+    with pytest.raises(GovernanceError, match=match) as info:
+        func(*args, committee=COMMITTEE, **kw)  # type: ignore[operator]
+    msg = str(info.value)
+    assert "\n" not in msg and msg.endswith(".")
+    return msg
+
+
+# -- committee ------------------------------------------------------------------------------------
+def test_the_example_committee_is_the_default_and_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(gov.COMMITTEE_ENV_VAR, raising=False)
+    c = load_committee()
+    assert gov.example_committee_path().name == "committee.toml" and c.source == "committee.toml"
+    assert c.quorum == 2 and c.author_may_sign is False
+    assert [m.role for m in c.members].count("chair") >= 1 and len(c.voters) >= 3
+    alice = c.member("alice")
+    assert c.member("@ALICE") == alice and alice.address is not None and c.member(alice.address.upper()) == alice
+    with pytest.raises(CommitteeError, match=r"^unknown committee member 'mallory' in committee.toml \(members: "):
+        c.member("mallory")
+
+
+def test_committee_file_from_option_or_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('quorum = 1\n[[members]]\nname = "Z"\nhandle = "zed"\nrole = "chair"\n')
+    assert load_committee(path).member("zed").role == "chair"
+    monkeypatch.setenv(gov.COMMITTEE_ENV_VAR, str(path))
+    assert load_committee().quorum == 1
+    with pytest.raises(CommitteeError, match="committee file .*missing.toml not found"):
+        load_committee(tmp_path / "missing.toml")
+    (tmp_path / "bad.toml").write_text("quorum = \n")
+    with pytest.raises(CommitteeError, match="is not valid TOML"):
+        load_committee(tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"quorum": 2, "chairs": []}, "unknown key 'chairs'"),
+    ({"members": [{"name": "A", "handle": "a", "role": "boss"}]}, r"members\[0\].role must be one of chair, member"),
+    ({"members": [{"name": "A", "handle": "a b", "role": "chair"}]}, r"members\[0\].handle must be 1-40"),
+    ({"members": [{"name": "A", "handle": "a", "role": "chair"}, {"name": "B", "handle": "A", "role": "member"}]},
+     "already names"),
+    ({"members": [{"name": "A", "handle": "a", "role": "member"}, {"name": "B", "handle": "b", "role": "member"}]},
+     "needs at least one chair"),
+    ({"quorum": 3, "members": [{"name": "A", "handle": "a", "role": "chair"},
+                               {"name": "B", "handle": "b", "role": "observer"}]}, r"quorum must be .* in \[1, 1\]"),
+    ({"members": [{"name": "A", "role": "chair"}]}, r"members\[0\] needs a handle"),
+])
+def test_invalid_committee_files_name_the_key(data: dict[str, object], message: str) -> None:
+    with pytest.raises(CommitteeError, match=message) as info:
+        committee_from_dict(data, source="c.toml")
+    assert str(info.value).startswith("c.toml") and "\n" not in str(info.value)
+
+
+# -- the happy path -------------------------------------------------------------------------------
+def test_draft_review_two_sign_offs_approved_exported(proposals: dict[str, Proposal]) -> None:
+    s, pid = fresh(proposals["perp"])
+    assert gov.workflow(s, pid, committee=COMMITTEE).status == "draft"
+    wf = gov.submit_for_review(s, pid[:8], "ann", comment="for the weekly call", committee=COMMITTEE)
+    assert wf.status == "in_review" and wf.authors == ("ann",)
+    wf = gov.sign_off(s, pid, "ben", comment="checked the tiers", committee=COMMITTEE)
+    assert not wf.quorum_met and "1 of the 2 sign-offs" in (wf.approval_blocker or "")
+    wf = gov.sign_off(s, pid, "cat", committee=COMMITTEE)
+    assert wf.quorum_met and wf.approval_blocker is None
+    wf = gov.approve(s, pid, "0xA11CE", comment="vote 12", committee=COMMITTEE)  # a chair named by address
+    assert wf.status == "approved" and wf.decision is not None and wf.decision.actor == "ann"
+    result = gov.export_proposal(s, pid, "md", "eve", committee=COMMITTEE)
+    assert result.final and result.status == "exported" and result.filename == f"proposal-{pid[:12]}.md"
+    again = gov.export_proposal(s, pid, "md", "eve", committee=COMMITTEE)
+    assert again.data == result.data and again.status == "exported"
+    wf = gov.workflow(s, pid, committee=COMMITTEE)
+    assert wf.status == "exported"
+    assert [e.action for e in wf.events] == ["submitted", "signed_off", "signed_off", "approved", "exported",
+                                             "exported"]
+    assert [(e.from_status, e.to_status) for e in wf.events][3:5] == [("in_review", "approved"),
+                                                                       ("approved", "exported")]
+    ev = wf.events[-1]
+    assert ev.actor == "eve" and ev.actor_role == "observer" and ev.detail["format"] == "md"
+    assert ev.detail["sha256"] == result.sha256
+    assert [h["status"] for h in proposal_history(s, pid)] == ["draft", "in_review", "approved", "exported"]
+    assert [h["actor"] for h in proposal_history(s, pid)][1:] == ["ann", "ann", "eve"]
+    d = wf.to_dict()
+    assert d["status"] == "exported" and [v["member"] for v in d["sign_offs"]] == ["ben", "cat"]
+    exported_view = wf.to_dict(for_export=True)
+    assert exported_view["status"] == "approved"
+    assert "exported" not in [e["action"] for e in exported_view["events"]]
+
+
+# -- refused transitions --------------------------------------------------------------------------
+def test_transitions_are_validated_with_one_sentence_errors(proposals: dict[str, Proposal]) -> None:
+    s, pid = fresh(proposals["perp"])
+    short = pid[:12]
+    refused(f"^proposal {short} is a draft; members sign off only while it is in review", gov.sign_off, s, pid, "ben")
+    refused(f"^proposal {short} is draft; only a proposal in review can be approved", gov.approve, s, pid, "ann")
+    refused("only a proposal in review can be rejected", gov.reject, s, pid, "ann", comment="no")
+    refused("^@eve is an observer; only chairs and members may submit", gov.submit_for_review, s, pid, "eve")
+    gov.submit_for_review(s, pid, "ben", committee=COMMITTEE)
+    refused(f"^proposal {short} is already in review", gov.submit_for_review, s, pid, "cat")
+    refused("^@ben is an author of proposal .* may not sign it off", gov.sign_off, s, pid, "ben")
+    refused("^@eve is an observer; only chairs and members may sign off", gov.sign_off, s, pid, "eve")
+    gov.sign_off(s, pid, "cat", committee=COMMITTEE)
+    refused(f"^@cat has already signed off proposal {short}", gov.sign_off, s, pid, "cat")
+    refused(f"^proposal {short} has 1 of the 2 sign-offs it needs to be approved", gov.approve, s, pid, "ann")
+    gov.sign_off(s, pid, "dan", committee=COMMITTEE)
+    refused("^@dan is a member; only a chair may approve", gov.approve, s, pid, "dan")
+    refused("^a rejection needs a comment saying why", gov.reject, s, pid, "ann", comment="  ")
+    refused("^@ben has no sign-off or dissent", gov.retract, s, pid, "ben")  # ben is an author: never voted
+    with pytest.raises(CommitteeError, match="^unknown committee member 'zoe'"):
+        gov.sign_off(s, pid, "zoe", committee=COMMITTEE)
+    gov.approve(s, pid, "ann", committee=COMMITTEE)
+    for func, kw in ((gov.sign_off, {}), (gov.dissent, {"comment": "late"}), (gov.withdraw, {}),
+                     (gov.submit_for_review, {}), (gov.reject, {"comment": "no"})):
+        refused(f"^proposal {short} is approved and cannot change; an override creates a new revision", func, s, pid,
+                "ann", **kw)
+    refused(f"^proposal {short} is already approved", gov.approve, s, pid, "ann")
+    gov.comment(s, pid, "eve", text="observed", committee=COMMITTEE)  # comments are always allowed
+    refused("^a comment cannot be empty", gov.comment, s, pid, "eve", text="")
+    assert gov.workflow(s, pid, committee=COMMITTEE).status == "approved"
+
+
+def test_a_refused_action_writes_nothing(proposals: dict[str, Proposal]) -> None:
+    s, pid = in_review(proposals["perp"])
+    before = s.cursor().execute("SELECT count(*) FROM governance_events").fetchone()
+    with pytest.raises(GovernanceError):
+        gov.approve(s, pid, "ann", committee=COMMITTEE)
+    assert s.cursor().execute("SELECT count(*) FROM governance_events").fetchone() == before
+    assert get_proposal(s, pid).status == "in_review"
+
+
+def test_author_may_sign_when_the_committee_allows_it(proposals: dict[str, Proposal]) -> None:
+    lenient = Committee(members=COMMITTEE.members, quorum=1, author_may_sign=True, source="lenient")
+    s, pid = fresh(proposals["perp"])
+    gov.submit_for_review(s, pid, "ann", committee=lenient)
+    gov.sign_off(s, pid, "ann", committee=lenient)
+    assert gov.approve(s, pid, "ann", committee=lenient).status == "approved"
+
+
+# -- dissent and rejection ------------------------------------------------------------------------
+def test_unresolved_dissent_blocks_approval_until_the_dissenter_resolves_it(proposals: dict[str, Proposal]) -> None:
+    s, pid = in_review(proposals["perp"])
+    refused("^a dissent needs a comment saying why", gov.dissent, s, pid, "dan", comment="")
+    gov.sign_off(s, pid, "ben", committee=COMMITTEE)
+    gov.sign_off(s, pid, "cat", committee=COMMITTEE)
+    wf = gov.dissent(s, pid, "dan", comment="tier 1 MMF too low for this volatility", committee=COMMITTEE)
+    assert [v.member for v in wf.dissents] == ["dan"] and wf.quorum_met
+    refused("^proposal .* has unresolved dissent from @dan; it cannot be approved until the dissent is retracted or "
+            "changed to a sign-off", gov.approve, s, pid, "ann")
+    refused("^@dan has already dissented", gov.dissent, s, pid, "dan", comment="again")
+    wf = gov.sign_off(s, pid, "dan", comment="convinced by the backtest", committee=COMMITTEE)  # dissent -> sign-off
+    assert wf.dissents == () and len(wf.counted_sign_offs) == 3
+    gov.retract(s, pid, "dan", committee=COMMITTEE)
+    wf = gov.dissent(s, pid, "ben", comment="changed my mind", committee=COMMITTEE)  # sign-off -> dissent
+    assert [v.member for v in wf.sign_offs] == ["cat"] and [v.member for v in wf.dissents] == ["ben"]
+    wf = gov.retract(s, pid, "ben", comment="resolved offline", committee=COMMITTEE)
+    assert wf.dissents == () and not wf.quorum_met
+    gov.sign_off(s, pid, "dan", committee=COMMITTEE)
+    assert gov.approve(s, pid, "ann", committee=COMMITTEE).status == "approved"
+    actions = [e.action for e in gov.workflow(s, pid, committee=COMMITTEE).events]
+    assert actions.count("dissented") == 2 and actions.count("retracted") == 2
+
+
+def test_a_dissent_still_blocks_after_its_author_left_the_committee(proposals: dict[str, Proposal]) -> None:
+    s, pid = in_review(proposals["perp"])
+    for who in ("ben", "cat"):
+        gov.sign_off(s, pid, who, committee=COMMITTEE)
+    gov.dissent(s, pid, "dan", comment="no", committee=COMMITTEE)
+    smaller = Committee(members=tuple(m for m in COMMITTEE.members if m.handle != "dan"), quorum=2, source="smaller")
+    refused("unresolved dissent from @dan", gov.approve, s, pid, "ann")
+    with pytest.raises(GovernanceError, match="unresolved dissent from @dan"):
+        gov.approve(s, pid, "ann", committee=smaller)
+
+
+def test_rejection_and_withdrawal_are_final_for_the_revision(proposals: dict[str, Proposal]) -> None:
+    s, pid = in_review(proposals["perp"])
+    wf = gov.reject(s, pid, "ann", comment="penalties too low", committee=COMMITTEE)
+    assert wf.status == "rejected" and wf.decision is not None and wf.decision.comment == "penalties too low"
+    refused("was rejected; an override creates a new revision to review", gov.sign_off, s, pid, "ben")
+    rev = gov.revise(s, pid, "ben", [Override(symbol="BTC-SYN", parameter="liquidation_penalty", tier=0, value=0.002)],
+                     justification="raise the penalty as asked", committee=COMMITTEE)
+    assert rev.workflow.status == "draft" and rev.parent.status == "rejected"
+    s2, pid2 = fresh(proposals["lending"])
+    assert gov.withdraw(s2, pid2, "cat", committee=COMMITTEE).status == "withdrawn"
+    refused("was withdrawn", gov.submit_for_review, s2, pid2, "cat")
+    refused("was withdrawn and cannot be revised", gov.revise, s2, pid2, "cat",
+            [Override(symbol="ETH-SYN", parameter="ltv", value=0.7)], justification="x")
+
+
+def test_legacy_submitted_status_reads_as_in_review(proposals: dict[str, Proposal]) -> None:
+    s, pid = fresh(proposals["perp"])
+    append_status(s, pid, "submitted", actor="old-tool")
+    assert gov.workflow(s, pid, committee=COMMITTEE).status == "in_review"
+    gov.sign_off(s, pid, "ben", committee=COMMITTEE)
+    assert gov.list_governance(s, committee=COMMITTEE)[0]["status"] == "in_review"
+
+
+# -- revisions, overrides, diff -------------------------------------------------------------------
+def test_an_override_creates_a_linked_revision_and_supersedes_an_open_parent(proposals: dict[str, Proposal]) -> None:
+    s, pid = in_review(proposals["perp"])
+    gov.sign_off(s, pid, "cat", committee=COMMITTEE)
+    parent_before = get_proposal(s, pid)
+    overrides = [Override.parse("btc-syn:mmf:1=5%"), Override.parse("BTC-SYN:max_leverage:1=5x")]
+    rev = gov.revise(s, pid, "ben", overrides, justification="Tier 1 must cover the 2022 drawdown.",
+                     committee=COMMITTEE)
+    assert rev.id != pid and rev.workflow.revision == 2 and rev.workflow.parent_id == pid
+    assert rev.workflow.root_id == pid and rev.workflow.status == "draft" and rev.workflow.sign_offs == ()
+    assert rev.workflow.authors == ("ben",)
+    assert rev.parent.status == "superseded" and rev.parent.children == (rev.id,)
+    assert get_proposal(s, pid).content == parent_before.content  # the parent never changes
+    content = get_proposal(s, rev.id).content
+    meta = content["provenance"]["revision"]
+    assert meta["number"] == 2 and meta["parent"] == pid and meta["by"] == "ben"
+    assert meta["justification"] == "Tier 1 must cover the 2022 drawdown."
+    assert [(o["parameter"], o["tier"], o["new"]) for o in meta["overrides"]] == [("mmf", 0, 0.05),
+                                                                                  ("max_leverage", 0, 5.0)]
+    btc = next(a for a in content["assets"] if a["symbol"] == "BTC-SYN")
+    t0, t1 = btc["tiers"][0], btc["tiers"][1]
+    assert (t0["mmf"], t0["max_leverage"], t0["imf"]) == (0.05, 5.0, 0.2)
+    assert t1["maintenance_deduction"] == pytest.approx(t1["notional_floor"] * (t1["mmf"] - t0["mmf"]))
+    lines = {(ln["parameter"], ln["tier"]): ln for ln in btc["lines"]}
+    assert lines[("imf", 0)]["bound"] == "override" and lines[("imf", 0)]["proposed"] == 0.2
+    assert lines[("mmf", 0)]["change"] == pytest.approx(0.05 - 0.025)
+    assert any("Manual override in revision 2" in n for n in btc["notes"])
+    events = [(e.proposal_id, e.action, e.to_status) for e in (*rev.parent.events, *rev.workflow.events)
+              if e.action in ("revised", "revision_created")]
+    assert events == [(pid, "revised", "superseded"), (rev.id, "revision_created", "draft")]
+    assert rev.parent.events[-1].comment == "Tier 1 must cover the 2022 drawdown."
+    refused(f"^proposal {pid[:12]} was superseded by {rev.id[:12]}; act on the latest revision", gov.sign_off, s, pid,
+            "dan")
+    refused("superseded by .*; revise the latest revision instead", gov.revise, s, pid, "dan", overrides,
+            justification="x")
+    d = gov.diff(s, rev.id)  # one id: against the parent
+    assert d.old_id == pid and d.new_id == rev.id
+    assert [(r.symbol, r.parameter, r.tier, r.old, r.new) for r in d.rows] == [
+        ("BTC-SYN", "max_leverage", 0, 10.0, 5.0), ("BTC-SYN", "imf", 0, 0.1, 0.2), ("BTC-SYN", "mmf", 0, 0.037, 0.05)]
+    assert d.rows[2].change == pytest.approx(0.013) and d.rows[0].relative_change == pytest.approx(-0.5)
+    assert len(gov.diff(s, pid, rev.id, changed_only=False).rows) > 3
+    with pytest.raises(GovernanceError, match="has no parent revision; give two ids to compare"):
+        gov.diff(s, pid)
+    rev3 = gov.revise(s, rev.id, "cat", [Override.parse("ETH-SYN:liquidation_penalty:1=0.001")],
+                      justification="a small penalty", committee=COMMITTEE)
+    meta3 = get_proposal(s, rev3.id).content["provenance"]["revision"]
+    assert meta3["number"] == 3 and meta3["root"] == pid and len(meta3["overrides"]) == 3  # overrides accumulate
+
+
+def test_an_approved_proposal_is_immutable_and_revised_by_a_new_revision(proposals: dict[str, Proposal]) -> None:
+    s, pid = approved(proposals["lending"])
+    text = s.cursor().execute("SELECT content FROM proposals WHERE proposal_id = ?", [pid]).fetchone()
+    rev = gov.revise(s, pid, "cat", [Override(symbol="ETH-SYN", parameter="liquidation_bonus", value=0.04)],
+                     justification="keep a 4% bonus for liquidator depth", committee=COMMITTEE)
+    assert rev.parent.status == "approved" and [v.member for v in rev.parent.sign_offs] == ["ben", "cat"]
+    assert s.cursor().execute("SELECT content FROM proposals WHERE proposal_id = ?", [pid]).fetchone() == text
+    refused(f"already has an open revision {rev.id[:12]} \\(draft\\); revise that one instead", gov.revise, s, pid,
+            "dan", [Override(symbol="ETH-SYN", parameter="ltv", value=0.7)], justification="another")
+    gov.submit_for_review(s, rev.id, "dan", committee=COMMITTEE)
+    gov.sign_off(s, rev.id, "ben", committee=COMMITTEE)
+    refused("is an author", gov.sign_off, s, rev.id, "cat")  # cat made the revision
+    gov.sign_off(s, rev.id, "ann", committee=COMMITTEE)
+    gov.approve(s, rev.id, "ann", committee=COMMITTEE)
+    parent = gov.workflow(s, pid, committee=COMMITTEE)
+    assert parent.status == "superseded" and parent.events[-1].detail == {"by": rev.id}
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    (Override(symbol="XRP", parameter="mmf", tier=0, value=0.1), r"no asset 'XRP' \(assets: BTC-SYN, ETH-SYN\)"),
+    (Override(symbol="BTC-SYN", parameter="ltv", tier=0, value=0.1), "'ltv' is not a perp parameter"),
+    (Override(symbol="BTC-SYN", parameter="mmf", value=0.1), "a perp override needs a tier: BTC-SYN has tiers 1 to 4"),
+    (Override(symbol="BTC-SYN", parameter="mmf", tier=9, value=0.1), "has tiers 1 to 4; tier 10 does not exist"),
+    (Override(symbol="BTC-SYN", parameter="max_leverage", tier=0, value=0.5), r"max leverage must be in \[1, 1000\]"),
+    (Override(symbol="BTC-SYN", parameter="mmf", tier=0, value=0.037), "is already 3.70%; an override must change"),
+    (Override(symbol="BTC-SYN", parameter="mmf", tier=0, value=0.15), r"the MMF \(15.00%\) must stay below the IMF"),
+    (Override(symbol="BTC-SYN", parameter="mmf", tier=1, value=0.03), "would fall below tier 1's .*must not fall"),
+    (Override(symbol="BTC-SYN", parameter="max_leverage", tier=1, value=12), "would exceed tier 1's"),
+    (Override(symbol="BTC-SYN", parameter="liquidation_penalty", tier=0, value=0.05), "must stay below the MMF"),
+])
+def test_invalid_perp_overrides_are_refused(proposals: dict[str, Proposal], override: Override, message: str) -> None:
+    s, pid = fresh(proposals["perp"])
+    refused(message, gov.revise, s, pid, "ben", [override], justification="test")
+    assert gov.workflow(s, pid, committee=COMMITTEE).children == ()
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ([Override(symbol="ETH-SYN", parameter="ltv", value=0.9)], r"the LTV \(90.00%\) must stay below the liquidation"),
+    ([Override(symbol="ETH-SYN", parameter="liquidation_bonus", value=0.2)], "must not exceed 1"),
+    ([Override(symbol="ETH-SYN", parameter="ltv", tier=0, value=0.7)], "lending parameters have no tiers"),
+    ([Override(symbol="ETH-SYN", parameter="mmf", value=0.7)], "'mmf' is not a lending parameter"),
+    ([Override(symbol="ETH-SYN", parameter="ltv", value=0.7)] * 2, "two overrides for ETH-SYN ltv"),
+    ([], "needs at least one parameter change"),
+])
+def test_invalid_lending_overrides_are_refused(proposals: dict[str, Proposal], overrides: list[Override],
+                                               message: str) -> None:
+    s, pid = fresh(proposals["lending"])
+    refused(message, gov.revise, s, pid, "ben", overrides, justification="test")
+
+
+def test_an_override_needs_a_justification_and_a_voting_member(proposals: dict[str, Proposal]) -> None:
+    s, pid = fresh(proposals["lending"])
+    ov = [Override(symbol="ETH-SYN", parameter="ltv", value=0.7)]
+    refused("^an override needs a written justification", gov.revise, s, pid, "ben", ov, justification=" ")
+    refused("^@eve is an observer", gov.revise, s, pid, "eve", ov, justification="x")
+    refused("^the justification is too long", gov.revise, s, pid, "ben", ov, justification="x" * 10_001)
+
+
+def test_override_text_form() -> None:
+    assert Override.parse("btc:mmf:1=0.05") == Override(symbol="BTC", parameter="mmf", tier=0, value=0.05)
+    assert Override.parse(" ETH : LTV = 75% ").value == pytest.approx(0.75)
+    assert Override.parse("ETH:liquidation_bonus=450bps").value == pytest.approx(0.045)
+    assert Override.parse("BTC:max_leverage:3=10x") == Override(symbol="BTC", parameter="max_leverage", tier=2,
+                                                                value=10.0)
+    for bad in ("BTC=0.1", "BTC:mmf", "BTC:mmf:0=0.1", "BTC:mmf:1=abc", "BTC:mmf:1=nan", "=x:mmf=1"):
+        with pytest.raises(GovernanceError) as info:
+            Override.parse(bad)
+        assert "\n" not in str(info.value)
+
+
+def test_proposal_content_round_trips_exactly(proposals: dict[str, Proposal]) -> None:
+    for p in proposals.values():
+        s, pid = fresh(p)
+        stored = get_proposal(s, pid)
+        rebuilt = gov.proposal_from_content(stored.content)
+        assert canonical_json(rebuilt.content()) == canonical_json(stored.content) and rebuilt.id == pid
+
+
+def test_list_governance(proposals: dict[str, Proposal]) -> None:
+    s, pid = in_review(proposals["perp"])
+    lid = save_proposal(s, proposals["lending"]).id
+    gov.sign_off(s, pid, "ben", committee=COMMITTEE)
+    gov.dissent(s, pid, "cat", comment="no", committee=COMMITTEE)
+    rows = {r["id"]: r for r in gov.list_governance(s, committee=COMMITTEE)}
+    assert rows[pid]["status"] == "in_review" and rows[pid]["sign_offs"] == ["ben"]
+    assert rows[pid]["dissents"] == ["cat"] and rows[pid]["assets"] == ["BTC-SYN", "ETH-SYN"]
+    assert rows[lid]["profile"] == "lending" and rows[lid]["revision"] == 1 and rows[lid]["quorum"] == 2
+    assert set(rows[pid]) >= {"id", "status", "profile", "assets", "sign_offs", "created_at"}
+    assert [r["id"] for r in gov.list_governance(s, committee=COMMITTEE, profile="lending")] == [lid]
+
+
+# -- exports through the workflow -----------------------------------------------------------------
+def test_exports_are_recorded_and_venue_payloads_need_approval(proposals: dict[str, Proposal]) -> None:
+    s, pid = in_review(proposals["perp"])
+    draft = gov.export_proposal(s, pid, "json", "eve", committee=COMMITTEE)
+    assert not draft.final and draft.status == "in_review"
+    refused("^venue payloads are exported only from approved proposals; proposal .* is in_review", gov.export_proposal,
+            s, pid, "dydx", "ann")
+    with pytest.raises(gov.RiskParamsError, match="cannot be exported as a venue payload for aave"):
+        gov.export_proposal(s, pid, "aave", "ann", committee=COMMITTEE)
+    with pytest.raises(gov.RiskParamsError, match="export format must be one of md, json, csv, html, dydx, aave"):
+        gov.export_proposal(s, pid, "pdf", "ann", committee=COMMITTEE)
+    wf = gov.workflow(s, pid, committee=COMMITTEE)
+    assert wf.status == "in_review" and [e.action for e in wf.events] == ["submitted", "exported"]
+    assert wf.events[-1].detail["final"] is False
+
+
+# -- append-only audit log ------------------------------------------------------------------------
+def test_governance_records_never_update_or_delete() -> None:
+    """The audit log and revision links are append-only by construction: only SELECT and INSERT."""
+    src = (ROOT / "riskparams" / "store" / "governance_records.py").read_text()
+    strings = [n.value for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    sql = " ".join(" ".join(s.split()).upper() for s in strings)
+    assert "INSERT INTO GOVERNANCE_EVENTS" in sql and "INSERT INTO PROPOSAL_REVISIONS" in sql
+    forbidden = [r"\bUPDATE\s+\w+\s+SET\b", r"\bDELETE\s+FROM\b", r"\bDROP\s+(TABLE|VIEW)\b", r"\bALTER\s+TABLE\b",
+                 r"\bOR\s+REPLACE\b", r"\bDO\s+UPDATE\b", r"\bTRUNCATE\b"]
+    assert [f for f in forbidden if re.search(f, sql)] == []
+    gov_src = (ROOT / "riskparams" / "governance.py").read_text()
+    assert ".execute(" not in gov_src  # all SQL lives in the store package
+
+
+def test_the_audit_log_only_grows(proposals: dict[str, Proposal]) -> None:
+    s, pid = in_review(proposals["perp"])
+    snapshots = []
+    for step in (lambda: gov.sign_off(s, pid, "ben", committee=COMMITTEE),
+                 lambda: gov.retract(s, pid, "ben", committee=COMMITTEE),
+                 lambda: gov.comment(s, pid, "eve", text="noted", committee=COMMITTEE)):
+        step()
+        snapshots.append(s.cursor().execute(
+            "SELECT event_id, action, actor, comment FROM governance_events ORDER BY event_id").fetchall())
+    for before, after in zip(snapshots, snapshots[1:], strict=False):
+        assert after[: len(before)] == before and len(after) == len(before) + 1
