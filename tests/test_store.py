@@ -419,3 +419,45 @@ def test_store_as_context_manager_closes(tmp_path: Path) -> None:
         assert s.schema_version() == SCHEMA_VERSION
     with pytest.raises(duckdb.Error):
         s._con.execute("SELECT 1")
+
+
+def test_prices_have_no_index_but_bars_stay_unique(tmp_path: Path) -> None:
+    """Schema 5 dropped the (series_id, ts) primary key for ingest speed; the ingest keeps bars unique."""
+    import pandas as pd
+
+    from riskparams.ingest import ingest_frame
+
+    store = Store(tmp_path / "u.duckdb")
+    idx = pd.date_range("2024-01-01", periods=40, freq="D", tz="UTC")
+    frame = pd.DataFrame({"ts": idx, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 3.0})
+    for lo, hi in ((0, 20), (10, 30), (5, 40), (0, 40)):  # overlapping re-ingests
+        ingest_frame(store, frame.iloc[lo:hi], symbol="U", source="t", origin="test")
+    n, distinct = store.cursor().execute("SELECT count(*), count(DISTINCT (series_id, ts)) FROM prices").fetchone()
+    assert n == distinct == 40
+    indexes = store.cursor().execute("SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'prices'").fetchone()
+    constraints = store.cursor().execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'prices' AND constraint_type = 'PRIMARY KEY'"
+    ).fetchone()
+    assert indexes == (0,) and constraints == (0,)
+    store.close()
+
+
+def test_a_concurrent_write_to_the_same_series_is_refused_and_stores_nothing(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from riskparams.exceptions import StoreError
+    from riskparams.ingest import ingest_frame
+
+    store = Store(tmp_path / "c.duckdb")
+    idx = pd.date_range("2024-01-01", periods=10, freq="D", tz="UTC")
+    frame = pd.DataFrame({"ts": idx, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 3.0})
+    report = ingest_frame(store, frame.iloc[:5], symbol="C", source="t", origin="test")
+    before = store.counts()
+    with store.transaction() as other:  # another writer holds the series row, uncommitted
+        other.execute("UPDATE series SET updated_at = now()::TIMESTAMP WHERE series_id = ?",
+                      [report.series.series_id])
+        with pytest.raises(StoreError, match="another write to C 1d"):
+            ingest_frame(store, frame, symbol="C", source="t", origin="test")
+    assert store.counts() == before
+    assert ingest_frame(store, frame, symbol="C", source="t", origin="test").rows_added == 5
+    store.close()

@@ -431,6 +431,13 @@ class Store:
                 ).fetchone()
             assert row is not None
             sid = int(row[0])
+            # the per-series write lock: a concurrent write to this series conflicts here or at COMMIT
+            try:
+                cur.execute("UPDATE series SET updated_at = ? WHERE series_id = ?", [_now(), sid])
+            except duckdb.TransactionException:
+                raise StoreError(
+                    f"another write to {symbol} {freq} is in progress; nothing was stored, try again."
+                ) from None
             same = """abs(p.open - s.open) <= 1e-9 * abs(p.open) AND abs(p.high - s.high) <= 1e-9 * abs(p.high)
                   AND abs(p.low - s.low) <= 1e-9 * abs(p.low) AND abs(p.close - s.close) <= 1e-9 * abs(p.close)
                   AND ((p.volume IS NULL AND s.volume IS NULL)
@@ -492,7 +499,12 @@ class Store:
                         sum(g.missing_bars for g in staged.gaps),
                     ],
                 )
-                cur.execute("COMMIT")
+                try:
+                    cur.execute("COMMIT")
+                except duckdb.TransactionException:
+                    raise StoreError(
+                        f"another write to {symbol} {freq} ran at the same time; nothing was stored, try again."
+                    ) from None
             else:
                 cur.execute("ROLLBACK")  # nothing new: leave the store exactly as it was
         except BaseException:
