@@ -938,16 +938,38 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-we
 
 
 def _figures(doc: _Doc, key: str) -> list[Any]:
+    return content_figures(doc.content, key, backtest=doc.backtest)
+
+
+def content_figures(content: Mapping[str, Any], key: str, *, backtest: Mapping[str, Any] | None = None) -> list[Any]:
+    """The plotly figures of one section of a proposal report, from the proposal's content.
+
+    Parameters
+    ----------
+    content : mapping
+        ``Proposal.content()`` / ``StoredProposal.content``.
+    key : {'covered', 'spec', 'backtest'}
+        ``covered``: the covered adverse move by asset; ``spec``: tier ladders (perp, current vs proposed)
+        or lending bars; ``backtest``: exceptions against expected by asset and parameter set.
+    backtest : mapping, optional
+        A backtest payload (see :func:`validate_backtest`).
+
+    Returns
+    -------
+    list of plotly.graph_objects.Figure
+    """
     from riskparams import charts
 
+    assets = list(content["assets"])
+    profile = str(content["profile"])
     if key == "covered":
-        return [charts.covered_move_bars([a["symbol"] for a in doc.assets],
-                                         [a["covered_move"]["model"] for a in doc.assets],
-                                         [a["covered_move"]["final"] for a in doc.assets])]
-    if key == "spec" and doc.profile == "perp":
-        open_end = _finite(doc.content["policy"]["perp"].get("last_tier_cost_notional"))
+        return [charts.covered_move_bars([a["symbol"] for a in assets],
+                                         [a["covered_move"]["model"] for a in assets],
+                                         [a["covered_move"]["final"] for a in assets])]
+    if key == "spec" and profile == "perp":
+        open_end = _finite(content["policy"]["perp"].get("last_tier_cost_notional"))
         figs = []
-        for a in doc.assets:
+        for a in assets:
             proposed = [(t["notional_floor"], t["notional_cap"], t["max_leverage"], t["mmf"]) for t in a["tiers"]]
             cur = a.get("current")
             current = None if cur is None else [(t["notional_floor"], t["notional_cap"], t["max_leverage"], t["mmf"])
@@ -958,16 +980,16 @@ def _figures(doc: _Doc, key: str) -> list[Any]:
                 figs.append(charts.tier_ladder(proposed, current, title=title, open_end=open_end))
         return figs
     if key == "spec":
-        syms = [a["symbol"] for a in doc.assets]
+        syms = [a["symbol"] for a in assets]
         names = ("ltv", "liquidation_threshold", "liquidation_bonus")
-        values = {n: [float(a[n]) for a in doc.assets] for n in names}
-        has_current = any(a.get("current") for a in doc.assets)
+        values = {n: [float(a[n]) for a in assets] for n in names}
+        has_current = any(a.get("current") for a in assets)
         before: dict[str, list[float | None]] | None = {
-            n: [None if a.get("current") is None else float(a["current"][n]) for a in doc.assets] for n in names
+            n: [None if a.get("current") is None else float(a["current"][n]) for a in assets] for n in names
         } if has_current else None
         return [charts.lending_bars(syms, values, before)]
-    if key == "backtest" and doc.backtest is not None and doc.backtest["results"]:
-        rows = doc.backtest["results"]
+    if key == "backtest" and backtest is not None and backtest["results"]:
+        rows = backtest["results"]
         return [charts.backtest_exception_bars([f"{r['symbol']} {r['parameter_set']}" for r in rows],
                                                [_finite(r.get("exceptions")) or 0.0 for r in rows],
                                                [_finite(r.get("expected")) or 0.0 for r in rows])]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -315,6 +316,7 @@ def propose(
     as_of: datetime | pd.Timestamp | str | None = None,
     save: bool = True,
     use_cache: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> ProposalRun:
     """Propose perpetual tiers or lending parameters for stored assets, and store the proposal.
 
@@ -339,6 +341,8 @@ def propose(
         every asset was skipped).
     use_cache : bool
         Use the fit cache.
+    progress : callable(done, total, symbol), optional
+        Called before each asset is fitted (for progress bars).
 
     Raises
     ------
@@ -359,8 +363,10 @@ def propose(
     series, skipped = select_series(store, symbols)
     wanted = None if symbols is None else {s.strip().upper() for s in symbols}
     assets: list[PerpAssetProposal | LendingAssetProposal] = []
-    for info in series:
+    for i, info in enumerate(series):
         sym = info.symbol.upper()
+        if progress is not None:
+            progress(i, len(series), sym)
         try:
             run = fit_series(store, info.symbol, freq=info.freq, source=info.source, kind=info.kind,
                              spec=policy.model, as_of=end, use_cache=use_cache)

@@ -107,6 +107,7 @@ def clear_data_caches() -> None:
     cached_realized.clear()
     cached_model_panel.clear()
     cached_losses.clear()
+    cached_overview.clear()
 
 
 # -- cached library calls (keyed by the series' extent so new bars invalidate them) -----------------
@@ -181,3 +182,41 @@ def load_demo(store: Store) -> list[IngestReport]:
         reports = ingest.load_demo(store)
     clear_data_caches()
     return reports
+
+
+# -- proposals and governance ---------------------------------------------------------------------------
+def generate_proposal(store: Store, *, profile: str, policy: Any, current: Any, symbols: list[str] | None) -> Any:
+    """Run :func:`riskparams.service.propose` with a progress bar; returns the ProposalRun."""
+    bar = st.progress(0.0, text="Fitting volatility models...")
+
+    def progress(done: int, total: int, symbol: str) -> None:
+        bar.progress(done / max(total, 1), text=f"{symbol}: fitting and proposing ({done + 1} of {total})")
+
+    try:
+        return service.propose(store, profile=profile, policy=policy, current=current, symbols=symbols,
+                               progress=progress)
+    finally:
+        bar.empty()
+
+
+def member_picker(committee: Any, *, key: str = "member") -> str:
+    """Who is acting (from the committee file); remembered across pages."""
+    handles = [m.handle for m in committee.members]
+    labels = {m.handle: f"{m.name} ({m.role})" for m in committee.members}
+    remembered = st.session_state.get("acting_member")
+    index = handles.index(remembered) if remembered in handles else 0
+    who = st.sidebar.selectbox("Acting as", handles, index=index, key=key, format_func=lambda h: labels[h])
+    st.session_state["acting_member"] = who
+    return str(who)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cached_overview(version: tuple[Any, ...]) -> pd.DataFrame:
+    """The overview table (freshness, volatility regime), cached per data version."""
+    return views.overview(_open_store())
+
+
+def cached_flags(store: Store) -> pd.DataFrame:
+    """Assets whose current parameters fall below the policy's coverage (newest proposals); not cached:
+    proposals change more often than prices and the query is small."""
+    return views.coverage_flags(store)

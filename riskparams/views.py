@@ -7,15 +7,19 @@ small records, so the pages only read inputs, call one function and draw. No Str
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from riskparams.config import RiskPolicy, policy_from_dict
 from riskparams.domain import SeriesInfo
-from riskparams.returns import bars_per_year
+from riskparams.export import specification_rows
+from riskparams.returns import bars_per_year, returns_with_report
 from riskparams.service import FitRun, fit_series
 from riskparams.store import Store
+from riskparams.store.records import get_proposal, list_proposals
 from riskparams.volatility import (
     DistName,
     FitSpec,
@@ -23,6 +27,7 @@ from riskparams.volatility import (
     ModelName,
     RealizedMethod,
     compare_models,
+    ewma_vol,
     realized_vol,
 )
 
@@ -161,3 +166,128 @@ def model_losses(
     """
     holdout = max(10, min(int(holdout), len(prices) - 101))
     return compare_models(prices, freq, holdout=holdout, candidates=PANEL_MODELS, dist=dist, proxy=proxy)
+
+
+def policy_with(base: RiskPolicy, changes: Mapping[str, Any]) -> RiskPolicy:
+    """``base`` with some values changed, validated like a policy file.
+
+    Parameters
+    ----------
+    changes : mapping
+        Dotted keys (``'apc.buffer_enabled'``, ``'confidence'``) to new values.
+
+    Raises
+    ------
+    PolicyError
+        A value is out of range (the message names the key and the allowed range).
+    """
+    d = base.to_dict()
+    for dotted, value in changes.items():
+        node = d
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return policy_from_dict(d)
+
+
+def specification_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+    """The specification table of a proposal (Asset | Parameter | Tier | Current | Proposed | Change...),
+    one row per asset x parameter x tier; fractions stay fractions, leverage in x."""
+    rows = specification_rows(content)
+    cols = ["symbol", "label", "tier_number", "notional_floor", "notional_cap", "current", "proposed", "change",
+            "model", "bound", "overridden"]
+    return pd.DataFrame(rows, columns=cols).rename(columns={
+        "label": "parameter", "tier_number": "tier", "model": "uncapped (model)", "bound": "bound by",
+    })
+
+
+def rationale(content: Mapping[str, Any]) -> dict[str, str]:
+    """Per asset, the plain-English rationale of a proposal."""
+    return {a["symbol"]: a.get("rationale", "") for a in content["assets"]}
+
+
+def coverage_flags(store: Store, *, limit: int = 20) -> pd.DataFrame:
+    """Assets whose current parameters fall below the policy's confidence, from the newest proposals.
+
+    One row per profile and asset (newest proposal that assessed current parameters wins): ``profile,
+    symbol, proposal_id, created_at, current_coverage, confidence``; coverage as a probability.
+    """
+    seen: set[tuple[str, str]] = set()
+    rows: list[dict[str, Any]] = []
+    for item in list_proposals(store, limit=limit):
+        stored = get_proposal(store, item["id"])
+        content = stored.content
+        conf = float(content["policy"]["confidence"])
+        for a in content["assets"]:
+            key = (content["profile"], a["symbol"])
+            cov = _current_coverage(a)
+            if key in seen or cov is None:
+                continue
+            seen.add(key)
+            rows.append({"profile": content["profile"], "symbol": a["symbol"], "proposal_id": stored.id[:12],
+                         "created_at": stored.created_at, "current_coverage": cov, "confidence": conf,
+                         "below": cov < conf})
+    return pd.DataFrame(rows, columns=["profile", "symbol", "proposal_id", "created_at", "current_coverage",
+                                       "confidence", "below"])
+
+
+def _current_coverage(asset: Mapping[str, Any]) -> float | None:
+    cur = asset.get("current_assessment") or asset.get("current")
+    if not isinstance(cur, Mapping):
+        return None
+    if "coverage" in cur and cur["coverage"] is not None and not isinstance(cur["coverage"], list):
+        return float(cur["coverage"])
+    tiers = cur.get("tiers") or []
+    covs = [float(t["coverage"]) for t in tiers if isinstance(t, Mapping) and t.get("coverage") is not None]
+    return min(covs) if covs else None
+
+
+REGIMES = ((0.75, "calm"), (1.25, "normal"), (2.0, "elevated"), (math.inf, "stressed"))
+"""Volatility regime by the ratio of current (EWMA) to long-run (sample) volatility: below 0.75 calm, below
+1.25 normal, below 2 elevated, else stressed."""
+
+
+def overview(store: Store, *, lam: float = 0.94) -> pd.DataFrame:
+    """One row per stored series: data freshness and the volatility regime.
+
+    Columns: ``symbol, freq, kind, source, synthetic, last, bars, ewma_vol, long_run_vol, ratio, regime``;
+    volatilities annualised fractions (EWMA with ``lam``; long-run = sample volatility of all returns).
+    Cheap enough for 50 series (no model fits).
+    """
+    rows = []
+    for s in store.list_series():
+        prices = store.load_prices(s.series_id)
+        r = pd.Series(dtype=float) if len(prices) < 3 else realized_returns(prices, s.freq)
+        scale = math.sqrt(bars_per_year(s.freq))
+        if len(r) >= 30:
+            ewma = float(ewma_vol(r, lam).iloc[-1]) * scale
+            long_run = float(r.std()) * scale
+            ratio = ewma / long_run if long_run > 0 else math.nan
+            regime = next(label for bound, label in REGIMES if ratio < bound) if math.isfinite(ratio) else "n/a"
+        else:
+            ewma = long_run = ratio = math.nan
+            regime = "too little data"
+        rows.append({"symbol": s.symbol, "freq": s.freq, "kind": s.kind, "source": s.source,
+                     "synthetic": s.synthetic, "last": s.last, "bars": s.rows, "ewma_vol": ewma,
+                     "long_run_vol": long_run, "ratio": ratio, "regime": regime})
+    return pd.DataFrame(rows, columns=["symbol", "freq", "kind", "source", "synthetic", "last", "bars", "ewma_vol",
+                                       "long_run_vol", "ratio", "regime"])
+
+
+def realized_returns(prices: pd.DataFrame, freq: str) -> pd.Series:
+    """Log returns between adjacent bars (none across gaps), fractions."""
+    return returns_with_report(prices, freq).returns
+
+
+def audit_frame(events: Any) -> pd.DataFrame:
+    """The audit trail of a proposal for display: one row per event, oldest first, details as JSON text."""
+    import json
+
+    rows = []
+    for e in events:
+        d = e.to_dict()
+        rows.append({"at": d["at"], "actor": d["actor"], "role": d["actor_role"], "action": d["action"],
+                     "from": d["from_status"], "to": d["to_status"], "comment": d["comment"],
+                     "detail": json.dumps(d["detail"], sort_keys=True) if d["detail"] else ""})
+    return pd.DataFrame(rows, columns=["at", "actor", "role", "action", "from", "to", "comment", "detail"])

@@ -86,3 +86,47 @@ def test_upload_goes_through_the_validated_ingest(db: Path) -> None:
         assert report.rows_added == 2 and report.origin.endswith("evil.csv")
     finally:
         store.close()
+
+
+def test_overview_flags_and_regimes(db: Path) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    assert not at.exception and not at.error
+    overview = at.dataframe[0].value
+    assert {"regime", "ewma_vol", "long_run_vol"} <= set(overview.columns)
+    assert set(overview["regime"]) <= {"calm", "normal", "elevated", "stressed", "too little data"}
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Current parameters below target coverage"] == "0"
+
+
+def test_proposal_page_generates_and_shows_changes(db: Path) -> None:
+    at = page("3_Proposal.py").run()
+    assert not at.exception and not at.error
+    at.multiselect[0].set_value(["BTC-SYN"])
+    next(b for b in at.button if b.label == "Generate proposal").click().run()
+    assert not at.exception and not at.error
+    assert at.success and "perp, status draft" in at.success[0].value
+    spec = at.dataframe[0].value
+    assert set(spec["symbol"]) == {"BTC-SYN"}
+    assert {"Max leverage", "Maintenance margin fraction (MMF)"} <= set(spec["parameter"])
+    assert len(at.get("plotly_chart")) >= 2  # tier ladder and covered move
+    # an override without a justification is one st.error line, and creates nothing
+    next(t for t in at.text_input if t.label == "New value").set_value("0.05")
+    next(b for b in at.button if b.label == "Create revision").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "justification" in at.error[0].value
+
+
+def test_governance_page_review_and_refused_self_sign(db: Path) -> None:
+    prop = page("3_Proposal.py").run()
+    prop.multiselect[0].set_value(["ETH-SYN"])
+    next(b for b in prop.button if b.label == "Generate proposal").click().run()
+    at = page("5_Governance.py").run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Status"] == "draft"
+    next(b for b in at.button if b.label == "Submit for review").click().run()
+    assert {m.label: m.value for m in at.metric}["Status"] == "in_review"
+    audit = at.dataframe[-1].value
+    assert list(audit["to"])[-1] == "in_review"
+    next(b for b in at.button if b.label == "Sign off").click().run()  # the submitter may not sign (four eyes)
+    assert len(at.error) == 1 and "may not sign it off" in at.error[0].value
