@@ -23,7 +23,8 @@ def test_readme_has_the_two_fresh_machine_commands() -> None:
     tests = [c for b in blocks for c in _commands(b) if c.endswith("-m pytest")]
     assert len(serve) == 1 and len(tests) == 1
     for cmd in (serve[0], tests[0]):
-        assert cmd.startswith("python3 -m venv .venv && .venv/bin/pip install")
+        assert "python3 -m venv .venv && .venv/bin/pip install" in cmd
+    assert "apt-get install" in tests[0] and "chromium" in tests[0], "the browser test needs chromium"
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
