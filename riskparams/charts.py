@@ -260,6 +260,123 @@ def backtest_exception_bars(labels: Sequence[str], exceptions: Sequence[float], 
     return fig
 
 
+# -------------------------------------------------------------------------------------------------
+# backtest figures (riskparams.backtest reports)
+# -------------------------------------------------------------------------------------------------
+
+_SET_COLORS = ("#2f5d8a", "#b55d1f", "#3f8f4f", "#8a3f8f", "#8c6d1f", "#1f8c8a")
+
+
+def margin_vs_moves(
+    dates: Sequence[object],
+    adverse: Sequence[float | None],
+    margins: Mapping[str, Sequence[float | None]],
+    *,
+    title: str,
+    margin_label: str = "tier-1 MMF in force",
+    move_label: str = "realised adverse move over the horizon",
+) -> go.Figure:
+    """Margin in force of each parameter set against the realised adverse moves, exceptions marked.
+
+    Parameters
+    ----------
+    dates : sequence of datetime, shape (n,)
+        Observation times (UTC): the margin set at ``dates[t]`` covers the horizon after it.
+    adverse : sequence of float, shape (n_obs,), n_obs <= n
+        Adverse move over the horizon from each of the first ``n_obs`` dates (fraction of price; None: horizon
+        incomplete).
+    margins : mapping of set name to sequence of float, shape (n,)
+        Margin in force at each date (fractions; drawn as percent, as steps).
+    title : str
+    margin_label, move_label : str
+        Legend text (lending: the room ``1 - LT (1 + LB)`` and the collateral drop).
+
+    Notes
+    -----
+    An exception (a move beyond a set's margin) is drawn as a cross in the set's colour on the move.
+    """
+    x = list(dates)
+    moves = [None if v is None else float(v) for v in adverse]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=x[: len(moves)], y=moves, name=move_label, marker={"color": "#b8c2cf"}, opacity=0.8))
+    for k, (name, m) in enumerate(margins.items()):
+        color = _SET_COLORS[k % len(_SET_COLORS)]
+        ys = [None if v is None else float(v) for v in m]
+        fig.add_trace(go.Scatter(x=x, y=ys, mode="lines", line={"shape": "hv", "color": color, "width": 1.8},
+                                 name=f"{name}: {margin_label}", legendgroup=name))
+        hits = [i for i, (v, lim) in enumerate(zip(moves, ys, strict=False))
+                if v is not None and lim is not None and v > lim]
+        ex_x = [x[i] for i in hits]
+        ex_y = [moves[i] for i in hits]
+        fig.add_trace(go.Scatter(x=ex_x, y=ex_y, mode="markers", name=f"{name}: exceptions ({len(ex_x)})",
+                                 legendgroup=name, marker={"symbol": "x", "size": 9, "color": color}))
+    fig.update_layout(title=title, height=460, template="plotly_white", legend={"orientation": "h", "y": -0.2},
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, hovermode="x unified", bargap=0)
+    fig.update_yaxes(title_text="% of price", tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(title_text="time (UTC)")
+    return fig
+
+
+def insurance_fund_paths(
+    dates: Sequence[object], balances: Mapping[str, Sequence[float | None]], *, title: str,
+    currency: str = "quote currency",
+) -> go.Figure:
+    """Insurance-fund balance over time under each parameter set (same population of positions).
+
+    Parameters
+    ----------
+    dates : sequence of datetime, shape (n,)
+    balances : mapping of set name to sequence of float, shape (n,)
+        Balance after each bar (penalties in, bad debt out), in ``currency``.
+    """
+    fig = go.Figure()
+    for k, (name, b) in enumerate(balances.items()):
+        fig.add_trace(go.Scatter(x=list(dates), y=list(b), mode="lines", name=name,
+                                 line={"color": _SET_COLORS[k % len(_SET_COLORS)], "width": 1.8}))
+    fig.add_hline(y=0, line={"color": "#999", "width": 1, "dash": "dot"})
+    fig.update_layout(title=title, height=400, template="plotly_white", legend={"orientation": "h", "y": -0.2},
+                      margin={"l": 70, "r": 20, "t": 50, "b": 40}, hovermode="x unified")
+    fig.update_yaxes(title_text=f"insurance fund ({currency})")
+    fig.update_xaxes(title_text="time (UTC)")
+    return fig
+
+
+def parameter_sets_side_by_side(rows: Sequence[Mapping[str, object]], *,
+                                title: str = "Parameter sets side by side") -> go.Figure:
+    """Backtest results of each parameter set per asset: exceptions against expected, average margin,
+    liquidations and bad debt (one panel each, sets as coloured bars, assets on the x axis).
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Result rows (:meth:`riskparams.backtest.BacktestReport.results`): ``symbol``, ``parameter_set``,
+        ``exceptions``, ``expected`` (counts), ``avg_margin`` (fraction), ``liquidations`` (count) and
+        ``bad_debt`` (quote currency).
+    """
+    sets = list(dict.fromkeys(str(r["parameter_set"]) for r in rows))
+    symbols = list(dict.fromkeys(str(r["symbol"]) for r in rows))
+    panels = (("exceptions", "exceptions (count; line: expected)", None),
+              ("avg_margin", "average margin (% of notional)", ".1%"),
+              ("liquidations", "liquidations (count)", None), ("bad_debt", "bad debt (quote currency)", None))
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[p[1] for p in panels], vertical_spacing=0.16)
+    for k, name in enumerate(sets):
+        color = _SET_COLORS[k % len(_SET_COLORS)]
+        by_sym = {str(r["symbol"]): r for r in rows if str(r["parameter_set"]) == name}
+        for j, (key, _, _fmt) in enumerate(panels):
+            ys = [by_sym[s].get(key) if s in by_sym else None for s in symbols]
+            fig.add_trace(go.Bar(x=symbols, y=ys, name=name, legendgroup=name, marker={"color": color},
+                                 showlegend=j == 0), row=j // 2 + 1, col=j % 2 + 1)
+    expected = {str(r["symbol"]): r.get("expected") for r in rows}
+    fig.add_trace(go.Scatter(x=symbols, y=[expected[s] for s in symbols], mode="markers", name="expected",
+                             marker={"symbol": "line-ew-open", "size": 26, "color": "#333"}), row=1, col=1)
+    for j, (_, label, fmt) in enumerate(panels):
+        fig.update_yaxes(tickformat=fmt, rangemode="tozero", row=j // 2 + 1, col=j % 2 + 1)
+        del label
+    fig.update_layout(title=title, barmode="group", height=620, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.12}, margin={"l": 60, "r": 20, "t": 70, "b": 40})
+    return fig
+
+
 def figure_html(fig: go.Figure, div_id: str, *, include_plotlyjs: bool) -> str:
     """An HTML fragment drawing ``fig`` in a ``<div>`` with the fixed id ``div_id`` (deterministic output).
 

@@ -311,6 +311,125 @@ def cmd_propose(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- backtest -------------------------------------------------------------------------------------
+def _stress_window(text: str) -> tuple[str, str, str]:
+    name, sep, rng = text.partition("=")
+    start, sep2, end = rng.partition("..")
+    if not (sep and sep2 and name.strip() and start.strip() and end.strip()):
+        raise argparse.ArgumentTypeError(f"a stress window is NAME=START..END, e.g. covid=2020-03-01..2020-04-30, got "
+                                         f"{text!r}")
+    return name.strip(), start.strip(), end.strip()
+
+
+def _money_short(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return _notional(x) if abs(x) >= 1 else f"{x:.0f}"
+
+
+def _p(x: float | None) -> str:
+    return "-" if x is None else (f"{x:.3f}" if x >= 0.001 else f"{x:.0e}")
+
+
+def _format_backtest(d: dict[str, Any], policy_text: str) -> str:
+    spec = d["spec"]
+    out = [f"backtest {d['id'][:12]} ({d['profile']}, {'stored now' if d['stored_now'] else 'already stored'}"
+           + (f", attached to proposal {d['attached_to'][:12]}" if d.get("attached_to") else "")
+           + f"): {d['start'][:10]} to {d['end'][:10]}, {len(d['assets'])} asset(s)",
+           f"policy: {policy_text}",
+           f"replay: proposals every {spec['cadence_days']:g} days, engine {spec['engine']}; exceptions: "
+           + ("collateral drop over the horizon vs 1 - LT(1+LB)" if d["profile"] == "lending" else
+              f"adverse excursion (highs/lows, {spec['side']} side) over the horizon vs tier-1 MMF in force")
+           + "; tests on non-overlapping horizons"]
+    missing: dict[str, list[str]] = {}
+    for a in d["assets"]:
+        syn = " [synthetic]" if a["synthetic"] else ""
+        out.append(f"  {a['symbol']} {a['freq']}{syn}: {a['start'][:10]}..{a['end'][:10]}, {a['observations']} obs, "
+                   f"horizon {a['horizon_bars']} bar(s), window {a['window']}, model {a['model']}")
+        for note in a["notes"]:
+            if note.startswith("parameter set ") and " has no " in note:
+                missing.setdefault(note.split(" has no ")[0], []).append(a["symbol"])
+            else:
+                out.append(f"    note: {note}")
+    for what, syms in missing.items():
+        out.append(f"  {what} has no {_assets_text(syms, 60)}")
+    rows = []
+    details = {(a["symbol"], s["name"]): s for a in d["assets"] for s in a["sets"]}
+    for r in d["results"]:
+        s = details[(r["symbol"], r["parameter_set"])]
+        rows.append({
+            "asset": r["symbol"], "set": r["parameter_set"], "n": r["n"], "exc": r["exceptions"],
+            "exp": f"{r['expected']:.1f}", "Kupiec p": _p(r["kupiec_p"]), "CC p": _p(r["cc_p"]),
+            "light": r["traffic_light"] or "-", "avg margin": _pct(r["avg_margin"]),
+            "P/T": "-" if r["peak_to_trough"] is None else f"{r['peak_to_trough']:.2f}",
+            "max 5d": _pct(r["max_5d_increase"], 0) or "-", "changes": s["capital"]["changes"],
+            "liq": r["liquidations"], "bad debt": _money_short(r["bad_debt"]),
+            "fund min": _money_short(s["liquidation"]["insurance_fund_min"]),
+        })
+    out.append("")
+    out += _table(rows, list(rows[0])).splitlines() if rows else ["(no results)"]
+    for a in d["assets"]:
+        wins = ([w for w in a["stress_windows"] if w["source"] == "drawdown"][:3]
+                + [w for w in a["stress_windows"] if w["source"] != "drawdown"])
+        if not wins:
+            continue
+        parts = []
+        for w in wins:
+            exc = ", ".join(f"{s['name']} {next(x for x in s['stress_windows'] if x['name'] == w['name'])['exceptions']}"
+                            for s in a["sets"])
+            parts.append(f"{w['name']} {w['start'][:10]}..{w['end'][:10]} (-{w['depth']:.0%}; exceptions {exc})")
+        out.append(f"stress {a['symbol']}: " + "; ".join(parts))
+    for s in d["skipped"]:
+        out.append(f"skipped {s['symbol']}: {s['reason']}")
+    return "\n".join(out)
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from riskparams.backtest import BacktestSpec
+    from riskparams.config import RiskPolicy, load_policy
+    from riskparams.params_io import load_current
+    from riskparams.service import backtest, open_store
+
+    policy = load_policy(args.policy) if args.policy else RiskPolicy()
+    current = load_current(args.current, args.profile) if args.current else None
+    symbols = None
+    if args.symbols is not None:
+        symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+        if not symbols:
+            raise UsageError("--symbols needs at least one symbol, e.g. --symbols BTC,ETH.")
+    try:
+        spec = BacktestSpec(profile=args.profile, start=args.start, end=args.end, cadence_days=args.cadence,
+                            engine=args.engine, window=args.window, refit_every=args.refit_every,
+                            side=args.side, windows=tuple(args.stress or ()))
+    except ValueError as exc:
+        raise UsageError(str(exc) + ".") from None
+    bar = tqdm(total=1, unit="step", desc="backtest", file=sys.stderr, disable=args.quiet or None)
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.total = max(total, done)
+        bar.n = done
+        bar.set_postfix_str(message[:40], refresh=False)
+        bar.refresh()
+
+    try:
+        with open_store(args.db) as store:
+            if store.is_empty():
+                raise UsageError("the store is empty: run `riskparams demo` or `riskparams ingest FILE --symbol SYM`.")
+            run = backtest(store, profile=args.profile, policy=policy, current=current, compare=args.compare or [],
+                           symbols=symbols, freq=args.freq, spec=spec, attach=args.attach, actor=args.member,
+                           progress=progress)
+    finally:
+        bar.close()
+    d = run.to_dict(paths=args.paths)
+    if args.json:
+        _print_json(d)
+        return 0
+    print(_format_backtest(d, policy.describe()))
+    return 0
+
+
 # -- governance: listing, workflow, overrides, diff, export -------------------------------------
 def _committee(args: argparse.Namespace) -> Any:
     from riskparams.governance import load_committee
@@ -482,12 +601,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from riskparams.export import load_backtest
     from riskparams.governance import export_proposal
-    from riskparams.service import open_store
+    from riskparams.service import export_backtest_payload, open_store
 
     committee = _committee(args)
     who = _who(args)
-    backtest = load_backtest(args.backtest) if args.backtest else None
+    backtest = load_backtest(args.backtest) if args.backtest and Path(args.backtest).expanduser().exists() else None
     with open_store(args.db) as store:
+        if args.backtest and backtest is None:
+            backtest = export_backtest_payload(store, args.backtest, args.id)
         result = export_proposal(store, args.id, args.format, who, committee=committee, backtest=backtest,
                                  dydx_first_id=args.dydx_first_id)
     state = "" if result.final else " (marked DRAFT: not approved)"
@@ -526,9 +647,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ]
     print(f"riskparams dashboard on http://{args.address}:{args.port} (store {db}); Ctrl+C stops it",
           file=sys.stderr)
-    try:
+    if os.name == "posix":
+        # become the Streamlit server (same process id), so whoever stops `riskparams serve` stops the server
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.chdir(app.parent)
+        os.execve(sys.executable, cmd, env)
+    try:  # pragma: no cover - Windows
         return subprocess.call(cmd, env=env, cwd=str(app.parent))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # pragma: no cover
         return 0
 
 
@@ -634,6 +761,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", default=None, help="use bars up to this UTC date/time only")
     p.add_argument("--json", action="store_true", help="print the proposal as JSON")
 
+    p = add("backtest", cmd_backtest, "walk-forward backtest of the policy's proposals, the current parameters and "
+            "other parameter sets: coverage tests, capital, liquidations, stress windows (stored in the store)")
+    p.add_argument("--profile", choices=["perp", "lending"], default="perp",
+                   help="perp: margin tiers (default); lending: LTV, threshold and bonus")
+    p.add_argument("--policy", metavar="FILE", default=None,
+                   help="risk policy TOML (default: the documented riskparams/examples/policy.toml)")
+    p.add_argument("--current", metavar="FILE", default=None,
+                   help="current parameters, CSV or JSON: the replay's starting point and a parameter set 'current'")
+    p.add_argument("--compare", metavar="FILE", action="extend", nargs="+", default=None,
+                   help="other parameter sets to replay: CSV/JSON files in the current-parameters schema (each named by "
+                   "its file stem) or stored proposal ids")
+    p.add_argument("--symbols", metavar="A,B", default=None,
+                   help="comma-separated symbols (default: every stored symbol, daily series preferred)")
+    p.add_argument("--freq", choices=["1h", "4h", "1d"], default=None, help="use series of this frequency")
+    p.add_argument("--start", default=None, help="first bar of the backtest (UTC date); default: first bar with a "
+                   "full estimation window")
+    p.add_argument("--end", default=None, help="last bar used (UTC date); later bars are never read")
+    p.add_argument("--cadence", type=_positive_float, default=7.0, metavar="DAYS",
+                   help="days between the policy replay's proposals (default 7)")
+    p.add_argument("--engine", choices=["fast", "arch"], default="fast",
+                   help="fast: compiled daily GARCH walk-forward (default); arch: exact arch fits on cadence dates "
+                   "(slow)")
+    p.add_argument("--window", type=int, default=None, metavar="BARS",
+                   help="rolling estimation window (default 1000 bars, fewer when less history)")
+    p.add_argument("--refit-every", type=int, default=1, metavar="BARS",
+                   help="fast engine: re-estimate every BARS bars, filter in between (24 on hourly data: daily refits)")
+    p.add_argument("--side", choices=["worse", "both", "long", "short"], default="worse",
+                   help="perp exceptions: the worse side (default), either side, longs or shorts")
+    p.add_argument("--stress", metavar="NAME=START..END", type=_stress_window, action="append", default=None,
+                   help="a stress window of your own, e.g. covid=2020-03-01..2020-04-30; repeat for several")
+    p.add_argument("--attach", metavar="PROPOSAL_ID", default=None,
+                   help="add the proposal's parameters as a set and attach the stored report to it")
+    p.add_argument("--as", dest="member", metavar="HANDLE", default=None, help="recorded with the attachment")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--paths", action="store_true", help="with --json: include the per-bar paths")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
     def gov_options(p: argparse.ArgumentParser, *, member: bool = True, comment: str | None = None) -> None:
         p.add_argument("--committee", metavar="FILE", default=None,
                        help="committee TOML (default: $RISKPARAMS_COMMITTEE or riskparams/examples/committee.toml)")
@@ -694,7 +858,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", "-f", required=True, choices=["md", "json", "csv", "html", "dydx", "aave"])
     p.add_argument("--out", "-o", metavar="PATH", default=None,
                    help="output file (default: proposal-<id>.<ext> here; - for standard output)")
-    p.add_argument("--backtest", metavar="FILE", default=None, help="backtest payload JSON to include")
+    p.add_argument("--backtest", metavar="ID|FILE", default=None,
+                   help="backtest to include: a stored report id (or prefix), 'attached' (the report attached last to "
+                   "the proposal) or a payload JSON file")
     p.add_argument("--dydx-first-id", type=int, default=1000, help="id of the first dYdX liquidity tier")
     gov_options(p)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskparams.backtest import (
+    AssetData,
+    BacktestReport,
+    BacktestSpec,
+    FixedParameters,
+    ProgressFn,
+    fixed_from_current,
+    fixed_from_proposal,
+    run_backtest,
+)
 from riskparams.config import RiskPolicy
 from riskparams.domain import (
     AssetContext,
@@ -34,7 +44,15 @@ from riskparams.proposals import daily_vol, propose_lending, propose_tiers
 from riskparams.quality import DEFAULT_OUTLIER_Z, QualityReport, quality_report
 from riskparams.returns import data_fingerprint, hours_per_bar, returns_with_report
 from riskparams.store import Store
-from riskparams.store.records import StoredProposal, save_proposal
+from riskparams.store.backtest_records import (
+    StoredReport,
+    attach_report,
+    get_report,
+    latest_attached,
+    list_reports,
+    save_report,
+)
+from riskparams.store.records import StoredProposal, get_proposal, save_proposal
 from riskparams.volatility import FitSpec, VolEstimate, fit_volatility
 
 
@@ -426,3 +444,240 @@ def _iso(ts: datetime | pd.Timestamp) -> str:
     t = pd.Timestamp(ts)
     t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -------------------------------------------------------------------------------------------------
+# backtests
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRun:
+    """A computed backtest report and, when saved, its stored record (and the proposal it was attached to)."""
+
+    report: BacktestReport
+    stored: StoredReport | None
+    attached_to: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The content hash of the report."""
+        return self.stored.id if self.stored is not None else self.report.id
+
+    def to_dict(self, *, paths: bool = False) -> dict[str, Any]:
+        """JSON for ``riskparams backtest --json``: ``id, created_at, start, end, profile, results`` (the rows
+        :func:`riskparams.export.validate_backtest` reads), ``stored_now``, ``attached_to``, then the detail
+        (``assets``, ``skipped``, ``spec``, ``policy``, ``provenance``); per-bar paths only with ``paths``."""
+        content = self.report.content(paths=paths)
+        head = {
+            "id": self.id, "created_at": None if self.stored is None else self.stored.created_at_iso,
+            "start": content["start"], "end": content["end"], "profile": content["profile"],
+            "results": content["results"], "stored_now": bool(self.stored is not None and self.stored.is_new),
+            "attached_to": self.attached_to,
+        }
+        return {**head, **{k: v for k, v in content.items() if k not in head}}
+
+
+def _compare_sets(store: Store, refs: list[str], profile: str) -> list[FixedParameters]:
+    """Fixed parameter sets from files (params_io CSV/JSON, named by the file stem) or stored proposal ids."""
+    from riskparams.params_io import load_current
+
+    out: list[FixedParameters] = []
+    for ref in refs:
+        path = Path(ref).expanduser()
+        if path.exists():
+            cur = load_current(path, profile)
+            name = path.stem
+        elif len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref.lower()):
+            stored = get_proposal(store, ref)
+            if stored.profile != profile:
+                raise PolicyError(f"proposal {stored.id[:12]} is for {stored.profile}, the backtest is for {profile}")
+            out.append(fixed_from_proposal(stored.content, f"proposal-{stored.id[:12]}", f"proposal {stored.id}"))
+            continue
+        else:
+            raise DataError(f"--compare {ref}: no such file, and not a stored proposal id.")
+        names = {f.name for f in out}
+        base, k = name, 2
+        while name in names or name in ("policy", "current"):
+            name, k = f"{base}-{k}", k + 1
+        out.append(fixed_from_current(cur, name))
+    return out
+
+
+def backtest_data(
+    store: Store,
+    symbols: list[str] | None = None,
+    *,
+    freq: str | None = None,
+    end: datetime | pd.Timestamp | str | None = None,
+) -> tuple[list[AssetData], list[SkippedAsset]]:
+    """The price series to backtest (one per symbol, daily preferred, or of ``freq``), bars up to ``end``."""
+    stop = None if end is None else _utc(end)
+    if freq is None:
+        series, skipped = select_series(store, symbols)
+    else:
+        series, skipped = [], []
+        if symbols is None:
+            series = [s for s in store.list_series() if s.freq == freq and s.rows > 0]
+        else:
+            for sym in dict.fromkeys(s.strip().upper() for s in symbols if s.strip()):
+                series.append(store.resolve_series(sym, freq=freq))
+    out = []
+    for info in series:
+        prices = store.load_prices(info.series_id, end=stop)
+        out.append(AssetData(symbol=info.symbol.upper(), freq=info.freq, prices=prices, source=info.source,
+                             kind=info.kind, synthetic=info.synthetic, fingerprint=data_fingerprint(prices)))
+    return out, skipped
+
+
+def backtest(
+    store: Store,
+    *,
+    profile: str,
+    policy: RiskPolicy | None = None,
+    current: CurrentParams | None = None,
+    compare: list[str] | None = None,
+    symbols: list[str] | None = None,
+    freq: str | None = None,
+    spec: BacktestSpec | None = None,
+    attach: str | None = None,
+    actor: str | None = None,
+    save: bool = True,
+    progress: ProgressFn | None = None,
+    backend: str = "threads",
+) -> BacktestRun:
+    """Backtest the policy's walk-forward replay, the current parameters and other sets on stored series.
+
+    Parameters
+    ----------
+    profile : {'perp', 'lending'}
+    policy : RiskPolicy, optional
+        Default ``RiskPolicy()``.
+    current : CurrentParams, optional
+        Current parameters: the replay's first guardrails, and a fixed set named ``current``.
+    compare : list of str, optional
+        More fixed sets: params_io CSV/JSON files (named by the file stem) or stored proposal ids.
+    symbols : list of str, optional
+        Default: every stored symbol (one series each, daily preferred; or of ``freq``).
+    spec : BacktestSpec, optional
+        Period, cadence, engine, ... (its ``profile`` is replaced by ``profile``).
+    attach : str, optional
+        A stored proposal id: its proposed parameters are added as a fixed set (``proposal-<id>``) and the
+        stored report is attached to it.
+    save : bool
+        Store the report (and attach it); ``attach`` needs it.
+    progress : callable, optional
+        ``progress(done, total, message)``.
+
+    Raises
+    ------
+    PolicyError
+        Unknown profile, parameters of the other profile, ``attach`` without ``save``.
+    SeriesNotFoundError
+        A requested symbol is not stored.
+    HistoryError
+        No asset has enough history.
+    """
+    if profile not in ("perp", "lending"):
+        raise PolicyError(f"profile must be 'perp' or 'lending', got {profile!r}")
+    policy = RiskPolicy() if policy is None else policy
+    spec = BacktestSpec(profile=profile) if spec is None else replace(spec, profile=profile)
+    if current is not None and current.profile != profile:
+        raise PolicyError(f"the current parameters ({current.source}) are for {current.profile}, the backtest is "
+                          f"for {profile}")
+    if attach is not None and not save:
+        raise PolicyError("attaching a backtest needs it stored (save=True)")
+    fixed: list[FixedParameters] = [] if current is None else [fixed_from_current(current)]
+    refs = list(compare or [])
+    target = None
+    if attach is not None:
+        target = get_proposal(store, attach)
+        if target.profile != profile:
+            raise PolicyError(f"proposal {target.id[:12]} is for {target.profile}, the backtest is for {profile}")
+        if target.id not in [r.lower() for r in refs]:
+            refs.append(target.id)
+    fixed += _compare_sets(store, refs, profile)
+    data, skipped = backtest_data(store, symbols, freq=freq, end=spec.end)
+    report = run_backtest(data, policy, spec, current=None if current is None else dict(current.assets), fixed=fixed,
+                          progress=progress, backend=backend, provenance={"packages": package_versions()})
+    if skipped:
+        report = replace(report, skipped=tuple(sorted([*report.skipped, *((s.symbol, s.reason) for s in skipped)])))
+    if not report.assets:
+        reasons = "; ".join(f"{s}: {r}" for s, r in report.skipped) or "no stored series"
+        raise HistoryError(f"no asset could be backtested ({reasons}).")
+    stored = save_report(store, report.content()) if save else None
+    attached = None
+    if target is not None and stored is not None:
+        attach_report(store, target.id, stored.id, actor=actor)
+        attached = target.id
+    return BacktestRun(report, stored, attached)
+
+
+def attach_backtest(store: Store, proposal_id: str, report_id: str, *, actor: str | None = None) -> bool:
+    """Attach a stored backtest report to a stored proposal; True when a new link was written."""
+    return attach_report(store, proposal_id, report_id, actor=actor)
+
+
+def get_backtest(store: Store, report_id: str) -> StoredReport:
+    """A stored backtest report by id or unique prefix (hash verified)."""
+    return get_report(store, report_id)
+
+
+def list_backtests(store: Store, *, profile: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Stored backtest reports, newest first (see :func:`riskparams.store.backtest_records.list_reports`)."""
+    return list_reports(store, profile=profile, limit=limit)
+
+
+def export_backtest_payload(store: Store, ref: str, proposal_id: str) -> dict[str, Any]:
+    """The backtest payload an export embeds: ``ref`` is a JSON file (:func:`riskparams.export.load_backtest`),
+    a stored report id (or prefix), or ``attached`` (the report attached last to ``proposal_id``)."""
+    from riskparams.export import load_backtest, validate_backtest
+
+    if ref == "attached":
+        payload = latest_attached(store, proposal_id).export_payload()
+    elif Path(ref).expanduser().exists():
+        return load_backtest(ref)
+    elif len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref.lower()):
+        payload = get_report(store, ref).export_payload()
+    else:
+        return load_backtest(ref)  # raises "backtest file ... not found"
+    out = validate_backtest(payload)
+    assert out is not None
+    return out
+
+
+def backtest_figures(content: Mapping[str, Any], symbol: str) -> dict[str, Any]:
+    """Figures of a backtest report's content (stored with paths): ``margins`` (margin in force of each set
+    against the realised adverse moves of ``symbol``, exceptions marked), ``fund`` (insurance-fund paths of
+    ``symbol``) and ``sets`` (every asset and parameter set side by side).
+
+    Raises
+    ------
+    DataError
+        ``symbol`` is not in the report, or the content has no paths.
+    """
+    from riskparams import charts
+
+    asset = next((a for a in content.get("assets", []) if a["symbol"] == symbol.upper()), None)
+    if asset is None or "paths" not in asset:
+        raise DataError(f"the backtest has no paths for {symbol!r} (assets: "
+                        f"{', '.join(a['symbol'] for a in content.get('assets', []))}).")
+    paths = asset["paths"]
+    ts = pd.to_datetime(paths["ts"], utc=True)
+    lending = content.get("profile") == "lending"
+    if lending:
+        adverse = paths["adverse_long"]
+    else:
+        adverse = [None if a is None or b is None else max(a, b)
+                   for a, b in zip(paths["adverse_long"], paths["adverse_short"], strict=True)]
+    margins = {s["name"]: s["paths"]["margin"] for s in asset["sets"]}
+    fund = {s["name"]: s["paths"]["insurance_fund"] for s in asset["sets"]}
+    label = ("room 1 - LT(1 + LB)", "collateral drop over the horizon") if lending else (
+        "tier-1 MMF in force", "adverse move over the horizon (worse of long and short)")
+    return {
+        "margins": charts.margin_vs_moves(ts, adverse, margins, title=f"{asset['symbol']}: margin in force and "
+                                          "realised adverse moves", margin_label=label[0], move_label=label[1]),
+        "fund": charts.insurance_fund_paths(ts, fund, title=f"{asset['symbol']}: insurance fund, same population "
+                                            "under each parameter set"),
+        "sets": charts.parameter_sets_side_by_side(content["results"]),
+    }

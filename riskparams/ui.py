@@ -220,3 +220,29 @@ def cached_flags(store: Store) -> pd.DataFrame:
     """Assets whose current parameters fall below the policy's coverage (newest proposals); not cached:
     proposals change more often than prices and the query is small."""
     return views.coverage_flags(store)
+
+
+def run_backtest(store: Store, **kwargs: Any) -> Any:
+    """Run :func:`riskparams.service.backtest` with a progress bar; returns the BacktestRun."""
+    bar = st.progress(0.0, text="Preparing the walk-forward replay...")
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{message} ({done} of {total})")
+
+    try:
+        return service.backtest(store, progress=progress, **kwargs)
+    finally:
+        bar.empty()
+
+
+TRAFFIC_COLORS = {"green": "green", "yellow": "orange", "red": "red"}
+
+
+def traffic_badges(results: list[dict[str, Any]]) -> None:
+    """One coloured badge per asset and parameter set: the traffic-light zone of its exceptions."""
+    cols = st.columns(min(4, max(1, len(results))))
+    for i, r in enumerate(results):
+        zone = str(r.get("traffic_light") or "n/a")
+        with cols[i % len(cols)]:
+            st.badge(f"{r['symbol']} · {r['parameter_set']}: {zone} ({r['exceptions']} of {r['n']}, "
+                     f"expected {r['expected']:.1f})", color=TRAFFIC_COLORS.get(zone, "gray"))

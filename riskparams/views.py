@@ -291,3 +291,15 @@ def audit_frame(events: Any) -> pd.DataFrame:
                      "from": d["from_status"], "to": d["to_status"], "comment": d["comment"],
                      "detail": json.dumps(d["detail"], sort_keys=True) if d["detail"] else ""})
     return pd.DataFrame(rows, columns=["at", "actor", "role", "action", "from", "to", "comment", "detail"])
+
+
+BACKTEST_COLUMNS = ("symbol", "parameter_set", "n", "exceptions", "expected", "confidence", "traffic_light",
+                    "kupiec_lr", "kupiec_p", "christoffersen_lr", "christoffersen_p", "cc_lr", "cc_p", "avg_margin",
+                    "peak_to_trough", "max_5d_increase", "liquidations", "bad_debt")
+
+
+def backtest_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """Backtest results in the documented column order (see ``riskparams backtest --json``)."""
+    frame = pd.DataFrame(list(results))
+    cols = [c for c in BACKTEST_COLUMNS if c in frame.columns]
+    return frame[cols + [c for c in frame.columns if c not in cols]]

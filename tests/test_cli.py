@@ -147,3 +147,37 @@ def test_console_script_runs_as_a_process(db: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_serve_stops_with_its_process(tmp_path: Path) -> None:
+    """`riskparams serve` becomes the Streamlit server: stopping it leaves no server behind."""
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, RISKPARAMS_DB=str(tmp_path / "serve.duckdb"))
+    proc = subprocess.Popen([sys.executable, "-m", "riskparams.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("the server did not come up")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    time.sleep(0.5)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=2)

@@ -130,3 +130,17 @@ def test_governance_page_review_and_refused_self_sign(db: Path) -> None:
     assert list(audit["to"])[-1] == "in_review"
     next(b for b in at.button if b.label == "Sign off").click().run()  # the submitter may not sign (four eyes)
     assert len(at.error) == 1 and "may not sign it off" in at.error[0].value
+
+
+def test_backtest_page_runs_and_shows_statistics(db: Path) -> None:
+    at = page("4_Backtest.py").run()
+    assert not at.exception and not at.error
+    next(b for b in at.button if b.label == "Run backtest").click().run()
+    assert not at.exception and not at.error
+    assert at.success and "Report" in at.success[0].value
+    stats = at.dataframe[0].value
+    assert {"symbol", "parameter_set", "n", "exceptions", "expected", "traffic_light", "kupiec_p"} <= set(stats.columns)
+    assert set(stats["symbol"]) == {"BTC-SYN"} and (stats["n"] > 100).all()
+    assert len(at.get("plotly_chart")) == 3
+    with Store(db) as s:
+        assert s.cursor().execute("SELECT count(*) FROM backtest_reports").fetchone()[0] == 1

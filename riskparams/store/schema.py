@@ -152,6 +152,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE prices_v5 RENAME TO prices",
         "ALTER TABLE series ADD COLUMN updated_at TIMESTAMP",
     ),
+    # 6: backtest reports (riskparams.backtest; SQL in riskparams.store.backtest_records). A report's content
+    # (canonical JSON) is immutable and addressed by its SHA-256, like a proposal's; spec and policy are copies
+    # of parts of it for queries. Attachments link reports to proposals, append-only (one row per pair; nothing
+    # updates or deletes either table).
+    (
+        """CREATE TABLE backtest_reports (
+            report_id          VARCHAR PRIMARY KEY,
+            profile            VARCHAR NOT NULL CHECK (profile IN ('perp', 'lending')),
+            created_at         TIMESTAMP NOT NULL,
+            start_ts           TIMESTAMP,
+            end_ts             TIMESTAMP,
+            symbols            VARCHAR NOT NULL,
+            policy_key         VARCHAR NOT NULL,
+            riskparams_version VARCHAR NOT NULL,
+            spec               VARCHAR NOT NULL,
+            policy             VARCHAR NOT NULL,
+            payload            VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE backtest_attachments (
+            proposal_id VARCHAR NOT NULL,
+            report_id   VARCHAR NOT NULL,
+            attached_at TIMESTAMP NOT NULL,
+            actor       VARCHAR,
+            PRIMARY KEY (proposal_id, report_id)
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

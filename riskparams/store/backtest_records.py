@@ -1,0 +1,269 @@
+"""Backtest records: immutable, content-addressed reports and their attachments to proposals.
+
+With :mod:`riskparams.store.core` the only place with SQL for backtest reports. Every statement is
+parameterised (``?``) and runs through :meth:`Store.transaction` (writes) or :meth:`Store.cursor`
+(reads).
+
+Immutability and append-only attachments
+----------------------------------------
+A report's id is the SHA-256 of the canonical JSON of its content
+(:meth:`riskparams.backtest.BacktestReport.content`; the creation time is not content). Storing the
+same content again returns the first record (same id, same ``created_at``) and adds no row; nothing
+here updates or deletes (the only SQL verbs are ``SELECT`` and ``INSERT``; a test reads this module's
+statements and fails on any other). :func:`get_report` recomputes the hash of the stored text and
+refuses a record that no longer matches its id. An attachment links a report to a proposal (of the
+same profile) with the time and who attached it; attaching the same pair again adds nothing.
+
+Tables (schema migration 6)
+---------------------------
+``backtest_reports``
+    ``report_id`` (the hash), ``profile``, ``created_at`` (naive UTC), ``start_ts`` / ``end_ts`` (the
+    period), ``symbols`` (comma-separated), ``policy_key``, ``riskparams_version``, ``spec`` and
+    ``policy`` (JSON copies of parts of the content) and ``payload`` (the canonical JSON content).
+``backtest_attachments``
+    ``proposal_id``, ``report_id``, ``attached_at`` (naive UTC), ``actor``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from riskparams.domain import canonical_json, content_id
+from riskparams.exceptions import RiskParamsError, StoreError
+from riskparams.store.core import Store
+from riskparams.store.records import get_proposal
+
+__all__ = [
+    "ReportNotFoundError",
+    "StoredReport",
+    "attach_report",
+    "attachments",
+    "get_report",
+    "latest_attached",
+    "list_reports",
+    "save_report",
+]
+
+INSERT_REPORT = """INSERT INTO backtest_reports (report_id, profile, created_at, start_ts, end_ts, symbols, policy_key,
+    riskparams_version, spec, policy, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+SELECT_PAYLOAD = "SELECT payload FROM backtest_reports WHERE report_id = ?"
+SELECT_REPORT = "SELECT profile, created_at, payload FROM backtest_reports WHERE report_id = ?"
+SELECT_PREFIX = ("SELECT report_id FROM backtest_reports WHERE starts_with(report_id, ?) ORDER BY report_id LIMIT 2")
+SELECT_LIST = """SELECT r.report_id, r.profile, r.created_at, r.start_ts, r.end_ts, r.symbols, r.policy_key,
+    r.riskparams_version, (SELECT count(*) FROM backtest_attachments a WHERE a.report_id = r.report_id)
+    FROM backtest_reports r"""
+INSERT_ATTACHMENT = """INSERT INTO backtest_attachments (proposal_id, report_id, attached_at, actor)
+    VALUES (?, ?, ?, ?)"""
+SELECT_ATTACHMENT = "SELECT attached_at FROM backtest_attachments WHERE proposal_id = ? AND report_id = ?"
+SELECT_ATTACHMENTS = """SELECT a.report_id, a.attached_at, a.actor, r.created_at, r.start_ts, r.end_ts, r.symbols
+    FROM backtest_attachments a JOIN backtest_reports r USING (report_id)
+    WHERE a.proposal_id = ? ORDER BY a.attached_at DESC, a.report_id"""
+
+STATEMENTS: tuple[str, ...] = (INSERT_REPORT, SELECT_PAYLOAD, SELECT_REPORT, SELECT_PREFIX, SELECT_LIST,
+                               INSERT_ATTACHMENT, SELECT_ATTACHMENT, SELECT_ATTACHMENTS)
+"""Every SQL statement of this module (checked by the tests: SELECT and INSERT only)."""
+
+
+class ReportNotFoundError(RiskParamsError, LookupError):
+    """No stored backtest report matches the id (or id prefix)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive_utc(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredReport:
+    """A backtest report as stored.
+
+    Attributes
+    ----------
+    id : str
+        SHA-256 (hex) of the canonical content.
+    profile : str
+    created_at : datetime
+        When it was first stored (naive UTC); not part of the id.
+    content : dict
+        The content (:meth:`riskparams.backtest.BacktestReport.content`).
+    is_new : bool
+        True when this call stored it.
+    """
+
+    id: str
+    profile: str
+    created_at: datetime
+    content: dict[str, Any]
+    is_new: bool = False
+
+    @property
+    def created_at_iso(self) -> str:
+        """``created_at`` as ISO-8601 with ``Z``."""
+        return self.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def export_payload(self) -> dict[str, Any]:
+        """The summary that exports embed (:func:`riskparams.export.validate_backtest`): ``id, created_at,
+        start, end, profile, results`` (no per-bar paths)."""
+        c = self.content
+        return {"id": self.id, "created_at": self.created_at_iso, "start": c.get("start"), "end": c.get("end"),
+                "profile": c.get("profile"), "results": c.get("results", [])}
+
+
+def save_report(store: Store, content: Mapping[str, Any]) -> StoredReport:
+    """Store a report's content unless the same content is already stored.
+
+    Parameters
+    ----------
+    store : Store
+    content : mapping
+        :meth:`riskparams.backtest.BacktestReport.content` (JSON-safe, with ``profile``, ``start``,
+        ``end``, ``spec``, ``policy`` and ``provenance``).
+
+    Returns
+    -------
+    StoredReport
+        ``is_new`` tells whether a row was written.
+
+    Raises
+    ------
+    StoreError
+        A stored record with this id has different content (the store was altered).
+    """
+    data = dict(content)
+    text = canonical_json(data)
+    rid = content_id(data)
+    with store.transaction() as cur:
+        row = cur.execute(SELECT_PAYLOAD, [rid]).fetchone()
+        if row is not None:
+            if str(row[0]) != text:
+                raise StoreError(f"stored backtest {rid[:12]} does not match its content hash; the store was altered.")
+            is_new = False
+        else:
+            policy = data.get("policy", {})
+            versions = data.get("provenance", {}).get("packages", {})
+            symbols = ",".join(str(a.get("symbol")) for a in data.get("assets", []))
+            cur.execute(INSERT_REPORT, [
+                rid, str(data["profile"]), _now(), _naive_utc(data.get("start")), _naive_utc(data.get("end")), symbols,
+                str(policy.get("policy_key", "")), str(versions.get("riskparams", "")),
+                canonical_json(data.get("spec", {})), canonical_json(policy), text,
+            ])
+            is_new = True
+    stored = get_report(store, rid)
+    return StoredReport(id=stored.id, profile=stored.profile, created_at=stored.created_at, content=stored.content,
+                        is_new=is_new)
+
+
+def _resolve_id(store: Store, report_id: str) -> str:
+    key = str(report_id).strip().lower()
+    if len(key) < 6 or any(c not in "0123456789abcdef" for c in key):
+        raise ReportNotFoundError(f"{report_id!r} is not a backtest report id (at least 6 hex characters).")
+    rows = store.cursor().execute(SELECT_PREFIX, [key]).fetchall()
+    if not rows:
+        raise ReportNotFoundError(f"no stored backtest report has id {report_id!r}.")
+    if len(rows) > 1:
+        raise ReportNotFoundError(f"several stored backtest reports start with {report_id!r}; give more characters.")
+    return str(rows[0][0])
+
+
+def get_report(store: Store, report_id: str) -> StoredReport:
+    """A stored report by id or unique id prefix (>= 6 hex characters), its hash verified.
+
+    Raises
+    ------
+    ReportNotFoundError
+        No (or more than one) stored report matches.
+    StoreError
+        The stored content no longer hashes to its id.
+    """
+    rid = _resolve_id(store, report_id)
+    row = store.cursor().execute(SELECT_REPORT, [rid]).fetchone()
+    assert row is not None
+    text = str(row[2])
+    content = json.loads(text)
+    if content_id(content) != rid or canonical_json(content) != text:
+        raise StoreError(f"stored backtest {rid[:12]} does not match its content hash; the store was altered.")
+    return StoredReport(id=rid, profile=str(row[0]), created_at=row[1], content=content)
+
+
+def list_reports(store: Store, *, profile: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Newest stored reports first: ``id, profile, created_at, start, end, symbols, policy_key,
+    riskparams_version, attachments`` (timestamps ISO-8601 with ``Z``)."""
+    sql = SELECT_LIST
+    params: list[Any] = []
+    if profile is not None:
+        sql += " WHERE r.profile = ?"
+        params.append(profile)
+    sql += " ORDER BY r.created_at DESC, r.report_id LIMIT ?"
+    params.append(int(limit))
+    return [
+        {"id": r[0], "profile": r[1], "created_at": _iso(r[2]), "start": _iso(r[3]), "end": _iso(r[4]),
+         "symbols": [s for s in str(r[5]).split(",") if s], "policy_key": r[6], "riskparams_version": r[7],
+         "attachments": int(r[8])}
+        for r in store.cursor().execute(sql, params).fetchall()
+    ]
+
+
+def attach_report(store: Store, proposal_id: str, report_id: str, *, actor: str | None = None) -> bool:
+    """Attach a stored report to a stored proposal (append-only); returns True when a link was added.
+
+    Raises
+    ------
+    ProposalNotFoundError, ReportNotFoundError
+        Unknown ids.
+    RiskParamsError
+        The report is for the other profile.
+    """
+    proposal = get_proposal(store, proposal_id)
+    report = get_report(store, report_id)
+    if report.profile != proposal.profile:
+        raise RiskParamsError(f"backtest {report.id[:12]} is for {report.profile}, proposal {proposal.id[:12]} is for "
+                              f"{proposal.profile}.")
+    with store.transaction() as cur:
+        if cur.execute(SELECT_ATTACHMENT, [proposal.id, report.id]).fetchone() is not None:
+            return False
+        cur.execute(INSERT_ATTACHMENT, [proposal.id, report.id, _now(), actor])
+    return True
+
+
+def attachments(store: Store, proposal_id: str) -> list[dict[str, Any]]:
+    """Reports attached to a proposal, newest attachment first: ``report_id, attached_at, actor, created_at,
+    start, end, symbols``."""
+    pid = get_proposal(store, proposal_id).id
+    return [
+        {"report_id": r[0], "attached_at": _iso(r[1]), "actor": r[2], "created_at": _iso(r[3]), "start": _iso(r[4]),
+         "end": _iso(r[5]), "symbols": [s for s in str(r[6]).split(",") if s]}
+        for r in store.cursor().execute(SELECT_ATTACHMENTS, [pid]).fetchall()
+    ]
+
+
+def latest_attached(store: Store, proposal_id: str) -> StoredReport:
+    """The report attached last to a proposal.
+
+    Raises
+    ------
+    ReportNotFoundError
+        Nothing is attached to it.
+    """
+    found = attachments(store, proposal_id)
+    if not found:
+        raise ReportNotFoundError(f"no backtest is attached to proposal {str(proposal_id)[:12]}; attach one with "
+                                  "`riskparams backtest --attach ID`.")
+    return get_report(store, str(found[0]["report_id"]))

@@ -1,0 +1,152 @@
+"""`riskparams backtest` and `riskparams export --backtest ID|attached|FILE`: exit codes, JSON keys, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+from test_backtest import garch_prices
+
+from riskparams.cli import main
+from riskparams.config import policy_from_dict
+from riskparams.export import BACKTEST_RESULT_KEYS
+from riskparams.governance import COMMITTEE_ENV_VAR, MEMBER_ENV_VAR
+from riskparams.ingest import ingest_frame
+from riskparams.service import propose
+from riskparams.store import Store
+from riskparams.store.backtest_records import attachments, list_reports
+
+POLICY_TOML = """
+[model]
+model = "garch"
+min_history = 250
+"""
+CURRENT = """symbol,notional_cap,max_leverage,maintenance_rate,liquidation_penalty,unit
+AAA,1000000,20,0.025,0.01,fraction
+AAA,,10,0.05,0.015,fraction
+BBB,,10,0.05,0.01,fraction
+"""
+WIDER = """symbol,notional_cap,max_leverage,maintenance_rate,liquidation_penalty,unit
+AAA,1000000,8,0.06,0.01,fraction
+AAA,,5,0.1,0.015,fraction
+BBB,,5,0.1,0.01,fraction
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A store file ($RISKPARAMS_DB) with two daily series and a perp draft proposal; policy and parameter files."""
+    path = tmp_path / "b.duckdb"
+    monkeypatch.setenv("RISKPARAMS_DB", str(path))
+    monkeypatch.delenv(COMMITTEE_ENV_VAR, raising=False)
+    monkeypatch.delenv(MEMBER_ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policy.toml").write_text(POLICY_TOML)
+    (tmp_path / "current.csv").write_text(CURRENT)
+    (tmp_path / "wider.csv").write_text(WIDER)
+    with Store(path) as s:
+        for k, sym in enumerate(("AAA", "BBB")):
+            frame = garch_prices(520, seed=k).reset_index()
+            ingest_frame(s, frame, symbol=sym, source="unit", kind="perp", origin="test")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pid = propose(s, profile="perp", policy=policy_from_dict({"model": {"model": "ewma"}}), symbols=["AAA"]).id
+    return {"db": str(path), "pid": pid, "dir": str(tmp_path)}
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse refusing an option
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def fails(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Exit 2 with exactly one line on stderr; returns it."""
+    code, out, err = run(capsys, *args)
+    assert code == 2, (code, out, err)
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("riskparams: error: "), err
+    return lines[0]
+
+
+BASE = ("backtest", "--policy", "policy.toml", "--start", "2021-11-01", "--quiet")
+
+
+def test_backtest_json_has_the_export_shape(capsys: pytest.CaptureFixture[str], env: dict[str, str]) -> None:
+    code, out, err = run(capsys, *BASE, "--current", "current.csv", "--compare", "wider.csv", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert list(d)[:8] == ["id", "created_at", "start", "end", "profile", "results", "stored_now", "attached_to"]
+    assert d["stored_now"] and len(d["id"]) == 64 and d["created_at"].endswith("Z")
+    assert d["start"] == "2021-11-01T00:00:00Z" and d["end"] == "2022-06-04T00:00:00Z"
+    assert all(tuple(r) == BACKTEST_RESULT_KEYS for r in d["results"])
+    got = {(r["symbol"], r["parameter_set"]) for r in d["results"]}
+    assert got == {("AAA", "policy"), ("AAA", "current"), ("AAA", "wider"), ("BBB", "policy"), ("BBB", "current"),
+                   ("BBB", "wider")}
+    wide = next(r for r in d["results"] if r["parameter_set"] == "wider" and r["symbol"] == "AAA")
+    assert wide["avg_margin"] == pytest.approx(0.06)
+    assert {"assets", "spec", "policy", "provenance", "skipped"} <= set(d)
+    assert "paths" not in d["assets"][0]
+    # the same run again: the same content, already stored
+    code, out, _ = run(capsys, *BASE, "--current", "current.csv", "--compare", "wider.csv", "--json", "--paths")
+    again = json.loads(out)
+    assert code == 0 and again["id"] == d["id"] and not again["stored_now"] and "paths" in again["assets"][0]
+    with Store(env["db"], read_only=True) as s:
+        assert [r["id"] for r in list_reports(s)] == [d["id"]]
+
+
+def test_backtest_text_is_a_table(capsys: pytest.CaptureFixture[str], env: dict[str, str]) -> None:
+    code, out, _ = run(capsys, *BASE, "--symbols", "AAA", "--current", "current.csv", "--cadence", "14",
+                       "--stress", "spring=2022-03-01..2022-04-30")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("backtest ") and "(perp, stored now)" in lines[0] and "1 asset(s)" in lines[0]
+    header = next(ln for ln in lines if ln.startswith("asset "))
+    assert header.split()[:6] == ["asset", "set", "n", "exc", "exp", "Kupiec"]
+    assert [ln.split()[:2] for ln in lines if ln.startswith("AAA ")] == [["AAA", "policy"], ["AAA", "current"]]
+    assert "every 14 days" in out and "spring" in out
+
+
+def test_attach_then_export_with_the_backtest(capsys: pytest.CaptureFixture[str], env: dict[str, str]) -> None:
+    pid = env["pid"]
+    code, out, err = run(capsys, *BASE, "--symbols", "AAA", "--attach", pid[:10], "--as", "alice", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["attached_to"] == pid
+    assert {r["parameter_set"] for r in d["results"]} == {"policy", f"proposal-{pid[:12]}"}
+    with Store(env["db"], read_only=True) as s:
+        att = attachments(s, pid)
+    assert [a["report_id"] for a in att] == [d["id"]] and att[0]["actor"] == "alice"
+    for ref in ("attached", d["id"][:10]):
+        code, md, err = run(capsys, "export", pid, "-f", "md", "--as", "alice", "--backtest", ref, "-o", "-")
+        assert code == 0, err
+        assert f"Backtest `{d['id']}`" in md and f"proposal-{pid[:12]}" in md
+    # a payload file still works
+    Path("bt.json").write_text(json.dumps({k: d[k] for k in ("id", "created_at", "start", "end", "results")}))
+    code, md, err = run(capsys, "export", pid, "-f", "md", "--as", "alice", "--backtest", "bt.json", "-o", "-")
+    assert code == 0 and f"Backtest `{d['id']}`" in md
+    assert "backtest file" in fails(capsys, "export", pid, "-f", "md", "--as", "alice", "--backtest", "nope.json")
+    assert "no stored backtest report has id" in fails(capsys, "export", pid, "-f", "md", "--as", "alice",
+                                                       "--backtest", "abcdef12")
+
+
+def test_backtest_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], env: dict[str, str],
+                                            tmp_path: Path) -> None:
+    assert "is not a date" in fails(capsys, *BASE[:3], "--start", "soon", "--quiet")
+    assert "no such file, and not a stored proposal id" in fails(capsys, *BASE, "--compare", "missing.csv")
+    assert "no stored proposal has id" in fails(capsys, *BASE, "--attach", "abcdef123")
+    assert "are those of a perp parameter file" in fails(capsys, *BASE, "--profile", "lending",
+                                                                "--current", "current.csv")
+    assert "ZZZ" in fails(capsys, *BASE, "--symbols", "ZZZ")
+    assert "min_history" in fails(capsys, *BASE[:3], "--start", "2021-03-01", "--quiet")
+    assert "--symbols needs at least one symbol" in fails(capsys, *BASE, "--symbols", ",")
+    assert fails(capsys, *BASE, "--engine", "slow").startswith("riskparams: error: argument --engine")
+    assert "NAME=START..END" in fails(capsys, *BASE, "--stress", "bad")
+    assert "window must be an integer >= 50" in fails(capsys, *BASE, "--window", "10")
+    empty = tmp_path / "empty.duckdb"
+    assert "the store is empty" in fails(capsys, "--db", str(empty), *BASE)
