@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -235,7 +235,9 @@ def run_backtest(store: Store, **kwargs: Any) -> Any:
         bar.empty()
 
 
-TRAFFIC_COLORS = {"green": "green", "yellow": "orange", "red": "red"}
+TRAFFIC_COLORS: dict[str, Literal["green", "orange", "red", "gray"]] = {
+    "green": "green", "yellow": "orange", "red": "red",
+}
 
 
 def traffic_badges(results: list[dict[str, Any]]) -> None:
