@@ -112,3 +112,15 @@ def store_snapshot(s: Store) -> dict[str, Any]:
 def snapshot() -> Callable[[Store], dict[str, Any]]:
     """``snapshot(store)``: the full contents of a store, comparable with ``==``."""
     return store_snapshot
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module() -> Iterator[None]:
+    """Streamlit's AppTest leaves ``sys.modules['__main__']`` pointing at the page it ran; a process pool
+    started later (spawn) would then re-run that page in every worker. Put the real one back."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
