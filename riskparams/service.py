@@ -12,21 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from riskparams.backtest import (
-    AssetData,
-    BacktestReport,
-    BacktestSpec,
-    FixedParameters,
-    ProgressFn,
-    fixed_from_current,
-    fixed_from_proposal,
-    run_backtest,
-)
 from riskparams.config import RiskPolicy
 from riskparams.domain import (
     AssetContext,
@@ -54,6 +44,9 @@ from riskparams.store.backtest_records import (
 )
 from riskparams.store.records import StoredProposal, get_proposal, save_proposal
 from riskparams.volatility import FitSpec, VolEstimate, fit_volatility
+
+if TYPE_CHECKING:  # the backtest engine (scipy.stats, numba) loads on first use: pages start faster
+    from riskparams.backtest import AssetData, BacktestReport, BacktestSpec, FixedParameters, ProgressFn
 
 
 def open_store(db: str | Path | None = None, *, read_only: bool = False) -> Store:
@@ -480,6 +473,7 @@ class BacktestRun:
 
 def _compare_sets(store: Store, refs: list[str], profile: str) -> list[FixedParameters]:
     """Fixed parameter sets from files (params_io CSV/JSON, named by the file stem) or stored proposal ids."""
+    from riskparams.backtest import fixed_from_current, fixed_from_proposal
     from riskparams.params_io import load_current
 
     out: list[FixedParameters] = []
@@ -512,6 +506,8 @@ def backtest_data(
     end: datetime | pd.Timestamp | str | None = None,
 ) -> tuple[list[AssetData], list[SkippedAsset]]:
     """The price series to backtest (one per symbol, daily preferred, or of ``freq``), bars up to ``end``."""
+    from riskparams.backtest import AssetData
+
     stop = None if end is None else _utc(end)
     if freq is None:
         series, skipped = select_series(store, symbols)
@@ -578,6 +574,8 @@ def backtest(
     HistoryError
         No asset has enough history.
     """
+    from riskparams.backtest import BacktestSpec, fixed_from_current, run_backtest
+
     if profile not in ("perp", "lending"):
         raise PolicyError(f"profile must be 'perp' or 'lending', got {profile!r}")
     policy = RiskPolicy() if policy is None else policy

@@ -75,14 +75,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from arch import arch_model
-from arch.univariate import Normal, SkewStudent, StudentsT
-from arch.univariate.distribution import Distribution
 from scipy import integrate, optimize, stats
 
 from riskparams.diagnostics import ResidualDiagnostics, residual_diagnostics
@@ -108,6 +105,10 @@ from riskparams.returns import (
     returns_with_report,
     validate_prices,
 )
+
+if TYPE_CHECKING:
+    from arch.univariate.distribution import Distribution
+
 
 __all__ = [
     "DistName",
@@ -1148,6 +1149,8 @@ _VOL_ARCH: dict[ModelName, dict[str, Any]] = {
 
 
 def _dist_object(dist: DistName) -> Distribution:
+    from arch.univariate import Normal, SkewStudent, StudentsT  # arch (and numba) load on the first fit
+
     if dist is DistName.NORMAL:
         return Normal()
     if dist is DistName.T:
@@ -1157,6 +1160,8 @@ def _dist_object(dist: DistName) -> Distribution:
 
 def _make_model(y: FloatArray, model: ModelName, dist: DistName, mean: MeanName) -> Any:
     dist_name: Any = _DIST_ARCH[dist]
+    from arch import arch_model
+
     return arch_model(
         y,
         mean="Constant" if mean is MeanName.CONSTANT else "Zero",
