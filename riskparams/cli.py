@@ -182,7 +182,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
-    return "" if x is None else f"{x:.{digits}%}"
+    if x is None:
+        return ""
+    return ">1000%" if x > 10 else f"{x:.{digits}%}"  # beyond 1000% the digits only distract
 
 
 def _notional(x: float | None) -> str:
