@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-CANDLE_LIMIT = 1_500
+CANDLE_LIMIT = 400
 """Above this many bars the price chart draws a close line instead of candles (speed, legibility)."""
 
 

@@ -19,8 +19,6 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
-from statsmodels.stats.diagnostic import acorr_ljungbox, het_arch
-from statsmodels.stats.stattools import jarque_bera
 
 __all__ = ["ResidualDiagnostics", "half_life", "residual_diagnostics"]
 
@@ -152,6 +150,10 @@ def residual_diagnostics(
     nan = math.nan
     lb_stat = lb_p = lb2_stat = lb2_p = lm = lm_p = jb = jb_p = skew = kurt = nan
     if np.ptp(z) > 0:  # the tests are undefined for constant residuals
+        # statsmodels loads on first use: the dashboard's pages start without it
+        from statsmodels.stats.diagnostic import acorr_ljungbox, het_arch
+        from statsmodels.stats.stattools import jarque_bera
+
         lb = acorr_ljungbox(z, lags=[lags], return_df=True)
         lb_stat, lb_p = float(lb["lb_stat"].iloc[0]), float(lb["lb_pvalue"].iloc[0])
         try:

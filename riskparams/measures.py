@@ -22,12 +22,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import integrate, stats
 
+from riskparams._lazy import LazyModule
 from riskparams.returns import bars_per_year
+
+integrate: Any = LazyModule("scipy.integrate")
+stats: Any = LazyModule("scipy.stats")
 
 __all__ = [
     "HorizonRisk",

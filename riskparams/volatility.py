@@ -80,8 +80,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import integrate, optimize, stats
 
+from riskparams._lazy import LazyModule
 from riskparams.diagnostics import ResidualDiagnostics, residual_diagnostics
 from riskparams.exceptions import FallbackWarning, HistoryError
 from riskparams.measures import (
@@ -105,6 +105,10 @@ from riskparams.returns import (
     returns_with_report,
     validate_prices,
 )
+
+integrate: Any = LazyModule("scipy.integrate")
+optimize: Any = LazyModule("scipy.optimize")
+stats: Any = LazyModule("scipy.stats")
 
 if TYPE_CHECKING:
     from arch.univariate.distribution import Distribution

@@ -100,3 +100,17 @@ def test_sql_with_fstrings_only_interpolates_constants() -> None:
     assert calls, "expected the store to build some SQL"
     unreviewed = [f"{name}:{line}" for name, line, ok in calls if not ok]
     assert unreviewed == []
+
+
+def test_pages_start_without_the_heavy_numerics() -> None:
+    """The dashboard's glue imports neither scipy.stats, statsmodels, arch nor numba: they load on first use,
+    so the first page renders fast (see benchmarks/dashboard.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, riskparams.ui, riskparams.views, riskparams.service;"
+        "heavy = [m for m in ('scipy.stats', 'statsmodels', 'arch', 'numba') if m in sys.modules];"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
