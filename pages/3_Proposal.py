@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from riskparams import config, governance, params_io, ui, views
+from riskparams import config, governance, ui, views
 from riskparams.export import content_figures
 from riskparams.store import records
 
@@ -52,11 +52,7 @@ if generate:
             "guardrails.max_relative_change": max_change, "guardrails.dead_band": dead_band,
             "perp.maintenance_fraction": mmf_share,
         })
-        current = None
-        if current_file is not None:
-            fmt = "json" if current_file.name.lower().endswith(".json") else "csv"
-            current = params_io.parse_current(current_file.getvalue().decode("utf-8", errors="replace"),
-                                              name=current_file.name, profile=profile, fmt=fmt)
+        current = ui.current_from_upload(current_file, profile)
         run = ui.generate_proposal(store, profile=profile, policy=policy, current=current,
                                    symbols=chosen or None)
     st.session_state["proposal_id"] = run.id

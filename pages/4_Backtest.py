@@ -7,7 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
-from riskparams import backtest, params_io, service, ui, views
+from riskparams import backtest, service, ui, views
 from riskparams.store import records
 
 ui.setup_page("Backtest")
@@ -33,11 +33,7 @@ with st.form("backtest"):
 if submitted:
     default = [s for s in symbols if s == "BTC-SYN"] or symbols[:1]
     with ui.guarded("Backtest"):
-        current = None
-        if current_file is not None:
-            fmt = "json" if current_file.name.lower().endswith(".json") else "csv"
-            current = params_io.parse_current(current_file.getvalue().decode("utf-8", errors="replace"),
-                                              name=current_file.name, profile=profile, fmt=fmt)
+        current = ui.current_from_upload(current_file, profile)
         spec = backtest.BacktestSpec(profile=profile, cadence_days=float(cadence), engine=engine,
                                      start=None if start is None else start.isoformat())
         run = ui.run_backtest(store, profile=profile, current=current, symbols=chosen or default, spec=spec,

@@ -248,3 +248,15 @@ def traffic_badges(results: list[dict[str, Any]]) -> None:
         with cols[i % len(cols)]:
             st.badge(f"{r['symbol']} · {r['parameter_set']}: {zone} ({r['exceptions']} of {r['n']}, "
                      f"expected {r['expected']:.1f})", color=TRAFFIC_COLORS.get(zone, "gray"))
+
+
+def current_from_upload(upload: Any, profile: str) -> Any:
+    """Current parameters from an ``st.file_uploader`` file (CSV or JSON, see :mod:`riskparams.params_io`),
+    or None when nothing was uploaded. Errors name the uploaded file, row, column and value."""
+    if upload is None:
+        return None
+    from riskparams import params_io
+
+    fmt = "json" if upload.name.lower().endswith(".json") else "csv"
+    return params_io.parse_current(upload.getvalue().decode("utf-8", errors="replace"), name=upload.name,
+                                   profile=profile, fmt=fmt)

@@ -37,7 +37,7 @@ import pandas as pd
 from riskparams.domain import canonical_json, content_id
 from riskparams.exceptions import RiskParamsError, StoreError
 from riskparams.store.core import Store
-from riskparams.store.records import get_proposal
+from riskparams.store.records import get_proposal, resolve_prefix
 
 __all__ = [
     "ReportNotFoundError",
@@ -172,15 +172,7 @@ def save_report(store: Store, content: Mapping[str, Any]) -> StoredReport:
 
 
 def _resolve_id(store: Store, report_id: str) -> str:
-    key = str(report_id).strip().lower()
-    if len(key) < 6 or any(c not in "0123456789abcdef" for c in key):
-        raise ReportNotFoundError(f"{report_id!r} is not a backtest report id (at least 6 hex characters).")
-    rows = store.cursor().execute(SELECT_PREFIX, [key]).fetchall()
-    if not rows:
-        raise ReportNotFoundError(f"no stored backtest report has id {report_id!r}.")
-    if len(rows) > 1:
-        raise ReportNotFoundError(f"several stored backtest reports start with {report_id!r}; give more characters.")
-    return str(rows[0][0])
+    return resolve_prefix(store, report_id, select=SELECT_PREFIX, what="backtest report", error=ReportNotFoundError)
 
 
 def get_report(store: Store, report_id: str) -> StoredReport:

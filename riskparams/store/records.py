@@ -173,18 +173,35 @@ def save_proposal(store: Store, proposal: Proposal, *, actor: str | None = None)
     )
 
 
-def _resolve_id(store: Store, proposal_id: str) -> str:
-    key = str(proposal_id).strip().lower()
+def resolve_prefix(store: Store, ref: str, *, select: str, what: str,
+                   error: type[RiskParamsError]) -> str:
+    """The one stored id that starts with ``ref`` (at least 6 hex characters).
+
+    Parameters
+    ----------
+    select : str
+        Parameterised SQL returning up to two ids that start with ``?`` (a module constant, no user value).
+    what : str
+        Names the record in messages, e.g. ``'proposal'``.
+    error : type
+        Raised (one sentence) when the reference is malformed, unknown or ambiguous.
+    """
+    key = str(ref).strip().lower()
     if len(key) < 6 or any(c not in "0123456789abcdef" for c in key):
-        raise ProposalNotFoundError(f"{proposal_id!r} is not a proposal id (at least 6 hex characters).")
-    rows = store.cursor().execute(
-        "SELECT proposal_id FROM proposals WHERE starts_with(proposal_id, ?) ORDER BY proposal_id LIMIT 2", [key]
-    ).fetchall()
+        raise error(f"{ref!r} is not a {what} id (at least 6 hex characters).")
+    rows = store.cursor().execute(select, [key]).fetchall()
     if not rows:
-        raise ProposalNotFoundError(f"no stored proposal has id {proposal_id!r}.")
+        raise error(f"no stored {what} has id {ref!r}.")
     if len(rows) > 1:
-        raise ProposalNotFoundError(f"several stored proposals start with {proposal_id!r}; give more characters.")
+        raise error(f"several stored {what}s start with {ref!r}; give more characters.")
     return str(rows[0][0])
+
+
+_SELECT_PREFIX = "SELECT proposal_id FROM proposals WHERE starts_with(proposal_id, ?) ORDER BY proposal_id LIMIT 2"
+
+
+def _resolve_id(store: Store, proposal_id: str) -> str:
+    return resolve_prefix(store, proposal_id, select=_SELECT_PREFIX, what="proposal", error=ProposalNotFoundError)
 
 
 def get_proposal(store: Store, proposal_id: str) -> StoredProposal:
