@@ -44,7 +44,7 @@ def price_chart(prices: pd.DataFrame, *, title: str, synthetic: bool = False, lo
         fig.add_trace(go.Scattergl(x=x, y=prices["close"], mode="lines", name="close",
                                    line={"width": 1.2}), row=1, col=1)
     fig.add_trace(go.Bar(x=x, y=prices["volume"], name="volume", marker={"color": "#8c9fb7"}), row=2, col=1)
-    full_title = f"{title} (synthetic data)" if synthetic else title
+    full_title = f"{title} (synthetic data)" if synthetic and "synthetic" not in title else title
     fig.update_layout(
         title=full_title, height=520, showlegend=False, margin={"l": 60, "r": 20, "t": 50, "b": 40},
         xaxis_rangeslider_visible=False, template="plotly_white",

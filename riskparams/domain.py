@@ -109,7 +109,7 @@ class SeriesInfo:
     @property
     def label(self) -> str:
         """Human label, e.g. ``'BTC 1d spot (binance)'``; synthetic series say so."""
-        tag = " [synthetic]" if self.synthetic else ""
+        tag = " [synthetic]" if self.synthetic and self.source != "synthetic" else ""
         return f"{self.symbol} {self.freq} {self.kind} ({self.source}){tag}"
 
     def to_dict(self) -> dict[str, Any]:

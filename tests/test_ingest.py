@@ -243,7 +243,7 @@ def test_series_are_kept_apart_by_source_kind_and_frequency(store: Store, write_
 def test_frame_ingest_is_idempotent_and_marks_synthetic(store: Store) -> None:
     frame = make_frame(30)
     report = store.ingest_frame(frame, symbol="X-SYN", source="synthetic", kind="spot", origin="demo", synthetic=True)
-    assert report.series.synthetic and report.series.label.endswith("[synthetic]")
+    assert report.series.synthetic and report.series.label == "X-SYN 1d spot (synthetic)"
     assert report.file_hash is None and report.origin == "demo"
     again = store.ingest_frame(frame, symbol="X-SYN", source="synthetic", kind="spot", origin="demo", synthetic=True)
     assert not again.changed and store.counts()["ingest_log"] == 1
@@ -395,3 +395,8 @@ def test_benchmark_script_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert result["rows"] == 2000
     for fmt in ("csv", "parquet"):
         assert result[fmt]["rows_per_s"] > 0 and len(result[fmt]["runs_s"]) == 1
+
+
+def test_a_synthetic_series_says_so_in_its_label(store: Store) -> None:
+    labelled = store.ingest_frame(make_frame(5), symbol="Y", source="lab", kind="spot", origin="demo", synthetic=True)
+    assert labelled.series.label == "Y 1d spot (lab) [synthetic]"
