@@ -124,3 +124,41 @@ def _restore_main_module() -> Iterator[None]:
     yield
     if main is not None:
         sys.modules["__main__"] = main
+
+
+def bars(n: int, *, seed: int) -> pd.DataFrame:
+    """Daily OHLCV bars from 2021-01-01 with Student-t(5) returns of about 2% a day (deterministic)."""
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.standard_t(5, n) * 0.02))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    return pd.DataFrame({
+        "ts": pd.date_range("2021-01-01", periods=n, freq="D", tz="UTC"),
+        "open": open_, "high": np.maximum(open_, close) * 1.01, "low": np.minimum(open_, close) * 0.99,
+        "close": close, "volume": rng.uniform(1e4, 2e4, n),
+    })
+
+
+@pytest.fixture(scope="session")
+def proposals() -> dict[str, Any]:
+    """A perp and a lending proposal of BTC-SYN and ETH-SYN (EWMA model) against the example current
+    parameters, not stored (``{"perp": Proposal, "lending": Proposal}``)."""
+    import warnings
+
+    from riskparams.config import policy_from_dict
+    from riskparams.ingest import ingest_frame
+    from riskparams.params_io import load_current
+    from riskparams.service import propose
+
+    examples = Path(__file__).resolve().parents[1] / "riskparams" / "examples"
+    policy = policy_from_dict({"model": {"model": "ewma", "n_sims": 200}})
+    s = Store.memory()
+    ingest_frame(s, bars(400, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
+    ingest_frame(s, bars(400, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for profile in ("perp", "lending"):
+            current = load_current(examples / f"current_{profile}.csv", profile)
+            out[profile] = propose(s, profile=profile, policy=policy, current=current, save=False).proposal
+    s.close()
+    return out

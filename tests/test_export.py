@@ -8,12 +8,9 @@ import io
 import json
 import math
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from riskparams import charts
@@ -22,9 +19,6 @@ from riskparams import governance as gov
 from riskparams.config import policy_from_dict
 from riskparams.domain import Proposal
 from riskparams.governance import Override, committee_from_dict
-from riskparams.ingest import ingest_frame
-from riskparams.params_io import load_current
-from riskparams.service import propose
 from riskparams.store import Store
 from riskparams.store.records import StoredProposal, get_proposal, save_proposal
 
@@ -52,30 +46,8 @@ BACKTEST: dict[str, Any] = {
 }
 
 
-def bars(n: int, *, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.standard_t(5, n) * 0.02))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    return pd.DataFrame({
-        "ts": pd.date_range("2021-01-01", periods=n, freq="D", tz="UTC"),
-        "open": open_, "high": np.maximum(open_, close) * 1.01, "low": np.minimum(open_, close) * 0.99,
-        "close": close, "volume": rng.uniform(1e4, 2e4, n),
-    })
 
 
-@pytest.fixture(scope="module")
-def proposals() -> dict[str, Proposal]:
-    s = Store.memory()
-    ingest_frame(s, bars(400, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
-    ingest_frame(s, bars(400, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")
-    out = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for profile in ("perp", "lending"):
-            current = load_current(EXAMPLES / f"current_{profile}.csv", profile)
-            out[profile] = propose(s, profile=profile, policy=POLICY, current=current, save=False).proposal
-    s.close()
-    return out
 
 
 def stored(proposal: Proposal) -> tuple[Store, StoredProposal]:

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
-import warnings
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from riskparams import governance as gov
@@ -23,9 +20,6 @@ from riskparams.governance import (
     committee_from_dict,
     load_committee,
 )
-from riskparams.ingest import ingest_frame
-from riskparams.params_io import load_current
-from riskparams.service import propose
 from riskparams.store import Store
 from riskparams.store.records import append_status, get_proposal, proposal_history, save_proposal
 
@@ -45,31 +39,8 @@ COMMITTEE = committee_from_dict({
 }, source="test committee")
 
 
-def bars(n: int, *, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.standard_t(5, n) * 0.02))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    return pd.DataFrame({
-        "ts": pd.date_range("2021-01-01", periods=n, freq="D", tz="UTC"),
-        "open": open_, "high": np.maximum(open_, close) * 1.01, "low": np.minimum(open_, close) * 0.99,
-        "close": close, "volume": rng.uniform(1e4, 2e4, n),
-    })
 
 
-@pytest.fixture(scope="module")
-def proposals() -> dict[str, Proposal]:
-    """A perp and a lending proposal of BTC-SYN and ETH-SYN against the example current parameters."""
-    s = Store.memory()
-    ingest_frame(s, bars(400, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
-    ingest_frame(s, bars(400, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")
-    out = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for profile in ("perp", "lending"):
-            current = load_current(EXAMPLES / f"current_{profile}.csv", profile)
-            out[profile] = propose(s, profile=profile, policy=POLICY, current=current, save=False).proposal
-    s.close()
-    return out
 
 
 def fresh(proposal: Proposal) -> tuple[Store, str]:

@@ -11,9 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pandas as pd
 import pytest
+from conftest import bars
 
 from riskparams.config import policy_from_dict
 from riskparams.domain import SkippedAsset, canonical_json
@@ -34,15 +33,6 @@ from riskparams.store.schema import MIGRATIONS
 POLICY = policy_from_dict({"model": {"model": "ewma", "n_sims": 200}})
 
 
-def bars(n: int, *, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.standard_t(5, n) * 0.02))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    return pd.DataFrame({
-        "ts": pd.date_range("2021-01-01", periods=n, freq="D", tz="UTC"),
-        "open": open_, "high": np.maximum(open_, close) * 1.01, "low": np.minimum(open_, close) * 0.99,
-        "close": close, "volume": rng.uniform(1e4, 2e4, n),
-    })
 
 
 @pytest.fixture
