@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from riskparams.domain import Freq, Gap
+from riskparams.returns import find_gaps
 
 # a close repeated over this many bars in a row is a stale run (about half a day intraday, 3 days daily)
 DEFAULT_STALE_BARS = {"1h": 12, "4h": 6, "1d": 3}
@@ -184,11 +185,11 @@ def quality_report(
     secs = np.asarray(naive.as_unit("s").asi8, dtype=np.int64)
     diffs = np.diff(secs)
     expected = int((secs[-1] - secs[0]) // f.seconds) + 1
-    gap_pos = np.flatnonzero(diffs > f.seconds)
-    missing_each = diffs[gap_pos] // f.seconds - 1
+    all_gaps = find_gaps(naive, f.value)
     gaps = tuple(
-        Gap(after=naive[i].to_pydatetime(), before=naive[i + 1].to_pydatetime(), missing_bars=int(m))
-        for i, m in zip(gap_pos[:MAX_LISTED], missing_each[:MAX_LISTED], strict=True)
+        Gap(after=pd.Timestamp(g.after).to_pydatetime(), before=pd.Timestamp(g.before).to_pydatetime(),
+            missing_bars=g.missing_bars)
+        for g in all_gaps[:MAX_LISTED]
     )
 
     close = prices["close"].to_numpy(dtype=float)
@@ -230,8 +231,8 @@ def quality_report(
         bars=n,
         expected_bars=expected,
         coverage=n / expected,
-        gap_count=int(gap_pos.size),
-        missing_bars=int(missing_each.sum()),
+        gap_count=len(all_gaps),
+        missing_bars=sum(g.missing_bars for g in all_gaps),
         gaps=gaps,
         stale_min_bars=stale_min,
         stale_runs=tuple(stale),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,13 +101,15 @@ def series_quality(
 class FitRun:
     """A volatility fit of one stored series: the series, the estimate, and whether it came from the cache.
 
-    ``fingerprint`` is the SHA-256 of the exact price rows used (provenance).
+    ``fingerprint`` is the SHA-256 of the exact price rows used (provenance); ``prices`` are those rows
+    (index ``ts``, OHLCV columns), so callers that also need the bars do not load them again.
     """
 
     series: SeriesInfo
     estimate: VolEstimate
     fingerprint: str
     cached: bool
+    prices: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
 
     def to_dict(self, *, with_series: bool = False) -> dict[str, Any]:
         """JSON-safe dictionary for ``riskparams fit --json``.
@@ -170,11 +172,11 @@ def fit_series(
     if use_cache:
         payload = store.get_fit(info.series_id, fingerprint, _cache_key(spec), last)
         if payload is not None:
-            return FitRun(info, VolEstimate.from_dict(json.loads(payload)), fingerprint, True)
+            return FitRun(info, VolEstimate.from_dict(json.loads(payload)), fingerprint, True, prices)
     estimate = fit_volatility(prices, info.freq, spec)
     store.put_fit(info.series_id, fingerprint, _cache_key(spec), last,
                   json.dumps(estimate.to_dict(), allow_nan=False))
-    return FitRun(info, estimate, fingerprint, False)
+    return FitRun(info, estimate, fingerprint, False, prices)
 
 
 ESTIMATE_FORMAT = 2
@@ -387,7 +389,7 @@ def propose(
         except Exception as exc:  # arch and scipy raise many kinds; one asset must not stop the run
             skipped.append(SkippedAsset(symbol=sym, reason=f"fit failed ({type(exc).__name__}: {exc})"))
             continue
-        prices = store.load_prices(info.series_id, end=end)
+        prices = run.prices
         window = policy.liquidity.adv_window_days
         if sym in policy.liquidity.adv_override:
             adv, adv_source = float(policy.liquidity.adv_override[sym]), "policy override"

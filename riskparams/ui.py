@@ -108,6 +108,7 @@ def clear_data_caches() -> None:
     cached_model_panel.clear()
     cached_losses.clear()
     cached_overview.clear()
+    _flags_for.clear()
 
 
 # -- cached library calls (keyed by the series' extent so new bars invalidate them) -----------------
@@ -217,9 +218,16 @@ def cached_overview(version: tuple[Any, ...]) -> pd.DataFrame:
 
 
 def cached_flags(store: Store) -> pd.DataFrame:
-    """Assets whose current parameters fall below the policy's coverage (newest proposals); not cached:
-    proposals change more often than prices and the query is small."""
-    return views.coverage_flags(store)
+    """Assets whose current parameters fall below the policy's coverage (newest proposals), cached per set of
+    newest proposal ids (one small query decides whether the stored proposals must be read again)."""
+    from riskparams.store.records import list_proposals
+
+    return _flags_for(store.path, tuple(p["id"] for p in list_proposals(store, limit=20)))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _flags_for(store_path: str, proposal_ids: tuple[str, ...]) -> pd.DataFrame:
+    return views.coverage_flags(_open_store())
 
 
 def run_backtest(store: Store, **kwargs: Any) -> Any:

@@ -95,7 +95,23 @@ def test_overview_flags_and_regimes(db: Path) -> None:
     assert {"regime", "ewma_vol", "long_run_vol"} <= set(overview.columns)
     assert set(overview["regime"]) <= {"calm", "normal", "elevated", "stressed", "too little data"}
     labels = {m.label: m.value for m in at.metric}
-    assert labels["Current parameters below target coverage"] == "0"
+    assert labels["Current parameters below target coverage"] == "0"  # no proposal has assessed any yet
+
+    # a proposal against loose current parameters (20x on ETH-SYN) is flagged on the overview
+    from riskparams.params_io import load_current
+    from riskparams.service import propose
+
+    with Store(db) as s:
+        run = propose(s, profile="perp", symbols=["ETH-SYN"],
+                      current=load_current(ROOT / "riskparams" / "examples" / "current_perp.csv", "perp"))
+    below = [a for a in run.proposal.content()["assets"] if a["current"]["below_confidence"]]
+    assert below, "the example current parameters should fall short on ETH-SYN"
+    ui._open_store.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Current parameters below target coverage"] == "1"
+    flags = at.dataframe[0].value
+    assert list(flags["symbol"]) == ["ETH-SYN"] and (flags["current_coverage"] < flags["confidence"]).all()
 
 
 def test_proposal_page_generates_and_shows_changes(db: Path) -> None:
