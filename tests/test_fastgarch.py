@@ -6,6 +6,7 @@ arch is imported here directly (tests are not under the one-door rule) to compar
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import warnings
 from pathlib import Path
@@ -261,6 +262,102 @@ def test_other_models_walk_forward(returns: np.ndarray, model: str, dist: str) -
     a = arch_fit(100 * returns[t - 1000 : t], model, dist)
     assert res.loglikelihood[j] >= a.loglikelihood - 1e-6
     assert res.var[j] == pytest.approx(arch_var(a), rel=1e-3)
+
+
+def test_batched_exp_matches_libm() -> None:
+    # the EGARCH grid's vectorisable exp against math.exp over its whole domain and at the
+    # table's seams (multiples of ln2 / 64)
+    rng = np.random.default_rng(11)
+    xs = np.concatenate([rng.uniform(-700.0, 700.0, 20_000), rng.uniform(-5.0, 5.0, 20_000),
+                         np.arange(-640, 641) * math.log(2.0) / 64.0, [0.0, -700.0, 700.0, 1e-300, -1e-300]])
+    rel = [abs(fg._exp_batch(float(x)) - math.exp(x)) / math.exp(x) for x in xs]
+    assert max(rel) < 1e-15
+
+
+def _arch_egarch_grid(y_pct: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """arch's EGARCH starting-value grid: its Gaussian log-likelihoods, its choice, and how many
+    (set, bar) pairs sit on arch's variance bounds."""
+    vol = arch_model(y_pct, mean="Constant", vol="EGARCH", p=1, o=1, q=1, dist="t").volatility
+    resids = y_pct - y_pct.mean()
+    bounds = vol.variance_bounds(resids)
+    backcast = vol.backcast(resids)
+    target = math.log(float(np.mean(resids**2)))
+    lls, on_bound = [], 0
+    for a, g, b in itertools.product([0.01, 0.05, 0.1, 0.2], [-0.1, 0.0, 0.1], [0.5, 0.7, 0.9, 0.98]):
+        sv = np.array([(1.0 - b) * target, a, g, b])
+        lls.append(vol._gaussian_loglikelihood(sv, resids, backcast, bounds))
+        s2 = np.empty_like(resids)
+        vol.compute_variance(sv, resids, s2, backcast, bounds)
+        on_bound += int(np.sum((s2 <= bounds[:, 0]) | (s2 >= bounds[:, 1])))
+    return np.array(lls), vol.starting_values(resids), on_bound
+
+
+@pytest.mark.parametrize("case", ["simulated", "runaway"])
+def test_egarch_starting_grid_is_archs(returns: np.ndarray, case: str) -> None:
+    # the vectorised grid (batched exp, bound hits redone exactly) gives arch's log-likelihoods
+    # for all 48 sets and arch's choice; "runaway" ends in a run of equal positive returns that
+    # drives the gamma < 0 sets onto arch's lower variance bound
+    if case == "simulated":
+        y = 100.0 * returns[200:1200]
+    else:
+        rng = np.random.default_rng(5)
+        y = np.concatenate([rng.standard_normal(900), 1.0 + 0.01 * rng.standard_normal(100)])
+    lls_arch, sv_arch, on_bound = _arch_egarch_grid(y)
+    assert (on_bound > 0) == (case == "runaway")
+    n = y.size
+    lb, ub = np.empty(n), np.empty(n)
+    ybar, bc, _v = fg._window_stats(y, 0, n, True, lb, ub)
+    sets = np.array(list(itertools.product([0.01, 0.05, 0.1, 0.2], [-0.1, 0.0, 0.1], [0.5, 0.7, 0.9, 0.98])))
+    target = math.log(float(np.mean((y - ybar) ** 2)))
+    om = (1.0 - sets[:, 2]) * target
+    ours = np.empty(len(sets))
+    fg._grid_gaussian_loglik_egarch(y, 0, n, ybar, math.log(bc), lb, ub, om, sets[:, 0].copy(), sets[:, 1].copy(),
+                                    sets[:, 2].copy(), ours)
+    np.testing.assert_allclose(ours, lls_arch, rtol=1e-12)
+    x = np.zeros(6)
+    fg._starting_values(fg._EGARCH, fg._T, True, y, 0, n, ybar, math.log(bc), lb, ub, x, np.zeros((60, 12)))
+    assert list(x[2:5]) == list(sv_arch[1:])  # the same set (alpha, gamma, beta) ...
+    assert x[1] == pytest.approx(sv_arch[0], rel=1e-14)  # ... and omega up to the sample mean's rounding
+
+
+@pytest.mark.parametrize("window", [1000, 120])
+@pytest.mark.parametrize("mean", ["constant", "zero"])
+def test_egarch_forecast_needs_no_second_pass(returns: np.ndarray, mean: str, window: int) -> None:
+    # arch forecasts from a backcast recomputed at the fitted mean; the engine moves the last
+    # variance by d ln s / d backcast instead of re-running the recursion (1000-bar windows, where
+    # the backcast's influence has decayed to ~1e-20) or re-runs it (120 bars: the shift is too
+    # big for a first-order step). Either way the one-step sigma is the full second pass's
+    # (_forecast_at) to rounding.
+    n = window + 40
+    res = fg.walk_forward(returns[:n], window=window, model="egarch", mean=mean)
+    y = 100.0 * returns[:n]
+    has_mu = mean == "constant"
+    days = np.flatnonzero(res.converged)[::7]  # 120-bar EGARCH fits do fail on some days
+    assert len(days) >= 4
+    for j in days:
+        t = int(res.index[j])
+        x = fg._params_to_full(res.params[j], fg.ModelName.EGARCH, fg.DistName.T, fg.MeanName(mean))
+        _f, s_next = fg._forecast_at(y, t - window, window, fg._EGARCH, fg._T, has_mu, x)
+        assert res.sigma[j] == pytest.approx(math.sqrt(s_next) / 100.0, rel=1e-12)
+
+
+def test_egarch_backcast_derivative_is_finite_difference(returns: np.ndarray) -> None:
+    # the pass's d ln s_last / d ln backcast against a central difference on a short window
+    y = 100.0 * returns[:60]
+    n = y.size
+    lb, ub = np.empty(n), np.empty(n)
+    _ybar, bc, _v = fg._window_stats(y, 0, n, True, lb, ub)
+    x = fg._params_to_full(POINT[("egarch", "constant")] + [6.0], fg.ModelName.EGARCH, fg.DistName.T,
+                           fg.MeanName.CONSTANT)
+    pos, _m, k = fg._layout(fg._EGARCH, fg._T, True)
+    g, h = np.zeros(k), np.zeros((k, k))
+    lbc = math.log(bc)
+    _f, s0, _e, _j, dbc = fg._evaluate(fg._EGARCH, fg._T, True, y, 0, n, x, pos, lbc, lb, ub, 1, g, h)
+    step = 1e-5
+    s_up = fg._evaluate(fg._EGARCH, fg._T, True, y, 0, n, x, pos, lbc + step, lb, ub, 0, g, h)[1]
+    s_dn = fg._evaluate(fg._EGARCH, fg._T, True, y, 0, n, x, pos, lbc - step, lb, ub, 0, g, h)[1]
+    assert abs(dbc) > 1e-3  # a window short enough for the backcast to matter
+    assert dbc == pytest.approx((math.log(s_up) - math.log(s_dn)) / (2 * step), rel=1e-6)
 
 
 def test_egarch_horizon_variance_is_nelsons_closed_form() -> None:
