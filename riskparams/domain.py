@@ -39,6 +39,34 @@ class Freq(StrEnum):
             raise ValueError(f"frequency must be one of 1h, 4h, 1d, got {value!r}") from None
 
 
+class ModelName(StrEnum):
+    """Volatility models. ``auto`` picks the lowest BIC among ``FitSpec.candidates``
+    (:mod:`riskparams.volatility`); the compiled engine (:mod:`riskparams.fastgarch`) runs
+    ``garch``, ``gjr`` and ``egarch``."""
+
+    AUTO = "auto"
+    GARCH = "garch"
+    GJR = "gjr"
+    EGARCH = "egarch"
+    EWMA = "ewma"
+
+
+class DistName(StrEnum):
+    """Innovation distributions: standard normal, standardized Student-t, Hansen's skewed t (the
+    compiled engine runs ``normal`` and ``t``)."""
+
+    NORMAL = "normal"
+    T = "t"
+    SKEWT = "skewt"
+
+
+class MeanName(StrEnum):
+    """Mean models: a constant ``mu`` (estimated) or zero."""
+
+    CONSTANT = "constant"
+    ZERO = "zero"
+
+
 class Kind(StrEnum):
     """Market kind of a price series."""
 

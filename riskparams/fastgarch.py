@@ -108,6 +108,8 @@ import numpy.typing as npt
 from numba import njit, prange
 from scipy import special
 
+from riskparams.domain import DistName, MeanName, ModelName
+
 __all__ = [
     "EDGE_NU",
     "EDGE_PERSISTENCE",
@@ -133,26 +135,10 @@ FloatArray = npt.NDArray[np.float64]
 # --------------------------------------------------------------------------------------------
 
 
-class ModelName(StrEnum):
-    """Conditional-variance model: GARCH(1,1), GJR-GARCH(1,1,1) or EGARCH(1,1,1)."""
-
-    GARCH = "garch"
-    GJR = "gjr"
-    EGARCH = "egarch"
 
 
-class DistName(StrEnum):
-    """Innovation distribution: standardized Student-t or standard normal."""
-
-    T = "t"
-    NORMAL = "normal"
 
 
-class MeanName(StrEnum):
-    """Mean model: a constant ``mu`` (estimated) or zero."""
-
-    CONSTANT = "constant"
-    ZERO = "zero"
 
 
 class FitStatus(IntEnum):
@@ -181,8 +167,10 @@ _FALLBACK_STATUSES = (FitStatus.COLD_FALLBACK, FitStatus.EDGE_RECHECK, FitStatus
 # integer codes used inside compiled code
 _GARCH, _GJR, _EGARCH = 0, 1, 2
 _NORMAL, _T = 0, 1
+# the engine's subset of the shared choices (riskparams.domain), in the order errors list them
 _MODEL_CODE = {ModelName.GARCH: _GARCH, ModelName.GJR: _GJR, ModelName.EGARCH: _EGARCH}
-_DIST_CODE = {DistName.NORMAL: _NORMAL, DistName.T: _T}
+_DIST_CODE = {DistName.T: _T, DistName.NORMAL: _NORMAL}
+_MEANS = (MeanName.CONSTANT, MeanName.ZERO)
 
 # full parameter layout inside compiled code: [mu, omega, alpha, gamma, beta, nu]
 _NFULL = 6
@@ -2604,12 +2592,13 @@ def _full_index(names: tuple[str, ...]) -> list[int]:
     return [_FULL_NAMES.index(nm) for nm in names]
 
 
-def _choice(enum: type[StrEnum], name: str, value: object) -> Any:
-    try:
-        return enum(str(value)) if isinstance(value, str) else enum(value)  # type: ignore[arg-type]
-    except ValueError:
-        allowed = ", ".join(repr(e.value) for e in enum)
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}") from None
+def _choice(supported: Sequence[StrEnum], name: str, value: object) -> Any:
+    """The member of ``supported`` (the engine's subset of a shared choice) named by ``value``."""
+    for member in supported:
+        if value is member or (isinstance(value, str) and value == member.value):
+            return member
+    allowed = ", ".join(repr(e.value) for e in supported)
+    raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
@@ -2722,9 +2711,9 @@ def fit_garch(
         optimiser tolerance (arch stops within ~1e-6 of the maximum log-likelihood; this fit
         stops within ~``tol / 2``).
     """
-    model_e = _choice(ModelName, "model", model)
-    dist_e = _choice(DistName, "dist", dist)
-    mean_e = _choice(MeanName, "mean", mean)
+    model_e = _choice(tuple(_MODEL_CODE), "model", model)
+    dist_e = _choice(tuple(_DIST_CODE), "dist", dist)
+    mean_e = _choice(_MEANS, "mean", mean)
     y = _as_returns(returns) * _SCALE
     if y.shape[0] < 20:
         raise ValueError(f"returns must have at least 20 observations, got {y.shape[0]}")
@@ -2813,9 +2802,9 @@ def loglikelihood(
         ``arch_model(100 * returns, ...).fix(params).loglikelihood``; with ``gradient`` also
         the gradient, shape (k,), and Hessian, shape (k, k), in arch's parameter order.
     """
-    model_e = _choice(ModelName, "model", model)
-    dist_e = _choice(DistName, "dist", dist)
-    mean_e = _choice(MeanName, "mean", mean)
+    model_e = _choice(tuple(_MODEL_CODE), "model", model)
+    dist_e = _choice(tuple(_DIST_CODE), "dist", dist)
+    mean_e = _choice(_MEANS, "mean", mean)
     y = _as_returns(returns) * _SCALE
     x = _params_to_full(params, model_e, dist_e, mean_e)
     k = len(_param_names(model_e, dist_e, mean_e))
@@ -2961,9 +2950,9 @@ def _make_spec(
     if not (isinstance(tol, int | float) and 0.0 < float(tol) < 1.0):
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
     return _Spec(
-        model=_choice(ModelName, "model", model),
-        dist=_choice(DistName, "dist", dist),
-        mean=_choice(MeanName, "mean", mean),
+        model=_choice(tuple(_MODEL_CODE), "model", model),
+        dist=_choice(tuple(_DIST_CODE), "dist", dist),
+        mean=_choice(_MEANS, "mean", mean),
         window=_check_int("window", window, 50),
         refit_every=_check_int("refit_every", refit_every, 1),
         horizon_bars=_check_int("horizon_bars", horizon_bars, 1),

@@ -83,6 +83,7 @@ import pandas as pd
 
 from riskparams._lazy import LazyModule
 from riskparams.diagnostics import ResidualDiagnostics, residual_diagnostics
+from riskparams.domain import DistName, MeanName, ModelName
 from riskparams.exceptions import FallbackWarning, HistoryError
 from riskparams.measures import (
     HorizonRisk,
@@ -151,29 +152,10 @@ _OPTIMIZER_OPTIONS: dict[str, Any] = {"maxiter": 1000}
 # ---------------------------------------------------------------------------------------------
 
 
-class ModelName(StrEnum):
-    """Volatility models. ``auto`` picks the lowest BIC among ``FitSpec.candidates``."""
-
-    AUTO = "auto"
-    GARCH = "garch"
-    GJR = "gjr"
-    EGARCH = "egarch"
-    EWMA = "ewma"
 
 
-class DistName(StrEnum):
-    """Innovation distributions: standard normal, standardized Student-t, Hansen's skewed t."""
-
-    NORMAL = "normal"
-    T = "t"
-    SKEWT = "skewt"
 
 
-class MeanName(StrEnum):
-    """Mean models."""
-
-    CONSTANT = "constant"
-    ZERO = "zero"
 
 
 class RiskMethod(StrEnum):

@@ -19,6 +19,8 @@ from arch import arch_model
 from scipy import special
 
 from riskparams import fastgarch as fg
+from riskparams import volatility
+from riskparams.domain import DistName, ModelName
 from riskparams.exceptions import HistoryError
 from riskparams.measures import garch_horizon_variance
 
@@ -475,10 +477,22 @@ def test_rechecks_follow_arch_between_two_maxima(prices_dir: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def test_choices_are_the_shared_ones() -> None:
+    # one set of model/distribution/mean names for the arch layer and the compiled engine
+    assert fg.ModelName is volatility.ModelName is ModelName
+    assert fg.DistName is volatility.DistName is DistName
+    assert fg.MeanName is volatility.MeanName
+    res = fg.walk_forward(np.zeros(60) + np.sin(np.arange(60)) / 100, window=50, model=ModelName.GJR)
+    assert res.model is ModelName.GJR
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         ({"model": "figarch"}, "model must be one of 'garch', 'gjr', 'egarch', got 'figarch'"),
+        # shared choices the engine does not run are named the same way
+        ({"model": ModelName.EWMA}, "model must be one of 'garch', 'gjr', 'egarch', got <ModelName.EWMA: 'ewma'>"),
+        ({"dist": DistName.SKEWT}, "dist must be one of 't', 'normal', got <DistName.SKEWT: 'skewt'>"),
         ({"dist": "skewt"}, "dist must be one of 't', 'normal', got 'skewt'"),
         ({"mean": "ar"}, "mean must be one of 'constant', 'zero', got 'ar'"),
         ({"window": 10}, "window must be an integer >= 50, got 10"),
