@@ -21,7 +21,7 @@ DOORS = {
     "plotly": "charts.py",
     "streamlit": "ui.py",
     "ccxt": "ingest/exchange.py",
-    "numba": "fastgarch.py",
+    "numba": "fastgarch",
 }
 
 

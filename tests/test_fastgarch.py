@@ -22,6 +22,7 @@ from riskparams import fastgarch as fg
 from riskparams import volatility
 from riskparams.domain import DistName, ModelName
 from riskparams.exceptions import HistoryError
+from riskparams.fastgarch import _common, _fit, _passes, _walk, api
 from riskparams.measures import garch_horizon_variance
 
 ARCH_VOL = {
@@ -272,7 +273,7 @@ def test_batched_exp_matches_libm() -> None:
     rng = np.random.default_rng(11)
     xs = np.concatenate([rng.uniform(-700.0, 700.0, 20_000), rng.uniform(-5.0, 5.0, 20_000),
                          np.arange(-640, 641) * math.log(2.0) / 64.0, [0.0, -700.0, 700.0, 1e-300, -1e-300]])
-    rel = [abs(fg._exp_batch(float(x)) - math.exp(x)) / math.exp(x) for x in xs]
+    rel = [abs(_fit._exp_batch(float(x)) - math.exp(x)) / math.exp(x) for x in xs]
     assert max(rel) < 1e-15
 
 
@@ -308,16 +309,16 @@ def test_egarch_starting_grid_is_archs(returns: np.ndarray, case: str) -> None:
     assert (on_bound > 0) == (case == "runaway")
     n = y.size
     lb, ub = np.empty(n), np.empty(n)
-    ybar, bc, _v = fg._window_stats(y, 0, n, True, lb, ub)
+    ybar, bc, _v = _common._window_stats(y, 0, n, True, lb, ub)
     sets = np.array(list(itertools.product([0.01, 0.05, 0.1, 0.2], [-0.1, 0.0, 0.1], [0.5, 0.7, 0.9, 0.98])))
     target = math.log(float(np.mean((y - ybar) ** 2)))
     om = (1.0 - sets[:, 2]) * target
     ours = np.empty(len(sets))
-    fg._grid_gaussian_loglik_egarch(y, 0, n, ybar, math.log(bc), lb, ub, om, sets[:, 0].copy(), sets[:, 1].copy(),
+    _fit._grid_gaussian_loglik_egarch(y, 0, n, ybar, math.log(bc), lb, ub, om, sets[:, 0].copy(), sets[:, 1].copy(),
                                     sets[:, 2].copy(), ours)
     np.testing.assert_allclose(ours, lls_arch, rtol=1e-12)
     x = np.zeros(6)
-    fg._starting_values(fg._EGARCH, fg._T, True, y, 0, n, ybar, math.log(bc), lb, ub, x, np.zeros((60, 12)))
+    _fit._starting_values(_common._EGARCH, _common._T, True, y, 0, n, ybar, math.log(bc), lb, ub, x, np.zeros((60, 12)))
     assert list(x[2:5]) == list(sv_arch[1:])  # the same set (alpha, gamma, beta) ...
     assert x[1] == pytest.approx(sv_arch[0], rel=1e-14)  # ... and omega up to the sample mean's rounding
 
@@ -338,8 +339,8 @@ def test_egarch_forecast_needs_no_second_pass(returns: np.ndarray, mean: str, wi
     assert len(days) >= 4
     for j in days:
         t = int(res.index[j])
-        x = fg._params_to_full(res.params[j], fg.ModelName.EGARCH, fg.DistName.T, fg.MeanName(mean))
-        _f, s_next = fg._forecast_at(y, t - window, window, fg._EGARCH, fg._T, has_mu, x)
+        x = api._params_to_full(res.params[j], fg.ModelName.EGARCH, fg.DistName.T, fg.MeanName(mean))
+        _f, s_next = _walk._forecast_at(y, t - window, window, _common._EGARCH, _common._T, has_mu, x)
         assert res.sigma[j] == pytest.approx(math.sqrt(s_next) / 100.0, rel=1e-12)
 
 
@@ -348,16 +349,16 @@ def test_egarch_backcast_derivative_is_finite_difference(returns: np.ndarray) ->
     y = 100.0 * returns[:60]
     n = y.size
     lb, ub = np.empty(n), np.empty(n)
-    _ybar, bc, _v = fg._window_stats(y, 0, n, True, lb, ub)
-    x = fg._params_to_full(POINT[("egarch", "constant")] + [6.0], fg.ModelName.EGARCH, fg.DistName.T,
+    _ybar, bc, _v = _common._window_stats(y, 0, n, True, lb, ub)
+    x = api._params_to_full(POINT[("egarch", "constant")] + [6.0], fg.ModelName.EGARCH, fg.DistName.T,
                            fg.MeanName.CONSTANT)
-    pos, _m, k = fg._layout(fg._EGARCH, fg._T, True)
+    pos, _m, k = _common._layout(_common._EGARCH, _common._T, True)
     g, h = np.zeros(k), np.zeros((k, k))
     lbc = math.log(bc)
-    _f, s0, _e, _j, dbc = fg._evaluate(fg._EGARCH, fg._T, True, y, 0, n, x, pos, lbc, lb, ub, 1, g, h)
+    _f, s0, _e, _j, dbc = _passes._evaluate(_common._EGARCH, _common._T, True, y, 0, n, x, pos, lbc, lb, ub, 1, g, h)
     step = 1e-5
-    s_up = fg._evaluate(fg._EGARCH, fg._T, True, y, 0, n, x, pos, lbc + step, lb, ub, 0, g, h)[1]
-    s_dn = fg._evaluate(fg._EGARCH, fg._T, True, y, 0, n, x, pos, lbc - step, lb, ub, 0, g, h)[1]
+    s_up = _passes._evaluate(_common._EGARCH, _common._T, True, y, 0, n, x, pos, lbc + step, lb, ub, 0, g, h)[1]
+    s_dn = _passes._evaluate(_common._EGARCH, _common._T, True, y, 0, n, x, pos, lbc - step, lb, ub, 0, g, h)[1]
     assert abs(dbc) > 1e-3  # a window short enough for the backcast to matter
     assert dbc == pytest.approx((math.log(s_up) - math.log(s_dn)) / (2 * step), rel=1e-6)
 
@@ -366,7 +367,7 @@ def test_egarch_horizon_variance_is_nelsons_closed_form() -> None:
     # Gaussian innovations: sum of E[s_k] over 5 steps against a Monte Carlo of the recursion
     om, al, ga, be, s1 = 0.02, 0.15, -0.05, 0.95, 2.5
     x = np.array([0.0, om, al, ga, be, 0.0])
-    closed = fg._horizon_variance(fg._EGARCH, x, s1, 5)
+    closed = _fit._horizon_variance(_common._EGARCH, x, s1, 5)
     z = np.random.default_rng(1).standard_normal((400_000, 4))
     lns = np.full(z.shape[0], math.log(s1))
     total = np.full(z.shape[0], s1)
