@@ -162,3 +162,23 @@ def proposals() -> dict[str, Any]:
             out[profile] = propose(s, profile=profile, policy=policy, current=current, save=False).proposal
     s.close()
     return out
+
+
+@pytest.fixture()
+def run_benchmark(capsys: pytest.CaptureFixture[str]) -> Callable[..., dict[str, Any]]:
+    """Run ``benchmarks/<name>.py`` in-process with ``--json`` and the given arguments; its figures
+    as a dictionary (the smoke tests that keep the scripts working; nothing is timed)."""
+    import importlib.util
+    import json
+
+    def run(name: str, *args: str) -> dict[str, Any]:
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.main([*args, "--json"]) == 0
+        out: dict[str, Any] = json.loads(capsys.readouterr().out)
+        return out
+
+    return run

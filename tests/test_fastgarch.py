@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -572,3 +573,17 @@ def test_hourly_data_daily_refit_hourly_filter(prices_dir: Path) -> None:
     t = int(res.index[24])
     a = arch_fit(100 * r[t - 1000 : t])
     assert res.var[24] == pytest.approx(arch_var(a), rel=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# the benchmark still runs (its figures are not asserted)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_walkforward_benchmark_script_runs(run_benchmark: Callable[..., dict[str, Any]]) -> None:
+    out = run_benchmark("walkforward", "--assets", "3", "--days", "30", "--window", "200", "--arch-samples", "3",
+                        "--other-samples", "2")
+    for key in ("wall_s", "naive_per_fit_s", "speedup", "var_rel_diff_median", "var_rel_diff_p99",
+                "var_rel_diff_max", "one_asset_1000d_s", "gjr_cost_vs_garch", "egarch_cost_vs_garch"):
+        assert out[key] > 0, key
+    assert out["fits"] == 3 * 30 and set(out["targets"]) >= {"wall_s<=60", "egarch<=2x"}

@@ -381,17 +381,8 @@ def test_fetch_perp_kind_and_errors(store: Store) -> None:
 # --- the ingest benchmark still runs ----------------------------------------------------------------
 
 
-def test_benchmark_script_smoke(capsys: pytest.CaptureFixture[str]) -> None:
-    import importlib.util
-    import json
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ingest.py"
-    spec = importlib.util.spec_from_file_location("bench_ingest", path)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    assert bench.main(["--rows", "2000", "--repeat", "1", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+def test_benchmark_script_smoke(run_benchmark: Callable[..., dict[str, Any]]) -> None:
+    result = run_benchmark("ingest", "--rows", "2000", "--repeat", "1")
     assert result["rows"] == 2000
     for fmt in ("csv", "parquet"):
         assert result[fmt]["rows_per_s"] > 0 and len(result[fmt]["runs_s"]) == 1
