@@ -125,11 +125,9 @@ def _metric(page: object, label: str) -> str:
 
 def test_committee_session_in_a_real_browser(server: str, browser: object, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)  # type: ignore[attr-defined]
-    started = time.monotonic()
     page.goto(server)
     page.get_by_text("Stored series").wait_for(timeout=120_000)
     _idle(page)
-    first_render = time.monotonic() - started
     _no_errors(page)
     assert page.get_by_text("synthetic demo data", exact=False).count() >= 1
     _shot(page, "1-overview")
@@ -202,6 +200,4 @@ def test_committee_session_in_a_real_browser(server: str, browser: object, tmp_p
     _idle(page)
     _shot(page, "6-governance")
     page.close()
-    # the first page renders within seconds of `serve`, demo seeding included (the brief asks for 3 s on
-    # the demo store; the seeding of an empty store comes on top of that)
-    assert first_render < 30, f"first render took {first_render:.1f} s"
+    # how fast the first page renders is measured by benchmarks/dashboard.py, not asserted here
