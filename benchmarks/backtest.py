@@ -10,8 +10,8 @@ What it does
   innovations (persistence 0.98, unconditional daily volatility 2-5 %), highs and lows around the
   open and close, with ``1000 + D`` bars (default ``D = 1000``): the default 1000-bar window leaves
   ``D`` backtest days.
-* **Run.** :func:`riskparams.backtest.run_backtest` with the default policy (``model='auto'``: GARCH-t
-  in the fast engine), weekly cadence, the fast engine, one fixed parameter set beside the policy
+* **Run.** :func:`riskparams.backtest.run_backtest` with the default policy (``model='auto'``: GARCH-t,
+  GJR-t and EGARCH-t walk forward and each proposal takes the lowest BIC), weekly cadence, the fast engine, one fixed parameter set beside the policy
   replay (so two liquidation simulations of 5,000 positions each), everything the report contains
   (coverage, ES backtest with 2,000 draws, capital, stress windows, shocks). The JIT is warmed up
   first: times exclude compilation.

@@ -38,10 +38,12 @@ GARCH-family model on a **rolling window of ``W`` returns** every bar (``refit_e
 data ``refit_every=24`` refits daily and filters hourly, labelled in the report), forecasts for bar
 ``k`` using returns ``k - W .. k - 1`` only. Choices:
 
-* model: the policy's ``model`` when it is ``garch``, ``gjr`` or ``egarch``; for ``auto`` the fast
-  engine uses **GARCH(1,1)** (the first of the policy's candidates when GARCH is not one of them): a
-  per-day BIC choice would triple the cost. ``ewma`` is filtered directly. The report labels the
-  model used (``model``) and the policy's model.
+* model: the policy's ``model`` when it is ``garch``, ``gjr`` or ``egarch``. For ``auto`` every
+  candidate is walked forward and each forecast uses, as :func:`fit_volatility` does, the lowest BIC
+  among the candidates whose fit is valid and below the persistence guard (EGARCH is left out when
+  its multi-bar variance is infinite: t innovations and a horizon above one bar); this costs the sum
+  of the candidates' walk-forwards (about 4x GARCH alone). ``ewma`` is filtered directly. The report
+  labels the model (``model``), and each cadence record names the model chosen that day.
 * distribution: Student-t or normal as the policy says; **skewed t is replaced by t**.
 * mean: the policy's (zero or constant).
 * the window ``W``: ``window`` if given; else, with a ``start`` date, ``min(1000, returns known at
@@ -62,7 +64,7 @@ unconditional volatility, ``stressed_vol`` the worst rolling-window volatility o
 that bar** (window ``model.stress_window`` or 250 days of bars) and, for the long-run floor, the
 sample volatility of all history up to that bar (as :func:`riskparams.service.propose`, which fits all
 history). Not available in the fast engine: filtered historical simulation (``risk_method`` 'fhs' /
-'max' use the fitted law; noted), the BIC choice of ``auto`` and residual diagnostics. The policy's
+'max' use the fitted law; noted) and residual diagnostics. The policy's
 persistence guard is applied: a fit at or above
 :func:`~riskparams.volatility.persistence_limit` falls back to EWMA that day, as in arch's path. A
 day on which every compiled fit failed is fitted by arch (``fit_volatility``) instead (counted).
@@ -193,6 +195,7 @@ from riskparams.volatility import (
     ModelName,
     RiskMethod,
     VolEstimate,
+    egarch_long_run_vol,
     fit_volatility,
     persistence_limit,
 )
@@ -838,7 +841,8 @@ class AssetBacktest:
     schedule : str
         The fast engine's refit schedule.
     fast_status : Mapping[str, int]
-        Fast-engine day counts per status (empty for ``engine='arch'``).
+        Fast-engine day counts per status (empty for ``engine='arch'``; keyed ``'gjr WARM'`` per model when the
+        policy model ``auto`` ran every candidate).
     notes : tuple of str
     stress : tuple of StressWindow
     sets : tuple of SetBacktest
@@ -1046,14 +1050,26 @@ class _History:
 # ---------------------------------------------------------------------------------------------
 
 
-def _fast_model(spec: FitSpec) -> tuple[ModelName, str]:
-    """The model the fast engine runs for a policy's FitSpec, and a note."""
-    if spec.model is ModelName.EWMA:
-        return ModelName.EWMA, ""
+def _fast_models(spec: FitSpec, h: int) -> tuple[ModelName, ...]:
+    """The models the fast engine runs for a policy's FitSpec and a horizon of ``h`` bars: the
+    policy's model, or for ``auto`` every candidate (each forecast then keeps the lowest BIC, as
+    :func:`fit_volatility` does), without EGARCH when its ``h``-bar variance is infinite (t or
+    skewed-t innovations and ``h > 1``, which :func:`fit_volatility` skips too)."""
     if spec.model is not ModelName.AUTO:
-        return spec.model, ""
-    chosen = ModelName.GARCH if ModelName.GARCH in spec.candidates else spec.candidates[0]
-    return chosen, f"policy model 'auto': the fast engine uses {chosen.value} (no per-day BIC choice)"
+        return (spec.model,)
+    models = tuple(spec.candidates)
+    if spec.dist is not DistName.NORMAL and h > 1 and len(models) > 1:
+        models = tuple(m for m in models if m is not ModelName.EGARCH)
+    return models
+
+
+def _persistence(model: ModelName, p: Mapping[str, float]) -> float:
+    """Persistence of a GARCH-family fit (arch's percent-convention parameters)."""
+    if model is ModelName.GARCH:
+        return p["alpha[1]"] + p["beta[1]"]
+    if model is ModelName.GJR:
+        return p["alpha[1]"] + 0.5 * p["gamma[1]"] + p["beta[1]"]
+    return p["beta[1]"]
 
 
 def _fast_dist(spec: FitSpec) -> tuple[DistName, str]:
@@ -1130,12 +1146,7 @@ def _build_estimate(
     fallback = None
     persistence = math.nan
     if model is not ModelName.EWMA:
-        if model is ModelName.GARCH:
-            persistence = p["alpha[1]"] + p["beta[1]"]
-        elif model is ModelName.GJR:
-            persistence = p["alpha[1]"] + 0.5 * p["gamma[1]"] + p["beta[1]"]
-        else:
-            persistence = p["beta[1]"]
+        persistence = _persistence(model, p)
         limit = persistence_limit(spec, freq)
         if persistence >= limit:
             fallback = f"persistence {persistence:.6f} >= {limit:.6f} (max half-life or max_persistence)"
@@ -1166,9 +1177,7 @@ def _build_estimate(
         params = dict(p)
         est_model, est_dist, pers = model, dist, persistence
         if model is ModelName.EGARCH:
-            ez = _egarch_abs_mean(nu)
-            mean_log = (p["omega"] + p["alpha[1]"] * (ez - math.sqrt(2.0 / math.pi))) / (1.0 - p["beta[1]"])
-            long_run = math.exp(mean_log / 2.0) / 100.0
+            long_run = egarch_long_run_vol(p["omega"], p["alpha[1]"], p["beta[1]"], _egarch_abs_mean(nu)) / 100.0
         else:
             long_run = math.sqrt(p["omega"] / (1.0 - pers)) / 100.0 if pers < 1 else math.inf
         loglik = day.loglik
@@ -1224,17 +1233,45 @@ class _Replay:
     arch_fallbacks: int
 
 
-def _fast_days(res: fastgarch.WalkForwardResult | None) -> Callable[[int], _Day]:
-    def day(j: int) -> _Day:
-        assert res is not None
-        params = {n: float(v) for n, v in zip(res.param_names, res.params[j], strict=True)}
-        ok = bool(np.isfinite(res.sigma[j])) and all(math.isfinite(v) for v in params.values())
-        last = float(res.sigma[j - 1]) if j > 0 else math.nan
-        ll_hist = res.loglikelihood[: j + 1]
-        fin = np.flatnonzero(np.isfinite(ll_hist))
-        ll = float(ll_hist[fin[-1]]) if fin.size else math.nan
-        return _Day(params=params, mu=float(res.mu[j]), sigma=float(res.sigma[j]), hsig=float(res.horizon_sigma[j]),
-                    last_sigma=last, loglik=ll, ok=ok)
+def _fast_day(res: fastgarch.WalkForwardResult, j: int) -> _Day:
+    params = {n: float(v) for n, v in zip(res.param_names, res.params[j], strict=True)}
+    ok = bool(np.isfinite(res.sigma[j])) and all(math.isfinite(v) for v in params.values())
+    last = float(res.sigma[j - 1]) if j > 0 else math.nan
+    ll_hist = res.loglikelihood[: j + 1]
+    fin = np.flatnonzero(np.isfinite(ll_hist))
+    ll = float(ll_hist[fin[-1]]) if fin.size else math.nan
+    return _Day(params=params, mu=float(res.mu[j]), sigma=float(res.sigma[j]), hsig=float(res.horizon_sigma[j]),
+                last_sigma=last, loglik=ll, ok=ok)
+
+
+def _fast_days(
+    fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None, persistence_max: float
+) -> Callable[[int], tuple[ModelName, _Day]]:
+    """Forecast ``j``'s model and state. With several models (policy model ``auto``), as
+    :func:`fit_volatility` chooses: among the fits that are valid and below the persistence guard
+    (``persistence_max``), the lowest BIC ``-2 loglik + k ln(window)`` at their last refit (the fast
+    engine's log-likelihood is arch's); when every valid fit is past the guard, the lowest BIC of
+    those (the estimate then falls back to EWMA, as arch's path does); when none is valid, the first
+    model's failed day (the caller then fits with arch)."""
+
+    def day(j: int) -> tuple[ModelName, _Day]:
+        assert fast
+        ranked: list[tuple[bool, float, int, ModelName, _Day]] = []
+        first: tuple[ModelName, _Day] | None = None
+        for order, (model, res) in enumerate(fast.items()):
+            d = _fast_day(res, j)
+            if first is None:
+                first = (model, d)
+            if not (d.ok and math.isfinite(d.loglik)):
+                continue
+            guarded = _persistence(model, d.params) >= persistence_max
+            bic = -2.0 * d.loglik + len(res.param_names) * math.log(res.window)
+            ranked.append((guarded, bic, order, model, d))
+        if not ranked:
+            assert first is not None
+            return first
+        _g, _b, _o, model, d = min(ranked)
+        return model, d
 
     return day
 
@@ -1254,18 +1291,18 @@ def _replay_policy(
     spec: BacktestSpec,
     profile: str,
     current: CurrentPerp | CurrentLending | None,
-    fast: fastgarch.WalkForwardResult | None,
+    fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None,
     tick: Callable[[str], None],
 ) -> _Replay:
     fs = policy.model
     sym = p.data.symbol.upper()
     freq = p.data.freq
-    model, note_m = _fast_model(fs)
+    models = _fast_models(fs, p.h)
     dist, note_d = _fast_dist(fs)
-    notes = tuple(n for n in (note_m, note_d) if n)
+    notes = (note_d,) if note_d else ()
     sw = _stress_window(fs, freq)
     hist = _History.build(p.r, sw)
-    day_of = _fast_days(fast)
+    day_of = _fast_days(fast, persistence_limit(fs, freq))
     k0 = int(p.nk[p.t0])
     in_force = current
     prev: _Params | None = None
@@ -1287,14 +1324,14 @@ def _replay_policy(
         est: VolEstimate | None = None
         if spec.engine is Engine.FAST:
             win = p.r[k - p.window: k]
-            if model is ModelName.EWMA:
-                est = _build_estimate(model=model, dist=dist, spec=fs, freq=freq, h=p.h,
+            if models == (ModelName.EWMA,):
+                est = _build_estimate(model=ModelName.EWMA, dist=dist, spec=fs, freq=freq, h=p.h,
                                       day=_Day(params={}, mu=0.0, sigma=math.nan, hsig=math.nan, last_sigma=math.nan,
                                                loglik=math.nan, ok=True),
                                       window_returns=win, as_of=p.ts[t], stressed=stressed, stress_window=sw,
                                       notes=notes)
             else:
-                d = day_of(k - k0)
+                model, d = day_of(k - k0)
                 if d.ok:
                     est = _build_estimate(model=model, dist=dist, spec=fs, freq=freq, h=p.h, day=d,
                                           window_returns=win, as_of=p.ts[t], stressed=stressed, stress_window=sw,
@@ -1563,7 +1600,7 @@ def _evaluate_asset(
     spec: BacktestSpec,
     fixed: Sequence[FixedParameters],
     current: CurrentPerp | CurrentLending | None,
-    fast: fastgarch.WalkForwardResult | None,
+    fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None,
     tick: Callable[[str], None],
 ) -> AssetBacktest:
     lending = spec.profile == "lending"
@@ -1603,26 +1640,44 @@ def _evaluate_asset(
         sets.append(_evaluate_set(p, name=fp.name, kind="fixed", source=fp.source,
                                   bars=np.asarray([t0], dtype=np.int64), versions=(v,), es_ratio=ratio_bar,
                                   records=(), proposals=(), **common))  # type: ignore[arg-type]
-    model_label = _model_label(policy.model, spec)
+    model_label = _model_label(policy.model, spec, h)
     return AssetBacktest(
         symbol=sym, freq=p.data.freq, source=p.data.source, kind=p.data.kind, synthetic=p.data.synthetic,
         fingerprint=p.data.fingerprint, dates=p.ts[t0: t1 + 1], obs=n_obs, adverse_long=a_long,
         adverse_short=a_short, horizon_bars=h, window=p.window, model=model_label,
-        schedule=("" if fast is None else fast.schedule) if spec.engine is Engine.FAST else "refit on cadence bars",
-        fast_status={} if fast is None else fast.status_counts(), notes=tuple(notes)
+        schedule=_fast_schedule(fast) if spec.engine is Engine.FAST else "refit on cadence bars",
+        fast_status=_fast_status(fast), notes=tuple(notes)
         + ((f"{replay.arch_fallbacks} cadence bar(s) fitted by arch after the fast fit failed",)
            if replay.arch_fallbacks else ()),
         stress=stress, sets=tuple(sets), population=pop_spec, cost_model=cost_inputs,
     )
 
 
-def _model_label(fs: FitSpec, spec: BacktestSpec) -> str:
+def _fast_schedule(fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None) -> str:
+    return "" if not fast else next(iter(fast.values())).schedule
+
+
+def _fast_status(fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None) -> dict[str, int]:
+    """Days per fast-engine status; per model (``'gjr WARM'``) when several models ran."""
+    if not fast:
+        return {}
+    if len(fast) == 1:
+        return next(iter(fast.values())).status_counts()
+    return {f"{m.value} {k}": v for m, res in fast.items() for k, v in res.status_counts().items()}
+
+
+def _model_label(fs: FitSpec, spec: BacktestSpec, h: int) -> str:
     if spec.engine is Engine.ARCH:
         return f"arch fit_volatility (policy model {fs.model.value}-{fs.dist.value}, {fs.mean.value} mean)"
-    model, _ = _fast_model(fs)
+    models = _fast_models(fs, h)
     dist, _ = _fast_dist(fs)
-    label = f"{model.value}-{dist.value if model is not ModelName.EWMA else 'normal'} ({fs.mean.value} mean), fast engine"
-    if fs.model is not model or fs.dist is not dist:
+    if fs.model is ModelName.AUTO:
+        names = ", ".join(m.value for m in models)
+        label = f"auto-{dist.value} (lowest BIC of {names} at each refit; {fs.mean.value} mean), fast engine"
+    else:
+        model = models[0]
+        label = f"{model.value}-{dist.value if model is not ModelName.EWMA else 'normal'} ({fs.mean.value} mean), fast engine"
+    if fs.dist is not dist:
         label += f"; policy model {fs.model.value}-{fs.dist.value}"
     return label
 
@@ -1804,31 +1859,33 @@ class _Progress:
 
 
 def _fast_runs(prepared: Sequence[_Prepared], policy: RiskPolicy, spec: BacktestSpec,
-               backend: str) -> list[fastgarch.WalkForwardResult | None]:
-    """The fast engine for all assets at once (grouped by window), threads across assets."""
-    out: list[fastgarch.WalkForwardResult | None] = [None] * len(prepared)
-    if spec.engine is not Engine.FAST:
-        return out
-    model, _ = _fast_model(policy.model)
-    if model is ModelName.EWMA:
+               backend: str) -> list[dict[ModelName, fastgarch.WalkForwardResult] | None]:
+    """The fast engine for all assets at once (grouped by window), threads across assets: one
+    walk-forward per model the policy needs (every candidate for ``auto``)."""
+    out: list[dict[ModelName, fastgarch.WalkForwardResult] | None] = [None] * len(prepared)
+    if spec.engine is not Engine.FAST or policy.model.model is ModelName.EWMA:
         return out
     dist, _ = _fast_dist(policy.model)
-    groups: dict[int, list[int]] = {}
+    groups: dict[tuple[int, int], list[int]] = {}
     for i, p in enumerate(prepared):
-        groups.setdefault(p.window, []).append(i)
-    for w, members in groups.items():
+        groups.setdefault((p.window, p.h), []).append(i)
+    for (w, h), members in groups.items():
+        models = _fast_models(policy.model, h)
         rows = []
         for i in members:
             p = prepared[i]
             k0 = int(p.nk[p.t0])
             rows.append(np.ascontiguousarray(p.r[k0 - w: int(p.nk[p.t1])]))
         fb = "threads" if backend != "serial" else "serial"
-        res = fastgarch.walk_forward_many(
-            rows, window=w, model=model.value, dist=dist.value, mean=policy.model.mean.value,
-            refit_every=spec.refit_every, horizon_bars=prepared[members[0]].h, confidence=policy.confidence,
-            backend=fb)
-        for i, r in zip(members, res, strict=True):
-            out[i] = r
+        for model in models:
+            res = fastgarch.walk_forward_many(
+                rows, window=w, model=model, dist=dist, mean=policy.model.mean,
+                refit_every=spec.refit_every, horizon_bars=h, confidence=policy.confidence, backend=fb)
+            for i, r in zip(members, res, strict=True):
+                runs = out[i]
+                if runs is None:
+                    runs = out[i] = {}
+                runs[model] = r
     return out
 
 

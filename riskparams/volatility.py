@@ -32,6 +32,7 @@ back to EWMA with the reason recorded in :attr:`VolEstimate.fallback` and a
 * short history (fewer returns than ``FitSpec.min_history``, default 500);
 * the optimizer failed or did not converge (``convergence_flag != 0``);
 * persistence ``>= FitSpec.max_persistence`` (default 1: no mean reversion);
+* an explosive fit: a one-step variance forecast above 1e6 times the variance of the returns;
 * non-finite parameters, likelihood, conditional variances or forecasts.
 
 Benchmark mode
@@ -1236,6 +1237,11 @@ def _persistence(model: ModelName, params: Mapping[str, float], kappa: float) ->
     return params["beta[1]"]  # EGARCH: persistence of ln sigma2
 
 
+_EXPLOSIVE_VARIANCE = 1e6
+"""A candidate whose one-step variance forecast exceeds this multiple of the variance of its
+returns is rejected (arch bounds its conditional variances by about the same multiple)."""
+
+
 def _fit_garch_family(y: FloatArray, model: ModelName, spec: FitSpec) -> _Fit | str:
     """Fit one GARCH-family model to percent returns; a reason string if a guard trips."""
     dist, mean = spec.dist, spec.mean
@@ -1281,6 +1287,14 @@ def _fit_garch_family(y: FloatArray, model: ModelName, spec: FitSpec) -> _Fit | 
     checks = [*params.values(), loglik, sigma2_next, pers]
     if not (all(math.isfinite(v) for v in checks) and np.all(np.isfinite(cond_vol)) and sigma2_next > 0):
         return f"{model.value}: non-finite parameters, likelihood or variance"
+    if sigma2_next > _EXPLOSIVE_VARIANCE * float(np.var(y)):
+        # the forecast has left arch's own variance bounds (1e6 x the data's variance): seen on a
+        # 400-day window where arch's EGARCH-t ended at alpha -84, gamma 92, nu 2.05 with "success"
+        # and a next-day volatility of 4e16 (and an infinite VaR)
+        return (
+            f"{model.value}: explosive fit (one-step variance forecast {sigma2_next:.3g} is more than "
+            f"{_EXPLOSIVE_VARIANCE:g} x the variance of the returns)"
+        )
     if pers >= spec.max_persistence:
         return (
             f"{model.value}: persistence {pers:.6f} >= max_persistence {spec.max_persistence:g} "
@@ -1604,6 +1618,16 @@ def _egarch_horizon_variance(fit: _Fit, h: int) -> float:
     return total
 
 
+def egarch_long_run_vol(omega: float, alpha: float, beta: float, abs_mean: float) -> float:
+    """Unconditional volatility of an EGARCH(1,1,1) in the units of its returns: ``exp(E[ln s] / 2)``
+    with ``E[ln s] = (omega + alpha (E|z| - sqrt(2/pi))) / (1 - beta)``; ``inf`` when ``beta >= 1`` or
+    the value overflows (a log-variance with no usable mean reversion)."""
+    if beta >= 1.0:
+        return math.inf
+    half = 0.5 * (omega + alpha * (abs_mean - math.sqrt(2.0 / math.pi))) / (1.0 - beta)
+    return math.exp(half) if half < 709.0 else math.inf
+
+
 def _long_run_vol(fit: _Fit, y: FloatArray) -> float:
     """Unconditional volatility per bar in percent."""
     p = fit.params
@@ -1612,8 +1636,7 @@ def _long_run_vol(fit: _Fit, y: FloatArray) -> float:
     if fit.model is ModelName.EGARCH:
         assert fit.dist_obj is not None
         ez = _abs_mean(fit.dist_obj, fit.dist_params, fit.dist)
-        mean_log = (p["omega"] + p["alpha[1]"] * (ez - math.sqrt(2.0 / math.pi))) / (1.0 - p["beta[1]"])
-        return math.exp(mean_log / 2.0)
+        return egarch_long_run_vol(p["omega"], p["alpha[1]"], p["beta[1]"], ez)
     return math.sqrt(p["omega"] / (1.0 - fit.persistence)) if fit.persistence < 1 else math.inf
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -254,10 +255,34 @@ def test_fast_and_arch_engines_agree_on_sample_dates(asset: AssetData) -> None:
     assert {r.engine for r in arch.cadence} == {"arch"} and {r.engine for r in fast.cadence} == {"fast"}
 
 
-def test_auto_model_is_garch_in_the_fast_engine_and_labelled(asset: AssetData) -> None:
+def test_auto_model_chooses_by_bic_each_day_as_arch_does(asset: AssetData) -> None:
+    # policy model 'auto' in the fast engine: every candidate walks forward and each cadence bar uses
+    # the lowest BIC among fits below the persistence guard, as the arch engine's fit_volatility does on
+    # the same window. Over these 8 weeks the choice moves between GARCH, EGARCH and EWMA (all past the
+    # guard); the engines agree on 7 of the 8 days (on 2022-06-15 the fast EGARCH optimum is past the
+    # guard, arch's is not)
     pol = policy_from_dict({"model": {"min_history": 250}})
+    spec = BacktestSpec(start="2022-05-25", end="2022-07-14", cadence_days=7, window=257)
+    fast = backtest_asset(asset, pol, spec)
+    arch = backtest_asset(asset, pol, dataclasses.replace(spec, engine="arch"))
+    assert fast.model == "auto-t (lowest BIC of garch, gjr, egarch at each refit; zero mean), fast engine"
+    assert {k.split()[0] for k in fast.fast_status} == {"garch", "gjr", "egarch"}
+    f_rec, a_rec = fast.set("policy").cadence, arch.set("policy").cadence
+    assert len(f_rec) == len(a_rec) == 8
+    assert {r.model for r in f_rec} == {"garch-t", "egarch-t", "ewma-normal"}
+    same = [(f, a) for f, a in zip(f_rec, a_rec, strict=True) if f.model == a.model]
+    assert len(same) >= 7
+    for f, a in same:
+        assert f.next_vol_annualised == pytest.approx(a.next_vol_annualised, rel=1e-3)
+
+
+def test_auto_leaves_out_egarch_when_its_horizon_variance_is_infinite(asset: AssetData) -> None:
+    # t innovations and a 3-day horizon: fit_volatility skips EGARCH, so does the fast engine
+    pol = policy_from_dict({"horizon_hours": 72, "model": {"min_history": 250}})
     res = backtest_asset(asset, pol, BacktestSpec(start="2022-03-01", end="2022-04-01"))
-    assert res.model.startswith("garch-t") and "policy model auto-t" in res.model
+    assert res.model.startswith("auto-t (lowest BIC of garch, gjr at each refit")
+    assert {k.split()[0] for k in res.fast_status} == {"garch", "gjr"}
+    assert {r.model.split("-")[0] for r in res.set("policy").cadence} <= {"garch", "gjr", "ewma"}
 
 
 def test_ewma_policy_needs_no_garch(asset: AssetData) -> None:
@@ -518,3 +543,17 @@ def test_days_the_fast_engine_failed_are_fitted_by_arch(asset: AssetData, monkey
     res = backtest_asset(asset, POLICY, BacktestSpec(start="2022-03-01", end="2022-03-20", cadence_days=14))
     assert {r.engine for r in res.set("policy").cadence} == {"arch (fast fit failed)"}
     assert any("fitted by arch after the fast fit failed" in n for n in res.notes)
+
+
+def test_an_explosive_arch_fit_is_rejected_not_proposed_from() -> None:
+    # regression: on this 257-return window arch's EGARCH-t reports success at alpha -84, gamma 92,
+    # nu 2.05, with a next-day volatility of 4e16 and an infinite VaR; the arch engine's proposal math
+    # then crashed on it (auto picked it). fit_volatility now rejects it and falls back to EWMA.
+    from riskparams.volatility import FitSpec, fit_volatility
+
+    frame = garch_prices(700, seed=1).iloc[287:545]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = fit_volatility(frame, "1d", FitSpec(model="egarch", min_history=250))
+    assert est.model.value == "ewma" and est.fallback is not None and "explosive fit" in est.fallback
+    assert math.isfinite(est.var) and est.next_vol < 0.2

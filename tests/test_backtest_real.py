@@ -65,12 +65,17 @@ def test_march_2020_in_btc_and_eth(store: Store, prices_dir: Path) -> None:
         crash = v.liquidation.positions_detail
         bad_march = crash[(pd.to_datetime(crash["liquidation_ts"], utc=True) == MARCH_12) & (crash["bad_debt"] > 0)]
         assert len(bad_march) > 0
-        # the policy replay's margin rose after the crash (weekly, by at most the 50 % guardrail per proposal)
+        # the policy replay's margin rose after the crash (weekly, by at most the 50 % guardrail per proposal,
+        # unless the market is frozen: the policy's model 'auto' picks EGARCH for both, whose forecast on
+        # 2020-03-15 makes them unmarginable, and a frozen market's margin is 100 %)
         p = a.set("policy")
         before = p.margin[obs_dates.get_loc(MARCH_12 - pd.Timedelta(days=1))]
         after = p.margin[obs_dates.get_loc(MARCH_12): obs_dates.get_loc(MARCH_12) + 30]
         assert after.max() > before
-        assert all(b <= 1.5 * a + 1e-9 for a, b in zip(after[:-1], after[1:], strict=True))
+        assert all(b <= 1.5 * a + 1e-9 or b == 1.0 for a, b in zip(after[:-1], after[1:], strict=True))
+        frozen = [r for r in p.cadence if r.params.get("frozen")]
+        assert [str(r.ts)[:10] for r in frozen] == ["2020-03-15"] and frozen[0].status == "unmarginable"
+        assert frozen[0].model == "egarch-t"
         assert v.coverage.non_overlapping.zone is not None and v.coverage.non_overlapping.zone.value == "red"
         years = {y.name: y for y in p.coverage.by_year}
         assert set(years) == {"2019", "2020"} and years["2020"].exceptions >= 1
