@@ -791,3 +791,13 @@ def test_half_life_guard_depends_on_bar_length() -> None:
 def quiet_fit_returns(y: np.ndarray, freq: str, spec: FitSpec) -> VolEstimate:
     idx = pd.date_range("2018-01-01", periods=y.size, freq="h" if freq == "1h" else "D", tz="UTC", name="ts")
     return fit_returns(pd.Series(y / 100, index=idx), freq, spec)
+
+
+def test_egarch_long_run_vol_closed_form_and_its_limits() -> None:
+    from riskparams.volatility import egarch_long_run_vol
+
+    # exp(E[ln s] / 2), E[ln s] = (omega + alpha (E|z| - sqrt(2/pi))) / (1 - beta); normal z: E|z| = sqrt(2/pi)
+    assert egarch_long_run_vol(0.02, 0.1, 0.98, math.sqrt(2 / math.pi)) == pytest.approx(math.exp(0.5 * 0.02 / 0.02))
+    assert egarch_long_run_vol(0.02, 0.1, 1.0, 0.8) == math.inf  # no mean reversion
+    assert egarch_long_run_vol(5.0, 0.0, 0.997, 0.8) == math.inf  # exp(833) overflows: inf, not an OverflowError
+    assert egarch_long_run_vol(4.0, 0.0, 0.997, 0.8) == pytest.approx(math.exp(2.0 / 0.003))  # exp(667) does not
