@@ -20,8 +20,9 @@ with st.form("backtest"):
     c1, c2, c3, c4 = st.columns(4)
     profile = c1.selectbox("Profile", ["perp", "lending"])
     cadence = c2.number_input("Proposal cadence (days)", min_value=1, max_value=365, value=7)
-    engine = c3.selectbox("Engine", ["fast", "arch"], help="fast: compiled daily GARCH refits; arch: the "
-                          "policy's exact model at each proposal date (slower)")
+    engine = c3.selectbox("Engine", ["fast", "arch"], help="fast: compiled daily refits of the policy's model ('auto': "
+                          "lowest BIC each day; skewed t as t); arch: arch fits at each proposal date (exact, "
+                          "slower)")
     start = c4.date_input("Start", value=None, min_value=dt.date(2010, 1, 1))
     chosen = st.multiselect("Assets (default: BTC-SYN, or the first stored symbol)", symbols)
     proposal_ids = ["(none)"] + [p["id"] for p in proposals]
@@ -67,6 +68,7 @@ st.caption("Exceptions: the adverse excursion over the horizon (highs and lows) 
            "overlapping counts, years and stress windows.")
 
 symbol = st.selectbox("Asset", [a["symbol"] for a in content["assets"]])
+st.caption(views.backtest_model_caption(content, symbol))
 with ui.guarded("Charts"):
     figures = service.backtest_figures(content, symbol)
 st.plotly_chart(figures["margins"], width="stretch")

@@ -303,3 +303,22 @@ def backtest_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(list(results))
     cols = [c for c in BACKTEST_COLUMNS if c in frame.columns]
     return frame[cols + [c for c in frame.columns if c not in cols]]
+
+
+def backtest_model_caption(content: Mapping[str, Any], symbol: str) -> str:
+    """One line on how an asset's forecasts were made in a stored backtest report: the model label,
+    window, horizon and refit schedule, and, when the policy's model varies (``auto``) or fell back,
+    how many proposals each model made, e.g. ``'egarch-t at 30 proposals, garch-t at 12'``."""
+    asset = next(a for a in content["assets"] if a["symbol"] == symbol)
+    policy_set = next((s for s in asset["sets"] if s["kind"] == "policy"), None)
+    counts: dict[str, int] = {}
+    for rec in [] if policy_set is None else policy_set["proposals"]:
+        counts[rec["model"]] = counts.get(rec["model"], 0) + 1
+    line = (f"{symbol}: model {asset['model']}; window {asset['window']} bars, horizon {asset['horizon_bars']} "
+            f"bar(s)")
+    if asset.get("schedule"):
+        line += f", {asset['schedule']}"
+    if len(counts) > 1:
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        line += "; " + ", ".join(f"{m} at {n} proposal{'s' if n != 1 else ''}" for m, n in ranked)
+    return line + "."

@@ -158,5 +158,9 @@ def test_backtest_page_runs_and_shows_statistics(db: Path) -> None:
     assert {"symbol", "parameter_set", "n", "exceptions", "expected", "traffic_light", "kupiec_p"} <= set(stats.columns)
     assert set(stats["symbol"]) == {"BTC-SYN"} and (stats["n"] > 100).all()
     assert len(at.get("plotly_chart")) == 3
+    # how the forecasts were made: the policy's model 'auto', and which candidate each proposal used
+    model_line = next(c.value for c in at.caption if c.value.startswith("BTC-SYN: model "))
+    assert "auto-t (lowest BIC of garch, gjr, egarch at each refit" in model_line
+    assert "window" in model_line and "refit every bar" in model_line
     with Store(db) as s:
         assert s.cursor().execute("SELECT count(*) FROM backtest_reports").fetchone()[0] == 1
