@@ -7,6 +7,7 @@ small records, so the pages only read inputs, call one function and draw. No Str
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import pandas as pd
 
 from riskparams.config import RiskPolicy, policy_from_dict
 from riskparams.domain import SeriesInfo
+from riskparams.exceptions import FallbackWarning
 from riskparams.export import specification_rows
 from riskparams.returns import bars_per_year, returns_with_report
 from riskparams.service import FitRun, fit_series
@@ -152,7 +154,10 @@ def model_panel(
     for m in models:
         spec = FitSpec(model=ModelName(m), dist=DistName(dist), mean=MeanName(mean), horizon_hours=horizon_hours,
                        confidence=confidence, n_sims=n_sims)
-        run = fit_series(store, info.symbol, freq=info.freq, source=info.source, kind=info.kind, spec=spec)
+        with warnings.catch_warnings():
+            # a fallback is part of the panel (each row says so), not a warning for the server log
+            warnings.simplefilter("ignore", FallbackWarning)
+            run = fit_series(store, info.symbol, freq=info.freq, source=info.source, kind=info.kind, spec=spec)
         entries.append((m, run))
     return ModelPanel(series=info, entries=tuple(entries))
 
