@@ -65,7 +65,7 @@ c1, c2 = st.columns(2)
 holdout = c1.number_input("Holdout (bars)", min_value=10, max_value=5000, value=250)
 proxy = c2.selectbox("Scored against", ["squared_returns", "parkinson"])
 with ui.guarded("Model comparison"):
-    losses = ui.cached_losses(info.series_id, info.rows, info.last, int(holdout), dist, proxy)
+    losses = ui.cached_losses(info.series_id, info.rows, info.last, int(holdout), dist, mean, proxy)
 st.caption("Parameters are estimated once on the data before the holdout, then filtered through it.")
 st.dataframe(losses, hide_index=True, width="stretch")
 st.plotly_chart(charts.loss_bars(losses), width="stretch")

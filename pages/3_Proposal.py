@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from riskparams import config, governance, ui, views
-from riskparams.export import content_figures
-from riskparams.store import records
+from riskparams import config, governance, service, ui, views
 
 ui.setup_page("Proposal")
 with ui.guarded("Opening the store"):
@@ -64,7 +62,8 @@ if not proposal_id:
     st.stop()
 
 with ui.guarded("Loading the proposal"):
-    stored = records.get_proposal(store, proposal_id)
+    stored = service.proposal(store, proposal_id)
+    figures = ui.cached_proposal_figures(stored.id)
 content = stored.content
 st.success(f"Proposal `{stored.id[:12]}` ({content['profile']}, status {stored.status}): "
            f"{len(content['assets'])} assets, {len(content.get('skipped', []))} skipped.")
@@ -72,9 +71,9 @@ for s in content.get("skipped", []):
     st.warning(f"{s['symbol']} skipped: {s['reason']}")
 
 st.subheader("Tier ladders: current vs proposed" if content["profile"] == "perp" else "Current vs proposed")
-for fig in content_figures(content, "spec"):
+for fig in figures["spec"]:
     st.plotly_chart(fig, width="stretch")
-st.plotly_chart(content_figures(content, "covered")[0], width="stretch")
+st.plotly_chart(figures["covered"][0], width="stretch")
 
 st.subheader("Changes")
 st.caption("`bound by` says what set the value: the model, a guardrail (max_change, dead_band), an invariant, "

@@ -8,12 +8,11 @@ import datetime as dt
 import streamlit as st
 
 from riskparams import backtest, service, ui, views
-from riskparams.store import records
 
 ui.setup_page("Backtest")
 with ui.guarded("Opening the store"):
     store = ui.get_store()
-    proposals = records.list_proposals(store, limit=50)
+    proposals = service.proposals(store, limit=50)
 
 symbols = sorted({s.symbol for s in store.list_series()})
 with st.form("backtest"):
@@ -48,10 +47,9 @@ if not report_id:
     st.stop()
 
 with ui.guarded("Loading the report"):
-    stored = service.get_backtest(store, report_id)
-content = stored.content
+    content = ui.cached_backtest_content(report_id)
 results = content["results"]
-st.success(f"Report `{stored.id[:12]}`: {len(content['assets'])} assets, {content['start']} to {content['end']}.")
+st.success(f"Report `{report_id[:12]}`: {len(content['assets'])} assets, {content['start']} to {content['end']}.")
 
 st.subheader("Coverage statistics")
 ui.traffic_badges(results)
@@ -70,7 +68,7 @@ st.caption("Exceptions: the adverse excursion over the horizon (highs and lows) 
 symbol = st.selectbox("Asset", [a["symbol"] for a in content["assets"]])
 st.caption(views.backtest_model_caption(content, symbol))
 with ui.guarded("Charts"):
-    figures = service.backtest_figures(content, symbol)
+    figures = ui.cached_backtest_figures(report_id, symbol)
 st.plotly_chart(figures["margins"], width="stretch")
 st.subheader("Liquidation simulation")
 st.plotly_chart(figures["fund"], width="stretch")

@@ -42,7 +42,7 @@ from riskparams.store.backtest_records import (
     list_reports,
     save_report,
 )
-from riskparams.store.records import StoredProposal, get_proposal, save_proposal
+from riskparams.store.records import StoredProposal, get_proposal, list_proposals, save_proposal
 from riskparams.volatility import FitSpec, VolEstimate, fit_volatility
 
 if TYPE_CHECKING:  # the backtest engine (scipy.stats, numba) loads on first use: pages start faster
@@ -616,6 +616,17 @@ def backtest(
 def attach_backtest(store: Store, proposal_id: str, report_id: str, *, actor: str | None = None) -> bool:
     """Attach a stored backtest report to a stored proposal; True when a new link was written."""
     return attach_report(store, proposal_id, report_id, actor=actor)
+
+
+def proposal(store: Store, proposal_id: str) -> StoredProposal:
+    """A stored proposal by id or unique prefix, hash verified, with its current status (for the pages:
+    :func:`riskparams.store.records.get_proposal`)."""
+    return get_proposal(store, proposal_id)
+
+
+def proposals(store: Store, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Stored proposals, newest first (:func:`riskparams.store.records.list_proposals`)."""
+    return list_proposals(store, limit=limit)
 
 
 def get_backtest(store: Store, report_id: str) -> StoredReport:

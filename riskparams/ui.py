@@ -18,6 +18,7 @@ import streamlit as st
 from riskparams import ingest, service, views
 from riskparams.domain import IngestReport, SeriesInfo
 from riskparams.exceptions import RiskParamsError
+from riskparams.export import content_figures
 from riskparams.ingest import seed_demo_if_empty
 from riskparams.quality import QualityReport, quality_report
 from riskparams.store import Store
@@ -136,11 +137,11 @@ def cached_model_panel(series_id: int, rows: int, last: Any, dist: str, mean: st
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def cached_losses(series_id: int, rows: int, last: Any, holdout: int, dist: str, proxy: str) -> pd.DataFrame:
+def cached_losses(series_id: int, rows: int, last: Any, holdout: int, dist: str, mean: str, proxy: str) -> pd.DataFrame:
     """Out-of-sample model losses of one series."""
     info = _open_store().get_series(series_id)
     return views.model_losses(cached_prices(series_id, rows, last), info.freq, holdout=holdout, dist=dist,
-                              proxy=proxy)
+                              mean=mean, proxy=proxy)
 
 
 # -- actions -----------------------------------------------------------------------------------------
@@ -268,3 +269,24 @@ def current_from_upload(upload: Any, profile: str) -> Any:
     fmt = "json" if upload.name.lower().endswith(".json") else "csv"
     return params_io.parse_current(upload.getvalue().decode("utf-8", errors="replace"), name=upload.name,
                                    profile=profile, fmt=fmt)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_backtest_content(report_id: str) -> dict[str, Any]:
+    """A stored backtest report's content, read and hash-checked once per report: a report id is the
+    hash of its content, so the content never changes (shared between reruns: do not mutate)."""
+    return service.get_backtest(_open_store(), report_id).content
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_backtest_figures(report_id: str, symbol: str) -> dict[str, Any]:
+    """The figures of one asset of a stored backtest report (see :func:`service.backtest_figures`)."""
+    return service.backtest_figures(cached_backtest_content(report_id), symbol)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_proposal_figures(proposal_id: str) -> dict[str, list[Any]]:
+    """The tier-ladder (``spec``) and covered-move (``covered``) figures of a stored proposal, built once
+    per proposal id (its content is immutable; only its status changes)."""
+    content = service.proposal(_open_store(), proposal_id).content
+    return {key: content_figures(content, key) for key in ("spec", "covered")}

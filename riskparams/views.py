@@ -163,14 +163,15 @@ def model_panel(
 
 
 def model_losses(
-    prices: pd.DataFrame, freq: str, *, holdout: int = 250, dist: str = "t", proxy: str = "squared_returns"
+    prices: pd.DataFrame, freq: str, *, holdout: int = 250, dist: str = "t", mean: str = "zero",
+    proxy: str = "squared_returns",
 ) -> pd.DataFrame:
     """Out-of-sample one-step losses (QLIKE, MSE) of the panel models over the last ``holdout`` bars.
 
     See :func:`riskparams.volatility.compare_models`; lower is better.
     """
     holdout = max(10, min(int(holdout), len(prices) - 101))
-    return compare_models(prices, freq, holdout=holdout, candidates=PANEL_MODELS, dist=dist, proxy=proxy)
+    return compare_models(prices, freq, holdout=holdout, candidates=PANEL_MODELS, dist=dist, mean=mean, proxy=proxy)
 
 
 def policy_with(base: RiskPolicy, changes: Mapping[str, Any]) -> RiskPolicy:

@@ -18,10 +18,10 @@ def dashboard_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "dash.duckdb"
     monkeypatch.setenv("RISKPARAMS_DB", str(path))
     ui._open_store.clear()
-    ui.cached_prices.clear()
+    ui.clear_data_caches()  # every cached frame and fit: each test has a fresh store
     yield path
     ui._open_store.clear()
-    ui.cached_prices.clear()
+    ui.clear_data_caches()
 
 
 def test_home_seeds_demo_data_on_first_start(dashboard_db: Path) -> None:

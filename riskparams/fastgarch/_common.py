@@ -172,6 +172,24 @@ def _layout(model: int, dist: int, has_mu: bool) -> tuple[npt.NDArray[np.int64],
 
 
 @njit(cache=True)
+def _backcast_at(y: FloatArray, lo: int, n: int, mu: float) -> float:
+    """arch's EWMA backcast of ``(y - mu)**2`` over the first ``min(75, n)`` observations."""
+    tau = min(_BACKCAST_TAU, n)
+    wsum = 0.0
+    wi = 1.0
+    for _i in range(tau):
+        wsum += wi
+        wi *= _EWMA_LAM
+    bc = 0.0
+    wi = 1.0
+    for i in range(tau):
+        e = y[lo + i] - mu
+        bc += e * e * (wi / wsum)
+        wi *= _EWMA_LAM
+    return bc
+
+
+@njit(cache=True)
 def _window_stats(
     y: FloatArray, lo: int, n: int, has_mu: bool, lb: FloatArray, ub: FloatArray
 ) -> tuple[float, float, float]:
@@ -186,18 +204,7 @@ def _window_stats(
         for i in range(n):
             acc += y[lo + i]
         ybar = acc / n
-    tau = min(_BACKCAST_TAU, n)
-    wsum = 0.0
-    wi = 1.0
-    for _i in range(tau):
-        wsum += wi
-        wi *= _EWMA_LAM
-    bc = 0.0
-    wi = 1.0
-    for i in range(tau):
-        e = y[lo + i] - ybar
-        bc += e * e * (wi / wsum)
-        wi *= _EWMA_LAM
+    bc = _backcast_at(y, lo, n, ybar)
     s2 = 0.0
     mean_e = 0.0
     max_e2 = 0.0
@@ -231,24 +238,6 @@ def _window_stats(
             c = upper
         ub[i] = c
     return ybar, bc, v
-
-
-@njit(cache=True)
-def _backcast_at(y: FloatArray, lo: int, n: int, mu: float) -> float:
-    """arch's EWMA backcast of ``(y - mu)**2`` over the first ``min(75, n)`` observations."""
-    tau = min(_BACKCAST_TAU, n)
-    wsum = 0.0
-    wi = 1.0
-    for _i in range(tau):
-        wsum += wi
-        wi *= _EWMA_LAM
-    bc = 0.0
-    wi = 1.0
-    for i in range(tau):
-        e = y[lo + i] - mu
-        bc += e * e * (wi / wsum)
-        wi *= _EWMA_LAM
-    return bc
 
 
 @njit(cache=True)

@@ -593,13 +593,12 @@ def _fit_window(
             # returns, even where the warm path has followed another local maximum (seen on
             # real data: alpha = 0, beta -> 1 with a higher likelihood but a variance that no
             # longer reacts to returns); keep the warm optimum only if the cold fit fails
-            # they disagree when the one-step variance differs by more than 1e-3 (EGARCH's kinks
-            # make the two optima differ slightly in the likelihood even when they agree)
             if code2 == _OK:
+                # the two disagree when the one-step variance differs by more than 1e-3 (EGARCH's
+                # kinks make the optima differ slightly in the likelihood even when they agree)
                 sw = _next_variance(model, xtmp, s_last, e_last)
                 sc = _next_variance(model, x, s2, e2)
                 check = 3 if abs(sc - sw) > 1e-3 * sc else (1 if kind == 1 else 2)
-            if code2 == _OK:
                 f, s_last, e_last, dbc_last = f2, s2, e2, d2
             else:
                 for i in range(_NFULL):
@@ -613,7 +612,7 @@ def _fit_window(
         f = f2
         passes += p2
         if code != _OK:
-            return _S_FAILED, f, passes, np.nan, False
+            return _S_FAILED, f, passes, np.nan, 0
     # forecast: arch recomputes the backcast from the residuals at the fitted mean
     mu = x[0] if has_mu else 0.0
     bc_fc = _backcast_at(y, lo, n, mu)
@@ -635,7 +634,7 @@ def _fit_window(
         s_last += phi * x[4] ** (n - 1) * (bc_fc - bc)
     s_next = _next_variance(model, x, s_last, e_last)
     if not (math.isfinite(s_next) and s_next > 0.0 and math.isfinite(f)):
-        return _S_FAILED, f, passes, np.nan, False
+        return _S_FAILED, f, passes, np.nan, 0
     return status, f, passes, s_next, check
 
 

@@ -5,6 +5,7 @@ Part of :mod:`riskparams.fastgarch` (see its docstring for the method).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -512,22 +513,16 @@ def _run_compiled(
         "status": np.zeros(total, dtype=np.int8),
         "passes": np.zeros(total, dtype=np.int32),
     }
-    if parallel:
-        # assets differ a lot in cost (re-checks, fallbacks): hand them out one at a time
-        # instead of numba's default equal chunks per thread
-        with numba.parallel_chunksize(1):
-            _walk_many_parallel(
-                y_all, offsets, starts, out_offsets, spec.window, _MODEL_CODE[spec.model], _DIST_CODE[spec.dist],
-                spec.mean is MeanName.CONSTANT, spec.refit_every, spec.horizon_bars, spec.maxit_warm, spec.tol,
-                spec.edge_check, spec.recheck_every, out["x"], out["s"], out["hv"], out["ll"], out["status"],
-                out["passes"],
-            )
-        return out
-    _walk_many_serial(
-        y_all, offsets, starts, out_offsets, spec.window, _MODEL_CODE[spec.model], _DIST_CODE[spec.dist],
-        spec.mean is MeanName.CONSTANT, spec.refit_every, spec.horizon_bars, spec.maxit_warm, spec.tol,
-        spec.edge_check, spec.recheck_every, out["x"], out["s"], out["hv"], out["ll"], out["status"], out["passes"],
-    )
+    # assets differ a lot in cost (re-checks, fallbacks): numba threads hand them out one at a time
+    # instead of in equal chunks per thread
+    walk = _walk_many_parallel if parallel else _walk_many_serial
+    with numba.parallel_chunksize(1) if parallel else contextlib.nullcontext():
+        walk(
+            y_all, offsets, starts, out_offsets, spec.window, _MODEL_CODE[spec.model], _DIST_CODE[spec.dist],
+            spec.mean is MeanName.CONSTANT, spec.refit_every, spec.horizon_bars, spec.maxit_warm, spec.tol,
+            spec.edge_check, spec.recheck_every, out["x"], out["s"], out["hv"], out["ll"], out["status"],
+            out["passes"],
+        )
     return out
 
 
