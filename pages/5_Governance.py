@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from riskparams import governance, ui, views
@@ -20,19 +19,12 @@ if not rows:
     st.info("No proposals yet: generate one on the Proposal page or with `riskparams propose`.")
     st.stop()
 
-table = pd.DataFrame(rows)
-table["id"] = table["id"].str[:12]
-table["assets"] = table["assets"].map(lambda a: ", ".join(a))
-table["sign_offs"] = table["sign_offs"].map(lambda a: ", ".join(a))
-table["dissents"] = table["dissents"].map(lambda a: ", ".join(a))
-st.dataframe(table[["id", "status", "profile", "assets", "revision", "sign_offs", "dissents", "quorum",
-                    "created_at"]], hide_index=True, width="stretch")
+st.dataframe(views.governance_frame(rows), hide_index=True, width="stretch")
 
 ids = [r["id"] for r in rows]
 remembered = st.session_state.get("proposal_id")
 index = ids.index(remembered) if remembered in ids else 0
-pid = st.selectbox("Proposal", ids, index=index, format_func=lambda i: f"{i[:12]} ({rows[ids.index(i)]['status']}, "
-                   f"{rows[ids.index(i)]['profile']}: {', '.join(rows[ids.index(i)]['assets'])})")
+pid = st.selectbox("Proposal", ids, index=index, format_func=lambda i: views.proposal_label(rows[ids.index(i)]))
 st.session_state["proposal_id"] = pid
 
 with ui.guarded("Loading the workflow"):
@@ -82,7 +74,7 @@ if wf.parent_id:
     st.subheader("Changes against the parent revision")
     with ui.guarded("Diff"):
         d = governance.diff(store, wf.parent_id, pid)
-    st.dataframe(pd.DataFrame([r.to_dict() for r in d.rows]), hide_index=True, width="stretch")
+    st.dataframe(views.diff_frame(d), hide_index=True, width="stretch")
 
 st.subheader("Audit trail")
 st.dataframe(views.audit_frame(wf.events), hide_index=True, width="stretch")

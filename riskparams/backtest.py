@@ -169,7 +169,7 @@ from riskparams.domain import (
     PerpAssetProposal,
     content_id,
 )
-from riskparams.exceptions import DataError, HistoryError, PolicyError, RiskParamsError
+from riskparams.exceptions import HistoryError, PolicyError, RiskParamsError
 from riskparams.liquidation import (
     DiscreteLeverage,
     LiquidationResult,
@@ -186,7 +186,14 @@ from riskparams.liquidation import (
 )
 from riskparams.measures import HorizonRisk, Tail, TailRisk, impact_cost, normal_var_es, student_t_var_es
 from riskparams.proposals import maintenance_deductions, propose_lending, propose_tiers
-from riskparams.returns import horizon_to_bars, hours_per_bar, returns_with_report, validate_prices
+from riskparams.returns import (
+    horizon_to_bars,
+    hours_per_bar,
+    iso_utc,
+    returns_with_report,
+    to_utc,
+    validate_prices,
+)
 from riskparams.volatility import (
     DistName,
     FitSpec,
@@ -273,20 +280,6 @@ def _enum(enum: type[StrEnum], name: str, value: object) -> Any:
         raise PolicyError(f"{name} must be one of {allowed}, got {value!r}") from None
 
 
-def _utc(value: Any, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise DataError(f"{name} {value!r} is not a date (use e.g. 2024-01-31 or 2024-01-31T12:00Z).") from None
-    if ts is pd.NaT:
-        raise DataError(f"{name} {value!r} is not a date.")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _iso(ts: Any) -> str:
-    return _utc(ts, "time").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _int_ge(name: str, value: object, lo: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < lo:
         raise PolicyError(f"{name} must be an integer >= {lo}, got {value!r}")
@@ -351,7 +344,7 @@ class BacktestSpec:
         for name in ("start", "end"):
             v = getattr(self, name)
             if v is not None:
-                object.__setattr__(self, name, _iso(_utc(v, name)))
+                object.__setattr__(self, name, iso_utc(to_utc(v, name)))
         if self.start is not None and self.end is not None and self.end < self.start:
             raise PolicyError(f"end ({self.end}) is before start ({self.start})")
         cd = self.cadence_days
@@ -370,10 +363,10 @@ class BacktestSpec:
             if not isinstance(w, tuple | list) or len(w) != 3:
                 raise PolicyError(f"a stress window must be (name, start, end), got {w!r}")
             name, s, e = w
-            s_, e_ = _utc(s, "window start"), _utc(e, "window end")
+            s_, e_ = to_utc(s, "window start"), to_utc(e, "window end")
             if e_ < s_:
                 raise PolicyError(f"stress window {name!r} ends before it starts")
-            wins.append((str(name), _iso(s_), _iso(e_)))
+            wins.append((str(name), iso_utc(s_), iso_utc(e_)))
         object.__setattr__(self, "windows", tuple(wins))
         if self.shocks is not None:
             sh = tuple(float(x) for x in self.shocks)
@@ -672,7 +665,7 @@ class CadenceRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
-        return {"ts": _iso(self.ts), "params": self.params, "changed": self.changed, "model": self.model,
+        return {"ts": iso_utc(self.ts), "params": self.params, "changed": self.changed, "model": self.model,
                 "engine": self.engine, "next_vol_annualised": _jf(self.next_vol_annualised),
                 "covered_move": _jf(self.covered_move), "in_stress": self.in_stress, "binding": list(self.binding),
                 "guardrails": list(self.guardrails), "status": self.status}
@@ -924,20 +917,20 @@ def _choose_window(nk: npt.NDArray[np.int64], ts: pd.DatetimeIndex, n_ret: int, 
     min_w = max(int(policy.model.min_history), 50)
     notes: list[str] = []
     if spec.start is not None:
-        start = _utc(spec.start, "start")
+        start = to_utc(spec.start, "start")
         t0 = int(ts.searchsorted(start, side="left"))
         if t0 >= len(ts):
-            raise HistoryError(f"{symbol}: no bar at or after the start {spec.start} (last bar {_iso(ts[-1])}).")
+            raise HistoryError(f"{symbol}: no bar at or after the start {spec.start} (last bar {iso_utc(ts[-1])}).")
         known = int(nk[t0])
         if spec.window is not None:
             w = spec.window
             if known < w:
-                raise HistoryError(f"{symbol}: {known} returns known at the start {_iso(ts[t0])}, fewer than the "
+                raise HistoryError(f"{symbol}: {known} returns known at the start {iso_utc(ts[t0])}, fewer than the "
                                    f"{w}-bar window; choose a later start or a smaller window.")
         else:
             w = min(DEFAULT_WINDOW, known)
             if w < min_w:
-                raise HistoryError(f"{symbol}: {known} returns known at the start {_iso(ts[t0])}, fewer than the "
+                raise HistoryError(f"{symbol}: {known} returns known at the start {iso_utc(ts[t0])}, fewer than the "
                                    f"policy's min_history ({min_w}); choose a later start.")
             if w < DEFAULT_WINDOW:
                 notes.append(f"window {w} bars: all returns known at the start (fewer than {DEFAULT_WINDOW})")
@@ -975,7 +968,7 @@ def _prepare(data: AssetData, policy: RiskPolicy, spec: BacktestSpec) -> _Prepar
     validate_prices(data.prices, data.freq, label=sym)
     px = data.prices
     if spec.end is not None:
-        px = px.loc[px.index <= _utc(spec.end, "end")]
+        px = px.loc[px.index <= to_utc(spec.end, "end")]
     if len(px) < 3:
         raise HistoryError(f"{sym}: {len(px)} bars up to the end; a backtest needs more.")
     ts = pd.DatetimeIndex(px.index)
@@ -987,7 +980,7 @@ def _prepare(data: AssetData, policy: RiskPolicy, spec: BacktestSpec) -> _Prepar
     w, t0, notes = _choose_window(nk, ts, r.size, spec, policy, data.freq, sym)
     t1 = len(ts) - 1
     if t0 + h > t1:
-        raise HistoryError(f"{sym}: the period from {_iso(ts[t0])} has {t1 - t0 + 1} bars, too few for one "
+        raise HistoryError(f"{sym}: the period from {iso_utc(ts[t0])} has {t1 - t0 + 1} bars, too few for one "
                            f"{h}-bar horizon.")
     if rs.report.dropped_returns:
         notes.append(f"{rs.report.dropped_returns} return(s) spanning gaps dropped; horizons count bars, not hours")
@@ -1343,7 +1336,7 @@ def _replay_policy(
             est = _arch_estimate(p, t, fs, stressed, sw)
         adv = float(override) if override is not None else _adv_at(p, t, policy.liquidity.adv_window_days)
         if not (math.isfinite(adv) and adv > 0):
-            raise HistoryError(f"{sym}: no volume data to estimate ADV at {_iso(p.ts[t])}; set "
+            raise HistoryError(f"{sym}: no volume data to estimate ADV at {iso_utc(p.ts[t])}; set "
                                f"liquidity.adv_override.{sym} in the policy.")
         lookback = float(hist.lookback[k])
         new: _Params
@@ -1378,7 +1371,7 @@ def _replay_policy(
         proposals.append(prop)
         ratios.append(_es_ratio(est, profile == "lending"))
         prev = new
-        tick(f"{sym} {_iso(p.ts[t])[:10]}")
+        tick(f"{sym} {iso_utc(p.ts[t])[:10]}")
     return _Replay(version_bar=np.asarray(bars, dtype=np.int64), versions=tuple(versions), records=tuple(records),
                    proposals=tuple(proposals), es_ratio=np.asarray(ratios, dtype=float), arch_fallbacks=arch_fallbacks)
 
@@ -1703,7 +1696,7 @@ def _floats(a: npt.ArrayLike) -> list[float | None]:
 def _set_dict(s: SetBacktest, a: AssetBacktest, *, paths: bool) -> dict[str, Any]:
     n_obs = a.obs
     dates = a.dates
-    exc_dates = [_iso(dates[int(i)]) for i in np.flatnonzero(s.exceptions_any)]
+    exc_dates = [iso_utc(dates[int(i)]) for i in np.flatnonzero(s.exceptions_any)]
     out: dict[str, Any] = {
         "name": s.name, "kind": s.kind, "source": s.source, "side": s.side,
         "sides": {k: {kk: _jf(vv) if isinstance(vv, float) else vv for kk, vv in v.items()}
@@ -1717,7 +1710,7 @@ def _set_dict(s: SetBacktest, a: AssetBacktest, *, paths: bool) -> dict[str, Any
                     for k, v in row.items()} for row in s.shocks.to_dict(orient="records")],
         "stress_windows": [w.to_dict() for w in s.windows],
         "exception_dates": exc_dates,  # either side
-        "versions": [{"from": _iso(dates[int(b)]), **v.to_dict()} for b, v in zip(s.version_bar, s.versions,
+        "versions": [{"from": iso_utc(dates[int(b)]), **v.to_dict()} for b, v in zip(s.version_bar, s.versions,
                                                                                   strict=True)]
         if s.kind == "fixed" else [],
         "proposals": [r.to_dict() for r in s.cadence],
@@ -1757,12 +1750,12 @@ class BacktestReport:
     @property
     def start(self) -> str | None:
         """First bar of any asset's period (ISO-8601 UTC), None without assets."""
-        return min((_iso(a.start) for a in self.assets), default=None)
+        return min((iso_utc(a.start) for a in self.assets), default=None)
 
     @property
     def end(self) -> str | None:
         """Last bar of any asset's period."""
-        return max((_iso(a.end) for a in self.assets), default=None)
+        return max((iso_utc(a.end) for a in self.assets), default=None)
 
     def results(self) -> list[dict[str, Any]]:
         """One row per (asset, parameter set) in the shape of
@@ -1797,7 +1790,7 @@ class BacktestReport:
         for a in self.assets:
             d: dict[str, Any] = {
                 "symbol": a.symbol, "freq": a.freq, "source": a.source, "kind": a.kind, "synthetic": a.synthetic,
-                "fingerprint": a.fingerprint, "start": _iso(a.start), "end": _iso(a.end), "bars": len(a.dates),
+                "fingerprint": a.fingerprint, "start": iso_utc(a.start), "end": iso_utc(a.end), "bars": len(a.dates),
                 "observations": a.obs, "horizon_bars": a.horizon_bars, "window": a.window, "model": a.model,
                 "schedule": a.schedule, "fast_status": dict(a.fast_status), "notes": list(a.notes),
                 "stress_windows": [w.to_dict() for w in a.stress],
@@ -1807,7 +1800,7 @@ class BacktestReport:
             if paths:
                 keep = _daily_positions(a.dates, a.freq)
                 keep_obs = keep[keep < a.obs]
-                d["paths"] = {"ts": [_iso(a.dates[i]) for i in keep],
+                d["paths"] = {"ts": [iso_utc(a.dates[i]) for i in keep],
                               "adverse_long": _floats(a.adverse_long[keep_obs]),
                               "adverse_short": _floats(a.adverse_short[keep_obs])}
             assets.append(d)

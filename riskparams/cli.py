@@ -14,10 +14,15 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from riskparams import __version__
 from riskparams.exceptions import RiskParamsError
+from riskparams.fmt import format_notional
+
+if TYPE_CHECKING:
+    from riskparams.config import RiskPolicy
+    from riskparams.domain import CurrentParams
 
 EXIT_USAGE = 2
 
@@ -187,15 +192,6 @@ def _pct(x: float | None, digits: int = 2) -> str:
     return ">1000%" if x > 10 else f"{x:.{digits}%}"  # beyond 1000% the digits only distract
 
 
-def _notional(x: float | None) -> str:
-    if x is None:
-        return "open"
-    for unit, div in (("bn", 1e9), ("m", 1e6), ("k", 1e3)):
-        if abs(x) >= div:
-            return f"{x / div:.4g}{unit}"
-    return f"{x:.4g}"
-
-
 def _series_head(a: dict[str, Any]) -> str:
     ctx, cm = a["context"], a["covered_move"]
     syn = " [synthetic]" if ctx["synthetic"] and ctx["source"] != "synthetic" else ""
@@ -203,7 +199,7 @@ def _series_head(a: dict[str, Any]) -> str:
     return (f"{a['symbol']}  {ctx['freq']} {ctx['kind']} ({ctx['source']}){syn}  model {ctx['model']}{fb}  "
             f"vol {_pct(cm['vol_forecast_annualised'], 0)} a year (long-run {_pct(cm['vol_long_run_annualised'], 0)}, "
             f"stressed {_pct(cm['vol_stressed_annualised'], 0)})  covered move {_pct(cm['final'])} "
-            f"(model {_pct(cm['model'])})  ADV {_notional(ctx['adv'])}")
+            f"(model {_pct(cm['model'])})  ADV {format_notional(ctx['adv'])}")
 
 
 def _current_value(a: dict[str, Any], tier: int, parameter: str) -> float | None:
@@ -221,7 +217,8 @@ def _format_perp(a: dict[str, Any]) -> str:
     rows = []
     for k, t in enumerate(a["tiers"]):
         row = {
-            "tier": k + 1, "notional": f"{_notional(t['notional_floor'])} - {_notional(t['notional_cap'])}",
+            "tier": k + 1,
+            "notional": f"{format_notional(t['notional_floor'])} - {format_notional(t['notional_cap'])}",
             "max lev": f"{t['max_leverage']:g}x", "IMF": _pct(t["imf"]), "MMF": _pct(t["mmf"]),
             "deduction": f"{t['maintenance_deduction']:,.0f}", "penalty": _pct(t["liquidation_penalty"]),
             "coverage": _pct(t["coverage"]),
@@ -270,12 +267,11 @@ def _format_lending(a: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def cmd_propose(args: argparse.Namespace) -> int:
-    import textwrap
-
+def _policy_current_symbols(args: argparse.Namespace) -> tuple[RiskPolicy, CurrentParams | None, list[str] | None]:
+    """The policy (``--policy`` or the defaults), the current parameters (``--current``, else ``None``) and
+    the symbols (``--symbols``, else ``None`` for every series) shared by ``propose`` and ``backtest``."""
     from riskparams.config import RiskPolicy, load_policy
     from riskparams.params_io import load_current
-    from riskparams.service import open_store, propose
 
     policy = load_policy(args.policy) if args.policy else RiskPolicy()
     current = load_current(args.current, args.profile) if args.current else None
@@ -284,6 +280,15 @@ def cmd_propose(args: argparse.Namespace) -> int:
         symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
         if not symbols:
             raise UsageError("--symbols needs at least one symbol, e.g. --symbols BTC,ETH.")
+    return policy, current, symbols
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from riskparams.service import open_store, propose
+
+    policy, current, symbols = _policy_current_symbols(args)
     with open_store(args.db) as store:
         if store.is_empty():
             raise UsageError("the store is empty: run `riskparams demo` or `riskparams ingest FILE --symbol SYM`.")
@@ -326,7 +331,7 @@ def _stress_window(text: str) -> tuple[str, str, str]:
 def _money_short(x: float | None) -> str:
     if x is None:
         return "-"
-    return _notional(x) if abs(x) >= 1 else f"{x:.0f}"
+    return format_notional(x) if abs(x) >= 1 else f"{x:.0f}"
 
 
 def _p(x: float | None) -> str:
@@ -390,17 +395,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from riskparams.backtest import BacktestSpec
-    from riskparams.config import RiskPolicy, load_policy
-    from riskparams.params_io import load_current
     from riskparams.service import backtest, open_store
 
-    policy = load_policy(args.policy) if args.policy else RiskPolicy()
-    current = load_current(args.current, args.profile) if args.current else None
-    symbols = None
-    if args.symbols is not None:
-        symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
-        if not symbols:
-            raise UsageError("--symbols needs at least one symbol, e.g. --symbols BTC,ETH.")
+    policy, current, symbols = _policy_current_symbols(args)
     try:
         spec = BacktestSpec(profile=args.profile, start=args.start, end=args.end, cadence_days=args.cadence,
                             engine=args.engine, window=args.window, refit_every=args.refit_every,

@@ -95,6 +95,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskparams.domain import content_id
 from riskparams.exceptions import RiskParamsError
+from riskparams.fmt import format_notional
 
 if TYPE_CHECKING:
     from riskparams.store.records import StoredProposal
@@ -265,15 +266,6 @@ def _pct(x: float | None, digits: int = 2) -> str:
 
 def _lev(x: float | None) -> str:
     return "-" if x is None else f"{x:g}x"
-
-
-def _money(x: float | None) -> str:
-    if x is None:
-        return "open"
-    for unit, div in (("bn", 1e9), ("m", 1e6), ("k", 1e3)):
-        if abs(x) >= div:
-            return f"{x / div:.4g}{unit}"
-    return f"{x:.4g}"
 
 
 def _value(parameter: str, x: float | None) -> str:
@@ -599,7 +591,8 @@ def _spec_cells(r: Mapping[str, Any]) -> list[str]:
         return [r["symbol"], "Status", "-", str(r["status"]), "-"]
     label = r["label"]
     if r["tier_number"] is not None:
-        label += f", tier {r['tier_number']} ({_money(r['notional_floor'])}-{_money(r['notional_cap'])})"
+        floor, cap = format_notional(r["notional_floor"]), format_notional(r["notional_cap"])
+        label += f", tier {r['tier_number']} ({floor}-{cap})"
     proposed = _value(r["parameter"], r["proposed"]) + (" (override)" if r["overridden"] else "")
     return [r["symbol"], label, _value(r["parameter"], r["current"]), proposed,
             _change(r["parameter"], r["current"], r["proposed"])]
@@ -617,7 +610,7 @@ def _specification(doc: _Doc) -> list[Block]:
         ("chart", "spec"),
     ]
     if doc.profile == "perp":
-        limits = [f"{a['symbol']}: no tier above {_money(a['position_limit'])}" for a in doc.assets
+        limits = [f"{a['symbol']}: no tier above {format_notional(a['position_limit'])}" for a in doc.assets
                   if a.get("position_limit") is not None and a["status"] == "ok"]
         if limits:
             blocks.append(("p", "Position limits (notional above which no tier is offered): " + "; ".join(limits) + "."))
@@ -668,11 +661,12 @@ def _methodology(doc: _Doc) -> list[Block]:
         items.append(f"Perp tiers: MMF = covered move + close-out cost + incentive, rounded up to "
                      f"{_pct(policy['rounding']['mmf_step'])}; IMF >= MMF / {p['maintenance_fraction']:g} on the "
                      f"leverage grid {', '.join(f'{x:g}x' for x in p['leverage_grid'])}; tier floors "
-                     f"{', '.join(_money(x) for x in p['tier_breakpoints'])}"
+                     f"{', '.join(format_notional(x) for x in p['tier_breakpoints'])}"
                      + (" (current brackets kept when given)." if p.get("use_current_brackets") else "."))
     else:
         p = policy["lending"]
-        items.append(f"Lending: bonus = close-out cost of {_money(p['reference_liquidation_notional'])} + incentive "
+        ref = format_notional(p["reference_liquidation_notional"])
+        items.append(f"Lending: bonus = close-out cost of {ref} + incentive "
                      f"(rounded up); LT = (1 - covered move) / (1 + bonus) (rounded down); LTV = LT - "
                      f"{_pct(p['ltv_buffer'])}; steps of {_pct(policy['rounding']['lending_step'])}.")
     g = policy["guardrails"]
@@ -708,7 +702,7 @@ def _methodology(doc: _Doc) -> list[Block]:
             str(c.get("model", "-")) + (" (EWMA fallback)" if c.get("fallback") else ""),
             f"{_pct(cm['vol_forecast_annualised'], 0)} / {_pct(cm['vol_long_run_annualised'], 0)} / "
             f"{_pct(cm['vol_stressed_annualised'], 0)}",
-            f"{_pct(cm['model'])} -> {_pct(cm['final'])}", _money(_finite(c.get("adv"))),
+            f"{_pct(cm['model'])} -> {_pct(cm['final'])}", format_notional(_finite(c.get("adv"))),
             f"`{c.get('fingerprint', '-')}`",
         ])
     blocks.append(("table", ["Asset", "Series", "Bars", "Model", "Vol forecast / long-run / stressed (annual)",
@@ -742,7 +736,7 @@ def _bt_cell(value: Any, spec: str | None) -> str:
     if spec == "pct":
         return _pct(v)
     if spec == "money":
-        return _money(v)
+        return format_notional(v)
     return format(v, spec)
 
 

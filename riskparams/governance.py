@@ -69,7 +69,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -92,7 +92,7 @@ from riskparams.domain import (
     validate_symbol,
 )
 from riskparams.exceptions import RiskParamsError
-from riskparams.store import Store
+from riskparams.store import Store, iso_z, now_utc
 from riskparams.store import governance_records as gr
 from riskparams.store.records import (
     StoredProposal,
@@ -206,14 +206,6 @@ def _norm(status: str | None) -> str:
     if status is None:
         return Status.DRAFT.value
     return Status.IN_REVIEW.value if status == "submitted" else str(status)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _short(pid: str) -> str:
@@ -451,7 +443,7 @@ class AuditEvent:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (``at`` as ISO-8601 with ``Z``)."""
         return {
-            "event_id": self.event_id, "proposal_id": self.proposal_id, "at": _iso(self.at), "actor": self.actor,
+            "event_id": self.event_id, "proposal_id": self.proposal_id, "at": iso_z(self.at), "actor": self.actor,
             "actor_name": self.actor_name, "actor_role": self.actor_role, "actor_address": self.actor_address,
             "action": self.action, "from_status": self.from_status, "to_status": self.to_status,
             "comment": self.comment, "detail": dict(self.detail),
@@ -476,7 +468,7 @@ class Vote:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
-        return {"member": self.member, "name": self.name, "role": self.role, "vote": self.vote, "at": _iso(self.at),
+        return {"member": self.member, "name": self.name, "role": self.role, "vote": self.vote, "at": iso_z(self.at),
                 "comment": self.comment, "counted": self.counted}
 
 
@@ -572,7 +564,7 @@ class Workflow:
         status = Status.APPROVED.value if for_export and self.status == Status.EXPORTED else self.status
         decision = self.decision
         return {
-            "proposal_id": self.proposal_id, "profile": self.profile, "created_at": _iso(self.created_at),
+            "proposal_id": self.proposal_id, "profile": self.profile, "created_at": iso_z(self.created_at),
             "status": status, "revision": self.revision, "parent_id": self.parent_id, "root_id": self.root_id,
             "children": list(self.children), "authors": list(self.authors), "quorum": self.quorum,
             "author_may_sign": self.author_may_sign, "quorum_met": self.quorum_met,
@@ -697,7 +689,7 @@ def _act(
     committee = _committee(committee)
     member = committee.member(who)
     stored = get_proposal(store, proposal_id)
-    now = _now()
+    now = now_utc()
     with store.transaction() as cur:
         state = _state(cur, stored, committee)
         check(state, member)
@@ -1308,7 +1300,7 @@ def revise(
     stored = save_proposal(store, proposal, actor=member.handle)
     if not stored.is_new:
         raise GovernanceError(f"this revision is already stored as proposal {_short(stored.id)}.")
-    now = _now()
+    now = now_utc()
     with store.transaction() as cur:
         state = _state(cur, parent, committee)
         _check_revisable(state, cur)
@@ -1518,7 +1510,7 @@ def export_proposal(
     data = _export.render(fmt, stored, workflow=state.to_dict(for_export=True), backtest=backtest,
                           dydx_first_id=dydx_first_id)
     digest = hashlib.sha256(data).hexdigest()
-    now = _now()
+    now = now_utc()
     with store.transaction() as cur:
         status = _norm(latest_status(cur, stored.id))
         to = Status.EXPORTED.value if status == Status.APPROVED else status

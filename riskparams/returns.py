@@ -23,6 +23,7 @@ import hashlib
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,10 +43,12 @@ __all__ = [
     "find_gaps",
     "hours_per_bar",
     "horizon_to_bars",
+    "iso_utc",
     "log_returns",
     "prices_as_of",
     "resample_ohlcv",
     "returns_with_report",
+    "to_utc",
     "validate_prices",
 ]
 
@@ -55,6 +58,36 @@ HOURS_PER_YEAR = 8760  # 365 days x 24 hours: crypto markets trade 24/7
 
 
 _HOURS: dict[Freq, int] = {Freq.H1: 1, Freq.H4: 4, Freq.D1: 24}
+
+
+def to_utc(value: Any, name: str) -> pd.Timestamp:
+    """A user's date or time as a tz-aware UTC :class:`pandas.Timestamp` (a naive one is taken as UTC).
+
+    Parameters
+    ----------
+    value : str, datetime or pandas.Timestamp
+        E.g. ``'2024-01-31'`` or ``'2024-01-31T12:00Z'``.
+    name : str
+        Names the value in the error message, e.g. ``'start'`` or ``'as-of date'``.
+
+    Raises
+    ------
+    DataError
+        ``value`` is not a date.
+    """
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise DataError(f"{name} {value!r} is not a date (use e.g. 2024-01-31 or 2024-01-31T12:00Z).") from None
+    if ts is pd.NaT:
+        raise DataError(f"{name} {value!r} is not a date.")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def iso_utc(value: Any, name: str = "time") -> str:
+    """``value`` (see :func:`to_utc`; a naive time is taken as UTC) as ISO-8601 UTC with ``Z``,
+    e.g. ``'2024-01-31T12:00:00Z'``."""
+    return to_utc(value, name).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _freq(freq: str | Freq) -> Freq:

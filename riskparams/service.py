@@ -32,7 +32,7 @@ from riskparams.domain import (
 from riskparams.exceptions import DataError, HistoryError, PolicyError, RiskParamsError
 from riskparams.proposals import daily_vol, propose_lending, propose_tiers
 from riskparams.quality import DEFAULT_OUTLIER_Z, QualityReport, quality_report
-from riskparams.returns import data_fingerprint, hours_per_bar, returns_with_report
+from riskparams.returns import data_fingerprint, hours_per_bar, iso_utc, returns_with_report, to_utc
 from riskparams.store import Store
 from riskparams.store.backtest_records import (
     StoredReport,
@@ -160,13 +160,21 @@ def fit_series(
     HistoryError
         Too little data up to ``as_of``.
     """
-    spec = FitSpec() if spec is None else spec
     info = store.resolve_series(symbol, freq=freq, source=source, kind=kind)
-    end = None if as_of is None else _utc(as_of)
+    end = None if as_of is None else to_utc(as_of, "as-of date")
     prices = store.load_prices(info.series_id, end=end)
     if len(prices) < 3:
         when = "" if end is None else f" up to {end:%Y-%m-%d %H:%M} UTC"
         raise HistoryError(f"{info.label} has {len(prices)} bars{when}; a fit needs at least 3.")
+    return fit_prices(store, info, prices, spec=spec, use_cache=use_cache)
+
+
+def fit_prices(
+    store: Store, info: SeriesInfo, prices: pd.DataFrame, *, spec: FitSpec | None = None, use_cache: bool = True
+) -> FitRun:
+    """:func:`fit_series` on bars already loaded from the store (``prices``, of the series ``info``), through
+    the same fit cache: callers that fit several specs to one series load it once."""
+    spec = FitSpec() if spec is None else spec
     fingerprint = data_fingerprint(prices)
     last = prices.index[-1].to_pydatetime()
     if use_cache:
@@ -186,16 +194,6 @@ so fits cached by an older riskparams are recomputed instead of read back incomp
 
 def _cache_key(spec: FitSpec) -> str:
     return f"{spec.key()}|estimate-v{ESTIMATE_FORMAT}"
-
-
-def _utc(value: datetime | pd.Timestamp | str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise DataError(f"as-of date {value!r} is not a date (use e.g. 2024-01-31 or 2024-01-31T12:00Z).") from None
-    if ts is pd.NaT:
-        raise DataError(f"as-of date {value!r} is not a date.")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -372,7 +370,7 @@ def propose(
     if current is not None and current.profile != profile:
         raise PolicyError(f"the current parameters ({current.source}) are for {current.profile}, the proposal is "
                           f"for {profile}")
-    end = None if as_of is None else _utc(as_of)
+    end = None if as_of is None else to_utc(as_of, "as-of date")
     series, skipped = select_series(store, symbols)
     wanted = None if symbols is None else {s.strip().upper() for s in symbols}
     assets: list[PerpAssetProposal | LendingAssetProposal] = []
@@ -413,7 +411,7 @@ def propose(
                                     symbol=sym, lookback_vol=lookback)
         ctx = AssetContext(
             symbol=info.symbol, freq=info.freq, source=info.source, kind=info.kind, synthetic=info.synthetic,
-            fingerprint=run.fingerprint, first_bar=_iso(prices.index[0]), last_bar=_iso(prices.index[-1]),
+            fingerprint=run.fingerprint, first_bar=iso_utc(prices.index[0]), last_bar=iso_utc(prices.index[-1]),
             spec_key=est.spec_key, model=f"{est.model.value}-{est.dist.value}", fallback=est.fallback, adv=adv,
             adv_source=adv_source, sigma_daily=daily_vol(est),
         )
@@ -425,7 +423,7 @@ def propose(
                 skipped.append(SkippedAsset(symbol=sym, reason=f"in {current.source} but no stored series"))
     proposal = Proposal(
         profile=profile,
-        as_of=None if end is None else _iso(end),
+        as_of=None if end is None else iso_utc(end),
         policy={**policy.to_dict(), "policy_key": policy.key()},
         assets=tuple(sorted(assets, key=lambda a: a.symbol)),
         skipped=tuple(sorted(skipped, key=lambda s: s.symbol)),
@@ -433,12 +431,6 @@ def propose(
     )
     stored = save_proposal(store, proposal) if save and proposal.assets else None
     return ProposalRun(proposal, stored)
-
-
-def _iso(ts: datetime | pd.Timestamp) -> str:
-    t = pd.Timestamp(ts)
-    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -510,7 +502,7 @@ def backtest_data(
     """The price series to backtest (one per symbol, daily preferred, or of ``freq``), bars up to ``end``."""
     from riskparams.backtest import AssetData
 
-    stop = None if end is None else _utc(end)
+    stop = None if end is None else to_utc(end, "as-of date")
     if freq is None:
         series, skipped = select_series(store, symbols)
     else:

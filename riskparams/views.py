@@ -19,7 +19,7 @@ from riskparams.domain import SeriesInfo
 from riskparams.exceptions import FallbackWarning
 from riskparams.export import specification_rows
 from riskparams.returns import bars_per_year, returns_with_report
-from riskparams.service import FitRun, fit_series
+from riskparams.service import FitRun, fit_prices
 from riskparams.store import Store
 from riskparams.store.records import get_proposal, list_proposals
 from riskparams.volatility import (
@@ -150,6 +150,7 @@ def model_panel(
         A spec value is out of range (the message names it).
     """
     info = store.get_series(series_id)
+    prices = store.load_prices(series_id)  # once for every model (the fits share the series)
     entries = []
     for m in models:
         spec = FitSpec(model=ModelName(m), dist=DistName(dist), mean=MeanName(mean), horizon_hours=horizon_hours,
@@ -157,7 +158,7 @@ def model_panel(
         with warnings.catch_warnings():
             # a fallback is part of the panel (each row says so), not a warning for the server log
             warnings.simplefilter("ignore", FallbackWarning)
-            run = fit_series(store, info.symbol, freq=info.freq, source=info.source, kind=info.kind, spec=spec)
+            run = fit_prices(store, info, prices, spec=spec)
         entries.append((m, run))
     return ModelPanel(series=info, entries=tuple(entries))
 
@@ -328,3 +329,26 @@ def backtest_model_caption(content: Mapping[str, Any], symbol: str) -> str:
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         line += "; " + ", ".join(f"{m} at {n} proposal{'s' if n != 1 else ''}" for m, n in ranked)
     return line + "."
+
+
+GOVERNANCE_COLUMNS = ("id", "status", "profile", "assets", "revision", "sign_offs", "dissents", "quorum", "created_at")
+
+
+def governance_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """The proposals table of the Governance page from :func:`riskparams.governance.list_governance` rows:
+    ids shortened to 12 characters, lists (assets, sign-offs, dissents) joined, in ``GOVERNANCE_COLUMNS``."""
+    frame = pd.DataFrame(list(rows), columns=list(GOVERNANCE_COLUMNS))
+    frame["id"] = frame["id"].str[:12]
+    for col in ("assets", "sign_offs", "dissents"):
+        frame[col] = frame[col].map(", ".join)
+    return frame
+
+
+def proposal_label(row: Mapping[str, Any]) -> str:
+    """``'<id12> (<status>, <profile>: <assets>)'`` for a proposal picker."""
+    return f"{row['id'][:12]} ({row['status']}, {row['profile']}: {', '.join(row['assets'])})"
+
+
+def diff_frame(diff: Any) -> pd.DataFrame:
+    """The rows of a :class:`riskparams.governance` diff between two revisions as a table."""
+    return pd.DataFrame([r.to_dict() for r in diff.rows])

@@ -7,6 +7,9 @@
 * ``ohlcv_frame``: builds a small valid OHLCV frame.
 * ``snapshot``: the full contents of a store (counts and every row of its tables), to prove that a
   rejected input changed nothing.
+
+Plain helpers, imported by the tests (``from conftest import run_cli``): ``bar_lines``, ``make_frame``,
+``bars``, ``run_cli`` and ``cli_fails`` (the ``riskparams`` command in-process).
 """
 
 from __future__ import annotations
@@ -24,6 +27,29 @@ from riskparams.store import Store
 PRICES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "prices"
 
 HEADER = "timestamp,open,high,low,close,volume"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``riskparams ARGS`` in-process: ``(exit code, stdout, stderr)``; an argparse refusal counts as its
+    exit code."""
+    from riskparams.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse refusing an option
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cli_fails(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Exit 2 with exactly one non-blank line on stderr; returns it."""
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2, (code, out, err)
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("riskparams: error: "), err
+    return lines[0]
+
 
 @pytest.fixture
 def store() -> Iterator[Store]:

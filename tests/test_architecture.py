@@ -60,7 +60,7 @@ def test_pages_import_no_heavy_dependency_but_streamlit() -> None:
     pages = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
     for page in pages:
         imported = _imports(page)
-        banned = {"duckdb", "arch", "statsmodels", "ccxt", "numpy", "scipy"} & imported
+        banned = {"duckdb", "arch", "statsmodels", "ccxt", "numpy", "scipy", "pandas", "plotly", "numba"} & imported
         assert not banned, f"{page.name} imports {banned}: pages call the library, no math or SQL"
 
 

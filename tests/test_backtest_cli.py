@@ -7,9 +7,10 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import cli_fails as fails
+from conftest import run_cli as run
 from test_backtest import garch_prices
 
-from riskparams.cli import main
 from riskparams.config import policy_from_dict
 from riskparams.export import BACKTEST_RESULT_KEYS
 from riskparams.governance import COMMITTEE_ENV_VAR, MEMBER_ENV_VAR
@@ -54,24 +55,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
             warnings.simplefilter("ignore")
             pid = propose(s, profile="perp", policy=policy_from_dict({"model": {"model": "ewma"}}), symbols=["AAA"]).id
     return {"db": str(path), "pid": pid, "dir": str(tmp_path)}
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse refusing an option
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def fails(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """Exit 2 with exactly one line on stderr; returns it."""
-    code, out, err = run(capsys, *args)
-    assert code == 2, (code, out, err)
-    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("riskparams: error: "), err
-    return lines[0]
 
 
 BASE = ("backtest", "--policy", "policy.toml", "--start", "2021-11-01", "--quiet")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli as run
 
 from riskparams.cli import main
 
@@ -23,12 +24,6 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "cli.duckdb"
     monkeypatch.setenv("RISKPARAMS_DB", str(path))
     return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

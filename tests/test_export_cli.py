@@ -9,8 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import cli_fails as fails
+from conftest import run_cli as run
 
-from riskparams.cli import main
 from riskparams.config import policy_from_dict
 from riskparams.domain import Proposal
 from riskparams.governance import COMMITTEE_ENV_VAR, MEMBER_ENV_VAR
@@ -35,24 +36,6 @@ def ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proposals: dict[str, Pr
     monkeypatch.chdir(tmp_path)
     with Store(path) as s:
         return {p: save_proposal(s, proposals[p]).id for p in ("perp", "lending")}
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse refusing an option
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def fails(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """Exit 2 with exactly one line on stderr; returns it."""
-    code, out, err = run(capsys, *args)
-    assert code == 2, (code, out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("riskparams: error: "), err
-    return lines[0]
 
 
 def approve(capsys: pytest.CaptureFixture[str], pid: str) -> None:

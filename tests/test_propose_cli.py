@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_cli as run
 
 from riskparams import service
 from riskparams.cli import main
@@ -51,12 +52,6 @@ def fast_policy(tmp_path: Path) -> Path:
     p = tmp_path / "fast.toml"
     p.write_text(FAST)
     return p
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_help_lists_propose(capsys: pytest.CaptureFixture[str]) -> None:

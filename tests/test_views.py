@@ -24,3 +24,15 @@ def test_backtest_model_caption_counts_the_models_the_proposals_used() -> None:
 def test_backtest_model_caption_of_a_single_model_names_no_counts() -> None:
     line = backtest_model_caption(_content(["garch-t", "garch-t"], schedule=""), "BTC")
     assert line.endswith("window 1000 bars, horizon 1 bar(s).")
+
+
+def test_governance_frame_and_label() -> None:
+    from riskparams.views import GOVERNANCE_COLUMNS, governance_frame, proposal_label
+
+    row = {"id": "a" * 64, "status": "in_review", "profile": "perp", "assets": ["BTC", "ETH"], "revision": 2,
+           "sign_offs": ["carol"], "dissents": [], "quorum": 2, "created_at": "2026-11-21T10:00:00Z", "extra": 1}
+    frame = governance_frame([row])
+    assert tuple(frame.columns) == GOVERNANCE_COLUMNS
+    assert frame.iloc[0].to_dict() == {**{k: row[k] for k in GOVERNANCE_COLUMNS}, "id": "a" * 12,
+                                       "assets": "BTC, ETH", "sign_offs": "carol", "dissents": ""}
+    assert proposal_label(row) == "aaaaaaaaaaaa (in_review, perp: BTC, ETH)"

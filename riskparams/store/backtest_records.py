@@ -26,18 +26,15 @@ Tables (schema migration 6)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import pandas as pd
-
 from riskparams.domain import canonical_json, content_id
-from riskparams.exceptions import RiskParamsError, StoreError
-from riskparams.store.core import Store
-from riskparams.store.records import get_proposal, resolve_prefix
+from riskparams.exceptions import RiskParamsError
+from riskparams.store.core import Store, iso_z, naive_utc, now_utc
+from riskparams.store.records import existing_matches, get_proposal, load_verified, resolve_prefix
 
 __all__ = [
     "ReportNotFoundError",
@@ -72,23 +69,6 @@ STATEMENTS: tuple[str, ...] = (INSERT_REPORT, SELECT_PAYLOAD, SELECT_REPORT, SEL
 
 class ReportNotFoundError(RiskParamsError, LookupError):
     """No stored backtest report matches the id (or id prefix)."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _naive_utc(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
-
-
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,17 +131,14 @@ def save_report(store: Store, content: Mapping[str, Any]) -> StoredReport:
     text = canonical_json(data)
     rid = content_id(data)
     with store.transaction() as cur:
-        row = cur.execute(SELECT_PAYLOAD, [rid]).fetchone()
-        if row is not None:
-            if str(row[0]) != text:
-                raise StoreError(f"stored backtest {rid[:12]} does not match its content hash; the store was altered.")
+        if existing_matches(cur, SELECT_PAYLOAD, rid, text, "backtest"):
             is_new = False
         else:
             policy = data.get("policy", {})
             versions = data.get("provenance", {}).get("packages", {})
             symbols = ",".join(str(a.get("symbol")) for a in data.get("assets", []))
             cur.execute(INSERT_REPORT, [
-                rid, str(data["profile"]), _now(), _naive_utc(data.get("start")), _naive_utc(data.get("end")), symbols,
+                rid, str(data["profile"]), now_utc(), naive_utc(data.get("start")), naive_utc(data.get("end")), symbols,
                 str(policy.get("policy_key", "")), str(versions.get("riskparams", "")),
                 canonical_json(data.get("spec", {})), canonical_json(policy), text,
             ])
@@ -188,10 +165,7 @@ def get_report(store: Store, report_id: str) -> StoredReport:
     rid = _resolve_id(store, report_id)
     row = store.cursor().execute(SELECT_REPORT, [rid]).fetchone()
     assert row is not None
-    text = str(row[2])
-    content = json.loads(text)
-    if content_id(content) != rid or canonical_json(content) != text:
-        raise StoreError(f"stored backtest {rid[:12]} does not match its content hash; the store was altered.")
+    content = load_verified(str(row[2]), rid, "backtest")
     return StoredReport(id=rid, profile=str(row[0]), created_at=row[1], content=content)
 
 
@@ -206,7 +180,7 @@ def list_reports(store: Store, *, profile: str | None = None, limit: int = 100) 
     sql += " ORDER BY r.created_at DESC, r.report_id LIMIT ?"
     params.append(int(limit))
     return [
-        {"id": r[0], "profile": r[1], "created_at": _iso(r[2]), "start": _iso(r[3]), "end": _iso(r[4]),
+        {"id": r[0], "profile": r[1], "created_at": iso_z(r[2]), "start": iso_z(r[3]), "end": iso_z(r[4]),
          "symbols": [s for s in str(r[5]).split(",") if s], "policy_key": r[6], "riskparams_version": r[7],
          "attachments": int(r[8])}
         for r in store.cursor().execute(sql, params).fetchall()
@@ -231,7 +205,7 @@ def attach_report(store: Store, proposal_id: str, report_id: str, *, actor: str 
     with store.transaction() as cur:
         if cur.execute(SELECT_ATTACHMENT, [proposal.id, report.id]).fetchone() is not None:
             return False
-        cur.execute(INSERT_ATTACHMENT, [proposal.id, report.id, _now(), actor])
+        cur.execute(INSERT_ATTACHMENT, [proposal.id, report.id, now_utc(), actor])
     return True
 
 
@@ -240,8 +214,8 @@ def attachments(store: Store, proposal_id: str) -> list[dict[str, Any]]:
     start, end, symbols``."""
     pid = get_proposal(store, proposal_id).id
     return [
-        {"report_id": r[0], "attached_at": _iso(r[1]), "actor": r[2], "created_at": _iso(r[3]), "start": _iso(r[4]),
-         "end": _iso(r[5]), "symbols": [s for s in str(r[6]).split(",") if s]}
+        {"report_id": r[0], "attached_at": iso_z(r[1]), "actor": r[2], "created_at": iso_z(r[3]), "start": iso_z(r[4]),
+         "end": iso_z(r[5]), "symbols": [s for s in str(r[6]).split(",") if s]}
         for r in store.cursor().execute(SELECT_ATTACHMENTS, [pid]).fetchall()
     ]
 

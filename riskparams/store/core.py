@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import duckdb
 import pandas as pd
@@ -52,8 +52,33 @@ def default_db_path() -> Path:
     return Path.cwd() / "data" / "riskparams.duckdb"
 
 
-def _now() -> datetime:
+def now_utc() -> datetime:
+    """The current time as naive UTC (how the store keeps timestamps)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+@overload
+def naive_utc(value: None) -> None: ...
+
+
+@overload
+def naive_utc(value: datetime | pd.Timestamp | str) -> datetime: ...
+
+
+def naive_utc(value: datetime | pd.Timestamp | str | None) -> datetime | None:
+    """``value`` as a naive UTC ``datetime`` (an aware time is converted to UTC, a naive one is taken as
+    UTC); ``None`` stays ``None``."""
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def iso_z(t: datetime | None) -> str | None:
+    """A stored (naive UTC) time as ISO-8601 with ``Z`` (``2024-01-31T12:00:00Z``); ``None`` stays ``None``."""
+    return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> int:
@@ -75,7 +100,7 @@ def _migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> in
         for version in range(found + 1, target + 1):
             for statement in MIGRATIONS[version - 1]:
                 con.execute(statement)
-            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, now_utc()])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -308,10 +333,10 @@ class Store:
         params: list[Any] = [series_id]
         if start is not None:
             sql += " AND ts >= ?"
-            params.append(_naive_utc(start))
+            params.append(naive_utc(start))
         if end is not None:
             sql += " AND ts <= ?"
-            params.append(_naive_utc(end))
+            params.append(naive_utc(end))
         frame = self.cursor().execute(sql + " ORDER BY ts", params).df()
         frame["ts"] = pd.to_datetime(frame["ts"]).dt.tz_localize("UTC")
         frame = frame.set_index("ts")
@@ -427,13 +452,13 @@ class Store:
                 row = cur.execute(
                     """INSERT INTO series (symbol, source, kind, freq, created_at, synthetic)
                        VALUES (?, ?, ?, ?, ?, ?) RETURNING series_id""",
-                    [symbol, source, k, freq, _now(), synthetic],
+                    [symbol, source, k, freq, now_utc(), synthetic],
                 ).fetchone()
             assert row is not None
             sid = int(row[0])
             # the per-series write lock: a concurrent write to this series conflicts here or at COMMIT
             try:
-                cur.execute("UPDATE series SET updated_at = ? WHERE series_id = ?", [_now(), sid])
+                cur.execute("UPDATE series SET updated_at = ? WHERE series_id = ?", [now_utc(), sid])
             except duckdb.TransactionException:
                 raise StoreError(
                     f"another write to {symbol} {freq} is in progress; nothing was stored, try again."
@@ -494,7 +519,7 @@ class Store:
                            rows_replaced, duplicates_dropped, gaps, missing_bars)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [
-                        _now(), sid, origin, file_hash, staged.rows_read, added, conflicting,
+                        now_utc(), sid, origin, file_hash, staged.rows_read, added, conflicting,
                         staged.duplicates_dropped, len(staged.gaps),
                         sum(g.missing_bars for g in staged.gaps),
                     ],
@@ -560,7 +585,7 @@ class Store:
         row = self.cursor().execute(
             """SELECT payload FROM fit_cache
                WHERE series_id = ? AND fingerprint = ? AND spec_key = ? AND as_of = ?""",
-            [series_id, fingerprint, spec_key, _naive_utc(as_of)],
+            [series_id, fingerprint, spec_key, naive_utc(as_of)],
         ).fetchone()
         return None if row is None else str(row[0])
 
@@ -569,15 +594,8 @@ class Store:
         with self.transaction() as cur:
             cur.execute(
                 """INSERT INTO fit_cache VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-                [series_id, fingerprint, spec_key, _naive_utc(as_of), _now(), payload],
+                [series_id, fingerprint, spec_key, naive_utc(as_of), now_utc(), payload],
             )
-
-
-def _naive_utc(value: datetime | pd.Timestamp) -> datetime:
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
 
 
 def _file_sha256(path: Path) -> str:

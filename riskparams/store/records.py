@@ -19,15 +19,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from riskparams.domain import Proposal, canonical_json, content_id
 from riskparams.exceptions import RiskParamsError, StoreError
-from riskparams.store.core import Store
+from riskparams.store.core import Store, iso_z, naive_utc, now_utc
 
 __all__ = [
     "STATUSES",
@@ -95,17 +94,56 @@ class StoredProposal:
         }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+def _altered(what: str, rid: str) -> StoreError:
+    return StoreError(f"stored {what} {rid[:12]} does not match its content hash; the store was altered.")
 
 
-def _naive_utc(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
+def existing_matches(cur: duckdb.DuckDBPyConnection, select_sql: str, rid: str, text: str, what: str) -> bool:
+    """Whether a content-addressed record ``rid`` is already stored (checked before a save).
+
+    Parameters
+    ----------
+    cur : duckdb.DuckDBPyConnection
+        The cursor of the saving transaction.
+    select_sql : str
+        Parameterised SQL returning the stored canonical text for the id ``?`` (a module constant).
+    rid : str
+        The content hash (id) of the record being saved.
+    text : str
+        Its canonical JSON.
+    what : str
+        Names the record in the message, e.g. ``'proposal'``.
+
+    Returns
+    -------
+    bool
+        True when stored with the same text, False when not stored.
+
+    Raises
+    ------
+    StoreError
+        Stored with different text (the store was altered).
+    """
+    row = cur.execute(select_sql, [rid]).fetchone()
+    if row is None:
+        return False
+    if str(row[0]) != text:
+        raise _altered(what, rid)
+    return True
+
+
+def load_verified(text: str, rid: str, what: str) -> dict[str, Any]:
+    """The content of a stored record, after checking that its canonical text still hashes to ``rid``.
+
+    Raises
+    ------
+    StoreError
+        The stored text no longer matches its id (the store was altered).
+    """
+    content: dict[str, Any] = json.loads(text)
+    if content_id(content) != rid or canonical_json(content) != text:
+        raise _altered(what, rid)
+    return content
 
 
 def save_proposal(store: Store, proposal: Proposal, *, actor: str | None = None) -> StoredProposal:
@@ -132,20 +170,17 @@ def save_proposal(store: Store, proposal: Proposal, *, actor: str | None = None)
     text = canonical_json(content)
     pid = content_id(content)
     with store.transaction() as cur:
-        row = cur.execute("SELECT content FROM proposals WHERE proposal_id = ?", [pid]).fetchone()
-        if row is not None:
-            if str(row[0]) != text:
-                raise StoreError(f"stored proposal {pid[:12]} does not match its content hash; the store was altered.")
+        if existing_matches(cur, "SELECT content FROM proposals WHERE proposal_id = ?", pid, text, "proposal"):
             is_new = False
         else:
-            now = _now()
+            now = now_utc()
             policy = content.get("policy", {})
             versions = content.get("provenance", {}).get("packages", {})
             cur.execute(
                 """INSERT INTO proposals (proposal_id, profile, as_of, created_at, policy_key, riskparams_version,
                        n_assets, n_skipped, content)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [pid, proposal.profile, _naive_utc(proposal.as_of), now, str(policy.get("policy_key", "")),
+                [pid, proposal.profile, naive_utc(proposal.as_of), now, str(policy.get("policy_key", "")),
                  str(versions.get("riskparams", "")), len(proposal.assets), len(proposal.skipped), text],
             )
             for a in proposal.assets:
@@ -158,7 +193,7 @@ def save_proposal(store: Store, proposal: Proposal, *, actor: str | None = None)
                            last_bar)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                     [pid, ctx.symbol, found[0].series_id if len(found) == 1 else None, ctx.freq, ctx.source,
-                     ctx.kind, ctx.fingerprint, _naive_utc(ctx.last_bar)],
+                     ctx.kind, ctx.fingerprint, naive_utc(ctx.last_bar)],
                 )
             cur.execute(
                 "INSERT INTO proposal_status_log (proposal_id, seq, status, changed_at, actor, note) "
@@ -224,10 +259,7 @@ def get_proposal(store: Store, proposal_id: str) -> StoredProposal:
         [pid],
     ).fetchone()
     assert row is not None
-    text = str(row[3])
-    content = json.loads(text)
-    if content_id(content) != pid or canonical_json(content) != text:
-        raise StoreError(f"stored proposal {pid[:12]} does not match its content hash; the store was altered.")
+    content = load_verified(str(row[3]), pid, "proposal")
     return StoredProposal(
         id=pid, profile=str(row[0]), as_of=row[1], created_at=row[2], status=str(row[4] or "draft"),
         content=content,
@@ -249,11 +281,8 @@ def list_proposals(store: Store, *, profile: str | None = None, limit: int = 100
     sql += " ORDER BY p.created_at DESC, p.proposal_id LIMIT ?"
     params.append(int(limit))
 
-    def iso(t: datetime | None) -> str | None:
-        return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
     return [
-        {"id": r[0], "profile": r[1], "as_of": iso(r[2]), "created_at": iso(r[3]), "status": r[4],
+        {"id": r[0], "profile": r[1], "as_of": iso_z(r[2]), "created_at": iso_z(r[3]), "status": r[4],
          "n_assets": int(r[5]), "n_skipped": int(r[6]), "policy_key": r[7], "riskparams_version": r[8]}
         for r in store.cursor().execute(sql, params).fetchall()
     ]
@@ -302,7 +331,7 @@ def append_status_in(
     cur.execute(
         "INSERT INTO proposal_status_log (proposal_id, seq, status, changed_at, actor, note) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        [proposal_id, seq, status, _now() if at is None else at, actor, note],
+        [proposal_id, seq, status, now_utc() if at is None else at, actor, note],
     )
     return seq
 
