@@ -15,8 +15,9 @@ ui.synthetic_badge(info.synthetic)
 st.sidebar.subheader("Model settings")
 dist = st.sidebar.selectbox("Innovations", ["t", "skewt", "normal"])
 mean = st.sidebar.selectbox("Mean", ["zero", "constant"])
-horizon = st.sidebar.number_input("Horizon (hours, margin period of risk)", min_value=1.0, max_value=24.0 * 30,
-                                  value=24.0, step=1.0)
+horizon = st.sidebar.number_input("Horizon (hours, margin period of risk)", min_value=0.05, max_value=24.0 * 30,
+                                  value=24.0, step=1.0, help="shorter than a bar: the bar's law scaled by the square "
+                                  "root of time (named in the table)")
 confidence = st.sidebar.number_input("Confidence", min_value=0.9, max_value=0.9999, value=0.99, step=0.005,
                                      format="%.4f")
 window = st.sidebar.number_input("Realized window (bars)", min_value=5, max_value=1000, value=30)
@@ -69,3 +70,16 @@ with ui.guarded("Model comparison"):
 st.caption("Parameters are estimated once on the data before the holdout, then filtered through it.")
 st.dataframe(losses, hide_index=True, width="stretch")
 st.plotly_chart(charts.loss_bars(losses), width="stretch")
+
+st.subheader("Sensitivity: tier-1 margin by margin period of risk and confidence")
+st.caption("The default policy's tier-1 MMF and max leverage with every tier's margin period of risk fixed at each "
+           "horizon, at each confidence (one fit, through the cache). Longer horizons and higher confidence never "
+           "lower the margin.")
+c1, c2 = st.columns(2)
+hs_text = c1.text_input("Horizons (hours)", value="0.25,1,4,8,24")
+qs_text = c2.text_input("Confidences", value="0.99,0.995")
+with ui.guarded("Sensitivity"):
+    grid = ui.cached_sensitivity(info.series_id, info.rows, info.last, info.symbol, info.freq, info.kind,
+                                 ui.number_list(hs_text, "horizons"), ui.number_list(qs_text, "confidences"))
+    st.plotly_chart(charts.sensitivity_heatmap([c.to_dict() for c in grid.cells],
+                                               title=f"{grid.series}: tier-1 MMF ({grid.model})"), width="stretch")

@@ -15,44 +15,75 @@ with ui.guarded("Opening the store"):
 who = ui.member_picker(committee)
 
 symbols = sorted({s.symbol for s in store.list_series()})
+AUTO = "auto"
 with st.form("policy"):
     st.markdown("**Policy** (defaults from `riskparams/examples/policy.toml`)")
     c1, c2, c3, c4 = st.columns(4)
     profile = c1.selectbox("Profile", ["perp", "lending"])
     confidence = c2.number_input("Confidence", min_value=0.9, max_value=0.9999, value=base.confidence, step=0.005,
                                  format="%.4f")
-    horizon = c3.number_input("Horizon (hours, margin period of risk)", min_value=1.0, max_value=720.0,
-                              value=base.horizon_hours)
-    measure = c4.selectbox("Measure", ["es", "var"], index=0 if base.measure.value == "es" else 1)
+    measure = c3.selectbox("Measure", ["es", "var"], index=0 if base.measure.value == "es" else 1)
+    combine = c4.selectbox("Model risk: combine fitted / FHS / historical",
+                           ["median", "max", "min", "fitted", "fhs", "empirical"],
+                           index=["median", "max", "min", "fitted", "fhs", "empirical"].index(
+                               base.model_risk.combine.value))
+    st.markdown("**Margin period of risk** (perpetuals: per tier, oracle latency + liquidation delay + close-out "
+                "time of the tier's notional at a share of the market's volume; lending: one horizon)")
+    c1, c2, c3, c4 = st.columns(4)
+    oracle = c1.number_input("Oracle latency (minutes)", min_value=0.0, max_value=1440.0,
+                             value=base.mpor.oracle_latency_minutes, step=0.5)
+    delay = c2.number_input("Liquidation delay (minutes)", min_value=0.0, max_value=1440.0,
+                            value=base.mpor.liquidation_delay_minutes, step=1.0)
+    participation = c3.number_input("Participation rate (share of volume)", min_value=0.01, max_value=1.0,
+                                    value=base.mpor.participation_rate, step=0.01)
+    horizon = c4.number_input("Lending horizon (hours)", min_value=0.25, max_value=720.0, value=base.horizon_hours)
     c1, c2, c3, c4 = st.columns(4)
     buffer_on = c1.checkbox("APC buffer (25%, released in stress)", value=base.apc.buffer_enabled)
     stressed_on = c2.checkbox("APC stressed-period weight", value=base.apc.stressed_weight_enabled)
     floor_on = c3.checkbox("APC long-run floor", value=base.apc.long_run_floor_enabled)
     incentive = c4.number_input("Liquidator incentive (fraction)", min_value=0.0, max_value=0.2,
                                 value=base.liquidator_incentive, step=0.001, format="%.4f")
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     max_change = c1.number_input("Guardrail: max relative change", min_value=0.01, max_value=10.0,
                                  value=base.guardrails.max_relative_change, step=0.05)
     dead_band = c2.number_input("Guardrail: dead-band (relative)", min_value=0.0, max_value=1.0,
                                 value=base.guardrails.dead_band, step=0.01)
     mmf_share = c3.number_input("Maintenance as a share of initial margin", min_value=0.05, max_value=0.95,
                                 value=base.perp.maintenance_fraction, step=0.05)
+    loosen = c4.checkbox("Allow loosening in a stressed regime", value=base.guardrails.loosen_in_stress)
+    st.markdown("**Data and comparisons**")
+    c1, c2, c3, c4 = st.columns(4)
+    freq = c1.selectbox("Frequency", [AUTO, "1h", "4h", "1d"],
+                        help="auto: the finest frequency with a year of history")
+    kind = c2.selectbox("Kind", [AUTO, "perp", "spot"], help="auto: perp prices for perpetuals, spot for lending")
+    option_names = c3.multiselect("Options side by side", sorted(base.option_overrides()),
+                                  default=["conservative", "moderate", "aggressive"])
+    debt = c4.text_input("Lending debt asset", value=base.lending.debt_asset,
+                         help="a stablecoin prices the collateral as stored; another stored symbol uses the ratio")
     chosen = st.multiselect("Assets (all when empty)", symbols)
-    current_file = st.file_uploader("Current parameters (CSV or JSON, optional)", type=["csv", "json"])
+    c1, c2 = st.columns(2)
+    current_file = c1.file_uploader("Current parameters (CSV or JSON, optional)", type=["csv", "json"])
+    peers_file = c2.file_uploader("Peer venues' tier tables (CSV, optional)", type=["csv"])
+    example_peers = c2.checkbox("Compare with the shipped Binance / Hyperliquid / dYdX tables", value=True)
     generate = st.form_submit_button("Generate proposal", type="primary")
 
 if generate:
     with ui.guarded("Proposal"):
-        policy = views.policy_with(base, {
+        policy = config.policy_with(base, {
             "confidence": confidence, "horizon_hours": horizon, "measure": measure,
+            "model_risk.combine": combine, "mpor.oracle_latency_minutes": oracle,
+            "mpor.liquidation_delay_minutes": delay, "mpor.participation_rate": participation,
             "liquidator_incentive": incentive, "apc.buffer_enabled": buffer_on,
             "apc.stressed_weight_enabled": stressed_on, "apc.long_run_floor_enabled": floor_on,
             "guardrails.max_relative_change": max_change, "guardrails.dead_band": dead_band,
-            "perp.maintenance_fraction": mmf_share,
+            "guardrails.loosen_in_stress": loosen, "perp.maintenance_fraction": mmf_share,
         })
         current = ui.current_from_upload(current_file, profile)
-        run = ui.generate_proposal(store, profile=profile, policy=policy, current=current,
-                                   symbols=chosen or None)
+        peers = ui.peers_from_upload(peers_file, example=example_peers) if profile == "perp" else None
+        run = ui.generate_proposal(store, profile=profile, policy=policy, current=current, symbols=chosen or None,
+                                   freq=None if freq == AUTO else freq, kind=None if kind == AUTO else kind,
+                                   options=option_names or None, peers=peers,
+                                   debt_asset=debt.strip() or None if profile == "lending" else None)
     st.session_state["proposal_id"] = run.id
 
 proposal_id = st.session_state.get("proposal_id")
@@ -70,10 +101,42 @@ st.success(f"Proposal `{stored.id[:12]}` ({content['profile']}, status {stored.s
 for s in content.get("skipped", []):
     st.warning(f"{s['symbol']} skipped: {s['reason']}")
 
+under = views.under_covered(content)
+if under:
+    st.error("Under-covered (a guardrail holds the margin below the model's): " + "; ".join(under) + ".")
+
 st.subheader("Tier ladders: current vs proposed" if content["profile"] == "perp" else "Current vs proposed")
 for fig in figures["spec"]:
     st.plotly_chart(fig, width="stretch")
 st.plotly_chart(figures["covered"][0], width="stretch")
+
+st.subheader("Model risk and series")
+st.caption("The covered move before anti-procyclicality at tier 1's margin period of risk (lending: the policy's "
+           "horizon) from the fitted law, filtered historical simulation (FHS) and plain historical simulation; "
+           "the policy combines them and the rationale says which one bound.")
+st.dataframe(views.model_risk_frame(content), hide_index=True, width="stretch", column_config={
+    c: st.column_config.NumberColumn(c, format="percent") for c in ("fitted", "FHS", "historical", "combined",
+                                                                    "capital cost")
+} | {"horizon (h)": st.column_config.NumberColumn("horizon (h)", format="%.3g"),
+     "nu": st.column_config.NumberColumn("nu", format="%.2f")})
+if content["profile"] == "perp":
+    st.subheader("Tiers: margin period of risk and coverage")
+    st.dataframe(views.tiers_frame(content), hide_index=True, width="stretch", column_config={
+        c: st.column_config.NumberColumn(c, format="percent") for c in ("covered move", "close-out cost", "MMF",
+                                                                        "IMF", "penalty", "coverage")
+    } | {"MPOR (h)": st.column_config.NumberColumn("MPOR (h)", format="%.3g")})
+options = views.options_frame(content)
+if not options.empty:
+    st.subheader("Options")
+    st.dataframe(options, hide_index=True, width="stretch", column_config={
+        c: st.column_config.NumberColumn(c, format="percent") for c in ("tier-1 MMF", "tier-1 penalty",
+                                                                        "tier-1 coverage", "capital cost", "LTV",
+                                                                        "LT", "bonus", "coverage")
+    })
+peers_table = views.peers_frame(content)
+if not peers_table.empty:
+    st.subheader("Peer venues (max leverage / maintenance rate at each tier's floor)")
+    st.dataframe(peers_table, hide_index=True, width="stretch")
 
 st.subheader("Changes")
 st.caption("`bound by` says what set the value: the model, a guardrail (max_change, dead_band), an invariant, "

@@ -23,7 +23,11 @@ with st.form("backtest"):
                           "lowest BIC each day; skewed t as t); arch: arch fits at each proposal date (exact, "
                           "slower)")
     start = c4.date_input("Start", value=None, min_value=dt.date(2010, 1, 1))
-    chosen = st.multiselect("Assets (default: BTC-SYN, or the first stored symbol)", symbols)
+    c1, c2, c3 = st.columns([1, 1, 2])
+    freq = c1.selectbox("Frequency", ["auto", "1h", "4h", "1d"], help="auto: the finest frequency with a year of "
+                        "history")
+    kind = c2.selectbox("Kind", ["auto", "perp", "spot"], help="auto: perp prices for perpetuals, spot for lending")
+    chosen = c3.multiselect("Assets (default: BTC-SYN, or the first stored symbol)", symbols)
     proposal_ids = ["(none)"] + [p["id"] for p in proposals]
     attach = st.selectbox("Compare with and attach to a proposal", proposal_ids,
                           format_func=lambda i: i if i == "(none)" else f"{i[:12]}")
@@ -37,7 +41,8 @@ if submitted:
         spec = backtest.BacktestSpec(profile=profile, cadence_days=float(cadence), engine=engine,
                                      start=None if start is None else start.isoformat())
         run = ui.run_backtest(store, profile=profile, current=current, symbols=chosen or default, spec=spec,
-                              attach=None if attach == "(none)" else attach)
+                              attach=None if attach == "(none)" else attach, freq=None if freq == "auto" else freq,
+                              kind=None if kind == "auto" else kind)
     st.session_state["backtest_id"] = run.id
 
 report_id = st.session_state.get("backtest_id")
@@ -67,6 +72,8 @@ st.caption("Exceptions: the adverse excursion over the horizon (highs and lows) 
 
 symbol = st.selectbox("Asset", [a["symbol"] for a in content["assets"]])
 st.caption(views.backtest_model_caption(content, symbol))
+for line in views.backtest_claims(content, symbol):
+    st.markdown(line)
 with ui.guarded("Charts"):
     figures = ui.cached_backtest_figures(report_id, symbol)
 st.plotly_chart(figures["margins"], width="stretch")

@@ -39,13 +39,16 @@ if wf.approval_blocker:
 
 st.subheader("Act")
 comment = st.text_input("Comment (required to dissent or reject)")
+option_names = views.option_names(store, pid)
+option = st.selectbox("Option the chair approves", option_names) if option_names else None
 actions = {
     "Submit for review": lambda: governance.submit_for_review(store, pid, who, comment=comment or None,
                                                               committee=committee),
     "Sign off": lambda: governance.sign_off(store, pid, who, comment=comment or None, committee=committee),
     "Dissent": lambda: governance.dissent(store, pid, who, comment=comment, committee=committee),
     "Retract my vote": lambda: governance.retract(store, pid, who, comment=comment or None, committee=committee),
-    "Approve": lambda: governance.approve(store, pid, who, comment=comment or None, committee=committee),
+    "Approve": lambda: governance.approve(store, pid, who, comment=comment or None, committee=committee,
+                                          option=option),
     "Reject": lambda: governance.reject(store, pid, who, comment=comment, committee=committee),
     "Withdraw": lambda: governance.withdraw(store, pid, who, comment=comment or None, committee=committee),
     "Comment": lambda: governance.comment(store, pid, who, text=comment, committee=committee),

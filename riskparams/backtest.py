@@ -158,7 +158,7 @@ import pandas as pd
 from scipy import special, stats
 
 from riskparams import fastgarch
-from riskparams.config import RiskPolicy
+from riskparams.config import RiskPolicy, policy_with
 from riskparams.coverage import CoverageReport, ESBacktestResult, coverage_report, es_backtest, kupiec_pof
 from riskparams.domain import (
     CurrentLending,
@@ -184,8 +184,22 @@ from riskparams.liquidation import (
     shock_bad_debt,
     simulate_liquidations,
 )
-from riskparams.measures import HorizonRisk, Tail, TailRisk, impact_cost, normal_var_es, student_t_var_es
-from riskparams.proposals import maintenance_deductions, propose_lending, propose_tiers
+from riskparams.measures import (
+    HorizonRisk,
+    Tail,
+    TailRisk,
+    garch_horizon_variance,
+    impact_cost,
+    normal_var_es,
+    student_t_var_es,
+)
+from riskparams.proposals import (
+    maintenance_deductions,
+    margin_period,
+    propose_lending,
+    propose_tiers,
+    term_hours,
+)
 from riskparams.returns import (
     horizon_to_bars,
     hours_per_bar,
@@ -194,6 +208,7 @@ from riskparams.returns import (
     to_utc,
     validate_prices,
 )
+from riskparams.term import RiskTerm, TermMethod, empirical_grids, term_bars
 from riskparams.volatility import (
     DistName,
     FitSpec,
@@ -203,6 +218,8 @@ from riskparams.volatility import (
     RiskMethod,
     VolEstimate,
     egarch_long_run_vol,
+    ewma_variance,
+    fit_t_nu,
     fit_volatility,
     persistence_limit,
 )
@@ -216,6 +233,7 @@ __all__ = [
     "BacktestSpec",
     "CapitalStats",
     "CadenceRecord",
+    "ClaimedCoverage",
     "Engine",
     "FixedParameters",
     "ProgressFn",
@@ -705,7 +723,8 @@ class CapitalStats:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TierCoverage:
-    """Exceptions of one tier's MMF (at the tier's floor notional), non-overlapping offset-0 sample."""
+    """Exceptions of one tier's MMF (at the tier's floor notional) over the tier's own margin period of risk
+    (``horizon_bars``, at least one bar), non-overlapping offset-0 sample."""
 
     tier: int
     notional: float
@@ -715,12 +734,52 @@ class TierCoverage:
     expected: float
     kupiec_p: float
     overlapping_exceptions: int
+    horizon_bars: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (``tier`` 1-based)."""
         return {"tier": self.tier + 1, "notional": self.notional, "avg_mmf": _jf(self.avg_mmf), "n": self.n,
                 "exceptions": self.exceptions, "expected": _jf(self.expected), "kupiec_p": _jf(self.kupiec_p),
-                "overlapping_exceptions": self.overlapping_exceptions}
+                "overlapping_exceptions": self.overlapping_exceptions, "horizon_bars": self.horizon_bars}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedCoverage:
+    """The policy replay's own promise, tested: each proposal's law gives a probability ``p_t`` that the
+    close-to-close move over its tier-1 horizon (either side) exceeds the room its tier-1 MMF leaves after
+    close-out cost; the realised exceptions are counted on the non-overlapping sample and Kupiec's test
+    is run at the mean claimed rate. ``steady_*`` keep the observations whose proposal was made outside a
+    stressed regime (the regime the proposal itself reports)."""
+
+    n: int
+    exceptions: int
+    expected: float
+    claimed_rate: float
+    kupiec_p: float
+    steady_n: int
+    steady_exceptions: int
+    steady_expected: float
+    steady_kupiec_p: float
+
+    @property
+    def realised_rate(self) -> float:
+        """Exceptions per observation."""
+        return self.exceptions / self.n if self.n else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (with ``realised_rate``)."""
+        return {"n": self.n, "exceptions": self.exceptions, "expected": _jf(self.expected),
+                "claimed_rate": _jf(self.claimed_rate), "realised_rate": _jf(self.realised_rate),
+                "kupiec_p": _jf(self.kupiec_p), "steady_n": self.steady_n,
+                "steady_exceptions": self.steady_exceptions, "steady_expected": _jf(self.steady_expected),
+                "steady_kupiec_p": _jf(self.steady_kupiec_p)}
+
+
+def _kupiec_at(n: int, x: int, rate: float) -> float:
+    """Kupiec's p-value of ``x`` exceptions in ``n`` at an exception rate ``rate`` (NaN when undefined)."""
+    if n < 1 or not 0.0 < rate < 0.5:
+        return math.nan
+    return kupiec_pof(n, x, 1.0 - rate).p_value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -781,6 +840,8 @@ class SetBacktest:
     shocks : pandas.DataFrame
         :func:`~riskparams.liquidation.shock_bad_debt` of the parameters in force at the end.
     windows : tuple of WindowOutcome
+    claimed : ClaimedCoverage or None
+        The policy replay's claimed coverage against the realised close-to-close moves.
     """
 
     name: str
@@ -803,6 +864,7 @@ class SetBacktest:
     liquidation: LiquidationResult
     shocks: pd.DataFrame
     windows: tuple[WindowOutcome, ...]
+    claimed: ClaimedCoverage | None = None
 
     @property
     def changes(self) -> int:
@@ -844,6 +906,11 @@ class AssetBacktest:
     cost_model : Mapping[str, float]
         Perps: ``adv`` (quote currency per day) and ``sigma_daily`` (fraction) as of the first bar, with
         the policy's ``half_spread`` and ``impact_k``, of the close-out cost of the liquidation simulation.
+    live_tier1 : Mapping[str, float]
+        Perps: the policy's own tier-1 margin period of risk at the first bar (``mpor_hours``) and the time
+        averages of the tier-1 MMF and max leverage the policy itself gives on each cadence bar's estimate
+        (model only, no guardrails): the capital cost of the live policy when the backtest evaluated it with
+        every MPOR at least one bar.
     """
 
     symbol: str
@@ -866,6 +933,7 @@ class AssetBacktest:
     sets: tuple[SetBacktest, ...]
     population: PopulationSpec
     cost_model: Mapping[str, float] = field(default_factory=dict)
+    live_tier1: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def start(self) -> pd.Timestamp:
@@ -909,6 +977,10 @@ class _Prepared:
     h: int
     cadence: npt.NDArray[np.int64]  # cadence bars (absolute positions)
     notes: tuple[str, ...]
+    policy: RiskPolicy  # the policy as evaluated (perps: every MPOR at least one bar)
+    live_policy: RiskPolicy  # the policy itself
+    term_k: int  # bars of the term structure the proposals read
+    live_hours: float  # tier-1 margin period of risk of the policy itself at the first bar (perps), hours
 
 
 def _choose_window(nk: npt.NDArray[np.int64], ts: pd.DatetimeIndex, n_ret: int, spec: BacktestSpec,
@@ -976,21 +1048,49 @@ def _prepare(data: AssetData, policy: RiskPolicy, spec: BacktestSpec) -> _Prepar
     r = rs.returns.to_numpy(dtype=float)
     r_ts = pd.DatetimeIndex(rs.returns.index)
     nk = np.asarray(np.searchsorted(r_ts, ts, side="right"), dtype=np.int64)
-    h = horizon_to_bars(policy.horizon_hours, data.freq)
     w, t0, notes = _choose_window(nk, ts, r.size, spec, policy, data.freq, sym)
     t1 = len(ts) - 1
+    vol = px["volume"].to_numpy(dtype=float)
+    close = px["close"].to_numpy(dtype=float)
+    bar_h = float(hours_per_bar(data.freq))
+    live_hours = math.nan
+    if spec.profile == "perp":
+        evaluated = policy
+        if policy.mpor.fixed_hours <= 0 and policy.mpor.min_hours < bar_h <= policy.mpor.max_hours:
+            evaluated = policy_with(policy, {"mpor.min_hours": bar_h})
+        sym_u = sym.upper()
+        adv0 = (float(policy.liquidity.adv_override[sym_u]) if sym_u in policy.liquidity.adv_override
+                else _adv_values(vol * close, t0, policy.liquidity.adv_window_days, bar_h))
+        first_cap = policy.perp.tier_breakpoints[1] if len(policy.perp.tier_breakpoints) > 1 else \
+            policy.perp.last_tier_cost_notional
+        live_hours = margin_period([first_cap], adv0, policy).tiers[0].horizon_hours if adv0 > 0 else math.nan
+        eval_hours = margin_period([first_cap], adv0, evaluated).tiers[0].horizon_hours if adv0 > 0 else bar_h
+        h = horizon_to_bars(min(eval_hours, policy.mpor.max_hours), data.freq)
+        if evaluated is not policy:
+            notes.append(f"tier-1 margin period of risk at the start {_hours_text(live_hours)}; the backtest cannot "
+                         f"see moves inside a {bar_h:g}h bar, so it evaluates the policy with every margin period of "
+                         f"risk at least one bar ({bar_h:g}h): horizon {h} bar(s)")
+    else:
+        evaluated = policy
+        h = horizon_to_bars(policy.horizon_hours, data.freq)
+    term_k = horizon_to_bars(term_hours(evaluated, spec.profile), data.freq)
     if t0 + h > t1:
         raise HistoryError(f"{sym}: the period from {iso_utc(ts[t0])} has {t1 - t0 + 1} bars, too few for one "
                            f"{h}-bar horizon.")
     if rs.report.dropped_returns:
         notes.append(f"{rs.report.dropped_returns} return(s) spanning gaps dropped; horizons count bars, not hours")
-    vol = px["volume"].to_numpy(dtype=float)
-    close = px["close"].to_numpy(dtype=float)
     return _Prepared(
         data=data, ts=ts, close=close, high=px["high"].to_numpy(dtype=float), low=px["low"].to_numpy(dtype=float),
         value=vol * close, r=r, r_ts=r_ts, nk=nk, t0=t0, t1=t1, window=w, h=h,
-        cadence=_cadence_bars(ts, t0, t1, spec.cadence_days), notes=tuple(notes),
+        cadence=_cadence_bars(ts, t0, t1, spec.cadence_days), notes=tuple(notes), policy=evaluated, term_k=term_k,
+        live_hours=live_hours, live_policy=policy,
     )
+
+
+def _hours_text(h: float) -> str:
+    if not math.isfinite(h):
+        return "n/a"
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.3g}h"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -998,15 +1098,19 @@ def _prepare(data: AssetData, policy: RiskPolicy, spec: BacktestSpec) -> _Prepar
 # ---------------------------------------------------------------------------------------------
 
 
-def _adv_at(p: _Prepared, t: int, window_days: int) -> float:
-    """:func:`riskparams.service.average_daily_value` of the bars up to ``t``."""
-    hpb = hours_per_bar(p.data.freq)
+def _adv_values(value: FloatArray, t: int, window_days: int, hpb: float) -> float:
+    """:func:`riskparams.service.average_daily_value` of the bar values (volume x close) up to ``t``."""
     bars = max(1, int(round(window_days * 24 / hpb)))
-    tail = p.value[max(0, t - bars + 1): t + 1]
+    tail = value[max(0, t - bars + 1): t + 1]
     ok = np.isfinite(tail)
     if not ok.any():
         return math.nan
     return float(np.sum(tail[ok]) / (ok.sum() * hpb / 24.0))
+
+
+def _adv_at(p: _Prepared, t: int, window_days: int) -> float:
+    """:func:`riskparams.service.average_daily_value` of the bars up to ``t``."""
+    return _adv_values(p.value, t, window_days, float(hours_per_bar(p.data.freq)))
 
 
 def _stress_window(spec: FitSpec, freq: str) -> int:
@@ -1118,6 +1222,25 @@ class _Day:
     ok: bool
 
 
+def _variances(model: ModelName, p: Mapping[str, float], s2_next: float, bars: Sequence[int], nu: float | None,
+               persistence: float) -> list[float]:
+    """Sums of the 1..k-step variance forecasts (percent squared) at each stored horizon ``k`` (as
+    :func:`riskparams.volatility` computes them for arch's fits)."""
+    if model is ModelName.EWMA:
+        return [k * s2_next for k in bars]
+    if model is ModelName.EGARCH:
+        drift = p["omega"] + p["alpha[1]"] * (_egarch_abs_mean(nu) - math.sqrt(2.0 / math.pi))
+        out, total, m, done = [], 0.0, math.log(s2_next), 0
+        for k in bars:
+            while done < k:
+                total += math.exp(m)
+                m = drift + p["beta[1]"] * m
+                done += 1
+            out.append(total)
+        return out
+    return [garch_horizon_variance(s2_next, p["omega"], persistence, k) for k in bars]
+
+
 def _build_estimate(
     *,
     model: ModelName,
@@ -1125,60 +1248,96 @@ def _build_estimate(
     spec: FitSpec,
     freq: str,
     h: int,
+    term_k: int,
     day: _Day,
     window_returns: FloatArray,
+    empirical: Sequence[HorizonQuantiles] | None,
     as_of: pd.Timestamp,
     stressed: float,
     stress_window: int,
     notes: tuple[str, ...],
 ) -> VolEstimate:
     """A :class:`VolEstimate` from the fast engine's state (or EWMA when the model is EWMA or the fit
-    is past the persistence guard)."""
+    is past the persistence guard and may not be kept as an integrated model), with its term structure
+    over ``term_k`` bars: the fitted law scaled to each horizon's variance, filtered historical simulation
+    as the window's standardized residuals scaled the same way, and the caller's historical-simulation
+    grids (``empirical``, one per stored horizon of :func:`~riskparams.term.term_bars` of ``max(term_k, h)``)."""
     q = float(spec.confidence)
     p = day.params
     fallback = None
     persistence = math.nan
+    integrated = False
+    bar_h = float(hours_per_bar(freq))
+    term_hours_ = term_k * bar_h
     if model is not ModelName.EWMA:
         persistence = _persistence(model, p)
         limit = persistence_limit(spec, freq)
         if persistence >= limit:
-            fallback = f"persistence {persistence:.6f} >= {limit:.6f} (max half-life or max_persistence)"
+            if 0 < spec.integrated_max_hours and term_hours_ <= spec.integrated_max_hours and persistence <= 1 + 1e-6:
+                integrated = True
+            else:
+                fallback = f"persistence {persistence:.6f} >= {limit:.6f} (max half-life or max_persistence)"
     use_ewma = model is ModelName.EWMA or fallback is not None
+    y = window_returns
     if use_ewma:
         lam = float(spec.ewma_lambda)
-        y = window_returns
         mu = float(np.mean(y)) if spec.mean is MeanName.CONSTANT else 0.0
         e = y - mu
-        s2 = float(np.mean(e[: max(1, min(e.size, 30))] ** 2))
-        prev = s2
-        # the EWMA recursion of volatility.ewma_variance, vectorised: s2_n = lam^n s2_0 + (1-lam) sum lam^(n-1-i) e_i^2
         n = e.size
-        wts = (1.0 - lam) * lam ** np.arange(n - 1, -1, -1, dtype=float)
-        s2_next = float(lam**n * prev + np.dot(wts, e * e))
-        last = float(np.sqrt((s2_next - (1.0 - lam) * e[-1] ** 2) / lam)) if n else math.nan
+        filt = ewma_variance(e, lam)
+        s2_0 = float(np.mean(e[: max(1, min(n, 30))] ** 2))
+        cond = np.sqrt(np.concatenate([[s2_0], filt[:-1]]))
+        z = np.where(cond > 0, e / np.where(cond > 0, cond, 1.0), 0.0)
+        s2_next = float(filt[-1])
+        last = float(cond[-1]) if n else math.nan
         sigma = math.sqrt(s2_next)
-        hsig = sigma * math.sqrt(h)
-        risk, hq = _risk_and_quantiles(h * mu, hsig, None, q)
+        nu = None
+        if spec.dist is not DistName.NORMAL and n >= 30 and np.ptp(z) > 0:
+            nu, _ll = fit_t_nu(z)
         params = {"lambda": lam} if spec.mean is MeanName.ZERO else {"mu": mu * 100.0, "lambda": lam}
-        est_model, est_dist, pers = ModelName.EWMA, DistName.NORMAL, 1.0
+        if nu is not None:
+            params["nu"] = nu
+        est_model, est_dist, pers = ModelName.EWMA, (DistName.NORMAL if nu is None else DistName.T), 1.0
         long_run = float(np.std(y, ddof=1)) if y.size > 1 else math.nan
         loglik = math.nan
+        s2_pct = s2_next * 1e4
     else:
         nu = p.get("nu") if dist is DistName.T else None
-        sigma, hsig, mu, last = day.sigma, day.hsig, day.mu, day.last_sigma
-        risk, hq = _risk_and_quantiles(h * mu, hsig, nu, q)
+        sigma, mu, last = day.sigma, day.mu, day.last_sigma
         params = dict(p)
         est_model, est_dist, pers = model, dist, persistence
-        if model is ModelName.EGARCH:
+        if integrated:
+            long_run = math.inf
+        elif model is ModelName.EGARCH:
             long_run = egarch_long_run_vol(p["omega"], p["alpha[1]"], p["beta[1]"], _egarch_abs_mean(nu)) / 100.0
         else:
             long_run = math.sqrt(p["omega"] / (1.0 - pers)) / 100.0 if pers < 1 else math.inf
         loglik = day.loglik
+        s2_pct = (sigma * 100.0) ** 2
+        z = fastgarch.std_residuals(p, y, model=model, dist=dist, mean=spec.mean)
+    bars = term_bars(max(term_k, h))
+    variances = [v / 1e4 for v in _variances(est_model, params, s2_pct, bars, nu, pers)]
+    ppf = _norm_ppf if nu is None else _std_t_ppf(nu)
+    zz = np.asarray(z, dtype=float)
+    zz = zz[np.isfinite(zz)]
+    grids: dict[str, list[HorizonQuantiles]] = {
+        TermMethod.FITTED.value: [HorizonQuantiles.from_ppf(ppf, k * mu, math.sqrt(v), q, "fitted")
+                                  for k, v in zip(bars, variances, strict=True)]}
+    if zz.size >= 100:
+        grids[TermMethod.FHS.value] = [HorizonQuantiles.from_samples(k * mu + math.sqrt(v) * zz, q, "fhs")
+                                       for k, v in zip(bars, variances, strict=True)]
+    if empirical is not None:
+        grids[TermMethod.EMPIRICAL.value] = list(empirical)
+    law = f"{est_model.value}-{est_dist.value}" + (f" (nu {nu:.2f})" if nu is not None else "") + (
+        ", integrated" if integrated else "")
+    term = RiskTerm.from_grids(bar_h, bars, variances, grids, law)
+    hsig = math.sqrt(term.variance(h * bar_h))
+    risk, hq = _risk_and_quantiles(h * mu, hsig, nu, q)
     worse = risk.worse_tail
     all_notes = list(notes)
     if spec.risk_method is not RiskMethod.FITTED:
-        all_notes.append(f"risk_method '{spec.risk_method.value}': the fast engine has no filtered historical "
-                         "simulation; the fitted distribution is used")
+        all_notes.append(f"risk_method '{spec.risk_method.value}': the fast engine's filtered historical simulation "
+                         "scales the window's standardized residuals to each horizon; the fitted distribution is used")
     return VolEstimate(
         model=est_model, dist=est_dist, mean=spec.mean, params=params, loglik=loglik, aic=math.nan, bic=math.nan,
         converged=True, fallback=fallback, n_obs=int(window_returns.size), freq=freq, as_of=as_of,
@@ -1186,12 +1345,16 @@ def _build_estimate(
         var=risk.var, es=risk.es, worse_tail=worse.value, confidence=q, risk_method=RiskMethod.FITTED,
         fitted_risk=risk, fhs_risk=None, long_run_vol=long_run, stressed_vol=stressed, stress_window=stress_window,
         persistence=pers, conditional_vol=pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=float),
-        notes=tuple(all_notes), spec_key=spec.key(), horizon_quantiles=hq,
+        notes=tuple(all_notes), spec_key=spec.key(), horizon_quantiles=hq, term=term, nu=nu, integrated=integrated,
+        horizon_basis=term.basis(h * bar_h), engine="fast" if not use_ewma else "ewma",
     )
 
 
-def _arch_estimate(p: _Prepared, t: int, spec: FitSpec, stressed: float, stress_window: int) -> VolEstimate:
-    """``fit_volatility`` on the ``W`` returns known at the close of bar ``t``."""
+def _arch_estimate(p: _Prepared, t: int, spec: FitSpec, stressed: float, stress_window: int,
+                   empirical: Sequence[HorizonQuantiles] | None = None) -> VolEstimate:
+    """``fit_volatility`` on the ``W`` returns known at the close of bar ``t``, with the all-history stressed
+    volatility and historical-simulation grids (``empirical``) the fast engine uses, so both engines read the
+    same history beyond the window."""
     k = int(p.nk[t])
     first_ret_ts = p.r_ts[k - p.window]
     i0 = int(p.ts.searchsorted(first_ret_ts, side="left")) - 1
@@ -1199,7 +1362,12 @@ def _arch_estimate(p: _Prepared, t: int, spec: FitSpec, stressed: float, stress_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est = fit_volatility(frame, p.data.freq, spec)
-    return replace(est, stressed_vol=stressed, stress_window=stress_window)
+    term = est.term
+    if term is not None and empirical is not None and len(empirical) == len(term.bars):
+        grids = {m: g for m, g in term.grids.items() if m != TermMethod.EMPIRICAL.value}
+        grids[TermMethod.EMPIRICAL.value] = tuple(empirical)
+        term = RiskTerm.from_grids(term.bar_hours, term.bars, term.variances, grids, term.law)
+    return replace(est, stressed_vol=stressed, stress_window=stress_window, term=term)
 
 
 def _es_ratio(est: VolEstimate, lending: bool) -> float:
@@ -1224,6 +1392,10 @@ class _Replay:
     proposals: tuple[PerpAssetProposal | LendingAssetProposal, ...]
     es_ratio: FloatArray  # per version
     arch_fallbacks: int
+    claimed_rate: FloatArray  # per version: the probability the proposal gives a close-to-close move beyond its room
+    room: FloatArray  # per version: tier-1 MMF less its close-out cost (lending: 1 - LT (1 + LB))
+    stressed: BoolArray  # per version: proposed in a stressed regime
+    live: FloatArray  # per version, perps: (tier-1 MMF, max leverage) the policy itself gives (no guardrails)
 
 
 def _fast_day(res: fastgarch.WalkForwardResult, j: int) -> _Day:
@@ -1238,14 +1410,15 @@ def _fast_day(res: fastgarch.WalkForwardResult, j: int) -> _Day:
 
 
 def _fast_days(
-    fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None, persistence_max: float
+    fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None, persistence_max: float, integrated_ok: bool = False
 ) -> Callable[[int], tuple[ModelName, _Day]]:
     """Forecast ``j``'s model and state. With several models (policy model ``auto``), as
-    :func:`fit_volatility` chooses: among the fits that are valid and below the persistence guard
-    (``persistence_max``), the lowest BIC ``-2 loglik + k ln(window)`` at their last refit (the fast
-    engine's log-likelihood is arch's); when every valid fit is past the guard, the lowest BIC of
-    those (the estimate then falls back to EWMA, as arch's path does); when none is valid, the first
-    model's failed day (the caller then fits with arch)."""
+    :func:`fit_volatility` chooses: among the fits that are valid and usable, the lowest BIC
+    ``-2 loglik + k ln(window)`` at their last refit (the fast engine's log-likelihood is arch's). A fit at
+    or above the persistence guard (``persistence_max``) is usable when ``integrated_ok`` (kept as an
+    integrated model: persistence at most 1) and ranked after the usable ones otherwise (when every valid
+    fit is past the guard, the lowest BIC of those: the estimate then falls back to EWMA, as arch's path
+    does); when none is valid, the first model's failed day (the caller then fits with arch)."""
 
     def day(j: int) -> tuple[ModelName, _Day]:
         assert fast
@@ -1257,7 +1430,8 @@ def _fast_days(
                 first = (model, d)
             if not (d.ok and math.isfinite(d.loglik)):
                 continue
-            guarded = _persistence(model, d.params) >= persistence_max
+            pers = _persistence(model, d.params)
+            guarded = pers >= persistence_max and not (integrated_ok and pers <= 1.0 + 1e-6)
             bic = -2.0 * d.loglik + len(res.param_names) * math.log(res.window)
             ranked.append((guarded, bic, order, model, d))
         if not ranked:
@@ -1287,15 +1461,16 @@ def _replay_policy(
     fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None,
     tick: Callable[[str], None],
 ) -> _Replay:
-    fs = policy.model
     sym = p.data.symbol.upper()
     freq = p.data.freq
-    models = _fast_models(fs, p.h)
+    fs = replace(policy.model, horizon_hours=p.term_k * float(hours_per_bar(freq)))
+    models = _fast_models(fs, p.term_k)
     dist, note_d = _fast_dist(fs)
     notes = (note_d,) if note_d else ()
     sw = _stress_window(fs, freq)
     hist = _History.build(p.r, sw)
-    day_of = _fast_days(fast, persistence_limit(fs, freq))
+    day_of = _fast_days(fast, persistence_limit(fs, freq),
+                        0 < fs.integrated_max_hours and fs.horizon_hours <= fs.integrated_max_hours)
     k0 = int(p.nk[p.t0])
     in_force = current
     prev: _Params | None = None
@@ -1307,8 +1482,24 @@ def _replay_policy(
     records: list[CadenceRecord] = []
     proposals: list[PerpAssetProposal | LendingAssetProposal] = []
     ratios: list[float] = []
+    claimed: list[tuple[float, float]] = []
+    live: list[tuple[float, float]] = []
     arch_fallbacks = 0
     override = policy.liquidity.adv_override.get(sym)
+    emp_bars = term_bars(max(p.term_k, p.h))
+    emp_at: list[Any] = [-1, None]
+
+    def emp(k: int) -> Sequence[HorizonQuantiles] | None:
+        """Historical-simulation grids of every return known (``k``), recomputed when the history has grown by
+        more than 1% since the last computation (the quantiles of years of returns barely move in a week)."""
+        if emp_at[0] < 0 or k > emp_at[0] * 1.01:
+            try:
+                emp_at[1] = empirical_grids(p.r[:k], emp_bars)
+            except ValueError:
+                emp_at[1] = None
+            emp_at[0] = k
+        return emp_at[1]  # type: ignore[no-any-return]
+
     for t in p.cadence:
         t = int(t)
         k = int(p.nk[t])
@@ -1318,22 +1509,22 @@ def _replay_policy(
         if spec.engine is Engine.FAST:
             win = p.r[k - p.window: k]
             if models == (ModelName.EWMA,):
-                est = _build_estimate(model=ModelName.EWMA, dist=dist, spec=fs, freq=freq, h=p.h,
+                est = _build_estimate(model=ModelName.EWMA, dist=dist, spec=fs, freq=freq, h=p.h, term_k=p.term_k,
                                       day=_Day(params={}, mu=0.0, sigma=math.nan, hsig=math.nan, last_sigma=math.nan,
                                                loglik=math.nan, ok=True),
-                                      window_returns=win, as_of=p.ts[t], stressed=stressed, stress_window=sw,
-                                      notes=notes)
+                                      window_returns=win, empirical=emp(k), as_of=p.ts[t], stressed=stressed,
+                                      stress_window=sw, notes=notes)
             else:
                 model, d = day_of(k - k0)
                 if d.ok:
-                    est = _build_estimate(model=model, dist=dist, spec=fs, freq=freq, h=p.h, day=d,
-                                          window_returns=win, as_of=p.ts[t], stressed=stressed, stress_window=sw,
-                                          notes=notes)
+                    est = _build_estimate(model=model, dist=dist, spec=fs, freq=freq, h=p.h, term_k=p.term_k,
+                                          day=d, window_returns=win, empirical=emp(k), as_of=p.ts[t],
+                                          stressed=stressed, stress_window=sw, notes=notes)
                 else:
                     engine_used = "arch (fast fit failed)"
                     arch_fallbacks += 1
         if est is None:
-            est = _arch_estimate(p, t, fs, stressed, sw)
+            est = _arch_estimate(p, t, fs, stressed, sw, emp(k))
         adv = float(override) if override is not None else _adv_at(p, t, policy.liquidity.adv_window_days)
         if not (math.isfinite(adv) and adv > 0):
             raise HistoryError(f"{sym}: no volume data to estimate ADV at {iso_utc(p.ts[t])}; set "
@@ -1370,10 +1561,43 @@ def _replay_policy(
         versions.append(new)
         proposals.append(prop)
         ratios.append(_es_ratio(est, profile == "lending"))
+        claimed.append(_claimed(est, prop))
+        live_mmf, live_lev = math.nan, math.nan
+        if profile == "perp" and p.live_policy is not policy:
+            lp = propose_tiers(est, p.live_policy, adv=adv, symbol=sym, lookback_vol=lookback)
+            if lp.tiers:
+                live_mmf, live_lev = lp.tiers[0].mmf, lp.tiers[0].max_leverage
+        elif profile == "perp" and isinstance(prop, PerpAssetProposal) and prop.tiers:
+            live_mmf, live_lev = prop.tiers[0].mmf_model, prop.tiers[0].max_leverage
+        live.append((live_mmf, live_lev))
         prev = new
         tick(f"{sym} {iso_utc(p.ts[t])[:10]}")
     return _Replay(version_bar=np.asarray(bars, dtype=np.int64), versions=tuple(versions), records=tuple(records),
-                   proposals=tuple(proposals), es_ratio=np.asarray(ratios, dtype=float), arch_fallbacks=arch_fallbacks)
+                   proposals=tuple(proposals), es_ratio=np.asarray(ratios, dtype=float), arch_fallbacks=arch_fallbacks,
+                   claimed_rate=np.asarray([c[0] for c in claimed], dtype=float),
+                   room=np.asarray([c[1] for c in claimed], dtype=float),
+                   stressed=np.asarray([r.in_stress for r in records], dtype=bool),
+                   live=np.asarray(live, dtype=float).reshape(-1, 2))
+
+
+def _claimed(est: VolEstimate, prop: PerpAssetProposal | LendingAssetProposal) -> tuple[float, float]:
+    """(rate, room): the probability the proposal's own law gives to a close-to-close move over its tier-1
+    horizon (lending: its horizon) beyond the room its margin leaves (perps: tier-1 MMF less close-out cost,
+    either side, the two tails summed; lending ``1 - LT (1 + LB)``): what its coverage claims. A frozen or
+    unmarginable proposal promises nothing (rate 0, room 1)."""
+    term, band = est.term, prop.model_risk
+    if term is None or band is None:
+        return 0.0, 1.0
+    if isinstance(prop, PerpAssetProposal):
+        if prop.status != "ok" or not prop.tiers:
+            return 0.0, 1.0
+        t = prop.tiers[0]
+        room = t.mmf - t.close_out_cost
+        hq = term.quantiles(band.bound, min(t.horizon_hours, term.max_hours))
+        return (1.0 - hq.prob_move_within(room, Tail.LOWER)) + (1.0 - hq.prob_move_within(room, Tail.UPPER)), room
+    room = 1.0 - prop.liquidation_threshold * (1.0 + prop.liquidation_bonus)
+    hq = term.quantiles(band.bound, min(band.horizon_hours, term.max_hours))
+    return 1.0 - hq.prob_move_within(room, Tail.LOWER), room
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1483,6 +1707,8 @@ def _evaluate_set(
     prices_period: pd.DataFrame,
     population: Any,
     cost: Callable[[FloatArray], FloatArray] | None,
+    tier_moves: Callable[[float], tuple[int, FloatArray, FloatArray]] | None = None,
+    claimed: tuple[FloatArray, FloatArray, BoolArray] | None = None,
 ) -> SetBacktest:
     q = policy.confidence
     lending = spec.profile == "lending"
@@ -1516,21 +1742,44 @@ def _evaluate_set(
     es_res: ESBacktestResult | None = None
     if idx0.size and (var0 > 0).all():
         es_res = es_backtest(adverse[idx0], var0, var0 * ratio, q, n_sims=spec.es_sims, seed=0)
-    # tiers (perps): exceptions of each tier's MMF at its floor notional
+    # tiers (perps): exceptions of each tier's MMF at its floor notional, over the tier's own horizon
     tier_cov: list[TierCoverage] = []
     if not lending:
         first = versions[0]
         assert isinstance(first, _PerpSet)
         perp_versions = [v for v in versions if isinstance(v, _PerpSet)]
         for k, floor in enumerate(first.floors):
+            cap = first.caps[k]
+            hk, al, ash = (h, adv_long, adv_short) if tier_moves is None else tier_moves(
+                float(cap) if cap is not None else max(policy.perp.last_tier_cost_notional, 2.0 * floor))
+            nk_obs = al.size
             tm = np.asarray([v.mmf_at(floor) for v in perp_versions], dtype=np.float64)[vidx]
-            te = adverse > tm[:n_obs]
-            e0 = te[idx0]
+            _sd, tadv = _side_series(al, ash, tm[:nk_obs], spec.side, lending)
+            te = tadv > tm[:nk_obs]
+            e0 = te[np.arange(0, nk_obs, hk)]
             tier_cov.append(TierCoverage(
                 tier=k, notional=float(floor), avg_mmf=float(tm.mean()), n=int(e0.size),
                 exceptions=int(e0.sum()), expected=float(e0.size * (1 - q)),
                 kupiec_p=kupiec_pof(int(e0.size), int(e0.sum()), q).p_value if e0.size else math.nan,
-                overlapping_exceptions=int(te.sum())))
+                overlapping_exceptions=int(te.sum()), horizon_bars=int(hk)))
+    claimed_cov = None
+    if claimed is not None:
+        rate_v, room_v, stressed_v = claimed
+        rate, room = rate_v[vidx][:n_obs], room_v[vidx][:n_obs]
+        c0, c_h = p.close[t0: t0 + n_obs], p.close[t0 + h: t0 + h + n_obs]
+        ratio = c_h / c0
+        exc_c = (1.0 - ratio > room) if lending else ((1.0 - ratio > room) | (ratio - 1.0 > room))
+        in_stress = stressed_v[vidx][:n_obs]
+        sel = np.zeros(n_obs, dtype=bool)
+        sel[idx_h] = True
+        steady = sel & ~in_stress
+        n_all, x_all, exp_all = int(sel.sum()), int(exc_c[sel].sum()), float(rate[sel].sum())
+        n_st, x_st, e_st = int(steady.sum()), int(exc_c[steady].sum()), float(rate[steady].sum())
+        claimed_cov = ClaimedCoverage(
+            n=n_all, exceptions=x_all, expected=exp_all, claimed_rate=exp_all / n_all if n_all else math.nan,
+            kupiec_p=_kupiec_at(n_all, x_all, exp_all / n_all if n_all else math.nan), steady_n=n_st,
+            steady_exceptions=x_st, steady_expected=e_st,
+            steady_kupiec_p=_kupiec_at(n_st, x_st, e_st / n_st if n_st else math.nan))
     capital = _capital(margin, imf, vidx, versions, p.data.freq)
     try:
         sched = _schedule(name, p.ts, bars, versions)
@@ -1563,7 +1812,7 @@ def _evaluate_set(
         name=name, kind=kind, source=source, margin=margin, imf=imf, version_bar=np.asarray(bars - t0, dtype=np.int64),
         versions=tuple(versions), cadence=tuple(records), proposals=tuple(proposals), exceptions=exc,
         exceptions_any=any_exc, side_counts=side_counts, side=side, coverage=cov, es=es_res, capital=capital, tiers=tuple(tier_cov),
-        liquidation=liq, shocks=shocks, windows=tuple(wins),
+        liquidation=liq, shocks=shocks, windows=tuple(wins), claimed=claimed_cov,
     )
 
 
@@ -1599,6 +1848,7 @@ def _evaluate_asset(
     lending = spec.profile == "lending"
     sym = p.data.symbol.upper()
     t0, t1, h = p.t0, p.t1, p.h
+    policy = p.policy  # as evaluated: perps with every margin period of risk at least one bar
     replay = _replay_policy(p, policy, spec, spec.profile, current, fast, tick)
     # adverse moves over the period (windows cut at the last bar of the data read)
     close, high, low = p.close[: t1 + 1], p.high[: t1 + 1], p.low[: t1 + 1]
@@ -1617,11 +1867,13 @@ def _evaluate_asset(
     # ES/VaR ratio of the policy's estimate in force at each period bar (used by every set's ES test)
     period = np.arange(t0, t1 + 1)
     ratio_bar = replay.es_ratio[np.searchsorted(replay.version_bar, period, side="right") - 1]
+    tier_moves = None if lending else _tier_moves(p, policy, close, high, low)
     common = dict(policy=policy, spec=spec, adv_long=a_long, adv_short=a_short, stress=stress,
-                  prices_period=prices_period, population=population, cost=cost)
+                  prices_period=prices_period, population=population, cost=cost, tier_moves=tier_moves)
     sets = [_evaluate_set(p, name=POLICY_SET, kind="policy", source=f"walk-forward replay, cadence "
                           f"{spec.cadence_days:g} days", bars=replay.version_bar, versions=replay.versions,
                           es_ratio=ratio_bar, records=replay.records, proposals=replay.proposals,
+                          claimed=(replay.claimed_rate, replay.room, replay.stressed),
                           **common)]  # type: ignore[arg-type]
     notes = list(p.notes)
     for fp in fixed:
@@ -1633,7 +1885,15 @@ def _evaluate_asset(
         sets.append(_evaluate_set(p, name=fp.name, kind="fixed", source=fp.source,
                                   bars=np.asarray([t0], dtype=np.int64), versions=(v,), es_ratio=ratio_bar,
                                   records=(), proposals=(), **common))  # type: ignore[arg-type]
-    model_label = _model_label(policy.model, spec, h)
+    model_label = _model_label(policy.model, spec, p.term_k)
+    live_tier1: dict[str, float] = {}
+    if not lending:
+        period = np.arange(t0, t1 + 1)
+        vix = np.searchsorted(replay.version_bar, period, side="right") - 1
+        lv = replay.live[vix]
+        live_tier1 = {"mpor_hours": p.live_hours, "avg_mmf": float(np.nanmean(lv[:, 0])) if np.isfinite(
+            lv[:, 0]).any() else math.nan, "avg_max_leverage": float(np.nanmean(lv[:, 1])) if np.isfinite(
+            lv[:, 1]).any() else math.nan}
     return AssetBacktest(
         symbol=sym, freq=p.data.freq, source=p.data.source, kind=p.data.kind, synthetic=p.data.synthetic,
         fingerprint=p.data.fingerprint, dates=p.ts[t0: t1 + 1], obs=n_obs, adverse_long=a_long,
@@ -1642,8 +1902,32 @@ def _evaluate_asset(
         fast_status=_fast_status(fast), notes=tuple(notes)
         + ((f"{replay.arch_fallbacks} cadence bar(s) fitted by arch after the fast fit failed",)
            if replay.arch_fallbacks else ()),
-        stress=stress, sets=tuple(sets), population=pop_spec, cost_model=cost_inputs,
+        stress=stress, sets=tuple(sets), population=pop_spec, cost_model=cost_inputs, live_tier1=live_tier1,
     )
+
+
+def _tier_moves(p: _Prepared, policy: RiskPolicy, close: FloatArray, high: FloatArray,
+                low: FloatArray) -> Callable[[float], tuple[int, FloatArray, FloatArray]]:
+    """For a tier closing out ``notional``: its horizon in bars (the policy's margin period of risk at the first
+    bar's ADV, at least one bar) and the long and short adverse excursions over it at each observation."""
+    from riskparams.coverage import adverse_moves
+
+    sym = p.data.symbol.upper()
+    override = policy.liquidity.adv_override.get(sym)
+    adv0 = float(override) if override is not None else _adv_at(p, p.t0, policy.liquidity.adv_window_days)
+    cache: dict[int, tuple[FloatArray, FloatArray]] = {}
+    longest = max(1, p.t1 - p.t0 - 1)
+
+    def moves(notional: float) -> tuple[int, FloatArray, FloatArray]:
+        hours = margin_period([notional], adv0, policy).tiers[0].horizon_hours if adv0 > 0 else math.inf
+        hk = min(horizon_to_bars(min(hours, policy.mpor.max_hours), p.data.freq), longest)
+        if hk not in cache:
+            n_obs = p.t1 + 1 - p.t0 - hk
+            cache[hk] = (adverse_moves(close, high, low, hk, "long")[p.t0: p.t0 + n_obs],
+                         adverse_moves(close, high, low, hk, "short")[p.t0: p.t0 + n_obs])
+        return (hk, *cache[hk])
+
+    return moves
 
 
 def _fast_schedule(fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None) -> str:
@@ -1659,17 +1943,21 @@ def _fast_status(fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None) -
     return {f"{m.value} {k}": v for m, res in fast.items() for k, v in res.status_counts().items()}
 
 
-def _model_label(fs: FitSpec, spec: BacktestSpec, h: int) -> str:
+def _model_label(fs: FitSpec, spec: BacktestSpec, term_k: int) -> str:
+    """The report's model label; ``term_k`` is the bars of the term structure the proposals read (EGARCH with
+    fat tails is left out beyond one bar, as the fast runs do)."""
     if spec.engine is Engine.ARCH:
         return f"arch fit_volatility (policy model {fs.model.value}-{fs.dist.value}, {fs.mean.value} mean)"
-    models = _fast_models(fs, h)
+    models = _fast_models(fs, term_k)
     dist, _ = _fast_dist(fs)
     if fs.model is ModelName.AUTO:
         names = ", ".join(m.value for m in models)
         label = f"auto-{dist.value} (lowest BIC of {names} at each refit; {fs.mean.value} mean), fast engine"
     else:
         model = models[0]
-        label = f"{model.value}-{dist.value if model is not ModelName.EWMA else 'normal'} ({fs.mean.value} mean), fast engine"
+        ewma_dist = "normal" if fs.dist is DistName.NORMAL else "t"  # EWMA keeps a fitted t unless normal
+        label = (f"{model.value}-{dist.value if model is not ModelName.EWMA else ewma_dist} ({fs.mean.value} mean), "
+                 "fast engine")
     if fs.dist is not dist:
         label += f"; policy model {fs.model.value}-{fs.dist.value}"
     return label
@@ -1709,6 +1997,7 @@ def _set_dict(s: SetBacktest, a: AssetBacktest, *, paths: bool) -> dict[str, Any
         "shocks": [{k: (_jf(v) if isinstance(v, float | np.floating) else (int(v) if isinstance(v, np.integer) else v))
                     for k, v in row.items()} for row in s.shocks.to_dict(orient="records")],
         "stress_windows": [w.to_dict() for w in s.windows],
+        "claimed": None if s.claimed is None else s.claimed.to_dict(),
         "exception_dates": exc_dates,  # either side
         "versions": [{"from": iso_utc(dates[int(b)]), **v.to_dict()} for b, v in zip(s.version_bar, s.versions,
                                                                                   strict=True)]
@@ -1795,6 +2084,7 @@ class BacktestReport:
                 "schedule": a.schedule, "fast_status": dict(a.fast_status), "notes": list(a.notes),
                 "stress_windows": [w.to_dict() for w in a.stress],
                 "population": a.population.to_dict(), "cost_model": {k: _jf(v) for k, v in a.cost_model.items()},
+                "live_tier1": {k: _jf(v) for k, v in a.live_tier1.items()},
                 "sets": [_set_dict(s, a, paths=paths) for s in a.sets],
             }
             if paths:
@@ -1859,11 +2149,11 @@ def _fast_runs(prepared: Sequence[_Prepared], policy: RiskPolicy, spec: Backtest
     if spec.engine is not Engine.FAST or policy.model.model is ModelName.EWMA:
         return out
     dist, _ = _fast_dist(policy.model)
-    groups: dict[tuple[int, int], list[int]] = {}
+    groups: dict[tuple[int, int, int], list[int]] = {}
     for i, p in enumerate(prepared):
-        groups.setdefault((p.window, p.h), []).append(i)
-    for (w, h), members in groups.items():
-        models = _fast_models(policy.model, h)
+        groups.setdefault((p.window, p.h, p.term_k), []).append(i)
+    for (w, h, term_k), members in groups.items():
+        models = _fast_models(policy.model, term_k)
         rows = []
         for i in members:
             p = prepared[i]

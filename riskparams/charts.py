@@ -208,6 +208,36 @@ def covered_move_bars(symbols: Sequence[str], model: Sequence[float], final: Seq
     return fig
 
 
+def sensitivity_heatmap(cells: Sequence[Mapping[str, float | None]], *, title: str) -> go.Figure:
+    """Tier-1 MMF over a grid of margin periods of risk (rows) and confidences (columns), annotated with the
+    MMF and the max leverage.
+
+    Parameters
+    ----------
+    cells : sequence of mapping
+        ``horizon_hours``, ``confidence``, ``tier1_mmf`` (fraction) and ``tier1_max_leverage`` per cell
+        (:class:`riskparams.domain.SensitivityCell` dictionaries).
+    """
+    hs = sorted({float(c["horizon_hours"] or 0.0) for c in cells})
+    qs = sorted({float(c["confidence"] or 0.0) for c in cells})
+    z: list[list[float | None]] = [[None for _ in qs] for _ in hs]
+    text = [["" for _ in qs] for _ in hs]
+    for c in cells:
+        i, j = hs.index(float(c["horizon_hours"] or 0.0)), qs.index(float(c["confidence"] or 0.0))
+        mmf = c["tier1_mmf"]
+        z[i][j] = mmf
+        text[i][j] = "-" if mmf is None else f"{mmf:.2%}<br>{(c['tier1_max_leverage'] or 0):g}x"
+    ylab = [f"{h * 60:.0f} min" if h < 1 else f"{h:g} h" for h in hs]
+    fig = go.Figure(go.Heatmap(z=z, x=[f"{q:.2%}" for q in qs], y=ylab, text=text, texttemplate="%{text}",
+                               colorscale="Blues", colorbar={"title": "tier-1 MMF", "tickformat": ".0%"},
+                               hovertemplate="MPOR %{y}, confidence %{x}: MMF %{z:.2%}<extra></extra>"))
+    fig.update_layout(title=title, height=120 + 60 * len(hs), template="plotly_white",
+                      margin={"l": 80, "r": 20, "t": 50, "b": 40})
+    fig.update_xaxes(title_text="confidence", type="category")
+    fig.update_yaxes(title_text="margin period of risk", type="category")
+    return fig
+
+
 def lending_bars(
     symbols: Sequence[str],
     proposed: Mapping[str, Sequence[float]],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -153,6 +154,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from riskparams.measures import log_to_price_move
     from riskparams.service import fit_series, open_store
     from riskparams.volatility import FitSpec
 
@@ -179,8 +181,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"loglik {e.loglik:.2f}, BIC {e.bic:.2f}, persistence {e.persistence:.4f}, converged {e.converged}")
     print(f"volatility: next bar {e.next_vol:.4%} ({e.next_vol_annualised:.1%} annualised), long-run "
           f"{e.long_run_vol_annualised:.1%}, stressed {e.stressed_vol_annualised:.1%} annualised")
-    print(f"horizon {e.horizon_hours:g}h ({e.horizon_bars} bars): vol {e.horizon_vol:.2%}, "
+    nu = f", nu {e.nu:.2f}" if e.nu is not None else ""
+    integrated = " (integrated: persistence at the alpha + beta = 1 boundary)" if e.integrated else ""
+    engine = {"fast": "the compiled engine (arch's likelihood)", "arch": "arch's optimiser",
+              "ewma": "EWMA (no variance parameters estimated)"}.get(e.engine, e.engine)
+    print(f"law {e.model.value}-{e.dist.value}{nu}{integrated}; fitted by {engine}")
+    print(f"horizon {e.horizon_hours:g}h ({e.horizon_basis}): vol {e.horizon_vol:.2%}, "
           f"VaR {e.var:.2%}, ES {e.es:.2%} of price at {e.confidence:.1%} ({e.worse_tail} tail)")
+    if e.term is not None:
+        for m in e.term.methods:
+            es = max(log_to_price_move(e.term.tail_measure(m, e.horizon_hours, e.confidence, "es", t), t)
+                     for t in ("lower", "upper"))
+            print(f"  ES {e.confidence:.1%} over {e.horizon_hours:g}h by {m:9}: {es:.2%}")
     for note in e.notes:
         print(f"note: {note}")
     return 0
@@ -209,8 +221,27 @@ def _current_value(a: dict[str, Any], tier: int, parameter: str) -> float | None
     return None
 
 
+def _hours_text(h: float | None) -> str:
+    if h is None:
+        return "-"
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.3g}h"
+
+
+def _band_line(a: dict[str, Any]) -> str:
+    mr = a.get("model_risk")
+    if not mr:
+        return ""
+    nu = f", nu {mr['nu']:.2f}" if mr.get("nu") is not None else ""
+    return (f"  model risk over {_hours_text(mr['horizon_hours'])} ({mr['measure'].upper()} "
+            f"{mr['confidence']:.1%}): fitted {_pct(mr['fitted'])}{nu}, FHS {_pct(mr['fhs']) or 'n/a'}, historical "
+            f"{_pct(mr['empirical']) or 'n/a'}; {mr['combine']} -> {mr['bound']} bound; regime {a.get('regime') or '-'}")
+
+
 def _format_perp(a: dict[str, Any]) -> str:
     out = [_series_head(a)]
+    band = _band_line(a)
+    if band:
+        out.append(band)
     if a["status"] != "ok":
         out.append(f"  UNMARGINABLE: {a['notes'][0] if a['notes'] else 'no tier can be margined'}")
     cur = a["current"]
@@ -219,9 +250,10 @@ def _format_perp(a: dict[str, Any]) -> str:
         row = {
             "tier": k + 1,
             "notional": f"{format_notional(t['notional_floor'])} - {format_notional(t['notional_cap'])}",
+            "MPOR": _hours_text(t.get("horizon_hours")),
             "max lev": f"{t['max_leverage']:g}x", "IMF": _pct(t["imf"]), "MMF": _pct(t["mmf"]),
             "deduction": f"{t['maintenance_deduction']:,.0f}", "penalty": _pct(t["liquidation_penalty"]),
-            "coverage": _pct(t["coverage"]),
+            "coverage": _pct(t["coverage"]) + (" UNDER" if t.get("under_covered") else ""),
         }
         if cur is not None:
             lev = _current_value(a, k, "max_leverage")
@@ -240,7 +272,98 @@ def _format_perp(a: dict[str, Any]) -> str:
     elif cur is not None:
         worst = min(c["coverage"] for c in cur["tiers"])
         out.append(f"  current brackets cover at worst {_pct(worst)}")
+    peers = a.get("peers")
+    if peers:
+        prow = []
+        for r in peers["rows"]:
+            row = {"from notional": format_notional(r["notional"]),
+                   "proposed": f"{r['proposed']['max_leverage']:g}x / {_pct(r['proposed']['mmf'])}"}
+            for v in peers["venues"]:
+                x = r["peers"][v]
+                row[v] = "-" if x is None else f"{x['max_leverage']:g}x / {_pct(x['maintenance_rate'])}"
+            prow.append(row)
+        out.append("  peers (max leverage / maintenance rate at the tier's floor):")
+        out += ["  " + line for line in _table(prow, list(prow[0])).splitlines()]
     return "\n".join(out)
+
+
+def _format_options(d: dict[str, Any]) -> str:
+    """The options side by side: tier-1 (perp) or LTV/LT/bonus (lending) per asset, and the capital cost."""
+    lines = ["options (tier 1 per asset; capital cost = initial margin of the reference position)"
+             if d["profile"] == "perp" else "options (per asset; capital cost = 1 - LTV)"]
+    for o in d["options"]:
+        diff = ", ".join(f"{k}={v}" for k, v in o["differences"].items()) or "the policy itself"
+        lines.append(f"  {o['name']}{' (recommended)' if o['recommended'] else ''}: {diff}")
+    rows = []
+    syms = sorted({x["symbol"] for o in d["options"] for x in o["assets"]})
+    for sym in syms:
+        row: dict[str, Any] = {"asset": sym}
+        for o in d["options"]:
+            x = next((y for y in o["assets"] if y["symbol"] == sym), None)
+            if x is None or (d["profile"] == "perp" and not x["tiers"]):
+                row[o["name"]] = "-"
+            elif d["profile"] == "perp":
+                t = x["tiers"][0]
+                row[o["name"]] = (f"{t['max_leverage']:g}x MMF {_pct(t['mmf'])} pen {_pct(t['liquidation_penalty'])} "
+                                  f"cost {_pct(x['capital_cost'])}")
+            else:
+                row[o["name"]] = (f"LTV {_pct(x['ltv'])} LT {_pct(x['liquidation_threshold'])} "
+                                  f"LB {_pct(x['liquidation_bonus'])}")
+        rows.append(row)
+    lines += ["  " + line for line in _table(rows, list(rows[0])).splitlines()] if rows else []
+    return "\n".join(lines)
+
+
+def _csv_list(text: str | None, flag: str, example: str) -> list[str] | None:
+    if text is None:
+        return None
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if not items:
+        raise UsageError(f"{flag} needs at least one value, e.g. {flag} {example}.")
+    return items
+
+
+def _float_list(text: str, flag: str, example: str) -> list[float]:
+    out = []
+    for x in _csv_list(text, flag, example) or []:
+        try:
+            v = float(x)
+        except ValueError:
+            raise UsageError(f"{flag}: {x!r} is not a number (e.g. {flag} {example}).") from None
+        if not math.isfinite(v):
+            raise UsageError(f"{flag}: {x!r} is not a finite number.")
+        out.append(v)
+    return out
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from riskparams.config import RiskPolicy, load_policy
+    from riskparams.service import open_store, sensitivity
+
+    policy = load_policy(args.policy) if args.policy else RiskPolicy()
+    horizons = _float_list(args.horizons, "--horizons", "1,4,8,24")
+    qs = _float_list(args.confidence, "--confidence", "0.99,0.995")
+    if len(horizons) * len(qs) > 200:
+        raise UsageError(f"the grid has {len(horizons) * len(qs)} cells; at most 200.")
+    with open_store(args.db) as store:  # the fit goes through the store's fit cache
+        grid = sensitivity(store, args.symbol, policy=policy, horizons=horizons, confidences=qs, freq=args.freq,
+                           kind=args.kind, as_of=args.as_of)
+    d = grid.to_dict()
+    if args.json:
+        _print_json(d)
+        return 0
+    print(f"{d['symbol']}: tier-1 MMF (max leverage) by margin period of risk and confidence; {d['series']}, "
+          f"{d['model']}")
+    rows = []
+    for h in sorted({c["horizon_hours"] for c in d["cells"]}):
+        row: dict[str, Any] = {"MPOR": _hours_text(h)}
+        for c in (c for c in d["cells"] if c["horizon_hours"] == h):
+            row[f"{c['confidence']:.2%}"] = f"{_pct(c['tier1_mmf'])} ({c['tier1_max_leverage']:g}x)"
+            row[f"ES {c['confidence']:.2%} fitted/FHS/hist"] = (
+                f"{_pct(c['es_fitted'])} / {_pct(c['es_fhs']) or '-'} / {_pct(c['es_empirical']) or '-'}")
+        rows.append(row)
+    print(_table(rows, list(rows[0])))
+    return 0
 
 
 def _format_lending(a: dict[str, Any]) -> str:
@@ -286,14 +409,20 @@ def _policy_current_symbols(args: argparse.Namespace) -> tuple[RiskPolicy, Curre
 def cmd_propose(args: argparse.Namespace) -> int:
     import textwrap
 
+    from riskparams.params_io import load_peers
     from riskparams.service import open_store, propose
 
     policy, current, symbols = _policy_current_symbols(args)
+    options = _csv_list(args.options, "--options", "conservative,moderate,aggressive")
+    peers = load_peers(args.peers) if args.peers else None
+    if args.debt_asset is not None and args.profile != "lending":
+        raise UsageError("--debt-asset applies to --profile lending only.")
     with open_store(args.db) as store:
         if store.is_empty():
             raise UsageError("the store is empty: run `riskparams demo` or `riskparams ingest FILE --symbol SYM`.")
         run = propose(store, profile=args.profile, policy=policy, current=current, symbols=symbols,
-                      as_of=args.as_of)
+                      as_of=args.as_of, freq=args.freq, kind=args.kind, options=options, peers=peers,
+                      debt_asset=args.debt_asset)
     d = run.to_dict()
     if not d["assets"]:
         reasons = "; ".join(f"{s['symbol']}: {s['reason']}" for s in d["skipped"])
@@ -311,6 +440,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print()
         print(fmt(a))
         print(textwrap.fill(a["rationale"], width=110, initial_indent="  why: ", subsequent_indent="       "))
+    if d["options"]:
+        print()
+        print(_format_options(d))
     if d["skipped"]:
         print()
         for s in d["skipped"]:
@@ -351,8 +483,22 @@ def _format_backtest(d: dict[str, Any], policy_text: str) -> str:
     missing: dict[str, list[str]] = {}
     for a in d["assets"]:
         syn = " [synthetic]" if a["synthetic"] else ""
-        out.append(f"  {a['symbol']} {a['freq']}{syn}: {a['start'][:10]}..{a['end'][:10]}, {a['observations']} obs, "
-                   f"horizon {a['horizon_bars']} bar(s), window {a['window']}, model {a['model']}")
+        out.append(f"  {a['symbol']} {a['freq']} {a.get('kind') or ''}{syn}: {a['start'][:10]}..{a['end'][:10]}, "
+                   f"{a['observations']} obs, horizon {a['horizon_bars']} bar(s), window {a['window']}, model "
+                   f"{a['model']}")
+        pol = next((s for s in a["sets"] if s["name"] == "policy"), None)
+        c = None if pol is None else pol.get("claimed")
+        if c:
+            out.append(f"    claimed coverage (policy, close-to-close, either side): {c['exceptions']} exceptions in "
+                       f"{c['n']} against {c['expected']:.1f} claimed ({_pct(c['claimed_rate'], 3)} a horizon), Kupiec "
+                       f"p {_p(c['kupiec_p'])}; outside stressed regimes {c['steady_exceptions']} in {c['steady_n']} "
+                       f"against {c['steady_expected']:.1f}, p {_p(c['steady_kupiec_p'])}")
+        live = a.get("live_tier1") or {}
+        if pol is not None and live.get("avg_mmf") is not None and d["profile"] == "perp":
+            out.append(f"    capital: tier-1 MMF {_pct(pol['capital']['avg_margin'])} on average as evaluated "
+                       f"({pol['capital']['avg_max_leverage'] or 0:.1f}x); the policy itself, MPOR "
+                       f"{_hours_text(live.get('mpor_hours'))} at the start: {_pct(live['avg_mmf'])} "
+                       f"({live.get('avg_max_leverage') or 0:.1f}x)")
         for note in a["notes"]:
             if note.startswith("parameter set ") and " has no " in note:
                 missing.setdefault(note.split(" has no ")[0], []).append(a["symbol"])
@@ -417,8 +563,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             if store.is_empty():
                 raise UsageError("the store is empty: run `riskparams demo` or `riskparams ingest FILE --symbol SYM`.")
             run = backtest(store, profile=args.profile, policy=policy, current=current, compare=args.compare or [],
-                           symbols=symbols, freq=args.freq, spec=spec, attach=args.attach, actor=args.member,
-                           progress=progress)
+                           symbols=symbols, freq=args.freq, kind=args.kind, spec=spec, attach=args.attach,
+                           actor=args.member, progress=progress)
     finally:
         bar.close()
     d = run.to_dict(paths=args.paths)
@@ -543,6 +689,8 @@ def _action(name: str) -> Callable[[argparse.Namespace], int]:
                 wf = gov.comment(store, args.id, who, text=args.comment or "", committee=committee)
             elif name in ("dissent", "reject"):
                 wf = funcs[name](store, args.id, who, comment=args.comment or "", committee=committee)
+            elif name == "approve":
+                wf = gov.approve(store, args.id, who, comment=args.comment, committee=committee, option=args.option)
             else:
                 wf = funcs[name](store, args.id, who, comment=args.comment, committee=committee)
         if args.json:
@@ -693,6 +841,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
+    def series_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--freq", choices=["1h", "4h", "1d"], default=None,
+                       help="use series of this frequency (default: the finest with a year of history)")
+        p.add_argument("--kind", choices=["spot", "perp"], default=None,
+                       help="use series of this kind (default: perp prices for perpetuals, spot for lending)")
+
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         p.set_defaults(func=func)
@@ -756,9 +910,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--current", metavar="FILE", default=None,
                    help="current parameters, CSV or JSON (see riskparams/examples/current_*.csv)")
     p.add_argument("--symbols", metavar="A,B", default=None,
-                   help="comma-separated symbols (default: every stored symbol, daily series preferred)")
+                   help="comma-separated symbols (default: every stored symbol)")
+    series_options(p)
     p.add_argument("--as-of", default=None, help="use bars up to this UTC date/time only")
+    p.add_argument("--options", metavar="A,B", default=None,
+                   help="policy options side by side, e.g. conservative,moderate,aggressive (or the policy "
+                   "file's [options.NAME]); the proposal's assets stay the recommended one")
+    p.add_argument("--peers", metavar="FILE", default=None,
+                   help="other venues' tier tables (CSV: venue,symbol,notional_cap,max_leverage,maintenance_rate; "
+                   "see riskparams/examples/peers.csv) for a peer comparison")
+    p.add_argument("--debt-asset", metavar="SYMBOL", default=None,
+                   help="lending: the debt asset (default the policy's, USDC); a non-stable stored symbol prices the "
+                   "collateral in it")
     p.add_argument("--json", action="store_true", help="print the proposal as JSON")
+
+    p = add("sensitivity", cmd_sensitivity, "tier-1 margin of one perpetual market over a grid of margin periods "
+            "of risk and confidences")
+    p.add_argument("symbol")
+    series_options(p)
+    p.add_argument("--policy", metavar="FILE", default=None,
+                   help="risk policy TOML (default: the documented riskparams/examples/policy.toml)")
+    p.add_argument("--horizons", metavar="H,H", default="1,4,8,24", help="margin periods of risk in hours "
+                   "(default 1,4,8,24)")
+    p.add_argument("--confidence", metavar="Q,Q", default="0.99,0.995", help="confidences (default 0.99,0.995)")
+    p.add_argument("--as-of", default=None, help="use bars up to this UTC date/time only")
+    p.add_argument("--json", action="store_true", help="print the grid as JSON")
 
     p = add("backtest", cmd_backtest, "walk-forward backtest of the policy's proposals, the current parameters and "
             "other parameter sets: coverage tests, capital, liquidations, stress windows (stored in the store)")
@@ -772,8 +948,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="other parameter sets to replay: CSV/JSON files in the current-parameters schema (each named by "
                    "its file stem) or stored proposal ids")
     p.add_argument("--symbols", metavar="A,B", default=None,
-                   help="comma-separated symbols (default: every stored symbol, daily series preferred)")
-    p.add_argument("--freq", choices=["1h", "4h", "1d"], default=None, help="use series of this frequency")
+                   help="comma-separated symbols (default: every stored symbol)")
+    series_options(p)
     p.add_argument("--start", default=None, help="first bar of the backtest (UTC date); default: first bar with a "
                    "full estimation window")
     p.add_argument("--end", default=None, help="last bar used (UTC date); later bars are never read")
@@ -834,6 +1010,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("id", help="proposal id or unique prefix (>= 6 hex characters)")
         p.add_argument("--json", action="store_true", help="print the workflow as JSON")
         gov_options(p, comment=comment_help)
+        if name == "approve":
+            p.add_argument("--option", default=None, metavar="NAME",
+                           help="the option the committee chose, when the proposal has options (default: the "
+                           "recommended one); venue payloads carry its parameters")
 
     p = add("override", cmd_override, "override proposed parameters: stores a NEW revision linked to the "
             "proposal, with a required justification")

@@ -86,6 +86,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -101,6 +102,12 @@ from riskparams.volatility import FitSpec
 
 __all__ = [
     "APCPolicy",
+    "Combine",
+    "ModelRiskPolicy",
+    "MporPolicy",
+    "builtin_options",
+    "policy_differences",
+    "policy_with",
     "GuardrailPolicy",
     "LendingPolicy",
     "LiquidityPolicy",
@@ -211,7 +218,9 @@ class PerpPolicy:
     last_tier_cost_notional: float = 2e8
     use_current_brackets: bool = True
     maintenance_fraction: float = 0.5
-    leverage_grid: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 25.0, 50.0)
+    leverage_grid: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0,
+                                        50.0, 75.0, 100.0, 125.0)
+    reference_notional: float = 250_000.0
 
     def __post_init__(self) -> None:
         s = self.SECTION
@@ -233,6 +242,93 @@ class PerpPolicy:
         if len(set(grid)) != len(grid):
             raise PolicyError(f"{s}.leverage_grid must not repeat a leverage, got {list(grid)}")
         _set(self, "leverage_grid", tuple(sorted(grid)))
+        _set(self, "reference_notional",
+             _num(f"{s}.reference_notional", self.reference_notional, 0.0, 1e15, lo_open=True))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MporPolicy:
+    """The margin period of risk of each perpetual tier, from its parts (section ``[mpor]``).
+
+    ``MPOR_k = oracle latency + liquidation delay + close-out time of the tier's notional``, where
+    the close-out time is ``N_k / (participation_rate * ADV / 24)`` hours: the liquidation trades at
+    most that share of the market's volume. Floored at ``min_hours``; a tier that needs more than
+    ``max_hours`` is not offered (the position limit is its floor). With ``fixed_hours > 0`` every
+    tier uses that MPOR instead (a clearing-house style flat horizon; also what
+    ``riskparams sensitivity`` varies).
+
+    Parameters
+    ----------
+    oracle_latency_minutes : float
+        Minutes from a market move to the venue's mark price, in [0, 1440].
+    liquidation_delay_minutes : float
+        Minutes from an account crossing maintenance to the liquidation starting, in [0, 1440].
+    participation_rate : float
+        Largest share of the market's traded volume a close-out may take, in (0, 1].
+    min_hours : float
+        Floor on every tier's MPOR, hours, in [0, 720].
+    max_hours : float
+        Longest MPOR offered, hours, in (0, 720]; also how far the volatility term structure reaches.
+    fixed_hours : float
+        0 (off) or a flat MPOR in hours for every tier, in (0, max_hours].
+    """
+
+    SECTION: ClassVar[str] = "mpor"
+    oracle_latency_minutes: float = 1.0
+    liquidation_delay_minutes: float = 5.0
+    participation_rate: float = 0.1
+    min_hours: float = 0.0
+    max_hours: float = 72.0
+    fixed_hours: float = 0.0
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        _set(self, "oracle_latency_minutes", _num(f"{s}.oracle_latency_minutes", self.oracle_latency_minutes, 0, 1440))
+        _set(self, "liquidation_delay_minutes",
+             _num(f"{s}.liquidation_delay_minutes", self.liquidation_delay_minutes, 0, 1440))
+        _set(self, "participation_rate", _num(f"{s}.participation_rate", self.participation_rate, 0, 1, lo_open=True))
+        mx = _num(f"{s}.max_hours", self.max_hours, 0, 720, lo_open=True)
+        _set(self, "max_hours", mx)
+        _set(self, "min_hours", _num(f"{s}.min_hours", self.min_hours, 0, mx))
+        _set(self, "fixed_hours", _num(f"{s}.fixed_hours", self.fixed_hours, 0, mx))
+        if self.oracle_latency_minutes + self.liquidation_delay_minutes <= 0 and self.min_hours <= 0 \
+                and self.fixed_hours <= 0:
+            raise PolicyError(f"{s}: oracle_latency_minutes + liquidation_delay_minutes must be > 0 (or set min_hours "
+                              "or fixed_hours), got 0: a margin period of risk cannot be zero")
+
+    @property
+    def fixed_part_hours(self) -> float:
+        """Oracle latency plus liquidation delay, hours."""
+        return (self.oracle_latency_minutes + self.liquidation_delay_minutes) / 60.0
+
+
+class Combine(StrEnum):
+    """How the model-risk band's covered moves (fitted law, FHS, historical simulation) combine."""
+
+    FITTED = "fitted"
+    FHS = "fhs"
+    EMPIRICAL = "empirical"
+    MEDIAN = "median"
+    MAX = "max"
+    MIN = "min"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelRiskPolicy:
+    """How the three estimates of the tail combine into the covered move (section ``[model_risk]``).
+
+    Parameters
+    ----------
+    combine : {'median', 'max', 'min', 'fitted', 'fhs', 'empirical'}
+        ``median`` of the three (robust to one method's outlier; of the two available when filtered
+        historical simulation is not), ``max`` (most conservative), ``min``, or one method alone.
+    """
+
+    SECTION: ClassVar[str] = "model_risk"
+    combine: Combine = Combine.MEDIAN
+
+    def __post_init__(self) -> None:
+        _set(self, "combine", _enum(f"{self.SECTION}.combine", Combine, self.combine))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -249,7 +345,13 @@ class LendingPolicy:
 
     SECTION: ClassVar[str] = "lending"
     ltv_buffer: float = 0.05
-    reference_liquidation_notional: float = 1e6
+    reference_liquidation_notional: float = 5e6
+    liquidator_hold_hours: float = 1.0
+    bonus_confidence: float = 0.99
+    liquidity_venue: str = ""
+    liquidity_curve: str = ""
+    debt_asset: str = "USDC"
+    stablecoins: tuple[str, ...] = ("USDC", "USDT", "DAI", "USDS", "GHO", "FRAX", "LUSD", "PYUSD", "USDE", "USD")
 
     def __post_init__(self) -> None:
         s = self.SECTION
@@ -257,6 +359,29 @@ class LendingPolicy:
         _set(self, "reference_liquidation_notional",
              _num(f"{s}.reference_liquidation_notional", self.reference_liquidation_notional, 0.0, 1e15,
                   lo_open=True))
+        _set(self, "liquidator_hold_hours", _num(f"{s}.liquidator_hold_hours", self.liquidator_hold_hours, 0, 168,
+                                                 lo_open=True))
+        _set(self, "bonus_confidence", _num(f"{s}.bonus_confidence", self.bonus_confidence, 0.5, 0.9999,
+                                            lo_open=True))
+        for name in ("liquidity_venue", "liquidity_curve"):
+            v = getattr(self, name)
+            if not isinstance(v, str) or len(v) > 200 or any(ord(c) < 32 for c in v):
+                raise PolicyError(f"{s}.{name} must be a short text (at most 200 characters), got {v!r}")
+        try:
+            _set(self, "debt_asset", validate_symbol(str(self.debt_asset)))
+        except ValueError as exc:
+            raise PolicyError(f"{s}.debt_asset: {exc}") from None
+        st = self.stablecoins
+        if isinstance(st, str) or not isinstance(st, Sequence):
+            raise PolicyError(f"{s}.stablecoins must be a list of symbols, got {st!r}")
+        try:
+            _set(self, "stablecoins", tuple(validate_symbol(str(x)) for x in st))
+        except ValueError as exc:
+            raise PolicyError(f"{s}.stablecoins: {exc}") from None
+
+    def debt_is_stable(self, debt: str | None = None) -> bool:
+        """Whether ``debt`` (default the policy's debt asset) is one of the stablecoins (priced at 1 quote unit)."""
+        return (debt or self.debt_asset).upper() in self.stablecoins
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -355,6 +480,10 @@ class GuardrailPolicy:
         Largest ``|proposed - current| / current`` per parameter, in (0, 10].
     dead_band : float
         Relative changes up to this keep the current value, in [0, max_relative_change).
+    loosen_in_stress : bool
+        When false (default), no margin parameter loosens against the current one while the asset's
+        regime is stress (perps: MMF and IMF, i.e. max leverage; lending: LTV and LT): it is held at the
+        current value (``bound='stress_hold'``). When true it may, and the rationale says so.
     lending_max_change_bps : Mapping[str, float]
         Absolute limit per proposal (bps) for ``ltv``, ``liquidation_threshold`` and
         ``liquidation_bonus``, each in (0, 10000].
@@ -363,6 +492,7 @@ class GuardrailPolicy:
     SECTION: ClassVar[str] = "guardrails"
     max_relative_change: float = 0.5
     dead_band: float = 0.05
+    loosen_in_stress: bool = False
     lending_max_change_bps: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType(
             {"ltv": 500.0, "liquidation_threshold": 500.0, "liquidation_bonus": 250.0}
@@ -374,6 +504,7 @@ class GuardrailPolicy:
         mrc = _num(f"{s}.max_relative_change", self.max_relative_change, 0.0, 10.0, lo_open=True)
         _set(self, "max_relative_change", mrc)
         _set(self, "dead_band", _num(f"{s}.dead_band", self.dead_band, 0.0, mrc, hi_open=True))
+        _set(self, "loosen_in_stress", _bool(f"{s}.loosen_in_stress", self.loosen_in_stress))
         given = self.lending_max_change_bps
         if not isinstance(given, Mapping):
             raise PolicyError(f"{s}.lending_max_change_bps must be a table, got {given!r}")
@@ -390,7 +521,8 @@ class GuardrailPolicy:
         _set(self, "lending_max_change_bps", MappingProxyType(out))
 
     def __hash__(self) -> int:
-        return hash((self.max_relative_change, self.dead_band, tuple(self.lending_max_change_bps.items())))
+        return hash((self.max_relative_change, self.dead_band, self.loosen_in_stress,
+                     tuple(self.lending_max_change_bps.items())))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -450,12 +582,15 @@ class RiskPolicy:
     measure: Measure = Measure.ES
     liquidator_incentive: float = 0.005
     model: FitSpec = field(default_factory=FitSpec)
+    mpor: MporPolicy = field(default_factory=MporPolicy)
+    model_risk: ModelRiskPolicy = field(default_factory=ModelRiskPolicy)
     perp: PerpPolicy = field(default_factory=PerpPolicy)
     lending: LendingPolicy = field(default_factory=LendingPolicy)
     liquidity: LiquidityPolicy = field(default_factory=LiquidityPolicy)
     apc: APCPolicy = field(default_factory=APCPolicy)
     guardrails: GuardrailPolicy = field(default_factory=GuardrailPolicy)
     rounding: RoundingPolicy = field(default_factory=RoundingPolicy)
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({"recommended": "moderate"}))
 
     def __post_init__(self) -> None:
         q = _num("confidence", self.confidence, 0.9, 0.9999)
@@ -465,8 +600,9 @@ class RiskPolicy:
         _set(self, "measure", _enum("measure", Measure, self.measure))
         _set(self, "liquidator_incentive", _num("liquidator_incentive", self.liquidator_incentive, 0.0, 0.2))
         for name, cls in (
-            ("model", FitSpec), ("perp", PerpPolicy), ("lending", LendingPolicy), ("liquidity", LiquidityPolicy),
-            ("apc", APCPolicy), ("guardrails", GuardrailPolicy), ("rounding", RoundingPolicy),
+            ("model", FitSpec), ("mpor", MporPolicy), ("model_risk", ModelRiskPolicy), ("perp", PerpPolicy),
+            ("lending", LendingPolicy), ("liquidity", LiquidityPolicy), ("apc", APCPolicy),
+            ("guardrails", GuardrailPolicy), ("rounding", RoundingPolicy),
         ):
             if not isinstance(getattr(self, name), cls):
                 raise PolicyError(f"{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
@@ -475,10 +611,31 @@ class RiskPolicy:
             d = m.to_dict()
             d.update(horizon_hours=h, confidence=q)
             _set(self, "model", FitSpec.from_dict(d))
+        _set(self, "options", _validate_options(self.options))
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    @property
+    def recommended_option(self) -> str:
+        """Name of the option this policy itself is (``options.recommended``, default ``moderate``)."""
+        return str(self.options["recommended"])
+
+    def option_overrides(self) -> dict[str, dict[str, Any]]:
+        """Every option by name -> its overrides (dotted keys) relative to this policy: the built-in
+        presets (:func:`builtin_options`) updated by the policy file's ``[options.NAME]`` tables; the
+        recommended option has none."""
+        out = builtin_options(self)
+        for name, ov in self.options.items():
+            if name != "recommended":
+                out[name] = dict(ov)
+        out[self.recommended_option] = {}
+        return out
 
     # -- conversion --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary in the TOML layout (``policy_from_dict(p.to_dict()) == p``)."""
+        """JSON-safe dictionary in the TOML layout (``policy_from_dict(p.to_dict()) == p``; options as
+        ``{"recommended": name, NAME: {dotted key: value}}``)."""
         model = {k: v for k, v in self.model.to_dict().items() if k not in _MODEL_AT_TOP}
         out: dict[str, Any] = {
             "confidence": self.confidence,
@@ -500,6 +657,7 @@ class RiskPolicy:
                     v = dict(v)
                 d[f.name] = v
             out[name] = d
+        out["options"] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.options.items()}
         return out
 
     def key(self) -> str:
@@ -519,13 +677,26 @@ class RiskPolicy:
             tools.append(f"long-run floor ({self.apc.long_run_source.value})")
         g = self.guardrails
         return (
-            f"{self.measure.value.upper()} {self.confidence:.2%} over {self.horizon_hours:g}h; "
+            f"{self.measure.value.upper()} {self.confidence:.2%}; {self.describe_mpor()}; lending horizon "
+            f"{self.horizon_hours:g}h; model risk: {self.model_risk.combine.value} of fitted/FHS/historical; "
             f"APC: {', '.join(tools) if tools else 'none'}; guardrails: max change {g.max_relative_change:.0%}, "
-            f"dead-band {g.dead_band:.0%}"
+            f"dead-band {g.dead_band:.0%}{', may loosen in stress' if g.loosen_in_stress else ''}"
         )
+
+    def describe_mpor(self) -> str:
+        """The perpetual margin period of risk in words, e.g. ``'MPOR 1 min oracle + 5 min delay + close-out
+        at 10% of ADV'``."""
+        m = self.mpor
+        if m.fixed_hours > 0:
+            return f"MPOR fixed at {m.fixed_hours:g}h"
+        floor = f", at least {m.min_hours:g}h" if m.min_hours > 0 else ""
+        return (f"MPOR {m.oracle_latency_minutes:g} min oracle + {m.liquidation_delay_minutes:g} min delay + "
+                f"close-out at {m.participation_rate:.0%} of ADV{floor} (max {m.max_hours:g}h)")
 
 
 _SECTIONS: dict[str, type] = {
+    "mpor": MporPolicy,
+    "model_risk": ModelRiskPolicy,
     "perp": PerpPolicy,
     "lending": LendingPolicy,
     "liquidity": LiquidityPolicy,
@@ -554,8 +725,13 @@ def policy_from_dict(d: Mapping[str, Any]) -> RiskPolicy:
     """
     if not isinstance(d, Mapping):
         raise PolicyError(f"a policy must be a table of keys, got {type(d).__name__}")
-    _check_keys("", d, [*_TOP_KEYS, "model", *_SECTIONS])
+    _check_keys("", d, [*_TOP_KEYS, "model", *_SECTIONS, "options"])
     kw: dict[str, Any] = {k: d[k] for k in _TOP_KEYS if k in d}
+    # the top-level values reach the model's specification below: check them under their own names first
+    if "confidence" in kw:
+        _num("confidence", kw["confidence"], 0.9, 0.9999)
+    if "horizon_hours" in kw:
+        _num("horizon_hours", kw["horizon_hours"], 0.0, 720.0, lo_open=True)
     if "model" in d:
         model = d["model"]
         if not isinstance(model, Mapping):
@@ -585,7 +761,121 @@ def policy_from_dict(d: Mapping[str, Any]) -> RiskPolicy:
             raise PolicyError(f"{name} must be a table, got {sec!r}")
         _check_keys(name, sec, [f.name for f in fields(cls)])
         kw[name] = cls(**sec)
+    if "options" in d:
+        kw["options"] = d["options"]
     return RiskPolicy(**kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# options: named variants of a policy, side by side in one proposal
+# ---------------------------------------------------------------------------------------------
+
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = list(value) if isinstance(value, tuple) else value
+
+
+def _validate_options(given: Any) -> Mapping[str, Any]:
+    """``options`` table: ``recommended`` (a name) and ``NAME = {dotted key: value}`` tables, each a valid
+    change of a policy (checked by applying it to the default policy)."""
+    if not isinstance(given, Mapping):
+        raise PolicyError(f"options must be a table, got {given!r}")
+    rec = given.get("recommended", "moderate")
+    if not isinstance(rec, str) or not _OPTION_NAME.match(rec):
+        raise PolicyError(f"options.recommended must be a lower-case name of at most 32 letters, digits, _ or -, "
+                          f"got {rec!r}")
+    out: dict[str, Any] = {"recommended": rec}
+    for name, table in given.items():
+        if name == "recommended":
+            continue
+        if not isinstance(name, str) or not _OPTION_NAME.match(name):
+            raise PolicyError(f"options.{name}: an option name is at most 32 lower-case letters, digits, _ or -")
+        if not isinstance(table, Mapping):
+            raise PolicyError(f"options.{name} must be a table of policy keys, got {table!r}")
+        flat: dict[str, Any] = {}
+        _flatten("", table, flat)
+        if name == rec and flat:
+            raise PolicyError(f"options.{name} is the recommended option, i.e. this policy itself: change the "
+                              "policy's own keys instead of overriding them")
+        for key in flat:
+            if key.split(".")[0] == "options":
+                raise PolicyError(f"options.{name}.{key}: an option cannot define options")
+        try:
+            policy_with(RiskPolicy(), flat)
+        except PolicyError as exc:
+            raise PolicyError(f"options.{name}: {exc}") from None
+        out[name] = MappingProxyType(flat)
+    return MappingProxyType(out)
+
+
+def builtin_options(base: RiskPolicy) -> dict[str, dict[str, Any]]:
+    """The three built-in options, as changes relative to ``base`` (which is ``moderate``):
+
+    * ``conservative``: confidence at least 99.5 %, the largest of the model-risk band (``max``), the
+      liquidation delay doubled and the participation rate halved (slower close-out);
+    * ``moderate``: ``base`` itself;
+    * ``aggressive``: VaR instead of ES at the same confidence and the liquidation delay halved.
+
+    Each change only tightens (conservative) or loosens (aggressive) the covered move, so tier-1 MMF
+    is non-increasing from conservative to aggressive.
+    """
+    m = base.mpor
+    return {
+        "conservative": {"confidence": max(base.confidence, 0.995), "model_risk.combine": Combine.MAX.value,
+                         "mpor.liquidation_delay_minutes": min(1440.0, 2.0 * m.liquidation_delay_minutes),
+                         "mpor.participation_rate": m.participation_rate / 2.0},
+        "moderate": {},
+        "aggressive": {"measure": Measure.VAR.value,
+                       "mpor.liquidation_delay_minutes": m.liquidation_delay_minutes / 2.0},
+    }
+
+
+def policy_with(base: RiskPolicy, changes: Mapping[str, Any]) -> RiskPolicy:
+    """``base`` with some values changed, validated like a policy file.
+
+    Parameters
+    ----------
+    changes : mapping
+        Dotted keys (``'apc.buffer_enabled'``, ``'confidence'``, ``'model.dist'``) to new values.
+
+    Raises
+    ------
+    PolicyError
+        An unknown key or a value out of range (the message names the key and the allowed range).
+    """
+    d = base.to_dict()
+    for dotted, value in changes.items():
+        node = d
+        *parents, leaf = str(dotted).split(".")
+        for p in parents:
+            nxt = node.get(p)
+            if not isinstance(nxt, dict):
+                raise PolicyError(f"unknown key {dotted}")
+            node = nxt
+        if leaf not in node and parents[:1] != ["options"]:
+            where = ".".join(parents)
+            allowed = ", ".join(k for k in node if not isinstance(node[k], dict))
+            raise PolicyError(f"unknown key {dotted} (allowed{' in ' + where if where else ''}: {allowed})")
+        node[leaf] = value
+    return policy_from_dict(d)
+
+
+def policy_differences(base: RiskPolicy, other: RiskPolicy) -> dict[str, Any]:
+    """Dotted keys whose values differ between two policies, with ``other``'s values (options left out)."""
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
+    da, db = base.to_dict(), other.to_dict()
+    da.pop("options", None)
+    db.pop("options", None)
+    _flatten("", da, a)
+    _flatten("", db, b)
+    return {k: v for k, v in b.items() if a.get(k) != v}
 
 
 def load_policy(path: str | Path) -> RiskPolicy:

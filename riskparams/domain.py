@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 
@@ -374,6 +375,12 @@ class ParamLine:
             "model": _f(self.model), "uncapped": _f(self.uncapped), "bound": self.bound,
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ParamLine:
+        """Inverse of :meth:`to_dict` (``change`` and ``relative_change`` are derived)."""
+        return cls(parameter=d["parameter"], tier=d["tier"], current=d["current"], proposed=d["proposed"],
+                   model=d["model"], uncapped=d["uncapped"], bound=d["bound"])
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CoveredMove:
@@ -427,6 +434,11 @@ class CoveredMove:
             out[k] = list(v) if isinstance(v, tuple) else (_f(v) if isinstance(v, float) else v)
         return out
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CoveredMove:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{**d, "binding": tuple(d["binding"])})
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PerpTier:
@@ -454,6 +466,13 @@ class PerpTier:
         Notional at which the cost was computed (the cap, or the policy's cap for an open tier).
     mmf_model : float
         The MMF the model alone gives (covered move + cost + incentive, rounded up, monotone).
+    horizon_hours : float
+        The tier's margin period of risk (oracle latency + liquidation delay + close-out time), hours.
+    covered_move : float
+        The adverse price move the tier's margin covers over its horizon (after anti-procyclicality).
+    under_covered : bool
+        A guardrail holds the MMF below the model's: the tier covers less than the policy asks
+        (``coverage`` says how much).
     """
 
     notional_floor: float
@@ -467,10 +486,14 @@ class PerpTier:
     close_out_cost: float
     cost_notional: float
     mmf_model: float
+    horizon_hours: float = float("nan")
+    covered_move: float = float("nan")
+    under_covered: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
-        return {k: _f(getattr(self, k)) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {k: (getattr(self, k) if k == "under_covered" else _f(getattr(self, k)))
+                for k in self.__slots__}  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -554,6 +577,11 @@ class AssetContext:
         ``'stored volume x close over N days'`` or ``'policy override'``.
     sigma_daily : float
         Daily forecast volatility used by the cost model (fraction).
+    selection : str
+        Why this series was chosen (the ``--freq``/``--kind`` asked for, or the profile's preference).
+    debt_asset : str or None
+        Lending: the debt asset the collateral is priced against (a stablecoin: the series as stored;
+        otherwise the collateral/debt price ratio).
     """
 
     symbol: str
@@ -570,12 +598,160 @@ class AssetContext:
     adv: float
     adv_source: str
     sigma_daily: float
+    selection: str = ""
+    debt_asset: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
         out = {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
         out["adv"], out["sigma_daily"] = _f(self.adv), _f(self.sigma_daily)
         return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TierHorizon:
+    """The margin period of risk of one tier (hours): fixed parts plus the close-out of its notional."""
+
+    notional: float
+    close_out_hours: float
+    horizon_hours: float
+    basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return {"notional": _f(self.notional), "close_out_hours": _f(self.close_out_hours),
+                "horizon_hours": _f(self.horizon_hours), "basis": self.basis}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarginPeriod:
+    """How each tier's margin period of risk (MPOR) was built.
+
+    Attributes
+    ----------
+    oracle_latency_hours, liquidation_delay_hours : float
+        The fixed parts (hours).
+    participation_rate : float
+        Share of the market's volume a close-out may take.
+    adv : float
+        Average daily traded value the close-out time is measured against (quote currency).
+    bar_hours : float
+        Bar length of the series whose distribution is read (a horizon below it is scaled).
+    min_hours, max_hours, fixed_hours : float
+        Policy floor, ceiling and flat override (0: none).
+    tiers : tuple of TierHorizon
+        One per proposed tier (and per tier dropped for exceeding ``max_hours``).
+    """
+
+    oracle_latency_hours: float
+    liquidation_delay_hours: float
+    participation_rate: float
+    adv: float
+    bar_hours: float
+    min_hours: float
+    max_hours: float
+    fixed_hours: float
+    tiers: tuple[TierHorizon, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        out: dict[str, Any] = {k: _f(getattr(self, k)) for k in self.__slots__ if k != "tiers"}  # type: ignore
+        out["tiers"] = [t.to_dict() for t in self.tiers]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> MarginPeriod:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{k: (float("nan") if v is None else v) for k, v in d.items() if k != "tiers"},
+                   tiers=tuple(TierHorizon(**t) for t in d["tiers"]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelRiskBand:
+    """The covered move at one horizon from three estimates of the tail, side by side.
+
+    Each is the worse tail's price move (fraction) at the policy's measure and confidence before
+    anti-procyclicality: ``fitted`` (the fitted law), ``fhs`` (filtered historical simulation; None when
+    unavailable) and ``empirical`` (plain historical simulation over the whole history; None when too
+    short). ``combined`` follows the policy's ``model_risk.combine``; ``bound`` names the estimate it took.
+    """
+
+    horizon_hours: float
+    measure: str
+    confidence: float
+    fitted: float
+    fhs: float | None
+    empirical: float | None
+    nu: float | None
+    combine: str
+    combined: float
+    bound: str
+    basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (keys ``fitted``, ``fhs``, ``empirical``, ``nu`` among others)."""
+        return {k: (getattr(self, k) if isinstance(getattr(self, k), str) else _f(getattr(self, k)))
+                for k in self.__slots__}  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerTier:
+    """One bracket of another venue's published tier table (notional in quote currency)."""
+
+    notional_floor: float
+    notional_cap: float | None
+    max_leverage: float
+    maintenance_rate: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerTable:
+    """A venue's tier table for one symbol, and where it was read."""
+
+    venue: str
+    symbol: str
+    tiers: tuple[PeerTier, ...]
+    source: str = ""
+
+    def at(self, notional: float) -> PeerTier | None:
+        """The bracket holding ``notional`` (None beyond the venue's last cap)."""
+        for t in self.tiers:
+            if t.notional_floor <= notional and (t.notional_cap is None or notional < t.notional_cap):
+                return t
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerComparison:
+    """The proposed tiers of one market beside other venues' brackets at the same notionals.
+
+    ``rows``: per proposed tier floor, ``(notional, proposed max leverage, proposed MMF, {venue: (max
+    leverage, maintenance rate) or None})``; ``sources``: venue -> where its table was read.
+    """
+
+    venues: tuple[str, ...]
+    sources: Mapping[str, str]
+    rows: tuple[tuple[float, float, float, Mapping[str, tuple[float, float] | None]], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary: ``venues``, ``sources`` and ``rows`` of ``notional``, ``proposed``
+        (``max_leverage``, ``mmf``) and ``peers`` (venue -> ``max_leverage``, ``maintenance_rate`` or None)."""
+        return {
+            "venues": list(self.venues), "sources": dict(self.sources),
+            "rows": [{"notional": _f(n), "proposed": {"max_leverage": _f(lev), "mmf": _f(mmf)},
+                      "peers": {v: (None if x is None else {"max_leverage": _f(x[0]), "maintenance_rate": _f(x[1])})
+                                for v, x in peers.items()}}
+                     for n, lev, mmf, peers in self.rows],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PeerComparison:
+        """Inverse of :meth:`to_dict`."""
+        rows = tuple(
+            (r["notional"], r["proposed"]["max_leverage"], r["proposed"]["mmf"],
+             {v: (None if x is None else (x["max_leverage"], x["maintenance_rate"])) for v, x in r["peers"].items()})
+            for r in d["rows"])
+        return cls(venues=tuple(d["venues"]), sources=dict(d["sources"]), rows=rows)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -593,6 +769,7 @@ class PerpAssetProposal:
     position_limit : float or None
         Notional above which no tier can be offered (quote currency), or None.
     covered : CoveredMove
+        Tier 1's covered move and how anti-procyclicality shaped it.
     current : tuple of CurrentTierAssessment or None
         The current brackets and their coverage under today's model.
     lines : tuple of ParamLine
@@ -602,6 +779,14 @@ class PerpAssetProposal:
     context : AssetContext or None
         Provenance and market inputs (set by the service).
     notes : tuple of str
+    horizon : MarginPeriod or None
+        How each tier's margin period of risk was built.
+    model_risk : ModelRiskBand or None
+        Tier 1's covered move from the fitted law, FHS and historical simulation, and which one bound.
+    regime : str
+        ``calm``, ``normal``, ``elevated`` or ``stress`` (forecast against long-run and stressed volatility).
+    capital_cost : float
+        Initial margin as a share of notional of a position of the policy's ``perp.reference_notional``.
     """
 
     symbol: str
@@ -614,6 +799,32 @@ class PerpAssetProposal:
     rationale: str
     context: AssetContext | None = None
     notes: tuple[str, ...] = ()
+    horizon: MarginPeriod | None = None
+    model_risk: ModelRiskBand | None = None
+    regime: str = ""
+    capital_cost: float = float("nan")
+    peers: PeerComparison | None = None
+
+    @classmethod
+    def from_dict(cls, a: Mapping[str, Any]) -> PerpAssetProposal:
+        """Inverse of :meth:`to_dict`."""
+        cur = a["current"]
+        return cls(
+            symbol=a["symbol"], status=a["status"], tiers=tuple(PerpTier(**t) for t in a["tiers"]),
+            position_limit=a["position_limit"], covered=CoveredMove.from_dict(a["covered_move"]),
+            current=None if cur is None else tuple(CurrentTierAssessment(**t) for t in cur["tiers"]),
+            lines=tuple(ParamLine.from_dict(ln) for ln in a["lines"]), rationale=a["rationale"],
+            context=None if a["context"] is None else AssetContext(**a["context"]), notes=tuple(a["notes"]),
+            horizon=None if a.get("horizon") is None else MarginPeriod.from_dict(a["horizon"]),
+            model_risk=None if a.get("model_risk") is None else ModelRiskBand(**a["model_risk"]),
+            regime=a.get("regime", ""), capital_cost=_nan(a.get("capital_cost")),
+            peers=None if a.get("peers") is None else PeerComparison.from_dict(a["peers"]),
+        )
+
+    @property
+    def under_covered(self) -> tuple[PerpTier, ...]:
+        """Tiers whose MMF a guardrail holds below the model's."""
+        return tuple(t for t in self.tiers if t.under_covered)
 
     @property
     def current_below_confidence(self) -> bool | None:
@@ -637,7 +848,38 @@ class PerpAssetProposal:
             "lines": [ln.to_dict() for ln in self.lines],
             "context": None if self.context is None else self.context.to_dict(),
             "notes": list(self.notes),
+            "horizon": None if self.horizon is None else self.horizon.to_dict(),
+            "model_risk": None if self.model_risk is None else self.model_risk.to_dict(),
+            "regime": self.regime,
+            "capital_cost": _f(self.capital_cost),
+            "peers": None if self.peers is None else self.peers.to_dict(),
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LendingBonus:
+    """What the liquidation bonus pays for (fractions of the liquidated collateral).
+
+    ``incentive`` (the policy's floor) + ``slippage`` (closing ``size`` against ``liquidity_source``) +
+    ``inventory_risk`` (the liquidator's price risk while selling over ``hold_hours`` at the stressed
+    volatility, VaR at ``confidence``) = ``total`` before rounding.
+    """
+
+    size: float
+    liquidity_source: str
+    slippage: float
+    hold_hours: float
+    confidence: float
+    inventory_risk: float
+    incentive: float
+    total: float
+    debt_asset: str
+    debt_stable: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return {k: (getattr(self, k) if isinstance(getattr(self, k), str | bool) else _f(getattr(self, k)))
+                for k in self.__slots__}  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -678,6 +920,29 @@ class LendingAssetProposal:
     rationale: str
     context: AssetContext | None = None
     notes: tuple[str, ...] = ()
+    model_risk: ModelRiskBand | None = None
+    regime: str = ""
+    bonus: LendingBonus | None = None
+    capital_cost: float = float("nan")
+
+    @classmethod
+    def from_dict(cls, a: Mapping[str, Any]) -> LendingAssetProposal:
+        """Inverse of :meth:`to_dict` (the ``*_bps`` are derived)."""
+        cur = a["current"]
+        return cls(
+            symbol=a["symbol"], status=a["status"], ltv=a["ltv"], liquidation_threshold=a["liquidation_threshold"],
+            liquidation_bonus=a["liquidation_bonus"], coverage=a["coverage"], close_out_cost=a["close_out_cost"],
+            covered=CoveredMove.from_dict(a["covered_move"]),
+            current=None if cur is None else LendingCurrentAssessment(
+                ltv=cur["ltv"], liquidation_threshold=cur["liquidation_threshold"],
+                liquidation_bonus=cur["liquidation_bonus"], coverage=cur["coverage"],
+                below_confidence=cur["below_confidence"]),
+            lines=tuple(ParamLine.from_dict(ln) for ln in a["lines"]), rationale=a["rationale"],
+            context=None if a["context"] is None else AssetContext(**a["context"]), notes=tuple(a["notes"]),
+            model_risk=None if a.get("model_risk") is None else ModelRiskBand(**a["model_risk"]),
+            regime=a.get("regime", ""), bonus=None if a.get("bonus") is None else LendingBonus(**a["bonus"]),
+            capital_cost=_nan(a.get("capital_cost")),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary: ``symbol, status, ltv, liquidation_threshold, liquidation_bonus`` (fractions),
@@ -697,6 +962,10 @@ class LendingAssetProposal:
             "lines": [ln.to_dict() for ln in self.lines],
             "context": None if self.context is None else self.context.to_dict(),
             "notes": list(self.notes),
+            "model_risk": None if self.model_risk is None else self.model_risk.to_dict(),
+            "regime": self.regime,
+            "bonus": None if self.bonus is None else self.bonus.to_dict(),
+            "capital_cost": _f(self.capital_cost),
         }
 
 
@@ -710,6 +979,98 @@ class SkippedAsset:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
         return {"symbol": self.symbol, "reason": self.reason}
+
+
+_OPTION_TIER_KEYS = ("notional_floor", "notional_cap", "mmf", "imf", "max_leverage", "maintenance_deduction",
+                     "liquidation_penalty", "coverage", "horizon_hours", "under_covered")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptionAsset:
+    """An asset's parameters under one option (the ``options[].assets[]`` entries of a proposal).
+
+    Perps: ``tiers`` (each a mapping of ``notional_floor, notional_cap, mmf, imf, max_leverage,
+    maintenance_deduction, liquidation_penalty, coverage, horizon_hours, under_covered``) and
+    ``position_limit``; lending: ``ltv``, ``liquidation_threshold``, ``liquidation_bonus``, ``coverage``.
+    ``capital_cost`` as in the asset proposals.
+    """
+
+    symbol: str
+    status: str
+    capital_cost: float
+    position_limit: float | None = None
+    tiers: tuple[Mapping[str, Any], ...] | None = None
+    ltv: float | None = None
+    liquidation_threshold: float | None = None
+    liquidation_bonus: float | None = None
+    coverage: float | None = None
+
+    @classmethod
+    def of(cls, a: PerpAssetProposal | LendingAssetProposal) -> OptionAsset:
+        """The summary of a full asset proposal."""
+        if isinstance(a, PerpAssetProposal):
+            return cls(symbol=a.symbol, status=a.status, capital_cost=a.capital_cost, position_limit=a.position_limit,
+                       tiers=tuple(MappingProxyType({k: v for k, v in t.to_dict().items() if k in _OPTION_TIER_KEYS})
+                                   for t in a.tiers))
+        return cls(symbol=a.symbol, status=a.status, capital_cost=a.capital_cost, ltv=a.ltv,
+                   liquidation_threshold=a.liquidation_threshold, liquidation_bonus=a.liquidation_bonus,
+                   coverage=a.coverage)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (perp or lending keys, see the class notes)."""
+        if self.tiers is not None:
+            return {"symbol": self.symbol, "status": self.status, "capital_cost": _f(self.capital_cost),
+                    "position_limit": _f(self.position_limit), "tiers": [dict(t) for t in self.tiers]}
+        return {"symbol": self.symbol, "status": self.status, "capital_cost": _f(self.capital_cost),
+                "ltv": _f(self.ltv), "liquidation_threshold": _f(self.liquidation_threshold),
+                "liquidation_bonus": _f(self.liquidation_bonus), "coverage": _f(self.coverage)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OptionAsset:
+        """Inverse of :meth:`to_dict`."""
+        if "tiers" in d:
+            return cls(symbol=d["symbol"], status=d["status"], capital_cost=_nan(d["capital_cost"]),
+                       position_limit=d["position_limit"], tiers=tuple(MappingProxyType(dict(t)) for t in d["tiers"]))
+        return cls(symbol=d["symbol"], status=d["status"], capital_cost=_nan(d["capital_cost"]), ltv=d["ltv"],
+                   liquidation_threshold=d["liquidation_threshold"], liquidation_bonus=d["liquidation_bonus"],
+                   coverage=d["coverage"])
+
+
+def _nan(x: Any) -> float:
+    return float("nan") if x is None else float(x)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposalOption:
+    """One named variant of the policy (Gauntlet / Chaos Labs style options) and what it gives.
+
+    Attributes
+    ----------
+    name : str
+        ``conservative``, ``moderate``, ``aggressive`` or a policy file's own option.
+    recommended : bool
+        This option is the proposal's policy itself (its ``assets``).
+    differences : Mapping[str, Any]
+        Dotted policy keys that differ from the recommended policy, with this option's values.
+    assets : tuple of OptionAsset
+        The parameters this option proposes.
+    """
+
+    name: str
+    recommended: bool
+    differences: Mapping[str, Any]
+    assets: tuple[OptionAsset, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary: ``name, recommended, differences, assets``."""
+        return {"name": self.name, "recommended": self.recommended, "differences": dict(self.differences),
+                "assets": [a.to_dict() for a in self.assets]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ProposalOption:
+        """Inverse of :meth:`to_dict`."""
+        return cls(name=d["name"], recommended=bool(d["recommended"]), differences=dict(d["differences"]),
+                   assets=tuple(OptionAsset.from_dict(a) for a in d["assets"]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -728,6 +1089,9 @@ class Proposal:
     skipped : tuple of SkippedAsset
     provenance : Mapping
         ``packages`` (name -> version), ``model_specs`` (spec key -> FitSpec dict), ``current_source``.
+    options : tuple of ProposalOption
+        Named variants of the policy side by side (empty unless asked for); ``assets`` is the
+        recommended one.
     """
 
     profile: str
@@ -736,6 +1100,7 @@ class Proposal:
     assets: tuple[PerpAssetProposal | LendingAssetProposal, ...]
     skipped: tuple[SkippedAsset, ...]
     provenance: Mapping[str, Any]
+    options: tuple[ProposalOption, ...] = ()
 
     def content(self) -> dict[str, Any]:
         """The hashed content: everything but the id, the creation time and the status."""
@@ -746,6 +1111,7 @@ class Proposal:
             "policy": dict(self.policy),
             "assets": [a.to_dict() for a in self.assets],
             "skipped": [s.to_dict() for s in self.skipped],
+            "options": [o.to_dict() for o in self.options],
             "provenance": dict(self.provenance),
         }
 
@@ -753,6 +1119,35 @@ class Proposal:
     def id(self) -> str:
         """SHA-256 (hex) of :func:`canonical_json` of :meth:`content`."""
         return content_id(self.content())
+
+    @classmethod
+    def from_content(cls, content: Mapping[str, Any]) -> Proposal:
+        """Rebuild a proposal from its stored content (:meth:`content`); the round trip is exact.
+
+        Raises
+        ------
+        ValueError
+            Another format, or content that does not rebuild to the same hash (written by another version).
+        """
+        if content.get("format") != PROPOSAL_FORMAT:
+            raise ValueError(f"proposal content has format {content.get('format')!r}; this riskparams reads "
+                             f"{PROPOSAL_FORMAT!r}.")
+        try:
+            reader = PerpAssetProposal.from_dict if content["profile"] == "perp" else LendingAssetProposal.from_dict
+            proposal = cls(
+                profile=content["profile"], as_of=content["as_of"], policy=dict(content["policy"]),
+                assets=tuple(reader(a) for a in content["assets"]),
+                skipped=tuple(SkippedAsset(**x) for x in content["skipped"]),
+                provenance=dict(content["provenance"]),
+                options=tuple(ProposalOption.from_dict(o) for o in content.get("options", [])),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"the stored proposal content does not have this riskparams' shape ({exc}); it was "
+                             "written by another version of riskparams.") from None
+        if content_id(proposal.content()) != content_id(content):
+            raise ValueError("the stored proposal content does not rebuild to the same hash; it was written by "
+                             "another version of riskparams.")
+        return proposal
 
     def to_dict(self) -> dict[str, Any]:
         """``{"id": ..., **content}``."""
@@ -771,3 +1166,43 @@ def canonical_json(obj: Any) -> str:
 def content_id(content: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the canonical JSON of a proposal's content."""
     return hashlib.sha256(canonical_json(dict(content)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SensitivityCell:
+    """Tier 1 of one market at one margin period of risk and confidence.
+
+    ``tier1_mmf`` is the proposed tier-1 MMF with every tier's MPOR fixed at ``horizon_hours``;
+    ``es_fitted``, ``es_fhs``, ``es_empirical`` the worse tail's expected-shortfall price move over the
+    horizon from the fitted law, filtered historical simulation and historical simulation; ``nu`` the
+    fitted t degrees of freedom.
+    """
+
+    horizon_hours: float
+    confidence: float
+    tier1_mmf: float
+    tier1_max_leverage: float
+    es_fitted: float
+    es_fhs: float | None
+    es_empirical: float | None
+    nu: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return {k: _f(getattr(self, k)) for k in self.__slots__}  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sensitivity:
+    """How tier 1 of one market moves with the margin period of risk and the confidence."""
+
+    symbol: str
+    series: str
+    model: str
+    basis: str
+    cells: tuple[SensitivityCell, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary: ``symbol, series, model, basis, cells``."""
+        return {"symbol": self.symbol, "series": self.series, "model": self.model, "basis": self.basis,
+                "cells": [c.to_dict() for c in self.cells]}

@@ -305,7 +305,8 @@ def _fmt(x: Any, spec: str) -> str:
 # the document: proposal, status, committee record, backtest
 # -------------------------------------------------------------------------------------------------
 
-_CONTENT_KEYS = ("format", "profile", "as_of", "policy", "assets", "skipped", "provenance")
+_CONTENT_KEYS = ("format", "profile", "as_of", "policy", "assets", "skipped", "options", "provenance")
+_OPTIONAL_CONTENT_KEYS = ("options",)  # absent from proposals stored before options existed
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,10 +365,10 @@ def _doc(
 ) -> _Doc:
     to_dict = getattr(proposal, "to_dict", None)
     d: dict[str, Any] = dict(to_dict() if callable(to_dict) else proposal)  # type: ignore[arg-type]
-    missing = [k for k in ("id", *_CONTENT_KEYS) if k not in d]
+    missing = [k for k in ("id", *_CONTENT_KEYS) if k not in d and k not in _OPTIONAL_CONTENT_KEYS]
     if missing:
         raise ExportError(f"the proposal to export is missing {missing[0]!r}; pass a stored proposal.")
-    content = {k: d[k] for k in _CONTENT_KEYS}
+    content = {k: d[k] for k in _CONTENT_KEYS if k in d}
     pid = str(d["id"])
     if content_id(content) != pid:
         raise ExportError(f"the proposal's content does not hash to its id {pid[:12]}; export only stored, "
@@ -540,11 +541,29 @@ def _summary(doc: _Doc) -> list[Block]:
         "and liquidation bonuses"
     n = len(doc.assets)
     where = "at the maintenance boundary" if doc.profile == "perp" else "at the liquidation threshold"
+    if doc.profile == "perp":
+        horizon = ("a margin period of risk per tier (oracle latency + liquidation delay + close-out time of the "
+                   "tier's notional at a share of the market's volume)")
+    else:
+        horizon = f"a {policy['horizon_hours']:g}-hour margin period of risk"
     text = (f"This {'proposal' if doc.final else 'draft'} sets {what} for {n} asset{'s' if n != 1 else ''} "
-            f"({', '.join(a['symbol'] for a in doc.assets)}) so that a liquidation {where} leaves no bad debt "
-            f"with probability {_pct(policy['confidence'])} over a {policy['horizon_hours']:g}-hour margin period "
-            "of risk, under a volatility forecast of each asset.")
+            f"({', '.join(a['symbol'] for a in doc.assets)}). The policy targets a liquidation {where} that leaves "
+            f"no bad debt with probability {_pct(policy['confidence'])} ({str(policy['measure']).upper()}) over "
+            f"{horizon}, under a volatility forecast of each asset.")
     blocks: list[Block] = [("p", text)]
+    worst = _worst_coverage(doc)
+    if worst is not None:
+        sym, where_w, cov = worst
+        verdict = "meets" if cov >= policy["confidence"] else "falls short of"
+        blocks.append(("p", f"Coverage as proposed: the worst {'tier' if doc.profile == 'perp' else 'asset'} is "
+                            f"{sym}{where_w} at {_pct(cov)}, which {verdict} the {_pct(policy['confidence'])} target."))
+    under = _under_covered(doc)
+    if under:
+        blocks.append(("p", "Under-covered because a guardrail holds the margin below the model's: "
+                            + "; ".join(under) + "."))
+    choice = _chosen_option(doc)
+    if choice:
+        blocks.append(("p", f"The committee chose the **{choice}** option (see Options)."))
     with_current = [ln for ln in lines if ln["current"] is not None]
     if with_current:
         blocks.append(("p", f"{len(changed)} of {len(with_current)} parameters with a current value change: "
@@ -558,6 +577,121 @@ def _summary(doc: _Doc) -> list[Block]:
                             f"policy's {_pct(policy['confidence'])} target."))
     if doc.content.get("skipped"):
         blocks.append(("p", f"Left out: {', '.join(s['symbol'] for s in doc.content['skipped'])} (see Specification)."))
+    return blocks
+
+
+def _worst_coverage(doc: _Doc) -> tuple[str, str, float] | None:
+    """(symbol, where, coverage) of the least-covered tier (perps) or asset (lending) as proposed."""
+    worst: tuple[str, str, float] | None = None
+    for a in doc.assets:
+        if doc.profile == "perp":
+            for k, t in enumerate(a.get("tiers") or []):
+                c = _finite(t.get("coverage"))
+                if c is not None and (worst is None or c < worst[2]):
+                    worst = (a["symbol"], f" tier {k + 1}", c)
+        else:
+            c = _finite(a.get("coverage"))
+            if c is not None and (worst is None or c < worst[2]):
+                worst = (a["symbol"], "", c)
+    return worst
+
+
+def _under_covered(doc: _Doc) -> list[str]:
+    """``'BTC tier 2 (MMF 1.20% against the model's 1.80%, coverage 97.10%)'`` for every under-covered tier."""
+    out = []
+    for a in doc.assets:
+        for k, t in enumerate(a.get("tiers") or []):
+            if t.get("under_covered"):
+                out.append(f"{a['symbol']} tier {k + 1} (MMF {_pct(t['mmf'])} against the model's "
+                           f"{_pct(t['mmf_model'])}, coverage {_pct(t['coverage'])})")
+    return out
+
+
+def _chosen_option(doc: _Doc) -> str | None:
+    decision = (doc.workflow or {}).get("decision") or {}
+    if decision.get("action") != "approved":
+        return None
+    opt = (decision.get("detail") or {}).get("option")
+    return None if opt is None else str(opt)
+
+
+def _payload_assets(doc: _Doc) -> list[dict[str, Any]]:
+    """The assets a venue payload carries: the proposal's, with the parameters of the option the committee
+    chose when it is not the recommended one."""
+    choice = _chosen_option(doc)
+    opt = next((o for o in doc.content.get("options") or [] if o["name"] == choice), None)
+    if opt is None or opt.get("recommended"):
+        return doc.assets
+    by_sym = {x["symbol"]: x for x in opt["assets"]}
+    keys = ("status", "tiers", "position_limit", "ltv", "liquidation_threshold", "liquidation_bonus")
+    return [a | {k: by_sym[a["symbol"]][k] for k in keys if k in by_sym.get(a["symbol"], {})} for a in doc.assets]
+
+
+def _hours(h: Any) -> str:
+    v = _finite(h)
+    if v is None:
+        return "-"
+    return f"{v * 60:.0f} min" if v < 1 else f"{v:.3g} h"
+
+
+def _options(doc: _Doc) -> list[Block]:
+    opts = doc.content.get("options") or []
+    if not opts:
+        return []
+    perp = doc.profile == "perp"
+    blocks: list[Block] = [("h3", "Options"),
+                           ("p", "The same data under named variants of the policy (as risk providers present them); "
+                                 "the recommended option is the specification above. Capital cost: "
+                                 + ("initial margin as a share of notional of a reference position."
+                                    if perp else "1 - LTV, the collateral a borrower cannot borrow against."))]
+    blocks.append(("ul", [f"**{o['name']}**{' (recommended)' if o['recommended'] else ''}: "
+                          + (", ".join(f"`{k}` = {v}" for k, v in o["differences"].items()) or "the policy as above")
+                          for o in opts]))
+    head = ["Asset", "Option", "Tier 1 max leverage", "Tier 1 MMF", "Tier 1 penalty", "Tier 1 coverage",
+            "Tiers", "Capital cost"] if perp else ["Asset", "Option", "LTV", "LT", "Bonus", "Coverage",
+                                                    "Capital cost"]
+    rows = []
+    for sym in sorted({x["symbol"] for o in opts for x in o["assets"]}):
+        for o in opts:
+            x = next((y for y in o["assets"] if y["symbol"] == sym), None)
+            if x is None:
+                continue
+            if perp:
+                t = (x.get("tiers") or [None])[0]
+                rows.append([sym, o["name"], "-" if t is None else _lev(t["max_leverage"]),
+                             "-" if t is None else _pct(t["mmf"]), "-" if t is None else _pct(t["liquidation_penalty"]),
+                             "-" if t is None else _pct(t["coverage"]), str(len(x.get("tiers") or [])),
+                             _pct(x.get("capital_cost"))])
+            else:
+                rows.append([sym, o["name"], _pct(x["ltv"]), _pct(x["liquidation_threshold"]),
+                             _pct(x["liquidation_bonus"]), _pct(x["coverage"]), _pct(x.get("capital_cost"))])
+    blocks.append(("table", head, rows))
+    return blocks
+
+
+def _peers(doc: _Doc) -> list[Block]:
+    if doc.profile != "perp":
+        return []
+    with_peers = [a for a in doc.assets if a.get("peers")]
+    if not with_peers:
+        return []
+    blocks: list[Block] = [("h3", "Peer venues"), ("p", "Max leverage / maintenance rate other venues publish at "
+                                                        "each proposed tier's floor notional (- : not offered there).")]
+    for a in with_peers:
+        pe = a["peers"]
+        head = ["Asset", "From notional", "Proposed", *pe["venues"]]
+        rows = []
+        for r in pe["rows"]:
+            cells = [a["symbol"], format_notional(r["notional"]),
+                     f"{_lev(r['proposed']['max_leverage'])} / {_pct(r['proposed']['mmf'])}"]
+            for v in pe["venues"]:
+                x = r["peers"].get(v)
+                cells.append("-" if x is None else f"{_lev(x['max_leverage'])} / {_pct(x['maintenance_rate'])}")
+            rows.append(cells)
+        blocks.append(("table", head, rows))
+    sources = sorted({f"{v}: {src}" for a in with_peers for v, src in a["peers"]["sources"].items() if src})
+    if sources:
+        blocks.append(("p", "Peer sources: " + "; ".join(sources) + "."))
     return blocks
 
 
@@ -608,6 +742,8 @@ def _specification(doc: _Doc) -> list[Block]:
               "Aave payload writes the bonus as 500 for 5% (10500 in the pool)."),
         ("table", ["Asset", "Parameter", "Current", "Proposed", "Change"], [_spec_cells(r) for r in rows]),
         ("chart", "spec"),
+        *_options(doc),
+        *_peers(doc),
     ]
     if doc.profile == "perp":
         limits = [f"{a['symbol']}: no tier above {format_notional(a['position_limit'])}" for a in doc.assets
@@ -647,11 +783,26 @@ def _apc_lines(policy: Mapping[str, Any]) -> list[str]:
 def _methodology(doc: _Doc) -> list[Block]:
     policy = doc.content["policy"]
     prov = doc.content.get("provenance", {})
+    bonus_rows: list[list[str]] = []
     measure = "expected shortfall (ES)" if policy["measure"] == "es" else "value at risk (VaR)"
     tail = "the worse of the two tails (longs and shorts)" if doc.profile == "perp" else "the lower tail (price falls)"
+    mp = policy.get("mpor") or {}
+    if doc.profile == "perp" and mp:
+        if mp.get("fixed_hours"):
+            horizon = f"a margin period of risk fixed at {mp['fixed_hours']:g} hours for every tier"
+        else:
+            horizon = (f"each tier's margin period of risk: {mp['oracle_latency_minutes']:g} min oracle latency + "
+                       f"{mp['liquidation_delay_minutes']:g} min liquidation delay + the time to close the tier's "
+                       f"notional at {_pct(mp['participation_rate'], 0)} of the market's volume (at most "
+                       f"{mp['max_hours']:g} hours; longer tiers are not offered)")
+    else:
+        horizon = f"a horizon (margin period of risk) of {policy['horizon_hours']:g} hours"
+    combine = (policy.get("model_risk") or {}).get("combine", "fitted")
     items = [
-        f"Covered move: the {measure} of the price move at confidence {_pct(policy['confidence'])} over a horizon "
-        f"(margin period of risk) of {policy['horizon_hours']:g} hours, on {tail}.",
+        f"Covered move: the {measure} of the price move at confidence {_pct(policy['confidence'])} over {horizon}, "
+        f"on {tail}; the {combine} of three estimates of the tail (the fitted law, filtered historical simulation "
+        "and plain historical simulation, see Model risk). A horizon shorter than a bar of the series is the "
+        "bar's distribution scaled by the square root of time.",
         f"Liquidator incentive floor {_pct(policy['liquidator_incentive'])}; close-out cost half-spread "
         f"{_pct(policy['liquidity']['half_spread'])} + {policy['liquidity']['impact_k']:g} x daily volatility x "
         f"sqrt(notional / ADV), ADV over {policy['liquidity']['adv_window_days']} days.",
@@ -666,9 +817,14 @@ def _methodology(doc: _Doc) -> list[Block]:
     else:
         p = policy["lending"]
         ref = format_notional(p["reference_liquidation_notional"])
-        items.append(f"Lending: bonus = close-out cost of {ref} + incentive "
-                     f"(rounded up); LT = (1 - covered move) / (1 + bonus) (rounded down); LTV = LT - "
-                     f"{_pct(p['ltv_buffer'])}; steps of {_pct(policy['rounding']['lending_step'])}.")
+        items.append(f"Lending: bonus = incentive + slippage of selling {ref} + the liquidator's inventory risk (VaR "
+                     f"{_pct(p.get('bonus_confidence', 0.99), 0)} of a {p.get('liquidator_hold_hours', 1):g}-hour fall "
+                     f"at the stressed volatility), rounded up; LT = (1 - covered move) / (1 + bonus) (rounded down); "
+                     f"LTV = LT - {_pct(p['ltv_buffer'])}; steps of {_pct(policy['rounding']['lending_step'])}.")
+        bonus_rows = [[a["symbol"], str(a["bonus"]["debt_asset"]) + ("" if a["bonus"]["debt_stable"] else " (ratio)"),
+                       str(a["bonus"]["liquidity_source"]), _pct(a["bonus"]["slippage"]),
+                       _pct(a["bonus"]["inventory_risk"]), _pct(a["bonus"]["incentive"]), _pct(a["bonus"]["total"]),
+                       _pct(a["liquidation_bonus"])] for a in doc.assets if a.get("bonus")]
     g = policy["guardrails"]
     items.append(f"Guardrails against the current values: relative changes up to {_pct(g['dead_band'], 0)} keep the "
                  f"current value (dead band); at most {_pct(g['max_relative_change'], 0)} change per proposal"
@@ -676,7 +832,33 @@ def _methodology(doc: _Doc) -> list[Block]:
                                                                sorted(g['lending_max_change_bps'].items()))
                     if doc.profile == "lending" else "") + ".")
     items.append(f"Policy key `{policy.get('policy_key', '-')}`.")
-    blocks: list[Block] = [("ul", items), ("h3", "Volatility model")]
+    blocks: list[Block] = [("ul", items)]
+    if doc.profile == "perp":
+        mpor_rows = [[a["symbol"], str(k + 1), format_notional(_finite(t.get("cost_notional"))),
+                      _hours(t.get("horizon_hours")), _pct(t.get("covered_move")), _pct(t.get("close_out_cost")),
+                      _pct(t["mmf"]), _pct(t["coverage"]) + (" (under-covered)" if t.get("under_covered") else "")]
+                     for a in doc.assets for k, t in enumerate(a.get("tiers") or [])]
+        if mpor_rows:
+            blocks += [("h3", "Margin period of risk and coverage per tier"),
+                       ("table", ["Asset", "Tier", "Close-out of", "MPOR", "Covered move", "Close-out cost", "MMF",
+                                  "Coverage"], mpor_rows)]
+    band_rows = [[a["symbol"], _hours(m["horizon_hours"]), f"{str(m['measure']).upper()} {_pct(m['confidence'])}",
+                  _pct(m["fitted"]), _pct(m.get("fhs")), _pct(m.get("empirical")),
+                  "-" if m.get("nu") is None else f"{m['nu']:.2f}", f"{m['combine']} -> {m['bound']}"]
+                 for a in doc.assets for m in [a.get("model_risk")] if m]
+    if band_rows:
+        blocks += [("h3", "Model risk"),
+                   ("p", "The covered move before anti-procyclicality from three estimates of the tail, at tier 1's "
+                         "horizon (lending: the policy's): the fitted conditional law (Student-t with nu degrees of "
+                         "freedom), filtered historical simulation (the model's own standardized residuals) and plain "
+                         "historical simulation over the whole history. The policy combines them as shown."),
+                   ("table", ["Asset", "Horizon", "Measure", "Fitted", "FHS", "Historical", "nu", "Combined -> bound"],
+                    band_rows)]
+    if doc.profile == "lending" and bonus_rows:
+        blocks += [("h3", "Liquidation bonus"),
+                   ("table", ["Asset", "Debt asset", "Liquidity", "Slippage", "Inventory risk", "Incentive",
+                              "Total", "Bonus (rounded, guarded)"], bonus_rows)]
+    blocks.append(("h3", "Volatility model"))
     specs = prov.get("model_specs", {})
     blocks.append(("ul", [
         f"`{key}`: model {s.get('model')} (candidates {', '.join(s.get('candidates') or []) or '-'}), "
@@ -697,7 +879,8 @@ def _methodology(doc: _Doc) -> list[Block]:
         cm = a["covered_move"]
         rows.append([
             a["symbol"], f"{c.get('freq', '-')} {c.get('kind', '-')} ({c.get('source', '-')})"
-            + (" [synthetic]" if c.get("synthetic") and c.get("source") != "synthetic" else ""),
+            + (" [synthetic]" if c.get("synthetic") and c.get("source") != "synthetic" else "")
+            + (f": {c['selection']}" if c.get("selection") else ""),
             f"{str(c.get('first_bar', '-'))[:10]} to {str(c.get('last_bar', '-'))[:10]}",
             str(c.get("model", "-")) + (" (EWMA fallback)" if c.get("fallback") else ""),
             f"{_pct(cm['vol_forecast_annualised'], 0)} / {_pct(cm['vol_long_run_annualised'], 0)} / "
@@ -775,6 +958,17 @@ def _risks(doc: _Doc) -> list[Block]:
     synthetic = [a["symbol"] for a in doc.assets if (a.get("context") or {}).get("synthetic")]
     if synthetic:
         items.append(f"{', '.join(synthetic)} use synthetic (demo) data: not a basis for a real decision.")
+    under = _under_covered(doc)
+    if under:
+        items.append("Under-covered tiers (a guardrail holds the MMF below what the model asks, so these tiers keep "
+                     "less margin than the policy's covered move calls for; their coverage under today's model is "
+                     "shown): " + "; ".join(under) + ".")
+    stressed = [a["symbol"] for a in doc.assets if a.get("regime") == "stress"]
+    if stressed:
+        allow = bool((policy.get("guardrails") or {}).get("loosen_in_stress"))
+        items.append(f"{', '.join(stressed)} {'are' if len(stressed) > 1 else 'is'} in a stressed volatility regime: "
+                     + ("the policy allows margins to loosen in stress." if allow else
+                        "no margin parameter loosens against the current one while it lasts."))
     capped = [ln for ln in _lines(doc) if ln["bound"] == "max_change"]
     if capped:
         ex = "; ".join(f"{ln['symbol']} {ln['parameter']}"
@@ -1153,7 +1347,7 @@ def to_dydx(
         raise ExportError(f"the first dYdX liquidity tier id must be a whole number >= 0, got {first_id!r}.")
     messages, tiers, left_out = [], [], []
     next_id = first_id
-    for a in doc.assets:
+    for a in _payload_assets(doc):
         if a["status"] != "ok" or not a["tiers"]:
             left_out.append({"symbol": a["symbol"], "reason": f"{a['status']}: no tier can be offered"})
             continue
@@ -1180,6 +1374,7 @@ def to_dydx(
         "title": _title(doc).removeprefix("[ARFC] ")[:140], "summary": summary, "metadata": f"riskparams:{doc.id}", "messages": messages,
         "riskparams": {
             "proposal_id": doc.id, "status": doc.status, "final": doc.final, "banner": doc.banner,
+            "option": _chosen_option(doc),
             "mapping": {
                 "initial_margin_ppm": "ceil(IMF x 1e6), IMF = 1 / max leverage",
                 "maintenance_fraction_ppm": "ceil(MMF / IMF x 1e6): dYdX's maintenance margin is a fraction of the "
@@ -1224,7 +1419,7 @@ def to_aave(
     check_profile("aave", doc.profile)
     addresses = {str(k).upper(): str(v) for k, v in (asset_addresses or {}).items()}
     updates, unchanged = [], []
-    for a in doc.assets:
+    for a in _payload_assets(doc):
         proposed = {"ltv": _floor(a["ltv"] * 1e4), "liqThreshold": _floor(a["liquidation_threshold"] * 1e4),
                     "liqBonus": _ceil(a["liquidation_bonus"] * 1e4)}
         cur = a.get("current")
@@ -1242,7 +1437,7 @@ def to_aave(
         "KEEP_CURRENT": KEEP_CURRENT, "collateralUpdates": updates,
         "riskparams": {
             "proposal_id": doc.id, "status": doc.status, "final": doc.final, "banner": doc.banner,
-            "title": _title(doc), "created_at": doc.created_at, "unchanged": unchanged,
+            "title": _title(doc), "created_at": doc.created_at, "unchanged": unchanged, "option": _chosen_option(doc),
             "mapping": {
                 "ltv": "floor(LTV x 1e4) bps (0.80 -> 8000)",
                 "liqThreshold": "floor(liquidation threshold x 1e4) bps (0.825 -> 8250)",

@@ -77,18 +77,10 @@ from typing import Any
 
 from riskparams import export as _export
 from riskparams.domain import (
-    PROPOSAL_FORMAT,
-    AssetContext,
-    CoveredMove,
-    CurrentTierAssessment,
     LendingAssetProposal,
-    LendingCurrentAssessment,
     ParamLine,
     PerpAssetProposal,
-    PerpTier,
     Proposal,
-    SkippedAsset,
-    content_id,
     validate_symbol,
 )
 from riskparams.exceptions import RiskParamsError
@@ -827,29 +819,44 @@ def _supersede_ancestors(cur: Any, state: Workflow, member: Member, now: datetim
 
 
 def approve(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
-            committee: Committee | None = None) -> Workflow:
+            committee: Committee | None = None, option: str | None = None) -> Workflow:
     """Record the committee's approval (a chair; in review; quorum of sign-offs; no unresolved dissent).
 
-    Approving a revision marks its approved or exported ancestors ``superseded``.
+    Approving a revision marks its approved or exported ancestors ``superseded``. When the proposal carries
+    options, the approval records the option the committee chose (``option``; default the recommended one) in
+    the event's detail; venue payloads then carry that option's parameters.
 
     Raises
     ------
     GovernanceError
-        Not a chair, not in review, too few sign-offs, or unresolved dissent.
+        Not a chair, not in review, too few sign-offs, unresolved dissent, or an option the proposal does
+        not have.
     """
     text = _text(comment)
+    stored = get_proposal(store, proposal_id)
+    opts = [str(o["name"]) for o in stored.content.get("options") or []]
+    rec = next((str(o["name"]) for o in stored.content.get("options") or [] if o.get("recommended")),
+               opts[0] if opts else None)
+    choice = rec if option is None else str(option).strip().lower()
+    detail = None if choice is None else {"option": choice, "recommended": choice == rec}
 
     def check(state: Workflow, member: Member) -> None:
         _require_chair(member, "approve a proposal")
         final = _final_message(state)
         if final is not None and state.status not in _DECIDED:
             raise GovernanceError(final)
+        if option is not None and not opts:
+            raise GovernanceError(f"proposal {_short(stored.id)} has no options to choose from; approve it without "
+                                  "one.")
+        if opts and choice not in opts:
+            raise GovernanceError(f"proposal {_short(stored.id)} has no option {option!r} (options: "
+                                  f"{', '.join(opts)}).")
         blocker = state.approval_blocker
         if blocker is not None:
             raise GovernanceError(blocker)
 
     return _act(store, proposal_id, who, committee, Action.APPROVED, check, to_status=Status.APPROVED.value,
-                comment=text, extra=_supersede_ancestors)
+                comment=text, detail=detail, extra=_supersede_ancestors)
 
 
 def reject(store: Store, proposal_id: str, who: str | Member, *, comment: str,
@@ -990,62 +997,17 @@ class Override:
 
 
 def proposal_from_content(content: Mapping[str, Any]) -> Proposal:
-    """Rebuild a :class:`~riskparams.domain.Proposal` from its stored content (``Proposal.content()``).
-
-    The round trip is exact: ``proposal_from_content(c).content() == c``.
+    """Rebuild a :class:`~riskparams.domain.Proposal` from its stored content (:meth:`Proposal.from_content`).
 
     Raises
     ------
     GovernanceError
         The content has another format, or does not rebuild to the same hash.
     """
-    if content.get("format") != PROPOSAL_FORMAT:
-        raise GovernanceError(f"proposal content has format {content.get('format')!r}; this riskparams reads "
-                              f"{PROPOSAL_FORMAT!r}.")
-
-    def covered(d: Mapping[str, Any]) -> CoveredMove:
-        return CoveredMove(**{**d, "binding": tuple(d["binding"])})
-
-    def lines(items: Sequence[Mapping[str, Any]]) -> tuple[ParamLine, ...]:
-        return tuple(ParamLine(parameter=ln["parameter"], tier=ln["tier"], current=ln["current"],
-                               proposed=ln["proposed"], model=ln["model"], uncapped=ln["uncapped"],
-                               bound=ln["bound"]) for ln in items)
-
-    def context(d: Mapping[str, Any] | None) -> AssetContext | None:
-        return None if d is None else AssetContext(**d)
-
-    assets: list[PerpAssetProposal | LendingAssetProposal] = []
-    for a in content["assets"]:
-        if content["profile"] == "perp":
-            cur = a["current"]
-            assets.append(PerpAssetProposal(
-                symbol=a["symbol"], status=a["status"], tiers=tuple(PerpTier(**t) for t in a["tiers"]),
-                position_limit=a["position_limit"], covered=covered(a["covered_move"]),
-                current=None if cur is None else tuple(CurrentTierAssessment(**t) for t in cur["tiers"]),
-                lines=lines(a["lines"]), rationale=a["rationale"], context=context(a["context"]),
-                notes=tuple(a["notes"]),
-            ))
-        else:
-            cur = a["current"]
-            assets.append(LendingAssetProposal(
-                symbol=a["symbol"], status=a["status"], ltv=a["ltv"], liquidation_threshold=a["liquidation_threshold"],
-                liquidation_bonus=a["liquidation_bonus"], coverage=a["coverage"], close_out_cost=a["close_out_cost"],
-                covered=covered(a["covered_move"]),
-                current=None if cur is None else LendingCurrentAssessment(
-                    ltv=cur["ltv"], liquidation_threshold=cur["liquidation_threshold"],
-                    liquidation_bonus=cur["liquidation_bonus"], coverage=cur["coverage"],
-                    below_confidence=cur["below_confidence"]),
-                lines=lines(a["lines"]), rationale=a["rationale"], context=context(a["context"]),
-                notes=tuple(a["notes"]),
-            ))
-    proposal = Proposal(
-        profile=content["profile"], as_of=content["as_of"], policy=dict(content["policy"]), assets=tuple(assets),
-        skipped=tuple(SkippedAsset(**s) for s in content["skipped"]), provenance=dict(content["provenance"]),
-    )
-    if content_id(proposal.content()) != content_id(content):
-        raise GovernanceError("the stored proposal content does not rebuild to the same hash; it was written by "
-                              "another version of riskparams.")
-    return proposal
+    try:
+        return Proposal.from_content(content)
+    except ValueError as exc:
+        raise GovernanceError(str(exc)) from None
 
 
 def _fmt_value(parameter: str, x: float | None) -> str:
@@ -1123,7 +1085,8 @@ def _override_perp(
 
     ded = maintenance_deductions([t.notional_floor for t in a.tiers], mmf)
     tiers = tuple(replace(t, max_leverage=lev[k], imf=imf[k], mmf=mmf[k], liquidation_penalty=pen[k],
-                          maintenance_deduction=ded[k]) for k, t in enumerate(a.tiers))
+                          maintenance_deduction=ded[k], under_covered=mmf[k] < t.mmf_model - 1e-12)
+                  for k, t in enumerate(a.tiers))
     new: dict[tuple[str, int | None], float] = {(p, k): values[p][k] for p in PERP_PARAMETERS for k in range(n)}
     changes = "; ".join(f"{r['parameter']} tier {r['tier'] + 1} {_fmt_value(r['parameter'], r['old'])} -> "
                         f"{_fmt_value(r['parameter'], r['new'])}" for r in records)
@@ -1224,7 +1187,9 @@ def apply_overrides(
         "number": revision, "parent": parent_id, "root": root_id, "by": author, "justification": justification,
         "overrides": [*earlier, *records],
     }}
-    return replace(base, assets=tuple(assets), provenance=provenance)
+    if base.options:  # the options were the model's variants of the parent; overrides would not reach them
+        provenance["options_dropped"] = [o.name for o in base.options]
+    return replace(base, assets=tuple(assets), provenance=provenance, options=())
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,11 +79,26 @@ from riskparams.domain import (
     CurrentParams,
     CurrentPerp,
     CurrentPerpTier,
+    PeerTable,
+    PeerTier,
+    validate_source,
     validate_symbol,
 )
 from riskparams.exceptions import DataError
 
-__all__ = ["LENDING_COLUMNS", "PERP_COLUMNS", "load_current", "parse_current"]
+__all__ = [
+    "CURVE_COLUMNS",
+    "LENDING_COLUMNS",
+    "PEER_COLUMNS",
+    "PERP_COLUMNS",
+    "LiquidityCurve",
+    "load_current",
+    "load_liquidity_curves",
+    "load_peers",
+    "parse_current",
+    "parse_liquidity_curves",
+    "parse_peers",
+]
 
 PERP_COLUMNS: tuple[str, ...] = (
     "symbol", "notional_cap", "max_leverage", "maintenance_rate", "liquidation_penalty", "unit",
@@ -153,6 +169,22 @@ def _symbol(name: str, where: _Where, value: object) -> str:
         return validate_symbol(value.strip())
     except ValueError:
         raise _fail(name, where, "symbol", value, "is not a valid symbol (1-40 letters, digits and . _ / : -)") from None
+
+
+def _check_unit(name: str, where: _Where, column: str, raw: object, x: float, unit: str) -> None:
+    """Reject a rate whose size contradicts the row's unit, naming the likely mistake.
+
+    In bps a margin rate, LTV or threshold below 1 (under 0.01 %) is a fraction written under the wrong
+    unit; as a fraction a value of 1 or more (100 %) is bps written under the wrong unit.
+    """
+    if unit == "bps" and 0 < x < 1:
+        raise _fail(name, where, column, raw,
+                    f"looks like a fraction although the row's unit is bps ({x:g} bps would be {x / 100:.4g}%); "
+                    "set unit to fraction, or write the rate in bps (1% = 100)")
+    if unit == "fraction" and x >= 1:
+        raise _fail(name, where, column, raw,
+                    f"looks like bps although the row's unit is fraction ({x:g} would be {x:.4g} = {x * 100:g}%); "
+                    "set unit to bps, or write the rate as a fraction (1% = 0.01)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,6 +324,7 @@ def _perp(records: list[_Record], name: str) -> dict[str, CurrentPerp]:
             raise _fail(name, w, "max_leverage", v.get("max_leverage"), "must be in [1, 1000]")
         mmr = _number(name, w, "maintenance_rate", v.get("maintenance_rate"))
         assert mmr is not None
+        _check_unit(name, w, "maintenance_rate", v.get("maintenance_rate"), mmr, unit)
         mmr /= s
         if not (0.0 < mmr < 1.0):
             raise _fail(name, w, "maintenance_rate", v.get("maintenance_rate"), f"must be in (0, {hi_rate}) ({unit})")
@@ -300,6 +333,8 @@ def _perp(records: list[_Record], name: str) -> dict[str, CurrentPerp]:
                         f"must be below the initial margin 1 / max_leverage = {1.0 / lev:.4%}")
         pen = _number(name, w, "liquidation_penalty", v.get("liquidation_penalty"), allow_empty=True)
         if pen is not None:
+            if pen > 0:
+                _check_unit(name, w, "liquidation_penalty", v.get("liquidation_penalty"), pen, unit)
             pen /= s
             if not (0.0 <= pen < mmr):
                 raise _fail(name, w, "liquidation_penalty", v.get("liquidation_penalty"),
@@ -344,6 +379,16 @@ def _lending(records: list[_Record], name: str) -> dict[str, CurrentLending]:
         lt = _number(name, w, "liquidation_threshold", v.get("liquidation_threshold"))
         lb = _number(name, w, "liquidation_bonus", v.get("liquidation_bonus"))
         assert ltv is not None and lt is not None and lb is not None
+        for col, x in (("ltv", ltv), ("liquidation_threshold", lt)):
+            if x > 0:
+                _check_unit(name, w, col, v.get(col), x, unit)
+        if unit == "bps" and 0 < lb < 1:
+            raise _fail(name, w, "liquidation_bonus", v.get("liquidation_bonus"),
+                        "looks like a fraction although the row's unit is bps (Aave-style bps include the 10000 "
+                        "base: a 5% bonus is 10500); set unit to fraction or write the bonus in bps")
+        if unit == "fraction" and lb >= 100:
+            raise _fail(name, w, "liquidation_bonus", v.get("liquidation_bonus"),
+                        "looks like bps although the row's unit is fraction (a 5% bonus is 0.05); set unit to bps")
         if unit == "bps":
             if not 10_000 <= lb <= 15_000:
                 raise _fail(name, w, "liquidation_bonus", v.get("liquidation_bonus"),
@@ -426,3 +471,229 @@ def load_current(path: str | Path, profile: str) -> CurrentParams:
     except OSError as exc:
         raise DataError(f"cannot read {p}: {exc.strerror or exc}.", file=str(p)) from None
     return parse_current(text, name=p.name, profile=profile, fmt=fmt)
+
+
+# ---------------------------------------------------------------------------------------------
+# peers: other venues' tier tables
+# ---------------------------------------------------------------------------------------------
+
+PEER_COLUMNS: tuple[str, ...] = ("venue", "symbol", "notional_floor", "notional_cap", "max_leverage",
+                                 "maintenance_rate", "source")
+"""Columns of a peers CSV (``notional_floor`` and ``source`` optional)."""
+_PEER_REQUIRED = ("venue", "symbol", "notional_cap", "max_leverage", "maintenance_rate")
+_FREE_TEXT = re.compile(r"^[A-Za-z0-9 ._:/@#+,()=-]{0,200}$")
+
+
+def _free_text(name: str, where: _Where, column: str, value: object) -> str:
+    text = "" if value is None else str(value).strip()
+    if not _FREE_TEXT.match(text):
+        raise _fail(name, where, column, value, "must be at most 200 letters, digits, spaces and . _ : / @ # + , ( ) "
+                    "= - (no markup)")
+    return text
+
+
+def _venue(name: str, where: _Where, value: object) -> str:
+    try:
+        return validate_source(str(value or "").strip())
+    except ValueError:
+        raise _fail(name, where, "venue", value, "is not a venue name (1-40 letters, digits and . _ : -)") from None
+
+
+def _header(name: str, reader: Any, allowed: Sequence[str], required: Sequence[str], what: str) -> list[str]:
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataError(f"{name}: the file is empty (expected a header row).", file=name) from None
+    cols = [h.strip().lower() for h in header]
+    for i, c in enumerate(cols):
+        if c not in allowed:
+            raise DataError(f"{name}: row 1, column {i + 1}: unknown column {header[i]!r} (allowed for {what}: "
+                            f"{', '.join(allowed)}).", file=name, row=1, column=header[i], value=header[i])
+    if len(set(cols)) != len(cols):
+        dup = next(c for c in cols if cols.count(c) > 1)
+        raise DataError(f"{name}: row 1: column '{dup}' appears twice.", file=name, row=1, column=dup)
+    missing = [c for c in required if c not in cols]
+    if missing:
+        raise DataError(f"{name}: row 1: missing column '{missing[0]}' (required for {what}: {', '.join(required)}).",
+                        file=name, row=1, column=missing[0])
+    return cols
+
+
+def _rows(name: str, reader: Any, cols: list[str]) -> list[_Record]:
+    out = []
+    for line_no, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(cols):
+            raise DataError(f"{name}: row {line_no}: {len(row)} cells where the header has {len(cols)}.",
+                            file=name, row=line_no)
+        out.append(_Record(_Where(line_no, None), dict(zip(cols, row, strict=True))))
+    if not out:
+        raise DataError(f"{name}: no data rows after the header.", file=name)
+    return out
+
+
+def parse_peers(text: str, *, name: str) -> tuple[PeerTable, ...]:
+    """Parse other venues' tier tables: one CSV row per bracket (``venue, symbol, notional_cap,
+    max_leverage, maintenance_rate`` as a fraction; optional ``notional_floor``, default the previous cap,
+    and ``source``). Within a venue and symbol, caps strictly increase and only the last may be empty.
+
+    Raises
+    ------
+    DataError
+        One sentence naming file, row, column and value.
+    """
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    cols = _header(name, reader, PEER_COLUMNS, _PEER_REQUIRED, "peers")
+    groups: dict[tuple[str, str], list[tuple[_Record, float | None, float | None, float, float, str]]] = {}
+    for rec in _rows(name, reader, cols):
+        v, w = rec.values, rec.where
+        venue, sym = _venue(name, w, v.get("venue")), _symbol(name, w, v.get("symbol"))
+        floor = _number(name, w, "notional_floor", v.get("notional_floor"), allow_empty=True)
+        if floor is not None and not (math.isfinite(floor) and floor >= 0):
+            raise _fail(name, w, "notional_floor", v.get("notional_floor"), "must be a notional >= 0")
+        cap = _number(name, w, "notional_cap", v.get("notional_cap"), allow_empty=True)
+        if cap is not None and not (math.isfinite(cap) and cap > 0):
+            raise _fail(name, w, "notional_cap", v.get("notional_cap"), "must be a notional > 0 (or empty for an "
+                        "open-ended last bracket)")
+        lev = _number(name, w, "max_leverage", v.get("max_leverage"))
+        assert lev is not None
+        if not 1.0 <= lev <= 1000.0:
+            raise _fail(name, w, "max_leverage", v.get("max_leverage"), "must be in [1, 1000]")
+        mmr = _number(name, w, "maintenance_rate", v.get("maintenance_rate"))
+        assert mmr is not None
+        _check_unit(name, w, "maintenance_rate", v.get("maintenance_rate"), mmr, "fraction")
+        if not 0.0 < mmr < 1.0 / lev + 1e-12:
+            raise _fail(name, w, "maintenance_rate", v.get("maintenance_rate"),
+                        f"must be a fraction in (0, 1 / max_leverage = {1.0 / lev:.4%}]")
+        source = _free_text(name, w, "source", v.get("source"))
+        groups.setdefault((venue, sym), []).append((rec, floor, cap, lev, mmr, source))
+    out = []
+    for (venue, sym), rows in sorted(groups.items()):
+        rows.sort(key=lambda r: math.inf if r[2] is None else r[2])
+        tiers: list[PeerTier] = []
+        prev = 0.0
+        for i, (rec, floor, cap, lev, mmr, _src) in enumerate(rows):
+            if cap is None and i != len(rows) - 1:
+                raise _fail(name, rec.where, "notional_cap", rec.values.get("notional_cap"),
+                            f"leaves this {venue} {sym} bracket open-ended although another one follows")
+            f = prev if floor is None else floor
+            if f < prev:
+                raise _fail(name, rec.where, "notional_floor", rec.values.get("notional_floor"),
+                            f"overlaps the previous {venue} {sym} bracket, which ends at {prev:g}")
+            if cap is not None and cap <= f:
+                raise _fail(name, rec.where, "notional_cap", rec.values.get("notional_cap"),
+                            f"is not above the bracket's floor {f:g}: caps must be strictly increasing")
+            if tiers and mmr < tiers[-1].maintenance_rate:
+                raise _fail(name, rec.where, "maintenance_rate", rec.values.get("maintenance_rate"),
+                            f"is below that of the smaller {venue} {sym} bracket: rates must not fall with size")
+            if tiers and lev > tiers[-1].max_leverage:
+                raise _fail(name, rec.where, "max_leverage", rec.values.get("max_leverage"),
+                            f"is above that of the smaller {venue} {sym} bracket: leverage must not rise with size")
+            tiers.append(PeerTier(notional_floor=f, notional_cap=cap, max_leverage=lev, maintenance_rate=mmr))
+            prev = cap if cap is not None else prev
+        sources = sorted({r[5] for r in rows if r[5]})
+        out.append(PeerTable(venue=venue, symbol=sym, tiers=tuple(tiers), source="; ".join(sources)))
+    return tuple(out)
+
+
+def load_peers(path: str | Path) -> tuple[PeerTable, ...]:
+    """Read other venues' tier tables from a CSV file (see :func:`parse_peers`)."""
+    p = Path(path)
+    return parse_peers(_read_text(p, "peers file", (".csv",)), name=p.name)
+
+
+def _read_text(p: Path, what: str, suffixes: Sequence[str]) -> str:
+    if p.suffix.lower() not in suffixes:
+        raise DataError(f"{p.name}: a {what} must be a {' or '.join(suffixes)} file.", file=p.name)
+    try:
+        if p.stat().st_size > 10_000_000:
+            raise DataError(f"{p.name}: the {what} is larger than 10 MB.", file=p.name)
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{what} {p} not found.", file=str(p)) from None
+    except UnicodeDecodeError:
+        raise DataError(f"{p.name}: not a UTF-8 text file.", file=p.name) from None
+    except OSError as exc:
+        raise DataError(f"cannot read {p}: {exc.strerror or exc}.", file=str(p)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# liquidity curves: slippage against size on a named venue
+# ---------------------------------------------------------------------------------------------
+
+CURVE_COLUMNS: tuple[str, ...] = ("venue", "symbol", "notional", "slippage", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidityCurve:
+    """Slippage (fraction) of selling ``notional`` (quote currency) of ``symbol`` on ``venue``.
+
+    Between points the curve is interpolated linearly in log notional; below the first point the first
+    slippage applies; beyond the last it grows with the square root of size (the square-root law).
+    """
+
+    venue: str
+    symbol: str
+    notionals: tuple[float, ...]
+    slippages: tuple[float, ...]
+    source: str = ""
+
+    def slippage(self, notional: float) -> float:
+        """Slippage of ``notional`` (fraction, capped at 1)."""
+        n = float(notional)
+        xs, ys = self.notionals, self.slippages
+        if n <= xs[0]:
+            return ys[0]
+        if n >= xs[-1]:
+            return min(1.0, ys[-1] * math.sqrt(n / xs[-1]))
+        for i in range(1, len(xs)):
+            if n <= xs[i]:
+                w = (math.log(n) - math.log(xs[i - 1])) / (math.log(xs[i]) - math.log(xs[i - 1]))
+                return ys[i - 1] + w * (ys[i] - ys[i - 1])
+        return ys[-1]  # pragma: no cover
+
+    def describe(self) -> str:
+        """E.g. ``'uniswap-v3 depth curve (source ...)'``."""
+        return f"{self.venue} depth curve" + (f" ({self.source})" if self.source else "")
+
+
+def parse_liquidity_curves(text: str, *, name: str) -> tuple[LiquidityCurve, ...]:
+    """Parse depth curves: CSV rows ``venue, symbol, notional, slippage`` (fraction; optional ``source``);
+    per venue and symbol at least one point, notionals strictly increasing after sorting and slippage
+    non-decreasing with size."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    cols = _header(name, reader, CURVE_COLUMNS, CURVE_COLUMNS[:4], "liquidity curves")
+    groups: dict[tuple[str, str], list[tuple[_Record, float, float, str]]] = {}
+    for rec in _rows(name, reader, cols):
+        v, w = rec.values, rec.where
+        venue, sym = _venue(name, w, v.get("venue")), _symbol(name, w, v.get("symbol"))
+        n = _number(name, w, "notional", v.get("notional"))
+        assert n is not None
+        if not (math.isfinite(n) and n > 0):
+            raise _fail(name, w, "notional", v.get("notional"), "must be a notional > 0")
+        sl = _number(name, w, "slippage", v.get("slippage"))
+        assert sl is not None
+        _check_unit(name, w, "slippage", v.get("slippage"), sl, "fraction")
+        if not 0.0 <= sl < 1.0:
+            raise _fail(name, w, "slippage", v.get("slippage"), "must be a fraction in [0, 1)")
+        groups.setdefault((venue, sym), []).append((rec, n, sl, _free_text(name, w, "source", v.get("source"))))
+    out = []
+    for (venue, sym), rows in sorted(groups.items()):
+        rows.sort(key=lambda r: r[1])
+        for a, b in zip(rows, rows[1:], strict=False):
+            if b[1] == a[1]:
+                raise _fail(name, b[0].where, "notional", b[0].values.get("notional"),
+                            f"repeats a notional of the {venue} {sym} curve")
+            if b[2] < a[2]:
+                raise _fail(name, b[0].where, "slippage", b[0].values.get("slippage"),
+                            f"is below the slippage of a smaller {venue} {sym} size: slippage must not fall with size")
+        src = "; ".join(sorted({r[3] for r in rows if r[3]}))
+        out.append(LiquidityCurve(venue, sym, tuple(r[1] for r in rows), tuple(r[2] for r in rows), src))
+    return tuple(out)
+
+
+def load_liquidity_curves(path: str | Path) -> tuple[LiquidityCurve, ...]:
+    """Read depth curves from a CSV file (see :func:`parse_liquidity_curves`)."""
+    p = Path(path)
+    return parse_liquidity_curves(_read_text(p, "liquidity curve file", (".csv",)), name=p.name)

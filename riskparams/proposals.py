@@ -5,62 +5,82 @@ Pure: numpy and the standard library on values (:class:`~riskparams.volatility.V
 service (:func:`riskparams.service.propose`) fits, measures liquidity and stores the result.
 
 Units: fractions (0.03 = 3 %) for moves, margins, costs, penalties, LTV/LT/bonus and coverages;
-notionals and ADV in quote currency; volatilities per bar unless a name says annualised.
+notionals and ADV in quote currency; horizons in hours; volatilities per bar unless a name says
+annualised.
 
 The math, exactly as implemented
 --------------------------------
-**Covered move** ``m`` (:func:`covered_move`). Per tail (lower: longs; upper: shorts), ``x0`` is the
-model's log-return VaR or ES (``policy.measure``) at ``policy.confidence`` over the horizon, from the
-estimate's risk method (``max``: the larger of fitted and FHS), floored at 0. With ``s_c`` the average
-forecast volatility over the horizon (``horizon_vol / sqrt(horizon_bars)``), ``s_L`` the long-run
-volatility (``lookback``: the sample standard deviation of the fitted returns, passed by the service,
-or ``sqrt(mean(conditional_vol**2))`` when not given; ``model``: the model's unconditional volatility
-unless it is not finite or above ``s_S``) and ``s_S`` the stressed volatility (worst rolling-window
-volatility of the history):
+**Margin period of risk** of a tier of notional ``N`` (:func:`margin_period`): oracle latency +
+liquidation delay + close-out time ``N / (participation_rate * ADV / 24)`` hours, floored at
+``mpor.min_hours`` (``mpor.fixed_hours > 0``: that flat horizon for every tier). A tier whose MPOR
+exceeds ``mpor.max_hours`` (or the fitted term structure) is not offered.
 
-* (b) stressed weight ``w``: ``x1 = (1 - w) x0 + w x0 max(1, s_S / s_c)`` (the stressed move never
-  below the current one);
+**Model-risk band** at a horizon ``H`` (:func:`model_risk_band`): per tail, the log-return VaR or ES
+(``policy.measure``) at ``policy.confidence`` over ``H`` from the estimate's term structure
+(:class:`riskparams.term.RiskTerm`) under the fitted law, filtered historical simulation (FHS) and
+plain historical simulation; ``model_risk.combine`` takes their median (the larger of two when FHS is
+unavailable), maximum, minimum or one of them: ``x0``. The band reports each as the worse tail's price
+move and names the one that bound.
+
+**Covered move** ``m`` at ``H`` (:func:`covered_move`). With ``s_c`` the one-step forecast
+volatility, ``s_L`` the long-run volatility (``lookback``: the sample standard deviation of the fitted
+returns, passed by the service, or ``sqrt(mean(conditional_vol**2))`` when not given; ``model``: the
+model's unconditional volatility unless it is not finite or above ``s_S``) and ``s_S`` the stressed
+volatility (worst rolling-window volatility of the history), per tail:
+
+* (b) stressed weight ``w``: ``x1 = (1 - w) x0 + w x0 max(1, s_S / s_c)``;
 * (c) long-run floor: ``x2 = max(x1, x0 s_L / s_c)``;
 * the log move becomes a price move, ``1 - exp(-x2)`` (lower) or ``exp(x2) - 1`` (upper);
 * (a) buffer ``b``: ``m = move (1 + b)`` (lower tail capped at 1) unless in stress, i.e. unless
   ``s_c >= buffer_release_ratio * s_S``.
 
-Perpetuals take the worse (larger) tail after these steps; lending the lower tail. A disabled tool,
-or a non-finite volatility it needs, leaves the move unchanged.
+Perpetuals take the worse tail; lending the lower tail. The vol ratios do not depend on ``H``, so the
+covered move is non-decreasing in the horizon (the term structure is) and in the confidence.
 
 **Close-out cost** of a notional ``N`` (:func:`close_out_cost`): the square-root law
 ``c(N) = half_spread + impact_k * sigma_daily * sqrt(N / ADV)``
 (:func:`riskparams.measures.impact_cost`), ``sigma_daily = next_vol * sqrt(24 / hours per bar)``.
 
 **Perpetual tiers** (:func:`propose_tiers`), tier ``k`` with floor ``F_k`` and cap ``N_k`` (the open
-last tier: ``max(last_tier_cost_notional, 2 F_k)``), ``c_k = c(N_k)``, incentive ``i``:
+last tier: ``max(last_tier_cost_notional, 2 F_k)``), ``c_k = c(N_k)``, ``H_k`` its MPOR, ``m_k`` the
+covered move at ``H_k``, incentive ``i``:
 
-1. ``MMF_k = round_up(m + c_k + i, mmf_step)``, then a cumulative maximum over the tiers;
-   a tier whose MMF reaches 1 and every larger tier are dropped (``position_limit = F_k``; the asset
-   is ``unmarginable`` if that is the first tier);
+1. ``MMF_k = round_up(m_k + c_k + i, mmf_step)``, then a cumulative maximum over the tiers;
+   a tier whose MMF reaches 1 or whose MPOR is too long, and every larger tier, are dropped
+   (``position_limit = F_k``; the asset is ``unmarginable`` if that is the first tier);
 2. guardrails against the current MMF of the bracket holding ``F_k`` (:func:`apply_guardrail`),
-   then the cumulative maximum again;
+   then the cumulative maximum again; in a stressed regime (unless ``guardrails.loosen_in_stress``)
+   an MMF below the current one is held at the current one (``stress_hold``);
 3. ``L_k`` = the largest grid leverage with ``1 / L >= MMF_k / maintenance_fraction`` (1x when none
    qualifies: IMF 100 % > MMF); guardrails on IMF pick, among feasible leverages (grid, 1x, the
    current one), the IMF closest to that target inside the allowed band, and the smallest feasible
-   IMF when the band holds none; then ``L_k = min(L_k, L_{k-1})``; ``IMF_k = 1 / L_k``;
-4. ``penalty_k = min(guardrail(round_up(c_k + i, penalty_step)), round_down(MMF_k - m, penalty_step))``
-   floored at 0 (never more than what maintenance leaves after the covered move, and < MMF);
+   IMF when the band holds none; in stress a leverage above the current one is held at it; then
+   ``L_k = min(L_k, L_{k-1})``; ``IMF_k = 1 / L_k``;
+4. ``penalty_k = max(round_up(i), min(guardrail(round_up(c_k + i, penalty_step)), round_down(MMF_k - m_k)))``:
+   what covers close-out and incentive, no more than what maintenance leaves after the covered move,
+   and **never below the liquidator incentive** (when a guardrail holds the MMF too low to leave the
+   incentive, the tier is ``under_covered``, not the liquidator unpaid); MMF is raised above the
+   penalty if it would not exceed it;
 5. ``d_0 = 0``, ``d_k = d_{k-1} + F_k (MMF_k - MMF_{k-1})``, so that the maintenance margin
    ``MM(N) = N MMF_k - d_k`` is continuous at the tier edges;
-6. coverage ``= min over tails of P(adverse price move <= MMF_k - c_k)`` under the estimate's horizon
-   distribution (:class:`~riskparams.volatility.HorizonQuantiles`).
+6. coverage ``= min over tails of P(adverse price move over H_k <= MMF_k - c_k)`` under the
+   distribution of the estimate that bound the covered move; ``under_covered`` when a guardrail
+   holds ``MMF_k`` below the model's.
 
-Invariants: ``0 <= penalty < MMF < IMF <= 1``; MMF and IMF non-decreasing with tier size.
+Invariants: ``0 < penalty < MMF < IMF <= 1``; MMF and IMF non-decreasing with tier size.
 
-**Lending** (:func:`propose_lending`), ``d`` the covered drop (lower tail), ``c`` the cost of the
-policy's reference liquidation notional:
+**Lending** (:func:`propose_lending`), ``d`` the covered drop over ``policy.horizon_hours`` (lower
+tail), the bonus from what a liquidator must be paid (:class:`~riskparams.domain.LendingBonus`):
 
-1. ``LB = round_up(c + i, lending_step)`` -> guardrail;
+1. ``LB = round_up(i + slippage + inventory, lending_step)`` -> guardrail, where ``slippage`` is the
+   cost of selling the policy's liquidation size on the stated liquidity (a depth curve, or the
+   square-root law on a named ADV at the **stressed** daily volatility) and ``inventory`` the VaR at
+   ``lending.bonus_confidence`` of the collateral's fall while the liquidator sells over
+   ``lending.liquidator_hold_hours``, at the stressed volatility (liquidations cluster in crashes);
 2. ``LT = round_down((1 - d) / (1 + LB), lending_step)`` -> guardrail -> ``min(LT, round_down(1 / (1 + LB)))``
    (a liquidation at the threshold must not start under water);
 3. ``LTV = max(0, round_down(LT - ltv_buffer, lending_step))`` -> guardrail -> ``min(LTV, LT - lending_step)``;
-4. coverage ``= P(drop <= 1 - LT (1 + LB))``.
+4. coverage ``= P(drop <= 1 - LT (1 + LB))``; in stress LTV and LT do not rise (unless allowed).
 
 If the model's LT is not positive the asset is ``unmarginable``: LTV = LT = 0 (not usable as collateral).
 
@@ -79,36 +99,49 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskparams.config import Measure, RiskPolicy
+from riskparams.config import Combine, RiskPolicy
 from riskparams.domain import (
     CoveredMove,
     CurrentLending,
     CurrentPerp,
     CurrentTierAssessment,
     LendingAssetProposal,
+    LendingBonus,
     LendingCurrentAssessment,
+    MarginPeriod,
+    ModelRiskBand,
     ParamLine,
+    PeerComparison,
+    PeerTable,
     PerpAssetProposal,
     PerpTier,
+    TierHorizon,
 )
-from riskparams.measures import HorizonRisk, Tail, impact_cost, log_to_price_move
+from riskparams.measures import Tail, impact_cost, log_to_price_move
 from riskparams.returns import bars_per_year, hours_per_bar
-from riskparams.volatility import HorizonQuantiles, RiskMethod, VolEstimate
+from riskparams.term import RiskTerm, TermMethod
+from riskparams.volatility import VolEstimate
 
 __all__ = [
     "Guarded",
     "apply_guardrail",
     "close_out_cost",
+    "compare_peers",
     "covered_move",
     "daily_vol",
     "forecast_vol",
+    "lending_bonus",
     "lending_coverage",
     "long_run_vol",
     "maintenance_deductions",
     "maintenance_margin",
+    "margin_period",
+    "term_hours",
+    "model_risk_band",
     "perp_coverage",
     "propose_lending",
     "propose_tiers",
+    "regime",
     "round_down",
     "round_up",
 ]
@@ -132,13 +165,15 @@ def round_down(x: float, step: float) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# volatilities and the covered move
+# volatilities, regime and the covered move
 # ---------------------------------------------------------------------------------------------
 
 
 def forecast_vol(estimate: VolEstimate) -> float:
-    """Average per-bar forecast volatility over the horizon: ``horizon_vol / sqrt(horizon_bars)``."""
-    return float(estimate.horizon_vol) / math.sqrt(max(int(estimate.horizon_bars), 1))
+    """The one-step forecast volatility per bar (``next_vol``): the current level the anti-procyclicality
+    ratios and the regime compare with the long-run and stressed levels (horizon-free, so every tier of
+    an asset sees the same regime)."""
+    return float(estimate.next_vol)
 
 
 def long_run_vol(
@@ -179,55 +214,131 @@ def _annualised(vol: float, freq: str) -> float:
     return vol * math.sqrt(bars_per_year(freq))
 
 
-def _tail_logs(estimate: VolEstimate, measure: Measure) -> dict[Tail, float]:
-    """Log-return VaR or ES per tail from the estimate's risk method (``max``: the larger)."""
-    risks: list[HorizonRisk] = [estimate.fitted_risk]
-    if estimate.fhs_risk is not None:
-        if estimate.risk_method is RiskMethod.FHS:
-            risks = [estimate.fhs_risk]
-        elif estimate.risk_method is RiskMethod.MAX:
-            risks = [estimate.fitted_risk, estimate.fhs_risk]
-    attr = "var_log" if measure is Measure.VAR else "es_log"
-    return {
-        Tail.LOWER: max(float(getattr(r.lower, attr)) for r in risks),
-        Tail.UPPER: max(float(getattr(r.upper, attr)) for r in risks),
-    }
-
-
 def _ok(x: float) -> bool:
     return math.isfinite(x) and x > 0
 
 
+def _term(estimate: VolEstimate) -> RiskTerm:
+    if estimate.term is None:
+        raise ValueError("the volatility estimate has no term structure (serialised by an older riskparams); "
+                         "refit it")
+    return estimate.term
+
+
+def regime(estimate: VolEstimate, policy: RiskPolicy, lookback_vol: float | None = None) -> tuple[str, bool]:
+    """The volatility regime: ``('stress', True)`` when the forecast volatility is at least
+    ``apc.buffer_release_ratio`` times the stressed volatility, else ``calm`` (below 0.8x the long-run
+    level), ``normal`` (up to 1.25x) or ``elevated``; the flag says whether it is stress."""
+    s_c = forecast_vol(estimate)
+    s_s = float(estimate.stressed_vol)
+    if _ok(s_c) and _ok(s_s) and s_c >= policy.apc.buffer_release_ratio * s_s:
+        return "stress", True
+    s_l, _ = long_run_vol(estimate, policy.apc.long_run_source.value, lookback_vol)
+    r = s_c / s_l if _ok(s_l) else math.nan
+    if not math.isfinite(r):
+        return "unknown", False
+    return ("calm" if r < 0.8 else "normal" if r <= 1.25 else "elevated"), False
+
+
+def _combine(values: dict[str, float], how: Combine) -> tuple[float, str]:
+    """(value, method) per the policy's ``model_risk.combine`` over the available methods."""
+    ok = {k: v for k, v in values.items() if math.isfinite(v)}
+    if not ok:
+        return math.nan, TermMethod.FITTED.value
+    if how.value in ok:
+        return ok[how.value], how.value
+    if how in (Combine.FITTED, Combine.FHS, Combine.EMPIRICAL):  # asked-for method unavailable
+        how = Combine.MAX
+    ranked = sorted(ok.items(), key=lambda kv: (kv[1], kv[0]))
+    if how is Combine.MAX or (how is Combine.MEDIAN and len(ranked) == 2):
+        k, v = ranked[-1]
+    elif how is Combine.MIN:
+        k, v = ranked[0]
+    else:
+        k, v = ranked[len(ranked) // 2]
+    return v, k
+
+
+def model_risk_band(
+    estimate: VolEstimate, policy: RiskPolicy, hours: float, *, lending: bool = False
+) -> tuple[ModelRiskBand, dict[Tail, float], dict[Tail, str]]:
+    """The covered move at ``hours`` from the fitted law, FHS and historical simulation.
+
+    Returns
+    -------
+    (band, x0, bound)
+        ``band`` (price moves of the worse tail per method, the combined one and its method), and per
+        tail the combined log move ``x0`` and the method it took.
+    """
+    term = _term(estimate)
+    q, meas = policy.confidence, policy.measure.value
+    tails = (Tail.LOWER,) if lending else (Tail.LOWER, Tail.UPPER)
+    per: dict[str, dict[Tail, float]] = {
+        m: {t: term.tail_measure(m, hours, q, meas, t) for t in tails} for m in term.methods
+    }
+    x0: dict[Tail, float] = {}
+    bound: dict[Tail, str] = {}
+    for t in tails:
+        x0[t], bound[t] = _combine({m: max(0.0, v[t]) for m, v in per.items()}, policy.model_risk.combine)
+
+    def worse(m: str) -> float | None:
+        if m not in per:
+            return None
+        return max(log_to_price_move(max(0.0, per[m][t]), t) for t in tails)
+
+    moves = {t: log_to_price_move(x0[t], t) for t in tails}
+    wt = max(moves, key=lambda t: moves[t])
+    band = ModelRiskBand(
+        horizon_hours=float(hours), measure=meas, confidence=q, fitted=float(worse(TermMethod.FITTED.value) or 0.0),
+        fhs=worse(TermMethod.FHS.value), empirical=worse(TermMethod.EMPIRICAL.value), nu=estimate.nu,
+        combine=policy.model_risk.combine.value, combined=moves[wt], bound=bound[wt], basis=term.basis(hours),
+    )
+    return band, x0, bound
+
+
 def covered_move(
-    estimate: VolEstimate, policy: RiskPolicy, *, lending: bool = False, lookback_vol: float | None = None
+    estimate: VolEstimate,
+    policy: RiskPolicy,
+    *,
+    lending: bool = False,
+    lookback_vol: float | None = None,
+    hours: float | None = None,
 ) -> CoveredMove:
-    """The adverse price move the margin covers, with the anti-procyclicality tools applied.
+    """The adverse price move the margin covers over ``hours``, with the anti-procyclicality tools applied.
 
     Parameters
     ----------
     estimate : VolEstimate
-        Fitted at the policy's horizon and confidence.
+        With a term structure reaching ``hours``.
     policy : RiskPolicy
     lending : bool
         Lower tail only (collateral loses when the price falls); otherwise the worse of both tails.
     lookback_vol : float, optional
         Sample volatility per bar of the fitted returns (see :func:`long_run_vol`).
+    hours : float, optional
+        The margin period of risk; default the estimate's ``horizon_hours``.
 
     Returns
     -------
     CoveredMove
         ``final`` is ``m`` (fraction of price); see the module docstring for the formulas.
     """
+    return _covered(estimate, policy, lending=lending, lookback_vol=lookback_vol,
+                    hours=float(estimate.horizon_hours) if hours is None else float(hours))[0]
+
+
+def _covered(
+    estimate: VolEstimate, policy: RiskPolicy, *, lending: bool, lookback_vol: float | None, hours: float
+) -> tuple[CoveredMove, ModelRiskBand, str]:
+    """:func:`covered_move`, its model-risk band and the method of the worse tail's move."""
     apc = policy.apc
+    band, logs, bound = model_risk_band(estimate, policy, hours, lending=lending)
     s_c = forecast_vol(estimate)
     s_l, basis = long_run_vol(estimate, apc.long_run_source.value, lookback_vol)
     s_s = float(estimate.stressed_vol)
     in_stress = _ok(s_c) and _ok(s_s) and s_c >= apc.buffer_release_ratio * s_s
-    logs = _tail_logs(estimate, policy.measure)
-    tails = (Tail.LOWER,) if lending else (Tail.LOWER, Tail.UPPER)
     best: tuple[float, Tail, float, float, float, tuple[str, ...]] | None = None
-    for tail in tails:
-        x0 = max(0.0, logs[tail]) if math.isfinite(logs[tail]) else logs[tail]
+    for tail, x0 in logs.items():
         binding: list[str] = []
         x1 = x0
         if apc.stressed_weight_enabled and _ok(s_c) and _ok(s_s) and s_s > s_c:
@@ -254,7 +365,7 @@ def covered_move(
     assert best is not None
     final, tail, p0, p1, p2, binding_t = best
     f = estimate.freq
-    return CoveredMove(
+    cm = CoveredMove(
         tail=tail.value,
         measure=policy.measure.value,
         model=p0,
@@ -271,6 +382,7 @@ def covered_move(
         vol_long_run_annualised=_annualised(s_l, f),
         vol_stressed_annualised=_annualised(s_s, f),
     )
+    return cm, band, bound[tail]
 
 
 def close_out_cost(notional: float, *, adv: float, sigma_daily: float, policy: RiskPolicy) -> float:
@@ -293,32 +405,79 @@ def close_out_cost(notional: float, *, adv: float, sigma_daily: float, policy: R
 
 
 # ---------------------------------------------------------------------------------------------
+# margin period of risk
+# ---------------------------------------------------------------------------------------------
+
+
+def term_hours(policy: RiskPolicy, profile: str) -> float:
+    """The longest horizon a profile reads from the term structure, hours: perpetuals the longest margin
+    period of risk (``mpor.max_hours``); lending the larger of its horizon and the liquidator's holding
+    period."""
+    if profile == "perp":
+        return float(policy.mpor.max_hours)
+    return float(max(policy.horizon_hours, policy.lending.liquidator_hold_hours))
+
+
+
+def margin_period(notionals: Sequence[float], adv: float, policy: RiskPolicy,
+                  term: RiskTerm | None = None) -> MarginPeriod:
+    """Each tier's margin period of risk (hours) from the policy's ``[mpor]`` parts.
+
+    Parameters
+    ----------
+    notionals : sequence of float
+        The notional closed out in each tier (its cap; the open last tier's cost notional).
+    adv : float
+        Average daily traded value of the market, quote currency, > 0.
+    term : RiskTerm, optional
+        Names how each horizon is read (``basis``); horizons beyond it say so.
+    """
+    m = policy.mpor
+    tiers = []
+    for n in notionals:
+        if m.fixed_hours > 0:
+            close, total = 0.0, m.fixed_hours
+        else:
+            close = float(n) / (m.participation_rate * float(adv) / 24.0) if adv > 0 else math.inf
+            total = max(m.fixed_part_hours + close, m.min_hours)
+        if term is None:
+            basis = ""
+        elif total > min(m.max_hours, term.max_hours) * (1 + 1e-9):
+            basis = f"beyond the longest margin period of risk ({min(m.max_hours, term.max_hours):g}h): not offered"
+        else:
+            basis = term.basis(total)
+        tiers.append(TierHorizon(notional=float(n), close_out_hours=close, horizon_hours=total, basis=basis))
+    return MarginPeriod(
+        oracle_latency_hours=m.oracle_latency_minutes / 60.0, liquidation_delay_hours=m.liquidation_delay_minutes / 60.0,
+        participation_rate=m.participation_rate, adv=float(adv), bar_hours=term.bar_hours if term else math.nan,
+        min_hours=m.min_hours, max_hours=m.max_hours, fixed_hours=m.fixed_hours, tiers=tuple(tiers),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # coverage
 # ---------------------------------------------------------------------------------------------
 
 
-def _quantiles(estimate: VolEstimate) -> HorizonQuantiles:
-    hq = estimate.horizon_quantiles
-    if hq is None:
-        raise ValueError(
-            "the volatility estimate has no horizon_quantiles (serialised by an older riskparams); refit it"
-        )
-    return hq
-
-
-def perp_coverage(estimate: VolEstimate, room: float) -> float:
-    """``min(P(price drop <= room), P(price rise <= room))`` over the horizon under today's model.
+def perp_coverage(estimate: VolEstimate, room: float, *, hours: float | None = None,
+                  method: str = TermMethod.FITTED.value) -> float:
+    """``min(P(price drop <= room), P(price rise <= room))`` over ``hours`` (default the estimate's
+    horizon) under ``method``'s distribution of the estimate's term structure.
 
     ``room`` is what maintenance leaves for the price move (``MMF - close-out cost``, a fraction).
     """
-    hq = _quantiles(estimate)
+    h = float(estimate.horizon_hours) if hours is None else float(hours)
+    hq = _term(estimate).quantiles(method, h)
     return min(hq.prob_move_within(room, Tail.LOWER), hq.prob_move_within(room, Tail.UPPER))
 
 
-def lending_coverage(estimate: VolEstimate, liquidation_threshold: float, liquidation_bonus: float) -> float:
-    """``P(price drop <= 1 - LT (1 + LB))`` over the horizon under today's model."""
+def lending_coverage(estimate: VolEstimate, liquidation_threshold: float, liquidation_bonus: float, *,
+                     hours: float | None = None, method: str = TermMethod.FITTED.value) -> float:
+    """``P(price drop <= 1 - LT (1 + LB))`` over ``hours`` (default the estimate's horizon) under
+    ``method``'s distribution."""
+    h = float(estimate.horizon_hours) if hours is None else float(hours)
     room = 1.0 - liquidation_threshold * (1.0 + liquidation_bonus)
-    return _quantiles(estimate).prob_move_within(room, Tail.LOWER)
+    return _term(estimate).quantiles(method, h).prob_move_within(room, Tail.LOWER)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,18 +620,27 @@ def _brackets(
     return floors, caps, cost_n
 
 
+def _capped_hours(h: float, policy: RiskPolicy, term: RiskTerm) -> float:
+    """A horizon clipped to what the term and policy cover (for assessing current brackets)."""
+    return min(h, policy.mpor.max_hours, term.max_hours)
+
+
 def _assess_current_perp(
-    estimate: VolEstimate, policy: RiskPolicy, current: CurrentPerp, adv: float, sigma_daily: float
+    estimate: VolEstimate, policy: RiskPolicy, current: CurrentPerp, adv: float, sigma_daily: float, method: str
 ) -> tuple[CurrentTierAssessment, ...]:
+    """The current brackets under today's model, each over its own margin period of risk."""
+    term = _term(estimate)
     floors = [t.notional_floor for t in current.tiers]
     mmfs = [t.maintenance_rate for t in current.tiers]
     ded = maintenance_deductions(floors, mmfs)
+    notionals = [float(t.notional_cap) if t.notional_cap is not None else max(
+        policy.perp.last_tier_cost_notional, 2.0 * t.notional_floor) for t in current.tiers]
+    mp = margin_period(notionals, adv, policy)
     out = []
-    for t, d in zip(current.tiers, ded, strict=True):
-        n = float(t.notional_cap) if t.notional_cap is not None else max(
-            policy.perp.last_tier_cost_notional, 2.0 * t.notional_floor)
+    for t, d, n, th in zip(current.tiers, ded, notionals, mp.tiers, strict=True):
         c = close_out_cost(n, adv=adv, sigma_daily=sigma_daily, policy=policy)
-        cov = perp_coverage(estimate, t.maintenance_rate - c)
+        h = _capped_hours(th.horizon_hours, policy, term)
+        cov = perp_coverage(estimate, t.maintenance_rate - c, hours=h, method=method)
         out.append(CurrentTierAssessment(
             notional_floor=t.notional_floor, notional_cap=t.notional_cap, imf=t.imf, mmf=t.maintenance_rate,
             max_leverage=t.max_leverage, maintenance_deduction=d, liquidation_penalty=t.liquidation_penalty,
@@ -489,43 +657,57 @@ def propose_tiers(
     current: CurrentPerp | None = None,
     symbol: str = "",
     lookback_vol: float | None = None,
+    series: str = "",
 ) -> PerpAssetProposal:
     """Propose the margin tiers and liquidation penalties of one perpetual market.
 
     Parameters
     ----------
     estimate : VolEstimate
-        Fitted with ``policy.model`` (horizon and confidence of the policy), with
-        ``horizon_quantiles``.
+        Fitted with ``policy.model``, with a term structure reaching the policy's longest margin period
+        of risk (``mpor.max_hours``; shorter terms offer fewer tiers).
     policy : RiskPolicy
     adv : float
-        Average daily traded value, quote currency, > 0.
+        Average daily traded value, quote currency, > 0: the close-out cost and close-out time.
     current : CurrentPerp, optional
         Current tier table: guardrails apply relative to it and its coverage is assessed.
     symbol : str
         For the result and its rationale.
     lookback_vol : float, optional
         Sample volatility per bar of the fitted returns, for the long-run floor (see :func:`long_run_vol`).
+    series : str
+        The price series used, named in the rationale (e.g. ``'BTC 1h perp (binance)'``).
 
     Returns
     -------
     PerpAssetProposal
-        Tiers with ``0 <= penalty < MMF < IMF <= 1``, MMF and IMF non-decreasing, maintenance
+        Tiers with ``0 < penalty < MMF < IMF <= 1``, MMF and IMF non-decreasing, maintenance
         continuous at the edges (see the module docstring for every step).
     """
     g, rd = policy.guardrails, policy.rounding
-    cm = covered_move(estimate, policy, lookback_vol=lookback_vol)
-    m = cm.final
     inc = policy.liquidator_incentive
+    term = _term(estimate)
     sd = daily_vol(estimate)
     floors, caps, cost_n = _brackets(policy, current)
     costs = [close_out_cost(n, adv=adv, sigma_daily=sd, policy=policy) for n in cost_n]
     cur_tiers = None if current is None else [current.at(f) for f in floors]
-    assessment = None if current is None else _assess_current_perp(estimate, policy, current, adv, sd)
+    reg, in_stress = regime(estimate, policy, lookback_vol)
+    hold = in_stress and not g.loosen_in_stress and current is not None
+    mp = margin_period(cost_n, adv, policy, term)
+    max_h = min(policy.mpor.max_hours, term.max_hours)
+    n_h = next((k for k, th in enumerate(mp.tiers) if th.horizon_hours > max_h * (1 + 1e-9)), len(floors))
     notes: list[str] = []
+    covers = [_covered(estimate, policy, lending=False, lookback_vol=lookback_vol, hours=mp.tiers[k].horizon_hours)
+              for k in range(n_h)]
+    moves = [c[0].final for c in covers]
+    methods = [c[2] for c in covers]
+    cm0, band0 = (covers[0][0], covers[0][1]) if covers else _covered(
+        estimate, policy, lending=False, lookback_vol=lookback_vol, hours=max_h)[:2]
+    assessment = None if current is None else _assess_current_perp(
+        estimate, policy, current, adv, sd, methods[0] if methods else TermMethod.FITTED.value)
 
-    # 1. model MMF, rounded up, monotone; tiers reaching 100 % are dropped
-    raw = [m + c + inc for c in costs]
+    # 1. model MMF, rounded up, monotone; tiers reaching 100 % or beyond the longest MPOR are dropped
+    raw = [moves[k] + costs[k] + inc for k in range(n_h)]
     targets: list[float] = []
     mmf_model_bound: list[str] = []
     for r in raw:
@@ -536,21 +718,31 @@ def propose_tiers(
         else:
             targets.append(v)
             mmf_model_bound.append("model")
-    n_ok = next((k for k, v in enumerate(targets) if v >= 1.0), len(targets))
+    first_full = next((k for k, v in enumerate(targets) if v >= 1.0), None)  # MMF would reach 100 %
+    n_ok = n_h if first_full is None else first_full
     truncated = n_ok < len(floors)
     position_limit = floors[n_ok] if truncated else caps[-1]
+    base = dict(horizon=mp, model_risk=band0, regime=reg)
     if n_ok == 0:
-        rationale = _rationale_unmarginable_perp(symbol, estimate, policy, cm, costs[0], assessment)
+        why = (f"model MMF of the first tier is {targets[0]:.2%} >= 100%" if first_full == 0 else
+               f"closing out the first tier takes {mp.tiers[0].horizon_hours:.1f}h at "
+               f"{policy.mpor.participation_rate:.0%} of an ADV of {_money(adv)}, beyond the longest margin period "
+               f"of risk ({max_h:g}h)")
+        rationale = _rationale_unmarginable_perp(symbol, estimate, policy, cm0, costs[0], assessment, why, series)
         return PerpAssetProposal(
-            symbol=symbol, status="unmarginable", tiers=(), position_limit=0.0, covered=cm, current=assessment,
-            lines=(), rationale=rationale, notes=(f"model MMF of the first tier is {targets[0]:.2%} >= 100%",),
+            symbol=symbol, status="unmarginable", tiers=(), position_limit=0.0, covered=cm0, current=assessment,
+            lines=(), rationale=rationale, notes=(why,), capital_cost=1.0, **base,  # type: ignore[arg-type]
         )
     if truncated:
-        notes.append(
-            f"tiers from {_money(floors[n_ok])} notional need an MMF of 100% or more and are dropped: "
-            f"position limit {_money(floors[n_ok])}"
-        )
+        if first_full is not None:
+            notes.append(f"tiers from {_money(floors[n_ok])} notional need an MMF of 100% or more and are dropped: "
+                         f"position limit {_money(floors[n_ok])}")
+        else:
+            notes.append(f"tiers from {_money(floors[n_ok])} notional take {mp.tiers[n_ok].horizon_hours:.1f}h or more "
+                         f"to close out at {policy.mpor.participation_rate:.0%} of ADV, beyond the longest margin "
+                         f"period of risk ({max_h:g}h): not offered, position limit {_money(floors[n_ok])}")
     ks = range(n_ok)
+    pen_floor = round_up(inc, rd.penalty_step) if inc > 0 else 0.0
 
     # the model alone (no guardrails): leverage and penalty
     lev_model: list[float] = []
@@ -562,9 +754,9 @@ def propose_tiers(
         lev_model.append(lev_m)
         lev_model_bound.append(lev_mb)
     pen_target = [round_up(costs[k] + inc, rd.penalty_step) for k in ks]
-    pen_model = [min(pen_target[k], _penalty_cap(targets[k], m, rd.penalty_step)) for k in ks]
+    pen_model = [max(pen_floor, min(pen_target[k], _penalty_cap(targets[k], moves[k], rd.penalty_step))) for k in ks]
 
-    # 2. guardrails on MMF, then monotone again
+    # 2. guardrails on MMF, stress hold, then monotone again; never at or below the penalty floor
     mmfs: list[float] = []
     mmf_b: list[str | None] = []
     mmf_unc: list[float | None] = []
@@ -573,27 +765,33 @@ def propose_tiers(
         gd = apply_guardrail(targets[k], cur, max_relative_change=g.max_relative_change, dead_band=g.dead_band,
                              step=rd.mmf_step)
         v, b, unc = gd.value, gd.bound, gd.uncapped
+        if hold and cur is not None and v < cur:
+            v, b, unc = cur, "stress_hold", targets[k]
         if mmfs and v < mmfs[-1]:
             v, b, unc = mmfs[-1], "monotonic", None
+        if v <= pen_floor:
+            v, b, unc = round_up(pen_floor + rd.mmf_step, rd.mmf_step), "invariant", None
         mmfs.append(v)
         mmf_b.append(b)
         mmf_unc.append(unc)
 
-    # 3. leverage from the grid, guardrails, monotone
+    # 3. leverage from the grid, guardrails, stress hold, monotone
     levs: list[float] = []
     lev_b: list[str | None] = []
     imf_unc: list[float | None] = []
     for k in ks:
         cur_l = None if cur_tiers is None else cur_tiers[k].max_leverage
         lev, b, unc = _choose_leverage(mmfs[k], policy, cur_l)
+        if hold and cur_l is not None and lev > cur_l:
+            lev, b, unc = cur_l, "stress_hold", 1.0 / lev
         if levs and lev > levs[-1]:
             lev, b, unc = levs[-1], "monotonic", None
         levs.append(lev)
-        lev_b.append(b if b in ("dead_band", "max_change", "invariant", "monotonic") else None)
+        lev_b.append(b if b in ("dead_band", "max_change", "invariant", "monotonic", "stress_hold") else None)
         imf_unc.append(unc)
     imfs = [1.0 / lev for lev in levs]
 
-    # 4. penalties
+    # 4. penalties: close-out + incentive, capped by what maintenance leaves, never below the incentive
     pens: list[float] = []
     pen_b: list[str | None] = []
     pen_unc: list[float | None] = []
@@ -602,22 +800,26 @@ def propose_tiers(
         gd = apply_guardrail(pen_target[k], cur_p, max_relative_change=g.max_relative_change,
                              dead_band=g.dead_band, step=rd.penalty_step)
         v, b, unc = gd.value, gd.bound, gd.uncapped
-        cap = _penalty_cap(mmfs[k], m, rd.penalty_step)
+        cap = _penalty_cap(mmfs[k], moves[k], rd.penalty_step)
         if v > cap:
             v, b, unc = cap, "maintenance_cap", None
+        if v < pen_floor:
+            v, b, unc = pen_floor, "incentive_floor", None
         pens.append(v)
         pen_b.append(b)
         pen_unc.append(unc)
 
-    # 5. deductions, 6. coverage
+    # 5. deductions, 6. coverage (under the estimate that bound each tier's move)
     fl = floors[:n_ok]
     ded = maintenance_deductions(fl, mmfs)
     tiers = tuple(
         PerpTier(
             notional_floor=float(fl[k]), notional_cap=caps[k], imf=imfs[k], mmf=mmfs[k], max_leverage=levs[k],
             maintenance_deduction=ded[k], liquidation_penalty=pens[k],
-            coverage=perp_coverage(estimate, mmfs[k] - costs[k]), close_out_cost=costs[k],
-            cost_notional=cost_n[k], mmf_model=targets[k],
+            coverage=perp_coverage(estimate, mmfs[k] - costs[k], hours=mp.tiers[k].horizon_hours, method=methods[k]),
+            close_out_cost=costs[k], cost_notional=cost_n[k], mmf_model=targets[k],
+            horizon_hours=mp.tiers[k].horizon_hours, covered_move=moves[k],
+            under_covered=mmfs[k] < targets[k] - 1e-12,
         )
         for k in ks
     )
@@ -632,7 +834,8 @@ def propose_tiers(
         ct = None if cur_tiers is None else cur_tiers[k]
         iu = imf_unc[k]
         lb = bound(lev_b[k], levs[k], lev_model[k], lev_model_bound[k])
-        pen_mb = "model" if pen_model[k] >= pen_target[k] else "maintenance_cap"
+        pen_mb = "model" if pen_model[k] >= pen_target[k] else (
+            "incentive_floor" if pen_model[k] == pen_floor else "maintenance_cap")
         lines += [
             ParamLine(parameter="max_leverage", tier=k, current=None if ct is None else ct.max_leverage,
                       proposed=levs[k], model=lev_model[k], uncapped=None if iu is None else 1.0 / iu, bound=lb),
@@ -645,11 +848,15 @@ def propose_tiers(
                       current=None if ct is None else ct.liquidation_penalty, proposed=pens[k], model=pen_model[k],
                       uncapped=pen_unc[k], bound=bound(pen_b[k], pens[k], pen_model[k], pen_mb)),
         ]
-    rationale = _rationale_perp(symbol, estimate, policy, cm, tiers, raw, lines, assessment, adv,
-                                position_limit if truncated else None)
+    ref = policy.perp.reference_notional
+    cap_cost = next((t.imf for t in tiers if t.notional_floor <= ref and (t.notional_cap is None
+                                                                          or ref < t.notional_cap)), 1.0)
+    rationale = _rationale_perp(symbol, estimate, policy, cm0, tiers, raw, lines, assessment, adv,
+                                position_limit if truncated else None, mp, band0, reg, series)
     return PerpAssetProposal(
-        symbol=symbol, status="ok", tiers=tiers, position_limit=position_limit, covered=cm, current=assessment,
-        lines=tuple(lines), rationale=rationale, notes=tuple(notes),
+        symbol=symbol, status="ok", tiers=tiers, position_limit=position_limit, covered=cm0, current=assessment,
+        lines=tuple(lines), rationale=rationale, notes=tuple(notes), capital_cost=cap_cost,
+        **base,  # type: ignore[arg-type]
     )
 
 
@@ -667,6 +874,52 @@ def _penalty_cap(mmf: float, m: float, step: float) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
+def lending_bonus(
+    estimate: VolEstimate,
+    policy: RiskPolicy,
+    *,
+    adv: float,
+    method: str = TermMethod.FITTED.value,
+    slippage: float | None = None,
+    liquidity_source: str = "",
+    debt_asset: str | None = None,
+) -> LendingBonus:
+    """What a liquidator must be paid: incentive + slippage + inventory risk (see the module docstring).
+
+    Parameters
+    ----------
+    adv : float
+        ADV of the stated liquidity (quote currency), used when ``slippage`` is not given.
+    method : str
+        The term method whose distribution prices the inventory risk.
+    slippage : float, optional
+        Cost of selling the policy's liquidation size (fraction), e.g. from a depth curve; default the
+        square-root law on ``adv`` at the stressed daily volatility.
+    liquidity_source : str
+        Where ``adv`` or ``slippage`` come from, in words (named in the rationale).
+    debt_asset : str, optional
+        The debt asset (default the policy's).
+    """
+    lp = policy.lending
+    term = _term(estimate)
+    s_c, s_s = forecast_vol(estimate), float(estimate.stressed_vol)
+    scale = max(1.0, s_s / s_c) if _ok(s_c) and _ok(s_s) else 1.0
+    size = lp.reference_liquidation_notional
+    if slippage is None:
+        slippage = close_out_cost(size, adv=adv, sigma_daily=daily_vol(estimate) * scale, policy=policy)
+        liquidity_source = liquidity_source or f"square-root law on an ADV of {_money(adv)} at the stressed volatility"
+    hold = min(lp.liquidator_hold_hours, term.max_hours)
+    inv_log = term.tail_measure(method, hold, lp.bonus_confidence, "var", Tail.LOWER) * scale
+    inventory = log_to_price_move(max(0.0, inv_log), Tail.LOWER)
+    debt = (debt_asset or lp.debt_asset).upper()
+    return LendingBonus(
+        size=size, liquidity_source=liquidity_source, slippage=float(slippage), hold_hours=hold,
+        confidence=lp.bonus_confidence, inventory_risk=inventory, incentive=policy.liquidator_incentive,
+        total=policy.liquidator_incentive + float(slippage) + inventory, debt_asset=debt,
+        debt_stable=lp.debt_is_stable(debt),
+    )
+
+
 def propose_lending(
     estimate: VolEstimate,
     policy: RiskPolicy,
@@ -675,22 +928,30 @@ def propose_lending(
     current: CurrentLending | None = None,
     symbol: str = "",
     lookback_vol: float | None = None,
+    series: str = "",
+    slippage: float | None = None,
+    liquidity_source: str = "",
+    debt_asset: str | None = None,
 ) -> LendingAssetProposal:
     """Propose LTV, liquidation threshold and liquidation bonus of one collateral asset.
 
     Parameters
     ----------
     estimate : VolEstimate
-        Fitted with the policy's model, horizon and confidence, with ``horizon_quantiles``.
+        Fitted with the policy's model, with a term structure reaching ``policy.horizon_hours``.
     policy : RiskPolicy
     adv : float
-        Average daily traded value, quote currency, > 0.
+        Average daily traded value of the stated liquidity, quote currency, > 0.
     current : CurrentLending, optional
         Current parameters: guardrails (relative and bps) apply relative to them and their
         coverage is assessed.
     symbol : str
     lookback_vol : float, optional
         Sample volatility per bar of the fitted returns, for the long-run floor (see :func:`long_run_vol`).
+    series : str
+        The price series used, named in the rationale.
+    slippage, liquidity_source, debt_asset
+        See :func:`lending_bonus`.
 
     Returns
     -------
@@ -700,14 +961,18 @@ def propose_lending(
     """
     g, step = policy.guardrails, policy.rounding.lending_step
     bps = g.lending_max_change_bps
-    cm = covered_move(estimate, policy, lending=True, lookback_vol=lookback_vol)
+    hours = float(policy.horizon_hours)
+    cm, band, method = _covered(estimate, policy, lending=True, lookback_vol=lookback_vol, hours=hours)
     d = cm.final
-    sd = daily_vol(estimate)
-    cost = close_out_cost(policy.lending.reference_liquidation_notional, adv=adv, sigma_daily=sd, policy=policy)
-    inc = policy.liquidator_incentive
+    reg, in_stress = regime(estimate, policy, lookback_vol)
+    hold = in_stress and not g.loosen_in_stress and current is not None
+    bonus = lending_bonus(estimate, policy, adv=adv, method=method, slippage=slippage,
+                          liquidity_source=liquidity_source, debt_asset=debt_asset)
+    cost = bonus.slippage
     assessment = None
     if current is not None:
-        cov = lending_coverage(estimate, current.liquidation_threshold, current.liquidation_bonus)
+        cov = lending_coverage(estimate, current.liquidation_threshold, current.liquidation_bonus, hours=hours,
+                               method=method)
         assessment = LendingCurrentAssessment(
             ltv=current.ltv, liquidation_threshold=current.liquidation_threshold,
             liquidation_bonus=current.liquidation_bonus, coverage=cov, below_confidence=cov < policy.confidence,
@@ -718,7 +983,7 @@ def propose_lending(
                                step=step, abs_limit=bps[name] / 10_000.0)
 
     # the model alone
-    lb_m = round_up(cost + inc, step)
+    lb_m = round_up(bonus.total, step)
     lt_m = max(0.0, round_down((1.0 - d) / (1.0 + lb_m), step))
     ltv_m = max(0.0, round_down(lt_m - policy.lending.ltv_buffer, step))
     unmarginable = ltv_m <= 0.0  # no borrowing capacity: freeze (LTV 0); LT and bonus still proposed
@@ -733,22 +998,26 @@ def propose_lending(
     lt_target = max(0.0, round_down((1.0 - d) / (1.0 + lb), step))
     gt = guard(lt_target, None if cur is None else cur.liquidation_threshold, "liquidation_threshold")
     lt, lt_bound = gt.value, gt.bound
+    if hold and cur is not None and lt > cur.liquidation_threshold:
+        lt, lt_bound = cur.liquidation_threshold, "stress_hold"
     cap = round_down(1.0 / (1.0 + lb), step)
     if lt > cap:
         lt, lt_bound = cap, "invariant"
     ltv_target = max(0.0, round_down(lt - policy.lending.ltv_buffer, step))
     gv = guard(ltv_target, None if cur is None else cur.ltv, "ltv")
     ltv, ltv_bound = gv.value, gv.bound
+    if hold and cur is not None and ltv > cur.ltv:
+        ltv, ltv_bound = cur.ltv, "stress_hold"
     if unmarginable and ltv > 0.0:  # freezing new borrowing liquidates nobody: no guardrail holds it back
         ltv, ltv_bound = 0.0, "invariant"
     elif ltv >= lt and lt > 0.0:
         ltv, ltv_bound = max(0.0, round_down(lt - step, step)), "invariant"
-    cov = lending_coverage(estimate, lt, lb)
+    cov = lending_coverage(estimate, lt, lb, hours=hours, method=method)
 
     def line(name: str, value: float, model: float, gd: Guarded, bound: str | None, cur_v: float | None) -> ParamLine:
         if bound is None:
             bound = "model" if abs(value - model) <= 1e-12 else "follows"
-        unc = gd.uncapped if bound in ("dead_band", "max_change") else None
+        unc = gd.uncapped if bound in ("dead_band", "max_change") else (model if bound == "stress_hold" else None)
         return ParamLine(parameter=name, tier=None, current=cur_v, proposed=value, model=model, uncapped=unc,
                          bound=bound)
 
@@ -757,12 +1026,12 @@ def propose_lending(
         line("liquidation_threshold", lt, lt_m, gt, lt_bound, None if cur is None else cur.liquidation_threshold),
         line("liquidation_bonus", lb, lb_m, gb, gb.bound, None if cur is None else cur.liquidation_bonus),
     )
-    rationale = _rationale_lending(symbol, estimate, policy, cm, cost, ltv, lt, lb, cov, lines, assessment,
-                                   unmarginable=unmarginable)
+    rationale = _rationale_lending(symbol, estimate, policy, cm, bonus, ltv, lt, lb, cov, lines, assessment,
+                                   unmarginable=unmarginable, band=band, regime_label=reg, series=series)
     return LendingAssetProposal(
         symbol=symbol, status="unmarginable" if unmarginable else "ok", ltv=ltv, liquidation_threshold=lt,
         liquidation_bonus=lb, coverage=cov, close_out_cost=cost, covered=cm, current=assessment, lines=lines,
-        rationale=rationale, notes=notes,
+        rationale=rationale, notes=notes, model_risk=band, regime=reg, bonus=bonus, capital_cost=1.0 - ltv,
     )
 
 
@@ -780,27 +1049,34 @@ def _money(x: float | None) -> str:
     return f"{x:,.0f}"
 
 
-def _regime(cm: CoveredMove, policy: RiskPolicy) -> str:
-    if cm.in_stress:
+def _hours(h: float) -> str:
+    """A horizon in words: minutes below an hour."""
+    if not math.isfinite(h):
+        return "n/a"
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.3g}h"
+
+
+def _regime_text(reg: str, cm: CoveredMove, policy: RiskPolicy) -> str:
+    if reg == "stress":
         return f"stress: at least {policy.apc.buffer_release_ratio:.0%} of the stressed level"
     r = cm.vol_forecast / cm.vol_long_run if _ok(cm.vol_long_run) else math.nan
     if not math.isfinite(r):
         return "long-run level unknown"
-    if r < 0.8:
-        return f"calm: {r:.2f}x the long-run level"
-    if r <= 1.25:
-        return f"normal: {r:.2f}x the long-run level"
-    return f"elevated: {r:.2f}x the long-run level"
+    return f"{reg}: {r:.2f}x the long-run level"
 
 
-def _vol_sentence(symbol: str, estimate: VolEstimate, policy: RiskPolicy, cm: CoveredMove) -> str:
-    model = f"{estimate.model.value}-{estimate.dist.value}"
+def _vol_sentence(symbol: str, estimate: VolEstimate, policy: RiskPolicy, cm: CoveredMove, reg: str,
+                  series: str) -> str:
+    nu = f", nu {estimate.nu:.2f}" if estimate.nu is not None else ""
+    model = f"{estimate.model.value}-{estimate.dist.value}{nu}"
+    if estimate.integrated:
+        model += ", integrated (persistence at the alpha + beta = 1 boundary, kept for short horizons)"
     fb = f" (fallback: {estimate.fallback})" if estimate.fallback else ""
+    src = f" on {series}" if series else ""
     return (
-        f"{symbol}: forecast volatility {cm.vol_forecast_annualised:.0%} a year over the next "
-        f"{policy.horizon_hours:g}h against {cm.vol_long_run_annualised:.0%} long-run "
-        f"({_BASIS_TEXT.get(cm.long_run_basis, cm.long_run_basis)}) and "
-        f"{cm.vol_stressed_annualised:.0%} stressed ({_regime(cm, policy)}); model {model}{fb}."
+        f"{symbol}: model {model}{fb}{src}; forecast volatility {cm.vol_forecast_annualised:.0%} a year against "
+        f"{cm.vol_long_run_annualised:.0%} long-run ({_BASIS_TEXT.get(cm.long_run_basis, cm.long_run_basis)}) and "
+        f"{cm.vol_stressed_annualised:.0%} stressed ({_regime_text(reg, cm, policy)})."
     )
 
 
@@ -813,10 +1089,20 @@ def _move(x: float) -> str:
     return f"{x:.2%}" if x <= 10 else ">1000%"
 
 
-def _move_sentence(policy: RiskPolicy, cm: CoveredMove) -> str:
+def _band_sentence(band: ModelRiskBand) -> str:
+    parts = [f"fitted {band.fitted:.2%}" + (f" (t, nu {band.nu:.2f})" if band.nu is not None else "")]
+    parts.append(f"FHS {band.fhs:.2%}" if band.fhs is not None else "FHS n/a")
+    parts.append(f"historical {band.empirical:.2%}" if band.empirical is not None else "historical n/a")
+    how = {"median": "the median", "max": "the largest", "min": "the smallest"}.get(band.combine,
+                                                                                   f"the {band.combine} estimate")
+    return (f"Model risk over {_hours(band.horizon_hours)}: {band.measure.upper()} {band.confidence:.1%} "
+            f"{', '.join(parts)}; the policy takes {how}, so {band.bound} bound ({band.combined:.2%}).")
+
+
+def _move_sentence(policy: RiskPolicy, cm: CoveredMove, hours: float) -> str:
     side = {"lower": "fall", "upper": "rise"}[cm.tail]
-    s = (f"The {policy.confidence:.1%} {cm.measure.upper()} price {side} over {policy.horizon_hours:g}h is "
-         f"{_move(cm.model)} by the model")
+    s = (f"The {policy.confidence:.1%} {cm.measure.upper()} price {side} over {_hours(hours)} is "
+         f"{_move(cm.model)}")
     steps = []
     if "stressed_weight" in cm.binding:
         steps.append(f"the {policy.apc.stressed_weight:.0%} stressed weight lifts it to "
@@ -832,11 +1118,31 @@ def _move_sentence(policy: RiskPolicy, cm: CoveredMove) -> str:
     return s + f": covered move {_move(cm.final)}."
 
 
+def _mpor_sentence(mp: MarginPeriod, policy: RiskPolicy, n_tiers: int) -> str:
+    t0 = mp.tiers[0]
+    if mp.fixed_hours > 0:
+        head = f"Margin period of risk fixed at {_hours(mp.fixed_hours)} for every tier"
+    else:
+        head = (f"Margin period of risk {_hours(mp.oracle_latency_hours)} oracle + "
+                f"{_hours(mp.liquidation_delay_hours)} liquidation delay + close-out at "
+                f"{mp.participation_rate:.0%} of an ADV of {_money(mp.adv)} ({_hours(t0.close_out_hours)} for "
+                f"{_money(t0.notional)}) = {_hours(t0.horizon_hours)} for tier 1")
+        if n_tiers > 1:
+            tn = mp.tiers[n_tiers - 1]
+            head += f", {_hours(tn.horizon_hours)} for tier {n_tiers} ({_money(tn.notional)})"
+    if "square-root" in t0.basis:
+        head += (f"; below one {mp.bar_hours:g}h bar the distribution is the one-bar law scaled by the square root "
+                 "of time")
+    return head + "."
+
+
 _BOUND_TEXT = {
     "dead_band": "kept by the dead-band",
     "max_change": "capped by the max change",
     "invariant": "moved past the max change by an invariant",
     "maintenance_cap": "cut to what maintenance leaves after the covered move",
+    "stress_hold": "held at the current value (no loosening in stress)",
+    "incentive_floor": "raised to the liquidator incentive",
 }
 
 
@@ -845,7 +1151,7 @@ def _guard_sentence(lines: Sequence[ParamLine]) -> str:
     for ln in lines:
         if ln.bound not in _BOUND_TEXT or ln.parameter == "imf":
             continue
-        if ln.bound == "maintenance_cap" and ln.current is None:
+        if ln.bound in ("maintenance_cap", "incentive_floor") and ln.current is None:
             continue  # the model's own cap, explained by the tier sentence
         where = f" tier {ln.tier + 1}" if ln.tier is not None else ""
         fmt = (lambda x: f"{x:g}x") if ln.parameter == "max_leverage" else (lambda x: f"{x:.2%}")
@@ -859,6 +1165,23 @@ def _guard_sentence(lines: Sequence[ParamLine]) -> str:
     return "Guardrails and invariants: " + "; ".join(shown) + more + "."
 
 
+def _stress_sentence(reg: str, policy: RiskPolicy, lines: Sequence[ParamLine]) -> str:
+    if reg != "stress":
+        return ""
+    if policy.guardrails.loosen_in_stress:
+        loosened = [ln for ln in lines if ln.current is not None and ln.parameter in ("mmf", "imf", "ltv",
+                                                                                       "liquidation_threshold")
+                    and ((ln.parameter in ("mmf", "imf") and ln.proposed < ln.current)
+                         or (ln.parameter in ("ltv", "liquidation_threshold") and ln.proposed > ln.current))]
+        if loosened:
+            return (f"The regime is stress and the policy allows loosening in stress: {len(loosened)} margin "
+                    "parameter(s) loosen against the current ones.")
+        return ""
+    held = sum(1 for ln in lines if ln.bound == "stress_hold")
+    return (f"The regime is stress: no margin parameter loosens against the current ones ({held} held)."
+            if held else "")
+
+
 def _rationale_perp(
     symbol: str,
     estimate: VolEstimate,
@@ -870,10 +1193,15 @@ def _rationale_perp(
     assessment: Sequence[CurrentTierAssessment] | None,
     adv: float,
     position_limit: float | None,
+    mp: MarginPeriod,
+    band: ModelRiskBand,
+    reg: str,
+    series: str,
 ) -> str:
     t0, tn = tiers[0], tiers[-1]
     mf = policy.perp.maintenance_fraction
-    parts = [_vol_sentence(symbol, estimate, policy, cm), _move_sentence(policy, cm)]
+    parts = [_vol_sentence(symbol, estimate, policy, cm, reg, series), _mpor_sentence(mp, policy, len(tiers)),
+             _band_sentence(band), _move_sentence(policy, cm, t0.horizon_hours)]
     parts.append(
         f"Close-out cost {t0.close_out_cost:.2%} (tier 1) to {tn.close_out_cost:.2%} (tier {len(tiers)}, "
         f"at {_money(tn.cost_notional)}) with ADV {_money(adv)}; liquidator incentive "
@@ -885,13 +1213,22 @@ def _rationale_perp(
     parts.append(
         f"Tier 1: the model's MMF is move + cost + incentive = {raw[0]:.2%}, rounded up to {t0.mmf_model:.2%}; "
         f"proposed MMF {t0.mmf:.2%}, max leverage {t0.max_leverage:g}x ({lev_why}), penalty "
-        f"{t0.liquidation_penalty:.2%}; coverage {t0.coverage:.2%} at tier 1, {tn.coverage:.2%} at tier {len(tiers)}."
+        f"{t0.liquidation_penalty:.2%} (close-out + incentive, never below the incentive); coverage "
+        f"{t0.coverage:.2%} at tier 1, {tn.coverage:.2%} at tier {len(tiers)}."
     )
     gs = _guard_sentence(lines)
     if gs:
         parts.append(gs)
+    under = [(k, t) for k, t in enumerate(tiers) if t.under_covered]
+    if under:
+        parts.append("Under-covered (a guardrail holds the MMF below the model's): " + "; ".join(
+            f"tier {k + 1} MMF {t.mmf:.2%} against {t.mmf_model:.2%}, coverage {t.coverage:.2%}" for k, t in under)
+            + ".")
+    ss = _stress_sentence(reg, policy, lines)
+    if ss:
+        parts.append(ss)
     if position_limit is not None:
-        parts.append(f"Positions above {_money(position_limit)} cannot be margined (MMF would reach 100%).")
+        parts.append(f"Positions above {_money(position_limit)} are not offered.")
     if assessment is not None:
         worst = min(assessment, key=lambda a: a.coverage)
         k = list(assessment).index(worst) + 1
@@ -908,11 +1245,14 @@ def _rationale_unmarginable_perp(
     cm: CoveredMove,
     cost0: float,
     assessment: Sequence[CurrentTierAssessment] | None,
+    why: str,
+    series: str,
 ) -> str:
-    parts = [_vol_sentence(symbol, estimate, policy, cm), _move_sentence(policy, cm)]
+    reg, _ = regime(estimate, policy)
+    parts = [_vol_sentence(symbol, estimate, policy, cm, reg, series)]
     parts.append(
-        f"With close-out cost {cost0:.2%} and incentive {policy.liquidator_incentive:.2%} the first tier needs an "
-        "MMF of 100% or more: no leverage can be offered (unmarginable; consider reduce-only or delisting)."
+        f"With close-out cost {cost0:.2%} and incentive {policy.liquidator_incentive:.2%} no leverage can be "
+        f"offered ({why}; unmarginable: consider reduce-only or delisting)."
     )
     if assessment is not None:
         worst = min(assessment, key=lambda a: a.coverage)
@@ -925,7 +1265,7 @@ def _rationale_lending(
     estimate: VolEstimate,
     policy: RiskPolicy,
     cm: CoveredMove,
-    cost: float,
+    bonus: LendingBonus,
     ltv: float,
     lt: float,
     lb: float,
@@ -934,32 +1274,65 @@ def _rationale_lending(
     assessment: LendingCurrentAssessment | None,
     *,
     unmarginable: bool = False,
+    band: ModelRiskBand,
+    regime_label: str,
+    series: str,
 ) -> str:
-    parts = [_vol_sentence(symbol, estimate, policy, cm), _move_sentence(policy, cm)]
-    ref = _money(policy.lending.reference_liquidation_notional)
+    parts = [_vol_sentence(symbol, estimate, policy, cm, regime_label, series)]
+    debt = (f"Debt asset {bonus.debt_asset} (a stablecoin: collateral priced in the quote currency)"
+            if bonus.debt_stable else
+            f"Debt asset {bonus.debt_asset} (not a stablecoin: the collateral/{bonus.debt_asset} price ratio is used)")
+    parts.append(debt + f"; margin period of risk {_hours(policy.horizon_hours)}.")
+    parts += [_band_sentence(band), _move_sentence(policy, cm, policy.horizon_hours)]
     model_lt = next((ln.model for ln in lines if ln.parameter == "liquidation_threshold"), lt)
     model_lb = next((ln.model for ln in lines if ln.parameter == "liquidation_bonus"), lb)
+    parts.append(
+        f"The bonus pays the liquidator: incentive {bonus.incentive:.2%} + slippage {bonus.slippage:.2%} selling "
+        f"{_money(bonus.size)} ({bonus.liquidity_source}) + inventory risk {bonus.inventory_risk:.2%} (the "
+        f"{bonus.confidence:.0%} VaR of a {_hours(bonus.hold_hours)} fall at the stressed volatility) = "
+        f"{bonus.total:.2%}, rounded up to {model_lb:.2%}."
+    )
     if unmarginable:
         parts.append(
-            f"With a bonus of {model_lb:.2%} (close-out of {ref}: {cost:.2%}, plus incentive) the model's "
-            f"liquidation threshold is {model_lt:.2%}, no room for borrowing after the "
+            f"The model's liquidation threshold is {model_lt:.2%}, no room for borrowing after the "
             f"{policy.lending.ltv_buffer:.2%} buffer: not usable as new collateral (LTV 0, new borrowing frozen); "
             f"proposed LT {lt:.2%}, bonus {lb:.2%}, coverage {cov:.2%}."
         )
-        gs = _guard_sentence(lines)
-        if gs:
-            parts.append(gs)
     else:
         parts.append(
-            f"The model's bonus is close-out of {ref} ({cost:.2%}) + incentive {policy.liquidator_incentive:.2%} "
-            f"rounded up = {model_lb:.2%}, its LT (1 - {cm.final:.2%}) / (1 + {model_lb:.2%}) rounded down = "
-            f"{model_lt:.2%} and its LTV that less the {policy.lending.ltv_buffer:.2%} buffer; proposed LTV "
-            f"{ltv:.2%}, LT {lt:.2%}, bonus {lb:.2%}; coverage {cov:.2%}."
+            f"LT (1 - {cm.final:.2%}) / (1 + {model_lb:.2%}) rounded down = {model_lt:.2%} and LTV that less the "
+            f"{policy.lending.ltv_buffer:.2%} buffer; proposed LTV {ltv:.2%}, LT {lt:.2%}, bonus {lb:.2%}; "
+            f"coverage {cov:.2%}."
         )
-        gs = _guard_sentence(lines)
-        if gs:
-            parts.append(gs)
+    gs = _guard_sentence(lines)
+    if gs:
+        parts.append(gs)
+    ss = _stress_sentence(regime_label, policy, lines)
+    if ss:
+        parts.append(ss)
     if assessment is not None:
         flag = "below" if assessment.below_confidence else "meeting"
         parts.append(f"Current parameters cover {assessment.coverage:.2%}, {flag} the {policy.confidence:.1%} target.")
     return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# peers
+# ---------------------------------------------------------------------------------------------
+
+
+def compare_peers(tiers: Sequence[PerpTier], tables: Sequence[PeerTable]) -> PeerComparison | None:
+    """The proposed tiers beside other venues' brackets at each proposed tier's floor notional (for the
+    first tier, its floor 0); None when no table is given."""
+    if not tables:
+        return None
+    venues = tuple(dict.fromkeys(t.venue for t in tables))
+    by_venue = {t.venue: t for t in tables}
+    rows = []
+    for t in tiers:
+        peers: dict[str, tuple[float, float] | None] = {}
+        for v in venues:
+            b = by_venue[v].at(t.notional_floor)
+            peers[v] = None if b is None else (b.max_leverage, b.maintenance_rate)
+        rows.append((t.notional_floor, t.max_leverage, t.mmf, peers))
+    return PeerComparison(venues=venues, sources={t.venue: t.source for t in tables}, rows=tuple(rows))

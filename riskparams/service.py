@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,13 +24,21 @@ from riskparams.domain import (
     CurrentParams,
     CurrentPerp,
     LendingAssetProposal,
+    OptionAsset,
+    PeerTable,
     PerpAssetProposal,
     Proposal,
+    ProposalOption,
+    Sensitivity,
+    SensitivityCell,
     SeriesInfo,
     SkippedAsset,
 )
-from riskparams.exceptions import DataError, HistoryError, PolicyError, RiskParamsError
-from riskparams.proposals import daily_vol, propose_lending, propose_tiers
+from riskparams.exceptions import DataError, HistoryError, PolicyError, RiskParamsError, SeriesNotFoundError
+from riskparams.fmt import format_notional
+from riskparams.measures import Tail, log_to_price_move
+from riskparams.params_io import LiquidityCurve
+from riskparams.proposals import compare_peers, daily_vol, propose_lending, propose_tiers, term_hours
 from riskparams.quality import DEFAULT_OUTLIER_Z, QualityReport, quality_report
 from riskparams.returns import data_fingerprint, hours_per_bar, iso_utc, returns_with_report, to_utc
 from riskparams.store import Store
@@ -203,9 +211,6 @@ def _cache_key(spec: FitSpec) -> str:
 PROVENANCE_PACKAGES: tuple[str, ...] = ("riskparams", "numpy", "pandas", "scipy", "arch", "statsmodels", "duckdb")
 """Packages whose versions are recorded in every proposal."""
 
-_FREQ_PREFERENCE = ("1d", "4h", "1h")
-
-
 @dataclass(frozen=True, slots=True)
 class ProposalRun:
     """A computed proposal and, when saved, its stored record (id, status, creation time)."""
@@ -241,37 +246,95 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _pick_series(found: list[SeriesInfo]) -> SeriesInfo | str:
-    """One series per symbol: the only one, else the unique series of the first frequency of 1d, 4h, 1h
-    that has any; a reason string when that is ambiguous."""
-    if len(found) == 1:
-        return found[0]
-    for f in _FREQ_PREFERENCE:
-        at = [s for s in found if s.freq == f]
-        if len(at) == 1:
-            return at[0]
-        if len(at) > 1:
-            labels = "; ".join(s.label for s in at)
-            return f"several {f} series ({labels}); propose for one of them with a store that holds only it"
+MIN_HISTORY_DAYS = 365
+"""A series has "enough history" for the default choice when it spans at least a year (EMIR's minimum
+lookback, which should include a stress period) and holds at least the policy's ``min_history`` returns."""
+
+_FINEST_FIRST = ("1h", "4h", "1d")
+
+
+def _span_days(s: SeriesInfo) -> float:
+    if s.first is None or s.last is None:
+        return 0.0
+    return (s.last - s.first).total_seconds() / 86_400.0
+
+
+def _enough(s: SeriesInfo, min_returns: int) -> bool:
+    return s.rows - 1 >= min_returns and _span_days(s) >= MIN_HISTORY_DAYS
+
+
+def _pick_series(
+    found: list[SeriesInfo], profile: str, freq: str | None, kind: str | None, min_returns: int
+) -> tuple[SeriesInfo, str] | str:
+    """One series per symbol, and why: the ``freq``/``kind`` asked for, else the profile's preference
+    (perpetuals: perp prices first, then spot; lending: spot first), then the finest frequency with
+    enough history (:data:`MIN_HISTORY_DAYS`, ``min_returns``); a reason string when nothing fits or
+    several sources tie."""
+    cands = [s for s in found if (freq is None or s.freq == freq) and (kind is None or s.kind == kind)]
+    if not cands:
+        want = " ".join(x for x in (freq, kind) if x)
+        have = "; ".join(s.label for s in found) or "none"
+        return f"no {want} series stored (stored: {have})"
+    kinds = ([kind] if kind else (["perp", "spot"] if profile == "perp" else ["spot", "perp"]))
+    freqs = [freq] if freq else list(_FINEST_FIRST)
+    order = [(k, f) for k in kinds for f in freqs]
+    for need_enough in (True, False):
+        for k, f in order:
+            at = [s for s in cands if s.kind == k and s.freq == f and (_enough(s, min_returns) or not need_enough)]
+            if not at:
+                continue
+            if len(at) > 1:
+                labels = "; ".join(s.label for s in at)
+                return f"several {f} {k} series ({labels}); keep one source per symbol, frequency and kind"
+            pick = at[0]
+            asked = [x for x, given in ((f"--freq {freq}", freq), (f"--kind {kind}", kind)) if given]
+            if asked:
+                why = "asked for with " + " and ".join(asked)
+            else:
+                pref = "perp prices preferred for perpetuals" if profile == "perp" else "spot prices preferred " \
+                    "for lending"
+                why = f"{pref}, then the finest frequency with enough history"
+            if not need_enough:
+                why += (f"; short history: {pick.rows - 1} returns over {_span_days(pick):.0f} days (wanted "
+                        f"{min_returns} returns and {MIN_HISTORY_DAYS} days)")
+            if kind is None and profile == "perp" and pick.kind == "spot":
+                why += "; no perp series, so spot prices and spot volume are used"
+            if kind is None and profile == "lending" and pick.kind == "perp":
+                why += "; no spot series, so perp prices and perp volume are used"
+            return pick, why
     return "no series"
 
 
 def select_series(
-    store: Store, symbols: list[str] | None = None
-) -> tuple[list[SeriesInfo], list[SkippedAsset]]:
-    """The series to propose for: one per symbol (daily preferred), and the symbols left out with why.
+    store: Store,
+    symbols: list[str] | None = None,
+    *,
+    profile: str = "perp",
+    freq: str | None = None,
+    kind: str | None = None,
+    min_returns: int = 500,
+) -> tuple[list[tuple[SeriesInfo, str]], list[SkippedAsset]]:
+    """The series to propose or backtest with: one per symbol, with why, and the symbols left out.
 
     Parameters
     ----------
     symbols : list of str, optional
         Symbols to use (case-insensitive); default every stored symbol.
+    profile : {'perp', 'lending'}
+        Sets the preferred kind (perp prices for perpetuals, spot for lending).
+    freq : {'1h', '4h', '1d'}, optional
+        Use only series of this frequency.
+    kind : {'spot', 'perp'}, optional
+        Use only series of this kind.
+    min_returns : int
+        Returns a series needs (with a year of span) to count as "enough history" for the default choice.
 
     Raises
     ------
     SeriesNotFoundError
         A requested symbol has no stored series.
     """
-    chosen: list[SeriesInfo] = []
+    chosen: list[tuple[SeriesInfo, str]] = []
     skipped: list[SkippedAsset] = []
     if symbols is None:
         by_symbol: dict[str, list[SeriesInfo]] = {}
@@ -288,11 +351,17 @@ def select_series(
                 found = store.find_series(sym)
             groups.append((sym, found))
     for sym, found in groups:
-        pick = _pick_series(found)
+        pick = _pick_series(found, profile, freq, kind, min_returns)
         if isinstance(pick, str):
+            if symbols is None and (freq or kind):
+                continue  # every stored symbol, filtered: the others are simply not of that kind
             skipped.append(SkippedAsset(symbol=sym, reason=pick))
         else:
             chosen.append(pick)
+    if symbols is None and (freq or kind) and not chosen and groups:
+        want = " ".join(x for x in (freq, kind) if x)
+        stored = "; ".join(sorted({f"{s.freq} {s.kind}" for _sym, found in groups for s in found}))
+        raise SeriesNotFoundError(f"no {want} series is stored (stored: {stored}).")
     return chosen, skipped
 
 
@@ -317,6 +386,92 @@ def lookback_vol(prices: pd.DataFrame, freq: str, *, allow_gaps: bool = False) -
     return float(np.std(r, ddof=1)) if r.size > 1 else math.nan
 
 
+def fit_spec_for(policy: RiskPolicy, profile: str) -> FitSpec:
+    """The volatility specification a proposal fits: the policy's model with a term structure reaching the
+    longest horizon the profile reads (:func:`riskparams.proposals.term_hours`)."""
+    return replace(policy.model, horizon_hours=term_hours(policy, profile))
+
+
+def ratio_prices(collateral: pd.DataFrame, debt: pd.DataFrame) -> pd.DataFrame:
+    """Collateral priced in a non-stable debt asset: the ratio of closes on common bar times (open, high
+    and low are set to the ratio close: only close-to-close returns are used), volume of the collateral.
+
+    Raises
+    ------
+    HistoryError
+        Fewer than 3 common bars.
+    """
+    joined = collateral[["close", "volume"]].join(debt[["close"]], how="inner", rsuffix="_debt")
+    if len(joined) < 3:
+        raise HistoryError(f"the collateral and debt series share {len(joined)} bar times; a ratio needs more.")
+    ratio = joined["close"] / joined["close_debt"]
+    out = pd.DataFrame({"open": ratio, "high": ratio, "low": ratio, "close": ratio,
+                        "volume": joined["volume"] * joined["close"] / ratio}, index=joined.index)
+    out.index.name = "ts"
+    return out
+
+
+def _option_policies(policy: RiskPolicy, names: list[str] | None) -> list[tuple[str, RiskPolicy, dict[str, Any]]]:
+    """(name, policy, differences) of the requested options, in the order asked."""
+    if not names:
+        return []
+    from riskparams.config import policy_differences, policy_with
+
+    table = policy.option_overrides()
+    out = []
+    for name in dict.fromkeys(n.strip().lower() for n in names if n.strip()):
+        if name not in table:
+            raise PolicyError(f"unknown option {name!r} (known: {', '.join(sorted(table))}; define others as "
+                              "[options.NAME] tables in the policy file)")
+        pol = policy_with(policy, table[name]) if table[name] else policy
+        out.append((name, pol, policy_differences(policy, pol)))
+    return out
+
+
+def _same_fit(a: FitSpec, b: FitSpec) -> bool:
+    """Two specifications give the same term structure (the confidence only changes the headline)."""
+    return replace(a, confidence=b.confidence) == b
+
+
+def _liquidity(
+    policy: RiskPolicy, sym: str, info: SeriesInfo, adv: float, curves: tuple[LiquidityCurve, ...]
+) -> tuple[float | None, str]:
+    """Slippage of the lending liquidation size from a depth curve (None: use the ADV law) and the named source."""
+    venue = policy.lending.liquidity_venue
+    for c in curves:
+        if c.symbol == sym and (not venue or c.venue == venue.lower()):
+            return c.slippage(policy.lending.reference_liquidation_notional), c.describe()
+    name = venue or f"{info.source} {info.kind}"
+    return None, f"square-root law on the {name} ADV of {format_notional(adv)} at the stressed volatility"
+
+
+def _propose_one(
+    policy: RiskPolicy,
+    est: VolEstimate,
+    *,
+    profile: str,
+    adv: float,
+    current: CurrentPerp | CurrentLending | None,
+    symbol: str,
+    lookback: float,
+    series: str,
+    peers: tuple[PeerTable, ...] | None,
+    info: SeriesInfo,
+    curves: tuple[LiquidityCurve, ...],
+    debt: str,
+) -> PerpAssetProposal | LendingAssetProposal:
+    """One asset's proposal under one policy (the pure math, with the service's market inputs)."""
+    if profile == "perp":
+        a = propose_tiers(est, policy, adv=adv, current=current if isinstance(current, CurrentPerp) else None,
+                          symbol=symbol, lookback_vol=lookback, series=series)
+        table = tuple(t for t in (peers or ()) if t.symbol == symbol)
+        return replace(a, peers=compare_peers(a.tiers, table)) if table else a
+    slip, source = _liquidity(policy, symbol, info, adv, curves)
+    return propose_lending(est, policy, adv=adv, current=current if isinstance(current, CurrentLending) else None,
+                           symbol=symbol, lookback_vol=lookback, series=series, slippage=slip,
+                           liquidity_source=source, debt_asset=debt)
+
+
 def propose(
     store: Store,
     *,
@@ -328,13 +483,20 @@ def propose(
     save: bool = True,
     use_cache: bool = True,
     progress: Callable[[int, int, str], None] | None = None,
+    freq: str | None = None,
+    kind: str | None = None,
+    options: list[str] | None = None,
+    peers: tuple[PeerTable, ...] | None = None,
+    debt_asset: str | None = None,
 ) -> ProposalRun:
     """Propose perpetual tiers or lending parameters for stored assets, and store the proposal.
 
-    For each asset: fit ``policy.model`` through the fit cache (:func:`fit_series`), measure ADV from the
-    stored volume x close (or the policy's override), and run :func:`riskparams.proposals.propose_tiers` or
-    :func:`~riskparams.proposals.propose_lending` with the asset's current parameters. An asset whose fit or
-    ADV fails is **skipped with its reason** (``Proposal.skipped``); the rest of the run goes on.
+    For each asset: choose its series (:func:`select_series`), fit ``policy.model`` with a term structure
+    reaching the profile's longest horizon (:func:`fit_spec_for`) through the fit cache, measure ADV from
+    the stored volume x close of the same series (or the policy's override), and run
+    :func:`riskparams.proposals.propose_tiers` or :func:`~riskparams.proposals.propose_lending` with the
+    asset's current parameters. An asset whose fit or ADV fails is **skipped with its reason**
+    (``Proposal.skipped``); the rest of the run goes on.
 
     Parameters
     ----------
@@ -344,7 +506,7 @@ def propose(
     current : CurrentParams, optional
         Current parameters (:func:`riskparams.params_io.load_current`); their profile must match.
     symbols : list of str, optional
-        Default: every stored symbol (one series each, daily preferred).
+        Default: every stored symbol (one series each).
     as_of : datetime, Timestamp or str, optional
         Use only bars up to this UTC time.
     save : bool
@@ -354,15 +516,28 @@ def propose(
         Use the fit cache.
     progress : callable(done, total, symbol), optional
         Called before each asset is fitted (for progress bars).
+    freq : {'1h', '4h', '1d'}, optional
+        Use series of this frequency only.
+    kind : {'spot', 'perp'}, optional
+        Use series of this kind only.
+    options : list of str, optional
+        Named policy options to compute side by side (``conservative``, ``moderate``, ``aggressive`` or the
+        policy file's ``[options.NAME]``); ``assets`` stays the recommended one (the policy itself).
+    peers : tuple of PeerTable, optional
+        Other venues' tier tables (:func:`riskparams.params_io.load_peers`): perpetual assets get a peer
+        comparison.
+    debt_asset : str, optional
+        Lending: the debt asset (default ``policy.lending.debt_asset``). A stablecoin prices the collateral
+        as stored; another stored symbol prices it in that asset (the ratio of the two series).
 
     Raises
     ------
     PolicyError
-        Unknown profile, or current parameters of the other profile.
+        Unknown profile or option, or current parameters of the other profile.
     SeriesNotFoundError
-        A requested symbol is not stored.
+        A requested symbol (or a non-stable debt asset) is not stored.
     DataError
-        ``as_of`` is not a date.
+        ``as_of`` is not a date; the policy's liquidity curve file is invalid.
     """
     if profile not in ("perp", "lending"):
         raise PolicyError(f"profile must be 'perp' or 'lending', got {profile!r}")
@@ -370,67 +545,188 @@ def propose(
     if current is not None and current.profile != profile:
         raise PolicyError(f"the current parameters ({current.source}) are for {current.profile}, the proposal is "
                           f"for {profile}")
+    opts = _option_policies(policy, options)
     end = None if as_of is None else to_utc(as_of, "as-of date")
-    series, skipped = select_series(store, symbols)
+    debt = (debt_asset or policy.lending.debt_asset).strip().upper()
+    debt_stable = policy.lending.debt_is_stable(debt)
+    curves: tuple[LiquidityCurve, ...] = ()
+    if profile == "lending" and policy.lending.liquidity_curve:
+        from riskparams.params_io import load_liquidity_curves
+
+        curves = load_liquidity_curves(policy.lending.liquidity_curve)
+    if profile == "lending" and not debt_stable and not store.find_series(debt):
+        raise SeriesNotFoundError(f"the debt asset {debt} is not a stablecoin ({', '.join(policy.lending.stablecoins)}) "
+                                  "and no series of it is stored: ingest its prices to price the collateral in it.")
+    series, skipped = select_series(store, symbols, profile=profile, freq=freq, kind=kind,
+                                    min_returns=policy.model.min_history)
     wanted = None if symbols is None else {s.strip().upper() for s in symbols}
+    spec = fit_spec_for(policy, profile)
     assets: list[PerpAssetProposal | LendingAssetProposal] = []
-    for i, info in enumerate(series):
+    per_option: list[list[PerpAssetProposal | LendingAssetProposal]] = [[] for _ in opts]
+    for i, (info, why) in enumerate(series):
         sym = info.symbol.upper()
         if progress is not None:
             progress(i, len(series), sym)
         try:
-            run = fit_series(store, info.symbol, freq=info.freq, source=info.source, kind=info.kind,
-                             spec=policy.model, as_of=end, use_cache=use_cache)
+            prices = store.load_prices(info.series_id, end=end)
+            if len(prices) < 3:
+                raise HistoryError(f"{info.label} has {len(prices)} bars; a fit needs at least 3.")
+            fit_px = prices
+            if profile == "lending" and not debt_stable:
+                if debt == sym:
+                    raise PolicyError(f"the debt asset {debt} is the collateral itself")
+                dinfo = store.resolve_series(debt, freq=info.freq, kind=info.kind)
+                fit_px = ratio_prices(prices, store.load_prices(dinfo.series_id, end=end))
+            run = fit_prices(store, info, fit_px, spec=spec, use_cache=use_cache)
         except RiskParamsError as exc:
             skipped.append(SkippedAsset(symbol=sym, reason=f"fit failed: {exc}"))
             continue
         except Exception as exc:  # arch and scipy raise many kinds; one asset must not stop the run
             skipped.append(SkippedAsset(symbol=sym, reason=f"fit failed ({type(exc).__name__}: {exc})"))
             continue
-        prices = run.prices
         window = policy.liquidity.adv_window_days
         if sym in policy.liquidity.adv_override:
             adv, adv_source = float(policy.liquidity.adv_override[sym]), "policy override"
         else:
             adv = average_daily_value(prices, info.freq, window)
-            adv_source = f"stored volume x close over {window} days"
+            adv_source = f"stored {info.kind} volume x close of {info.label} over {window} days"
         if not (math.isfinite(adv) and adv > 0):
             skipped.append(SkippedAsset(
                 symbol=sym, reason=f"no volume data to estimate ADV over the last {window} days; set "
                 f"liquidity.adv_override.{sym} in the policy"))
             continue
-        est = run.estimate
         cur = None if current is None else current.assets.get(sym)
-        lookback = lookback_vol(prices, info.freq, allow_gaps=policy.model.allow_gaps)
-        if profile == "perp":
-            asset: PerpAssetProposal | LendingAssetProposal = propose_tiers(
-                est, policy, adv=adv, current=cur if isinstance(cur, CurrentPerp) else None, symbol=sym,
-                lookback_vol=lookback)
-        else:
-            asset = propose_lending(est, policy, adv=adv, current=cur if isinstance(cur, CurrentLending) else None,
-                                    symbol=sym, lookback_vol=lookback)
+        lookback = lookback_vol(fit_px, info.freq, allow_gaps=policy.model.allow_gaps)
+        label = info.label + ("" if profile == "perp" or debt_stable else f" in {debt}")
+
+        est = run.estimate
         ctx = AssetContext(
             symbol=info.symbol, freq=info.freq, source=info.source, kind=info.kind, synthetic=info.synthetic,
             fingerprint=run.fingerprint, first_bar=iso_utc(prices.index[0]), last_bar=iso_utc(prices.index[-1]),
             spec_key=est.spec_key, model=f"{est.model.value}-{est.dist.value}", fallback=est.fallback, adv=adv,
-            adv_source=adv_source, sigma_daily=daily_vol(est),
+            adv_source=adv_source, sigma_daily=daily_vol(est), selection=why,
+            debt_asset=debt if profile == "lending" else None,
         )
-        assets.append(replace(asset, context=ctx))
+        common = dict(profile=profile, adv=adv, current=cur, symbol=sym, lookback=lookback, series=label,
+                      peers=peers, info=info, curves=curves, debt=debt)
+        assets.append(replace(_propose_one(policy, est, **common), context=ctx))  # type: ignore[arg-type]
+        for j, (_name, pol, _diff) in enumerate(opts):
+            o_spec = fit_spec_for(pol, profile)
+            o_est = est if _same_fit(o_spec, spec) else fit_prices(store, info, fit_px, spec=o_spec,
+                                                                   use_cache=use_cache).estimate
+            per_option[j].append(_propose_one(pol, o_est, **common))  # type: ignore[arg-type]
     if current is not None:
         done = {a.symbol for a in assets} | {s.symbol for s in skipped}
         for sym in current.assets:
             if sym not in done and (wanted is None or sym in wanted):
                 skipped.append(SkippedAsset(symbol=sym, reason=f"in {current.source} but no stored series"))
+    rec = policy.recommended_option
+    option_records = tuple(
+        ProposalOption(name=name, recommended=(name == rec), differences=diff,
+                       assets=tuple(OptionAsset.of(a) for a in sorted(per_option[j], key=lambda a: a.symbol)))
+        for j, (name, _pol, diff) in enumerate(opts)
+    )
+    prov: dict[str, Any] = {"packages": package_versions(), "model_specs": {spec.key(): spec.to_dict()}}
+    if peers:
+        prov["peers"] = sorted({f"{t.venue}: {t.source}" for t in peers})
     proposal = Proposal(
         profile=profile,
         as_of=None if end is None else iso_utc(end),
         policy={**policy.to_dict(), "policy_key": policy.key()},
         assets=tuple(sorted(assets, key=lambda a: a.symbol)),
         skipped=tuple(sorted(skipped, key=lambda s: s.symbol)),
-        provenance={"packages": package_versions(), "model_specs": {policy.model.key(): policy.model.to_dict()}},
+        provenance=prov,
+        options=option_records,
     )
     stored = save_proposal(store, proposal) if save and proposal.assets else None
     return ProposalRun(proposal, stored)
+
+
+def sensitivity(
+    store: Store,
+    symbol: str,
+    *,
+    policy: RiskPolicy | None = None,
+    horizons: Sequence[float] = (1.0, 4.0, 8.0, 24.0),
+    confidences: Sequence[float] = (0.99, 0.995),
+    freq: str | None = None,
+    kind: str | None = None,
+    as_of: datetime | pd.Timestamp | str | None = None,
+    use_cache: bool = True,
+) -> Sensitivity:
+    """Tier 1 of one perpetual market over a grid of margin periods of risk and confidences.
+
+    One fit (through the cache) gives the term structure; each cell runs the policy math with every tier's
+    MPOR fixed at the cell's horizon (``mpor.fixed_hours``) and the cell's confidence. Tier-1 MMF is
+    non-decreasing in both (the term structure is monotone in the horizon, tail measures in the confidence).
+
+    Parameters
+    ----------
+    horizons : sequence of float
+        Margin periods of risk, hours, each in (0, 720].
+    confidences : sequence of float
+        Each in [0.9, 0.9999].
+
+    Raises
+    ------
+    PolicyError
+        A horizon or confidence out of range, or an empty grid.
+    SeriesNotFoundError
+        The symbol is not stored.
+    HistoryError
+        Too little history.
+    """
+    from riskparams.config import policy_with
+
+    policy = RiskPolicy() if policy is None else policy
+    hs = sorted({float(h) for h in horizons})
+    qs = sorted({float(q) for q in confidences})
+    if not hs or not qs:
+        raise PolicyError("sensitivity needs at least one horizon and one confidence")
+    for h in hs:
+        if not (math.isfinite(h) and 0 < h <= 720):
+            raise PolicyError(f"horizons must be hours in (0, 720], got {h:g}")
+    for q in qs:
+        if not 0.9 <= q <= 0.9999:
+            raise PolicyError(f"confidence must be in [0.9, 0.9999], got {q:g}")
+    series, skipped = select_series(store, [symbol], profile="perp", freq=freq, kind=kind,
+                                    min_returns=policy.model.min_history)
+    if not series:
+        raise HistoryError(skipped[0].reason if skipped else f"no series for {symbol}")
+    info, _why = series[0]
+    end = None if as_of is None else to_utc(as_of, "as-of date")
+    prices = store.load_prices(info.series_id, end=end)
+    if len(prices) < 3:
+        raise HistoryError(f"{info.label} has {len(prices)} bars; a fit needs at least 3.")
+    max_h = max(hs[-1], policy.mpor.max_hours)
+    base = policy_with(policy, {"mpor.max_hours": max_h})
+    est = fit_prices(store, info, prices, spec=fit_spec_for(base, "perp"), use_cache=use_cache).estimate
+    sym = info.symbol.upper()
+    adv = (float(policy.liquidity.adv_override[sym]) if sym in policy.liquidity.adv_override
+           else average_daily_value(prices, info.freq, policy.liquidity.adv_window_days))
+    if not (math.isfinite(adv) and adv > 0):
+        raise HistoryError(f"no volume data to estimate the ADV of {info.label}; set liquidity.adv_override.{sym}")
+    lookback = lookback_vol(prices, info.freq, allow_gaps=policy.model.allow_gaps)
+    term = est.term
+    assert term is not None
+    cells = []
+    for h in hs:
+        for q in qs:
+            pol = policy_with(base, {"confidence": q, "mpor.fixed_hours": h})
+            prop = propose_tiers(est, pol, adv=adv, symbol=sym, lookback_vol=lookback)
+            t0 = prop.tiers[0] if prop.tiers else None
+
+            def es(method: str, h: float = h, q: float = q) -> float | None:
+                if method not in term.methods:
+                    return None
+                return max(log_to_price_move(max(0.0, term.tail_measure(method, h, q, "es", t)), t)
+                           for t in (Tail.LOWER, Tail.UPPER))
+
+            cells.append(SensitivityCell(
+                horizon_hours=h, confidence=q, tier1_mmf=1.0 if t0 is None else t0.mmf,
+                tier1_max_leverage=1.0 if t0 is None else t0.max_leverage, es_fitted=float(es("fitted") or 0.0),
+                es_fhs=es("fhs"), es_empirical=es("empirical"), nu=est.nu))
+    return Sensitivity(symbol=sym, series=info.label, model=term.law, basis=term.basis(hs[0]), cells=tuple(cells))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -497,23 +793,19 @@ def backtest_data(
     symbols: list[str] | None = None,
     *,
     freq: str | None = None,
+    kind: str | None = None,
+    profile: str = "perp",
     end: datetime | pd.Timestamp | str | None = None,
+    min_returns: int = 500,
 ) -> tuple[list[AssetData], list[SkippedAsset]]:
-    """The price series to backtest (one per symbol, daily preferred, or of ``freq``), bars up to ``end``."""
+    """The price series to backtest: one per symbol, chosen as for a proposal (:func:`select_series`: the
+    ``freq``/``kind`` asked for, else the profile's preference), bars up to ``end``."""
     from riskparams.backtest import AssetData
 
     stop = None if end is None else to_utc(end, "as-of date")
-    if freq is None:
-        series, skipped = select_series(store, symbols)
-    else:
-        series, skipped = [], []
-        if symbols is None:
-            series = [s for s in store.list_series() if s.freq == freq and s.rows > 0]
-        else:
-            for sym in dict.fromkeys(s.strip().upper() for s in symbols if s.strip()):
-                series.append(store.resolve_series(sym, freq=freq))
+    series, skipped = select_series(store, symbols, profile=profile, freq=freq, kind=kind, min_returns=min_returns)
     out = []
-    for info in series:
+    for info, _why in series:
         prices = store.load_prices(info.series_id, end=stop)
         out.append(AssetData(symbol=info.symbol.upper(), freq=info.freq, prices=prices, source=info.source,
                              kind=info.kind, synthetic=info.synthetic, fingerprint=data_fingerprint(prices)))
@@ -529,6 +821,7 @@ def backtest(
     compare: list[str] | None = None,
     symbols: list[str] | None = None,
     freq: str | None = None,
+    kind: str | None = None,
     spec: BacktestSpec | None = None,
     attach: str | None = None,
     actor: str | None = None,
@@ -548,7 +841,9 @@ def backtest(
     compare : list of str, optional
         More fixed sets: params_io CSV/JSON files (named by the file stem) or stored proposal ids.
     symbols : list of str, optional
-        Default: every stored symbol (one series each, daily preferred; or of ``freq``).
+        Default: every stored symbol (one series each, chosen as for a proposal).
+    freq, kind : str, optional
+        Use series of this frequency / kind only (see :func:`select_series`).
     spec : BacktestSpec, optional
         Period, cadence, engine, ... (its ``profile`` is replaced by ``profile``).
     attach : str, optional
@@ -589,7 +884,8 @@ def backtest(
         if target.id not in [r.lower() for r in refs]:
             refs.append(target.id)
     fixed += _compare_sets(store, refs, profile)
-    data, skipped = backtest_data(store, symbols, freq=freq, end=spec.end)
+    data, skipped = backtest_data(store, symbols, freq=freq, kind=kind, profile=profile, end=spec.end,
+                                  min_returns=policy.model.min_history)
     report = run_backtest(data, policy, spec, current=None if current is None else dict(current.assets), fixed=fixed,
                           progress=progress, backend=backend, provenance={"packages": package_versions()})
     if skipped:

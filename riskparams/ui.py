@@ -110,6 +110,7 @@ def clear_data_caches() -> None:
     cached_losses.clear()
     cached_overview.clear()
     _flags_for.clear()
+    cached_sensitivity.clear()
 
 
 # -- cached library calls (keyed by the series' extent so new bars invalidate them) -----------------
@@ -187,8 +188,10 @@ def load_demo(store: Store) -> list[IngestReport]:
 
 
 # -- proposals and governance ---------------------------------------------------------------------------
-def generate_proposal(store: Store, *, profile: str, policy: Any, current: Any, symbols: list[str] | None) -> Any:
-    """Run :func:`riskparams.service.propose` with a progress bar; returns the ProposalRun."""
+def generate_proposal(store: Store, *, profile: str, policy: Any, current: Any, symbols: list[str] | None,
+                      **options: Any) -> Any:
+    """Run :func:`riskparams.service.propose` with a progress bar (``options``: its ``freq``, ``kind``,
+    ``options``, ``peers``, ``debt_asset``); returns the ProposalRun."""
     bar = st.progress(0.0, text="Fitting volatility models...")
 
     def progress(done: int, total: int, symbol: str) -> None:
@@ -196,9 +199,46 @@ def generate_proposal(store: Store, *, profile: str, policy: Any, current: Any, 
 
     try:
         return service.propose(store, profile=profile, policy=policy, current=current, symbols=symbols,
-                               progress=progress)
+                               progress=progress, **options)
     finally:
         bar.empty()
+
+
+def peers_from_upload(upload: Any, *, example: bool = False) -> Any:
+    """Other venues' tier tables from an ``st.file_uploader`` CSV, the shipped example
+    (``riskparams/examples/peers.csv``) when ``example``, else None."""
+    from riskparams import params_io
+
+    if upload is not None:
+        return params_io.parse_peers(upload.getvalue().decode("utf-8", errors="replace"), name=upload.name)
+    if example:
+        from importlib import resources
+
+        return params_io.load_peers(str(resources.files("riskparams") / "examples" / "peers.csv"))
+    return None
+
+
+def number_list(text: str, what: str) -> tuple[float, ...]:
+    """Numbers from a comma-separated text field (at most 20); a bad entry is one sentence for ``st.error``."""
+    from riskparams.exceptions import PolicyError
+
+    out = []
+    for part in [x.strip() for x in str(text).split(",") if x.strip()][:21]:
+        try:
+            v = float(part)
+        except ValueError:
+            raise PolicyError(f"{what}: {part!r} is not a number; write numbers separated by commas.") from None
+        out.append(v)
+    if not out or len(out) > 20:
+        raise PolicyError(f"{what}: give between 1 and 20 numbers separated by commas.")
+    return tuple(out)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_sensitivity(series_id: int, rows: int, last: Any, symbol: str, freq: str, kind: str,
+                       horizons: tuple[float, ...], confidences: tuple[float, ...]) -> Any:
+    """:func:`riskparams.service.sensitivity` of one series (through the fit cache), per data version."""
+    return service.sensitivity(_open_store(), symbol, horizons=horizons, confidences=confidences, freq=freq, kind=kind)
 
 
 def member_picker(committee: Any, *, key: str = "member") -> str:

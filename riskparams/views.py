@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from riskparams.config import RiskPolicy, policy_from_dict
 from riskparams.domain import SeriesInfo
 from riskparams.exceptions import FallbackWarning
 from riskparams.export import specification_rows
+from riskparams.fmt import format_notional
 from riskparams.returns import bars_per_year, returns_with_report
 from riskparams.service import FitRun, fit_prices
 from riskparams.store import Store
@@ -175,29 +175,6 @@ def model_losses(
     return compare_models(prices, freq, holdout=holdout, candidates=PANEL_MODELS, dist=dist, mean=mean, proxy=proxy)
 
 
-def policy_with(base: RiskPolicy, changes: Mapping[str, Any]) -> RiskPolicy:
-    """``base`` with some values changed, validated like a policy file.
-
-    Parameters
-    ----------
-    changes : mapping
-        Dotted keys (``'apc.buffer_enabled'``, ``'confidence'``) to new values.
-
-    Raises
-    ------
-    PolicyError
-        A value is out of range (the message names the key and the allowed range).
-    """
-    d = base.to_dict()
-    for dotted, value in changes.items():
-        node = d
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return policy_from_dict(d)
-
-
 def specification_frame(content: Mapping[str, Any]) -> pd.DataFrame:
     """The specification table of a proposal (Asset | Parameter | Tier | Current | Proposed | Change...),
     one row per asset x parameter x tier; fractions stay fractions, leverage in x."""
@@ -352,3 +329,124 @@ def proposal_label(row: Mapping[str, Any]) -> str:
 def diff_frame(diff: Any) -> pd.DataFrame:
     """The rows of a :class:`riskparams.governance` diff between two revisions as a table."""
     return pd.DataFrame([r.to_dict() for r in diff.rows])
+
+
+# -------------------------------------------------------------------------------------------------
+# proposal detail: tiers and their margin periods of risk, model risk, options, peers, sensitivity
+# -------------------------------------------------------------------------------------------------
+
+
+def tiers_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+    """Per perpetual asset and tier: notional bracket, margin period of risk (hours), covered move, close-out
+    cost, MMF, IMF, max leverage, penalty, coverage and whether a guardrail leaves it under-covered."""
+    rows = []
+    for a in content.get("assets", []):
+        for k, t in enumerate(a.get("tiers") or []):
+            rows.append({"symbol": a["symbol"], "tier": k + 1, "from": format_notional(t["notional_floor"]),
+                         "to": format_notional(t["notional_cap"]), "MPOR (h)": t.get("horizon_hours"),
+                         "covered move": t.get("covered_move"), "close-out cost": t.get("close_out_cost"),
+                         "MMF": t["mmf"], "IMF": t["imf"], "max leverage": f"{t['max_leverage']:g}x",
+                         "penalty": t["liquidation_penalty"], "coverage": t["coverage"],
+                         "under-covered": bool(t.get("under_covered"))})
+    return pd.DataFrame(rows, columns=["symbol", "tier", "from", "to", "MPOR (h)", "covered move", "close-out cost",
+                                       "MMF", "IMF", "max leverage", "penalty", "coverage", "under-covered"])
+
+
+def model_risk_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+    """Per asset, the model-risk band (covered move from the fitted law, FHS and historical simulation at tier
+    1's horizon), nu, how the policy combined them, the regime and the series used."""
+    rows = []
+    for a in content.get("assets", []):
+        m = a.get("model_risk") or {}
+        c = a.get("context") or {}
+        rows.append({"symbol": a["symbol"], "series": f"{c.get('freq', '')} {c.get('kind', '')} ({c.get('source', '')})",
+                     "horizon (h)": m.get("horizon_hours"), "fitted": m.get("fitted"), "FHS": m.get("fhs"),
+                     "historical": m.get("empirical"), "nu": m.get("nu"),
+                     "combined": m.get("combined"), "bound by": m.get("bound"), "regime": a.get("regime"),
+                     "capital cost": a.get("capital_cost")})
+    return pd.DataFrame(rows, columns=["symbol", "series", "horizon (h)", "fitted", "FHS", "historical", "nu",
+                                       "combined", "bound by", "regime", "capital cost"])
+
+
+def options_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per asset and option: tier 1 (perps) or LTV / LT / bonus (lending), coverage and capital cost."""
+    rows = []
+    perp = content.get("profile") == "perp"
+    for o in content.get("options") or []:
+        for x in o["assets"]:
+            row: dict[str, Any] = {"symbol": x["symbol"], "option": o["name"] + (" (recommended)" if o["recommended"]
+                                                                                  else "")}
+            if perp:
+                t = (x.get("tiers") or [None])[0]
+                row.update({"tier-1 max leverage": "-" if t is None else f"{t['max_leverage']:g}x",
+                            "tier-1 MMF": None if t is None else t["mmf"],
+                            "tier-1 penalty": None if t is None else t["liquidation_penalty"],
+                            "tier-1 coverage": None if t is None else t["coverage"], "tiers": len(x.get("tiers") or [])})
+            else:
+                row.update({"LTV": x["ltv"], "LT": x["liquidation_threshold"], "bonus": x["liquidation_bonus"],
+                            "coverage": x["coverage"]})
+            row["capital cost"] = x.get("capital_cost")
+            rows.append(row)
+    return pd.DataFrame(rows).sort_values(["symbol"], kind="stable") if rows else pd.DataFrame()
+
+
+def peers_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+    """Per perpetual asset and proposed tier floor: the proposal beside each peer venue (max leverage /
+    maintenance rate)."""
+    rows = []
+    for a in content.get("assets", []):
+        pe = a.get("peers")
+        if not pe:
+            continue
+        for r in pe["rows"]:
+            row = {"symbol": a["symbol"], "from notional": format_notional(r["notional"]),
+                   "proposed": f"{r['proposed']['max_leverage']:g}x / {r['proposed']['mmf']:.2%}"}
+            for v in pe["venues"]:
+                x = r["peers"].get(v)
+                row[v] = "-" if x is None else f"{x['max_leverage']:g}x / {x['maintenance_rate']:.2%}"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def under_covered(content: Mapping[str, Any]) -> list[str]:
+    """``'BTC tier 2: MMF 1.20% against the model's 1.80%, coverage 97.10%'`` for every under-covered tier."""
+    out = []
+    for a in content.get("assets", []):
+        for k, t in enumerate(a.get("tiers") or []):
+            if t.get("under_covered"):
+                out.append(f"{a['symbol']} tier {k + 1}: MMF {t['mmf']:.2%} against the model's {t['mmf_model']:.2%}, "
+                           f"coverage {t['coverage']:.2%}")
+    return out
+
+
+def backtest_claims(content: Mapping[str, Any], symbol: str) -> list[str]:
+    """Markdown lines for one asset of a backtest report: the policy replay's claimed against realised coverage
+    (overall and outside stressed regimes) and its capital cost next to the policy's own tier-1 margin."""
+    a = next((x for x in content.get("assets", []) if x["symbol"] == symbol), None)
+    if a is None:
+        return []
+    pol = next((s for s in a["sets"] if s["name"] == "policy"), None)
+    out = []
+    c = None if pol is None else pol.get("claimed")
+    if c:
+        def p(x: float | None) -> str:
+            return "-" if x is None else f"{x:.3f}"
+
+        out.append(f"**Claimed coverage** (close-to-close moves against the room each proposal leaves): "
+                   f"{c['exceptions']} exceptions in {c['n']} against {c['expected']:.1f} claimed, Kupiec p {p(c['kupiec_p'])}; "
+                   f"outside stressed regimes {c['steady_exceptions']} in {c['steady_n']} against "
+                   f"{c['steady_expected']:.1f}, p {p(c['steady_kupiec_p'])}.")
+    live = a.get("live_tier1") or {}
+    if pol is not None and live.get("avg_mmf") is not None:
+        h = live.get("mpor_hours")
+        hs = "-" if h is None else (f"{h * 60:.0f} min" if h < 1 else f"{h:.3g} h")
+        out.append(f"**Capital**: tier-1 MMF {pol['capital']['avg_margin']:.2%} on average as evaluated; the policy "
+                   f"itself (tier-1 margin period of risk {hs} at the start) gives {live['avg_mmf']:.2%} "
+                   f"({live.get('avg_max_leverage') or 0:.1f}x).")
+    return out
+
+
+def option_names(store: Store, proposal_id: str) -> list[str]:
+    """The options a stored proposal carries, the recommended one first (empty without options)."""
+    opts = get_proposal(store, proposal_id).content.get("options") or []
+    return [o["name"] for o in sorted(opts, key=lambda o: not o.get("recommended"))]

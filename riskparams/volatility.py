@@ -85,7 +85,7 @@ import pandas as pd
 from riskparams._lazy import LazyModule
 from riskparams.diagnostics import ResidualDiagnostics, residual_diagnostics
 from riskparams.domain import DistName, MeanName, ModelName
-from riskparams.exceptions import FallbackWarning, HistoryError
+from riskparams.exceptions import FallbackWarning, FitError, HistoryError
 from riskparams.measures import (
     HorizonRisk,
     Tail,
@@ -107,6 +107,14 @@ from riskparams.returns import (
     returns_with_report,
     validate_prices,
 )
+from riskparams.term import (
+    HorizonQuantiles,
+    RiskTerm,
+    TermMethod,
+    empirical_grids,
+    quantile_levels,
+    term_bars,
+)
 
 integrate: Any = LazyModule("scipy.integrate")
 optimize: Any = LazyModule("scipy.optimize")
@@ -118,6 +126,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DistName",
+    "FitEngine",
     "FitSpec",
     "HorizonQuantiles",
     "MeanName",
@@ -131,6 +140,7 @@ __all__ = [
     "ewma_vol",
     "fit_cache_key",
     "fit_returns",
+    "fit_t_nu",
     "fit_volatility",
     "garman_klass_vol",
     "parkinson_variance",
@@ -168,6 +178,13 @@ class RiskMethod(StrEnum):
     MAX = "max"
 
 
+class FitEngine(StrEnum):
+    """Who estimates GARCH-family parameters: the compiled engine (arch's likelihood) or arch itself."""
+
+    FAST = "fast"
+    ARCH = "arch"
+
+
 class RealizedMethod(StrEnum):
     """Realized (rolling-window) volatility estimators."""
 
@@ -180,6 +197,11 @@ class RealizedMethod(StrEnum):
 
 
 GARCH_FAMILY: tuple[ModelName, ...] = (ModelName.GARCH, ModelName.GJR, ModelName.EGARCH)
+
+MAX_SIMS = 1_000_000
+"""Largest ``FitSpec.n_sims``."""
+MAX_SIM_CELLS = 40_000_000
+"""Largest ``n_sims x horizon bars`` a fit simulates (about 320 MB of float64 per path set)."""
 
 
 def _choice(enum: type[StrEnum], name: str, value: object) -> Any:
@@ -240,6 +262,18 @@ class FitSpec:
         persistence of 0.9999999 passes and gives absurd long-run volatilities.
     allow_gaps : bool, default False
         Keep returns that span gaps in the price index (see :mod:`riskparams.returns`).
+    integrated_max_hours : float, default 168.0
+        A GARCH-family fit at the persistence guard but not explosive (persistence in
+        [guard, 1]: the alpha + beta = 1 boundary, typical of hourly crypto returns) is **kept as an
+        integrated model** when ``horizon_hours`` is at most this: over a few days the lack of mean
+        reversion barely matters and the fitted fat tail is kept (its long-run volatility is then
+        undefined, ``inf``). Beyond, or with 0, such a fit is rejected as before. In [0, 8760].
+    engine : {'fast', 'arch'}, default 'fast'
+        ``fast``: GARCH-family fits with normal or t innovations are estimated by the compiled
+        engine (:func:`riskparams.fastgarch.fit_garch`, arch's exact likelihood and constraints, so
+        arch's optimum) and handed to arch (``arch_model(...).fix``) for residuals and forecasts;
+        a failed compiled fit, skewed-t innovations and benchmark mode use arch's own optimiser.
+        ``arch``: always arch's optimiser.
     """
 
     model: ModelName = ModelName.AUTO
@@ -259,6 +293,8 @@ class FitSpec:
     max_persistence: float = 1.0
     max_half_life_days: float = 365.0
     allow_gaps: bool = False
+    integrated_max_hours: float = 168.0
+    engine: FitEngine = FitEngine.FAST
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", _choice(ModelName, "model", self.model))
@@ -287,8 +323,8 @@ class FitSpec:
             raise ValueError(f"horizon_hours must be a finite number > 0, got {hh!r}")
         if not (isinstance(self.confidence, int | float) and 0.5 < self.confidence < 1.0):
             raise ValueError(f"confidence must be in (0.5, 1), got {self.confidence!r}")
-        if not (_is_int(self.n_sims) and self.n_sims >= 100):
-            raise ValueError(f"n_sims must be an integer >= 100, got {self.n_sims!r}")
+        if not (_is_int(self.n_sims) and 100 <= self.n_sims <= MAX_SIMS):
+            raise ValueError(f"n_sims must be an integer in [100, {MAX_SIMS}], got {self.n_sims!r}")
         if not (_is_int(self.seed) and self.seed >= 0):
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         if not isinstance(self.benchmark_mode, bool):
@@ -305,6 +341,10 @@ class FitSpec:
             raise ValueError(f"max_half_life_days must be a finite number > 0, got {hl!r}")
         if not isinstance(self.allow_gaps, bool):
             raise ValueError(f"allow_gaps must be True or False, got {self.allow_gaps!r}")
+        ih = self.integrated_max_hours
+        if not (isinstance(ih, int | float) and not isinstance(ih, bool) and math.isfinite(ih) and 0 <= ih <= 8760):
+            raise ValueError(f"integrated_max_hours must be a number in [0, 8760], got {ih!r}")
+        object.__setattr__(self, "engine", _choice(FitEngine, "engine", self.engine))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of the fields (enums as their string values, real-valued
@@ -339,7 +379,7 @@ class FitSpec:
 
 
 _FLOAT_FIELDS = frozenset(
-    {"ewma_lambda", "horizon_hours", "confidence", "max_persistence", "max_half_life_days"}
+    {"ewma_lambda", "horizon_hours", "confidence", "max_persistence", "max_half_life_days", "integrated_max_hours"}
 )
 
 
@@ -564,237 +604,6 @@ def stressed_vol(returns: pd.Series | npt.ArrayLike, window: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# the horizon distribution: a quantile grid of the h-period log return
-# ---------------------------------------------------------------------------------------------
-
-_TAIL_LEVELS: tuple[float, ...] = tuple(
-    sorted(
-        {round(float(p), 12) for p in np.geomspace(1e-4, 0.5, 41)}
-        | {1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25}
-    )
-)
-
-
-def quantile_levels(confidence: float | None = None, n_samples: int | None = None) -> FloatArray:
-    """Probability levels of a :class:`HorizonQuantiles` grid, shape (m,), strictly increasing.
-
-    Tail probabilities ``p`` are 41 geometrically spaced values from 1e-4 to 0.5 plus the usual
-    levels (0.1%, 0.25%, 0.5%, 1%, 2.5%, 5%, 10%, 25%); the grid holds every ``p`` and ``1 - p``,
-    and ``1 - confidence`` and ``confidence`` when given (so the CDF is exact at the VaR level).
-    For a sample of ``n_samples`` draws, levels below ``1 / n_samples`` or above
-    ``1 - 1 / n_samples`` are left out: the sample says nothing about them, and the tail
-    extrapolation of :meth:`HorizonQuantiles.cdf` takes over there.
-    """
-    ps = set(_TAIL_LEVELS)
-    if confidence is not None:
-        ps.add(round(1.0 - float(confidence), 12))
-    levels = sorted({round(p, 12) for p in ps} | {round(1.0 - p, 12) for p in ps})
-    out = np.asarray(levels, dtype=float)
-    if n_samples is not None and n_samples > 0:
-        lo = 1.0 / float(n_samples)
-        out = out[(out >= lo - 1e-15) & (out <= 1.0 - lo + 1e-15)]
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class HorizonQuantiles:
-    """The distribution of the h-period log return as a grid of quantiles.
-
-    Made by :func:`fit_returns` from the same source as the headline VaR/ES (the fitted
-    distribution: analytic for one bar, the same Monte-Carlo paths for more; or filtered
-    historical simulation; ``risk_method='max'`` takes the worse of the two at every level:
-    the lower of the two quantiles below the median, the higher above it).
-
-    Attributes
-    ----------
-    levels : tuple of float, shape (m,)
-        Probability levels, strictly increasing in (0, 1), m >= 4.
-    values : tuple of float, shape (m,)
-        Quantiles of the h-period **log return** (fractions) at ``levels``, non-decreasing.
-    method : str
-        ``'fitted'``, ``'fhs'`` or ``'max'``.
-
-    Notes
-    -----
-    The CDF is linear interpolation of ``levels`` against ``values`` inside the grid. Beyond
-    it, each tail is extrapolated as a power (Pareto) tail around the median ``M``: below the
-    lowest quantile ``v_0`` (level ``p_0``), ``F(x) = p_0 * ((M - v_0) / (M - x)) ** a``, with
-    the tail index ``a`` fitted through ``(v_0, p_0)`` and the grid point whose level is
-    closest to ``min(10 p_0, 0.25)``, clipped to [0.5, 50]; the upper tail is the mirror
-    image with ``1 - F``. A power tail decays more slowly than the normal one, so beyond the
-    grid the probability of a large move is, if anything, overstated (coverage understated).
-    """
-
-    levels: tuple[float, ...]
-    values: tuple[float, ...]
-    method: str = "fitted"
-
-    def __post_init__(self) -> None:
-        lv = np.asarray(self.levels, dtype=float)
-        vv = np.asarray(self.values, dtype=float)
-        if lv.ndim != 1 or lv.shape != vv.shape or lv.size < 4:
-            raise ValueError(f"levels and values must be 1-d of equal length >= 4, got {lv.shape} and {vv.shape}")
-        if not (np.all(np.isfinite(lv)) and np.all((lv > 0) & (lv < 1)) and np.all(np.diff(lv) > 0)):
-            raise ValueError("levels must be strictly increasing in (0, 1)")
-        if not np.all(np.isfinite(vv)):
-            raise ValueError("values must be finite")
-        vv = np.maximum.accumulate(vv)  # sample quantiles are monotone up to rounding
-        object.__setattr__(self, "levels", tuple(float(x) for x in lv))
-        object.__setattr__(self, "values", tuple(float(x) for x in vv))
-
-    # -- evaluation --------------------------------------------------------------------------
-    def _grid(self) -> tuple[FloatArray, FloatArray]:
-        v = np.asarray(self.values, dtype=float)
-        p = np.asarray(self.levels, dtype=float)
-        keep = np.concatenate([[True], np.diff(v) > 0])  # ties: keep the lowest level
-        return v[keep], p[keep]
-
-    @staticmethod
-    def _tail_index(d0: float, d1: float, p0: float, p1: float) -> float:
-        if not (d0 > d1 > 0 and p1 > p0 > 0):
-            return 1.0
-        a = math.log(p1 / p0) / math.log(d0 / d1)
-        return float(min(max(a, 0.5), 50.0)) if math.isfinite(a) else 1.0
-
-    def cdf(self, x: float | npt.ArrayLike) -> float | FloatArray:
-        """``P(R <= x)`` for the h-period log return ``R`` (see the class notes for the tails).
-
-        Parameters
-        ----------
-        x : float or array_like
-            Log return(s), fractions; ``-inf`` and ``inf`` are allowed.
-
-        Returns
-        -------
-        float or ndarray
-            Probabilities in [0, 1], same shape as ``x``.
-        """
-        scalar = np.ndim(x) == 0
-        xs = np.atleast_1d(np.asarray(x, dtype=float))
-        v, p = self._grid()
-        out = np.asarray(np.interp(xs, v, p), dtype=float)
-        if v.size < 2:  # a point mass
-            out = np.where(xs < v[0], 0.0, 1.0)
-            return float(out[0]) if scalar else out
-        med = float(np.interp(0.5, p, v))
-        lo_mask, hi_mask = xs < v[0], xs > v[-1]
-        if np.any(lo_mask):
-            j = int(np.argmin(np.abs(p - min(10.0 * p[0], 0.25))))
-            a = self._tail_index(med - v[0], med - v[j], p[0], p[j])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = (med - v[0]) / (med - xs[lo_mask])
-            tail = np.where(np.isfinite(ratio) & (ratio > 0), p[0] * np.power(np.clip(ratio, 0, 1), a), 0.0)
-            out[lo_mask] = tail if med > v[0] else 0.0
-        if np.any(hi_mask):
-            q0 = 1.0 - p[-1]
-            j = int(np.argmin(np.abs((1.0 - p) - min(10.0 * q0, 0.25))))
-            a = self._tail_index(v[-1] - med, v[j] - med, q0, 1.0 - p[j])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = (v[-1] - med) / (xs[hi_mask] - med)
-            tail = np.where(np.isfinite(ratio) & (ratio > 0), q0 * np.power(np.clip(ratio, 0, 1), a), 0.0)
-            out[hi_mask] = 1.0 - tail if v[-1] > med else 1.0
-        out = np.clip(out, 0.0, 1.0)
-        return float(out[0]) if scalar else out
-
-    def ppf(self, level: float | npt.ArrayLike) -> float | FloatArray:
-        """Quantile of ``R`` at ``level`` in (0, 1): the inverse of :meth:`cdf` (the same
-        interpolation inside the grid and the same power tails outside it)."""
-        scalar = np.ndim(level) == 0
-        ps = np.atleast_1d(np.asarray(level, dtype=float))
-        if np.any(~((ps > 0) & (ps < 1))):
-            raise ValueError("level must be in (0, 1)")
-        v, p = self._grid()
-        out = np.asarray(np.interp(ps, p, v), dtype=float)
-        if v.size >= 2:
-            med = float(np.interp(0.5, p, v))
-            lo_mask, hi_mask = ps < p[0], ps > p[-1]
-            if np.any(lo_mask):
-                j = int(np.argmin(np.abs(p - min(10.0 * p[0], 0.25))))
-                a = self._tail_index(med - v[0], med - v[j], p[0], p[j])
-                out[lo_mask] = med - (med - v[0]) * np.power(p[0] / ps[lo_mask], 1.0 / a)
-            if np.any(hi_mask):
-                q0 = 1.0 - p[-1]
-                j = int(np.argmin(np.abs((1.0 - p) - min(10.0 * q0, 0.25))))
-                a = self._tail_index(v[-1] - med, v[j] - med, q0, 1.0 - p[j])
-                out[hi_mask] = med + (v[-1] - med) * np.power(q0 / (1.0 - ps[hi_mask]), 1.0 / a)
-        return float(out[0]) if scalar else out
-
-    def prob_move_within(self, move: float, tail: Tail | str) -> float:
-        """Probability that the adverse **price** move over the horizon is at most ``move``.
-
-        Parameters
-        ----------
-        move : float
-            Price move as a fraction of the starting price (0.05 = 5 %); may be negative.
-        tail : {'lower', 'upper'}
-            ``lower`` (a long loses when the price falls): ``P(1 - exp(R) <= move) =
-            1 - F(ln(1 - move))``, 1 when ``move >= 1``. ``upper`` (a short loses when the price
-            rises): ``P(exp(R) - 1 <= move) = F(ln(1 + move))``, 0 when ``move <= -1``.
-        """
-        b = float(move)
-        if Tail(tail) is Tail.LOWER:
-            if b >= 1.0:
-                return 1.0
-            return float(1.0 - float(self.cdf(math.log1p(-b))))
-        if b <= -1.0:
-            return 0.0
-        return float(self.cdf(math.log1p(b)))
-
-    # -- transformations ---------------------------------------------------------------------
-    def scaled(self, factor: float) -> HorizonQuantiles:
-        """Quantiles of ``factor * R`` (``factor > 0``)."""
-        c = float(factor)
-        return HorizonQuantiles(self.levels, tuple(c * x for x in self.values), self.method)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary ``{"method", "levels", "values"}``."""
-        return {"method": self.method, "levels": list(self.levels), "values": list(self.values)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> HorizonQuantiles:
-        """Inverse of :meth:`to_dict`."""
-        return cls(tuple(float(x) for x in d["levels"]), tuple(float(x) for x in d["values"]), str(d["method"]))
-
-    @classmethod
-    def from_samples(
-        cls, samples: npt.ArrayLike, confidence: float | None = None, method: str = "fitted"
-    ) -> HorizonQuantiles:
-        """Grid of the sample quantiles (numpy's linear interpolation) of simulated log returns,
-        at :func:`quantile_levels` for that sample size."""
-        x = np.asarray(samples, dtype=float).ravel()
-        x = x[np.isfinite(x)]
-        if x.size < 4:
-            raise ValueError(f"need at least 4 finite samples, got {x.size}")
-        levels = quantile_levels(confidence, x.size)
-        return cls(tuple(levels), tuple(np.quantile(x, levels)), method)
-
-    @classmethod
-    def from_ppf(
-        cls,
-        ppf: Callable[[FloatArray], FloatArray],
-        mu: float,
-        sigma: float,
-        confidence: float | None = None,
-        method: str = "fitted",
-    ) -> HorizonQuantiles:
-        """Grid of ``mu + sigma * Z`` for a standardized innovation ``Z`` given by its vectorised
-        quantile function (analytic one-bar distributions)."""
-        levels = quantile_levels(confidence)
-        z = np.asarray(ppf(levels), dtype=float)
-        return cls(tuple(levels), tuple(mu + sigma * z), method)
-
-    @staticmethod
-    def envelope(a: HorizonQuantiles, b: HorizonQuantiles) -> HorizonQuantiles:
-        """The worse of two grids at their common levels: the lower quantile below the median,
-        the higher above it (``method='max'``)."""
-        common = sorted(set(a.levels) & set(b.levels))
-        va = dict(zip(a.levels, a.values, strict=True))
-        vb = dict(zip(b.levels, b.values, strict=True))
-        vals = [min(va[p], vb[p]) if p < 0.5 else max(va[p], vb[p]) for p in common]
-        return HorizonQuantiles(tuple(common), tuple(vals), "max")
-
-
-# ---------------------------------------------------------------------------------------------
 # the result
 # ---------------------------------------------------------------------------------------------
 
@@ -881,6 +690,20 @@ class VolEstimate:
         Quantile grid of the h-period log return from the same source as ``var``/``es`` (levels
         1e-4 .. 1 - 1e-4; see :class:`HorizonQuantiles` for its CDF and tail extrapolation).
         None in estimates serialised before it existed.
+    term : RiskTerm or None
+        The distribution at every horizon up to ``horizon_bars`` bars from the fitted law, filtered
+        historical simulation and plain historical simulation (:class:`riskparams.term.RiskTerm`): the
+        policy reads one horizon per margin tier from it, and the model-risk band.
+    nu : float or None
+        Degrees of freedom of the Student-t (or skewed-t) innovation law, None for the normal.
+    integrated : bool
+        The fit sits at the persistence guard and was kept as an integrated model (see
+        ``FitSpec.integrated_max_hours``); ``long_run_vol`` is then ``inf``.
+    horizon_basis : str
+        How ``var``/``es`` over ``horizon_hours`` were obtained (whole bars, or the scaling or
+        interpolation used for a horizon below a bar or between bars).
+    engine : str
+        ``'fast'`` (parameters from the compiled engine, arch's likelihood), ``'arch'`` or ``'ewma'``.
 
     Notes
     -----
@@ -923,6 +746,11 @@ class VolEstimate:
     notes: tuple[str, ...] = ()
     spec_key: str = ""
     horizon_quantiles: HorizonQuantiles | None = field(default=None, repr=False)
+    term: RiskTerm | None = field(default=None, repr=False)
+    nu: float | None = None
+    integrated: bool = False
+    horizon_basis: str = ""
+    engine: str = "arch"
 
     def __post_init__(self) -> None:
         for name in ("params", "candidates", "rejected"):
@@ -994,6 +822,7 @@ class VolEstimate:
             conditional_vol=self.conditional_vol * c,
             diagnostics=diag,
             horizon_quantiles=None if self.horizon_quantiles is None else self.horizon_quantiles.scaled(c),
+            term=None if self.term is None else self.term.scaled(c),
         )
 
     # -- serialisation -----------------------------------------------------------------------
@@ -1013,8 +842,10 @@ class VolEstimate:
                 out[f.name] = None if v is None else _json_tree(v.to_dict())
             elif f.name == "diagnostics":
                 out[f.name] = None if v is None else v.to_dict()
-            elif f.name == "horizon_quantiles":
+            elif f.name in ("horizon_quantiles", "term"):
                 out[f.name] = None if v is None else v.to_dict()
+            elif f.name == "nu":
+                out[f.name] = None if v is None else _jf(v)
             elif f.name == "as_of":
                 out[f.name] = None if v is None else v.isoformat()
             elif f.name in ("params", "candidates"):
@@ -1078,6 +909,11 @@ class VolEstimate:
                 None if d.get("horizon_quantiles") is None
                 else HorizonQuantiles.from_dict(d["horizon_quantiles"])
             ),
+            term=None if d.get("term") is None else RiskTerm.from_dict(d["term"]),
+            nu=None if d.get("nu") is None else float(d["nu"]),
+            integrated=bool(d.get("integrated", False)),
+            horizon_basis=str(d.get("horizon_basis", "")),
+            engine=str(d.get("engine", "arch")),
         )
 
 
@@ -1125,6 +961,9 @@ class _Fit:
     mu_outside: bool = False  # benchmark mode: arch result is for y - mu (zero mean)
     dist_obj: Distribution | None = None
     dist_params: FloatArray = field(default_factory=lambda: np.empty(0))
+    integrated: bool = False  # kept at the persistence guard as an integrated model (short horizons)
+    engine: str = "arch"  # who estimated the parameters: 'fast' (compiled, arch's likelihood) or 'arch'
+    note: str | None = None
 
 
 _DIST_ARCH = {DistName.NORMAL: "normal", DistName.T: "t", DistName.SKEWT: "skewt"}
@@ -1242,21 +1081,55 @@ _EXPLOSIVE_VARIANCE = 1e6
 returns is rejected (arch bounds its conditional variances by about the same multiple)."""
 
 
-def _fit_garch_family(y: FloatArray, model: ModelName, spec: FitSpec) -> _Fit | str:
-    """Fit one GARCH-family model to percent returns; a reason string if a guard trips."""
-    dist, mean = spec.dist, spec.mean
+def _fast_fit(y: FloatArray, model: ModelName, spec: FitSpec) -> tuple[Any, float, float] | str:
+    """The compiled engine's fit handed to arch: ``(arch fixed result, mu, loglik)`` or why it failed."""
+    from riskparams import fastgarch
+
     try:
-        if spec.benchmark_mode and mean is MeanName.CONSTANT:
-            res, mu = _benchmark_profile_fit(y, model, dist)
-            mu_outside = True
-            ok = int(res.convergence_flag) == 0
-        elif spec.benchmark_mode:
-            res = _arch_fit(_make_model(y, model, dist, mean), float(np.mean(y**2)))
-            mu, mu_outside = 0.0, False
-            ok = int(res.convergence_flag) == 0
+        gf = fastgarch.fit_garch(y / 100.0, model=model, dist=spec.dist, mean=spec.mean)
+    except Exception as exc:  # numba/arch raise many kinds; the arch optimiser is the fallback
+        return f"compiled fit failed ({type(exc).__name__}: {exc})"
+    if not gf.converged:
+        return "compiled fit did not converge"
+    am = _make_model(y, model, spec.dist, spec.mean)
+    names = list(am._all_parameter_names())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = am.fix([float(gf.params[n]) for n in names])
+    mu = float(gf.params["mu"]) if spec.mean is MeanName.CONSTANT else 0.0
+    return res, mu, float(gf.loglikelihood)
+
+
+def _fit_garch_family(y: FloatArray, model: ModelName, spec: FitSpec, *, integrated_ok: bool = False) -> _Fit | str:
+    """Fit one GARCH-family model to percent returns; a reason string if a guard trips.
+
+    ``spec.max_persistence`` is the guard (the caller folds the half-life limit into it). A fit at or
+    above it but not above 1 is kept as an **integrated** model when ``integrated_ok``.
+    """
+    dist, mean = spec.dist, spec.mean
+    engine = "arch"
+    fast_note = None
+    fast_ok = spec.engine is FitEngine.FAST and not spec.benchmark_mode and dist in (DistName.NORMAL, DistName.T)
+    try:
+        fast = _fast_fit(y, model, spec) if fast_ok else None
+        if isinstance(fast, tuple):
+            res, mu, loglik = fast
+            mu_outside, ok, engine = False, True, "fast"
         else:
-            res, ok = _fit_rescaled(y, model, dist, mean)
-            mu, mu_outside = (float(res.params["mu"]) if mean is MeanName.CONSTANT else 0.0), False
+            if isinstance(fast, str):
+                fast_note = f"{model.value}: {fast}; fitted by arch's optimiser"
+            if spec.benchmark_mode and mean is MeanName.CONSTANT:
+                res, mu = _benchmark_profile_fit(y, model, dist)
+                mu_outside = True
+                ok = int(res.convergence_flag) == 0
+            elif spec.benchmark_mode:
+                res = _arch_fit(_make_model(y, model, dist, mean), float(np.mean(y**2)))
+                mu, mu_outside = 0.0, False
+                ok = int(res.convergence_flag) == 0
+            else:
+                res, ok = _fit_rescaled(y, model, dist, mean)
+                mu, mu_outside = (float(res.params["mu"]) if mean is MeanName.CONSTANT else 0.0), False
+            loglik = float(res.loglikelihood)
     except Exception as exc:  # arch raises many kinds; each is a reason to fall back
         return f"{model.value}: fit failed ({type(exc).__name__}: {exc})"
     if not ok:
@@ -1268,7 +1141,6 @@ def _fit_garch_family(y: FloatArray, model: ModelName, spec: FitSpec) -> _Fit | 
         params = {"mu": mu, **params}
     k = len(params)
     n = y.size
-    loglik = float(res.loglikelihood)
     aic = -2.0 * loglik + 2.0 * k
     bic = -2.0 * loglik + k * math.log(n)
     dist_obj = res.model.distribution
@@ -1295,11 +1167,18 @@ def _fit_garch_family(y: FloatArray, model: ModelName, spec: FitSpec) -> _Fit | 
             f"{model.value}: explosive fit (one-step variance forecast {sigma2_next:.3g} is more than "
             f"{_EXPLOSIVE_VARIANCE:g} x the variance of the returns)"
         )
+    integrated = False
+    note = fast_note
     if pers >= spec.max_persistence:
-        return (
-            f"{model.value}: persistence {pers:.6f} >= max_persistence {spec.max_persistence:g} "
-            "(shocks to volatility would not halve within max_half_life_days: no usable mean reversion)"
-        )
+        if not (integrated_ok and pers <= 1.0 + 1e-6):
+            return (
+                f"{model.value}: persistence {pers:.6f} >= max_persistence {spec.max_persistence:g} "
+                "(shocks to volatility would not halve within max_half_life_days: no usable mean reversion)"
+            )
+        integrated = True
+        note = (f"{model.value}: persistence {pers:.6f} at the guard {spec.max_persistence:.6f} (no usable mean "
+                f"reversion): kept as an integrated model for the {spec.horizon_hours:g}h horizon "
+                f"(<= integrated_max_hours {spec.integrated_max_hours:g}); its long-run volatility is undefined")
     return _Fit(
         model=model,
         dist=dist,
@@ -1318,6 +1197,9 @@ def _fit_garch_family(y: FloatArray, model: ModelName, spec: FitSpec) -> _Fit | 
         mu_outside=mu_outside,
         dist_obj=dist_obj,
         dist_params=dist_params,
+        integrated=integrated,
+        engine=engine,
+        note=note,
     )
 
 
@@ -1349,8 +1231,26 @@ def _benchmark_profile_fit(y: FloatArray, model: ModelName, dist: DistName) -> t
     return fit_at(mu_hat), mu_hat
 
 
+def fit_t_nu(z: FloatArray) -> tuple[float, float]:
+    """Degrees of freedom of a unit-variance Student-t by maximum likelihood on standardized
+    residuals ``z`` (bounded in arch's [2.05, 500]); returns ``(nu, log-likelihood of z)``."""
+    from scipy import special
+
+    zz = z[np.isfinite(z)] ** 2
+
+    def negll(nu: float) -> float:
+        c = special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * math.log(math.pi * (nu - 2))
+        return -float(zz.size * c - (nu + 1) / 2 * np.sum(np.log1p(zz / (nu - 2))))
+
+    opt = optimize.minimize_scalar(negll, bounds=(2.05, 500.0), method="bounded", options={"xatol": 1e-6})
+    return float(opt.x), -float(opt.fun)
+
+
 def _fit_ewma(y: FloatArray, spec: FitSpec) -> _Fit:
-    """EWMA 'fit' on percent returns (nothing is estimated except an optional mean)."""
+    """EWMA on percent returns: the filter has no estimated parameter; with ``dist`` t (or skewed t,
+    which EWMA replaces by t) the innovation law is a unit-variance Student-t whose degrees of freedom
+    are estimated by maximum likelihood on the EWMA-standardized residuals, so a fallback keeps the
+    fat tail; with ``dist`` normal it is the normal (RiskMetrics)."""
     lam = float(spec.ewma_lambda)
     mu = float(np.mean(y)) if spec.mean is MeanName.CONSTANT else 0.0
     e = y - mu
@@ -1360,17 +1260,27 @@ def _fit_ewma(y: FloatArray, spec: FitSpec) -> _Fit:
     cond_vol = np.sqrt(cond_var)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(cond_vol > 0, e / np.where(cond_vol > 0, cond_vol, 1.0), 0.0)
-        if np.all(cond_var > 0):
-            loglik = float(-0.5 * np.sum(np.log(2 * np.pi) + np.log(cond_var) + e**2 / cond_var))
-        else:
-            loglik = math.nan
-    params = {"lambda": lam}
+    params: dict[str, float] = {"lambda": lam}
     if spec.mean is MeanName.CONSTANT:
         params = {"mu": mu, "lambda": lam}
     k = 1 if spec.mean is MeanName.CONSTANT else 0
+    dist, dist_obj, dist_params = DistName.NORMAL, None, np.empty(0)
+    positive = bool(np.all(cond_var > 0))
+    if spec.dist is not DistName.NORMAL and positive and np.ptp(z) > 0 and z.size >= 30:
+        from arch.univariate import StudentsT
+
+        nu, ll_z = fit_t_nu(z)
+        loglik = ll_z - 0.5 * float(np.sum(np.log(cond_var)))
+        params["nu"] = nu
+        dist, dist_obj, dist_params = DistName.T, StudentsT(), np.array([nu])
+        k += 1
+    elif positive:
+        loglik = float(-0.5 * np.sum(np.log(2 * np.pi) + np.log(cond_var) + e**2 / cond_var))
+    else:
+        loglik = math.nan
     return _Fit(
         model=ModelName.EWMA,
-        dist=DistName.NORMAL,
+        dist=dist,
         mean=spec.mean,
         params=params,
         loglik=loglik,
@@ -1382,6 +1292,8 @@ def _fit_ewma(y: FloatArray, spec: FitSpec) -> _Fit:
         sigma2_next=float(filt[-1]),
         persistence=1.0,
         mu=mu,
+        dist_obj=dist_obj,
+        dist_params=dist_params,
     )
 
 
@@ -1416,8 +1328,9 @@ def _select(
         rejected[ModelName.EGARCH.value] = (
             f"egarch: skipped, its {h}-bar variance forecast is infinite with {spec.dist.value} innovations"
         )
+    integrated_ok = spec.integrated_max_hours > 0 and spec.horizon_hours <= spec.integrated_max_hours
     for m in models:
-        out = _fit_garch_family(y, m, spec)
+        out = _fit_garch_family(y, m, spec, integrated_ok=integrated_ok)
         if isinstance(out, str):
             rejected[m.value] = out
         else:
@@ -1447,8 +1360,10 @@ def _rng_callable(fit: _Fit, seed: int) -> Callable[[Any], FloatArray]:
     return draw
 
 
-def _simulate(fit: _Fit, h: int, spec: FitSpec, method: str) -> tuple[FloatArray, FloatArray]:
-    """Simulated h-period returns (percent, shape (n_sims,)) and mean variance path (h,)."""
+def _simulate(fit: _Fit, h: int, spec: FitSpec, method: str) -> FloatArray:
+    """Simulated per-bar returns over ``h`` bars (percent, shape (n_sims, h)) through arch's forecast:
+    ``simulation`` draws innovations from the fitted law, ``bootstrap`` resamples the standardized
+    residuals (filtered historical simulation)."""
     res = fit.result
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -1469,26 +1384,32 @@ def _simulate(fit: _Fit, h: int, spec: FitSpec, method: str) -> tuple[FloatArray
                 reindex=False,
             )
     paths = np.asarray(fc.simulations.values, dtype=float)[-1]  # (n_sims, h)
-    total = paths.sum(axis=1)
     if fit.mu_outside:
-        total = total + h * fit.mu
-    return total, np.asarray(fc.variance.to_numpy(), dtype=float)[-1]
+        paths = paths + fit.mu
+    return paths
 
 
-def _ewma_fhs(fit: _Fit, h: int, spec: FitSpec) -> FloatArray:
-    """Filtered historical simulation with the EWMA recursion (percent h-period returns)."""
+def _ewma_paths(fit: _Fit, h: int, spec: FitSpec, method: str) -> FloatArray:
+    """Per-bar returns over ``h`` bars through the EWMA recursion (percent, shape (n_sims, h)):
+    ``bootstrap`` resamples the EWMA-standardized residuals (filtered historical simulation),
+    ``simulation`` draws from the fitted innovation law (unit-variance t or normal)."""
     gen = np.random.default_rng(spec.seed)
-    z = fit.std_resid[np.isfinite(fit.std_resid)]
     lam = float(spec.ewma_lambda)
+    z = fit.std_resid[np.isfinite(fit.std_resid)]
     s2 = np.full(spec.n_sims, fit.sigma2_next)
-    total = np.zeros(spec.n_sims)
-    if z.size == 0:
-        return total + h * fit.mu
-    for _ in range(h):
-        eps = np.sqrt(s2) * gen.choice(z, size=spec.n_sims)
-        total += fit.mu + eps
+    out = np.zeros((spec.n_sims, h))
+    nu = float(fit.dist_params[0]) if fit.dist is DistName.T and fit.dist_params.size else None
+    for k in range(h):
+        if method == "bootstrap":
+            draw = gen.choice(z, size=spec.n_sims) if z.size else np.zeros(spec.n_sims)
+        elif nu is not None:
+            draw = gen.standard_t(nu, size=spec.n_sims) * math.sqrt((nu - 2.0) / nu)
+        else:
+            draw = gen.standard_normal(spec.n_sims)
+        eps = np.sqrt(s2) * draw
+        out[:, k] = fit.mu + eps
         s2 = lam * s2 + (1.0 - lam) * eps * eps
-    return total
+    return out
 
 
 def _analytic_one_step(fit: _Fit, q: float) -> HorizonRisk:
@@ -1524,65 +1445,149 @@ def _one_step_quantiles(fit: _Fit, q: float) -> HorizonQuantiles:
     return HorizonQuantiles.from_ppf(ppf, mu, sigma, q)
 
 
-_Horizon = tuple[float, HorizonRisk, HorizonRisk | None, str | None, HorizonQuantiles, HorizonQuantiles | None]
+@dataclass(frozen=True, slots=True)
+class _HorizonOut:
+    sum_var: float  # fraction^2, headline horizon
+    fitted: HorizonRisk
+    fhs: HorizonRisk | None
+    notes: tuple[str, ...]
+    fitted_q: HorizonQuantiles
+    fhs_q: HorizonQuantiles | None
+    term: RiskTerm | None
+    basis: str
 
 
-def _horizon(fit: _Fit, h: int, spec: FitSpec) -> _Horizon:
-    """Summed variance (fraction^2), fitted and FHS risk, a note if FHS was unavailable, and the
-    quantile grids of the fitted and FHS h-period log returns."""
-    q = float(spec.confidence)
-    note = None
-    fhs: HorizonRisk | None = None
-    fhs_q: HorizonQuantiles | None = None
+def _variance_at(fit: _Fit, k: int) -> float:
+    """Sum of the 1..k-step variance forecasts of the fit (percent squared)."""
     if fit.model is ModelName.EWMA:
-        sum_var = h * fit.sigma2_next
-        if h == 1:
-            fitted = _analytic_one_step(fit, q)
-            fitted_q = _one_step_quantiles(fit, q)
-        else:
-            s = math.sqrt(sum_var) / 100.0
-            m = h * fit.mu / 100.0
-            lo, up = normal_var_es(s, q, m, Tail.LOWER), normal_var_es(s, q, m, Tail.UPPER)
-            fitted = HorizonRisk(
-                "fitted", q, TailRisk.from_log(*lo, Tail.LOWER), TailRisk.from_log(*up, Tail.UPPER)
-            )
-            fitted_q = HorizonQuantiles.from_ppf(lambda u: np.asarray(stats.norm.ppf(u), dtype=float), m, s, q)
-        fhs_samples = _ewma_fhs(fit, h, spec) / 100.0
-        fhs = tail_risk_from_samples(fhs_samples, q, "fhs")
-        fhs_q = HorizonQuantiles.from_samples(fhs_samples, q, "fhs")
-        return sum_var / 1e4, fitted, fhs, note, fitted_q, fhs_q
+        return k * fit.sigma2_next
     if fit.model is ModelName.EGARCH:
-        if h == 1:
-            sum_var = fit.sigma2_next
-            fitted = _analytic_one_step(fit, q)
-            fitted_q = _one_step_quantiles(fit, q)
-        else:
-            total, _ = _simulate(fit, h, spec, "simulation")
-            sum_var = _egarch_horizon_variance(fit, h)
-            fitted = tail_risk_from_samples(total / 100.0, q, "fitted")
-            fitted_q = HorizonQuantiles.from_samples(total / 100.0, q, "fitted")
-            if fit.dist is not DistName.NORMAL:
-                note = (
-                    "EGARCH with fat-tailed innovations has no finite multi-step expected variance: "
-                    "horizon_vol is the geometric (log-variance) forecast and the simulated ES is unstable"
-                )
-    else:
-        omega = fit.params["omega"]
-        sum_var = garch_horizon_variance(fit.sigma2_next, omega, fit.persistence, h)
-        if h == 1:
-            fitted = _analytic_one_step(fit, q)
-            fitted_q = _one_step_quantiles(fit, q)
-        else:
-            total, _ = _simulate(fit, h, spec, "simulation")
-            fitted = tail_risk_from_samples(total / 100.0, q, "fitted")
-            fitted_q = HorizonQuantiles.from_samples(total / 100.0, q, "fitted")
+        return _egarch_horizon_variance(fit, k) if k > 1 else fit.sigma2_next
+    return garch_horizon_variance(fit.sigma2_next, fit.params["omega"], fit.persistence, k)
+
+
+def _law(fit: _Fit) -> str:
+    nu = fit.params.get("nu")
+    law = f"{fit.model.value}-{fit.dist.value}" + (f" (nu {nu:.2f})" if nu is not None else "")
+    return law + (", integrated" if fit.integrated else "")
+
+
+def _horizon(fit: _Fit, tau: float, spec: FitSpec, y: FloatArray, bar_hours: float) -> _HorizonOut:
+    """Horizon risk at ``tau`` bars and the term structure up to ``ceil(tau)`` bars.
+
+    One set of simulated paths over ``K = ceil(tau)`` bars gives every stored horizon (cumulative
+    sums). The headline VaR/ES: at whole bars from the paths (analytic for one bar); below one bar the
+    one-bar law scaled by square-root of time; between whole bars from the term structure's
+    interpolation. Each is named in ``basis``.
+    """
+    q = float(spec.confidence)
+    notes: list[str] = []
+    big_k = max(1, math.ceil(tau - 1e-9))
+    bars = term_bars(big_k)
+    ewma = fit.model is ModelName.EWMA
+    # the fitted law: analytic at one bar, simulated paths beyond (EWMA-normal: analytic everywhere)
+    fitted_1 = _analytic_one_step(fit, q)
+    fitted_q1 = _one_step_quantiles(fit, q)
+    fitted_paths: FloatArray | None = None
+    if big_k > 1 and not (ewma and fit.dist is DistName.NORMAL):
+        fitted_paths = _ewma_paths(fit, big_k, spec, "simulation") if ewma else _simulate(fit, big_k, spec, "simulation")
+    if fit.model is ModelName.EGARCH and big_k > 1 and fit.dist is not DistName.NORMAL:
+        notes.append("EGARCH with fat-tailed innovations has no finite multi-step expected variance: horizon_vol is "
+                     "the geometric (log-variance) forecast and the simulated ES is unstable")
+    fhs_paths: FloatArray | None = None
     try:
-        total, _ = _simulate(fit, h, spec, "bootstrap")
-        fhs = tail_risk_from_samples(total / 100.0, q, "fhs")
-        fhs_q = HorizonQuantiles.from_samples(total / 100.0, q, "fhs")
+        fhs_paths = _ewma_paths(fit, big_k, spec, "bootstrap") if ewma else _simulate(fit, big_k, spec, "bootstrap")
     except Exception as exc:  # arch needs >= 100 observations for its bootstrap
-        note = f"filtered historical simulation unavailable ({type(exc).__name__}: {exc})"
-    return sum_var / 1e4, fitted, fhs, note, fitted_q, fhs_q
+        notes.append(f"filtered historical simulation unavailable ({type(exc).__name__}: {exc})")
+    variances = [_variance_at(fit, k) / 1e4 for k in bars]
+
+    def normal_grid(k: int) -> HorizonQuantiles:
+        return HorizonQuantiles.from_ppf(lambda u: np.asarray(stats.norm.ppf(u), dtype=float), k * fit.mu / 100.0,
+                                         math.sqrt(variances[bars.index(k)]), q)
+
+    fitted_grids: list[HorizonQuantiles] = []
+    fhs_grids: list[HorizonQuantiles] = []
+    cum_f = None if fitted_paths is None else np.cumsum(fitted_paths, axis=1) / 100.0
+    cum_b = None if fhs_paths is None else np.cumsum(fhs_paths, axis=1) / 100.0
+    for k in bars:
+        if k == 1:
+            fitted_grids.append(fitted_q1)
+        elif cum_f is None:
+            fitted_grids.append(normal_grid(k))
+        else:
+            fitted_grids.append(HorizonQuantiles.from_samples(cum_f[:, k - 1], q, "fitted"))
+        if cum_b is not None:
+            fhs_grids.append(HorizonQuantiles.from_samples(cum_b[:, k - 1], q, "fhs"))
+    grids: dict[str, Sequence[HorizonQuantiles]] = {TermMethod.FITTED.value: fitted_grids}
+    if cum_b is not None:
+        grids[TermMethod.FHS.value] = fhs_grids
+    try:
+        grids[TermMethod.EMPIRICAL.value] = empirical_grids(y / 100.0, bars)
+    except ValueError as exc:
+        notes.append(f"historical simulation unavailable: {exc}")
+    term = RiskTerm.from_grids(bar_hours, bars, variances, grids, _law(fit))
+    # headline at tau
+    hours = tau * bar_hours
+    whole = abs(tau - round(tau)) <= 1e-9 and tau >= 1 - 1e-9
+    if whole:
+        k = int(round(tau))
+        sum_var = variances[-1]
+        if k == 1:
+            fitted, fitted_q = fitted_1, fitted_q1
+        elif cum_f is None:
+            s, m = math.sqrt(sum_var), k * fit.mu / 100.0
+            lo, up = normal_var_es(s, q, m, Tail.LOWER), normal_var_es(s, q, m, Tail.UPPER)
+            fitted = HorizonRisk("fitted", q, TailRisk.from_log(*lo, Tail.LOWER), TailRisk.from_log(*up, Tail.UPPER))
+            fitted_q = fitted_grids[-1]
+        else:
+            fitted = tail_risk_from_samples(cum_f[:, -1], q, "fitted")
+            fitted_q = HorizonQuantiles.from_samples(cum_f[:, -1], q, "fitted")
+        fhs = None if cum_b is None else tail_risk_from_samples(cum_b[:, -1], q, "fhs")
+        fhs_q = None if cum_b is None else HorizonQuantiles.from_samples(cum_b[:, -1], q, "fhs")
+        basis = f"{k} bar{'s' if k > 1 else ''} of {bar_hours:g}h"
+    else:
+        # the headline between whole bars: the exact VaR/ES at the stored horizons around tau, interpolated
+        # linearly in variance as the term interpolates its quantiles (below one bar: the one-bar figures
+        # times sqrt(tau)), so it is continuous in the horizon and exact at whole bars
+        sum_var = term.variance(hours)
+        i, j, w = term._bracket(tau)
+        hi_k, lo_k = bars[j - 1], (bars[i - 1] if i > 0 else 0)
+
+        def exact(cum: FloatArray | None, k: int, method: str) -> HorizonRisk:
+            if k == 1 and method == "fitted":
+                return fitted_1
+            if cum is None:  # EWMA with normal innovations: closed form
+                s, m = math.sqrt(variances[bars.index(k)]), k * fit.mu / 100.0
+                lo, up = normal_var_es(s, q, m, Tail.LOWER), normal_var_es(s, q, m, Tail.UPPER)
+                return HorizonRisk(method, q, TailRisk.from_log(*lo, Tail.LOWER), TailRisk.from_log(*up, Tail.UPPER))
+            return tail_risk_from_samples(cum[:, k - 1], q, method)
+
+        fitted = _interpolate_risk(None if lo_k == 0 else exact(cum_f, lo_k, "fitted"), exact(cum_f, hi_k, "fitted"),
+                                   w)
+        fitted_q = term.quantiles(TermMethod.FITTED, hours)
+        fhs = None if cum_b is None else _interpolate_risk(
+            None if lo_k == 0 else exact(cum_b, lo_k, "fhs"), exact(cum_b, hi_k, "fhs"), w)
+        fhs_q = term.quantiles(TermMethod.FHS, hours) if cum_b is not None else None
+        basis = term.basis(hours)
+        notes.append(f"the {hours:g}h horizon is shorter than a bar or not a whole number of bars: {basis}")
+    return _HorizonOut(sum_var, fitted, fhs, tuple(notes), fitted_q, fhs_q, term, basis)
+
+
+def _interpolate_risk(lo: HorizonRisk | None, hi: HorizonRisk, w: float) -> HorizonRisk:
+    """VaR/ES between two horizons, linear in variance: ``x = sign(v) sqrt(|v|)``, ``v = (1 - w) s(x_lo) + w
+    s(x_hi)``, ``s(x) = sign(x) x**2`` (``lo`` None: a zero horizon, so ``x = sqrt(w) x_hi``)."""
+
+    def mix(a: float, b: float) -> float:
+        v = (1.0 - w) * math.copysign(a * a, a) + w * math.copysign(b * b, b)
+        return math.copysign(math.sqrt(abs(v)), v)
+
+    tails = {}
+    for t in (Tail.LOWER, Tail.UPPER):
+        h = hi.lower if t is Tail.LOWER else hi.upper
+        low = None if lo is None else (lo.lower if t is Tail.LOWER else lo.upper)
+        a_var, a_es = (0.0, 0.0) if low is None else (low.var_log, low.es_log)
+        tails[t] = TailRisk.from_log(mix(a_var, h.var_log), mix(a_es, h.es_log), t)
+    return HorizonRisk(hi.method, hi.confidence, tails[Tail.LOWER], tails[Tail.UPPER])
 
 
 def _headline_quantiles(
@@ -1676,12 +1681,18 @@ def fit_returns(
         raise HistoryError(f"need at least 2 returns to estimate volatility, got {n}")
     y: FloatArray = np.asarray(r.to_numpy(dtype=float) * 100.0, dtype=np.float64)
     h = horizon_to_bars(float(spec.horizon_hours), f)
+    if spec.n_sims * h > MAX_SIM_CELLS:
+        raise FitError(f"a {spec.horizon_hours:g}h horizon on {f.value} bars is {h} bars; with n_sims "
+                           f"{spec.n_sims} that is {spec.n_sims * h:,} simulated returns, more than {MAX_SIM_CELLS:,}: "
+                           "lower n_sims or the horizon")
     guarded = replace(spec, max_persistence=persistence_limit(spec, f))
     fit, reason, bics, rejected = _select(y, guarded, h)
     if reason is not None:
         warnings.warn(f"fell back to EWMA: {reason}", FallbackWarning, stacklevel=2)
-    sum_var, fitted, fhs, note, fitted_q, fhs_q = _horizon(fit, h, spec)
-    all_notes = list(notes) + ([note] if note else [])
+    bar_h = float(hours_per_bar(f))
+    out = _horizon(fit, float(spec.horizon_hours) / bar_h, spec, y, bar_h)
+    sum_var, fitted, fhs, fitted_q, fhs_q = out.sum_var, out.fitted, out.fhs, out.fitted_q, out.fhs_q
+    all_notes = list(notes) + ([fit.note] if fit.note else []) + list(out.notes)
     var, es, worse = _headline(spec.risk_method, fitted, fhs)
     window = spec.stress_window if spec.stress_window is not None else 250 * 24 // hours_per_bar(f)
     try:
@@ -1723,7 +1734,7 @@ def fit_returns(
         risk_method=spec.risk_method,
         fitted_risk=fitted,
         fhs_risk=fhs,
-        long_run_vol=_long_run_vol(fit, y) / 100.0,
+        long_run_vol=math.inf if fit.integrated else _long_run_vol(fit, y) / 100.0,
         stressed_vol=stressed_vol(r.to_numpy(), window),
         stress_window=int(window),
         persistence=fit.persistence,
@@ -1734,6 +1745,11 @@ def fit_returns(
         notes=tuple(all_notes),
         spec_key=spec.key(),
         horizon_quantiles=_headline_quantiles(spec.risk_method, fitted_q, fhs_q),
+        term=out.term,
+        nu=fit.params.get("nu"),
+        integrated=fit.integrated,
+        horizon_basis=out.basis,
+        engine=fit.engine if fit.model is not ModelName.EWMA else "ewma",
     )
 
 

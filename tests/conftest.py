@@ -176,7 +176,10 @@ def proposals() -> dict[str, Any]:
     from riskparams.service import propose
 
     examples = Path(__file__).resolve().parents[1] / "riskparams" / "examples"
-    policy = policy_from_dict({"model": {"model": "ewma", "n_sims": 200}})
+    # ADV overrides of a liquid market: the bars' own volume (about 1.5m a day) would take days to close out
+    # a 1m position at 10% participation, beyond the policy's longest margin period of risk
+    policy = policy_from_dict({"model": {"model": "ewma", "n_sims": 200},
+                               "liquidity": {"adv_override": {"BTC-SYN": 2e9, "ETH-SYN": 1e9}}})
     s = Store.memory()
     ingest_frame(s, bars(400, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
     ingest_frame(s, bars(400, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")

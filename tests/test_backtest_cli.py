@@ -75,6 +75,15 @@ def test_backtest_json_has_the_export_shape(capsys: pytest.CaptureFixture[str], 
     assert wide["avg_margin"] == pytest.approx(0.06)
     assert {"assets", "spec", "policy", "provenance", "skipped"} <= set(d)
     assert "paths" not in d["assets"][0]
+    for a in d["assets"]:
+        # the policy's own tier-1 margin period of risk (hours on these markets, under a daily bar) and its margin
+        assert set(a["live_tier1"]) == {"mpor_hours", "avg_mmf", "avg_max_leverage"}
+        assert 0 < a["live_tier1"]["mpor_hours"] < 24 and a["horizon_bars"] == 1
+        claimed = {s["name"]: s["claimed"] for s in a["sets"]}
+        assert claimed["current"] is None and claimed["wider"] is None  # fixed sets claim nothing
+        c = claimed["policy"]
+        assert c["n"] == next(r["n"] for r in d["results"] if (r["symbol"], r["parameter_set"]) == (a["symbol"], "policy"))
+        assert 0 <= c["exceptions"] <= c["n"] and c["expected"] == pytest.approx(c["claimed_rate"] * c["n"])
     # the same run again: the same content, already stored
     code, out, _ = run(capsys, *BASE, "--current", "current.csv", "--compare", "wider.csv", "--json", "--paths")
     again = json.loads(out)
@@ -93,6 +102,8 @@ def test_backtest_text_is_a_table(capsys: pytest.CaptureFixture[str], env: dict[
     assert header.split()[:6] == ["asset", "set", "n", "exc", "exp", "Kupiec"]
     assert [ln.split()[:2] for ln in lines if ln.startswith("AAA ")] == [["AAA", "policy"], ["AAA", "current"]]
     assert "every 14 days" in out and "spring" in out
+    assert "claimed coverage (policy, close-to-close, either side):" in out
+    assert "capital: tier-1 MMF" in out and "the policy itself, MPOR" in out
 
 
 def test_attach_then_export_with_the_backtest(capsys: pytest.CaptureFixture[str], env: dict[str, str]) -> None:
@@ -128,6 +139,8 @@ def test_backtest_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str],
     assert "ZZZ" in fails(capsys, *BASE, "--symbols", "ZZZ")
     assert "min_history" in fails(capsys, *BASE[:3], "--start", "2021-03-01", "--quiet")
     assert "--symbols needs at least one symbol" in fails(capsys, *BASE, "--symbols", ",")
+    assert "no spot series is stored (stored: 1d perp)" in fails(capsys, *BASE, "--kind", "spot")  # only perp
+    assert fails(capsys, *BASE, "--kind", "future").startswith("riskparams: error: argument --kind")
     assert fails(capsys, *BASE, "--engine", "slow").startswith("riskparams: error: argument --engine")
     assert "NAME=START..END" in fails(capsys, *BASE, "--stress", "bad")
     assert "window must be an integer >= 50" in fails(capsys, *BASE, "--window", "10")

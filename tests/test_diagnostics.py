@@ -110,3 +110,18 @@ def test_validation_messages() -> None:
         residual_diagnostics(np.ones(100), lags=0)
     with pytest.raises(ValueError, match="std_resid must have at least 22 finite values for lags=10, got 21"):
         residual_diagnostics(np.ones(21), lags=10)
+
+
+def test_ljung_box_by_fft_equals_statsmodels() -> None:
+    """The FFT autocorrelations give statsmodels' acorr_ljungbox statistic and p-value (reference)."""
+    import numpy as np
+    from statsmodels.stats.diagnostic import acorr_ljungbox
+
+    from riskparams.diagnostics import _ljung_box
+
+    z = np.random.default_rng(3).standard_t(4, 3000)
+    for x in (z, z**2, np.cumsum(z) / 50):
+        ref = acorr_ljungbox(x, lags=[12], return_df=True)
+        q, p = _ljung_box(x, 12)
+        assert q == pytest.approx(float(ref["lb_stat"].iloc[0]), rel=1e-9)
+        assert p == pytest.approx(float(ref["lb_pvalue"].iloc[0]), rel=1e-7, abs=1e-300)

@@ -143,7 +143,7 @@ def test_committee_session_in_a_real_browser(server: str, browser: object, tmp_p
     page.goto(f"{server}/Proposal")
     page.get_by_text("Generate proposal").wait_for(timeout=60_000)
     _idle(page)
-    assets = page.locator('[data-testid="stMultiSelect"]').first
+    assets = page.locator('[data-testid="stMultiSelect"]', has_text="Assets (all when empty)").first
     assets.locator("input").click()
     assets.locator("input").fill("BTC-SYN")
     page.keyboard.press("Enter")

@@ -13,7 +13,7 @@ from conftest import cli_fails as fails
 from conftest import run_cli as run
 
 from riskparams.config import policy_from_dict
-from riskparams.domain import Proposal
+from riskparams.domain import LendingAssetProposal, Proposal
 from riskparams.governance import COMMITTEE_ENV_VAR, MEMBER_ENV_VAR
 from riskparams.store import Store
 from riskparams.store.records import save_proposal
@@ -147,26 +147,48 @@ def test_a_draft_exports_to_stdout_marked_draft(capsys: pytest.CaptureFixture[st
     assert "marked DRAFT" in err and len(err.strip().splitlines()) == 1
 
 
-def test_override_and_diff_commands(capsys: pytest.CaptureFixture[str], ids: dict[str, str]) -> None:
+def test_override_and_diff_commands(capsys: pytest.CaptureFixture[str], ids: dict[str, str],
+                                    proposals: dict[str, Proposal]) -> None:
     lid = ids["lending"][:10]
+    by = {a.symbol: a for a in proposals["lending"].assets}
+    btc, eth = by["BTC-SYN"], by["ETH-SYN"]
+    assert isinstance(btc, LendingAssetProposal) and isinstance(eth, LendingAssetProposal)
+    # ETH-SYN's LTV 5 points down (in %), BTC-SYN's bonus 100 bps up (in bps): both still valid
+    btc_bonus_bps, eth_ltv_pct = round(btc.liquidation_bonus * 1e4) + 100, round(eth.ltv * 100) - 5
+    assert btc.liquidation_threshold * (1 + btc_bonus_bps / 1e4) <= 1 and 0 <= eth_ltv_pct
     assert "an override needs a written justification" in fails(
-        capsys, "override", lid, "--as", "bob", "--set", "ETH-SYN:ltv=0.7", "-j", " ")
+        capsys, "override", lid, "--as", "bob", "--set", f"ETH-SYN:ltv={eth_ltv_pct / 100}", "-j", " ")
     assert "must look like SYMBOL:PARAMETER[:TIER]=VALUE" in fails(
         capsys, "override", lid, "--as", "bob", "--set", "ETH-SYN ltv 0.7", "-j", "x")
-    code, out, _ = run(capsys, "override", lid, "--as", "bob", "--set", "ETH-SYN:ltv=75%", "--set",
-                       "BTC-SYN:liquidation_bonus=400bps", "-j", "@risk: align with peers", "--json")
+    code, out, _ = run(capsys, "override", lid, "--as", "bob", "--set", f"ETH-SYN:ltv={eth_ltv_pct}%", "--set",
+                       f"BTC-SYN:liquidation_bonus={btc_bonus_bps}bps", "-j", "@risk: align with peers", "--json")
     assert code == 0
     d = json.loads(out)
     new = d["id"]
     assert d["workflow"]["revision"] == 2 and d["parent"]["status"] == "superseded"
     code, out, _ = run(capsys, "diff", new[:10])
-    assert code == 0 and "2 changed parameters" in out and "ETH-SYN  ltv" in out and "-500 bps" in out
+    ltv_bps = round((eth_ltv_pct / 100 - eth.ltv) * 1e4)
+    assert code == 0 and "2 changed parameters" in out and "ETH-SYN  ltv" in out and f"{ltv_bps:+d} bps" in out
     rows = json.loads(run(capsys, "diff", ids["lending"][:10], new[:10], "--json")[1])["rows"]
     assert [(r["symbol"], r["parameter"], r["old"], r["new"]) for r in rows] == [
-        ("BTC-SYN", "liquidation_bonus", 0.045, 0.04), ("ETH-SYN", "ltv", 0.8, 0.75)]
+        ("BTC-SYN", "liquidation_bonus", btc.liquidation_bonus, pytest.approx(btc_bonus_bps / 1e4)),
+        ("ETH-SYN", "ltv", eth.ltv, pytest.approx(eth_ltv_pct / 100))]
     assert len(json.loads(run(capsys, "diff", new[:10], "--all", "--json")[1])["rows"]) == 6
     assert "has no parent revision" in fails(capsys, "diff", lid)
     assert "cannot compare a perp proposal with a lending proposal" in fails(capsys, "diff", ids["perp"][:10], lid)
     csv_text = run(capsys, "export", new[:10], "-f", "csv", "-o", "-", "--as", "bob")[1]
     over = [r for r in csv.DictReader(io.StringIO(csv_text)) if r["overridden"] == "true"]
     assert len(over) == 2 and all(r["override_justification"] == "'@risk: align with peers" for r in over)
+
+
+def test_approve_option_needs_a_proposal_with_options(capsys: pytest.CaptureFixture[str], ids: dict[str, str],
+                                                      proposals: dict[str, Proposal]) -> None:
+    assert proposals["perp"].content()["options"] == []
+    pid = ids["perp"][:10]
+    for args in (("review", pid, "--as", "alice"), ("sign", pid, "--as", "bob"), ("sign", pid, "--as", "carol")):
+        assert run(capsys, *args)[0] == 0
+    msg = fails(capsys, "approve", pid, "--as", "alice", "--option", "moderate")
+    assert f"proposal {ids['perp'][:12]} has no options to choose from; approve it without one." in msg
+    wf = json.loads(run(capsys, "status", pid, "--json")[1])
+    assert wf["status"] == "in_review" and "approved" not in [e["action"] for e in wf["events"]]
+    assert run(capsys, "approve", pid, "--as", "alice")[0] == 0

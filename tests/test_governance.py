@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from riskparams import governance as gov
 from riskparams.config import policy_from_dict
-from riskparams.domain import Proposal, canonical_json
+from riskparams.domain import LendingAssetProposal, PerpAssetProposal, Proposal, canonical_json
 from riskparams.governance import (
     Committee,
     CommitteeError,
@@ -43,6 +45,19 @@ COMMITTEE = committee_from_dict({
 
 
 
+def asset(proposal: Proposal, symbol: str) -> PerpAssetProposal | LendingAssetProposal:
+    return next(a for a in proposal.assets if a.symbol == symbol)
+
+
+def raised_mmf(a: PerpAssetProposal) -> float:
+    """A tier-1 MMF above the proposed one that keeps every invariant: at most tier 2's MMF and below the IMF
+    of tier 2's leverage (the override test moves tier 1 to that leverage)."""
+    t0, t1 = a.tiers[0], a.tiers[1]
+    v = round((t0.mmf + min(t1.mmf, t1.imf)) / 2, 4)
+    assert t0.mmf < v <= t1.mmf and v < t1.imf
+    return v
+
+
 def fresh(proposal: Proposal) -> tuple[Store, str]:
     s = Store.memory()
     return s, save_proposal(s, proposal).id
@@ -54,10 +69,16 @@ def in_review(proposal: Proposal) -> tuple[Store, str]:
     return s, pid
 
 
-def approved(proposal: Proposal) -> tuple[Store, str]:
+def approved_ready(proposal: Proposal) -> tuple[Store, str]:
+    """In review with the quorum of sign-offs: the chair may approve."""
     s, pid = in_review(proposal)
     gov.sign_off(s, pid, "ben", committee=COMMITTEE)
     gov.sign_off(s, pid, "cat", committee=COMMITTEE)
+    return s, pid
+
+
+def approved(proposal: Proposal) -> tuple[Store, str]:
+    s, pid = approved_ready(proposal)
     gov.approve(s, pid, "ann", committee=COMMITTEE)
     return s, pid
 
@@ -261,7 +282,14 @@ def test_an_override_creates_a_linked_revision_and_supersedes_an_open_parent(pro
     s, pid = in_review(proposals["perp"])
     gov.sign_off(s, pid, "cat", committee=COMMITTEE)
     parent_before = get_proposal(s, pid)
-    overrides = [Override.parse("btc-syn:mmf:1=5%"), Override.parse("BTC-SYN:max_leverage:1=5x")]
+    btc = asset(proposals["perp"], "BTC-SYN")
+    t0_old, t1_old = btc.tiers[0], btc.tiers[1]
+    # tier 1 down to tier 2's leverage (its IMF follows) and its MMF up into the room that leaves below tier 2's
+    new_lev, new_mmf = t1_old.max_leverage, raised_mmf(btc)
+    assert new_lev < t0_old.max_leverage and t0_old.mmf < new_mmf <= t1_old.mmf
+    overrides = [Override.parse(f"btc-syn:mmf:1={new_mmf * 100:g}%"), Override.parse(f"BTC-SYN:max_leverage:1={new_lev:g}x")]
+    assert overrides[0].value == pytest.approx(new_mmf)
+    new_mmf = overrides[0].value
     rev = gov.revise(s, pid, "ben", overrides, justification="Tier 1 must cover the 2022 drawdown.",
                      committee=COMMITTEE)
     assert rev.id != pid and rev.workflow.revision == 2 and rev.workflow.parent_id == pid
@@ -273,16 +301,17 @@ def test_an_override_creates_a_linked_revision_and_supersedes_an_open_parent(pro
     meta = content["provenance"]["revision"]
     assert meta["number"] == 2 and meta["parent"] == pid and meta["by"] == "ben"
     assert meta["justification"] == "Tier 1 must cover the 2022 drawdown."
-    assert [(o["parameter"], o["tier"], o["new"]) for o in meta["overrides"]] == [("mmf", 0, 0.05),
-                                                                                  ("max_leverage", 0, 5.0)]
-    btc = next(a for a in content["assets"] if a["symbol"] == "BTC-SYN")
-    t0, t1 = btc["tiers"][0], btc["tiers"][1]
-    assert (t0["mmf"], t0["max_leverage"], t0["imf"]) == (0.05, 5.0, 0.2)
+    assert [(o["parameter"], o["tier"], o["old"], o["new"]) for o in meta["overrides"]] == [
+        ("mmf", 0, t0_old.mmf, new_mmf), ("max_leverage", 0, t0_old.max_leverage, new_lev)]
+    btc_new = next(a for a in content["assets"] if a["symbol"] == "BTC-SYN")
+    t0, t1 = btc_new["tiers"][0], btc_new["tiers"][1]
+    assert (t0["mmf"], t0["max_leverage"]) == (new_mmf, new_lev) and t0["imf"] == pytest.approx(1 / new_lev)
     assert t1["maintenance_deduction"] == pytest.approx(t1["notional_floor"] * (t1["mmf"] - t0["mmf"]))
-    lines = {(ln["parameter"], ln["tier"]): ln for ln in btc["lines"]}
-    assert lines[("imf", 0)]["bound"] == "override" and lines[("imf", 0)]["proposed"] == 0.2
-    assert lines[("mmf", 0)]["change"] == pytest.approx(0.05 - 0.025)
-    assert any("Manual override in revision 2" in n for n in btc["notes"])
+    lines = {(ln["parameter"], ln["tier"]): ln for ln in btc_new["lines"]}
+    assert lines[("imf", 0)]["bound"] == "override" and lines[("imf", 0)]["proposed"] == pytest.approx(1 / new_lev)
+    current_t0 = btc.current[0]  # type: ignore[index]
+    assert lines[("mmf", 0)]["change"] == pytest.approx(new_mmf - current_t0.mmf)
+    assert any("Manual override in revision 2" in n for n in btc_new["notes"])
     events = [(e.proposal_id, e.action, e.to_status) for e in (*rev.parent.events, *rev.workflow.events)
               if e.action in ("revised", "revision_created")]
     assert events == [(pid, "revised", "superseded"), (rev.id, "revision_created", "draft")]
@@ -294,12 +323,17 @@ def test_an_override_creates_a_linked_revision_and_supersedes_an_open_parent(pro
     d = gov.diff(s, rev.id)  # one id: against the parent
     assert d.old_id == pid and d.new_id == rev.id
     assert [(r.symbol, r.parameter, r.tier, r.old, r.new) for r in d.rows] == [
-        ("BTC-SYN", "max_leverage", 0, 10.0, 5.0), ("BTC-SYN", "imf", 0, 0.1, 0.2), ("BTC-SYN", "mmf", 0, 0.037, 0.05)]
-    assert d.rows[2].change == pytest.approx(0.013) and d.rows[0].relative_change == pytest.approx(-0.5)
+        ("BTC-SYN", "max_leverage", 0, t0_old.max_leverage, new_lev),
+        ("BTC-SYN", "imf", 0, t0_old.imf, pytest.approx(1 / new_lev)),
+        ("BTC-SYN", "mmf", 0, t0_old.mmf, new_mmf)]
+    assert d.rows[2].change == pytest.approx(new_mmf - t0_old.mmf)
+    assert d.rows[0].relative_change == pytest.approx(new_lev / t0_old.max_leverage - 1)
     assert len(gov.diff(s, pid, rev.id, changed_only=False).rows) > 3
     with pytest.raises(GovernanceError, match="has no parent revision; give two ids to compare"):
         gov.diff(s, pid)
-    rev3 = gov.revise(s, rev.id, "cat", [Override.parse("ETH-SYN:liquidation_penalty:1=0.001")],
+    eth = asset(proposals["perp"], "ETH-SYN")
+    lower_penalty = eth.tiers[0].liquidation_penalty / 2
+    rev3 = gov.revise(s, rev.id, "cat", [Override.parse(f"ETH-SYN:liquidation_penalty:1={lower_penalty!r}")],
                       justification="a small penalty", committee=COMMITTEE)
     meta3 = get_proposal(s, rev3.id).content["provenance"]["revision"]
     assert meta3["number"] == 3 and meta3["root"] == pid and len(meta3["overrides"]) == 3  # overrides accumulate
@@ -323,36 +357,107 @@ def test_an_approved_proposal_is_immutable_and_revised_by_a_new_revision(proposa
     assert parent.status == "superseded" and parent.events[-1].detail == {"by": rev.id}
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    (Override(symbol="XRP", parameter="mmf", tier=0, value=0.1), r"no asset 'XRP' \(assets: BTC-SYN, ETH-SYN\)"),
-    (Override(symbol="BTC-SYN", parameter="ltv", tier=0, value=0.1), "'ltv' is not a perp parameter"),
-    (Override(symbol="BTC-SYN", parameter="mmf", value=0.1), "a perp override needs a tier: BTC-SYN has tiers 1 to 4"),
-    (Override(symbol="BTC-SYN", parameter="mmf", tier=9, value=0.1), "has tiers 1 to 4; tier 10 does not exist"),
-    (Override(symbol="BTC-SYN", parameter="max_leverage", tier=0, value=0.5), r"max leverage must be in \[1, 1000\]"),
-    (Override(symbol="BTC-SYN", parameter="mmf", tier=0, value=0.037), "is already 3.70%; an override must change"),
-    (Override(symbol="BTC-SYN", parameter="mmf", tier=0, value=0.15), r"the MMF \(15.00%\) must stay below the IMF"),
-    (Override(symbol="BTC-SYN", parameter="mmf", tier=1, value=0.03), "would fall below tier 1's .*must not fall"),
-    (Override(symbol="BTC-SYN", parameter="max_leverage", tier=1, value=12), "would exceed tier 1's"),
-    (Override(symbol="BTC-SYN", parameter="liquidation_penalty", tier=0, value=0.05), "must stay below the MMF"),
+def _perp_case(name: str, make: Callable[[PerpAssetProposal], tuple[Override, str]]) -> Any:
+    return pytest.param(make, id=name)
+
+
+# each case builds its override from the BTC-SYN asset of the fixture proposal, so that the refusal condition
+# holds whatever the model proposes (the preconditions are asserted)
+def _unchanged_mmf(btc: PerpAssetProposal) -> tuple[Override, str]:
+    mmf = btc.tiers[0].mmf
+    return Override(symbol="BTC-SYN", parameter="mmf", tier=0, value=mmf), re.escape(
+        f"is already {mmf:.2%}; an override must change")
+
+
+def _mmf_at_the_imf(btc: PerpAssetProposal) -> tuple[Override, str]:
+    t0 = btc.tiers[0]
+    v = t0.imf  # MMF must stay strictly below the IMF
+    assert t0.liquidation_penalty < v
+    return (Override(symbol="BTC-SYN", parameter="mmf", tier=0, value=v),
+            re.escape(f"the MMF ({v:.2%}) must stay below the IMF"))
+
+
+def _mmf_below_the_tier_before(btc: PerpAssetProposal) -> tuple[Override, str]:
+    t0, t1 = btc.tiers[0], btc.tiers[1]
+    v = (t1.liquidation_penalty + t0.mmf) / 2  # above tier 2's penalty, below tier 1's MMF
+    assert t1.liquidation_penalty < v < t0.mmf < t1.imf
+    return Override(symbol="BTC-SYN", parameter="mmf", tier=1, value=v), "would fall below tier 1's .*must not fall"
+
+
+def _tier_1_leverage_below_tier_2(btc: PerpAssetProposal) -> tuple[Override, str]:
+    t0, t1 = btc.tiers[0], btc.tiers[1]
+    v = max(1.0, t1.max_leverage / 2)  # tier 2 would then offer more leverage than tier 1
+    assert v < t1.max_leverage and t0.mmf < 1 / v
+    return (Override(symbol="BTC-SYN", parameter="max_leverage", tier=0, value=v),
+            re.escape(f"tier 2: the max leverage ({t1.max_leverage:g}x) would exceed tier 1's ({v:g}x)"))
+
+
+def _penalty_at_the_mmf(btc: PerpAssetProposal) -> tuple[Override, str]:
+    v = btc.tiers[0].mmf
+    return Override(symbol="BTC-SYN", parameter="liquidation_penalty", tier=0, value=v), "must stay below the MMF"
+
+
+def _no_such_tier(btc: PerpAssetProposal) -> tuple[Override, str]:
+    n = len(btc.tiers)
+    return (Override(symbol="BTC-SYN", parameter="mmf", tier=n, value=0.1),
+            f"has tiers 1 to {n}; tier {n + 1} does not exist")
+
+
+def _no_tier(btc: PerpAssetProposal) -> tuple[Override, str]:
+    return (Override(symbol="BTC-SYN", parameter="mmf", value=0.1),
+            f"a perp override needs a tier: BTC-SYN has tiers 1 to {len(btc.tiers)}")
+
+
+@pytest.mark.parametrize("make", [
+    _perp_case("unknown asset", lambda _: (Override(symbol="XRP", parameter="mmf", tier=0, value=0.1),
+                                           r"no asset 'XRP' \(assets: BTC-SYN, ETH-SYN\)")),
+    _perp_case("lending parameter", lambda _: (Override(symbol="BTC-SYN", parameter="ltv", tier=0, value=0.1),
+                                               "'ltv' is not a perp parameter")),
+    _perp_case("no tier", _no_tier),
+    _perp_case("no such tier", _no_such_tier),
+    _perp_case("leverage below 1", lambda _: (Override(symbol="BTC-SYN", parameter="max_leverage", tier=0, value=0.5),
+                                              r"max leverage must be in \[1, 1000\]")),
+    _perp_case("unchanged", _unchanged_mmf),
+    _perp_case("mmf at the imf", _mmf_at_the_imf),
+    _perp_case("mmf below the tier before", _mmf_below_the_tier_before),
+    _perp_case("leverage above the tier before", _tier_1_leverage_below_tier_2),
+    _perp_case("penalty at the mmf", _penalty_at_the_mmf),
 ])
-def test_invalid_perp_overrides_are_refused(proposals: dict[str, Proposal], override: Override, message: str) -> None:
+def test_invalid_perp_overrides_are_refused(proposals: dict[str, Proposal],
+                                            make: Callable[[PerpAssetProposal], tuple[Override, str]]) -> None:
+    override, message = make(asset(proposals["perp"], "BTC-SYN"))  # type: ignore[arg-type]
     s, pid = fresh(proposals["perp"])
     refused(message, gov.revise, s, pid, "ben", [override], justification="test")
     assert gov.workflow(s, pid, committee=COMMITTEE).children == ()
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ([Override(symbol="ETH-SYN", parameter="ltv", value=0.9)], r"the LTV \(90.00%\) must stay below the liquidation"),
-    ([Override(symbol="ETH-SYN", parameter="liquidation_bonus", value=0.2)], "must not exceed 1"),
-    ([Override(symbol="ETH-SYN", parameter="ltv", tier=0, value=0.7)], "lending parameters have no tiers"),
-    ([Override(symbol="ETH-SYN", parameter="mmf", value=0.7)], "'mmf' is not a lending parameter"),
-    ([Override(symbol="ETH-SYN", parameter="ltv", value=0.7)] * 2, "two overrides for ETH-SYN ltv"),
-    ([], "needs at least one parameter change"),
-])
-def test_invalid_lending_overrides_are_refused(proposals: dict[str, Proposal], overrides: list[Override],
-                                               message: str) -> None:
+def _ltv_above_the_threshold(eth: LendingAssetProposal) -> tuple[list[Override], str]:
+    v = round(eth.liquidation_threshold + (1 - eth.liquidation_threshold) / 2, 4)
+    assert eth.liquidation_threshold < v < 1
+    return ([Override(symbol="ETH-SYN", parameter="ltv", value=v)],
+            re.escape(f"the LTV ({v:.2%}) must stay below the liquidation threshold ({eth.liquidation_threshold:.2%})"))
+
+
+def _bonus_beyond_the_collateral(eth: LendingAssetProposal) -> tuple[list[Override], str]:
+    v = round(1 / eth.liquidation_threshold - 1 + 0.01, 4)  # LT x (1 + bonus) > 1
+    assert eth.liquidation_threshold * (1 + v) > 1 and v < 1 and v != eth.liquidation_bonus
+    return [Override(symbol="ETH-SYN", parameter="liquidation_bonus", value=v)], "must not exceed 1"
+
+
+@pytest.mark.parametrize("make", [
+    _ltv_above_the_threshold,
+    _bonus_beyond_the_collateral,
+    lambda _: ([Override(symbol="ETH-SYN", parameter="ltv", tier=0, value=0.7)], "lending parameters have no tiers"),
+    lambda _: ([Override(symbol="ETH-SYN", parameter="mmf", value=0.7)], "'mmf' is not a lending parameter"),
+    lambda _: ([Override(symbol="ETH-SYN", parameter="ltv", value=0.7)] * 2, "two overrides for ETH-SYN ltv"),
+    lambda _: ([], "needs at least one parameter change"),
+], ids=["ltv above the threshold", "bonus beyond the collateral", "tier", "perp parameter", "twice", "none"])
+def test_invalid_lending_overrides_are_refused(
+        proposals: dict[str, Proposal], make: Callable[[LendingAssetProposal], tuple[list[Override], str]]) -> None:
+    overrides, message = make(asset(proposals["lending"], "ETH-SYN"))  # type: ignore[arg-type]
     s, pid = fresh(proposals["lending"])
     refused(message, gov.revise, s, pid, "ben", overrides, justification="test")
+    assert gov.workflow(s, pid, committee=COMMITTEE).children == ()
 
 
 def test_an_override_needs_a_justification_and_a_voting_member(proposals: dict[str, Proposal]) -> None:
@@ -394,6 +499,80 @@ def test_list_governance(proposals: dict[str, Proposal]) -> None:
     assert rows[lid]["profile"] == "lending" and rows[lid]["revision"] == 1 and rows[lid]["quorum"] == 2
     assert set(rows[pid]) >= {"id", "status", "profile", "assets", "sign_offs", "created_at"}
     assert [r["id"] for r in gov.list_governance(s, committee=COMMITTEE, profile="lending")] == [lid]
+
+
+# -- options: the committee's choice --------------------------------------------------------------
+OPTION_NAMES = ["conservative", "moderate", "aggressive"]
+
+
+@pytest.fixture(scope="module")
+def with_options() -> Proposal:
+    """A perp proposal of BTC-SYN and ETH-SYN (as the conftest fixture, without current parameters) with the
+    three built-in options side by side."""
+    import warnings
+
+    from conftest import bars
+
+    from riskparams.ingest import ingest_frame
+    from riskparams.service import propose
+
+    policy = policy_from_dict({"model": {"model": "ewma", "n_sims": 200},
+                               "liquidity": {"adv_override": {"BTC-SYN": 2e9, "ETH-SYN": 1e9}}})
+    s = Store.memory()
+    ingest_frame(s, bars(400, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
+    ingest_frame(s, bars(400, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = propose(s, profile="perp", policy=policy, options=OPTION_NAMES, save=False).proposal
+    s.close()
+    return p
+
+
+def approval_event(s: Store, pid: str) -> gov.AuditEvent:
+    events = [e for e in gov.workflow(s, pid, committee=COMMITTEE).events if e.action == "approved"]
+    assert len(events) == 1
+    return events[0]
+
+
+def test_the_approval_records_the_chosen_option(with_options: Proposal) -> None:
+    options = with_options.content()["options"]
+    assert [o["name"] for o in options] == OPTION_NAMES
+    recommended = [o["name"] for o in options if o["recommended"]]
+    assert recommended == [with_options.policy["options"]["recommended"]]
+    chosen = next(n for n in OPTION_NAMES if n != recommended[0])
+    s, pid = approved_ready(with_options)
+    wf = gov.approve(s, pid, "ann", comment="the committee prefers it", option=chosen, committee=COMMITTEE)
+    assert wf.status == "approved" and wf.decision is not None
+    assert wf.decision.detail == {"option": chosen, "recommended": False}
+    ev = approval_event(s, pid)
+    assert ev.detail == {"option": chosen, "recommended": False} and ev.comment == "the committee prefers it"
+    assert wf.to_dict()["decision"]["detail"]["option"] == chosen
+    # without a choice the approval records the recommended option
+    s2, pid2 = approved_ready(with_options)
+    gov.approve(s2, pid2, "ann", committee=COMMITTEE)
+    assert approval_event(s2, pid2).detail == {"option": recommended[0], "recommended": True}
+
+
+def test_an_unknown_option_is_refused_and_writes_nothing(with_options: Proposal) -> None:
+    s, pid = approved_ready(with_options)
+    before = s.cursor().execute("SELECT count(*) FROM governance_events").fetchone()
+    msg = refused(re.escape(f"proposal {pid[:12]} has no option 'reckless' (options: {', '.join(OPTION_NAMES)})"),
+                  gov.approve, s, pid, "ann", option="reckless")
+    assert msg.count(".") == 1  # one sentence
+    assert s.cursor().execute("SELECT count(*) FROM governance_events").fetchone() == before
+    assert gov.workflow(s, pid, committee=COMMITTEE).status == "in_review"
+    assert gov.approve(s, pid, "ann", option="aggressive", committee=COMMITTEE).status == "approved"
+
+
+def test_an_option_on_a_proposal_without_options_is_refused(proposals: dict[str, Proposal]) -> None:
+    assert proposals["perp"].content()["options"] == []
+    s, pid = approved_ready(proposals["perp"])
+    msg = refused(f"^proposal {pid[:12]} has no options to choose from; approve it without one", gov.approve, s, pid,
+                  "ann", option="moderate")
+    assert msg.count(".") == 1
+    assert gov.workflow(s, pid, committee=COMMITTEE).status == "in_review"
+    wf = gov.approve(s, pid, "ann", committee=COMMITTEE)  # without one it is approved, with no option recorded
+    assert wf.status == "approved" and "option" not in (approval_event(s, pid).detail or {})
 
 
 # -- exports through the workflow -----------------------------------------------------------------

@@ -1,15 +1,20 @@
-"""AppTest tests of the Data and Volatility pages (no browser)."""
+"""AppTest tests of the pages and the overview (no browser)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from riskparams import ui
 from riskparams.ingest import load_demo
 from riskparams.store import Store
+from riskparams.store import backtest_records as br
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = """timestamp,open,high,low,close,volume
@@ -58,6 +63,16 @@ def test_data_page_rejects_a_missing_symbol_with_one_error(db: Path) -> None:
     assert [e.value for e in at.error] == ["Choose a file first."]
 
 
+def plotly_specs(at: AppTest) -> list[dict[str, Any]]:
+    """The figures the page drew, as plotly JSON."""
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def frame_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page with this column."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 def test_volatility_page_fits_models_side_by_side(db: Path) -> None:
     at = page("2_Volatility.py").run()
     assert not at.exception, at.exception
@@ -66,7 +81,34 @@ def test_volatility_page_fits_models_side_by_side(db: Path) -> None:
     table = frames[0]
     assert list(table["requested"]) == ["garch", "gjr", "egarch", "ewma"]
     assert (table["var"] > 0).all() and (table["es"] >= table["var"]).all()
-    assert len(at.get("plotly_chart")) == 3
+    # realized estimators, price and conditional volatility, model losses and the sensitivity heat map
+    assert len(at.get("plotly_chart")) == 4
+
+
+def test_volatility_page_sensitivity_heat_map(db: Path) -> None:
+    at = page("2_Volatility.py").run()
+    assert not at.exception and not at.error
+    assert "Sensitivity: tier-1 margin by margin period of risk and confidence" in [h.value for h in at.subheader]
+    horizons = next(t for t in at.text_input if t.label == "Horizons (hours)")
+    confidences = next(t for t in at.text_input if t.label == "Confidences")
+    horizons.set_value("1,4,24")
+    confidences.set_value("0.99,0.995,0.999")
+    at.run()
+    assert not at.exception and not at.error
+    heat = next(f for f in plotly_specs(at) if f["data"][0]["type"] == "heatmap")["data"][0]
+    assert heat["x"] == ["99.00%", "99.50%", "99.90%"] and heat["y"] == ["1 h", "4 h", "24 h"]
+    z = np.asarray(heat["z"], dtype=float)  # tier-1 MMF: rows horizons, columns confidences
+    assert z.shape == (3, 3) and ((z > 0) & (z < 1)).all()
+    assert (np.diff(z, axis=0) >= 0).all() and (np.diff(z, axis=1) >= 0).all()  # never lower for longer or surer
+    assert z[-1, -1] > z[0, 0]
+    # a bad entry is one st.error line, no traceback; the sections above still render
+    next(t for t in at.text_input if t.label == "Horizons (hours)").set_value("abc").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["horizons: 'abc' is not a number; write numbers separated by commas."]
+    assert len(at.get("plotly_chart")) == 3 and list(at.dataframe[0].value["requested"])[0] == "garch"
+    next(t for t in at.text_input if t.label == "Horizons (hours)").set_value("1,4").run()
+    next(t for t in at.text_input if t.label == "Confidences").set_value("0.5").run()
+    assert not at.exception and len(at.error) == 1 and "confidence" in at.error[0].value
 
 
 def test_upload_goes_through_the_validated_ingest(db: Path) -> None:
@@ -98,14 +140,17 @@ def test_overview_flags_and_regimes(db: Path) -> None:
     assert labels["Current parameters below target coverage"] == "0"  # no proposal has assessed any yet
 
     # a proposal against loose current parameters (20x on ETH-SYN) is flagged on the overview
+    from riskparams.config import policy_from_dict
     from riskparams.params_io import load_current
     from riskparams.service import propose
 
+    # (ETH-SYN's hourly perp series is liquid: its 1m tier closes out in minutes, and over minutes 20x holds; over a
+    # one-day margin period of risk it does not)
     with Store(db) as s:
-        run = propose(s, profile="perp", symbols=["ETH-SYN"],
+        run = propose(s, profile="perp", symbols=["ETH-SYN"], policy=policy_from_dict({"mpor": {"fixed_hours": 24}}),
                       current=load_current(ROOT / "riskparams" / "examples" / "current_perp.csv", "perp"))
     below = [a for a in run.proposal.content()["assets"] if a["current"]["below_confidence"]]
-    assert below, "the example current parameters should fall short on ETH-SYN"
+    assert below, "the example current parameters should fall short on ETH-SYN over a day"
     ui._open_store.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception and not at.error
@@ -114,16 +159,54 @@ def test_overview_flags_and_regimes(db: Path) -> None:
     assert list(flags["symbol"]) == ["ETH-SYN"] and (flags["current_coverage"] < flags["confidence"]).all()
 
 
+PEERS = b"""venue,symbol,notional_cap,max_leverage,maintenance_rate
+venuex,BTC-SYN,1000000,50,0.01
+venuex,BTC-SYN,,20,0.025
+"""
+
+
 def test_proposal_page_generates_and_shows_changes(db: Path) -> None:
     at = page("3_Proposal.py").run()
     assert not at.exception and not at.error
-    at.multiselect[0].set_value(["BTC-SYN"])
+    # the form: MPOR inputs, model-risk combination, series and options choices, peers
+    labels = {w.label for w in (*at.number_input, *at.selectbox, *at.multiselect, *at.checkbox, *at.text_input)}
+    assert {"Oracle latency (minutes)", "Liquidation delay (minutes)", "Participation rate (share of volume)",
+            "Model risk: combine fitted / FHS / historical", "Frequency", "Kind", "Options side by side",
+            "Compare with the shipped Binance / Hyperliquid / dYdX tables"} <= labels
+    assert next(m for m in at.multiselect if m.label == "Options side by side").value == \
+        ["conservative", "moderate", "aggressive"]
+    assert next(c for c in at.checkbox if c.label.startswith("Compare with the shipped")).value is True
+    assert [u.label for u in at.file_uploader] == ["Current parameters (CSV or JSON, optional)",
+                                                   "Peer venues' tier tables (CSV, optional)"]
+    next(m for m in at.multiselect if m.label == "Assets (all when empty)").set_value(["BTC-SYN"])
+    next(u for u in at.file_uploader if u.label.startswith("Peer venues")).set_value(("peers.csv", PEERS, "text/csv"))
     next(b for b in at.button if b.label == "Generate proposal").click().run()
     assert not at.exception and not at.error
     assert at.success and "perp, status draft" in at.success[0].value
-    spec = at.dataframe[0].value
+    heads = [h.value for h in at.subheader]
+    assert {"Model risk and series", "Tiers: margin period of risk and coverage", "Options", "Changes"} <= set(heads)
+    spec = frame_with(at, "parameter")
     assert set(spec["symbol"]) == {"BTC-SYN"}
     assert {"Max leverage", "Maintenance margin fraction (MMF)"} <= set(spec["parameter"])
+    # model risk: the combined move is the median of the three (the policy's default), at tier 1's horizon
+    risk = frame_with(at, "bound by")
+    assert list(risk["symbol"]) == ["BTC-SYN"] and risk["series"][0].startswith("1h perp")
+    row = risk.iloc[0]
+    assert row["combined"] == pytest.approx(np.median([row["fitted"], row["FHS"], row["historical"]]))
+    # tiers: each with its own margin period of risk, longer for larger notionals
+    tiers = frame_with(at, "MPOR (h)")
+    assert list(tiers["tier"]) == list(range(1, len(tiers) + 1)) and len(tiers) >= 2
+    assert tiers["MPOR (h)"].is_monotonic_increasing and tiers["MMF"].is_monotonic_increasing
+    assert tiers["MPOR (h)"].iloc[0] == pytest.approx(row["horizon (h)"])
+    # options side by side: looser from conservative to aggressive
+    opts = frame_with(at, "option").set_index("option")
+    assert list(opts.index) == ["conservative", "moderate (recommended)", "aggressive"]
+    mmf = opts["tier-1 MMF"]
+    assert mmf["conservative"] >= mmf["moderate (recommended)"] >= mmf["aggressive"]
+    assert mmf["moderate (recommended)"] == pytest.approx(tiers["MMF"].iloc[0])
+    # the uploaded peer table beside the proposal at each tier's floor
+    peers = frame_with(at, "venuex")
+    assert len(peers) == len(tiers) and peers["venuex"].iloc[0] == "50x / 1.00%"
     assert len(at.get("plotly_chart")) >= 2  # tier ladder and covered move
     # an override without a justification is one st.error line, and creates nothing
     next(t for t in at.text_input if t.label == "New value").set_value("0.05")
@@ -134,7 +217,7 @@ def test_proposal_page_generates_and_shows_changes(db: Path) -> None:
 
 def test_governance_page_review_and_refused_self_sign(db: Path) -> None:
     prop = page("3_Proposal.py").run()
-    prop.multiselect[0].set_value(["ETH-SYN"])
+    next(m for m in prop.multiselect if m.label == "Assets (all when empty)").set_value(["ETH-SYN"])
     next(b for b in prop.button if b.label == "Generate proposal").click().run()
     at = page("5_Governance.py").run()
     assert not at.exception and not at.error
@@ -151,6 +234,8 @@ def test_governance_page_review_and_refused_self_sign(db: Path) -> None:
 def test_backtest_page_runs_and_shows_statistics(db: Path) -> None:
     at = page("4_Backtest.py").run()
     assert not at.exception and not at.error
+    assert {"Frequency", "Kind"} <= {s.label for s in at.selectbox}
+    assert next(s for s in at.selectbox if s.label == "Frequency").value == "auto"
     next(b for b in at.button if b.label == "Run backtest").click().run()
     assert not at.exception and not at.error
     assert at.success and "Report" in at.success[0].value
@@ -160,7 +245,28 @@ def test_backtest_page_runs_and_shows_statistics(db: Path) -> None:
     assert len(at.get("plotly_chart")) == 3
     # how the forecasts were made: the policy's model 'auto', and which candidate each proposal used
     model_line = next(c.value for c in at.caption if c.value.startswith("BTC-SYN: model "))
-    assert "auto-t (lowest BIC of garch, gjr, egarch at each refit" in model_line
+    assert model_line.startswith("BTC-SYN: model auto-t (lowest BIC of ")
     assert "window" in model_line and "refit every bar" in model_line
     with Store(db) as s:
         assert s.cursor().execute("SELECT count(*) FROM backtest_reports").fetchone()[0] == 1
+        content = br.get_report(s, br.list_reports(s)[0]["id"]).content
+    asset = content["assets"][0]
+    claimed = next(x for x in asset["sets"] if x["name"] == "policy")["claimed"]
+    # the policy replay's claimed coverage and its capital beside the policy's own tier-1 margin
+    lines = [m.value for m in at.markdown]
+    claim = next(ln for ln in lines if ln.startswith("**Claimed coverage**"))
+    assert f"{claimed['exceptions']} exceptions in {claimed['n']} against {claimed['expected']:.1f} claimed" in claim
+    assert f"outside stressed regimes {claimed['steady_exceptions']} in {claimed['steady_n']}" in claim
+    capital = next(ln for ln in lines if ln.startswith("**Capital**"))
+    live = asset["live_tier1"]
+    assert asset["freq"] == "1h" and live["mpor_hours"] < 1  # the finest series; tier 1 closes out within the bar
+    assert f"{live['mpor_hours'] * 60:.0f} min at the start" in capital and f"{live['avg_mmf']:.2%}" in capital
+    # another frequency: the daily series
+    next(s for s in at.selectbox if s.label == "Frequency").set_value("1d")
+    next(b for b in at.button if b.label == "Run backtest").click().run()
+    assert not at.exception and not at.error
+    with Store(db) as s:
+        reports = br.list_reports(s)
+        assert len(reports) == 2
+        daily = [br.get_report(s, r["id"]).content["assets"][0]["freq"] for r in reports]
+    assert sorted(daily) == ["1d", "1h"]

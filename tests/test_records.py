@@ -18,7 +18,7 @@ from riskparams.config import policy_from_dict
 from riskparams.domain import SkippedAsset, canonical_json
 from riskparams.exceptions import StoreError
 from riskparams.ingest import ingest_frame
-from riskparams.service import ProposalRun, propose
+from riskparams.service import ProposalRun, fit_spec_for, propose
 from riskparams.store import Store
 from riskparams.store.records import (
     ProposalNotFoundError,
@@ -30,7 +30,11 @@ from riskparams.store.records import (
 )
 from riskparams.store.schema import MIGRATIONS
 
-POLICY = policy_from_dict({"model": {"model": "ewma", "n_sims": 200}})
+# ADV overrides of a liquid market (as the conftest fixture): the bars' own volume (about 1.5m a day) would take
+# days to close out a tier at 10% participation, beyond the longest margin period of risk, and every asset would
+# come out unmarginable
+POLICY = policy_from_dict({"model": {"model": "ewma", "n_sims": 200},
+                           "liquidity": {"adv_override": {"AAA": 2e9, "BBB": 1e9}}})
 
 
 
@@ -77,7 +81,13 @@ def test_id_is_the_sha256_of_the_canonical_content(store: Store) -> None:
     prov = content["provenance"]
     assert set(prov["packages"]) >= {"riskparams", "numpy", "pandas", "arch", "statsmodels", "duckdb"}
     assert content["policy"]["policy_key"] == POLICY.key()
-    assert list(prov["model_specs"]) == [POLICY.model.key()]
+    # the fitted spec is the policy's model with a term structure reaching the profile's longest horizon
+    spec = fit_spec_for(POLICY, "perp")
+    assert list(prov["model_specs"]) == [spec.key()]
+    assert prov["model_specs"][spec.key()] == json.loads(canonical_json(spec.to_dict()))
+    assert {k: v for k, v in spec.to_dict().items() if k != "horizon_hours"} == {
+        k: v for k, v in POLICY.model.to_dict().items() if k != "horizon_hours"}
+    assert all(a.status == "ok" and a.tiers for a in r.proposal.assets)  # type: ignore[union-attr]
     for a in r.proposal.assets:
         assert a.context is not None
         info = store.resolve_series(a.symbol)
@@ -115,6 +125,7 @@ def test_get_by_prefix_round_trips_the_content(store: Store) -> None:
 def test_tampered_content_is_refused(store: Store) -> None:
     r = run(store)
     text = store.cursor().execute("SELECT content FROM proposals").fetchone()[0]  # type: ignore[index]
+    assert '"status":"ok"' in text  # the edit below does change the stored content
     store.cursor().execute("UPDATE proposals SET content = ? WHERE proposal_id = ?",
                            [text.replace('"status":"ok"', '"status":"OK"', 1), r.id])
     with pytest.raises(StoreError, match="does not match its content hash"):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from riskparams import cli
+from riskparams.config import policy_from_dict
+from riskparams.exceptions import PolicyError, SeriesNotFoundError
 from riskparams.ingest import ingest_frame
 from riskparams.service import fit_series
 from riskparams.store import Store
@@ -117,3 +121,150 @@ def test_cli_fit_mistakes_exit_2(
     err = capsys.readouterr().err
     assert code == 2
     assert needle in err and err.count("\n") == 1
+
+
+def test_propose_benchmark_runs(run_benchmark: Any) -> None:
+    """Keeps benchmarks/propose.py working (nothing is timed here)."""
+    out = run_benchmark("propose", "--synthetic", "--sizes", "1", "1500", "1", "600", "--repeats", "1")
+    assert out["hourly_series"] == 1 and out["daily_series"] == 1 and out["proposed"] == 2
+    assert out["total_s"] > 0 and not out["skipped"]
+
+
+
+# -------------------------------------------------------------------------------------------------
+# series choice, options, peers, the debt asset, depth curves and the sensitivity grid
+# -------------------------------------------------------------------------------------------------
+
+
+def hourly(n: int, *, seed: int, scale: float = 0.006) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.standard_t(4, n) * scale))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    return pd.DataFrame({
+        "ts": pd.date_range("2022-01-01", periods=n, freq="h", tz="UTC"), "open": open_,
+        "high": np.maximum(open_, close) * 1.002, "low": np.minimum(open_, close) * 0.998, "close": close,
+        "volume": rng.uniform(1e6, 2e6, n),
+    })
+
+
+@pytest.fixture(scope="module")
+def market() -> Any:
+    """AAA: daily spot (2 years) and hourly perp (13 months); BBB: daily spot only; CCC: hourly perp with 2 months
+    of history only (not enough for the default choice, used when nothing else is stored)."""
+    s = Store.memory()
+    ingest_frame(s, bars(730, seed=1), symbol="AAA", source="venue", kind="spot", origin="test")
+    ingest_frame(s, hourly(24 * 400, seed=2), symbol="AAA", source="venue", kind="perp", origin="test")
+    ingest_frame(s, bars(730, seed=3), symbol="BBB", source="venue", kind="spot", origin="test")
+    ingest_frame(s, hourly(24 * 60, seed=4), symbol="CCC", source="venue", kind="perp", origin="test")
+    yield s
+    s.close()
+
+
+def test_series_choice_by_profile_frequency_and_kind(market: Store) -> None:
+    from riskparams.service import select_series
+
+    def pick(symbols: list[str] | None = None, **kw: Any) -> dict[str, tuple[str, str, str]]:
+        chosen, skipped = select_series(market, symbols, **kw)
+        out = {i.symbol: (i.freq, i.kind, why) for i, why in chosen}
+        out.update({sk.symbol: ("-", "-", sk.reason) for sk in skipped})
+        return out
+
+    perp = pick(profile="perp")
+    assert perp["AAA"][:2] == ("1h", "perp") and "perp prices preferred" in perp["AAA"][2]
+    assert perp["BBB"][:2] == ("1d", "spot") and "no perp series" in perp["BBB"][2]
+    assert perp["CCC"][:2] == ("1h", "perp") and "short history" in perp["CCC"][2]
+    lending = pick(profile="lending")
+    assert lending["AAA"][:2] == ("1d", "spot") and "spot prices preferred" in lending["AAA"][2]
+    assert lending["CCC"][:2] == ("1h", "perp") and "no spot series" in lending["CCC"][2]
+    asked = pick(["AAA", "CCC"], profile="perp", freq="1d")
+    assert asked["AAA"][:2] == ("1d", "spot") and "--freq 1d" in asked["AAA"][2]
+    assert asked["CCC"][0] == "-" and "no 1d series stored" in asked["CCC"][2]
+    # every stored symbol filtered by kind: the others are simply not of that kind (not reported as skipped)
+    assert set(pick(profile="perp", kind="perp")) == {"AAA", "CCC"}
+
+
+def test_propose_with_options_peers_and_series_choice(market: Store) -> None:
+    from riskparams.params_io import parse_peers
+    from riskparams.service import propose
+
+    peers = parse_peers("venue,symbol,notional_cap,max_leverage,maintenance_rate,source\n"
+                        "venuex,AAA,1000000,50,0.01,test table\nvenuex,AAA,,20,0.025,test table\n", name="p.csv")
+    pol = policy_from_dict({"model": {"n_sims": 500}, "liquidity": {"adv_override": {"AAA": 5e9, "BBB": 1e9}}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = propose(market, profile="perp", symbols=["AAA", "BBB"], policy=pol, save=False,
+                      options=["aggressive", "conservative", "moderate"], peers=peers)
+    d = run.to_dict()
+    aaa = next(a for a in d["assets"] if a["symbol"] == "AAA")
+    assert aaa["context"]["freq"] == "1h" and aaa["context"]["selection"]
+    assert aaa["peers"]["venues"] == ["venuex"] and aaa["peers"]["rows"][0]["peers"]["venuex"] == {
+        "max_leverage": 50.0, "maintenance_rate": 0.01}
+    bbb = next(a for a in d["assets"] if a["symbol"] == "BBB")
+    assert bbb["peers"] is None  # no table for BBB
+    assert [o["name"] for o in d["options"]] == ["aggressive", "conservative", "moderate"]
+    assert [o["recommended"] for o in d["options"]] == [False, False, True]
+    for sym in ("AAA", "BBB"):
+        mmf = {o["name"]: next(x for x in o["assets"] if x["symbol"] == sym)["tiers"][0]["mmf"] for o in d["options"]}
+        assert mmf["conservative"] >= mmf["moderate"] >= mmf["aggressive"], (sym, mmf)
+    assert d["provenance"]["peers"] == ["venuex: test table"]
+    # the typed content round-trips exactly (options and peers included)
+    from riskparams.domain import Proposal
+
+    assert Proposal.from_content(run.proposal.content()).id == run.id
+    with pytest.raises(PolicyError, match="unknown option 'bogus'"):
+        propose(market, profile="perp", symbols=["AAA"], options=["bogus"], save=False)
+
+
+def test_lending_debt_asset_and_depth_curve(market: Store, tmp_path: Path) -> None:
+    from riskparams.service import propose
+
+    pol = policy_from_dict({"model": {"n_sims": 500}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stable = propose(market, profile="lending", symbols=["AAA"], policy=pol, save=False).to_dict()
+        ratio = propose(market, profile="lending", symbols=["AAA"], policy=pol, save=False,
+                        debt_asset="BBB").to_dict()
+    a, r = stable["assets"][0], ratio["assets"][0]
+    assert a["bonus"]["debt_asset"] == "USDC" and a["bonus"]["debt_stable"] and "stablecoin" in a["rationale"]
+    assert r["bonus"]["debt_asset"] == "BBB" and not r["bonus"]["debt_stable"]
+    assert "price ratio" in r["rationale"] and r["context"]["debt_asset"] == "BBB"
+    assert r["context"]["fingerprint"] != a["context"]["fingerprint"]  # fitted on the AAA/BBB ratio
+    with pytest.raises(SeriesNotFoundError):
+        propose(market, profile="lending", symbols=["AAA"], policy=pol, save=False, debt_asset="ZZZ")
+    # a depth curve replaces the square-root law and is named as the liquidity source
+    curve = tmp_path / "curve.csv"
+    curve.write_text("venue,symbol,notional,slippage,source\ndex,AAA,1000000,0.01,pool snapshot\n"
+                     "dex,AAA,10000000,0.05,pool snapshot\n")
+    with_curve = policy_from_dict({"model": {"n_sims": 500}, "lending": {"liquidity_curve": str(curve)}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = propose(market, profile="lending", symbols=["AAA"], policy=with_curve, save=False).to_dict()["assets"][0]
+    # 5m between the points 1m (1 %) and 10m (5 %): linear in log notional
+    expect = 0.01 + 0.04 * (np.log(5e6) - np.log(1e6)) / (np.log(1e7) - np.log(1e6))
+    assert c["bonus"]["slippage"] == pytest.approx(expect, rel=1e-12)
+    assert c["bonus"]["liquidity_source"] == "dex depth curve (pool snapshot)"
+
+
+def test_sensitivity_grid_is_monotone_and_validated(market: Store) -> None:
+    from riskparams.service import sensitivity
+
+    pol = policy_from_dict({"model": {"n_sims": 500}, "liquidity": {"adv_override": {"AAA": 5e9}}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = sensitivity(market, "AAA", policy=pol, horizons=[1, 4, 8, 24], confidences=[0.99, 0.995, 0.975])
+    assert g.series == "AAA 1h perp (venue)" and len(g.cells) == 12
+    cells = {(c.horizon_hours, c.confidence): c for c in g.cells}
+    for q in (0.975, 0.99, 0.995):
+        col = [cells[(h, q)].tier1_mmf for h in (1, 4, 8, 24)]
+        assert col == sorted(col)
+        es = [cells[(h, q)].es_fitted for h in (1, 4, 8, 24)]
+        assert es == sorted(es)
+    for h in (1, 4, 8, 24):
+        row = [cells[(h, q)].tier1_mmf for q in (0.975, 0.99, 0.995)]
+        assert row == sorted(row)
+    assert g.to_dict()["cells"][0].keys() >= {"horizon_hours", "confidence", "tier1_mmf", "es_fitted", "es_fhs",
+                                              "es_empirical", "nu"}
+    for bad, msg in (({"horizons": [0]}, "horizons must be hours"), ({"confidences": [0.5]}, "confidence must be"),
+                     ({"horizons": []}, "at least one horizon")):
+        with pytest.raises(PolicyError, match=msg):
+            sensitivity(market, "AAA", **bad)  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from riskparams.exceptions import FallbackWarning, HistoryError
 from riskparams.measures import normal_var_es, student_t_var_es
 from riskparams.volatility import (
     DistName,
+    FitEngine,
     FitSpec,
     ModelName,
     RiskMethod,
@@ -289,6 +290,8 @@ def test_fitspec_defaults_and_enum_coercion() -> None:
     assert spec.candidates == (ModelName.EGARCH, ModelName.GARCH)
     d = FitSpec()
     assert (d.model, d.min_history, d.ewma_lambda, d.confidence) == (ModelName.AUTO, 500, 0.94, 0.99)
+    assert (d.n_sims, d.integrated_max_hours, d.engine) == (10_000, 168.0, FitEngine.FAST)
+    assert FitSpec(engine="arch").engine is FitEngine.ARCH
     with pytest.raises(AttributeError):
         d.model = ModelName.GARCH  # type: ignore[misc]
 
@@ -309,12 +312,18 @@ def test_fitspec_defaults_and_enum_coercion() -> None:
         ({"ewma_lambda": 1.0}, "ewma_lambda must be in \\(0, 1\\), got 1.0"),
         ({"horizon_hours": 0}, "horizon_hours must be a finite number > 0, got 0"),
         ({"confidence": 0.4}, "confidence must be in \\(0.5, 1\\), got 0.4"),
-        ({"n_sims": 10}, "n_sims must be an integer >= 100, got 10"),
+        ({"n_sims": 10}, "n_sims must be an integer in \\[100, 1000000\\], got 10"),
+        ({"n_sims": 1_000_001}, "n_sims must be an integer in \\[100, 1000000\\], got 1000001"),
+        ({"n_sims": 1000.0}, "n_sims must be an integer in \\[100, 1000000\\], got 1000.0"),
         ({"seed": -1}, "seed must be an integer >= 0, got -1"),
         ({"benchmark_mode": "yes"}, "benchmark_mode must be True or False, got 'yes'"),
         ({"stress_window": 1}, "stress_window must be None or an integer >= 2, got 1"),
         ({"diagnostic_lags": 0}, "diagnostic_lags must be an integer >= 1, got 0"),
         ({"max_persistence": 1.5}, "max_persistence must be in \\(0, 1\\], got 1.5"),
+        ({"integrated_max_hours": -1}, "integrated_max_hours must be a number in \\[0, 8760\\], got -1"),
+        ({"integrated_max_hours": 9000}, "integrated_max_hours must be a number in \\[0, 8760\\], got 9000"),
+        ({"integrated_max_hours": True}, "integrated_max_hours must be a number in \\[0, 8760\\], got True"),
+        ({"engine": "gpu"}, "engine must be one of 'fast', 'arch', got 'gpu'"),
     ],
 )
 def test_fitspec_validation_messages(kwargs: dict[str, Any], message: str) -> None:
@@ -450,6 +459,30 @@ def test_auto_leaves_out_egarch_for_fat_tails_over_several_bars(garch_frame: pd.
 # ---------------------------------------------------------------------------------------------
 
 
+def ewma_standardized(r: np.ndarray, lam: float = 0.94, init_window: int = 30) -> np.ndarray:
+    """EWMA-standardized residuals r_t / sigma_{t|t-1} by a plain loop: sigma2 starts at the mean of the first
+    ``init_window`` squares and is updated after each return."""
+    s2 = sum(x * x for x in r[:init_window]) / min(len(r), init_window)
+    out = []
+    for x in r:
+        out.append(x / math.sqrt(s2))
+        s2 = lam * s2 + (1 - lam) * x * x
+    return np.array(out)
+
+
+def unit_t_nu_mle(z: np.ndarray) -> float:
+    """Degrees of freedom of a unit-variance Student-t by maximum likelihood, through scipy's t density
+    (scale sqrt((nu - 2) / nu)), searched over [2.05, 500] like arch's bounds."""
+    from scipy import optimize
+
+    def negll(nu: float) -> float:
+        scale = math.sqrt((nu - 2) / nu)
+        return -float(np.sum(stats.t.logpdf(z / scale, nu) - math.log(scale)))
+
+    return float(optimize.minimize_scalar(negll, bounds=(2.05, 500.0), method="bounded",
+                                          options={"xatol": 1e-8}).x)
+
+
 def test_short_history_falls_back_to_ewma(garch_frame: pd.DataFrame) -> None:
     short = garch_frame.iloc[:301]
     with pytest.warns(FallbackWarning, match="short history: 300 returns < min_history 500"):
@@ -457,7 +490,14 @@ def test_short_history_falls_back_to_ewma(garch_frame: pd.DataFrame) -> None:
     assert est.model is ModelName.EWMA and est.fallback == "short history: 300 returns < min_history 500"
     r = np.log(short["close"]).diff().dropna().to_numpy()
     assert est.next_vol == pytest.approx(math.sqrt(ewma_variance(r, 0.94)[-1]), rel=1e-10)
-    assert est.params == {"lambda": 0.94}
+    # the requested fat tail survives the fallback: a unit-variance t fitted to the EWMA residuals
+    assert est.dist is DistName.T and set(est.params) == {"lambda", "nu"} and est.params["lambda"] == 0.94
+    assert est.nu == est.params["nu"] == pytest.approx(unit_t_nu_mle(ewma_standardized(r)), rel=1e-4)
+    assert est.engine == "ewma"
+    with pytest.warns(FallbackWarning, match="short history"):
+        normal = fit_volatility(short, "1d", FitSpec(model="garch", dist="normal"))
+    assert normal.dist is DistName.NORMAL and normal.params == {"lambda": 0.94} and normal.nu is None
+    assert normal.next_vol == est.next_vol
     # a smaller configured minimum lets GARCH run
     assert (
         quiet_fit(short, "1d", FitSpec(model="garch", dist="normal", min_history=250)).model
@@ -476,9 +516,12 @@ def test_constant_series_falls_back_with_zero_risk() -> None:
 def test_non_convergence_falls_back(garch_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(volatility, "_OPTIMIZER_OPTIONS", {"maxiter": 1})
     with pytest.warns(FallbackWarning, match="garch: optimizer did not converge \\(flag 9"):
-        est = fit_volatility(garch_frame, "1d", FitSpec(model="garch", dist="normal"))
+        est = fit_volatility(garch_frame, "1d", FitSpec(model="garch", dist="normal", engine="arch"))
     assert est.model is ModelName.EWMA and est.fallback is not None
     assert "garch" in est.rejected
+    # the compiled engine does not use arch's optimiser: the same starved options do not touch it
+    fast = quiet_fit(garch_frame, "1d", FitSpec(model="garch", dist="normal"))
+    assert fast.model is ModelName.GARCH and fast.engine == "fast" and fast.fallback is None
 
 
 def test_fit_exception_falls_back(garch_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -494,9 +537,34 @@ def test_fit_exception_falls_back(garch_frame: pd.DataFrame, monkeypatch: pytest
 
 
 def test_persistence_guard_falls_back(garch_frame: pd.DataFrame) -> None:
+    """A fit at the guard (here a guard of 0.9 under a persistence of 0.98) is rejected when integrated models
+    are off (integrated_max_hours=0) or the horizon is longer than integrated_max_hours."""
+    off = FitSpec(model="garch", dist="normal", max_persistence=0.9, integrated_max_hours=0)
     with pytest.warns(FallbackWarning, match="garch: persistence 0\\.9[0-9]+ >= max_persistence 0\\.9"):
-        est = fit_volatility(garch_frame, "1d", FitSpec(model="garch", dist="normal", max_persistence=0.9))
-    assert est.model is ModelName.EWMA
+        est = fit_volatility(garch_frame, "1d", off)
+    assert est.model is ModelName.EWMA and not est.integrated
+    too_long = FitSpec(model="garch", dist="normal", max_persistence=0.9, integrated_max_hours=24, horizon_hours=48,
+                       n_sims=500)
+    with pytest.warns(FallbackWarning, match="garch: persistence 0\\.9[0-9]+ >= max_persistence 0\\.9"):
+        longer = fit_volatility(garch_frame, "1d", too_long)
+    assert longer.model is ModelName.EWMA and not longer.integrated
+
+
+def test_persistence_at_the_guard_is_kept_as_integrated_for_short_horizons(garch_frame: pd.DataFrame) -> None:
+    """The same fit with the default integrated_max_hours (168) and a 24h horizon: kept, no fallback, flagged
+    integrated, long-run volatility undefined; at exactly integrated_max_hours it is still kept."""
+    est = quiet_fit(garch_frame, "1d", FitSpec(model="garch", dist="normal", max_persistence=0.9))
+    assert est.model is ModelName.GARCH and est.fallback is None and est.integrated
+    assert est.persistence >= 0.9 and est.long_run_vol == math.inf
+    assert any("kept as an integrated model for the 24h horizon" in n for n in est.notes), est.notes
+    plain = quiet_fit(garch_frame, "1d", FitSpec(model="garch", dist="normal"))
+    assert not plain.integrated and math.isfinite(plain.long_run_vol)
+    assert est.params == plain.params and est.next_vol == plain.next_vol  # the guard changes no estimate
+    edge = quiet_fit(garch_frame, "1d", FitSpec(model="garch", dist="normal", max_persistence=0.9,
+                                                 integrated_max_hours=48, horizon_hours=48, n_sims=500))
+    assert edge.integrated and edge.model is ModelName.GARCH
+    back = VolEstimate.from_dict(json.loads(json.dumps(est.to_dict(), allow_nan=False)))
+    assert back.integrated and back.to_dict() == est.to_dict()
 
 
 def test_non_finite_guard_falls_back(garch_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -511,8 +579,8 @@ def test_auto_keeps_the_candidates_that_pass(
 ) -> None:
     real = volatility._fit_garch_family
 
-    def only_egarch_fails(y: np.ndarray, model: ModelName, spec: FitSpec) -> Any:
-        return "egarch: fit failed (test)" if model is ModelName.EGARCH else real(y, model, spec)
+    def only_egarch_fails(y: np.ndarray, model: ModelName, spec: FitSpec, **kwargs: Any) -> Any:
+        return "egarch: fit failed (test)" if model is ModelName.EGARCH else real(y, model, spec, **kwargs)
 
     monkeypatch.setattr(volatility, "_fit_garch_family", only_egarch_fails)
     est = quiet_fit(garch_frame, "1d", FitSpec(model="auto", dist="normal"))
@@ -568,7 +636,7 @@ def test_one_step_var_es_are_the_closed_forms(garch_frame: pd.DataFrame) -> None
     assert normal.fitted_risk.upper.es_log == pytest.approx(es, rel=1e-9)
     assert normal.var == pytest.approx(math.exp(var) - 1, rel=1e-9)  # upper tail is worse in price
     assert normal.worse_tail == "upper"
-    t = quiet_fit(garch_frame, "1d", FitSpec(model="garch", dist="t", horizon_hours=20, confidence=0.995))
+    t = quiet_fit(garch_frame, "1d", FitSpec(model="garch", dist="t", horizon_hours=24, confidence=0.995))
     tv, te = student_t_var_es(t.next_vol, 0.995, t.params["nu"])
     assert t.fitted_risk.lower.var_log == pytest.approx(tv, rel=1e-9)
     assert t.fitted_risk.lower.es_log == pytest.approx(te, rel=1e-9)
@@ -675,7 +743,12 @@ def test_hourly_horizon_in_bars(garch_frame: pd.DataFrame) -> None:
     hourly = garch_frame.copy()
     hourly.index = pd.date_range("2023-01-01", periods=len(hourly), freq="1h", tz="UTC", name="ts")
     est = quiet_fit(hourly, "1h", FitSpec(model="garch", dist="normal", horizon_hours=7.5, n_sims=1000))
-    assert est.horizon_bars == 8
+    assert est.horizon_bars == 8 and est.term is not None and est.term.bars == (1, 2, 3, 4, 6, 8)
+    # 7.5 bars is not rounded up: variance-linear between the stored 6- and 8-bar distributions
+    assert est.horizon_basis == "variance-interpolated between 6 and 8 bars of 1h bars"
+    assert est.horizon_vol**2 == pytest.approx(0.25 * est.term.variance(6) + 0.75 * est.term.variance(8), rel=1e-12)
+    six, eight = (est.term.tail_measure("fitted", h, 0.99, "var", "lower") for h in (6, 8))
+    assert six < est.fitted_risk.lower.var_log < eight
     assert est.stress_window == 6000 and est.stressed_vol == pytest.approx(
         float(np.std(np.log(hourly["close"]).diff().dropna(), ddof=1))
     )
@@ -776,14 +849,21 @@ def test_small_scale_returns_are_fitted_not_left_at_the_starting_values(model: s
 
 
 def test_half_life_guard_depends_on_bar_length() -> None:
-    """Persistence 0.99 halves a shock in 69 bars: 69 days on daily bars, 69 hours on hourly bars."""
+    """Persistence 0.99 halves a shock in 69 bars: 69 days on daily bars, 69 hours on hourly bars. On daily bars
+    the 30-day guard trips: rejected when integrated models are off, kept as integrated (24h horizon <=
+    integrated_max_hours) by default. On hourly bars it does not trip at all."""
     y = simulate_garch(4000, 0.02, 0.08, 0.91, seed=21)
-    daily = FitSpec(model="garch", dist="normal", max_half_life_days=30)
+    daily = FitSpec(model="garch", dist="normal", max_half_life_days=30, integrated_max_hours=0)
     with pytest.warns(FallbackWarning, match="max_half_life_days"):
         est = quiet_fit_returns(y, "1d", daily)
     assert est.fallback is not None and est.model is ModelName.EWMA
+    kept = quiet_fit_returns(y, "1d", FitSpec(model="garch", dist="normal", max_half_life_days=30))
+    assert kept.fallback is None and kept.integrated and kept.model is ModelName.GARCH
+    assert kept.persistence >= volatility.persistence_limit(FitSpec(max_half_life_days=30), "1d")
+    assert kept.long_run_vol == math.inf
     hourly = quiet_fit_returns(y, "1h", daily)  # 69 hours < 30 days
-    assert hourly.fallback is None and hourly.persistence == pytest.approx(0.99, abs=0.01)
+    assert hourly.fallback is None and not hourly.integrated
+    assert hourly.persistence == pytest.approx(0.99, abs=0.01)
     assert volatility.persistence_limit(daily, "1d") == pytest.approx(0.5 ** (1 / 30))
     assert volatility.persistence_limit(FitSpec(), "1h") == pytest.approx(0.5 ** (1 / (365 * 24)))
 
@@ -801,3 +881,179 @@ def test_egarch_long_run_vol_closed_form_and_its_limits() -> None:
     assert egarch_long_run_vol(0.02, 0.1, 1.0, 0.8) == math.inf  # no mean reversion
     assert egarch_long_run_vol(5.0, 0.0, 0.997, 0.8) == math.inf  # exp(833) overflows: inf, not an OverflowError
     assert egarch_long_run_vol(4.0, 0.0, 0.997, 0.8) == pytest.approx(math.exp(2.0 / 0.003))  # exp(667) does not
+
+
+# ---------------------------------------------------------------------------------------------
+# the compiled engine, sub-bar horizons, EWMA-t, the term structure
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dist", ["normal", "t"])
+@pytest.mark.parametrize("model", ["garch", "gjr"])
+def test_fast_engine_reaches_arch_optimum_on_dem_gbp(model: str, dist: str) -> None:
+    """The compiled engine maximises arch's own likelihood: on the DEM/GBP returns it reaches the maximum that
+    arch's optimiser reaches (log-likelihood within 1e-4 relative, parameters close), and the log-likelihood it
+    reports is the one arch computes for its parameters (arch_model(...).fix)."""
+    from arch import arch_model
+
+    x = pd.read_csv(DATA / "dem2gbp.csv")["DEM2GBP"].to_numpy(dtype=float)
+    r = pd.Series(x / 100.0, index=pd.date_range("1984-01-03", periods=x.size, freq="1D", tz="UTC"))
+    base = {"model": model, "dist": dist, "mean": "constant", "n_sims": 500}
+    fast = fit_returns(r, "1d", FitSpec(**base, engine="fast"))
+    slow = fit_returns(r, "1d", FitSpec(**base, engine="arch"))
+    assert (fast.engine, slow.engine) == ("fast", "arch")
+    assert fast.fallback is None and slow.fallback is None
+    assert fast.loglik == pytest.approx(slow.loglik, rel=1e-4)
+    assert fast.loglik >= slow.loglik - 1e-6 * abs(slow.loglik)  # not a worse optimum
+    assert set(fast.params) == set(slow.params)
+    for name, value in slow.params.items():
+        tol = 1e-2 * value if name == "nu" else 2e-3
+        assert fast.params[name] == pytest.approx(value, abs=tol), name
+    # independent: arch's likelihood at the compiled engine's parameters (percent returns)
+    vol = {"garch": {"p": 1, "o": 0, "q": 1}, "gjr": {"p": 1, "o": 1, "q": 1}}[model]
+    am = arch_model(x, mean="Constant", vol="GARCH", dist=dist, rescale=False, **vol)
+    fixed = am.fix([fast.params[n] for n in am._all_parameter_names()])
+    assert float(fixed.loglikelihood) == pytest.approx(fast.loglik, rel=1e-9)
+
+
+def _daily(y: np.ndarray) -> pd.Series:
+    return pd.Series(y, index=pd.date_range("2018-01-01", periods=y.size, freq="D", tz="UTC", name="ts"))
+
+
+@pytest.fixture(scope="module")
+def t_returns() -> pd.Series:
+    """3,000 daily GARCH(1,1)-t(5) returns (fractions)."""
+    return _daily(simulate_garch(3000, 0.05, 0.08, 0.90, nu=5.0, seed=11) / 100)
+
+
+def test_a_horizon_below_one_bar_is_scaled_by_the_square_root_of_time(t_returns: pd.Series) -> None:
+    """A 6h horizon on daily bars is not rounded up to a day: it is the one-bar law scaled by sqrt(6/24) = 0.5
+    (VaR exactly the analytic one-bar VaR x 0.5, the horizon variance a quarter of the one-bar variance, ES the
+    one-bar ES x 0.5), and horizon_basis says so."""
+    q = 0.99
+    one = fit_returns(t_returns, "1d", FitSpec(model="garch", dist="t", horizon_hours=24))
+    six = fit_returns(t_returns, "1d", FitSpec(model="garch", dist="t", horizon_hours=6))
+    assert six.params == one.params and six.next_vol == one.next_vol
+    assert "square-root-of-time" in six.horizon_basis and "square-root-of-time" not in one.horizon_basis
+    assert any("square-root-of-time" in n for n in six.notes)
+    assert six.horizon_bars == 1 and six.horizon_hours == 6.0
+    assert six.horizon_vol == pytest.approx(0.5 * one.horizon_vol, rel=1e-12)
+    tv, _te = student_t_var_es(one.next_vol, q, one.params["nu"])
+    for tail in ("lower", "upper"):
+        six_tail, one_tail = getattr(six.fitted_risk, tail), getattr(one.fitted_risk, tail)
+        assert one_tail.var_log == pytest.approx(tv, rel=1e-9)
+        assert six_tail.var_log == pytest.approx(0.5 * one_tail.var_log, rel=1e-9)
+        assert six_tail.es_log == pytest.approx(0.5 * one_tail.es_log, rel=1e-9)
+        assert six_tail.var_price == pytest.approx(
+            1 - math.exp(-six_tail.var_log) if tail == "lower" else math.exp(six_tail.var_log) - 1, rel=1e-12)
+        assert six_tail.var_log < one_tail.var_log
+    assert six.fhs_risk is not None
+    assert one.fhs_risk is not None
+    assert six.fhs_risk.lower.var_log == pytest.approx(0.5 * one.fhs_risk.lower.var_log, rel=1e-9)
+    # the headline is a price fraction of the worse tail
+    assert six.es == max(six.fitted_risk.lower.es_price, six.fitted_risk.upper.es_price)
+
+
+def test_sub_bar_headline_es_is_the_one_bar_headline_es_scaled(t_returns: pd.Series) -> None:
+    """The headline ES below one bar is the one-bar headline ES x sqrt(tau) (1e-9 relative, log terms), so the
+    headline ES never falls as the horizon grows to a whole bar."""
+    one = fit_returns(t_returns, "1d", FitSpec(model="garch", dist="t", horizon_hours=24))
+    six = fit_returns(t_returns, "1d", FitSpec(model="garch", dist="t", horizon_hours=6))
+    assert six.fitted_risk.lower.es_log == pytest.approx(one.fitted_risk.lower.es_log * math.sqrt(6 / 24), rel=1e-9)
+    almost = fit_returns(t_returns, "1d", FitSpec(model="garch", dist="t", horizon_hours=23.99))
+    assert almost.es <= one.es
+
+
+def simulate_ewma_t(n: int, nu: float, lam: float = 0.94, *, seed: int = 0) -> np.ndarray:
+    """Returns (fractions) r_t = sigma_t z_t with sigma2_{t+1} = lam sigma2_t + (1 - lam) r_t**2 and z_t a
+    Student-t(nu) scaled to unit variance, by a plain loop. (An EWMA variance has no mean reversion and
+    drifts down over a long sample; the filter is scale-free, so the standardized residuals do not care.)"""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_t(nu, n) * math.sqrt((nu - 2) / nu)
+    r = np.empty(n)
+    s2 = 0.01**2
+    for t in range(n):
+        r[t] = math.sqrt(s2) * z[t]
+        s2 = lam * s2 + (1 - lam) * r[t] ** 2
+    return r
+
+
+def test_ewma_keeps_a_fitted_student_t() -> None:
+    """EWMA-t: on 20,000 returns with an EWMA variance and t(4) innovations the fitted nu is 4 +/- 0.6, and the
+    one-bar VaR/ES are the Student-t closed forms at that nu; with dist='normal' EWMA stays normal (RiskMetrics)."""
+    r = simulate_ewma_t(20_000, 4.0, seed=3)
+    s = pd.Series(r, index=pd.date_range("2020-01-01", periods=r.size, freq="h", tz="UTC", name="ts"))
+    est = fit_returns(s, "1h", FitSpec(model="ewma", horizon_hours=1))
+    assert est.model is ModelName.EWMA and est.fallback is None and est.engine == "ewma"
+    assert est.dist is DistName.T and est.nu == est.params["nu"] == pytest.approx(4.0, abs=0.6)
+    tv, te = student_t_var_es(est.next_vol, 0.99, est.params["nu"])
+    assert est.fitted_risk.lower.var_log == pytest.approx(tv, rel=1e-9)
+    assert est.fitted_risk.upper.es_log == pytest.approx(te, rel=1e-9)
+    normal = fit_returns(s, "1h", FitSpec(model="ewma", dist="normal", horizon_hours=1))
+    assert normal.dist is DistName.NORMAL and normal.nu is None and normal.params == {"lambda": 0.94}
+    assert normal.next_vol == est.next_vol
+    nv, ne = normal_var_es(normal.next_vol, 0.99)
+    assert normal.fitted_risk.lower.var_log == pytest.approx(nv, rel=1e-9)
+    assert normal.fitted_risk.lower.es_log == pytest.approx(ne, rel=1e-9)
+    assert est.fitted_risk.lower.es_log > normal.fitted_risk.lower.es_log  # the t(4) tail is fatter
+    assert "nu" in est.term.law and est.term.law.startswith("ewma-t")
+
+
+@pytest.fixture(scope="module")
+def hourly_returns() -> pd.Series:
+    """20,000 hourly GARCH(1,1) returns (fractions)."""
+    y = simulate_garch(20_000, 0.05, 0.08, 0.90, seed=31) / 100
+    return pd.Series(y, index=pd.date_range("2020-01-01", periods=y.size, freq="h", tz="UTC", name="ts"))
+
+
+@pytest.fixture(scope="module")
+def hourly_term_fit(hourly_returns: pd.Series) -> VolEstimate:
+    """GARCH-t fit of ``hourly_returns`` with a 24h horizon (term up to 24 bars)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        return fit_returns(hourly_returns, "1h", FitSpec(model="garch", dist="t", horizon_hours=24, n_sims=2000))
+
+
+def test_term_tail_measures_are_monotone_in_horizon_and_confidence(hourly_term_fit: VolEstimate) -> None:
+    """For every method, tail and measure, VaR/ES never fall as the horizon grows (below a bar, between stored
+    bars and at them) or as the confidence rises. (1e-12 relative slack for floating-point rounding.)"""
+    term = hourly_term_fit.term
+    assert term is not None and term.bars[-1] == hourly_term_fit.horizon_bars == 24 and term.max_hours == 24.0
+    assert set(term.methods) == {"fitted", "fhs", "empirical"}
+    hours = np.concatenate([np.linspace(0.05, 1.0, 8), np.linspace(1.0, 24.0, 93)[1:]])
+    confidences = (0.9, 0.95, 0.975, 0.99, 0.995, 0.999)
+    for method in term.methods:
+        for tail in ("lower", "upper"):
+            for measure in ("var", "es"):
+                for q in (0.95, 0.99, 0.999):
+                    v = np.array([term.tail_measure(method, h, q, measure, tail) for h in hours])
+                    assert np.all(v > 0)
+                    assert np.all(np.diff(v) >= -1e-12 * v[1:]), (method, tail, measure, q)
+                for h in (0.5, 1.0, 5.0, 7.0, 24.0):
+                    c = np.array([term.tail_measure(method, h, q, measure, tail) for q in confidences])
+                    assert np.all(np.diff(c) >= -1e-12 * c[1:]), (method, tail, measure, h)
+            for h in (0.5, 3.0, 24.0):
+                for q in confidences:
+                    assert term.tail_measure(method, h, q, "es", tail) >= term.tail_measure(method, h, q, "var", tail)
+    with pytest.raises(ValueError, match="beyond the term structure"):
+        term.tail_measure("fitted", 25.0, 0.99, "es", "lower")
+
+
+def test_empirical_term_is_the_es_of_overlapping_sums(hourly_term_fit: VolEstimate, hourly_returns: pd.Series) -> None:
+    """The empirical method at k bars is historical simulation: the ES of the overlapping k-bar sums of the
+    returns. Checked against numpy: mean of the worst floor(n (1 - q)) sums. 2% relative because the term
+    stores a quantile grid (linear between levels, power tail beyond 1 - 1/n) and a sample ES gives the most
+    extreme sum a full 1/m weight."""
+    term = hourly_term_fit.term
+    assert term is not None
+    y = hourly_returns.to_numpy()
+    assert y.size == hourly_term_fit.n_obs
+    for k in term.bars:
+        sums = np.convolve(y, np.ones(k), mode="valid")
+        assert sums.size == y.size - k + 1
+        srt = np.sort(sums)
+        for q in (0.95, 0.975, 0.99):
+            m = math.floor(sums.size * (1 - q))
+            lower, upper = -float(np.mean(srt[:m])), float(np.mean(srt[-m:]))
+            assert term.tail_measure("empirical", k, q, "es", "lower") == pytest.approx(lower, rel=0.02), (k, q)
+            assert term.tail_measure("empirical", k, q, "es", "upper") == pytest.approx(upper, rel=0.02), (k, q)

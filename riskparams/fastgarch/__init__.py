@@ -110,6 +110,7 @@ from riskparams.fastgarch.api import (
     fit_garch,
     fit_garch_t,
     loglikelihood,
+    std_residuals,
     walk_forward,
     walk_forward_many,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "fit_garch",
     "fit_garch_t",
     "loglikelihood",
+    "std_residuals",
     "walk_forward",
     "walk_forward_many",
 ]

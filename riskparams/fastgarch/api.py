@@ -36,10 +36,13 @@ from riskparams.fastgarch._common import (
     RECHECK_EVERY,
     FitStatus,
     FloatArray,
+    _backcast_at,
     _i64,
+    _window_stats,
 )
 from riskparams.fastgarch._fit import (
     _horizon_variance,
+    _std_resids,
 )
 from riskparams.fastgarch._walk import (
     _fit_single,
@@ -295,6 +298,47 @@ def loglikelihood(
     if gradient:
         return f, g, h
     return f
+
+
+def std_residuals(
+    params: Any,
+    returns: npt.ArrayLike,
+    *,
+    model: ModelName | str = ModelName.GARCH,
+    dist: DistName | str = DistName.T,
+    mean: MeanName | str = MeanName.CONSTANT,
+) -> FloatArray:
+    """Standardized residuals of arch's model at given parameters (as ``arch_model(...).fix(params)``).
+
+    Parameters
+    ----------
+    params : Mapping[str, float] or array_like
+        Parameters for percent returns, keyed by arch's names or in arch's order.
+    returns : array_like, shape (n_obs,)
+        Log returns as fractions.
+    model, dist, mean : str
+        The specification, as in :func:`fit_garch`.
+
+    Returns
+    -------
+    ndarray, shape (n_obs,)
+        ``(y_t - mu) / sigma_t`` with arch's EWMA backcast at the given mean and its variance bounds
+        (for filtered historical simulation).
+    """
+    model_e = _choice(tuple(_MODEL_CODE), "model", model)
+    dist_e = _choice(tuple(_DIST_CODE), "dist", dist)
+    mean_e = _choice(_MEANS, "mean", mean)
+    y = _as_returns(returns) * _SCALE
+    x = _params_to_full(params, model_e, dist_e, mean_e)
+    n = int(y.shape[0])
+    lb, ub = np.empty(n), np.empty(n)
+    _window_stats(y, 0, n, mean_e is MeanName.CONSTANT, lb, ub)
+    bc = _backcast_at(y, 0, n, float(x[0]))
+    if model_e is ModelName.EGARCH:
+        bc = math.log(bc)
+    out = np.empty(n)
+    _std_resids(_MODEL_CODE[model_e], y, 0, n, x, bc, lb, ub, out)
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,10 +6,13 @@ Rerun this script only when a change of the numbers is intended, and say why in 
 
 The input is deterministic and does not depend on an optimiser: 1,500 daily Student-t(4) returns (unit
 variance) from ``numpy.random.default_rng(20240607)`` scaled by 0.02 per day, 0.05 in a 60-day stress
-episode (days 900-959) and 0.03 over the last 30 days, fitted with the EWMA model (no estimated
-parameters; normal tails) over a 48-hour horizon (2 daily bars: analytic normal VaR/ES and quantiles), so
-every number follows from closed forms and numpy. Policy: ES 99 % over 48h with all three
-anti-procyclicality tools on; ADV 250m; current parameters as in :func:`golden_inputs`.
+episode (days 900-959) and 0.03 over the last 30 days, fitted with the EWMA model and normal innovations
+(no estimated parameters) over a 48-hour horizon (2 daily bars: the term structure's fitted law is the
+analytic normal at 1 and 2 bars), so every number follows from closed forms and numpy. Policy: ES 99 %,
+every perpetual tier's margin period of risk fixed at 48h (``mpor.fixed_hours``), the fitted law alone
+(``model_risk.combine = "fitted"``), all three anti-procyclicality tools on; lending over 48h with the
+liquidator's 1-hour inventory risk (square-root-of-time from the daily law); ADV 250m; current parameters
+as in :func:`golden_inputs`.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ def golden_inputs() -> dict[str, Any]:
 
     policy: RiskPolicy = policy_from_dict({
         "confidence": 0.99, "horizon_hours": 48, "measure": "es", "liquidator_incentive": 0.005,
-        "model": {"model": "ewma", "n_sims": 1000},
+        "model": {"model": "ewma", "dist": "normal", "n_sims": 1000},
+        "mpor": {"fixed_hours": 48}, "model_risk": {"combine": "fitted"},
         "apc": {"buffer_enabled": True, "buffer": 0.25, "long_run_floor_enabled": True,
                 "stressed_weight_enabled": True, "stressed_weight": 0.25},
     })
