@@ -101,6 +101,10 @@ st.success(f"Proposal `{stored.id[:12]}` ({content['profile']}, status {stored.s
 for s in content.get("skipped", []):
     st.warning(f"{s['symbol']} skipped: {s['reason']}")
 
+stale = views.stale_series(content, ui.now())
+if stale:
+    st.warning("Proposed on data that stopped some time ago (the parameters describe the market as it was then): "
+               + "; ".join(stale) + ".")
 under = views.under_covered(content)
 if under:
     st.error("Under-covered (a guardrail holds the margin below the model's): " + "; ".join(under) + ".")
@@ -128,6 +132,9 @@ if content["profile"] == "perp":
 options = views.options_frame(content)
 if not options.empty:
     st.subheader("Options")
+    st.caption("The same data under named variants of the policy. Each option's coverage is under its own "
+               "model-risk choice and margin period of risk; capital cost is the initial margin of the reference "
+               "position (lending: 1 - LTV).")
     st.dataframe(options, hide_index=True, width="stretch", column_config={
         c: st.column_config.NumberColumn(c, format="percent") for c in ("tier-1 MMF", "tier-1 penalty",
                                                                         "tier-1 coverage", "capital cost", "LTV",

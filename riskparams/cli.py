@@ -495,10 +495,10 @@ def _format_backtest(d: dict[str, Any], policy_text: str) -> str:
                        f"against {c['steady_expected']:.1f}, p {_p(c['steady_kupiec_p'])}")
         live = a.get("live_tier1") or {}
         if pol is not None and live.get("avg_mmf") is not None and d["profile"] == "perp":
-            out.append(f"    capital: tier-1 MMF {_pct(pol['capital']['avg_margin'])} on average as evaluated "
-                       f"({pol['capital']['avg_max_leverage'] or 0:.1f}x); the policy itself, MPOR "
-                       f"{_hours_text(live.get('mpor_hours'))} at the start: {_pct(live['avg_mmf'])} "
-                       f"({live.get('avg_max_leverage') or 0:.1f}x)")
+            out.append(f"    capital: tier-1 MMF {_pct(pol['capital']['avg_margin'])} on average as evaluated (max "
+                       f"leverage {pol['capital']['avg_max_leverage'] or 0:.1f}x on average over the period); the "
+                       f"policy itself (tier-1 MPOR {_hours_text(live.get('mpor_hours'))} at the start): "
+                       f"{_pct(live['avg_mmf'])} ({live.get('avg_max_leverage') or 0:.1f}x on average)")
         for note in a["notes"]:
             if note.startswith("parameter set ") and " has no " in note:
                 missing.setdefault(note.split(" has no ")[0], []).append(a["symbol"])

@@ -138,6 +138,7 @@ __all__ = [
     "margin_period",
     "term_hours",
     "model_risk_band",
+    "peer_gaps",
     "perp_coverage",
     "propose_lending",
     "propose_tiers",
@@ -1336,3 +1337,34 @@ def compare_peers(tiers: Sequence[PerpTier], tables: Sequence[PeerTable]) -> Pee
             peers[v] = None if b is None else (b.max_leverage, b.maintenance_rate)
         rows.append((t.notional_floor, t.max_leverage, t.mmf, peers))
     return PeerComparison(venues=venues, sources={t.venue: t.source for t in tables}, rows=tuple(rows))
+
+
+def peer_gaps(asset: PerpAssetProposal, comparison: PeerComparison) -> tuple[str, ...]:
+    """Sentences explaining every tier whose max leverage or MMF is more than twice or less than half the peer
+    venues' median at its floor notional (what drives it: the tier's margin period of risk and covered move)."""
+    out = []
+    horizons = {} if asset.horizon is None else {k: t for k, t in enumerate(asset.horizon.tiers)}
+    for k, (notional, lev, mmf, peers) in enumerate(comparison.rows):
+        vals = [x for x in peers.values() if x is not None]
+        if not vals or k >= len(asset.tiers):
+            continue
+        med_lev = float(np.median([x[0] for x in vals]))
+        med_mmr = float(np.median([x[1] for x in vals]))
+        tighter = lev < med_lev / 2 or mmf > 2 * med_mmr
+        looser = lev > 2 * med_lev or mmf < med_mmr / 2
+        if not (tighter or looser):
+            continue
+        t = asset.tiers[k]
+        th = horizons.get(k)
+        why = (f"its margin period of risk is {_hours(t.horizon_hours)}"
+               + (f" (closing {_money(th.notional)} at the policy's participation rate takes "
+                  f"{_hours(th.close_out_hours)})" if th is not None and th.close_out_hours > 0 else "")
+               + f", over which the covered move is {t.covered_move:.2%} and the close-out cost {t.close_out_cost:.2%}")
+        if tighter:
+            tail = ("; venues offering more leverage at this size rely on open-interest caps, partial liquidation "
+                    "and backstop vaults rather than on margin")
+        else:
+            tail = "; the proposal is looser than the peers at this size: check the liquidity and horizon inputs"
+        out.append(f"Tier {k + 1} (from {_money(notional)}): {lev:g}x / MMF {mmf:.2%} against the peers' median "
+                   f"{med_lev:g}x / {med_mmr:.2%}: {why}{tail}.")
+    return tuple(out)

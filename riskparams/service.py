@@ -38,7 +38,14 @@ from riskparams.exceptions import DataError, HistoryError, PolicyError, RiskPara
 from riskparams.fmt import format_notional
 from riskparams.measures import Tail, log_to_price_move
 from riskparams.params_io import LiquidityCurve
-from riskparams.proposals import compare_peers, daily_vol, propose_lending, propose_tiers, term_hours
+from riskparams.proposals import (
+    compare_peers,
+    daily_vol,
+    peer_gaps,
+    propose_lending,
+    propose_tiers,
+    term_hours,
+)
 from riskparams.quality import DEFAULT_OUTLIER_Z, QualityReport, quality_report
 from riskparams.returns import data_fingerprint, hours_per_bar, iso_utc, returns_with_report, to_utc
 from riskparams.store import Store
@@ -465,7 +472,12 @@ def _propose_one(
         a = propose_tiers(est, policy, adv=adv, current=current if isinstance(current, CurrentPerp) else None,
                           symbol=symbol, lookback_vol=lookback, series=series)
         table = tuple(t for t in (peers or ()) if t.symbol == symbol)
-        return replace(a, peers=compare_peers(a.tiers, table)) if table else a
+        cmp = compare_peers(a.tiers, table)
+        if cmp is None:
+            return a
+        gaps = peer_gaps(a, cmp)
+        return replace(a, peers=cmp, notes=(*a.notes, *gaps),
+                       rationale=a.rationale + (" Against peer venues: " + " ".join(gaps) if gaps else ""))
     slip, source = _liquidity(policy, symbol, info, adv, curves)
     return propose_lending(est, policy, adv=adv, current=current if isinstance(current, CurrentLending) else None,
                            symbol=symbol, lookback_vol=lookback, series=series, slippage=slip,

@@ -218,6 +218,13 @@ def peers_from_upload(upload: Any, *, example: bool = False) -> Any:
     return None
 
 
+def now() -> Any:
+    """The current UTC time (for the pages' warnings about old data)."""
+    from riskparams.store.core import now_utc
+
+    return now_utc()
+
+
 def number_list(text: str, what: str) -> tuple[float, ...]:
     """Numbers from a comma-separated text field (at most 20); a bad entry is one sentence for ``st.error``."""
     from riskparams.exceptions import PolicyError

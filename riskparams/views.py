@@ -86,8 +86,10 @@ class ModelPanel:
             rows.append({
                 "requested": requested,
                 "model": e.model.value,
-                "dist": e.dist.value,
+                "dist": e.dist.value + ("" if e.nu is None else f" (nu {e.nu:.2f})"),
                 "fallback": e.fallback or "",
+                "note": ("integrated: persistence at the alpha + beta = 1 boundary (no mean reversion; kept for "
+                         "short horizons, long-run volatility undefined)") if e.integrated else "",
                 "converged": e.converged,
                 "loglik": e.loglik,
                 "bic": e.bic,
@@ -187,8 +189,26 @@ def specification_frame(content: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def rationale(content: Mapping[str, Any]) -> dict[str, str]:
-    """Per asset, the plain-English rationale of a proposal."""
-    return {a["symbol"]: a.get("rationale", "") for a in content["assets"]}
+    """Per asset, the plain-English rationale of a proposal (without its leading ``'SYMBOL: '``)."""
+    return {a["symbol"]: str(a.get("rationale", "")).removeprefix(f"{a['symbol']}: ") for a in content["assets"]}
+
+
+def stale_series(content: Mapping[str, Any], now: Any, *, days: float = 7.0) -> list[str]:
+    """``'BTC: 1h perp data end 2024-04-18 (960 days before now)'`` for every asset whose last bar is more than
+    ``days`` before ``now`` (a proposal on old data describes the market as it was then)."""
+    now_ts = pd.Timestamp(now)
+    now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts
+    out = []
+    for a in content.get("assets", []):
+        c = a.get("context") or {}
+        last = c.get("last_bar")
+        if not last:
+            continue
+        age = (now_ts - pd.Timestamp(last)).total_seconds() / 86_400
+        if age > days:
+            out.append(f"{a['symbol']}: {c.get('freq', '')} {c.get('kind', '')} data end {str(last)[:10]} "
+                       f"({age:.0f} days before now)")
+    return out
 
 
 def coverage_flags(store: Store, *, limit: int = 20) -> pd.DataFrame:
@@ -360,12 +380,13 @@ def model_risk_frame(content: Mapping[str, Any]) -> pd.DataFrame:
         m = a.get("model_risk") or {}
         c = a.get("context") or {}
         rows.append({"symbol": a["symbol"], "series": f"{c.get('freq', '')} {c.get('kind', '')} ({c.get('source', '')})",
+                     "data to": str(c.get("last_bar") or "")[:10],
                      "horizon (h)": m.get("horizon_hours"), "fitted": m.get("fitted"), "FHS": m.get("fhs"),
                      "historical": m.get("empirical"), "nu": m.get("nu"),
                      "combined": m.get("combined"), "bound by": m.get("bound"), "regime": a.get("regime"),
                      "capital cost": a.get("capital_cost")})
-    return pd.DataFrame(rows, columns=["symbol", "series", "horizon (h)", "fitted", "FHS", "historical", "nu",
-                                       "combined", "bound by", "regime", "capital cost"])
+    return pd.DataFrame(rows, columns=["symbol", "series", "data to", "horizon (h)", "fitted", "FHS", "historical",
+                                       "nu", "combined", "bound by", "regime", "capital cost"])
 
 
 def options_frame(content: Mapping[str, Any]) -> pd.DataFrame:
@@ -440,9 +461,10 @@ def backtest_claims(content: Mapping[str, Any], symbol: str) -> list[str]:
     if pol is not None and live.get("avg_mmf") is not None:
         h = live.get("mpor_hours")
         hs = "-" if h is None else (f"{h * 60:.0f} min" if h < 1 else f"{h:.3g} h")
-        out.append(f"**Capital**: tier-1 MMF {pol['capital']['avg_margin']:.2%} on average as evaluated; the policy "
-                   f"itself (tier-1 margin period of risk {hs} at the start) gives {live['avg_mmf']:.2%} "
-                   f"({live.get('avg_max_leverage') or 0:.1f}x).")
+        out.append(f"**Capital**: tier-1 MMF {pol['capital']['avg_margin']:.2%} on average as evaluated (every margin "
+                   f"period of risk at least one bar); the policy itself (tier-1 margin period of risk {hs} at the "
+                   f"start) gives {live['avg_mmf']:.2%} on average, max leverage {live.get('avg_max_leverage') or 0:.1f}x "
+                   "on average over the period.")
     return out
 
 

@@ -103,7 +103,7 @@ def test_backtest_text_is_a_table(capsys: pytest.CaptureFixture[str], env: dict[
     assert [ln.split()[:2] for ln in lines if ln.startswith("AAA ")] == [["AAA", "policy"], ["AAA", "current"]]
     assert "every 14 days" in out and "spring" in out
     assert "claimed coverage (policy, close-to-close, either side):" in out
-    assert "capital: tier-1 MMF" in out and "the policy itself, MPOR" in out
+    assert "capital: tier-1 MMF" in out and "the policy itself (tier-1 MPOR" in out
 
 
 def test_attach_then_export_with_the_backtest(capsys: pytest.CaptureFixture[str], env: dict[str, str]) -> None:

@@ -869,3 +869,27 @@ def test_peer_comparison_reads_each_venue_at_the_tier_floor(est: VolEstimate) ->
     assert got[0.0] == (50, 0.01) and got[1e6] == (50, 0.01) and got[5e6] == (20, 0.025)
     assert got[2e7] is None  # beyond the venue's last cap: not offered there
     assert compare_peers(p.tiers, []) is None
+
+
+def test_tiers_far_from_the_peers_explain_why(est: VolEstimate) -> None:
+    """The realism rule: a tier more than twice (or less than half) the peers' median leverage or maintenance
+    rate gets a sentence saying what drives it; a tier within a factor two gets none."""
+    from riskparams.domain import PeerTable, PeerTier
+    from riskparams.proposals import compare_peers, peer_gaps
+
+    p = propose_tiers(est, policy(), adv=3e9)
+    t0 = p.tiers[0]
+    near = PeerTable(venue="near", symbol="TST", tiers=(PeerTier(
+        notional_floor=0, notional_cap=None, max_leverage=t0.max_leverage * 1.5, maintenance_rate=t0.mmf / 1.5),))
+    cmp = compare_peers(p.tiers[:1], [near])
+    assert cmp is not None and peer_gaps(replace(p, tiers=p.tiers[:1]), cmp) == ()
+    far = PeerTable(venue="far", symbol="TST", tiers=(PeerTier(
+        notional_floor=0, notional_cap=None, max_leverage=t0.max_leverage * 3, maintenance_rate=t0.mmf / 3),))
+    gaps = peer_gaps(p, compare_peers(p.tiers, [far]))  # type: ignore[arg-type]
+    assert gaps and gaps[0].startswith("Tier 1 (from 0):") and "margin period of risk" in gaps[0]
+    assert "rely on open-interest caps" in gaps[0]
+    loose = PeerTable(venue="loose", symbol="TST", tiers=(PeerTier(
+        notional_floor=0, notional_cap=None, max_leverage=max(1.0, t0.max_leverage / 3),
+        maintenance_rate=min(0.9 / max(1.0, t0.max_leverage / 3), t0.mmf * 3)),))
+    gaps = peer_gaps(p, compare_peers(p.tiers, [loose]))  # type: ignore[arg-type]
+    assert gaps and "looser than the peers" in gaps[0]
