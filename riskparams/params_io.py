@@ -459,17 +459,8 @@ def load_current(path: str | Path, profile: str) -> CurrentParams:
         The file is missing, unreadable, of another format or profile, or a value is invalid.
     """
     p = Path(path)
+    text = _read_text(p, "current parameter file", (".csv", ".json"))
     fmt = p.suffix.lower().lstrip(".")
-    if fmt not in ("csv", "json"):
-        raise DataError(f"{p.name}: current parameters must be a .csv or .json file.", file=p.name)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"current parameter file {p} not found.", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise DataError(f"{p.name}: not a UTF-8 text file.", file=p.name) from None
-    except OSError as exc:
-        raise DataError(f"cannot read {p}: {exc.strerror or exc}.", file=str(p)) from None
     return parse_current(text, name=p.name, profile=profile, fmt=fmt)
 
 

@@ -117,6 +117,7 @@ from riskparams.domain import (
     PerpTier,
     TierHorizon,
 )
+from riskparams.fmt import format_notional
 from riskparams.measures import Tail, impact_cost, log_to_price_move
 from riskparams.returns import bars_per_year, hours_per_bar
 from riskparams.term import RiskTerm, TermMethod
@@ -1042,12 +1043,7 @@ def propose_lending(
 
 
 def _money(x: float | None) -> str:
-    if x is None:
-        return "open"
-    for unit, div in (("bn", 1e9), ("m", 1e6), ("k", 1e3)):
-        if abs(x) >= div:
-            return f"{x / div:,.4g}{unit}"
-    return f"{x:,.0f}"
+    return format_notional(x)
 
 
 def _hours(h: float) -> str:
@@ -1342,7 +1338,8 @@ def compare_peers(tiers: Sequence[PerpTier], tables: Sequence[PeerTable]) -> Pee
 def peer_gaps(asset: PerpAssetProposal, comparison: PeerComparison) -> tuple[str, ...]:
     """Sentences explaining every tier whose max leverage or MMF is more than twice or less than half the peer
     venues' median at its floor notional (what drives it: the tier's margin period of risk and covered move)."""
-    out = []
+    out: list[str] = []
+    sides: set[str] = set()
     horizons = {} if asset.horizon is None else {k: t for k, t in enumerate(asset.horizon.tiers)}
     for k, (notional, lev, mmf, peers) in enumerate(comparison.rows):
         vals = [x for x in peers.values() if x is not None]
@@ -1360,11 +1357,14 @@ def peer_gaps(asset: PerpAssetProposal, comparison: PeerComparison) -> tuple[str
                + (f" (closing {_money(th.notional)} at the policy's participation rate takes "
                   f"{_hours(th.close_out_hours)})" if th is not None and th.close_out_hours > 0 else "")
                + f", over which the covered move is {t.covered_move:.2%} and the close-out cost {t.close_out_cost:.2%}")
-        if tighter:
-            tail = ("; venues offering more leverage at this size rely on open-interest caps, partial liquidation "
-                    "and backstop vaults rather than on margin")
-        else:
-            tail = "; the proposal is looser than the peers at this size: check the liquidity and horizon inputs"
-        out.append(f"Tier {k + 1} (from {_money(notional)}): {lev:g}x / MMF {mmf:.2%} against the peers' median "
-                   f"{med_lev:g}x / {med_mmr:.2%}: {why}{tail}.")
+        side = "tighter" if tighter else "looser"
+        sides.add(side)
+        out.append(f"Tier {k + 1} (from {_money(notional)}) is {side} than the peer venues: {lev:g}x / MMF {mmf:.2%} "
+                   f"against their median {med_lev:g}x / {med_mmr:.2%}; {why}.")
+    if "tighter" in sides:
+        out.append("Venues offering more leverage at these sizes rely on open-interest caps, partial liquidation and "
+                   "backstop vaults rather than on margin alone.")
+    if "looser" in sides:
+        out.append("Where the proposal is looser than the peers, check the liquidity (ADV) and margin-period inputs "
+                   "before tabling it.")
     return tuple(out)

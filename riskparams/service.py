@@ -476,8 +476,7 @@ def _propose_one(
         if cmp is None:
             return a
         gaps = peer_gaps(a, cmp)
-        return replace(a, peers=cmp, notes=(*a.notes, *gaps),
-                       rationale=a.rationale + (" Against peer venues: " + " ".join(gaps) if gaps else ""))
+        return replace(a, peers=cmp, notes=(*a.notes, *gaps))
     slip, source = _liquidity(policy, symbol, info, adv, curves)
     return propose_lending(est, policy, adv=adv, current=current if isinstance(current, CurrentLending) else None,
                            symbol=symbol, lookback_vol=lookback, series=series, slippage=slip,

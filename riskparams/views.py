@@ -189,8 +189,15 @@ def specification_frame(content: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def rationale(content: Mapping[str, Any]) -> dict[str, str]:
-    """Per asset, the plain-English rationale of a proposal (without its leading ``'SYMBOL: '``)."""
-    return {a["symbol"]: str(a.get("rationale", "")).removeprefix(f"{a['symbol']}: ") for a in content["assets"]}
+    """Per asset, the plain-English rationale of a proposal (without its leading ``'SYMBOL: '``), followed by its
+    notes (peer-venue gaps, stress holds, overrides) as the export prints them."""
+    out = {}
+    for a in content["assets"]:
+        text = str(a.get("rationale", "")).removeprefix(f"{a['symbol']}: ")
+        if a.get("notes"):
+            text += " Notes: " + " ".join(str(n) for n in a["notes"])
+        out[a["symbol"]] = text
+    return out
 
 
 def stale_series(content: Mapping[str, Any], now: Any, *, days: float = 7.0) -> list[str]:

@@ -164,6 +164,16 @@ def bars(n: int, *, seed: int) -> pd.DataFrame:
     })
 
 
+def syn_perp_store() -> Store:
+    """An in-memory store holding 400 daily perp bars each of BTC-SYN and ETH-SYN (:func:`bars`, seeds 1 and 2)."""
+    from riskparams.ingest import ingest_frame
+
+    s = Store.memory()
+    ingest_frame(s, bars(400, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
+    ingest_frame(s, bars(400, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")
+    return s
+
+
 @pytest.fixture(scope="session")
 def proposals() -> dict[str, Any]:
     """A perp and a lending proposal of BTC-SYN and ETH-SYN (EWMA model) against the example current
@@ -171,7 +181,6 @@ def proposals() -> dict[str, Any]:
     import warnings
 
     from riskparams.config import policy_from_dict
-    from riskparams.ingest import ingest_frame
     from riskparams.params_io import load_current
     from riskparams.service import propose
 
@@ -180,9 +189,7 @@ def proposals() -> dict[str, Any]:
     # a 1m position at 10% participation, beyond the policy's longest margin period of risk
     policy = policy_from_dict({"model": {"model": "ewma", "n_sims": 200},
                                "liquidity": {"adv_override": {"BTC-SYN": 2e9, "ETH-SYN": 1e9}}})
-    s = Store.memory()
-    ingest_frame(s, bars(400, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
-    ingest_frame(s, bars(400, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")
+    s = syn_perp_store()
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

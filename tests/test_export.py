@@ -74,10 +74,10 @@ def approve(s: Store, pid: str) -> None:
 
 
 def notional(x: float | None) -> str:
-    """Bracket label of a round notional as the exports print it: 0, 1m, 20m, open."""
+    """Bracket label of a round notional as the exports print it: 0, 1M, 20M, open."""
     if x is None:
         return "open"
-    return "0" if x == 0 else f"{x / 1e6:g}m"
+    return "0" if x == 0 else f"{x / 1e6:g}M"
 
 
 def spec_row(a: PerpAssetProposal, parameter: str, tier: int) -> str:
@@ -125,7 +125,7 @@ def test_markdown_has_the_arfc_sections(proposals: dict[str, Proposal]) -> None:
     assert t1.horizon_hours < 1  # tier 1 closes out within the hour: printed in minutes
     for needle in ("confidence 99.00%", f"{mpor['oracle_latency_minutes']:g} min oracle latency",
                    f"{mpor['liquidation_delay_minutes']:g} min liquidation delay", f"at most {mpor['max_hours']:g} hours",
-                   f"| BTC-SYN | 1 | 1m | {t1.horizon_hours * 60:.0f} min | {t1.covered_move:.2%} | ",
+                   f"| BTC-SYN | 1 | 1M | {t1.horizon_hours * 60:.0f} min | {t1.covered_move:.2%} | ",
                    "Anti-procyclicality", "Data fingerprint (SHA-256)",
                    btc.context.fingerprint, "policy-v1-", "numpy ", "SOL-SYN"):  # type: ignore[union-attr]
         assert needle in md, needle
@@ -397,15 +397,12 @@ def calibrated() -> dict[str, Proposal]:
     """
     import warnings
 
-    from conftest import bars
+    from conftest import syn_perp_store
 
-    from riskparams.ingest import ingest_frame
     from riskparams.params_io import parse_current
     from riskparams.service import propose
 
-    s = Store.memory()
-    ingest_frame(s, bars(400, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
-    ingest_frame(s, bars(400, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")
+    s = syn_perp_store()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with_options = propose(s, profile="perp", policy=POLICY, options=OPTION_NAMES, save=False).proposal

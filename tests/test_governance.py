@@ -511,16 +511,13 @@ def with_options() -> Proposal:
     three built-in options side by side."""
     import warnings
 
-    from conftest import bars
+    from conftest import syn_perp_store
 
-    from riskparams.ingest import ingest_frame
     from riskparams.service import propose
 
     policy = policy_from_dict({"model": {"model": "ewma", "n_sims": 200},
                                "liquidity": {"adv_override": {"BTC-SYN": 2e9, "ETH-SYN": 1e9}}})
-    s = Store.memory()
-    ingest_frame(s, bars(400, seed=1), symbol="BTC-SYN", source="unit", kind="perp", origin="test")
-    ingest_frame(s, bars(400, seed=2), symbol="ETH-SYN", source="unit", kind="perp", origin="test")
+    s = syn_perp_store()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p = propose(s, profile="perp", policy=policy, options=OPTION_NAMES, save=False).proposal

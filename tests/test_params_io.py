@@ -309,17 +309,6 @@ PEER_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("rows", "row", "column", "problem"), PEER_ERRORS,
-                         ids=[f"{e[2]}-{i}" for i, e in enumerate(PEER_ERRORS)])
-def test_hostile_peer_rows_are_rejected_naming_row_and_column(rows: str, row: int, column: str, problem: str) -> None:
-    with pytest.raises(DataError) as exc:
-        parse_peers(PEER_HEAD + rows, name="peers.csv")
-    msg = str(exc.value)
-    assert msg.startswith(f"peers.csv: row {row}, column '{column}': value "), msg
-    assert problem in msg and "\n" not in msg and msg.endswith("."), msg
-    assert (exc.value.file, exc.value.row, exc.value.column) == ("peers.csv", row, column)
-
-
 def test_peer_file_structure_errors(tmp_path: Path) -> None:
     for text, expected in [
         ("", "the file is empty"),
@@ -381,11 +370,19 @@ CURVE_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("rows", "row", "column", "problem"), CURVE_ERRORS,
-                         ids=[f"{e[2]}-{i}" for i, e in enumerate(CURVE_ERRORS)])
-def test_hostile_curve_rows_are_rejected_naming_row_and_column(rows: str, row: int, column: str, problem: str) -> None:
+HOSTILE_ROWS = [("peers.csv", *e) for e in PEER_ERRORS] + [("curves.csv", *e) for e in CURVE_ERRORS]
+
+
+@pytest.mark.parametrize(("name", "rows", "row", "column", "problem"), HOSTILE_ROWS,
+                         ids=[f"{e[0]}-{e[3]}-{i}" for i, e in enumerate(HOSTILE_ROWS)])
+def test_hostile_peer_and_curve_rows_are_rejected_naming_row_and_column(
+        name: str, rows: str, row: int, column: str, problem: str) -> None:
+    """Peer tables and liquidity curves reject a bad row with one sentence naming file, row, column and value."""
+    parse = {"peers.csv": lambda text: parse_peers(PEER_HEAD + text, name=name),
+             "curves.csv": lambda text: parse_liquidity_curves(CURVE_HEAD + text, name=name)}[name]
     with pytest.raises(DataError) as exc:
-        parse_liquidity_curves(CURVE_HEAD + rows, name="curves.csv")
+        parse(rows)
     msg = str(exc.value)
-    assert msg.startswith(f"curves.csv: row {row}, column '{column}': value "), msg
+    assert msg.startswith(f"{name}: row {row}, column '{column}': value "), msg
     assert problem in msg and "\n" not in msg and msg.endswith("."), msg
+    assert (exc.value.file, exc.value.row, exc.value.column) == (name, row, column)

@@ -886,10 +886,11 @@ def test_tiers_far_from_the_peers_explain_why(est: VolEstimate) -> None:
     far = PeerTable(venue="far", symbol="TST", tiers=(PeerTier(
         notional_floor=0, notional_cap=None, max_leverage=t0.max_leverage * 3, maintenance_rate=t0.mmf / 3),))
     gaps = peer_gaps(p, compare_peers(p.tiers, [far]))  # type: ignore[arg-type]
-    assert gaps and gaps[0].startswith("Tier 1 (from 0):") and "margin period of risk" in gaps[0]
-    assert "rely on open-interest caps" in gaps[0]
+    assert gaps and gaps[0].startswith("Tier 1 (from 0) is tighter") and "margin period of risk" in gaps[0]
+    assert "rely on open-interest caps" in gaps[-1]  # the shared reason is said once, after the tiers
+    assert sum("open-interest caps" in g for g in gaps) == 1
     loose = PeerTable(venue="loose", symbol="TST", tiers=(PeerTier(
         notional_floor=0, notional_cap=None, max_leverage=max(1.0, t0.max_leverage / 3),
         maintenance_rate=min(0.9 / max(1.0, t0.max_leverage / 3), t0.mmf * 3)),))
     gaps = peer_gaps(p, compare_peers(p.tiers, [loose]))  # type: ignore[arg-type]
-    assert gaps and "looser than the peers" in gaps[0]
+    assert gaps and "is looser than the peer venues" in gaps[0] and "check the liquidity" in gaps[-1]

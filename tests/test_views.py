@@ -36,3 +36,15 @@ def test_governance_frame_and_label() -> None:
     assert frame.iloc[0].to_dict() == {**{k: row[k] for k in GOVERNANCE_COLUMNS}, "id": "a" * 12,
                                        "assets": "BTC, ETH", "sign_offs": "carol", "dissents": ""}
     assert proposal_label(row) == "aaaaaaaaaaaa (in_review, perp: BTC, ETH)"
+
+
+def test_rationale_strips_the_symbol_and_appends_the_notes_once() -> None:
+    from riskparams.views import rationale
+
+    content = {"assets": [
+        {"symbol": "BTC", "rationale": "BTC: model garch-t.", "notes": ["Tier 3 (from 5M): 20x against 50x."]},
+        {"symbol": "ETH", "rationale": "ETH: model ewma.", "notes": []},
+    ]}
+    out = rationale(content)
+    assert out["BTC"] == "model garch-t. Notes: Tier 3 (from 5M): 20x against 50x."
+    assert out["ETH"] == "model ewma."
