@@ -7,6 +7,7 @@ import streamlit as st
 from riskparams import charts, ui
 
 ui.setup_page("riskparams: overview")
+ui.acting_member()
 st.caption("Margin and liquidation parameters for DAO risk committees: data, volatility, proposals, "
            "backtests, governance.")
 

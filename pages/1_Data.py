@@ -7,6 +7,8 @@ import streamlit as st
 from riskparams import service, ui
 
 ui.setup_page("Data")
+ui.acting_member()
+writable = ui.can_change_data()
 with ui.guarded("Opening the store"):
     store = ui.get_store()
 
@@ -17,7 +19,8 @@ with tab_series:
     st.dataframe(assets.drop(columns=["series_id"]), hide_index=True, width="stretch")
     if not assets.empty and bool(assets["synthetic"].any()):
         st.caption("Rows marked synthetic are generated demo data, not market data.")
-    if st.button("Load synthetic demo data", help="Adds the demo universe (symbols ending in -SYN); idempotent"):
+    if st.button("Load synthetic demo data", help="Adds the demo universe (symbols ending in -SYN); idempotent",
+                 disabled=not writable):
         with ui.guarded("Loading demo data"):
             reports = ui.load_demo(store)
         st.success(f"Demo data: {sum(r.rows_added for r in reports)} bars added over {len(reports)} series.")
@@ -62,7 +65,7 @@ with tab_upload:
         kind = c3.selectbox("Kind", ["from file name", "spot", "perp"])
         freq = c4.selectbox("Frequency", ["infer", "1h", "4h", "1d"])
         replace = st.checkbox("Replace stored bars whose values differ")
-        submitted = st.form_submit_button("Validate and store")
+        submitted = st.form_submit_button("Validate and store", disabled=not writable)
     if submitted:
         if upload is None:
             st.error("Choose a file first.")
@@ -86,7 +89,7 @@ with tab_fetch:
         market = c2.text_input("Market", value="BTC/USDT")
         timeframe = c3.selectbox("Timeframe", ["1d", "4h", "1h"])
         since = c4.text_input("First bar of a new series (UTC)", value="2019-01-01")
-        fetched = st.form_submit_button("Fetch")
+        fetched = st.form_submit_button("Fetch", disabled=not writable)
     if fetched:
         with ui.guarded("Fetch"):
             result = ui.run_fetch(store, exchange=exchange.strip(), market=market.strip(), timeframe=timeframe,

@@ -7,6 +7,7 @@ import streamlit as st
 from riskparams import charts, ui
 
 ui.setup_page("Volatility")
+ui.acting_member()
 with ui.guarded("Opening the store"):
     store = ui.get_store()
 info = ui.series_picker(store)

@@ -11,8 +11,8 @@ ui.setup_page("Proposal")
 with ui.guarded("Opening the store"):
     store = ui.get_store()
     base = config.RiskPolicy()
-    committee = governance.load_committee()
-who = ui.member_picker(committee)
+    committee = ui.store_committee(store)
+who = ui.acting_member(committee)
 
 symbols = sorted({s.symbol for s in store.list_series()})
 AUTO = "auto"
@@ -65,7 +65,7 @@ with st.form("policy"):
     current_file = c1.file_uploader("Current parameters (CSV or JSON, optional)", type=["csv", "json"])
     peers_file = c2.file_uploader("Peer venues' tier tables (CSV, optional)", type=["csv"])
     example_peers = c2.checkbox("Compare with the shipped Binance / Hyperliquid / dYdX tables", value=True)
-    generate = st.form_submit_button("Generate proposal", type="primary")
+    generate = st.form_submit_button("Generate proposal", type="primary", disabled=not ui.can_change_data())
 
 if generate:
     with ui.guarded("Proposal"):
@@ -166,8 +166,10 @@ with st.form("override"):
     o_tier = c3.number_input("Tier (1-based, perps)", min_value=1, max_value=20, value=1)
     o_value = c4.text_input("New value", placeholder="e.g. 0.05, 5%, 10x, 500bps")
     justification = st.text_area("Justification (required)")
-    override = st.form_submit_button("Create revision")
-if override:
+    override = st.form_submit_button("Create revision", disabled=who is None)
+if who is None:
+    st.caption(f"Overrides are made by a committee member. {ui.identity_note()}")
+elif override:
     with ui.guarded("Override"):
         spec = f"{o_symbol}:{o_param}" + (f":{int(o_tier)}" if content["profile"] == "perp" else "") + f"={o_value}"
         revision = governance.revise(store, stored.id, who, [governance.Override.parse(spec)],

@@ -10,6 +10,7 @@ import streamlit as st
 from riskparams import backtest, service, ui, views
 
 ui.setup_page("Backtest")
+ui.acting_member()
 with ui.guarded("Opening the store"):
     store = ui.get_store()
     proposals = service.proposals(store, limit=50)
@@ -32,7 +33,7 @@ with st.form("backtest"):
     attach = st.selectbox("Compare with and attach to a proposal", proposal_ids,
                           format_func=lambda i: i if i == "(none)" else f"{i[:12]}")
     current_file = st.file_uploader("Current parameters to compare (CSV or JSON, optional)", type=["csv", "json"])
-    submitted = st.form_submit_button("Run backtest", type="primary")
+    submitted = st.form_submit_button("Run backtest", type="primary", disabled=not ui.can_change_data())
 
 if submitted:
     default = [s for s in symbols if s == "BTC-SYN"] or symbols[:1]

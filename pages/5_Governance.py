@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from riskparams import governance, ui, views
+from riskparams import governance, service, ui, views
 from riskparams.export import FORMATS
+from riskparams.verify import verify
 
 ui.setup_page("Governance")
 with ui.guarded("Opening the store"):
     store = ui.get_store()
-    committee = governance.load_committee()
-who = ui.member_picker(committee)
+    committee = ui.store_committee(store)
+who = ui.acting_member(committee)
 
 with ui.guarded("Listing proposals"):
     rows = governance.list_governance(store, committee=committee)
@@ -29,6 +30,9 @@ st.session_state["proposal_id"] = pid
 
 with ui.guarded("Loading the workflow"):
     wf = governance.workflow(store, pid, committee=committee)
+    check = verify(store, pid)
+    signing = views.signing_frame(service.proposal(store, pid).content)
+    changes = views.diff_frame(governance.diff(store, pid)) if wf.parent_id else None
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Status", wf.status)
 c2.metric("Revision", wf.revision)
@@ -36,34 +40,81 @@ c3.metric("Sign-offs", f"{len(wf.sign_offs)} of {wf.quorum}")
 c4.metric("Dissents", len(wf.dissents))
 if wf.approval_blocker:
     st.caption(f"Approval: {wf.approval_blocker}")
+if check.ok:
+    st.success(views.verification_summary(check), icon=":material/verified:")
+else:
+    st.error(views.verification_summary(check), icon=":material/gpp_bad:")
+    st.dataframe(views.verification_frame(check), hide_index=True, width="stretch")
+
+st.subheader("What you sign" if who is not None else "What members sign")
+st.caption(f"Proposal `{pid[:12]}` as its forum post states it: fractions in percent of notional, changes in basis "
+           "points (max leverage in x) with the relative change.")
+st.dataframe(signing, hide_index=True, width="stretch", height=min(36 * (len(signing) + 1) + 2, 320))
+if changes is None:
+    st.caption("The first revision: there is no parent revision to compare with.")
+elif changes.empty:
+    st.caption(f"No parameter differs from the parent revision `{wf.parent_id[:12]}`.")
+else:
+    st.markdown(f"**Changes against the parent revision `{wf.parent_id[:12]}`**")
+    st.dataframe(changes, hide_index=True, width="stretch")
 
 st.subheader("Act")
-comment = st.text_input("Comment (required to dissent or reject)")
+if who is None:
+    st.info(ui.identity_note(), icon=":material/visibility:")
+else:
+    st.markdown(f"**Acting as {who.name}** (@{who.handle}, {who.role}) on proposal `{pid[:12]}`")
+c1, c2 = st.columns([3, 1])
+with c1:
+    comment = ui.comment_box("Comment (required to dissent or reject)", scope=(who and who.handle, pid),
+                             disabled=who is None)
 option_names = views.option_names(store, pid)
-option = st.selectbox("Option the chair approves", option_names) if option_names else None
-actions = {
-    "Submit for review": lambda: governance.submit_for_review(store, pid, who, comment=comment or None,
-                                                              committee=committee),
-    "Sign off": lambda: governance.sign_off(store, pid, who, comment=comment or None, committee=committee),
-    "Dissent": lambda: governance.dissent(store, pid, who, comment=comment, committee=committee),
-    "Retract my vote": lambda: governance.retract(store, pid, who, comment=comment or None, committee=committee),
-    "Approve": lambda: governance.approve(store, pid, who, comment=comment or None, committee=committee,
-                                          option=option),
-    "Reject": lambda: governance.reject(store, pid, who, comment=comment, committee=committee),
-    "Withdraw": lambda: governance.withdraw(store, pid, who, comment=comment or None, committee=committee),
-    "Comment": lambda: governance.comment(store, pid, who, text=comment, committee=committee),
-}
-cols = st.columns(len(actions))
-for col, (label, act) in zip(cols, actions.items(), strict=True):
-    if col.button(label, key=f"act-{label}"):
-        with ui.guarded(label):
-            act()
-        st.rerun()
+option = c2.selectbox("Option the chair approves", option_names) if option_names else None
+verbs = views.ACTION_BUTTONS
+cols = st.columns(4)
+clicked = [verb for k, (verb, label) in enumerate(verbs.items())
+           if cols[k % 4].button(label, key=f"act-{label}", disabled=who is None, width="stretch")]
+if committee.require_signatures:
+    st.caption("This committee requires signed votes and decisions: sign-offs, dissents, approvals and rejections "
+               "are recorded from **Sign with a wallet or key** below (or `riskparams sign ID --key FILE`).")
+if clicked and who is not None:
+    with ui.guarded(verbs[clicked[0]]):
+        governance.perform(store, pid, who, clicked[0], comment=comment, option=option, committee=committee)
+    ui.clear_comment()  # recorded: the next action, by anyone, starts with an empty comment
+    st.rerun()
+
+with st.expander("Sign with a wallet or key", expanded=committee.require_signatures and who is not None):
+    st.caption("1. Choose the action; the comment and option above are part of what is signed. 2. Prepare the "
+               "typed data and sign it in your wallet (`eth_signTypedData_v4`, as for a Snapshot vote) or with "
+               "`riskparams keys sign FILE --key KEY` (Ed25519 keys). 3. Paste the signature within 24 hours.")
+    c1, c2, c3 = st.columns([2, 1, 1])
+    signed_verb = c1.selectbox("Action to sign", list(views.SIGNED_BUTTONS),
+                               format_func=lambda v: views.SIGNED_BUTTONS[v], disabled=who is None)
+    scheme = c2.selectbox("Scheme", ["eip712", "ed25519"], disabled=who is None)
+    if c3.button("Prepare typed data", disabled=who is None, width="stretch") and who is not None:
+        with ui.guarded("Preparing the typed data"):
+            data = governance.typed_data(store, pid, who, views.SIGNED_ACTIONS[signed_verb], comment=comment,
+                                         option=option, committee=committee)
+        st.session_state["typed"] = (pid, who.handle, signed_verb, comment, option, data)
+    typed = st.session_state.get("typed")
+    if typed and who is not None and typed[:5] == (pid, who.handle, signed_verb, comment, option):
+        st.markdown(views.typed_data_summary(typed[5]))
+        st.code(views.typed_data_text(typed[5]), language="json", height=220)
+        sig_text = st.text_input("Signature (hex)", key="signature-hex", placeholder="0x...")
+        if st.button(f"Record signed {views.SIGNED_BUTTONS[signed_verb].lower()}", disabled=not sig_text):
+            with ui.guarded("Recording the signed action"):
+                governance.perform(store, pid, who, signed_verb, comment=comment, option=option, committee=committee,
+                                   signature=views.signature_of(scheme, sig_text, typed[5]))
+            st.session_state.pop("typed", None)
+            st.session_state.pop("signature-hex", None)
+            ui.clear_comment()
+            st.rerun()
+    elif typed:
+        st.caption("The action, comment or option changed since the typed data was prepared: prepare it again.")
 
 st.subheader("Export")
 c1, c2 = st.columns([1, 3])
 fmt = c1.selectbox("Format", list(FORMATS))
-if c1.button("Prepare export"):
+if c1.button("Prepare export", disabled=who is None):
     with ui.guarded("Export"):
         result = governance.export_proposal(store, pid, fmt, who, committee=committee)
     st.session_state["export"] = (pid, result.filename, result.data, result.sha256, result.final)
@@ -72,12 +123,6 @@ if prepared and prepared[0] == pid:
     _, filename, data, sha, final = prepared
     c2.download_button(f"Download {filename}", data=data, file_name=filename)
     c2.caption(f"SHA-256 {sha}" + ("" if final else " (not approved: marked DRAFT)"))
-
-if wf.parent_id:
-    st.subheader("Changes against the parent revision")
-    with ui.guarded("Diff"):
-        d = governance.diff(store, wf.parent_id, pid)
-    st.dataframe(views.diff_frame(d), hide_index=True, width="stretch")
 
 st.subheader("Audit trail")
 st.dataframe(views.audit_frame(wf.events), hide_index=True, width="stretch")

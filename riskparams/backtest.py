@@ -143,6 +143,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import re
 import threading
 import time
 import warnings
@@ -298,10 +299,20 @@ def _enum(enum: type[StrEnum], name: str, value: object) -> Any:
         raise PolicyError(f"{name} must be one of {allowed}, got {value!r}") from None
 
 
-def _int_ge(name: str, value: object, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < lo:
-        raise PolicyError(f"{name} must be an integer >= {lo}, got {value!r}")
+def _int_ge(name: str, value: object, lo: int, hi: int | None = None) -> int:
+    if (isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < lo
+            or (hi is not None and int(value) > hi)):
+        top = "" if hi is None else f" and <= {hi:,}"
+        raise PolicyError(f"{name} must be an integer >= {lo}{top}, got {value!r}")
     return int(value)
+
+
+MAX_BARS = 1_000_000
+"""Largest estimation window and refit interval in bars: 114 years of hourly bars."""
+MAX_CADENCE_DAYS = 3650.0
+"""Longest time between the policy replay's proposals: ten years."""
+WINDOW_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,39}$")
+"""Names of user stress windows: like symbols (plus spaces, less ``/``), so none carries markup or a formula."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -366,14 +377,15 @@ class BacktestSpec:
         if self.start is not None and self.end is not None and self.end < self.start:
             raise PolicyError(f"end ({self.end}) is before start ({self.start})")
         cd = self.cadence_days
-        if isinstance(cd, bool) or not isinstance(cd, int | float) or not (math.isfinite(cd) and cd > 0):
-            raise PolicyError(f"cadence_days must be a number > 0, got {cd!r}")
+        if (isinstance(cd, bool) or not isinstance(cd, int | float) or not math.isfinite(cd)
+                or not 0 < cd <= MAX_CADENCE_DAYS):
+            raise PolicyError(f"cadence_days must be a number > 0 and <= {MAX_CADENCE_DAYS:g} (ten years), got {cd!r}")
         object.__setattr__(self, "cadence_days", float(cd))
         object.__setattr__(self, "engine", _enum(Engine, "engine", self.engine))
         object.__setattr__(self, "side", _enum(Side, "side", self.side))
         if self.window is not None:
-            object.__setattr__(self, "window", _int_ge("window", self.window, 50))
-        object.__setattr__(self, "refit_every", _int_ge("refit_every", self.refit_every, 1))
+            object.__setattr__(self, "window", _int_ge("window", self.window, 50, MAX_BARS))
+        object.__setattr__(self, "refit_every", _int_ge("refit_every", self.refit_every, 1, MAX_BARS))
         object.__setattr__(self, "n_episodes", _int_ge("n_episodes", self.n_episodes, 0))
         object.__setattr__(self, "es_sims", _int_ge("es_sims", self.es_sims, 0))
         wins = []
@@ -381,6 +393,9 @@ class BacktestSpec:
             if not isinstance(w, tuple | list) or len(w) != 3:
                 raise PolicyError(f"a stress window must be (name, start, end), got {w!r}")
             name, s, e = w
+            if not isinstance(name, str) or not WINDOW_NAME_PATTERN.match(name):  # it is shown in every export
+                raise PolicyError(f"stress window name {name!r} is not valid: use 1-40 letters, digits, spaces and "
+                                  ". _ : - starting with a letter or digit")
             s_, e_ = to_utc(s, "window start"), to_utc(e, "window end")
             if e_ < s_:
                 raise PolicyError(f"stress window {name!r} ends before it starts")

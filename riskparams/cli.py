@@ -32,6 +32,12 @@ class UsageError(RiskParamsError):
     """A command-line mistake detected after parsing."""
 
 
+def _usage_error(exc: Exception) -> UsageError:
+    """A validation error as one sentence (a period added when it has none)."""
+    text = str(exc).strip()
+    return UsageError(text if text.endswith(".") else text + ".")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"riskparams: error: {message} (see `{self.prog} --help`)\n")
@@ -164,7 +170,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             confidence=args.confidence, min_history=args.min_history,
         )
     except ValueError as exc:
-        raise UsageError(str(exc) + ".") from None
+        raise _usage_error(exc) from None
     with open_store(args.db) as store:
         run = fit_series(store, args.symbol, freq=args.freq, source=args.source, kind=args.kind, spec=spec,
                          as_of=args.as_of)
@@ -549,7 +555,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                             engine=args.engine, window=args.window, refit_every=args.refit_every,
                             side=args.side, windows=tuple(args.stress or ()))
     except ValueError as exc:
-        raise UsageError(str(exc) + ".") from None
+        raise _usage_error(exc) from None
     bar = tqdm(total=1, unit="step", desc="backtest", file=sys.stderr, disable=args.quiet or None)
 
     def progress(done: int, total: int, message: str) -> None:
@@ -577,9 +583,31 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 # -- governance: listing, workflow, overrides, diff, export -------------------------------------
 def _committee(args: argparse.Namespace) -> Any:
-    from riskparams.governance import load_committee
+    """The committee file the user named (``--committee`` or ``$RISKPARAMS_COMMITTEE``), else None: the store's
+    registered committee decides (the example committee for a store that has none yet)."""
+    from riskparams.governance import COMMITTEE_ENV_VAR, load_committee
 
-    return load_committee(args.committee)
+    if args.committee or os.environ.get(COMMITTEE_ENV_VAR):
+        return load_committee(args.committee)
+    return None
+
+
+def _signing(args: argparse.Namespace) -> dict[str, Any]:
+    """``key`` / ``signature`` keyword arguments of a governance action from ``--key`` or ``--signature``."""
+    from riskparams import signing
+
+    key_file = getattr(args, "key", None)
+    sig = getattr(args, "signature", None)
+    if key_file and sig:
+        raise UsageError("give either --key (sign here) or --signature (signed elsewhere), not both.")
+    if key_file:
+        return {"key": signing.load_key(key_file)}
+    if sig:
+        if args.signed_at is None:
+            raise UsageError("--signature needs --signed-at: the timestamp of the typed data that was signed "
+                             "(`riskparams typed-data` prints it).")
+        return {"signature": signing.Signature(scheme=args.scheme, signature=sig, timestamp=args.signed_at)}
+    return {}
 
 
 def _who(args: argparse.Namespace) -> str:
@@ -684,15 +712,17 @@ def _action(name: str) -> Callable[[argparse.Namespace], int]:
             "review": gov.submit_for_review, "sign": gov.sign_off, "dissent": gov.dissent, "retract": gov.retract,
             "approve": gov.approve, "reject": gov.reject, "withdraw": gov.withdraw,
         }
+        sign = _signing(args)
         with open_store(args.db) as store:
             if name == "comment":
-                wf = gov.comment(store, args.id, who, text=args.comment or "", committee=committee)
+                wf = gov.comment(store, args.id, who, text=args.comment or "", committee=committee, **sign)
             elif name in ("dissent", "reject"):
-                wf = funcs[name](store, args.id, who, comment=args.comment or "", committee=committee)
+                wf = funcs[name](store, args.id, who, comment=args.comment or "", committee=committee, **sign)
             elif name == "approve":
-                wf = gov.approve(store, args.id, who, comment=args.comment, committee=committee, option=args.option)
+                wf = gov.approve(store, args.id, who, comment=args.comment, committee=committee, option=args.option,
+                                 **sign)
             else:
-                wf = funcs[name](store, args.id, who, comment=args.comment, committee=committee)
+                wf = funcs[name](store, args.id, who, comment=args.comment, committee=committee, **sign)
         if args.json:
             _print_json(wf.to_dict())
         else:
@@ -710,7 +740,8 @@ def cmd_override(args: argparse.Namespace) -> int:
     who = _who(args)
     overrides = [Override.parse(text) for text in args.set]
     with open_store(args.db) as store:
-        rev = revise(store, args.id, who, overrides, justification=args.justification or "", committee=committee)
+        rev = revise(store, args.id, who, overrides, justification=args.justification or "", committee=committee,
+                     **_signing(args))
     if args.json:
         _print_json({"id": rev.id, "workflow": rev.workflow.to_dict(), "parent": rev.parent.to_dict()})
         return 0
@@ -718,6 +749,135 @@ def cmd_override(args: argparse.Namespace) -> int:
           f"{rev.parent.proposal_id[:12]} is {_status_label(rev.parent.status)}")
     for o in overrides:
         print(f"  {o.label} = {o.value:g}")
+    return 0
+
+
+_TYPED_ACTIONS = {"sign": "signed_off", "dissent": "dissented", "retract": "retracted", "approve": "approved",
+                  "reject": "rejected", "review": "submitted", "withdraw": "withdrawn", "comment": "commented",
+                  "override": "revised", "committee-propose": "committee_change_proposed",
+                  "committee-sign": "signed_off", "committee-dissent": "dissented",
+                  "committee-approve": "committee_changed"}
+
+
+def cmd_typed_data(args: argparse.Namespace) -> int:
+    from riskparams.governance import Override, typed_data
+    from riskparams.service import open_store
+
+    overrides = [Override.parse(t) for t in args.set or []]
+    with open_store(args.db) as store:
+        data = typed_data(store, args.id, _who(args), _TYPED_ACTIONS[args.action], comment=args.comment,
+                          option=args.option, overrides=overrides, committee=_committee(args))
+    _print_json(data)
+    print(f"sign this within 24 hours, then pass --signature HEX --signed-at {data['message']['timestamp']}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from riskparams.service import open_store
+    from riskparams.verify import verify
+
+    with open_store(args.db) as store:
+        report = verify(store, args.id, anchor=args.anchor)
+    if args.json:
+        _print_json(report.to_dict())
+        return 0 if report.ok else 1
+    scope = f"proposal {report.proposal_id[:12]} and its revisions" if report.proposal_id else "every proposal"
+    counts = ", ".join(f"{v} {k if v != 1 else k.removesuffix('s')}" for k, v in report.checked.items())
+    if report.ok:
+        print(f"verified: {scope}; {counts}; chain head {report.chain_head}")
+    else:
+        n = len(report.problems)
+        print(f"NOT VERIFIED: {n} problem{'s' if n != 1 else ''} in {scope} ({counts})")
+        for prob in report.problems:
+            print(f"  [{prob.kind}] {prob.message}")
+    for note in report.notes[:10]:
+        print(f"note: {note}")
+    return 0 if report.ok else 1
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from riskparams import signing
+
+    if args.what == "new":
+        key = signing.new_key(args.scheme)
+        path = signing.save_key(key, args.key)
+        field = "address" if key.scheme == "eip712" else "ed25519"
+        print(f"wrote {path} (readable by you only; keep it secret). Add to your [[members]] entry in the "
+              f"committee file:\n{field} = \"{key.public}\"")
+        return 0
+    key = signing.load_key(args.key)
+    if args.what == "show":
+        print(key.public)
+        return 0
+    if args.path is None:
+        raise UsageError("keys sign needs the typed data: a JSON file from `riskparams typed-data`, or - for "
+                         "standard input.")
+    text = sys.stdin.read() if args.path == "-" else _read_text_file(args.path)
+    try:
+        msg = signing.message_from_typed_data(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{args.path}: not JSON ({exc}).") from None
+    sig = signing.sign(msg, key)
+    print(sig.signature)
+    print(f"pass --signature {sig.signature[:10]}... --signed-at {sig.timestamp} --scheme {sig.scheme}",
+          file=sys.stderr)
+    return 0
+
+
+def _read_text_file(path: str) -> str:
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}.") from None
+
+
+def cmd_committee(args: argparse.Namespace) -> int:
+    from riskparams import governance as gov
+    from riskparams.service import open_store
+
+    with open_store(args.db) as store:
+        if args.what == "show":
+            c = gov.store_committee(store, _committee(args))
+            if args.json:
+                _print_json({**c.to_dict(), "hash": c.hash})
+                return 0
+            print(f"committee {c.hash[:12]} ({c.source}): quorum {c.quorum}, author_may_sign "
+                  f"{str(c.author_may_sign).lower()}, require_signatures {str(c.require_signatures).lower()}")
+            rows = [{"handle": f"@{m.handle}", "name": m.name, "role": m.role,
+                     "keys": ", ".join(k for k, v in (("address", m.eth_address), ("ed25519", m.ed25519),
+                                                      ("email", m.email)) if v) or "-"} for m in c.members]
+            print(_table(rows, list(rows[0])))
+            return 0
+        if args.what == "changes":
+            changes = gov.committee_changes(store)
+            if args.json:
+                _print_json([ch.to_dict() for ch in changes])
+                return 0
+            if not changes:
+                print("no committee changes proposed")
+            for ch in changes:
+                print(f"change {ch.committee_hash[:12]} ({ch.status}) by @{ch.proposer}: adds "
+                      f"{', '.join(ch.added) or 'nobody'}, removes {', '.join(ch.removed) or 'nobody'}, changes "
+                      f"{', '.join(ch.changed_rules) or 'no rule'}; {len(ch.sign_offs)} of {ch.quorum} sign-offs")
+            return 0
+        if args.target is None:
+            raise UsageError(f"committee {args.what} needs "
+                             f"{'the new committee file' if args.what == 'propose' else 'the change id'}.")
+        who, sign = _who(args), _signing(args)
+        if args.what == "propose":
+            ch = gov.propose_committee_change(store, gov.load_committee(args.target), who, comment=args.comment,
+                                              **sign)
+        elif args.what == "approve":
+            ch = gov.approve_committee_change(store, args.target, who, comment=args.comment, **sign)
+        else:
+            vote = {"sign": "sign_off", "dissent": "dissent", "retract": "retract"}[args.what]
+            ch = gov.vote_committee_change(store, args.target, who, vote, comment=args.comment, **sign)
+    if args.json:
+        _print_json(ch.to_dict())
+        return 0
+    print(f"committee change {ch.committee_hash[:12]} is {ch.status}: {len(ch.sign_offs)} of {ch.quorum} sign-offs"
+          + (f"; dissent from {', '.join('@' + d for d in ch.dissents)}" if ch.dissents else ""))
     return 0
 
 
@@ -756,20 +916,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
         if args.backtest and backtest is None:
             backtest = export_backtest_payload(store, args.backtest, args.id)
+        out = None if args.out == "-" else Path(args.out or ".")
         result = export_proposal(store, args.id, args.format, who, committee=committee, backtest=backtest,
-                                 dydx_first_id=args.dydx_first_id)
+                                 dydx_first_id=args.dydx_first_id, out=out)
     state = "" if result.final else " (marked DRAFT: not approved)"
-    if args.out == "-":
+    if out is None:
         sys.stdout.buffer.write(result.data)
         sys.stdout.flush()
         print(f"exported {len(result.data):,} bytes, sha256 {result.sha256}{state}", file=sys.stderr)
         return 0
-    out = Path(args.out) if args.out else Path(result.filename)
-    try:
-        out.write_bytes(result.data)
-    except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror or exc}.") from None
-    print(f"wrote {out} ({len(result.data):,} bytes, sha256 {result.sha256[:16]}...){state}; proposal is "
+    print(f"wrote {result.path} ({len(result.data):,} bytes, sha256 {result.sha256[:16]}...){state}; proposal is "
           f"{_status_label(result.status)}")
     return 0
 
@@ -780,19 +936,50 @@ def app_path() -> Path:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from riskparams import auth
+    from riskparams.governance import COMMITTEE_ENV_VAR, load_committee
     from riskparams.store import ENV_VAR, default_db_path
 
     app = app_path()
     if not app.exists():
         raise UsageError(f"the dashboard is not installed here ({app} is missing); install from a checkout.")
     db = Path(args.db).expanduser().resolve() if args.db else default_db_path().resolve()
-    env = dict(os.environ, **{ENV_VAR: str(db)})
+    trusted = None if not args.trusted_proxy else [t for arg in args.trusted_proxy for t in arg.split(",") if t.strip()]
+    config = auth.load_auth_config(
+        mode=args.auth, config_file=args.auth_config, header=args.auth_header, trusted_proxies=trusted,
+        issuer=args.oidc_issuer, server_metadata_url=args.oidc_metadata_url, client_id=args.oidc_client_id,
+        redirect_uri=args.oidc_redirect_uri, address=args.address, port=args.port)
+    # the dashboard learns its mode from the environment; secrets reach Streamlit only through the secrets file
+    env = {k: v for k, v in os.environ.items() if k not in (*auth.ENV_OIDC.values(), auth.ENV_CONFIG)}
+    env.update({ENV_VAR: str(db), **config.to_env()})
+    if args.committee:
+        committee = Path(args.committee).expanduser().resolve()
+        load_committee(committee)  # a bad committee file stops here with one line, not in the browser
+        env[COMMITTEE_ENV_VAR] = str(committee)
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.port", str(args.port), "--server.headless", "true",
         "--server.address", args.address, "--browser.gatherUsageStats", "false",
     ]
-    print(f"riskparams dashboard on http://{args.address}:{args.port} (store {db}); Ctrl+C stops it",
+    if config.oidc is not None:
+        if importlib.util.find_spec("authlib") is None:
+            raise UsageError("--auth oidc needs Authlib: pip install 'streamlit[auth]' (in the project's dependencies).")
+        secrets_file = auth.write_secrets_file(config.oidc)
+        auth.remove_when_process_exits(secrets_file.parent)  # the secrets live as long as the server
+        cmd += ["--secrets.files", str(secrets_file)]
+        sign_in = (f"sign-in with OpenID Connect ({config.oidc.server_metadata_url}, redirect URI "
+                   f"{config.oidc.redirect_uri})")
+    elif config.mode is auth.AuthMode.PROXY_HEADER:
+        sign_in = (f"sign-in by the reverse proxy's {config.header} header, believed from "
+                   f"{', '.join(config.trusted_proxies)}")
+    else:
+        sign_in = "no sign-in (local mode: anyone who can open the page can act as any member)"
+        if args.address not in ("127.0.0.1", "localhost", "::1"):
+            print(f"riskparams: warning: local mode on {args.address}: anyone who reaches this address can act as "
+                  "any committee member; use --auth oidc or --auth proxy-header", file=sys.stderr)
+    print(f"riskparams dashboard on http://{args.address}:{args.port} (store {db}; {sign_in}); Ctrl+C stops it",
           file=sys.stderr)
     if os.name == "posix":
         # become the Streamlit server (same process id), so whoever stops `riskparams serve` stops the server
@@ -822,9 +1009,24 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
     return value
+
+
+def _whole(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``lo`` to ``hi``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {lo:,} to {hi:,}, got {text!r}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -854,7 +1056,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("init", cmd_init, "create (or upgrade) the store")
     p = add("demo", cmd_demo, "load the synthetic demo universe (labelled synthetic)")
-    p.add_argument("--seed", type=int, default=None, help="generator seed (default: the documented one)")
+    p.add_argument("--seed", type=_whole(0, 2**32 - 1), default=None,
+                   help="generator seed (default: the documented one)")
 
     p = add("ingest", cmd_ingest, "validate and store a CSV or Parquet file of OHLCV bars")
     p.add_argument("path", help="CSV or Parquet file")
@@ -883,7 +1086,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freq", choices=["1h", "4h", "1d"], default=None)
     p.add_argument("--source", default=None)
     p.add_argument("--kind", choices=["spot", "perp"], default=None)
-    p.add_argument("--stale-bars", type=int, default=None, help="shortest stale run in bars")
+    p.add_argument("--stale-bars", type=_whole(2, 1_000_000), default=None, help="shortest stale run in bars (>= 2)")
     p.add_argument("--outlier-z", type=_positive_float, default=10.0, help="robust z-score threshold")
     p.add_argument("--json", action="store_true")
 
@@ -898,7 +1101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", default=None, help="use bars up to this UTC date/time only")
     p.add_argument("--horizon-hours", type=_positive_float, default=24.0, help="margin period of risk in hours")
     p.add_argument("--confidence", type=_positive_float, default=0.99, help="VaR/ES confidence in (0.5, 1)")
-    p.add_argument("--min-history", type=int, default=500, help="bars needed for a GARCH fit (else EWMA)")
+    p.add_argument("--min-history", type=_whole(10, 1_000_000), default=500,
+                   help="bars needed for a GARCH fit (else EWMA)")
     p.add_argument("--json", action="store_true")
 
     p = add("propose", cmd_propose, "propose perpetual margin tiers or lending parameters from volatility "
@@ -985,7 +1189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("proposals", cmd_proposals, "list stored proposals with status, profile, assets, sign-offs and "
             "creation time (newest first)")
     p.add_argument("--profile", choices=["perp", "lending"], default=None)
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=_whole(1, 1_000_000), default=100, help="at most this many (default 100)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     gov_options(p, member=False)
 
@@ -1005,11 +1209,23 @@ def build_parser() -> argparse.ArgumentParser:
         ("withdraw", "withdraw a draft or a proposal in review", "optional comment"),
         ("comment", "add a comment to a proposal's audit log", "the comment (required)"),
     )
+    def sign_options(p: argparse.ArgumentParser) -> None:
+        g = p.add_argument_group("signing (required when the committee sets require_signatures)")
+        g.add_argument("--key", metavar="FILE", default=None,
+                       help="sign the action with your key file (`riskparams keys new`)")
+        g.add_argument("--signature", metavar="HEX", default=None,
+                       help="a signature made elsewhere (a wallet's eth_signTypedData_v4 of `riskparams typed-data`)")
+        g.add_argument("--signed-at", type=int, default=None, metavar="UNIX",
+                       help="with --signature: the timestamp in the signed typed data")
+        g.add_argument("--scheme", choices=["eip712", "ed25519"], default="eip712",
+                       help="with --signature: eip712 (a wallet, default) or ed25519")
+
     for name, help_, comment_help in actions:
         p = add(name, _action(name), help_)
         p.add_argument("id", help="proposal id or unique prefix (>= 6 hex characters)")
         p.add_argument("--json", action="store_true", help="print the workflow as JSON")
         gov_options(p, comment=comment_help)
+        sign_options(p)
         if name == "approve":
             p.add_argument("--option", default=None, metavar="NAME",
                            help="the option the committee chose, when the proposal has options (default: the "
@@ -1024,6 +1240,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--justification", "-j", required=True, help="why the model's value is overridden")
     p.add_argument("--json", action="store_true")
     gov_options(p)
+    sign_options(p)
+
+    p = add("typed-data", cmd_typed_data, "print the EIP-712 typed data of an action for a wallet to sign "
+            "(eth_signTypedData_v4); pass the signature back with --signature and --signed-at")
+    p.add_argument("id", help="proposal id or prefix (a committee change: committee:HASH)")
+    p.add_argument("--action", required=True, choices=["sign", "dissent", "retract", "approve", "reject", "review",
+                                                       "withdraw", "comment", "override", "committee-propose",
+                                                       "committee-sign", "committee-dissent", "committee-approve"],
+                   help="the action to sign")
+    p.add_argument("--option", default=None, help="approve: the option chosen")
+    p.add_argument("--set", action="append", default=None, metavar="SYM:PARAM[:TIER]=VALUE",
+                   help="override: the overrides, exactly as you will pass them")
+    gov_options(p, comment="the comment or justification, exactly as you will pass it")
+
+    p = add("verify", cmd_verify, "re-check the store's governance records: the audit hash chain, content hashes, "
+            "status logs, signatures and the workflow rules replayed; exits 1 naming each problem")
+    p.add_argument("id", nargs="?", default=None, help="check this proposal's lineage (default: every proposal)")
+    p.add_argument("--anchor", metavar="HASH", default=None,
+                   help="a chain head published earlier (exports print it): it must still be in the chain")
+    p.add_argument("--json", action="store_true")
+
+    p = add("keys", cmd_keys, "make a signing key, or sign typed data with one")
+    p.add_argument("what", choices=["new", "sign", "show"],
+                   help="new: a fresh key file; sign: sign typed data (JSON file or -); show: the public key")
+    p.add_argument("path", nargs="?", default=None, help="sign: the typed data JSON (- for standard input)")
+    p.add_argument("--key", metavar="FILE", required=True, help="the key file (new: where to write it)")
+    p.add_argument("--scheme", choices=["ed25519", "eip712"], default="ed25519",
+                   help="new: ed25519 (default) or eip712 (an Ethereum account)")
+
+    p = add("committee", cmd_committee, "show the store's committee, or change it: propose a new committee file, "
+            "vote on the change, and approve it with the quorum of the committee in force")
+    p.add_argument("what", choices=["show", "changes", "propose", "sign", "dissent", "retract", "approve"])
+    p.add_argument("target", nargs="?", default=None,
+                   help="propose: the new committee TOML; sign/dissent/retract/approve: the change id (prefix)")
+    p.add_argument("--json", action="store_true")
+    gov_options(p, comment="optional comment (required for dissent)")
+    sign_options(p)
 
     p = add("diff", cmd_diff, "compare two proposals per asset and parameter (one id: a revision with its parent)")
     p.add_argument("old", help="proposal id (or the revision, when NEW is left out)")
@@ -1040,13 +1293,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backtest", metavar="ID|FILE", default=None,
                    help="backtest to include: a stored report id (or prefix), 'attached' (the report attached last to "
                    "the proposal) or a payload JSON file")
-    p.add_argument("--dydx-first-id", type=int, default=1000, help="id of the first dYdX liquidity tier")
+    p.add_argument("--dydx-first-id", type=_whole(0, 2**32 - 1), default=1000,
+                   help="id of the first dYdX liquidity tier")
     gov_options(p)
 
     p = add("serve", cmd_serve, "start the dashboard (Streamlit)")
     p.add_argument("--port", type=_port, default=8501)
     p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--committee", metavar="FILE", default=None,
+                   help="committee TOML (default: $RISKPARAMS_COMMITTEE or riskparams/examples/committee.toml)")
+    p.add_argument("--auth", choices=["local", "oidc", "proxy-header"], default=None,
+                   help="who the user is: local (no sign-in; anyone can act as any member), oidc (OpenID Connect "
+                   "sign-in) or proxy-header (a reverse proxy's header); default $RISKPARAMS_AUTH, the auth config "
+                   "file, else local")
+    p.add_argument("--auth-config", metavar="FILE", default=None,
+                   help="TOML with mode, [proxy] and [oidc] settings (default $RISKPARAMS_AUTH_CONFIG; see "
+                   "riskparams/examples/auth.toml)")
+    p.add_argument("--auth-header", metavar="NAME", default=None,
+                   help="proxy-header: the header with the user's email (default X-Forwarded-Email)")
+    p.add_argument("--trusted-proxy", metavar="ADDR", action="append", default=None,
+                   help="proxy-header: address or network of the proxy the header is believed from (repeatable; "
+                   "default 127.0.0.1 and ::1)")
+    p.add_argument("--oidc-issuer", metavar="URL", default=None,
+                   help="oidc: the identity provider (its /.well-known/openid-configuration is read)")
+    p.add_argument("--oidc-metadata-url", metavar="URL", default=None,
+                   help="oidc: the provider's discovery document, instead of --oidc-issuer")
+    p.add_argument("--oidc-client-id", metavar="ID", default=None, help="oidc: the dashboard's client id")
+    p.add_argument("--oidc-redirect-uri", metavar="URL", default=None,
+                   help="oidc: the dashboard's URL + /oauth2callback (default http://ADDRESS:PORT/oauth2callback); "
+                   "the client secret and cookie secret come from $RISKPARAMS_OIDC_CLIENT_SECRET, "
+                   "$RISKPARAMS_OIDC_COOKIE_SECRET or the auth config file")
     return parser
+
+
+def _no_warning(*args: Any, **kwargs: Any) -> None:
+    """``warnings.showwarning`` outside debug mode: the command prints results and one-line errors only."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1058,6 +1339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             if not debug:
                 warnings.simplefilter("ignore")
+                # statsmodels adds "always" filters for its warnings when first imported (inside this block)
+                warnings.showwarning = _no_warning
             code = int(args.func(args))
     except RiskParamsError as exc:
         if debug:

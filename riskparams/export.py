@@ -67,6 +67,16 @@ A proposal whose status (from the committee record, else the stored one) is not 
 ``exported``) exports with a banner (DRAFT, REJECTED, WITHDRAWN or SUPERSEDED), ``"final": false`` in JSON
 and its status in every CSV row.
 
+User text
+---------
+Whatever a person or a file wrote (member names and handles, comments, justifications, symbols, series
+sources, peer venues and their sources, liquidity sources, option names, notes, rationales, the backtest
+payload's labels) is shown as literal text, never as markup: in Markdown through :func:`escape_markdown` (one
+line; no raw HTML, heading, list, quote, table cell, link, image, autolink, emphasis, code span or mention can
+start in it), in HTML through :func:`escape_html`, in chart labels as HTML entities. Line breaks in it become
+spaces; control and direction-changing characters show as ``[U+XXXX]``. CSV cells go through
+:func:`neutralise_csv_cell`; JSON and venue payloads carry the text as it is (whoever shows it escapes it).
+
 Backtest payload
 ----------------
 ``backtest`` is an optional mapping ``{"id": str, "created_at": str, "start": str, "end": str,
@@ -87,7 +97,7 @@ import json
 import math
 import numbers
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -114,9 +124,13 @@ __all__ = [
     "check_format",
     "check_profile",
     "default_filename",
+    "escape_html",
+    "escape_markdown",
     "load_backtest",
     "neutralise_csv_cell",
+    "parameter_change_cells",
     "render",
+    "specification_cells",
     "specification_rows",
     "to_aave",
     "to_csv",
@@ -170,6 +184,7 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 """CSV header. ``tier`` is 1-based (empty for lending); ``unit`` is ``x`` (max leverage) or ``fraction``."""
 
+_STATUSES = ("draft", "in_review", "approved", "rejected", "superseded", "withdrawn")
 _LABELS = {
     "max_leverage": "Max leverage", "imf": "Initial margin fraction (IMF)", "mmf": "Maintenance margin fraction (MMF)",
     "liquidation_penalty": "Liquidation penalty", "ltv": "LTV", "liquidation_threshold": "Liquidation threshold",
@@ -210,20 +225,113 @@ def default_filename(proposal_id: str, fmt: str) -> str:
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$")
+_FORMULA_START = re.compile("^[ \t\r\n]*[=+\\-@\t\r\n\uff1d\uff0b\uff0d\uff20]")  # also full-width = + - @
 
 
 def neutralise_csv_cell(value: object) -> str:
-    """A CSV cell that no spreadsheet runs as a formula.
+    """A CSV cell that no spreadsheet runs as a formula (OWASP CSV injection).
 
-    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single quote,
-    unless it is a plain number (``-0.05``, ``+1e-3``, ``-5%`` stay as they are). None is the empty cell.
+    Text whose first character other than a space is ``=``, ``+``, ``-``, ``@`` (or their full-width forms),
+    a tab, a carriage return or a line feed gets a leading single quote, unless it is a plain number
+    (``-0.05``, ``+1e-3``, ``-5%`` stay as they are). None is the empty cell.
     """
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    if text and text[0] in "=+-@\t\r" and not _NUMBER.match(text):
+    if _FORMULA_START.match(text) and not _NUMBER.match(text):
         return "'" + text
     return text
+
+
+# -------------------------------------------------------------------------------------------------
+# user text: marked where it enters a report, made inert by each renderer
+# -------------------------------------------------------------------------------------------------
+# Every piece of text that did not come from this module (member names, handles, comments, justifications,
+# symbols, venues, sources, option names, notes, rationales, backtest labels, ...) enters a report block
+# through :func:`_u` (or :func:`_code`). The Markdown renderer passes it through :func:`escape_markdown`, the
+# HTML renderer through :func:`escape_html`; the report's own markup (``**bold**``, ``code`` spans, table
+# pipes) lives only in the text around it.
+
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters around user text inside a block's text
+_MARKED = re.compile("\ue000([^\ue000\ue001]*)\ue001")
+# shown as [U+XXXX]: C0/C1 controls, bidi embeddings / overrides / isolates / marks, zero-width spaces, BOM,
+# lone surrogates and the two marker characters
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+                        "\ufeff\ud800-\udfff\ue000\ue001]")
+# Markdown: characters that start inline markup anywhere (backslash-escaped) or raw HTML (entities); a URL
+# scheme's ``:`` (after a letter, before a non-space) and ``.`` before a letter (``www.example.com``): no autolink
+_MD_INLINE = re.compile(r"""[\\`*_~\[\]|#@$^{}&<>]|(?<=[A-Za-z]):(?!\s)|:(?=/)|\.(?=[A-Za-z])""")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# ... and what would start a block at the beginning of a line: a list item, a thematic break, a setext underline
+_MD_LEADING = re.compile(r"^(\d{1,9}(?=[.)](?:\s|$))|)([-+=]|[.)](?=\s|$))")
+
+
+def _plain(value: object) -> str:
+    """User text as one line of visible characters: every run of white space (line breaks included) becomes
+    one space, the ends are stripped, and invisible or direction-changing characters are shown as
+    ``[U+XXXX]``."""
+    return _INVISIBLE.sub(lambda m: f"[U+{ord(m[0]):04X}]", " ".join(str(value).split()))
+
+
+def escape_markdown(value: object) -> str:
+    """User text as inert inline Markdown (CommonMark / GFM / Discourse) that reads as the text itself.
+
+    One line (:func:`_plain`); ``& < >`` as entities (no raw HTML, no HTML comment, no ``<http..>`` link);
+    ``\\ ` * _ ~ [ ] | # @ $ ^ { }`` backslash-escaped (no emphasis, code span, link, image, table cell,
+    heading, mention or math); a ``:`` between a letter and a non-space (``javascript:``, ``mailto:``) or before
+    ``/`` and a ``.`` before a letter escaped (no bare URL autolink); a leading ``-``, ``+``, ``=`` or ``N.`` /
+    ``N)`` escaped (no list item, thematic break or setext heading). A Markdown renderer shows exactly the text
+    of :func:`_plain`.
+    """
+    text = _MD_INLINE.sub(lambda m: _MD_ENTITIES.get(m[0], "\\" + m[0]), _plain(value))
+    return _MD_LEADING.sub(r"\1\\\2", text, count=1)
+
+
+def escape_html(value: object) -> str:
+    """User text as inert HTML: one line (:func:`_plain`), ``& < > " '`` as entities, and ``*`` and the
+    backtick as entities too so that the report's ``**bold**`` / ``code`` spans never reach into it."""
+    return html.escape(_plain(value), quote=True).replace("*", "&#42;").replace("`", "&#96;")
+
+
+def _u(value: object) -> str:
+    """User text inside a report block's text: every renderer shows it literally (see the notes above)."""
+    return _OPEN + _plain(value) + _CLOSE
+
+
+_CODE_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]*")
+
+
+def _code(value: object) -> str:
+    """A code span for an identifier (hash, key, id); other text is user text shown literally (:func:`_u`)."""
+    text = str(value)
+    return f"`{text}`" if _CODE_SAFE.fullmatch(text) else _u(text)
+
+
+def _symbols(symbols: Iterable[object]) -> str:
+    """``'BTC, ETH'`` with each symbol marked as user text."""
+    return ", ".join(_u(s) for s in symbols)
+
+
+def _member(name: object, handle: object) -> str:
+    """``'Name (@handle)'``, both marked as user text."""
+    return f"{_u(name)} (@{_u(handle)})"
+
+
+def _chart_text(value: object) -> str:
+    """User text for a plotly label: plotly reads a few HTML tags (``<a href>``, ``<b>``, ``<br>``) in labels
+    and shows entities as their characters, so the text is escaped as HTML and shows as written."""
+    return html.escape(_plain(value), quote=True)
+
+
+def _unmarked(text: str) -> str:
+    """A block's text without the user-text marks (for plain-text uses: JSON, payloads, the HTML title)."""
+    return _MARKED.sub(r"\1", text)
+
+
+def _render_text(text: object, user: Any, own: Any) -> str:
+    """``own`` applied to the report's text, ``user`` to each piece of user text, joined."""
+    parts = _MARKED.split(str(text))
+    return "".join(user(p) if k % 2 else own(p) for k, p in enumerate(parts))
 
 
 def _finite(x: Any) -> float | None:
@@ -378,6 +486,8 @@ def _doc(
         created = created.strftime("%Y-%m-%dT%H:%M:%SZ")
     wf = None if workflow is None else _jsonable(workflow)
     status = _status_of(wf.get("status") if wf is not None else d.get("status"))
+    if status not in _STATUSES:
+        raise ExportError(f"the proposal's status must be one of {', '.join(_STATUSES)}, got {status!r}.")
     return _Doc(id=pid, created_at=None if created is None else str(created), status=status, content=content,
                 workflow=wf, backtest=validate_backtest(backtest))
 
@@ -497,8 +607,9 @@ Section = tuple[str, list[Block]]
 
 
 def _title(doc: _Doc) -> str:
+    """The post's title, symbols marked as user text (:func:`_unmarked` for plain text)."""
     what = "perpetual margin tiers" if doc.profile == "perp" else "lending collateral parameters"
-    syms = [a["symbol"] for a in doc.assets]
+    syms = [_u(a["symbol"]) for a in doc.assets]
     shown = ", ".join(syms[:6]) + (f" and {len(syms) - 6} more" if len(syms) > 6 else "")
     return f"[ARFC] Risk parameter update: {what} for {shown or 'no assets'}"
 
@@ -507,19 +618,21 @@ def _author(doc: _Doc) -> str:
     wf = doc.workflow or {}
     for e in wf.get("events", []):
         if e.get("action") in ("submitted", "revision_created"):
-            return f"{e['actor_name']} (@{e['actor']}) for the risk committee, with riskparams {doc.version}"
-    return f"riskparams {doc.version} (not yet submitted by a committee member)"
+            return (f"{_u(e['actor_name'])} (@{_u(e['actor'])}) for the risk committee, with riskparams "
+                    f"{_u(doc.version)}")
+    return f"riskparams {_u(doc.version)} (not yet submitted by a committee member)"
 
 
 def _header(doc: _Doc) -> list[Block]:
-    kv = [("Author", _author(doc)), ("Date", doc.date + (f" (stored {doc.created_at})" if doc.created_at else "")),
+    kv = [("Author", _author(doc)),
+          ("Date", _u(doc.date) + (f" (stored {_u(doc.created_at)})" if doc.created_at else "")),
           ("Proposal id", f"`{doc.id}` (SHA-256 of the canonical content)"),
           ("Status", _STATUS_LABEL.get(doc.status, doc.status))]
     rev = doc.revision
     if rev is not None:
-        kv.append(("Revision", f"{rev['number']} (parent `{rev['parent']}`; made by @{rev['by']})"))
+        kv.append(("Revision", f"{_u(rev['number'])} (parent {_code(rev['parent'])}; made by @{_u(rev['by'])})"))
     if doc.content.get("as_of"):
-        kv.append(("Data as of", str(doc.content["as_of"])))
+        kv.append(("Data as of", _u(doc.content["as_of"])))
     blocks: list[Block] = []
     if doc.banner:
         blocks.append(("quote", f"**{doc.banner}**"))
@@ -547,7 +660,7 @@ def _summary(doc: _Doc) -> list[Block]:
     else:
         horizon = f"a {policy['horizon_hours']:g}-hour margin period of risk"
     text = (f"This {'proposal' if doc.final else 'draft'} sets {what} for {n} asset{'s' if n != 1 else ''} "
-            f"({', '.join(a['symbol'] for a in doc.assets)}). The policy targets a liquidation {where} that leaves "
+            f"({_symbols(a['symbol'] for a in doc.assets)}). The policy targets a liquidation {where} that leaves "
             f"no bad debt with probability {_pct(policy['confidence'])} ({str(policy['measure']).upper()}) over "
             f"{horizon}, under a volatility forecast of each asset.")
     blocks: list[Block] = [("p", text)]
@@ -556,14 +669,15 @@ def _summary(doc: _Doc) -> list[Block]:
         sym, where_w, cov = worst
         verdict = "meets" if cov >= policy["confidence"] else "falls short of"
         blocks.append(("p", f"Coverage as proposed: the worst {'tier' if doc.profile == 'perp' else 'asset'} is "
-                            f"{sym}{where_w} at {_pct(cov)}, which {verdict} the {_pct(policy['confidence'])} target."))
+                            f"{_u(sym)}{where_w} at {_pct(cov)}, which {verdict} the {_pct(policy['confidence'])} "
+                            "target."))
     under = _under_covered(doc)
     if under:
         blocks.append(("p", "Under-covered because a guardrail holds the margin below the model's: "
                             + "; ".join(under) + "."))
     choice = _chosen_option(doc)
     if choice:
-        blocks.append(("p", f"The committee chose the **{choice}** option (see Options)."))
+        blocks.append(("p", f"The committee chose the **{_u(choice)}** option (see Options)."))
     with_current = [ln for ln in lines if ln["current"] is not None]
     if with_current:
         blocks.append(("p", f"{len(changed)} of {len(with_current)} parameters with a current value change: "
@@ -573,10 +687,11 @@ def _summary(doc: _Doc) -> list[Block]:
         blocks.append(("p", "No current parameters were given: every value is new."))
     below = _below_confidence(doc)
     if below:
-        blocks.append(("p", f"Under today's model the current parameters of {', '.join(below)} cover less than the "
+        blocks.append(("p", f"Under today's model the current parameters of {_symbols(below)} cover less than the "
                             f"policy's {_pct(policy['confidence'])} target."))
     if doc.content.get("skipped"):
-        blocks.append(("p", f"Left out: {', '.join(s['symbol'] for s in doc.content['skipped'])} (see Specification)."))
+        blocks.append(("p", f"Left out: {_symbols(s['symbol'] for s in doc.content['skipped'])} (see "
+                            "Specification)."))
     return blocks
 
 
@@ -602,7 +717,7 @@ def _under_covered(doc: _Doc) -> list[str]:
     for a in doc.assets:
         for k, t in enumerate(a.get("tiers") or []):
             if t.get("under_covered"):
-                out.append(f"{a['symbol']} tier {k + 1} (MMF {_pct(t['mmf'])} against the model's "
+                out.append(f"{_u(a['symbol'])} tier {k + 1} (MMF {_pct(t['mmf'])} against the model's "
                            f"{_pct(t['mmf_model'])}, coverage {_pct(t['coverage'])})")
     return out
 
@@ -644,8 +759,9 @@ def _options(doc: _Doc) -> list[Block]:
                                  "the recommended option is the specification above. Capital cost: "
                                  + ("initial margin as a share of notional of a reference position."
                                     if perp else "1 - LTV, the collateral a borrower cannot borrow against."))]
-    blocks.append(("ul", [f"**{o['name']}**{' (recommended)' if o['recommended'] else ''}: "
-                          + (", ".join(f"`{k}` = {v}" for k, v in o["differences"].items()) or "the policy as above")
+    blocks.append(("ul", [f"**{_u(o['name'])}**{' (recommended)' if o['recommended'] else ''}: "
+                          + (", ".join(f"{_code(k)} = {_u(v)}" for k, v in o["differences"].items())
+                             or "the policy as above")
                           for o in opts]))
     head = ["Asset", "Option", "Tier 1 max leverage", "Tier 1 MMF", "Tier 1 penalty", "Tier 1 coverage",
             "Tiers", "Capital cost"] if perp else ["Asset", "Option", "LTV", "LT", "Bonus", "Coverage",
@@ -658,12 +774,12 @@ def _options(doc: _Doc) -> list[Block]:
                 continue
             if perp:
                 t = (x.get("tiers") or [None])[0]
-                rows.append([sym, o["name"], "-" if t is None else _lev(t["max_leverage"]),
+                rows.append([_u(sym), _u(o["name"]), "-" if t is None else _lev(t["max_leverage"]),
                              "-" if t is None else _pct(t["mmf"]), "-" if t is None else _pct(t["liquidation_penalty"]),
                              "-" if t is None else _pct(t["coverage"]), str(len(x.get("tiers") or [])),
                              _pct(x.get("capital_cost"))])
             else:
-                rows.append([sym, o["name"], _pct(x["ltv"]), _pct(x["liquidation_threshold"]),
+                rows.append([_u(sym), _u(o["name"]), _pct(x["ltv"]), _pct(x["liquidation_threshold"]),
                              _pct(x["liquidation_bonus"]), _pct(x["coverage"]), _pct(x.get("capital_cost"))])
     blocks.append(("table", head, rows))
     return blocks
@@ -679,19 +795,19 @@ def _peers(doc: _Doc) -> list[Block]:
                                                         "each proposed tier's floor notional (- : not offered there).")]
     for a in with_peers:
         pe = a["peers"]
-        head = ["Asset", "From notional", "Proposed", *pe["venues"]]
+        head = ["Asset", "From notional", "Proposed", *(_u(v) for v in pe["venues"])]
         rows = []
         for r in pe["rows"]:
-            cells = [a["symbol"], format_notional(r["notional"]),
+            cells = [_u(a["symbol"]), format_notional(r["notional"]),
                      f"{_lev(r['proposed']['max_leverage'])} / {_pct(r['proposed']['mmf'])}"]
             for v in pe["venues"]:
                 x = r["peers"].get(v)
                 cells.append("-" if x is None else f"{_lev(x['max_leverage'])} / {_pct(x['maintenance_rate'])}")
             rows.append(cells)
         blocks.append(("table", head, rows))
-    sources = sorted({f"{v}: {src}" for a in with_peers for v, src in a["peers"]["sources"].items() if src})
+    sources = sorted({(str(v), str(src)) for a in with_peers for v, src in a["peers"]["sources"].items() if src})
     if sources:
-        blocks.append(("p", "Peer sources: " + "; ".join(sources) + "."))
+        blocks.append(("p", "Peer sources: " + "; ".join(f"{_u(v)}: {_u(src)}" for v, src in sources) + "."))
     return blocks
 
 
@@ -712,9 +828,9 @@ def _motivation(doc: _Doc) -> list[Block]:
         rationale = str(a["rationale"])
         if rationale.startswith(f"{a['symbol']}: "):
             rationale = rationale[len(a["symbol"]) + 2:]
-        text = f"**{a['symbol']}**: {rationale}"
+        text = f"**{_u(a['symbol'])}**: {_u(rationale)}"
         if a.get("notes"):
-            text += " Notes: " + " ".join(str(n) for n in a["notes"])
+            text += " Notes: " + " ".join(_u(n) for n in a["notes"])
         items.append(text)
     blocks.append(("ul", items))
     return blocks
@@ -722,14 +838,27 @@ def _motivation(doc: _Doc) -> list[Block]:
 
 def _spec_cells(r: Mapping[str, Any]) -> list[str]:
     if r["parameter"] == "status":
-        return [r["symbol"], "Status", "-", str(r["status"]), "-"]
-    label = r["label"]
+        return [_u(r["symbol"]), "Status", "-", _u(r["status"]), "-"]
+    label = r["label"] if r["parameter"] in _LABELS else _u(r["label"])
     if r["tier_number"] is not None:
         floor, cap = format_notional(r["notional_floor"]), format_notional(r["notional_cap"])
         label += f", tier {r['tier_number']} ({floor}-{cap})"
     proposed = _value(r["parameter"], r["proposed"]) + (" (override)" if r["overridden"] else "")
-    return [r["symbol"], label, _value(r["parameter"], r["current"]), proposed,
+    return [_u(r["symbol"]), label, _value(r["parameter"], r["current"]), proposed,
             _change(r["parameter"], r["current"], r["proposed"])]
+
+
+def specification_cells(r: Mapping[str, Any]) -> list[str]:
+    """One specification row (:func:`specification_rows`) as plain text, exactly as the forum post prints
+    it: Asset | Parameter (with its tier bracket) | Current | Proposed | Change."""
+    return [_unmarked(c) for c in _spec_cells(r)]
+
+
+def parameter_change_cells(parameter: str, tier: int | None, old: float | None, new: float | None) -> list[str]:
+    """Parameter label (with its 1-based tier), old value, new value and change, formatted as the forum post
+    formats them (fractions in percent, max leverage in x, changes in basis points or x)."""
+    label = _LABELS.get(parameter, parameter) + ("" if tier is None else f", tier {tier + 1}")
+    return [label, _value(parameter, old), _value(parameter, new), _change(parameter, old, new)]
 
 
 def _specification(doc: _Doc) -> list[Block]:
@@ -746,7 +875,7 @@ def _specification(doc: _Doc) -> list[Block]:
         *_peers(doc),
     ]
     if doc.profile == "perp":
-        limits = [f"{a['symbol']}: no tier above {format_notional(a['position_limit'])}" for a in doc.assets
+        limits = [f"{_u(a['symbol'])}: no tier above {format_notional(a['position_limit'])}" for a in doc.assets
                   if a.get("position_limit") is not None and a["status"] == "ok"]
         if limits:
             blocks.append(("p", "Position limits (notional above which no tier is offered): " + "; ".join(limits) + "."))
@@ -756,14 +885,14 @@ def _specification(doc: _Doc) -> list[Block]:
         blocks.append(("p", "Values set by committee members instead of the model, with their written "
                             "justification (coverage figures stay the model's for the values before the override)."))
         blocks.append(("table", ["Asset", "Parameter", "Before", "Override", "Revision", "By", "Justification"], [
-            [o["symbol"], o["parameter"] + ("" if o["tier"] is None else f", tier {o['tier'] + 1}"),
-             _value(o["parameter"], o["old"]), _value(o["parameter"], o["new"]), str(o.get("revision", "")),
-             f"@{o.get('by', '')}", str(o.get("justification", ""))]
+            [_u(o["symbol"]), _u(o["parameter"]) + ("" if o["tier"] is None else f", tier {_u(o['tier'] + 1)}"),
+             _value(o["parameter"], o["old"]), _value(o["parameter"], o["new"]), _u(o.get("revision", "")),
+             f"@{_u(o.get('by', ''))}", _u(o.get("justification", ""))]
             for o in rev["overrides"]
         ]))
     if doc.content.get("skipped"):
         blocks.append(("h3", "Assets left out"))
-        blocks.append(("ul", [f"{s['symbol']}: {s['reason']}" for s in doc.content["skipped"]]))
+        blocks.append(("ul", [f"{_u(s['symbol'])}: {_u(s['reason'])}" for s in doc.content["skipped"]]))
     return blocks
 
 
@@ -821,8 +950,9 @@ def _methodology(doc: _Doc) -> list[Block]:
                      f"{_pct(p.get('bonus_confidence', 0.99), 0)} of a {p.get('liquidator_hold_hours', 1):g}-hour fall "
                      f"at the stressed volatility), rounded up; LT = (1 - covered move) / (1 + bonus) (rounded down); "
                      f"LTV = LT - {_pct(p['ltv_buffer'])}; steps of {_pct(policy['rounding']['lending_step'])}.")
-        bonus_rows = [[a["symbol"], str(a["bonus"]["debt_asset"]) + ("" if a["bonus"]["debt_stable"] else " (ratio)"),
-                       str(a["bonus"]["liquidity_source"]), _pct(a["bonus"]["slippage"]),
+        bonus_rows = [[_u(a["symbol"]),
+                       _u(a["bonus"]["debt_asset"]) + ("" if a["bonus"]["debt_stable"] else " (ratio)"),
+                       _u(a["bonus"]["liquidity_source"]), _pct(a["bonus"]["slippage"]),
                        _pct(a["bonus"]["inventory_risk"]), _pct(a["bonus"]["incentive"]), _pct(a["bonus"]["total"]),
                        _pct(a["liquidation_bonus"])] for a in doc.assets if a.get("bonus")]
     g = policy["guardrails"]
@@ -831,10 +961,10 @@ def _methodology(doc: _Doc) -> list[Block]:
                  + ("; lending limits in bps: " + ", ".join(f"{k} {v:g}" for k, v in
                                                                sorted(g['lending_max_change_bps'].items()))
                     if doc.profile == "lending" else "") + ".")
-    items.append(f"Policy key `{policy.get('policy_key', '-')}`.")
+    items.append(f"Policy key {_code(policy.get('policy_key', '-'))}.")
     blocks: list[Block] = [("ul", items)]
     if doc.profile == "perp":
-        mpor_rows = [[a["symbol"], str(k + 1), format_notional(_finite(t.get("cost_notional"))),
+        mpor_rows = [[_u(a["symbol"]), str(k + 1), format_notional(_finite(t.get("cost_notional"))),
                       _hours(t.get("horizon_hours")), _pct(t.get("covered_move")), _pct(t.get("close_out_cost")),
                       _pct(t["mmf"]), _pct(t["coverage"]) + (" (under-covered)" if t.get("under_covered") else "")]
                      for a in doc.assets for k, t in enumerate(a.get("tiers") or [])]
@@ -842,7 +972,7 @@ def _methodology(doc: _Doc) -> list[Block]:
             blocks += [("h3", "Margin period of risk and coverage per tier"),
                        ("table", ["Asset", "Tier", "Close-out of", "MPOR", "Covered move", "Close-out cost", "MMF",
                                   "Coverage"], mpor_rows)]
-    band_rows = [[a["symbol"], _hours(m["horizon_hours"]), f"{str(m['measure']).upper()} {_pct(m['confidence'])}",
+    band_rows = [[_u(a["symbol"]), _hours(m["horizon_hours"]), f"{str(m['measure']).upper()} {_pct(m['confidence'])}",
                   _pct(m["fitted"]), _pct(m.get("fhs")), _pct(m.get("empirical")),
                   "-" if m.get("nu") is None else f"{m['nu']:.2f}", f"{m['combine']} -> {m['bound']}"]
                  for a in doc.assets for m in [a.get("model_risk")] if m]
@@ -861,13 +991,13 @@ def _methodology(doc: _Doc) -> list[Block]:
     blocks.append(("h3", "Volatility model"))
     specs = prov.get("model_specs", {})
     blocks.append(("ul", [
-        f"`{key}`: model {s.get('model')} (candidates {', '.join(s.get('candidates') or []) or '-'}), "
+        f"{_code(key)}: model {s.get('model')} (candidates {', '.join(s.get('candidates') or []) or '-'}), "
         f"{s.get('dist')} innovations, {s.get('mean')} mean, risk method {s.get('risk_method')} "
         f"({s.get('n_sims')} paths), at least {s.get('min_history')} returns for a GARCH fit (else EWMA, lambda "
         f"{s.get('ewma_lambda')})" for key, s in sorted(specs.items())
     ] or ["-"]))
     blocks.append(("h3", "Anti-procyclicality (EMIR RTS 153/2013 Art. 28)"))
-    binding = [f"{a['symbol']}: {', '.join(a['covered_move']['binding'])}" for a in doc.assets
+    binding = [f"{_u(a['symbol'])}: {_u(', '.join(a['covered_move']['binding']))}" for a in doc.assets
                if a["covered_move"]["binding"]]
     blocks.append(("ul", [*_apc_lines(policy), "Tools that changed the covered move: "
                           + ("; ".join(binding) if binding else "none") + "."]))
@@ -878,20 +1008,21 @@ def _methodology(doc: _Doc) -> list[Block]:
         c = a.get("context") or {}
         cm = a["covered_move"]
         rows.append([
-            a["symbol"], f"{c.get('freq', '-')} {c.get('kind', '-')} ({c.get('source', '-')})"
+            _u(a["symbol"]), f"{_u(c.get('freq', '-'))} {_u(c.get('kind', '-'))} ({_u(c.get('source', '-'))})"
             + (" [synthetic]" if c.get("synthetic") and c.get("source") != "synthetic" else "")
-            + (f": {c['selection']}" if c.get("selection") else ""),
-            f"{str(c.get('first_bar', '-'))[:10]} to {str(c.get('last_bar', '-'))[:10]}",
-            str(c.get("model", "-")) + (" (EWMA fallback)" if c.get("fallback") else ""),
+            + (f": {_u(c['selection'])}" if c.get("selection") else ""),
+            f"{_u(str(c.get('first_bar', '-'))[:10])} to {_u(str(c.get('last_bar', '-'))[:10])}",
+            _u(c.get("model", "-")) + (" (EWMA fallback)" if c.get("fallback") else ""),
             f"{_pct(cm['vol_forecast_annualised'], 0)} / {_pct(cm['vol_long_run_annualised'], 0)} / "
             f"{_pct(cm['vol_stressed_annualised'], 0)}",
             f"{_pct(cm['model'])} -> {_pct(cm['final'])}", format_notional(_finite(c.get("adv"))),
-            f"`{c.get('fingerprint', '-')}`",
+            _code(c.get("fingerprint", "-")),
         ])
     blocks.append(("table", ["Asset", "Series", "Bars", "Model", "Vol forecast / long-run / stressed (annual)",
                              "Covered move (model -> final)", "ADV", "Data fingerprint (SHA-256)"], rows))
     pkgs = prov.get("packages", {})
-    blocks.append(("p", "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(pkgs.items())) + ". Proposal hash "
+    blocks.append(("p", "Software: " + ", ".join(f"{_u(k)} {_u(v)}" for k, v in sorted(pkgs.items()))
+                        + ". Proposal hash "
                         f"(SHA-256 of the canonical JSON content): `{doc.id}`."))
     return blocks
 
@@ -910,7 +1041,7 @@ def _bt_cell(value: Any, spec: str | None) -> str:
     if value is None:
         return "-"
     if spec is None:
-        return str(value)
+        return _u(value)
     v = _finite(value)
     if v is None:
         return "-"
@@ -928,8 +1059,8 @@ def _backtest(doc: _Doc) -> list[Block]:
     if b is None:
         return [("p", "No backtest attached to this export. Run one (walk-forward, no look-ahead) and attach it "
                       "before the vote.")]
-    blocks: list[Block] = [("p", f"Backtest `{b['id']}` over {b['start']} to {b['end']}"
-                                 + (f" (computed {b['created_at']})" if b.get("created_at") else "")
+    blocks: list[Block] = [("p", f"Backtest {_code(b['id'])} over {_u(b['start'])} to {_u(b['end'])}"
+                                 + (f" (computed {_u(b['created_at'])})" if b.get("created_at") else "")
                                  + ". An exception is a realised adverse move over the horizon beyond the margin in "
                                    "force at its start. Kupiec: unconditional coverage; Christoffersen: "
                                    "independence; CC: both (p-values, small = reject the model). Traffic light as "
@@ -945,19 +1076,19 @@ def _risks(doc: _Doc) -> list[Block]:
     items: list[str] = []
     below = _below_confidence(doc)
     if below:
-        items.append(f"Current parameters of {', '.join(below)} cover less than {_pct(policy['confidence'])} under "
+        items.append(f"Current parameters of {_symbols(below)} cover less than {_pct(policy['confidence'])} under "
                      "today's model: delaying this change leaves that gap open.")
     unmarg = [a["symbol"] for a in doc.assets if a["status"] != "ok"]
     if unmarg:
-        items.append(f"{', '.join(unmarg)}: the model finds no safe leverage / borrowing power (unmarginable): "
+        items.append(f"{_symbols(unmarg)}: the model finds no safe leverage / borrowing power (unmarginable): "
                      "consider reduce-only, freezing or delisting.")
     for a in doc.assets:
         c = a.get("context") or {}
         if c.get("fallback"):
-            items.append(f"{a['symbol']}: the volatility model fell back to EWMA ({c['fallback']}).")
+            items.append(f"{_u(a['symbol'])}: the volatility model fell back to EWMA ({_u(c['fallback'])}).")
     synthetic = [a["symbol"] for a in doc.assets if (a.get("context") or {}).get("synthetic")]
     if synthetic:
-        items.append(f"{', '.join(synthetic)} use synthetic (demo) data: not a basis for a real decision.")
+        items.append(f"{_symbols(synthetic)} use synthetic (demo) data: not a basis for a real decision.")
     under = _under_covered(doc)
     if under:
         items.append("Under-covered tiers (a guardrail holds the MMF below what the model asks, so these tiers keep "
@@ -966,12 +1097,12 @@ def _risks(doc: _Doc) -> list[Block]:
     stressed = [a["symbol"] for a in doc.assets if a.get("regime") == "stress"]
     if stressed:
         allow = bool((policy.get("guardrails") or {}).get("loosen_in_stress"))
-        items.append(f"{', '.join(stressed)} {'are' if len(stressed) > 1 else 'is'} in a stressed volatility regime: "
+        items.append(f"{_symbols(stressed)} {'are' if len(stressed) > 1 else 'is'} in a stressed volatility regime: "
                      + ("the policy allows margins to loosen in stress." if allow else
                         "no margin parameter loosens against the current one while it lasts."))
     capped = [ln for ln in _lines(doc) if ln["bound"] == "max_change"]
     if capped:
-        ex = "; ".join(f"{ln['symbol']} {ln['parameter']}"
+        ex = "; ".join(f"{_u(ln['symbol'])} {_u(ln['parameter'])}"
                        + ("" if ln["tier"] is None else f" tier {ln['tier'] + 1}")
                        + f": model {_value(ln['parameter'], ln['model'])}, proposed {_value(ln['parameter'], ln['proposed'])}"
                        for ln in capped[:5])
@@ -983,14 +1114,14 @@ def _risks(doc: _Doc) -> list[Block]:
         items.append(f"{len(overridden)} value{'s' if len(overridden) != 1 else ''} set by manual override: their "
                      "coverage was not recomputed by the model.")
     if doc.content.get("skipped"):
-        items.append(f"Not covered by this proposal: {', '.join(s['symbol'] for s in doc.content['skipped'])}.")
+        items.append(f"Not covered by this proposal: {_symbols(s['symbol'] for s in doc.content['skipped'])}.")
     items.append("Model risk: the covered move relies on the fitted volatility model and its tail distribution; "
                  "regime changes faster than the horizon, oracle failures and thin liquidity are not in the model.")
     if doc.backtest is None:
         items.append("No backtest is attached to this export.")
     steps = [
         "Forum discussion of this ARFC; answer questions in the thread.",
-        f"Committee sign-off (quorum of {(doc.workflow or {}).get('quorum', 2)}, no unresolved dissent) and "
+        f"Committee sign-off (quorum of {_u((doc.workflow or {}).get('quorum', 2))}, no unresolved dissent) and "
         "approval by the chair.",
         "Snapshot vote, then the on-chain payload: `riskparams export ID --format "
         + ("dydx" if doc.profile == "perp" else "aave") + "` from the approved proposal.",
@@ -1006,27 +1137,43 @@ def _committee_record(doc: _Doc) -> list[Block]:
     blocks: list[Block] = []
     so = wf.get("sign_offs", [])
     counted = [v for v in so if v.get("counted")]
-    blocks.append(("p", f"Status {_STATUS_LABEL.get(str(wf.get('status')), wf.get('status'))}; revision "
-                        f"{wf.get('revision')}; {len(counted)} sign-offs counted of the {wf.get('quorum')} needed"
+    blocks.append(("p", f"Status {_u(_STATUS_LABEL.get(str(wf.get('status')), wf.get('status')))}; revision "
+                        f"{_u(wf.get('revision'))}; {len(counted)} sign-offs counted of the {_u(wf.get('quorum'))} "
+                        "needed"
                         + (f"; {len(wf.get('dissents', []))} unresolved dissent" if wf.get("dissents") else "") + "."))
-    votes = [f"Signed off: {v['name']} (@{v['member']}), {v['at']}" + (f": {v['comment']}" if v.get("comment") else "")
-             + ("" if v.get("counted") else " (not counted)") for v in so]
-    votes += [f"Dissent: {v['name']} (@{v['member']}), {v['at']}: {v.get('comment') or ''}"
-              for v in wf.get("dissents", [])]
+    votes = [f"Signed off: {_member(v['name'], v['member'])}, {_u(v['at'])}"
+             + (f": {_u(v['comment'])}" if v.get("comment") else "")
+             + ("" if v.get("counted") else " (not counted)") + _signed(v) for v in so]
+    votes += [f"Dissent: {_member(v['name'], v['member'])}, {_u(v['at'])}: {_u(v.get('comment') or '')}"
+              + _signed(v) for v in wf.get("dissents", [])]
     if votes:
         blocks.append(("ul", votes))
     decision = wf.get("decision")
     if decision:
-        blocks.append(("p", f"Decision: {decision['action']} by {decision['actor_name']} (@{decision['actor']}) at "
-                            f"{decision['at']}" + (f": {decision['comment']}" if decision.get("comment") else "") + "."))
+        who = _member(decision["actor_name"], decision["actor"])
+        blocks.append(("p", f"Decision: {_u(decision['action'])} by {who} at {_u(decision['at'])}"
+                            + (f": {_u(decision['comment'])}" if decision.get("comment") else "") + "."))
     events = wf.get("events", [])
     if events:
         blocks.append(("table", ["Time (UTC)", "Member", "Action", "Status", "Comment"], [
-            [str(e["at"]), f"@{e['actor']} ({e['actor_role']})", str(e["action"]),
-             f"{e.get('from_status') or '-'} -> {e.get('to_status') or '-'}", str(e.get("comment") or "")]
+            [_u(e["at"]), f"@{_u(e['actor'])} ({_u(e['actor_role'])})", _u(e["action"]),
+             f"{_u(e.get('from_status') or '-')} -> {_u(e.get('to_status') or '-')}", _u(e.get("comment") or "")]
             for e in events
         ]))
+    if wf.get("committee"):
+        blocks.append(("p", f"Judged by the committee with hash {_code(str(wf['committee']))} (the committee file "
+                            "bound to the proposal when it entered review)."))
+    if wf.get("anchor"):
+        blocks.append(("p", f"Audit anchor: {_code(str(wf['anchor']))}, the audit-chain hash of the last event above. "
+                            "`riskparams verify --anchor HASH` on the venue's copy of the store checks that this "
+                            "record is still part of its history, unaltered."))
     return blocks
+
+
+def _signed(v: Mapping[str, Any]) -> str:
+    """`` (signed, eip712)`` for a vote that carries a signature."""
+    scheme = v.get("signed")
+    return f" (signed, {_u(scheme)})" if scheme else ""
 
 
 def _report(doc: _Doc) -> tuple[str, list[Block], list[Section]]:
@@ -1043,12 +1190,21 @@ def _report(doc: _Doc) -> tuple[str, list[Block], list[Section]]:
 
 
 def _footer(doc: _Doc) -> str:
-    return (f"Generated by riskparams from proposal `{doc.id}` (created {doc.created_at or '-'}); the same proposal, "
-            "committee record and backtest always export to the same bytes.")
+    return (f"Generated by riskparams from proposal `{doc.id}` (created {_u(doc.created_at or '-')}); the same "
+            "proposal, committee record and backtest always export to the same bytes.")
 
 
-def _md_cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+_SPACES = re.compile(r"\s+")
+
+
+def _md(text: object, *, cell: bool = False) -> str:
+    """One line of Markdown from a block's text: the report's own markup as it is (a run of white space as one
+    space; ``|`` escaped in a table cell), every piece of user text through :func:`escape_markdown`."""
+    def own(s: str) -> str:
+        s = _SPACES.sub(" ", s)
+        return s.replace("|", "\\|") if cell else s
+
+    return _render_text(text, escape_markdown, own).strip()
 
 
 def _md_blocks(blocks: Sequence[Block]) -> list[str]:
@@ -1056,21 +1212,20 @@ def _md_blocks(blocks: Sequence[Block]) -> list[str]:
     for b in blocks:
         kind = b[0]
         if kind == "p":
-            out += [str(b[1]), ""]
+            out += [_md(b[1]), ""]
         elif kind == "quote":
-            out += [f"> {b[1]}", ""]
+            out += [f"> {_md(b[1])}", ""]
         elif kind == "h3":
-            out += [f"### {b[1]}", ""]
+            out += [f"### {_md(b[1])}", ""]
         elif kind in ("ul", "ol"):
-            out += [(f"{k}. " if kind == "ol" else "- ") + " ".join(str(t).split())
-                    for k, t in enumerate(b[1], start=1)] + [""]
+            out += [(f"{k}. " if kind == "ol" else "- ") + _md(t) for k, t in enumerate(b[1], start=1)] + [""]
         elif kind == "kv":
-            out += [f"**{k}:** {v}  " for k, v in b[1]] + [""]
+            out += [f"**{_md(k)}:** {_md(v)}  " for k, v in b[1]] + [""]
         elif kind == "table":
             head, rows = b[1], b[2]
-            out.append("| " + " | ".join(_md_cell(h) for h in head) + " |")
+            out.append("| " + " | ".join(_md(h, cell=True) for h in head) + " |")
             out.append("|" + "|".join("---" for _ in head) + "|")
-            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+            out += ["| " + " | ".join(_md(c, cell=True) for c in row) + " |" for row in rows]
             out.append("")
     return out
 
@@ -1094,10 +1249,10 @@ def to_markdown(
     """
     doc = _doc(proposal, workflow, backtest)
     title, header, sections = _report(doc)
-    out = [f"# {title}", "", *_md_blocks(header)]
+    out = [f"# {_md(title)}", "", *_md_blocks(header)]
     for name, blocks in sections:
-        out += [f"## {name}", "", *_md_blocks(blocks)]
-    out += ["---", "", f"_{_footer(doc)}_", ""]
+        out += [f"## {_md(name)}", "", *_md_blocks(blocks)]
+    out += ["---", "", f"_{_md(_footer(doc))}_", ""]
     return "\n".join(out).encode("utf-8")
 
 
@@ -1106,8 +1261,9 @@ _INLINE_BOLD = re.compile(r"\*\*([^*]+)\*\*")
 
 
 def _h(text: object) -> str:
-    """Escaped HTML with ``code`` and **bold** spans."""
-    s = html.escape(str(text), quote=True)
+    """HTML of a block's text: the report's own text escaped, with its ``code`` and **bold** spans; every piece
+    of user text through :func:`escape_html`."""
+    s = _render_text(text, escape_html, lambda t: html.escape(t, quote=True))
     s = _INLINE_CODE.sub(r"<code>\1</code>", s)
     return _INLINE_BOLD.sub(r"<strong>\1</strong>", s)
 
@@ -1151,7 +1307,7 @@ def content_figures(content: Mapping[str, Any], key: str, *, backtest: Mapping[s
     assets = list(content["assets"])
     profile = str(content["profile"])
     if key == "covered":
-        return [charts.covered_move_bars([a["symbol"] for a in assets],
+        return [charts.covered_move_bars([_chart_text(a["symbol"]) for a in assets],
                                          [a["covered_move"]["model"] for a in assets],
                                          [a["covered_move"]["final"] for a in assets])]
     if key == "spec" and profile == "perp":
@@ -1163,12 +1319,12 @@ def content_figures(content: Mapping[str, Any], key: str, *, backtest: Mapping[s
             current = None if cur is None else [(t["notional_floor"], t["notional_cap"], t["max_leverage"], t["mmf"])
                                                 for t in cur["tiers"]]
             if proposed or current:
-                title = f"{a['symbol']}: tier ladder" + (", current vs proposed" if current else "") + (
+                title = f"{_chart_text(a['symbol'])}: tier ladder" + (", current vs proposed" if current else "") + (
                     "" if proposed else " (unmarginable: no tier proposed)")
                 figs.append(charts.tier_ladder(proposed, current, title=title, open_end=open_end))
         return figs
     if key == "spec":
-        syms = [a["symbol"] for a in assets]
+        syms = [_chart_text(a["symbol"]) for a in assets]
         names = ("ltv", "liquidation_threshold", "liquidation_bonus")
         values = {n: [float(a[n]) for a in assets] for n in names}
         has_current = any(a.get("current") for a in assets)
@@ -1178,7 +1334,8 @@ def content_figures(content: Mapping[str, Any], key: str, *, backtest: Mapping[s
         return [charts.lending_bars(syms, values, before)]
     if key == "backtest" and backtest is not None and backtest["results"]:
         rows = backtest["results"]
-        return [charts.backtest_exception_bars([f"{r['symbol']} {r['parameter_set']}" for r in rows],
+        return [charts.backtest_exception_bars([f"{_chart_text(r['symbol'])} {_chart_text(r['parameter_set'])}"
+                                                for r in rows],
                                                [_finite(r.get("exceptions")) or 0.0 for r in rows],
                                                [_finite(r.get("expected")) or 0.0 for r in rows])]
     return []
@@ -1227,7 +1384,7 @@ def to_html(
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f'<meta name="riskparams-proposal-id" content="{doc.id}">',
-        f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        f"<title>{html.escape(_unmarked(title))}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
         f"<h1>{_h(title)}</h1>", *_html_blocks(doc, header, counter),
     ]
     for name, blocks in sections:
@@ -1275,7 +1432,7 @@ def to_json_bundle(
         "proposal_hash": {"algorithm": "sha256", "of": "canonical JSON of the proposal content (sorted keys, no "
                           "whitespace, UTF-8)", "value": doc.id, "verified": True},
         "status": doc.status, "final": doc.final, "banner": doc.banner, "created_at": doc.created_at,
-        "profile": doc.profile, "as_of": doc.content.get("as_of"), "title": _title(doc),
+        "profile": doc.profile, "as_of": doc.content.get("as_of"), "title": _unmarked(_title(doc)),
         "specification": specification_rows(doc.content),
         "provenance": {
             "data": data, "policy_key": doc.content["policy"].get("policy_key"), "policy": doc.content["policy"],
@@ -1367,11 +1524,12 @@ def to_dydx(
                 "effective_imf": imf_ppm / 1e6, "effective_mmf": imf_ppm * mf_ppm / 1e12,
             })
             next_id += 1
-    summary = (f"{_title(doc)}. riskparams proposal {doc.id} ({_STATUS_LABEL.get(doc.status, doc.status)}), "
+    summary = (f"{_unmarked(_title(doc))}. riskparams proposal {doc.id} ({_STATUS_LABEL.get(doc.status, doc.status)}), "
                f"created {doc.created_at or '-'}. One liquidity tier per asset and notional tier; IMF and MMF from "
                "a volatility forecast at the committee's policy. See the forum post for the methodology.")
     payload = {
-        "title": _title(doc).removeprefix("[ARFC] ")[:140], "summary": summary, "metadata": f"riskparams:{doc.id}", "messages": messages,
+        "title": _unmarked(_title(doc)).removeprefix("[ARFC] ")[:140], "summary": summary,
+        "metadata": f"riskparams:{doc.id}", "messages": messages,
         "riskparams": {
             "proposal_id": doc.id, "status": doc.status, "final": doc.final, "banner": doc.banner,
             "option": _chosen_option(doc),
@@ -1437,7 +1595,8 @@ def to_aave(
         "KEEP_CURRENT": KEEP_CURRENT, "collateralUpdates": updates,
         "riskparams": {
             "proposal_id": doc.id, "status": doc.status, "final": doc.final, "banner": doc.banner,
-            "title": _title(doc), "created_at": doc.created_at, "unchanged": unchanged, "option": _chosen_option(doc),
+            "title": _unmarked(_title(doc)), "created_at": doc.created_at,
+ "unchanged": unchanged, "option": _chosen_option(doc),
             "mapping": {
                 "ltv": "floor(LTV x 1e4) bps (0.80 -> 8000)",
                 "liqThreshold": "floor(liquidation threshold x 1e4) bps (0.825 -> 8250)",

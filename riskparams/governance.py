@@ -62,7 +62,9 @@ Units: fractions (0.03 = 3 %); max leverage in x. Tier numbers are 0-based in th
 
 from __future__ import annotations
 
+import calendar
 import hashlib
+import json
 import math
 import os
 import re
@@ -76,11 +78,13 @@ from pathlib import Path
 from typing import Any
 
 from riskparams import export as _export
+from riskparams import signing
 from riskparams.domain import (
     LendingAssetProposal,
     ParamLine,
     PerpAssetProposal,
     Proposal,
+    canonical_json,
     validate_symbol,
 )
 from riskparams.exceptions import RiskParamsError
@@ -92,15 +96,17 @@ from riskparams.store.records import (
     get_proposal,
     latest_status,
     list_proposals,
-    save_proposal,
+    save_proposal_in,
 )
 
 __all__ = [
+    "ACTIONS",
     "COMMITTEE_ENV_VAR",
     "MEMBER_ENV_VAR",
     "ROLES",
     "Action",
     "AuditEvent",
+    "CommitteeChange",
     "Committee",
     "CommitteeError",
     "DiffRow",
@@ -113,8 +119,12 @@ __all__ = [
     "Status",
     "Vote",
     "Workflow",
+    "action_message",
     "apply_overrides",
     "approve",
+    "approve_committee_change",
+    "committee_changes",
+    "committee_from_content",
     "comment",
     "committee_from_dict",
     "diff",
@@ -124,12 +134,17 @@ __all__ = [
     "export_proposal",
     "list_governance",
     "load_committee",
+    "perform",
+    "propose_committee_change",
     "proposal_from_content",
     "reject",
     "retract",
     "revise",
     "sign_off",
+    "store_committee",
     "submit_for_review",
+    "typed_data",
+    "vote_committee_change",
     "withdraw",
     "workflow",
 ]
@@ -150,6 +165,9 @@ MAX_COMMENT = 10_000
 
 _HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{1,99}$")
+_ETH = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}$")
+_ED25519 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 class GovernanceError(RiskParamsError):
@@ -187,6 +205,21 @@ class Action(StrEnum):
     REVISION_CREATED = "revision_created"
     SUPERSEDED = "superseded"
     EXPORTED = "exported"
+    CREATED = "created"
+    BACKTEST_ATTACHED = "backtest_attached"
+    COMMITTEE_REGISTERED = "committee_registered"
+    COMMITTEE_CHANGE_PROPOSED = "committee_change_proposed"
+    COMMITTEE_CHANGED = "committee_changed"
+
+
+SIGNED_ACTIONS: tuple[str, ...] = (
+    Action.SIGNED_OFF.value, Action.DISSENTED.value, Action.APPROVED.value, Action.REJECTED.value,
+    Action.REVISED.value, Action.COMMITTEE_CHANGE_PROPOSED.value, Action.COMMITTEE_CHANGED.value,
+)
+"""Actions that carry a signature when the committee sets ``require_signatures`` (any action may carry one)."""
+
+COMMITTEE_LOG = gr.COMMITTEE_LOG
+"""``proposal_id`` of the audit events that register or change the store's committee."""
 
 
 _OPEN = (Status.DRAFT.value, Status.IN_REVIEW.value)
@@ -222,13 +255,22 @@ class Member:
     role : str
         ``chair``, ``member`` or ``observer``.
     address : str or None
-        Wallet or account address (unique); members may be named by it too.
+        Wallet or account address (unique); members may be named by it too. An Ethereum address
+        (``0x`` + 40 hex digits) verifies the member's EIP-712 signatures.
+    email : str or None
+        The identity the dashboard's OIDC provider or authenticating proxy reports for the member (unique,
+        case-insensitive); in those modes a user acts only as the member with their email.
+    ed25519 : str or None
+        The member's Ed25519 public key (64 hex digits), for members without a wallet: it verifies their
+        Ed25519 signatures.
     """
 
     name: str
     handle: str
     role: str
     address: str | None = None
+    email: str | None = None
+    ed25519: str | None = None
 
     @property
     def can_vote(self) -> bool:
@@ -240,9 +282,18 @@ class Member:
         """``'Name (@handle)'``."""
         return f"{self.name} (@{self.handle})"
 
+    @property
+    def eth_address(self) -> str | None:
+        """The address when it is an Ethereum address (``0x`` + 40 hex digits), else None."""
+        return self.address if self.address is not None and _ETH.match(self.address) else None
+
     def to_dict(self) -> dict[str, Any]:
-        """``{"handle", "name", "role", "address"}``."""
+        """``{"handle", "name", "role", "address"}`` (what the audit log records of the actor)."""
         return {"handle": self.handle, "name": self.name, "role": self.role, "address": self.address}
+
+    def keys_dict(self) -> dict[str, Any]:
+        """Everything the committee file says of the member (``to_dict`` plus ``email`` and ``ed25519``)."""
+        return {**self.to_dict(), "email": self.email, "ed25519": self.ed25519}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,6 +307,9 @@ class Committee:
         Sign-offs needed to approve, in [1, number of voting members]; default 2.
     author_may_sign : bool
         May an author of a revision (its submitter, or the member whose override made it) sign it off?
+    require_signatures : bool
+        Refuse sign-offs, dissents, approvals, rejections and overrides that carry no valid signature of the
+        acting member (every voting member then needs a key).
     source : str
         Where it was read from (used in error messages).
     """
@@ -263,6 +317,7 @@ class Committee:
     members: tuple[Member, ...]
     quorum: int = 2
     author_may_sign: bool = False
+    require_signatures: bool = False
     source: str = "committee"
 
     def __post_init__(self) -> None:
@@ -281,13 +336,18 @@ class Committee:
                 raise CommitteeError(f"{where}.role must be one of {', '.join(ROLES)}, got {m.role!r}.")
             if m.address is not None and (not isinstance(m.address, str) or not _ADDRESS.match(m.address)):
                 raise CommitteeError(f"{where}.address must be 2-100 letters, digits and . : _ -, got {m.address!r}.")
-            for key in (m.handle, m.address):
+            if m.email is not None and (not isinstance(m.email, str) or not _EMAIL.match(m.email)):
+                raise CommitteeError(f"{where}.email must be an email address, got {m.email!r}.")
+            if m.ed25519 is not None and (not isinstance(m.ed25519, str) or not _ED25519.match(m.ed25519)):
+                raise CommitteeError(f"{where}.ed25519 must be an Ed25519 public key of 64 hex digits, got "
+                                     f"{m.ed25519!r}.")
+            for key in (m.handle, m.address, m.email, m.ed25519):
                 if key is None:
                     continue
                 if key.lower() in seen:
                     raise CommitteeError(f"{where}: {key!r} already names {seen[key.lower()]}; handles and "
                                          "addresses must be unique.")
-                seen[key.lower()] = f"@{m.handle}" if key == m.address else f"members[{k}]"
+                seen[key.lower()] = f"members[{k}]" if key == m.handle else f"@{m.handle}"
         if not any(m.role == "chair" for m in self.members):
             raise CommitteeError(f"{src}: the committee needs at least one chair to record decisions.")
         voters = sum(m.can_vote for m in self.members)
@@ -296,6 +356,19 @@ class Committee:
                                  f"got {self.quorum!r}.")
         if not isinstance(self.author_may_sign, bool):
             raise CommitteeError(f"{src}: author_may_sign must be true or false, got {self.author_may_sign!r}.")
+        if not isinstance(self.require_signatures, bool):
+            raise CommitteeError(f"{src}: require_signatures must be true or false, got "
+                                 f"{self.require_signatures!r}.")
+        if self.require_signatures:
+            unkeyed = [m.handle for m in self.voters if m.eth_address is None and m.ed25519 is None]
+            if unkeyed:
+                raise CommitteeError(f"{src}: require_signatures is true but voting member @{unkeyed[0]} has no key "
+                                     "(an Ethereum address or an ed25519 public key).")
+
+    def find_email(self, email: str) -> Member | None:
+        """The member whose ``email`` is ``email`` (case-insensitive), None if nobody's."""
+        key = str(email).strip().lower()
+        return next((m for m in self.members if m.email is not None and m.email.lower() == key), None)
 
     def find(self, who: str) -> Member | None:
         """The member named by handle (``@`` optional) or address, case-insensitive; None if not listed."""
@@ -325,10 +398,21 @@ class Committee:
         """Members with a vote (chairs and members)."""
         return tuple(m for m in self.members if m.can_vote)
 
+    def content(self) -> dict[str, Any]:
+        """What the committee decides (its rules and members, not where it was read from): the canonical
+        JSON of this is what :attr:`hash` hashes and what the store keeps."""
+        return {"quorum": self.quorum, "author_may_sign": self.author_may_sign,
+                "require_signatures": self.require_signatures, "members": [m.keys_dict() for m in self.members]}
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of :meth:`content`."""
+        return hashlib.sha256(canonical_json(self.content()).encode("utf-8")).hexdigest()
+
     def to_dict(self) -> dict[str, Any]:
-        """``{"source", "quorum", "author_may_sign", "members": [...]}``."""
+        """``{"source", "quorum", "author_may_sign", "require_signatures", "members": [...]}``."""
         return {"source": self.source, "quorum": self.quorum, "author_may_sign": self.author_may_sign,
-                "members": [m.to_dict() for m in self.members]}
+                "require_signatures": self.require_signatures, "members": [m.keys_dict() for m in self.members]}
 
 
 def example_committee_path() -> Path:
@@ -342,7 +426,7 @@ def committee_from_dict(d: Mapping[str, Any], *, source: str = "committee") -> C
     Keys: ``quorum`` [2], ``author_may_sign`` [false], ``members`` (list of tables with ``name``,
     ``handle``, ``role`` and optionally ``address``).
     """
-    allowed = ("quorum", "author_may_sign", "members")
+    allowed = ("quorum", "author_may_sign", "require_signatures", "members")
     extra = sorted(set(d) - set(allowed))
     if extra:
         raise CommitteeError(f"{source}: unknown key {extra[0]!r}; allowed keys are {', '.join(allowed)}.")
@@ -353,16 +437,18 @@ def committee_from_dict(d: Mapping[str, Any], *, source: str = "committee") -> C
     for k, m in enumerate(raw):
         if not isinstance(m, Mapping):
             raise CommitteeError(f"{source}: members[{k}] must be a table with name, handle and role.")
-        bad = sorted(set(m) - {"name", "handle", "role", "address"})
+        bad = sorted(set(m) - {"name", "handle", "role", "address", "email", "ed25519"})
         if bad:
             raise CommitteeError(f"{source}: members[{k}] has unknown key {bad[0]!r}; allowed keys are name, "
-                                 "handle, role, address.")
+                                 "handle, role, address, email, ed25519.")
         for key in ("name", "handle", "role"):
             if key not in m:
                 raise CommitteeError(f"{source}: members[{k}] needs a {key}.")
-        members.append(Member(name=m["name"], handle=m["handle"], role=m["role"], address=m.get("address")))
+        members.append(Member(name=m["name"], handle=m["handle"], role=m["role"], address=m.get("address"),
+                              email=m.get("email"), ed25519=m.get("ed25519")))
     return Committee(members=tuple(members), quorum=d.get("quorum", 2),
-                     author_may_sign=d.get("author_may_sign", False), source=source)
+                     author_may_sign=d.get("author_may_sign", False),
+                     require_signatures=d.get("require_signatures", False), source=source)
 
 
 def load_committee(path: str | Path | None = None) -> Committee:
@@ -388,8 +474,151 @@ def load_committee(path: str | Path | None = None) -> Committee:
     return committee_from_dict(data, source=p.name)
 
 
-def _committee(committee: Committee | None) -> Committee:
-    return load_committee() if committee is None else committee
+def committee_from_content(text: str, committee_hash: str) -> Committee:
+    """The committee stored under ``committee_hash`` (its canonical JSON ``text``), after checking the hash.
+
+    Raises
+    ------
+    CommitteeError
+        The text no longer hashes to ``committee_hash`` (the store was altered) or is not a committee.
+    """
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != committee_hash:
+        raise CommitteeError(f"the stored committee {committee_hash[:12]} does not match its hash; the store was "
+                             "altered.")
+    raw = json.loads(text)
+    raw["members"] = [{k: v for k, v in m.items() if v is not None} for m in raw.get("members", [])]
+    return committee_from_dict(raw, source=f"committee {committee_hash[:12]}")
+
+
+def _stored_committee(cur: Any, committee_hash: str) -> Committee:
+    text = gr.committee_content(cur, committee_hash)
+    if text is None:
+        raise CommitteeError(f"the committee {committee_hash[:12]} named in the audit log is not in the store; the "
+                             "store was altered.")
+    return committee_from_content(text, committee_hash)
+
+
+def _resolve(cur: Any, given: Committee | None) -> tuple[Committee, bool]:
+    """The committee that governs the store now, and whether it is registered there.
+
+    The store's committee is the last one registered or changed (by a quorum) in its audit log. A committee
+    given by the caller (a ``--committee`` file) must be that one; when the store has none yet, the given
+    one (default :func:`load_committee`) is used and registered by the first action.
+    """
+    active = gr.active_committee_hash(cur)
+    if active is None:
+        return (load_committee() if given is None else given), False
+    stored = _stored_committee(cur, active)
+    if given is not None and given.hash != active:
+        raise CommitteeError(
+            f"the committee in {given.source} is not this store's committee ({active[:12]}, registered in its "
+            "audit log); changing the committee needs a change approved by a quorum of the current one "
+            "(riskparams committee propose FILE)."
+        )
+    return stored, True
+
+
+def _register(cur: Any, committee: Committee, member: Member, now: datetime) -> None:
+    """Record ``committee`` as the store's committee (its first governance action)."""
+    gr.put_committee(cur, committee.hash, canonical_json(committee.content()), now)
+    gr.insert_event(cur, proposal_id=COMMITTEE_LOG, at=now, actor=member.to_dict(),
+                    action=Action.COMMITTEE_REGISTERED.value, from_status=None, to_status=None,
+                    comment=f"committee read from {committee.source}",
+                    detail={"committee": committee.hash, "quorum": committee.quorum,
+                            "members": [m.handle for m in committee.members]})
+
+
+def _bound(cur: Any, pid: str) -> str | None:
+    """Hash of the committee a proposal was bound to when it last entered review (None: never submitted)."""
+    for e in reversed(gr.events(cur, pid)):
+        if e["action"] == Action.SUBMITTED:
+            h = e["detail"].get("committee")
+            return None if h is None else str(h)
+    return None
+
+
+def _judge(cur: Any, pid: str, status: str, committee: Committee) -> Committee:
+    """The committee that counts for a proposal: the one bound at review while it is in review or decided,
+    else the store's committee."""
+    h = _bound(cur, pid)
+    if h is None or h == committee.hash:
+        return committee
+    return _stored_committee(cur, h)
+
+
+def store_committee(store: Store, committee: Committee | None = None) -> Committee:
+    """The committee governing ``store`` (see :func:`_resolve`): the registered one, else ``committee`` /
+    :func:`load_committee`.
+
+    Raises
+    ------
+    CommitteeError
+        ``committee`` is given and is not the store's registered committee.
+    """
+    with store.reading() as cur:
+        return _resolve(cur, committee)[0]
+
+
+def _unix(t: datetime) -> int:
+    return calendar.timegm(t.timetuple())
+
+
+def _message_detail(detail: Mapping[str, Any] | None) -> str:
+    """What a signature covers of an action's detail besides the option: the overrides of a revision."""
+    if not detail:
+        return ""
+    if "override_labels" in detail:
+        return "; ".join(str(x) for x in detail["override_labels"])
+    return ""
+
+
+def action_message(proposal_id: str, action: str, member: Member, committee_hash: str, *,
+                   detail: Mapping[str, Any] | None = None, comment: str | None = None,
+                   timestamp: int) -> signing.ActionMessage:
+    """The message a member signs for one action (see :mod:`riskparams.signing`)."""
+    return signing.ActionMessage(
+        proposal=proposal_id, action=str(action), member=member.handle, committee=committee_hash,
+        option=str((detail or {}).get("option") or ""), detail=_message_detail(detail), comment=comment or "",
+        timestamp=int(timestamp),
+    )
+
+
+_NOUNS = {"signed_off": "a sign-off", "dissented": "a dissent", "approved": "an approval", "rejected": "a rejection",
+          "revised": "an override", "committee_change_proposed": "a committee change",
+          "committee_changed": "the approval of a committee change"}
+
+
+def _signature(cur: Any, committee: Committee, message: signing.ActionMessage, member: Member, now: datetime,
+               key: signing.KeyPair | None, signature: signing.Signature | None) -> dict[str, Any] | None:
+    """Sign or check the signature of an action; None when unsigned and the committee allows it."""
+    action = message.action
+    if key is None and signature is None:
+        if committee.require_signatures and action in SIGNED_ACTIONS:
+            raise GovernanceError(
+                f"the committee requires signed votes and decisions: {_NOUNS.get(action, action)} by "
+                f"@{member.handle} needs a signature (--key FILE, or a wallet signature of the typed data "
+                "from `riskparams typed-data`)."
+            )
+        return None
+    if key is not None:
+        if key.public.lower() not in {(member.eth_address or "").lower(), (member.ed25519 or "").lower()}:
+            raise GovernanceError(f"the {key.scheme} key given is not @{member.handle}'s key in the committee file.")
+        sig = signing.sign(message, key)
+    else:
+        assert signature is not None
+        sig = signature
+        age = _unix(now) - sig.timestamp
+        if age > signing.MAX_AGE_SECONDS:
+            raise GovernanceError(f"the signature is {age / 3600:.1f} hours old (at most "
+                                  f"{signing.MAX_AGE_SECONDS // 3600} hours); sign the action again.")
+        if -age > signing.MAX_SKEW_SECONDS:
+            raise GovernanceError("the signature is dated in the future; check the signing machine's clock.")
+    problem = signing.verify(message, sig, address=member.eth_address, ed25519=member.ed25519)
+    if problem is not None:
+        raise GovernanceError(problem)
+    if gr.signature_used(cur, sig.signature):
+        raise GovernanceError("this signature was already used for another action; sign this action anew.")
+    return sig.to_dict()
 
 
 # -------------------------------------------------------------------------------------------------
@@ -417,6 +646,10 @@ class AuditEvent:
     comment : str or None
     detail : dict
         E.g. ``{"revision": id}``, ``{"format": "md", "sha256": ...}``.
+    signature : dict or None
+        ``{"scheme", "signature", "timestamp"}`` of a signed action (see :mod:`riskparams.signing`).
+    chain_hash : str or None
+        The event's hash in the audit chain (an anchor for ``riskparams verify --anchor``).
     """
 
     event_id: int
@@ -431,6 +664,8 @@ class AuditEvent:
     to_status: str | None
     comment: str | None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    signature: Mapping[str, Any] | None = None
+    chain_hash: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (``at`` as ISO-8601 with ``Z``)."""
@@ -439,6 +674,7 @@ class AuditEvent:
             "actor_name": self.actor_name, "actor_role": self.actor_role, "actor_address": self.actor_address,
             "action": self.action, "from_status": self.from_status, "to_status": self.to_status,
             "comment": self.comment, "detail": dict(self.detail),
+            "signature": None if self.signature is None else dict(self.signature), "chain_hash": self.chain_hash,
         }
 
 
@@ -447,7 +683,7 @@ class Vote:
     """A member's standing vote on one revision.
 
     ``vote`` is ``sign_off`` or ``dissent``; ``counted`` says whether a sign-off counts toward the quorum
-    (see the module notes).
+    (see the module notes); ``signed`` is the scheme of its signature (None: unsigned).
     """
 
     member: str
@@ -457,11 +693,12 @@ class Vote:
     at: datetime
     comment: str | None
     counted: bool
+    signed: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
+        """JSON-safe dictionary (``signed``: the signature scheme, None when unsigned)."""
         return {"member": self.member, "name": self.name, "role": self.role, "vote": self.vote, "at": iso_z(self.at),
-                "comment": self.comment, "counted": self.counted}
+                "comment": self.comment, "counted": self.counted, "signed": self.signed}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -491,6 +728,9 @@ class Workflow:
     author_may_sign : bool
     events : tuple of AuditEvent
         The audit log of this revision, oldest first.
+    committee : str
+        Hash of the committee whose members count: the one bound when the proposal entered review, else the
+        store's committee.
     """
 
     proposal_id: str
@@ -507,6 +747,7 @@ class Workflow:
     quorum: int
     author_may_sign: bool
     events: tuple[AuditEvent, ...]
+    committee: str = ""
 
     @property
     def counted_sign_offs(self) -> tuple[Vote, ...]:
@@ -559,7 +800,8 @@ class Workflow:
             "proposal_id": self.proposal_id, "profile": self.profile, "created_at": iso_z(self.created_at),
             "status": status, "revision": self.revision, "parent_id": self.parent_id, "root_id": self.root_id,
             "children": list(self.children), "authors": list(self.authors), "quorum": self.quorum,
-            "author_may_sign": self.author_may_sign, "quorum_met": self.quorum_met,
+            "author_may_sign": self.author_may_sign, "quorum_met": self.quorum_met, "committee": self.committee,
+            "anchor": next((e.chain_hash for e in reversed(events) if e.chain_hash), None),
             "sign_offs": [v.to_dict() for v in self.sign_offs],
             "dissents": [v.to_dict() for v in self.dissents],
             "decision": None if decision is None else decision.to_dict(),
@@ -568,9 +810,11 @@ class Workflow:
 
 
 def _state(cur: Any, stored: StoredProposal, committee: Committee) -> Workflow:
-    """The workflow of a stored proposal, read with ``cur``."""
+    """The workflow of a stored proposal, read with ``cur``; votes count under the committee bound to it at
+    review (:func:`_judge`), ``committee`` being the store's."""
     pid = stored.id
     status = _norm(latest_status(cur, pid))
+    committee = _judge(cur, pid, status, committee)
     events = tuple(AuditEvent(**e) for e in gr.events(cur, pid))
     link = gr.revision_link(cur, pid)
     kids = tuple(gr.children(cur, pid))
@@ -584,20 +828,26 @@ def _state(cur: Any, stored: StoredProposal, committee: Committee) -> Workflow:
         if ev["action"] == Action.SIGNED_OFF:
             counted = m is not None and m.can_vote and (committee.author_may_sign or handle not in authors)
             sign_offs.append(Vote(member=handle, name=ev["actor_name"], role=ev["actor_role"], vote="sign_off",
-                                  at=ev["at"], comment=ev["comment"], counted=counted))
+                                  at=ev["at"], comment=ev["comment"], counted=counted, signed=_scheme_of(ev)))
         else:
             dissents.append(Vote(member=handle, name=ev["actor_name"], role=ev["actor_role"], vote="dissent",
-                                 at=ev["at"], comment=ev["comment"], counted=True))
+                                 at=ev["at"], comment=ev["comment"], counted=True, signed=_scheme_of(ev)))
     return Workflow(
         proposal_id=pid, profile=stored.profile, created_at=stored.created_at, status=status,
         revision=1 if link is None else int(link["revision"]), parent_id=None if link is None else link["parent_id"],
         root_id=pid if link is None else link["root_id"], children=kids, authors=tuple(authors),
         sign_offs=tuple(sign_offs), dissents=tuple(dissents), quorum=committee.quorum,
-        author_may_sign=committee.author_may_sign, events=events,
+        author_may_sign=committee.author_may_sign, events=events, committee=committee.hash,
     )
 
 
-def workflow(store: Store, proposal_id: str, *, committee: Committee | None = None) -> Workflow:
+def _scheme_of(ev: Mapping[str, Any]) -> str | None:
+    sig = ev.get("signature")
+    return None if not sig else str(sig.get("scheme"))
+
+
+def workflow(store: Store, proposal_id: str, *, committee: Committee | None = None,
+        key: signing.KeyPair | None = None, signature: signing.Signature | None = None) -> Workflow:
     """Where a proposal (id or unique prefix of >= 6 hex characters) stands in the workflow.
 
     Raises
@@ -605,9 +855,9 @@ def workflow(store: Store, proposal_id: str, *, committee: Committee | None = No
     ProposalNotFoundError
         No (or more than one) stored proposal matches.
     """
-    committee = _committee(committee)
     stored = get_proposal(store, proposal_id)
-    return _state(store.cursor(), stored, committee)
+    with store.reading() as cur:
+        return _state(cur, stored, _resolve(cur, committee)[0])
 
 
 # -------------------------------------------------------------------------------------------------
@@ -676,27 +926,53 @@ def _act(
     comment: str | None = None,
     detail: Mapping[str, Any] | None = None,
     extra: Extra | None = None,
+    key: signing.KeyPair | None = None,
+    signature: signing.Signature | None = None,
 ) -> Workflow:
-    """Validate and record one action in one transaction; returns the workflow after it."""
-    committee = _committee(committee)
-    member = committee.member(who)
-    stored = get_proposal(store, proposal_id)
-    now = now_utc()
-    with store.transaction() as cur:
-        state = _state(cur, stored, committee)
-        check(state, member)
-        to = state.status if to_status is None else to_status
-        if to != state.status:
-            append_status_in(cur, stored.id, to, actor=member.handle, note=comment, at=now)
-        gr.insert_event(cur, proposal_id=stored.id, at=now, actor=member.to_dict(), action=action.value,
-                        from_status=state.status, to_status=to, comment=comment, detail=detail)
-        if extra is not None:
-            extra(cur, state, member, now)
-    return _state(store.cursor(), stored, committee)
+    """Validate and record one action in one transaction; returns the workflow after it.
+
+    Everything that decides whether the action is allowed (the store's committee, the proposal's status and
+    votes, the signature) is read inside the write transaction, which holds the store's write lock: two
+    actors racing on one proposal are serialised and the second sees the first one's action.
+    """
+    with store.lease():  # one opening of the file for the whole action
+        stored = get_proposal(store, proposal_id)
+        now = now_utc()
+        with store.transaction() as cur:
+            active, registered = _resolve(cur, committee)
+            member = active.member(who)
+            status = _norm(latest_status(cur, stored.id))
+            bound = _bound(cur, stored.id)
+            stale_ok = (Action.WITHDRAWN, Action.COMMENTED)
+            if status == Status.IN_REVIEW and bound is not None and bound != active.hash and action not in stale_ok:
+                raise GovernanceError(
+                    f"the committee changed since proposal {_short(stored.id)} entered review; withdraw it and submit "
+                    "it again so that the current committee reviews it."
+                )
+            state = _state(cur, stored, active)
+            check(state, member)
+            if action == Action.SUBMITTED:
+                detail = {**(detail or {}), "committee": active.hash}
+            chash = active.hash if action == Action.SUBMITTED or bound is None else bound
+            stamp = _unix(now) if signature is None else signature.timestamp
+            message = action_message(stored.id, action.value, member, chash, detail=detail, comment=comment,
+                                     timestamp=stamp)
+            sig = _signature(cur, active, message, member, now, key, signature)
+            if not registered:
+                _register(cur, active, member, now)
+            to = state.status if to_status is None else to_status
+            if to != state.status:
+                append_status_in(cur, stored.id, to, actor=member.handle, note=comment, at=now)
+            gr.insert_event(cur, proposal_id=stored.id, at=now, actor=member.to_dict(), action=action.value,
+                            from_status=state.status, to_status=to, comment=comment, detail=detail, signature=sig)
+            if extra is not None:
+                extra(cur, state, member, now)
+            return _state(cur, stored, active)
 
 
 def submit_for_review(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
-                      committee: Committee | None = None) -> Workflow:
+                      committee: Committee | None = None,
+        key: signing.KeyPair | None = None, signature: signing.Signature | None = None) -> Workflow:
     """``draft -> in_review`` (chair or member); the submitter becomes an author of the revision.
 
     Parameters
@@ -728,7 +1004,7 @@ def submit_for_review(store: Store, proposal_id: str, who: str | Member, *, comm
             raise GovernanceError(f"proposal {_short(state.proposal_id)} is already in review.")
 
     return _act(store, proposal_id, who, committee, Action.SUBMITTED, check, to_status=Status.IN_REVIEW.value,
-                comment=text)
+                comment=text, key=key, signature=signature)
 
 
 def _vote_of(state: Workflow, handle: str) -> str | None:
@@ -739,7 +1015,8 @@ def _vote_of(state: Workflow, handle: str) -> str | None:
 
 
 def sign_off(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
-             committee: Committee | None = None) -> Workflow:
+             committee: Committee | None = None,
+        key: signing.KeyPair | None = None, signature: signing.Signature | None = None) -> Workflow:
     """Sign off a proposal in review (chair or member; once; replaces the member's own dissent).
 
     Raises
@@ -758,11 +1035,12 @@ def sign_off(store: Store, proposal_id: str, who: str | Member, *, comment: str 
             raise GovernanceError(f"@{member.handle} is an author of proposal {_short(state.proposal_id)} and may not "
                                   "sign it off (the committee's author_may_sign is false).")
 
-    return _act(store, proposal_id, who, committee, Action.SIGNED_OFF, check, comment=text)
+    return _act(store, proposal_id, who, committee, Action.SIGNED_OFF, check, comment=text, key=key, signature=signature)
 
 
 def dissent(store: Store, proposal_id: str, who: str | Member, *, comment: str,
-            committee: Committee | None = None) -> Workflow:
+            committee: Committee | None = None,
+        key: signing.KeyPair | None = None, signature: signing.Signature | None = None) -> Workflow:
     """Dissent from a proposal in review, with a comment saying why (chair or member; replaces the member's
     own sign-off). An unresolved dissent blocks approval.
 
@@ -779,11 +1057,12 @@ def dissent(store: Store, proposal_id: str, who: str | Member, *, comment: str,
         if _vote_of(state, member.handle) == "dissent":
             raise GovernanceError(f"@{member.handle} has already dissented on proposal {_short(state.proposal_id)}.")
 
-    return _act(store, proposal_id, who, committee, Action.DISSENTED, check, comment=text)
+    return _act(store, proposal_id, who, committee, Action.DISSENTED, check, comment=text, key=key, signature=signature)
 
 
 def retract(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
-            committee: Committee | None = None) -> Workflow:
+            committee: Committee | None = None,
+        key: signing.KeyPair | None = None, signature: signing.Signature | None = None) -> Workflow:
     """Withdraw one's own sign-off or dissent on a proposal in review (this resolves a dissent).
 
     Raises
@@ -800,7 +1079,37 @@ def retract(store: Store, proposal_id: str, who: str | Member, *, comment: str |
             raise GovernanceError(f"@{member.handle} has no sign-off or dissent on proposal "
                                   f"{_short(state.proposal_id)} to retract.")
 
-    return _act(store, proposal_id, who, committee, Action.RETRACTED, check, comment=text)
+    return _act(store, proposal_id, who, committee, Action.RETRACTED, check, comment=text, key=key, signature=signature)
+
+
+ACTIONS: dict[str, Action] = {
+    "submit": Action.SUBMITTED, "sign_off": Action.SIGNED_OFF, "dissent": Action.DISSENTED,
+    "retract": Action.RETRACTED, "approve": Action.APPROVED, "reject": Action.REJECTED,
+    "withdraw": Action.WITHDRAWN, "comment": Action.COMMENTED,
+}
+"""The workflow actions :func:`perform` runs, by verb, with the audit action each records."""
+
+
+def perform(store: Store, proposal_id: str, who: str | Member, verb: str, *, comment: str | None = None,
+            option: str | None = None, committee: Committee | None = None, key: signing.KeyPair | None = None,
+            signature: signing.Signature | None = None) -> Workflow:
+    """Run one workflow action named by its verb (a key of :data:`ACTIONS`): what the dashboard's buttons call.
+
+    ``option`` is used by ``approve`` only; ``comment`` is the text of ``comment``.
+    """
+    if verb not in ACTIONS:
+        raise GovernanceError(f"unknown action {verb!r}; one of {', '.join(ACTIONS)}.")
+    sign: dict[str, Any] = {"key": key, "signature": signature, "committee": committee}
+    if verb == "comment":
+        return _add_comment(store, proposal_id, who, text=comment or "", **sign)
+    if verb == "approve":
+        return approve(store, proposal_id, who, comment=comment, option=option, **sign)
+    funcs: dict[str, Callable[..., Workflow]] = {
+        "submit": submit_for_review, "sign_off": sign_off, "dissent": dissent, "retract": retract, "reject": reject,
+        "withdraw": withdraw,
+    }
+    text = comment or ("" if verb in ("dissent", "reject") else None)
+    return funcs[verb](store, proposal_id, who, comment=text, **sign)
 
 
 def _supersede_ancestors(cur: Any, state: Workflow, member: Member, now: datetime) -> None:
@@ -818,8 +1127,61 @@ def _supersede_ancestors(cur: Any, state: Workflow, member: Member, now: datetim
         pid = None if link is None else link["parent_id"]
 
 
+def _approval_detail(stored: StoredProposal, option: str | None) -> tuple[list[str], str | None,
+                                                                          dict[str, Any] | None]:
+    """The proposal's option names, the option an approval chooses (default the recommended one) and the
+    approval event's detail."""
+    opts = [str(o["name"]) for o in stored.content.get("options") or []]
+    rec = next((str(o["name"]) for o in stored.content.get("options") or [] if o.get("recommended")),
+               opts[0] if opts else None)
+    choice = rec if option is None else str(option).strip().lower()
+    return opts, choice, (None if choice is None else {"option": choice, "recommended": choice == rec})
+
+
+def typed_data(store: Store, proposal_id: str, who: str | Member, action: str, *, comment: str | None = None,
+               option: str | None = None, overrides: Sequence[Override] = (), committee: Committee | None = None,
+               at: datetime | None = None) -> dict[str, Any]:
+    """The EIP-712 typed data a member signs (in a wallet, or with ``riskparams keys sign``) for one action,
+    stamped now; pass the signature back with its timestamp (``message.timestamp``).
+
+    Parameters
+    ----------
+    proposal_id : str
+        A proposal id or prefix; for a committee change, ``'committee:'`` + the change id (or the new
+        committee's hash for ``committee_change_proposed``).
+    action : str
+        An :class:`Action` value: ``signed_off``, ``dissented``, ``approved``, ``rejected``, ``revised``, ...
+    comment, option, overrides
+        Exactly as the action will be given them (the comment is stripped as the action strips it).
+    """
+    act = Action(action)
+    text = _text(comment)
+    now = now_utc() if at is None else at
+    ref = str(proposal_id)
+    with store.reading() as cur:
+        active, _ = _resolve(cur, committee)
+        member = active.member(who)
+        if ref.lower().startswith("committee:"):
+            h = ref.split(":", 1)[1].lower()
+            if act != Action.COMMITTEE_CHANGE_PROPOSED:
+                h = _change_hash(cur, h)
+            msg = action_message(h, act.value, member, active.hash, comment=text, timestamp=_unix(now))
+            return signing.typed_data(msg)
+        stored = get_proposal(store, ref)
+        detail: dict[str, Any] | None = None
+        if act == Action.APPROVED:
+            detail = _approval_detail(stored, option)[2]
+        elif act == Action.REVISED:
+            detail = {"override_labels": [f"{o.label} = {o.value:.10g}" for o in overrides]}
+        bound = _bound(cur, stored.id)
+        chash = active.hash if act == Action.SUBMITTED or bound is None else bound
+        msg = action_message(stored.id, act.value, member, chash, detail=detail, comment=text, timestamp=_unix(now))
+    return signing.typed_data(msg)
+
+
 def approve(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
-            committee: Committee | None = None, option: str | None = None) -> Workflow:
+            committee: Committee | None = None, option: str | None = None,
+            key: signing.KeyPair | None = None, signature: signing.Signature | None = None) -> Workflow:
     """Record the committee's approval (a chair; in review; quorum of sign-offs; no unresolved dissent).
 
     Approving a revision marks its approved or exported ancestors ``superseded``. When the proposal carries
@@ -834,11 +1196,7 @@ def approve(store: Store, proposal_id: str, who: str | Member, *, comment: str |
     """
     text = _text(comment)
     stored = get_proposal(store, proposal_id)
-    opts = [str(o["name"]) for o in stored.content.get("options") or []]
-    rec = next((str(o["name"]) for o in stored.content.get("options") or [] if o.get("recommended")),
-               opts[0] if opts else None)
-    choice = rec if option is None else str(option).strip().lower()
-    detail = None if choice is None else {"option": choice, "recommended": choice == rec}
+    opts, choice, detail = _approval_detail(stored, option)
 
     def check(state: Workflow, member: Member) -> None:
         _require_chair(member, "approve a proposal")
@@ -856,11 +1214,12 @@ def approve(store: Store, proposal_id: str, who: str | Member, *, comment: str |
             raise GovernanceError(blocker)
 
     return _act(store, proposal_id, who, committee, Action.APPROVED, check, to_status=Status.APPROVED.value,
-                comment=text, detail=detail, extra=_supersede_ancestors)
+                comment=text, detail=detail, extra=_supersede_ancestors, key=key, signature=signature)
 
 
 def reject(store: Store, proposal_id: str, who: str | Member, *, comment: str,
-           committee: Committee | None = None) -> Workflow:
+           committee: Committee | None = None,
+        key: signing.KeyPair | None = None, signature: signing.Signature | None = None) -> Workflow:
     """Record the committee's rejection, with the reason (a chair; in review).
 
     Raises
@@ -880,11 +1239,12 @@ def reject(store: Store, proposal_id: str, who: str | Member, *, comment: str,
                                   "be rejected (withdraw a draft instead).")
 
     return _act(store, proposal_id, who, committee, Action.REJECTED, check, to_status=Status.REJECTED.value,
-                comment=text)
+                comment=text, key=key, signature=signature)
 
 
 def withdraw(store: Store, proposal_id: str, who: str | Member, *, comment: str | None = None,
-             committee: Committee | None = None) -> Workflow:
+             committee: Committee | None = None,
+        key: signing.KeyPair | None = None, signature: signing.Signature | None = None) -> Workflow:
     """``draft | in_review -> withdrawn`` (chair or member).
 
     Raises
@@ -901,18 +1261,231 @@ def withdraw(store: Store, proposal_id: str, who: str | Member, *, comment: str 
             raise GovernanceError(final)
 
     return _act(store, proposal_id, who, committee, Action.WITHDRAWN, check, to_status=Status.WITHDRAWN.value,
-                comment=text)
+                comment=text, key=key, signature=signature)
 
 
 def comment(store: Store, proposal_id: str, who: str | Member, *, text: str,
-            committee: Committee | None = None) -> Workflow:
+            committee: Committee | None = None,
+        key: signing.KeyPair | None = None, signature: signing.Signature | None = None) -> Workflow:
     """Add a comment to the audit log of a proposal (anyone listed, any status)."""
     body = _text(text, required="a comment cannot be empty.")
 
     def check(state: Workflow, member: Member) -> None:
         return None
 
-    return _act(store, proposal_id, who, committee, Action.COMMENTED, check, comment=body)
+    return _act(store, proposal_id, who, committee, Action.COMMENTED, check, comment=body, key=key, signature=signature)
+
+
+_add_comment = comment  # for perform(), whose ``comment`` argument shadows the function
+
+
+# -------------------------------------------------------------------------------------------------
+# committee changes
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitteeChange:
+    """A proposed replacement of the store's committee.
+
+    Attributes
+    ----------
+    committee_hash : str
+        Hash of the proposed committee (its id; ``riskparams committee`` commands take a prefix).
+    base : str
+        Hash of the committee it would replace (the one in force when it was proposed).
+    status : str
+        ``open``, ``approved`` (it is the store's committee now or was) or ``stale`` (another change was
+        approved first).
+    proposer : str
+    sign_offs, dissents : tuple of str
+        Handles of the standing votes of the committee in force.
+    quorum : int
+        Sign-offs needed (the quorum of the committee in force).
+    added, removed : tuple of str
+        Handles the change adds to or removes from the committee.
+    changed_rules : tuple of str
+        Rules it changes (``quorum``, ``author_may_sign``, ``require_signatures``, roles and keys of members).
+    """
+
+    committee_hash: str
+    base: str
+    status: str
+    proposer: str
+    sign_offs: tuple[str, ...]
+    dissents: tuple[str, ...]
+    quorum: int
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed_rules: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"committee_hash": self.committee_hash, "base": self.base, "status": self.status,
+                "proposer": self.proposer, "sign_offs": list(self.sign_offs), "dissents": list(self.dissents),
+                "quorum": self.quorum, "added": list(self.added), "removed": list(self.removed),
+                "changed_rules": list(self.changed_rules)}
+
+
+def _change_id(h: str) -> str:
+    return f"committee:{h}"
+
+
+def _differences(old: Committee, new: Committee) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    o = {m.handle: m for m in old.members}
+    n = {m.handle: m for m in new.members}
+    rules = [k for k in ("quorum", "author_may_sign", "require_signatures") if getattr(old, k) != getattr(new, k)]
+    rules += [f"@{h}" for h in sorted(set(o) & set(n)) if o[h].keys_dict() != n[h].keys_dict()]
+    return tuple(sorted(set(n) - set(o))), tuple(sorted(set(o) - set(n))), tuple(rules)
+
+
+def _change_state(cur: Any, h: str) -> CommitteeChange:
+    evs = gr.events(cur, _change_id(h))
+    if not evs:
+        raise GovernanceError(f"no committee change {h[:12]} was proposed.")
+    base = str(evs[0]["detail"].get("base"))
+    old, new = _stored_committee(cur, base), _stored_committee(cur, h)
+    active = gr.active_committee_hash(cur)
+    done = any(e["action"] == Action.COMMITTEE_CHANGED and e["detail"].get("committee") == h
+               for e in gr.events(cur, COMMITTEE_LOG))
+    status = "approved" if done else ("open" if active == base else "stale")
+    votes = gr.latest_votes(cur, [_change_id(h)]).get(_change_id(h), {})
+    added, removed, rules = _differences(old, new)
+    return CommitteeChange(
+        committee_hash=h, base=base, status=status, proposer=str(evs[0]["actor"]),
+        sign_offs=tuple(sorted(k for k, e in votes.items() if e["action"] == Action.SIGNED_OFF)),
+        dissents=tuple(sorted(k for k, e in votes.items() if e["action"] == Action.DISSENTED)),
+        quorum=old.quorum, added=added, removed=removed, changed_rules=rules,
+    )
+
+
+def _change_hash(cur: Any, ref: str) -> str:
+    key = str(ref).strip().lower().removeprefix("committee:")
+    if len(key) < 6 or any(c not in "0123456789abcdef" for c in key):
+        raise GovernanceError(f"{ref!r} is not a committee change id (at least 6 hex characters).")
+    found = sorted({str(e["detail"].get("committee")) for e in gr.events_like(cur, "committee:" + key)})
+    if not found:
+        raise GovernanceError(f"no committee change {ref!r} was proposed.")
+    if len(found) > 1:
+        raise GovernanceError(f"several committee changes start with {ref!r}; give more characters.")
+    return found[0]
+
+
+def _open_change(cur: Any, change: str, who: str | Member, *, chair: bool
+                 ) -> tuple[Committee, Member, str, CommitteeChange]:
+    """The committee in force, the member acting (a chair, or any voter), and the open change ``change``."""
+    active, _ = _resolve(cur, None)
+    member = active.member(who)
+    if chair:
+        _require_chair(member, "approve a committee change")
+    else:
+        _require_voter(member, "vote on a committee change")
+    h = _change_hash(cur, change)
+    state = _change_state(cur, h)
+    if state.status != "open":
+        raise GovernanceError(f"committee change {h[:12]} is {state.status}; only an open change takes votes or an "
+                              "approval.")
+    return active, member, h, state
+
+
+def _change_signature(cur: Any, active: Committee, member: Member, h: str, action: Action, text: str | None,
+                      now: datetime, key: signing.KeyPair | None, signature: signing.Signature | None
+                      ) -> dict[str, Any] | None:
+    msg = action_message(h, action.value, member, active.hash, comment=text,
+                         timestamp=_unix(now) if signature is None else signature.timestamp)
+    return _signature(cur, active, msg, member, now, key, signature)
+
+
+def propose_committee_change(store: Store, new: Committee, who: str | Member, *, comment: str | None = None,
+                             key: signing.KeyPair | None = None,
+                             signature: signing.Signature | None = None) -> CommitteeChange:
+    """Propose replacing the store's committee by ``new`` (a voting member of the committee in force).
+
+    The change takes effect when a chair of the committee in force approves it with a quorum of that
+    committee's sign-offs and no standing dissent (:func:`vote_committee_change`,
+    :func:`approve_committee_change`). Proposals in review when it takes effect must be submitted again.
+    """
+    text = _text(comment)
+    now = now_utc()
+    with store.transaction() as cur:
+        active, registered = _resolve(cur, None)
+        if not registered:
+            raise GovernanceError("this store has no committee yet: its first governance action registers the "
+                                  "committee it is given; no change is needed.")
+        member = active.member(who)
+        _require_voter(member, "propose a committee change")
+        h = new.hash
+        if h == active.hash:
+            raise GovernanceError("the proposed committee is the committee in force; nothing would change.")
+        if gr.events(cur, _change_id(h)):
+            raise GovernanceError(f"committee change {h[:12]} was already proposed.")
+        gr.put_committee(cur, h, canonical_json(new.content()), now)
+        detail = {"committee": h, "base": active.hash}
+        sig = _change_signature(cur, active, member, h, Action.COMMITTEE_CHANGE_PROPOSED, text, now, key, signature)
+        gr.insert_event(cur, proposal_id=_change_id(h), at=now, actor=member.to_dict(),
+                        action=Action.COMMITTEE_CHANGE_PROPOSED.value, from_status=None, to_status="open",
+                        comment=text, detail=detail, signature=sig)
+        return _change_state(cur, h)
+
+
+def vote_committee_change(store: Store, change: str, who: str | Member, vote: str, *, comment: str | None = None,
+                          key: signing.KeyPair | None = None,
+                          signature: signing.Signature | None = None) -> CommitteeChange:
+    """Sign off (``vote='sign_off'``), dissent (``'dissent'``, with a comment) or retract (``'retract'``) on an
+    open committee change, as a voting member of the committee in force."""
+    actions = {"sign_off": Action.SIGNED_OFF, "dissent": Action.DISSENTED, "retract": Action.RETRACTED}
+    if vote not in actions:
+        raise GovernanceError(f"vote must be one of {', '.join(actions)}, got {vote!r}.")
+    action = actions[vote]
+    text = _text(comment, required="a dissent needs a comment saying why." if vote == "dissent" else None)
+    now = now_utc()
+    with store.transaction() as cur:
+        active, member, h, state = _open_change(cur, change, who, chair=False)
+        mine = "sign_off" if member.handle in state.sign_offs else "dissent" if member.handle in state.dissents \
+            else None
+        if vote == "retract" and mine is None:
+            raise GovernanceError(f"@{member.handle} has no vote on committee change {h[:12]} to retract.")
+        if vote != "retract" and mine == vote:
+            raise GovernanceError(f"@{member.handle} has already voted {vote.replace('_', ' ')} on committee change "
+                                  f"{h[:12]}.")
+        if vote == "sign_off" and not active.author_may_sign and member.handle == state.proposer:
+            raise GovernanceError(f"@{member.handle} proposed committee change {h[:12]} and may not sign it off "
+                                  "(the committee's author_may_sign is false).")
+        sig = _change_signature(cur, active, member, h, action, text, now, key, signature)
+        gr.insert_event(cur, proposal_id=_change_id(h), at=now, actor=member.to_dict(), action=action.value,
+                        from_status="open", to_status="open", comment=text, detail={"committee": h}, signature=sig)
+        return _change_state(cur, h)
+
+
+def approve_committee_change(store: Store, change: str, who: str | Member, *, comment: str | None = None,
+                             key: signing.KeyPair | None = None,
+                             signature: signing.Signature | None = None) -> CommitteeChange:
+    """Make an open committee change the store's committee (a chair of the committee in force; its quorum of
+    counted sign-offs; no standing dissent)."""
+    text = _text(comment)
+    now = now_utc()
+    with store.transaction() as cur:
+        active, member, h, state = _open_change(cur, change, who, chair=True)
+        if state.dissents:
+            raise GovernanceError(f"committee change {h[:12]} has unresolved dissent from "
+                                  f"{', '.join('@' + d for d in state.dissents)}.")
+        counted = [x for x in state.sign_offs if (m := active.find(x)) is not None and m.can_vote
+                   and (active.author_may_sign or x != state.proposer)]
+        if len(counted) < active.quorum:
+            raise GovernanceError(f"committee change {h[:12]} has {len(counted)} of the {active.quorum} sign-offs it "
+                                  "needs.")
+        sig = _change_signature(cur, active, member, h, Action.COMMITTEE_CHANGED, text, now, key, signature)
+        gr.insert_event(cur, proposal_id=COMMITTEE_LOG, at=now, actor=member.to_dict(),
+                        action=Action.COMMITTEE_CHANGED.value, from_status=None, to_status=None, comment=text,
+                        detail={"committee": h, "base": active.hash}, signature=sig)
+        return _change_state(cur, h)
+
+
+def committee_changes(store: Store) -> list[CommitteeChange]:
+    """Every proposed committee change, oldest first."""
+    with store.reading() as cur:
+        hashes = [str(e["detail"].get("committee")) for e in gr.events_like(cur, "committee:")
+                  if e["action"] == Action.COMMITTEE_CHANGE_PROPOSED]
+        return [_change_state(cur, h) for h in hashes]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -1228,6 +1801,8 @@ def revise(
     *,
     justification: str,
     committee: Committee | None = None,
+    key: signing.KeyPair | None = None,
+    signature: signing.Signature | None = None,
 ) -> Revision:
     """Override parameters: store a NEW revision (a draft) linked to the proposal, with the justification.
 
@@ -1241,6 +1816,10 @@ def revise(
         At least one; tiers 0-based (see :meth:`Override.parse` for the 1-based text form).
     justification : str
         Required written justification (recorded in the audit log and in the revision's content).
+    key, signature : optional
+        Sign the override (the ``revised`` event) with the member's key, or pass a signature made elsewhere
+        (a wallet) of :func:`typed_data` for action ``revised``; required when the committee sets
+        ``require_signatures``.
 
     Raises
     ------
@@ -1250,40 +1829,46 @@ def revise(
         An observer, no justification, a superseded / withdrawn proposal, an open revision already exists,
         or an invalid override (see :func:`apply_overrides`).
     """
-    committee = _committee(committee)
-    member = committee.member(who)
-    _require_voter(member, "override parameters")
     just = _text(justification, required="an override needs a written justification.", what="justification")
     assert just is not None
     parent = get_proposal(store, proposal_id)
-    state = _state(store.cursor(), parent, committee)
-    _check_revisable(state, store.cursor())
-    number = state.revision + 1
-    proposal = apply_overrides(parent.content, overrides, parent_id=parent.id, root_id=state.root_id,
-                               revision=number, author=member.handle, justification=just)
-    records = proposal.provenance["revision"]["overrides"][-len(overrides):]
-    stored = save_proposal(store, proposal, actor=member.handle)
-    if not stored.is_new:
-        raise GovernanceError(f"this revision is already stored as proposal {_short(stored.id)}.")
     now = now_utc()
     with store.transaction() as cur:
-        state = _state(cur, parent, committee)
+        active, registered = _resolve(cur, committee)
+        member = active.member(who)
+        _require_voter(member, "override parameters")
+        state = _state(cur, parent, active)
         _check_revisable(state, cur)
-        gr.insert_revision(cur, proposal_id=stored.id, parent_id=parent.id, root_id=state.root_id, revision=number,
+        number = state.revision + 1
+        proposal = apply_overrides(parent.content, overrides, parent_id=parent.id, root_id=state.root_id,
+                                   revision=number, author=member.handle, justification=just)
+        records = proposal.provenance["revision"]["overrides"][-max(1, len(overrides)):]
+        labels = [f"{o.label} = {o.value:.10g}" for o in overrides]
+        chash = _bound(cur, parent.id) or active.hash
+        stamp = _unix(now) if signature is None else signature.timestamp
+        message = action_message(parent.id, Action.REVISED.value, member, chash,
+                                 detail={"override_labels": labels}, comment=just, timestamp=stamp)
+        sig = _signature(cur, active, message, member, now, key, signature)
+        if not registered:
+            _register(cur, active, member, now)
+        new_id, is_new = save_proposal_in(cur, store, proposal, actor=member.handle)
+        if not is_new:
+            raise GovernanceError(f"this revision is already stored as proposal {_short(new_id)}.")
+        gr.insert_revision(cur, proposal_id=new_id, parent_id=parent.id, root_id=state.root_id, revision=number,
                            at=now, actor=member.handle, justification=just)
         parent_to = Status.SUPERSEDED.value if state.status in _OPEN else state.status
         if parent_to != state.status:
             append_status_in(cur, parent.id, parent_to, actor=member.handle,
-                             note=f"superseded by revision {stored.id[:12]}", at=now)
+                             note=f"superseded by revision {new_id[:12]}", at=now)
         gr.insert_event(cur, proposal_id=parent.id, at=now, actor=member.to_dict(), action=Action.REVISED.value,
                         from_status=state.status, to_status=parent_to, comment=just,
-                        detail={"revision": stored.id, "overrides": records})
-        gr.insert_event(cur, proposal_id=stored.id, at=now, actor=member.to_dict(),
+                        detail={"revision": new_id, "overrides": records, "override_labels": labels}, signature=sig)
+        gr.insert_event(cur, proposal_id=new_id, at=now, actor=member.to_dict(),
                         action=Action.REVISION_CREATED.value, from_status=None, to_status=Status.DRAFT.value,
                         comment=just, detail={"parent": parent.id, "revision": number, "overrides": records})
-    new = get_proposal(store, stored.id)
-    cur2 = store.cursor()
-    return Revision(new, _state(cur2, new, committee), _state(cur2, parent, committee))
+    new = get_proposal(store, new_id)
+    with store.reading() as cur2:
+        return Revision(new, _state(cur2, new, active), _state(cur2, parent, active))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1366,7 +1951,8 @@ def diff(store: Store, old_id: str, new_id: str | None = None, *, changed_only: 
     """
     if new_id is None:
         child = get_proposal(store, old_id)
-        link = gr.revision_link(store.cursor(), child.id)
+        with store.reading() as cur:
+            link = gr.revision_link(cur, child.id)
         if link is None:
             raise GovernanceError(f"proposal {_short(child.id)} has no parent revision; give two ids to compare.")
         older, newer = get_proposal(store, link["parent_id"]), child
@@ -1389,11 +1975,11 @@ def list_governance(
     """Newest proposals first, with their workflow: ``id, status, profile, assets, n_assets, sign_offs,
     dissents, quorum, revision, parent_id, created_at, as_of`` (``sign_offs`` / ``dissents``: handles of the
     standing votes; timestamps ISO-8601 with ``Z``)."""
-    committee = _committee(committee)
+    committee = store_committee(store, committee)
     rows = list_proposals(store, profile=profile, limit=limit)
     ids = [r["id"] for r in rows]
-    cur = store.cursor()
-    assets, links, votes = gr.proposal_assets(cur, ids), gr.revision_links(cur, ids), gr.latest_votes(cur, ids)
+    with store.reading() as cur:
+        assets, links, votes = gr.proposal_assets(cur, ids), gr.revision_links(cur, ids), gr.latest_votes(cur, ids)
     out = []
     for r in rows:
         pid = r["id"]
@@ -1428,6 +2014,8 @@ class ExportResult:
         The proposal was approved (not marked DRAFT).
     status : str
         The proposal's status after the export.
+    path : Path or None
+        The file written (``out``), None when only the bytes were returned.
     """
 
     data: bytes
@@ -1436,6 +2024,7 @@ class ExportResult:
     sha256: str
     final: bool
     status: str
+    path: Path | None = None
 
 
 def export_proposal(
@@ -1447,12 +2036,18 @@ def export_proposal(
     committee: Committee | None = None,
     backtest: Mapping[str, Any] | None = None,
     dydx_first_id: int = _export.DYDX_FIRST_TIER_ID,
+    out: str | Path | None = None,
 ) -> ExportResult:
     """Export a proposal (see :mod:`riskparams.export`) and record it: an ``exported`` audit event with the
     format and the SHA-256 of the bytes, and status ``exported`` on the first export of an approved proposal.
 
     Anyone listed may export. A proposal that is not approved exports marked DRAFT (or REJECTED, ...);
-    venue payloads (``dydx``, ``aave``) are refused unless it is approved.
+    venue payloads (``dydx``, ``aave``) are refused unless it is approved and its records verify
+    (:func:`riskparams.verify.verify`).
+
+    With ``out`` the bytes are written to that file in the same step as the record: the file is written
+    under a temporary name first and renamed into place inside the recording transaction, so a file that
+    cannot be written records nothing, and nothing is recorded without its file.
 
     Raises
     ------
@@ -1463,27 +2058,62 @@ def export_proposal(
     GovernanceError
         A venue payload of a proposal that is not approved.
     """
-    committee = _committee(committee)
-    member = committee.member(who)
     fmt = _export.check_format(fmt)
     stored = get_proposal(store, proposal_id)
     _export.check_profile(fmt, stored.profile)
-    state = _state(store.cursor(), stored, committee)
-    if fmt in _export.VENUE_FORMATS and state.status not in _DECIDED:
-        raise GovernanceError(f"venue payloads are exported only from approved proposals; proposal "
-                              f"{_short(stored.id)} is {state.status}.")
+    with store.reading() as cur:
+        active, _ = _resolve(cur, committee)
+        member = active.member(who)
+        state = _state(cur, stored, active)
+    if fmt in _export.VENUE_FORMATS:
+        if state.status not in _DECIDED:
+            raise GovernanceError(f"venue payloads are exported only from approved proposals; proposal "
+                                  f"{_short(stored.id)} is {state.status}.")
+        from riskparams.verify import verify
+
+        check = verify(store, stored.id)
+        if not check.ok:
+            raise GovernanceError(f"proposal {_short(stored.id)} does not verify ({len(check.problems)} problem"
+                                  f"{'s' if len(check.problems) != 1 else ''}, first: {check.problems[0].message.rstrip('.')}); "
+                                  "no venue payload is exported from records that may have been altered (run "
+                                  "riskparams verify).")
     data = _export.render(fmt, stored, workflow=state.to_dict(for_export=True), backtest=backtest,
                           dydx_first_id=dydx_first_id)
     digest = hashlib.sha256(data).hexdigest()
+    target = None if out is None else Path(out).expanduser()
+    if target is not None and target.is_dir():
+        target = target / _export.default_filename(stored.id, fmt)
+    tmp = None if target is None else _write_temp(target, data)
     now = now_utc()
-    with store.transaction() as cur:
-        status = _norm(latest_status(cur, stored.id))
-        to = Status.EXPORTED.value if status == Status.APPROVED else status
-        if to != status:
-            append_status_in(cur, stored.id, to, actor=member.handle, note=f"exported as {fmt}", at=now)
-        gr.insert_event(cur, proposal_id=stored.id, at=now, actor=member.to_dict(), action=Action.EXPORTED.value,
-                        from_status=status, to_status=to, comment=None,
-                        detail={"format": fmt, "sha256": digest, "bytes": len(data), "final": status in _DECIDED,
-                                "backtest": None if backtest is None else backtest.get("id")})
+    try:
+        with store.transaction() as cur:
+            status = _norm(latest_status(cur, stored.id))
+            to = Status.EXPORTED.value if status == Status.APPROVED else status
+            if to != status:
+                append_status_in(cur, stored.id, to, actor=member.handle, note=f"exported as {fmt}", at=now)
+            gr.insert_event(cur, proposal_id=stored.id, at=now, actor=member.to_dict(),
+                            action=Action.EXPORTED.value, from_status=status, to_status=to, comment=None,
+                            detail={"format": fmt, "sha256": digest, "bytes": len(data),
+                                    "final": status in _DECIDED,
+                                    "backtest": None if backtest is None else backtest.get("id")})
+            if tmp is not None and target is not None:
+                try:
+                    os.replace(tmp, target)  # the file appears only with its record; a failure records nothing
+                except OSError as exc:
+                    raise GovernanceError(f"cannot write {target}: {exc.strerror or exc}; nothing was "
+                                          "recorded.") from None
+    finally:
+        if tmp is not None and tmp.exists():
+            tmp.unlink()
     return ExportResult(data=data, format=fmt, filename=_export.default_filename(stored.id, fmt), sha256=digest,
-                        final=state.status in _DECIDED, status=to)
+                        final=state.status in _DECIDED, status=to, path=target)
+
+
+def _write_temp(target: Path, data: bytes) -> Path:
+    """Write ``data`` beside ``target`` under a temporary name (renamed into place by the caller)."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+    except OSError as exc:
+        raise GovernanceError(f"cannot write {target}: {exc.strerror or exc}; nothing was recorded.") from None
+    return tmp

@@ -157,7 +157,10 @@ _EPS = 1e-9
 
 
 def round_up(x: float, step: float) -> float:
-    """Smallest multiple of ``step`` >= ``x`` (a relative 1e-9 of a step absorbs float noise)."""
+    """Smallest multiple of ``step`` >= ``x`` (a relative 1e-9 of a step absorbs float noise); an infinite ``x``
+    (a covered move beyond any price, from absurd data) stays infinite."""
+    if math.isinf(x):
+        return x
     return round(math.ceil(x / step - _EPS) * step, 12)
 
 

@@ -73,14 +73,16 @@ def to_utc(value: Any, name: str) -> pd.Timestamp:
     Raises
     ------
     DataError
-        ``value`` is not a date.
+        ``value`` is not a date, or not one in the years 1 to 9999.
     """
     try:
-        ts = pd.Timestamp(value)
+        ts: Any = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise DataError(f"{name} {value!r} is not a date (use e.g. 2024-01-31 or 2024-01-31T12:00Z).") from None
-    if ts is pd.NaT:
-        raise DataError(f"{name} {value!r} is not a date.")
+        ts = None
+    if not isinstance(ts, pd.Timestamp):  # unparsable, or NaT ('nan')
+        raise DataError(f"{name} {value!r} is not a date (use e.g. 2024-01-31 or 2024-01-31T12:00Z).")
+    if not 1 <= ts.year <= 9999:  # e.g. '-1', which pandas reads as the year -1
+        raise DataError(f"{name} {value!r} is not a date between the years 1 and 9999.")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

@@ -34,7 +34,13 @@ from riskparams.domain import (
     SeriesInfo,
     SkippedAsset,
 )
-from riskparams.exceptions import DataError, HistoryError, PolicyError, RiskParamsError, SeriesNotFoundError
+from riskparams.exceptions import (
+    DataError,
+    HistoryError,
+    PolicyError,
+    RiskParamsError,
+    SeriesNotFoundError,
+)
 from riskparams.fmt import format_notional
 from riskparams.measures import Tail, log_to_price_move
 from riskparams.params_io import LiquidityCurve
@@ -65,7 +71,14 @@ if TYPE_CHECKING:  # the backtest engine (scipy.stats, numba) loads on first use
 
 
 def open_store(db: str | Path | None = None, *, read_only: bool = False) -> Store:
-    """Open (creating and migrating when needed) the store at ``db`` or the default location."""
+    """Open (creating and migrating when needed) the store at ``db`` or the default location.
+
+    Raises
+    ------
+    StoreError
+        The store cannot be opened, or ``db`` is a folder or an existing file that is not a DuckDB store
+        (see :class:`riskparams.store.Store`).
+    """
     return Store(db, read_only=read_only)
 
 

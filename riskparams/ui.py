@@ -6,6 +6,7 @@ one ``st.error`` line, never as a traceback.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +16,12 @@ from typing import Any, Literal
 import pandas as pd
 import streamlit as st
 
-from riskparams import ingest, service, views
+from riskparams import auth, governance, ingest, service, views
+from riskparams.auth import AuthMode
 from riskparams.domain import IngestReport, SeriesInfo
 from riskparams.exceptions import RiskParamsError
 from riskparams.export import content_figures
+from riskparams.governance import Committee, Member
 from riskparams.ingest import seed_demo_if_empty
 from riskparams.quality import QualityReport, quality_report
 from riskparams.store import Store
@@ -248,15 +251,109 @@ def cached_sensitivity(series_id: int, rows: int, last: Any, symbol: str, freq: 
     return service.sensitivity(_open_store(), symbol, horizons=horizons, confidences=confidences, freq=freq, kind=kind)
 
 
-def member_picker(committee: Any, *, key: str = "member") -> str:
-    """Who is acting (from the committee file); remembered across pages."""
+# -- who is acting (see riskparams.auth and `riskparams serve --auth`) --------------------------------
+_IDENTITY = "riskparams_identity"
+
+
+def acting_member(committee: Committee | None = None) -> Member | None:
+    """Who acts on this page, by the dashboard's sign-in mode; None when the page is view-only.
+
+    Every page calls it once, right after :func:`setup_page`: it draws the mode and the identity in the
+    sidebar (with the local picker, or the log-in / log-out button) and, in ``local`` mode, the banner that
+    anyone with the page can act as any member. ``committee`` defaults to the committee file.
+    """
+    try:
+        config = auth.AuthConfig.from_env(os.environ)
+    except auth.AuthConfigError as exc:
+        note = f"Sign-in is misconfigured, so the pages are view-only: {exc}"
+        # recorded as a signed-in mode without an identity: nothing may be changed
+        st.session_state[_IDENTITY] = auth.Identity(mode=AuthMode.PROXY_HEADER, member=None, note=note)
+        st.error(note)
+        return None
+    identity = _identity(config, committee)
+    st.session_state[_IDENTITY] = identity
+    if identity.member is not None:
+        (st.sidebar.warning if identity.mode is AuthMode.LOCAL else st.sidebar.success)(
+            identity.note, icon=":material/badge:")
+    else:
+        st.sidebar.info(identity.note, icon=":material/visibility:")
+    st.sidebar.caption(identity.mode_label)
+    if not identity.may_change_data:
+        st.info(f"View only. {identity.note}", icon=":material/visibility:")
+    if identity.mode is AuthMode.OIDC:
+        if identity.signed_in:
+            if st.sidebar.button("Log out", key="auth-logout"):
+                st.logout()
+        elif st.sidebar.button("Log in", key="auth-login", type="primary"):
+            with guarded("Log in"):
+                st.login()
+    return identity.member
+
+
+def _identity(config: auth.AuthConfig, committee: Committee | None) -> auth.Identity:
+    if config.mode is AuthMode.LOCAL:
+        st.warning(auth.LOCAL_BANNER, icon=":material/lock_open:")
+    try:
+        committee = store_committee(get_store()) if committee is None else committee
+    except RiskParamsError as exc:
+        return auth.Identity(mode=config.mode, member=None, note=f"No committee, so nobody acts: {exc}",
+                             may_change_data=config.mode is AuthMode.LOCAL)
+    if config.mode is AuthMode.OIDC:
+        return auth.oidc_identity(st.user.to_dict(), committee)
+    if config.mode is AuthMode.PROXY_HEADER:
+        headers, ip = st.context.headers, st.context.ip_address
+        peer = ip if ip is None or isinstance(ip, str) else "an unknown address"  # None: loopback
+        return auth.proxy_identity({k: headers.get_all(k) for k in headers}, peer, config, committee)
+    return auth.local_identity(_member_picker(committee), committee)
+
+
+def store_committee(store: Store) -> Committee:
+    """The committee that governs the store: the one registered in its audit log; before any governance action
+    the file given to ``riskparams serve --committee`` ($RISKPARAMS_COMMITTEE) or the example. A committee file
+    given to ``serve`` that is not the registered one is an error (one sentence)."""
+    given = governance.load_committee() if os.environ.get(governance.COMMITTEE_ENV_VAR) else None
+    return governance.store_committee(store, given)
+
+
+def _member_picker(committee: Committee) -> str | None:
+    """``local`` mode: who acts, chosen in the sidebar (no default; remembered across pages)."""
     handles = [m.handle for m in committee.members]
     labels = {m.handle: f"{m.name} ({m.role})" for m in committee.members}
     remembered = st.session_state.get("acting_member")
-    index = handles.index(remembered) if remembered in handles else 0
-    who = st.sidebar.selectbox("Acting as", handles, index=index, key=key, format_func=lambda h: labels[h])
+    index = handles.index(remembered) if remembered in handles else None
+    who = st.sidebar.selectbox("Acting as", handles, index=index, key="member", format_func=lambda h: labels[h],
+                               placeholder="Choose who you are")
     st.session_state["acting_member"] = who
-    return str(who)
+    return None if who is None else str(who)
+
+
+def identity_note() -> str:
+    """The sentence of the page's :func:`acting_member` call: who acts, or why nobody does."""
+    identity = st.session_state.get(_IDENTITY)
+    return identity.note if identity is not None else "Nobody is signed in."
+
+
+def can_change_data() -> bool:
+    """May this session add data, proposals or backtest reports? In ``local`` mode anyone; with sign-in only a
+    committee member (read from the page's :func:`acting_member` call)."""
+    identity = st.session_state.get(_IDENTITY)
+    return identity is not None and identity.may_change_data
+
+
+def comment_box(label: str, *, scope: Any, key: str = "comment", disabled: bool = False) -> str:
+    """A text box for the comment of one committee action. It is emptied after each recorded action
+    (:func:`clear_comment`) and whenever ``scope`` (who acts on which proposal) changes, so a comment never
+    carries over to another action or another member."""
+    scope_key, clear_key = f"{key}:scope", f"{key}:clear"
+    if st.session_state.pop(clear_key, False) or st.session_state.get(scope_key) != scope:
+        st.session_state[key] = ""
+    st.session_state[scope_key] = scope
+    return str(st.text_input(label, key=key, disabled=disabled) or "")
+
+
+def clear_comment(key: str = "comment") -> None:
+    """Empty :func:`comment_box` on the next run (call after an action was recorded)."""
+    st.session_state[f"{key}:clear"] = True
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

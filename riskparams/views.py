@@ -16,7 +16,7 @@ import pandas as pd
 
 from riskparams.domain import SeriesInfo
 from riskparams.exceptions import FallbackWarning
-from riskparams.export import specification_rows
+from riskparams.export import escape_markdown, parameter_change_cells, specification_cells, specification_rows
 from riskparams.fmt import format_notional
 from riskparams.returns import bars_per_year, returns_with_report
 from riskparams.service import FitRun, fit_prices
@@ -354,8 +354,89 @@ def proposal_label(row: Mapping[str, Any]) -> str:
 
 
 def diff_frame(diff: Any) -> pd.DataFrame:
-    """The rows of a :class:`riskparams.governance` diff between two revisions as a table."""
-    return pd.DataFrame([r.to_dict() for r in diff.rows])
+    """A :class:`riskparams.governance.ProposalDiff` between two revisions as the Governance page shows it:
+    Asset | Parameter (with its tier) | Parent | This revision | Change, values as the forum post prints them
+    (fractions in percent, max leverage in x, changes in basis points or x with the relative change)."""
+    rows = []
+    for r in diff.rows:
+        rows.append([r.symbol, *parameter_change_cells(r.parameter, r.tier, r.old, r.new)])
+    return pd.DataFrame(rows, columns=["Asset", "Parameter", "Parent", "This revision", "Change"])
+
+
+ACTION_BUTTONS: dict[str, str] = {
+    "submit": "Submit for review", "sign_off": "Sign off", "dissent": "Dissent", "retract": "Retract my vote",
+    "approve": "Approve", "reject": "Reject", "withdraw": "Withdraw", "comment": "Comment",
+}
+"""The Governance page's action buttons: verb (see :func:`riskparams.governance.perform`) -> label."""
+
+SIGNED_BUTTONS: dict[str, str] = {"sign_off": "Sign off", "dissent": "Dissent", "approve": "Approve",
+                                  "reject": "Reject", "retract": "Retract my vote"}
+"""Actions the page records with a pasted signature."""
+
+SIGNED_ACTIONS: dict[str, str] = {"sign_off": "signed_off", "dissent": "dissented", "approve": "approved",
+                                  "reject": "rejected", "retract": "retracted"}
+"""Verb -> the audit action its typed data names."""
+
+_VERB_OF = {v: k for k, v in SIGNED_ACTIONS.items()}
+
+
+def typed_data_text(data: Mapping[str, Any]) -> str:
+    """Typed data as the JSON text a wallet's ``eth_signTypedData_v4`` takes."""
+    import json
+
+    return json.dumps(data, indent=2)
+
+
+def typed_data_summary(data: Mapping[str, Any]) -> str:
+    """What the typed data says, in one Markdown line (the wallet shows the same fields)."""
+    from datetime import UTC, datetime
+
+    m = data["message"]
+    at = datetime.fromtimestamp(int(m["timestamp"]), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    parts = [f"**{SIGNED_BUTTONS.get(_VERB_OF.get(m['action'], ''), m['action'])}** by @{m['member']} on proposal "
+             f"`{str(m['proposal'])[2:14]}`", f"committee `{str(m['committee'])[2:14]}`", f"signed at {at}"]
+    if m.get("option"):
+        parts.append(f"option {escape_markdown(str(m['option']))}")
+    parts.append("comment: " + (f"\u201c{escape_markdown(str(m['comment']))}\u201d" if m.get("comment") else "none"))
+    return "You sign: " + "; ".join(parts) + "."
+
+
+def signature_of(scheme: str, text: str, data: Mapping[str, Any]) -> Any:
+    """The :class:`riskparams.signing.Signature` of pasted hex for prepared typed data (its timestamp)."""
+    from riskparams.signing import Signature
+
+    return Signature(scheme=scheme, signature=text.strip(), timestamp=int(data["message"]["timestamp"]))
+
+
+def verification_summary(report: Any) -> str:
+    """One line on a :class:`riskparams.verify.Verification`: verified (with what was checked) or how many
+    problems."""
+    c = report.checked
+    def n(k: str, word: str) -> str:
+        v = int(c.get(k, 0))
+        return f"{v} {word}{'' if v == 1 else 's'}"
+
+    what = f"{n('events', 'audit event')} chained, {n('signatures', 'signature')}, " \
+           f"{n('workflow events', 'workflow step')} replayed"
+    if report.ok:
+        return (f"Records verify: {what}. Chain head `{report.chain_head[:16]}...` (publish it to anchor this "
+                "history).")
+    k = len(report.problems)
+    return f"Records do NOT verify: {k} problem{'s' if k != 1 else ''} ({what}); venue payloads are refused."
+
+
+def verification_frame(report: Any) -> pd.DataFrame:
+    """The problems of a verification: Kind | Event | Problem."""
+    return pd.DataFrame([[p.kind, "" if p.event_id is None else p.event_id, p.message] for p in report.problems],
+                        columns=["Kind", "Event", "Problem"])
+
+
+def signing_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+    """What a member signs: the proposal's specification table exactly as its forum export prints it
+    (Asset | Parameter with tier bracket | Current | Proposed | Change)."""
+    # the export's cell function, so the page and the post cannot disagree
+    return pd.DataFrame([specification_cells(r) for r in specification_rows(content)],
+                        columns=["Asset", "Parameter", "Current", "Proposed", "Change"])
 
 
 # -------------------------------------------------------------------------------------------------

@@ -200,6 +200,9 @@ GARCH_FAMILY: tuple[ModelName, ...] = (ModelName.GARCH, ModelName.GJR, ModelName
 
 MAX_SIMS = 1_000_000
 """Largest ``FitSpec.n_sims``."""
+MAX_HORIZON_HOURS = 8760
+"""Largest ``FitSpec.horizon_hours``: one year. A margin period of risk is hours or days; beyond a year a
+volatility forecast says nothing and the simulated paths only cost memory."""
 MAX_SIM_CELLS = 40_000_000
 """Largest ``n_sims x horizon bars`` a fit simulates (about 320 MB of float64 per path set)."""
 
@@ -237,7 +240,7 @@ class FitSpec:
     ewma_lambda : float, default 0.94
         EWMA decay, in (0, 1).
     horizon_hours : float, default 24.0
-        Risk horizon (margin period of risk) in hours, > 0.
+        Risk horizon (margin period of risk) in hours, in (0, 8760] (:data:`MAX_HORIZON_HOURS`).
     confidence : float, default 0.99
         VaR/ES confidence ``q``, in (0.5, 1).
     risk_method : {'fitted', 'fhs', 'max'}, default 'fitted'
@@ -319,8 +322,9 @@ class FitSpec:
         if not (isinstance(self.ewma_lambda, int | float) and 0.0 < self.ewma_lambda < 1.0):
             raise ValueError(f"ewma_lambda must be in (0, 1), got {self.ewma_lambda!r}")
         hh = self.horizon_hours
-        if not (isinstance(hh, int | float) and not isinstance(hh, bool) and math.isfinite(hh) and hh > 0):
-            raise ValueError(f"horizon_hours must be a finite number > 0, got {hh!r}")
+        if not (isinstance(hh, int | float) and not isinstance(hh, bool) and math.isfinite(hh)
+                and 0 < hh <= MAX_HORIZON_HOURS):
+            raise ValueError(f"horizon_hours must be a number in (0, {MAX_HORIZON_HOURS}] (at most a year), got {hh!r}")
         if not (isinstance(self.confidence, int | float) and 0.5 < self.confidence < 1.0):
             raise ValueError(f"confidence must be in (0.5, 1), got {self.confidence!r}")
         if not (_is_int(self.n_sims) and 100 <= self.n_sims <= MAX_SIMS):

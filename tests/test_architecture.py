@@ -22,6 +22,8 @@ DOORS = {
     "streamlit": "ui.py",
     "ccxt": "ingest/exchange.py",
     "numba": "fastgarch",
+    "eth_account": "signing.py",
+    "cryptography": "signing.py",
 }
 
 

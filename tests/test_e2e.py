@@ -14,9 +14,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,34 +43,47 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(tmp_path_factory.mktemp("e2e") / "e2e.duckdb") as url:
+        yield url
+
+
+@contextmanager
+def serving(db: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `riskparams serve --port FREE OPTIONS` on the store ``db`` (environment: this one plus ``env``)
+    until the block ends; yields its URL."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    db = tmp_path_factory.mktemp("e2e") / "e2e.duckdb"
     port = _free_port()
-    env = dict(os.environ, RISKPARAMS_DB=str(db))
+    log = tempfile.TemporaryFile()  # not a pipe: a server that logs much must never block on it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "riskparams.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(ROOT),
+        [sys.executable, "-m", "riskparams.cli", "serve", "--port", str(port), *options],
+        env=dict(os.environ, RISKPARAMS_DB=str(db), **(env or {})), stdout=log, stderr=subprocess.STDOUT,
+        cwd=str(ROOT),
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        out = proc.stdout.read().decode() if proc.stdout else ""
-        pytest.fail(f"riskparams serve did not come up on {url}: {out[-2000:]}")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            proc.kill()
+            proc.wait()
+            log.seek(0)
+            pytest.fail(f"riskparams serve did not come up on {url}: {log.read().decode()[-2000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +133,13 @@ def _click(page: object, label: str) -> None:
     _idle(page)
 
 
+def _local_banner(page: object) -> None:
+    """The page says it is in unauthenticated single-user mode (`riskparams serve` without --auth)."""
+    from riskparams.auth import LOCAL_BANNER
+
+    page.get_by_text(LOCAL_BANNER).wait_for(timeout=30_000)  # type: ignore[attr-defined]
+
+
 def _metric(page: object, label: str) -> str:
     m = page.locator('[data-testid="stMetric"]', has_text=label).first  # type: ignore[attr-defined]
     return str(m.locator('[data-testid="stMetricValue"]').inner_text()).strip()
@@ -130,6 +152,7 @@ def test_committee_session_in_a_real_browser(server: str, browser: object, tmp_p
     _idle(page)
     _no_errors(page)
     assert page.get_by_text("synthetic demo data", exact=False).count() >= 1
+    _local_banner(page)
     _shot(page, "1-overview")
 
     for path, marker, name in (("Data", "Ingest log", "2-data"), ("Volatility", "Conditional models", "3-volatility")):
@@ -137,6 +160,7 @@ def test_committee_session_in_a_real_browser(server: str, browser: object, tmp_p
         page.get_by_text(marker).first.wait_for(timeout=180_000)
         _idle(page)
         _no_errors(page)
+        _local_banner(page)
         _shot(page, name)
 
     # generate a proposal for one asset
@@ -153,6 +177,7 @@ def test_committee_session_in_a_real_browser(server: str, browser: object, tmp_p
     page.get_by_role("heading", name="Rationale").wait_for(timeout=60_000)
     _idle(page)
     _no_errors(page)
+    _local_banner(page)
     _shot(page, "4-proposal")
 
     # run a backtest of the proposal's policy
@@ -163,6 +188,7 @@ def test_committee_session_in_a_real_browser(server: str, browser: object, tmp_p
     page.get_by_text("Coverage statistics").wait_for(timeout=300_000)
     _idle(page)
     _no_errors(page)
+    _local_banner(page)
     _shot(page, "5-backtest")
 
     # review, two sign-offs, approval by the chair
@@ -170,6 +196,7 @@ def test_committee_session_in_a_real_browser(server: str, browser: object, tmp_p
     page.get_by_text("Audit trail").wait_for(timeout=60_000)
     _idle(page)
     assert _metric(page, "Status") == "draft"
+    _local_banner(page)
     _select(page, "Acting as", "Bob Example (member)")
     _click(page, "Submit for review")
     assert _metric(page, "Status") == "in_review"

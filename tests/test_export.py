@@ -421,6 +421,11 @@ def section(md: str, head: str, end: str) -> str:
     return md[start:md.index(end, start)]
 
 
+def cells(row: str) -> list[str]:
+    """The cells of a Markdown table row, split as GFM does: at every pipe that no backslash escapes."""
+    return [c.strip() for c in re.findall(r"\|((?:\\.|[^|\\])*)(?=\|)", row)]
+
+
 def table_after(md: str, head: str) -> list[list[str]]:
     """The cells of the first Markdown table after ``head`` (without its header and rule)."""
     lines = md[md.index(head):].splitlines()
@@ -429,7 +434,7 @@ def table_after(md: str, head: str) -> list[list[str]]:
     for ln in lines[first + 2:]:
         if not ln.startswith("|"):
             break
-        rows.append([c.strip() for c in ln.strip("|").split("|")])
+        rows.append(cells(ln))
     return rows
 
 

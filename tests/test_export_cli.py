@@ -77,7 +77,7 @@ def test_workflow_commands_and_their_exit_codes(capsys: pytest.CaptureFixture[st
     code, out, _ = run(capsys, "status", pid)
     assert code == 0 and "is approved" in out and "signed off: @bob" in out and "dissented" in out
     wf = json.loads(run(capsys, "status", pid, "--json")[1])
-    assert [e["action"] for e in wf["events"]] == ["submitted", "signed_off", "dissented", "signed_off", "retracted",
+    assert [e["action"] for e in wf["events"]] == ["created", "submitted", "signed_off", "dissented", "signed_off", "retracted",
                                                    "approved", "commented"]
     assert json.loads(run(capsys, "proposals", "--json")[1])[-1]["status"] in ("approved", "draft")
 
@@ -91,10 +91,14 @@ def test_who_acts_must_be_a_listed_member(capsys: pytest.CaptureFixture[str], id
     assert run(capsys, "review", pid)[0] == 0
     other = tmp_path / "other.toml"
     other.write_text('quorum = 1\n[[members]]\nname = "Zed"\nhandle = "zed"\nrole = "chair"\n')
-    assert "unknown committee member 'bob'" in fails(capsys, "sign", pid, "--committee", str(other))
+    # the store's committee was registered by the first action: a private one-person file changes nothing
+    assert "the committee in other.toml is not this store's committee" in fails(capsys, "sign", pid, "--committee",
+                                                                                str(other))
     monkeypatch.setenv(COMMITTEE_ENV_VAR, str(other))
-    assert "unknown committee member 'bob'" in fails(capsys, "sign", pid)
-    assert run(capsys, "sign", pid, "--as", "zed")[0] == 0
+    assert "is not this store's committee" in fails(capsys, "sign", pid, "--as", "zed")
+    monkeypatch.delenv(COMMITTEE_ENV_VAR)
+    assert "unknown committee member 'zed'" in fails(capsys, "sign", pid, "--as", "zed")
+    monkeypatch.setenv(COMMITTEE_ENV_VAR, str(other))
     (tmp_path / "bad.toml").write_text('quorum = 0\n[[members]]\nname = "Z"\nhandle = "z"\nrole = "chair"\n')
     assert "quorum must be a whole number in [1, 1]" in fails(capsys, "proposals", "--committee",
                                                                str(tmp_path / "bad.toml"))

@@ -154,9 +154,9 @@ def test_draft_review_two_sign_offs_approved_exported(proposals: dict[str, Propo
     assert again.data == result.data and again.status == "exported"
     wf = gov.workflow(s, pid, committee=COMMITTEE)
     assert wf.status == "exported"
-    assert [e.action for e in wf.events] == ["submitted", "signed_off", "signed_off", "approved", "exported",
+    assert [e.action for e in wf.events] == ["created", "submitted", "signed_off", "signed_off", "approved", "exported",
                                              "exported"]
-    assert [(e.from_status, e.to_status) for e in wf.events][3:5] == [("in_review", "approved"),
+    assert [(e.from_status, e.to_status) for e in wf.events][4:6] == [("in_review", "approved"),
                                                                        ("approved", "exported")]
     ev = wf.events[-1]
     assert ev.actor == "eve" and ev.actor_role == "observer" and ev.detail["format"] == "md"
@@ -243,15 +243,62 @@ def test_unresolved_dissent_blocks_approval_until_the_dissenter_resolves_it(prop
     assert actions.count("dissented") == 2 and actions.count("retracted") == 2
 
 
-def test_a_dissent_still_blocks_after_its_author_left_the_committee(proposals: dict[str, Proposal]) -> None:
+def test_a_private_committee_file_cannot_act_on_the_stores_proposals(proposals: dict[str, Proposal]) -> None:
+    """The store's committee is registered by its first governance action; another committee file (a
+    one-person committee that would let its author approve alone) is refused for every action, and
+    removing a dissenter from the file does not remove the dissent."""
     s, pid = in_review(proposals["perp"])
     for who in ("ben", "cat"):
         gov.sign_off(s, pid, who, committee=COMMITTEE)
     gov.dissent(s, pid, "dan", comment="no", committee=COMMITTEE)
     smaller = Committee(members=tuple(m for m in COMMITTEE.members if m.handle != "dan"), quorum=2, source="smaller")
-    refused("unresolved dissent from @dan", gov.approve, s, pid, "ann")
+    solo = committee_from_dict({"quorum": 1, "author_may_sign": True, "members": [
+        {"name": "Mallory", "handle": "mallory", "role": "chair"}]}, source="solo.toml")
+    for other in (smaller, solo):
+        with pytest.raises(CommitteeError, match=r"^the committee in (smaller|solo.toml) is not this store's committee"):
+            gov.approve(s, pid, "ann" if other is smaller else "mallory", committee=other)
+    with pytest.raises(CommitteeError, match="unknown committee member 'mallory'"):
+        gov.sign_off(s, pid, "mallory")  # no file given: the store's committee decides who is a member
     with pytest.raises(GovernanceError, match="unresolved dissent from @dan"):
-        gov.approve(s, pid, "ann", committee=smaller)
+        gov.approve(s, pid, "ann")
+    assert gov.store_committee(s).hash == COMMITTEE.hash
+
+
+def test_a_committee_change_needs_a_quorum_of_the_committee_in_force(proposals: dict[str, Proposal]) -> None:
+    """Changing the committee is itself a quorum-approved, audited action; reviews under the old committee
+    must start again, and verify accepts the whole history."""
+    from riskparams.verify import verify
+
+    s, pid = in_review(proposals["perp"])
+    gov.dissent(s, pid, "dan", comment="no", committee=COMMITTEE)
+    smaller = Committee(members=tuple(m for m in COMMITTEE.members if m.handle != "dan"), quorum=2, source="smaller")
+    with pytest.raises(GovernanceError, match="only a chair and members|is an observer"):
+        gov.propose_committee_change(s, smaller, "eve")
+    change = gov.propose_committee_change(s, smaller, "ben", comment="Dan left the DAO")
+    assert change.status == "open" and change.removed == ("dan",) and change.quorum == 2
+    with pytest.raises(GovernanceError, match="proposed committee change .* and may not sign it off"):
+        gov.vote_committee_change(s, change.committee_hash[:8], "ben", "sign_off")
+    gov.vote_committee_change(s, change.committee_hash[:8], "cat", "sign_off")
+    with pytest.raises(GovernanceError, match="has 1 of the 2 sign-offs it needs"):
+        gov.approve_committee_change(s, change.committee_hash[:8], "ann")
+    gov.vote_committee_change(s, change.committee_hash[:8], "dan", "dissent", comment="I am still here")
+    gov.vote_committee_change(s, change.committee_hash[:8], "ann", "sign_off")
+    with pytest.raises(GovernanceError, match="unresolved dissent from @dan"):
+        gov.approve_committee_change(s, change.committee_hash[:8], "ann")
+    gov.vote_committee_change(s, change.committee_hash[:8], "dan", "retract")
+    with pytest.raises(GovernanceError, match="only a chair may approve a committee change"):
+        gov.approve_committee_change(s, change.committee_hash[:8], "cat")
+    done = gov.approve_committee_change(s, change.committee_hash[:8], "ann")
+    assert done.status == "approved" and gov.store_committee(s).hash == smaller.hash
+    # the proposal in review was bound to the old committee: it must be reviewed again
+    with pytest.raises(GovernanceError, match="the committee changed since proposal .* entered review; withdraw it"):
+        gov.sign_off(s, pid, "ben")
+    gov.withdraw(s, pid, "ann")
+    with pytest.raises(CommitteeError, match="unknown committee member 'dan'"):
+        gov.sign_off(s, pid, "dan")
+    report = verify(s)
+    assert report.ok, [p.message for p in report.problems]
+    assert report.checked["committee change events"] == 5  # proposed, 3 votes, a retraction
 
 
 def test_rejection_and_withdrawal_are_final_for_the_revision(proposals: dict[str, Proposal]) -> None:
@@ -584,7 +631,7 @@ def test_exports_are_recorded_and_venue_payloads_need_approval(proposals: dict[s
     with pytest.raises(gov.RiskParamsError, match="export format must be one of md, json, csv, html, dydx, aave"):
         gov.export_proposal(s, pid, "pdf", "ann", committee=COMMITTEE)
     wf = gov.workflow(s, pid, committee=COMMITTEE)
-    assert wf.status == "in_review" and [e.action for e in wf.events] == ["submitted", "exported"]
+    assert wf.status == "in_review" and [e.action for e in wf.events] == ["created", "submitted", "exported"]
     assert wf.events[-1].detail["final"] is False
 
 

@@ -209,6 +209,7 @@ def test_proposal_page_generates_and_shows_changes(db: Path) -> None:
     assert len(peers) == len(tiers) and peers["venuex"].iloc[0] == "50x / 1.00%"
     assert len(at.get("plotly_chart")) >= 2  # tier ladder and covered move
     # an override without a justification is one st.error line, and creates nothing
+    at.selectbox(key="member").set_value("bob").run()  # nobody acts until chosen (local mode)
     next(t for t in at.text_input if t.label == "New value").set_value("0.05")
     next(b for b in at.button if b.label == "Create revision").click().run()
     assert not at.exception
@@ -223,6 +224,7 @@ def test_governance_page_review_and_refused_self_sign(db: Path) -> None:
     assert not at.exception and not at.error
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Status"] == "draft"
+    at.selectbox(key="member").set_value("alice").run()  # nobody acts until chosen (local mode)
     next(b for b in at.button if b.label == "Submit for review").click().run()
     assert {m.label: m.value for m in at.metric}["Status"] == "in_review"
     audit = at.dataframe[-1].value

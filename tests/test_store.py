@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -214,12 +215,15 @@ def test_store_locked_by_another_process(tmp_path: Path) -> None:
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        t0 = time.monotonic()
         with pytest.raises(StoreError) as info:
-            Store(db)
+            Store(db, lock_timeout=0.5)
+        waited = time.monotonic() - t0
         assert str(info.value) == (
-            f"the store {db} is in use by another process (for example `riskparams serve`); stop it or "
-            "choose another store with --db."
+            f"the store {db} stayed busy for 0.5 s: another process (process {holder.pid}) holds it (for example "
+            "`riskparams serve` in a long write); try again, or raise $RISKPARAMS_LOCK_TIMEOUT."
         )
+        assert 0.5 <= waited < 5  # it retried for the bounded time, then gave up
         assert "\n" not in str(info.value)
     finally:
         holder.kill()
@@ -418,8 +422,32 @@ def test_transaction_rolls_back_on_error(store: Store) -> None:
 def test_store_as_context_manager_closes(tmp_path: Path) -> None:
     with Store(tmp_path / "c.duckdb") as s:
         assert s.schema_version() == SCHEMA_VERSION
-    with pytest.raises(duckdb.Error):
-        s._con.execute("SELECT 1")
+    assert not s.is_open
+    with pytest.raises(StoreError, match="is closed"):
+        s.list_series()
+    # closed means released: another process opens the file at once
+    out = subprocess.run([sys.executable, "-c", "import sys, duckdb; duckdb.connect(sys.argv[1]); print('ok')",
+                          str(tmp_path / "c.duckdb")], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_a_file_store_holds_its_file_only_while_it_works(tmp_path: Path) -> None:
+    """Between operations (after the short linger) the file is free for other processes; a pinned cursor
+    holds it until release()."""
+    db = tmp_path / "lease.duckdb"
+    s = Store(db, linger=0.05)
+    s.list_series()
+    time.sleep(0.3)
+    assert not s.is_open
+    probe = [sys.executable, "-c", "import sys, duckdb; duckdb.connect(sys.argv[1]).close(); print('ok')", str(db)]
+    assert subprocess.run(probe, capture_output=True, text=True, timeout=60).stdout.strip() == "ok"
+    s.cursor().execute("SELECT 1")
+    time.sleep(0.3)
+    assert s.is_open  # pinned
+    assert "lock" in subprocess.run(probe, capture_output=True, text=True, timeout=60).stderr.lower()
+    s.release()
+    assert not s.is_open
+    s.close()
 
 
 def test_prices_have_no_index_but_bars_stay_unique(tmp_path: Path) -> None:
@@ -462,3 +490,18 @@ def test_a_concurrent_write_to_the_same_series_is_refused_and_stores_nothing(tmp
     assert store.counts() == before
     assert ingest_frame(store, frame, symbol="C", source="t", origin="test").rows_added == 5
     store.close()
+
+
+def test_a_refused_write_is_one_sentence_and_keeps_nothing(store: Store) -> None:
+    """A database exception never reaches the user: a write the database refuses (here a duplicate key)
+    becomes one StoreError sentence and nothing of the transaction is kept."""
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO fit_cache VALUES (1, 'f', 's', TIMESTAMP '2024-01-01', now(), 'x')")
+    with pytest.raises(StoreError) as info:
+        with store.transaction() as cur:
+            cur.execute("INSERT INTO fit_cache VALUES (2, 'g', 's', TIMESTAMP '2024-01-01', now(), 'y')")
+            cur.execute("INSERT INTO fit_cache VALUES (1, 'f', 's', TIMESTAMP '2024-01-01', now(), 'x')")
+    msg = str(info.value)
+    assert msg.startswith(f"the store {store.path} refused the write: a record with the same key is already stored")
+    assert "\n" not in msg and msg.endswith(".") and "Exception" not in msg
+    assert store.counts()["fit_cache"] == 1

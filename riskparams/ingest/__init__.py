@@ -16,7 +16,8 @@ import pandas as pd
 
 from riskparams.domain import Freq, IngestReport, Kind, validate_source, validate_symbol
 from riskparams.exceptions import DataError, ExchangeError
-from riskparams.store import Store
+from riskparams.returns import to_utc
+from riskparams.store import Store, staging
 
 _FREQ_IN_NAME = re.compile(r"(?:^|[_\-.])(1h|4h|1d)(?:[_\-.]|$)", re.IGNORECASE)
 
@@ -166,7 +167,8 @@ def fetch(
         Exchange market, e.g. ``'BTC/USDT'``.
     timeframe : {'1h', '4h', '1d'}
     since : datetime or str, optional
-        First bar to fetch for a new series (UTC); default 2019-01-01.
+        First bar to fetch for a new series (UTC); default 2019-01-01. A date in the future is a DataError;
+        one before 2009-01-03 (no crypto market is older) starts at the exchange's first bar.
     store_symbol : str, optional
         Symbol of the stored series; default the market's base currency (``'BTC'``).
     kind : {'spot', 'perp'}, optional
@@ -180,6 +182,10 @@ def fetch(
         freq = Freq.parse(timeframe).value
     except ValueError as exc:
         raise ExchangeError(str(exc) + ".") from None
+    start = to_utc(since if since is not None else "2019-01-01", "since")
+    if start > pd.Timestamp(staging.latest_bar(), tz="UTC"):
+        raise DataError(f"since {since!r} is in the future: no closed bar opens after now.")
+    start = max(start, pd.Timestamp(staging.EARLIEST_BAR, tz="UTC"))  # no crypto market traded earlier
     exch = ex.make_exchange(exchange) if isinstance(exchange, str) else exchange
     ex_id = str(getattr(exch, "id", exchange))
     if kind is None:
@@ -191,8 +197,6 @@ def fetch(
     if last is not None:
         since_ms = int(pd.Timestamp(last).tz_localize("UTC").value // 1_000_000) + bar_ms
     else:
-        start = pd.Timestamp(since if since is not None else "2019-01-01")
-        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
         since_ms = int(start.value // 1_000_000)
     kwargs: dict[str, Any] = {"since_ms": since_ms, "progress": progress}
     if now_ms is not None:

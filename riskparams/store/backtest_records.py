@@ -33,6 +33,7 @@ from typing import Any
 
 from riskparams.domain import canonical_json, content_id
 from riskparams.exceptions import RiskParamsError
+from riskparams.store import governance_records as gr
 from riskparams.store.core import Store, iso_z, naive_utc, now_utc
 from riskparams.store.records import existing_matches, get_proposal, load_verified, resolve_prefix
 
@@ -163,7 +164,7 @@ def get_report(store: Store, report_id: str) -> StoredReport:
         The stored content no longer hashes to its id.
     """
     rid = _resolve_id(store, report_id)
-    row = store.cursor().execute(SELECT_REPORT, [rid]).fetchone()
+    row = store.fetchone(SELECT_REPORT, [rid])
     assert row is not None
     content = load_verified(str(row[2]), rid, "backtest")
     return StoredReport(id=rid, profile=str(row[0]), created_at=row[1], content=content)
@@ -183,7 +184,7 @@ def list_reports(store: Store, *, profile: str | None = None, limit: int = 100) 
         {"id": r[0], "profile": r[1], "created_at": iso_z(r[2]), "start": iso_z(r[3]), "end": iso_z(r[4]),
          "symbols": [s for s in str(r[5]).split(",") if s], "policy_key": r[6], "riskparams_version": r[7],
          "attachments": int(r[8])}
-        for r in store.cursor().execute(sql, params).fetchall()
+        for r in store.fetchall(sql, params)
     ]
 
 
@@ -205,7 +206,15 @@ def attach_report(store: Store, proposal_id: str, report_id: str, *, actor: str 
     with store.transaction() as cur:
         if cur.execute(SELECT_ATTACHMENT, [proposal.id, report.id]).fetchone() is not None:
             return False
-        cur.execute(INSERT_ATTACHMENT, [proposal.id, report.id, now_utc(), actor])
+        now = now_utc()
+        cur.execute(INSERT_ATTACHMENT, [proposal.id, report.id, now, actor])
+        who = actor or "riskparams"
+        status = cur.execute(
+            "SELECT status FROM proposal_status_log WHERE proposal_id = ? ORDER BY seq DESC LIMIT 1", [proposal.id]
+        ).fetchone()
+        gr.insert_event(cur, proposal_id=proposal.id, at=now, actor={"handle": who, "name": who, "role": "system"},
+                        action="backtest_attached", from_status=status[0] if status else None,
+                        to_status=status[0] if status else None, comment=None, detail={"report": report.id})
     return True
 
 
@@ -216,7 +225,7 @@ def attachments(store: Store, proposal_id: str) -> list[dict[str, Any]]:
     return [
         {"report_id": r[0], "attached_at": iso_z(r[1]), "actor": r[2], "created_at": iso_z(r[3]), "start": iso_z(r[4]),
          "end": iso_z(r[5]), "symbols": [s for s in str(r[6]).split(",") if s]}
-        for r in store.cursor().execute(SELECT_ATTACHMENTS, [pid]).fetchall()
+        for r in store.fetchall(SELECT_ATTACHMENTS, [pid])
     ]
 
 

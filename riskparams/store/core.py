@@ -4,14 +4,31 @@ One DuckDB file (default ``data/riskparams.duckdb``) holds the price series, the
 fits and, in later schema versions, proposals and reports. Every write is one transaction. Each
 thread takes its own cursor (``Store.cursor()`` is thread-local), so one ``Store`` can serve all the
 sessions of the dashboard.
+
+Sharing one file between processes
+----------------------------------
+DuckDB lets one process at a time open a file for writing, and while it is open nobody else can open it,
+not even to read. So a file store does not keep its connection: every operation takes a *lease*
+(:meth:`Store.lease`; reads and :meth:`Store.transaction` take one themselves) that opens the file when
+no lease of this store holds it and closes it shortly (``linger`` seconds) after the last lease ends. Opening
+a file another process holds is retried with back-off for up to ``lock_timeout`` seconds (default 30,
+``$RISKPARAMS_LOCK_TIMEOUT``) before a :class:`StoreError` says who holds it. The dashboard, the command
+line and a notebook thereby use one store at the same time: each waits at most for the others' current
+operation, never for their whole session. Heavy computation (fits, backtests) runs outside any lease.
+
+Writes in one process are serialised by a per-file lock held for the whole transaction, so a transaction
+that checks a precondition and then writes (the governance workflow) sees every earlier write; between
+processes the file lock does the same. An in-memory store keeps its connection (closing it would lose it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +44,60 @@ from riskparams.store import staging
 from riskparams.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 ENV_VAR = "RISKPARAMS_DB"
+LOCK_TIMEOUT_ENV_VAR = "RISKPARAMS_LOCK_TIMEOUT"
 MEMORY = ":memory:"
+
+# one write lock per database file in this process: transactions on one file never interleave
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: str) -> threading.RLock:
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(path, threading.RLock())
+
+
+def _check_store_file(path: Path) -> None:
+    """Refuse a folder, or an existing non-empty file that is not a DuckDB database (DuckDB 2 opens a CSV file
+    as a throw-away database: every write would be lost without a word)."""
+    head = b""
+    try:
+        if path.is_dir():
+            raise StoreError(f"cannot open the store {path}: it is a folder; give a file such as "
+                             f"{path / 'riskparams.duckdb'} with --db.")
+        if path.is_file():
+            with path.open("rb") as fh:
+                head = fh.read(12)
+    except OSError as exc:
+        raise StoreError(f"cannot open the store {path}: {exc.strerror or exc}.") from None
+    if head and head[8:12] != b"DUCK":  # the magic bytes of a DuckDB database file
+        raise StoreError(f"cannot open the store {path}: the file exists but is not a DuckDB store; choose another "
+                         "file with --db.")
+
+
+def _write_failed(path: str, exc: BaseException) -> str:
+    """One sentence for a write the database refused (nothing of it was kept)."""
+    if isinstance(exc, duckdb.TransactionException):
+        return (f"the store {path} refused the write because another write changed the same records at the same "
+                "moment; nothing was recorded, try again.")
+    if isinstance(exc, duckdb.ConstraintException):
+        return (f"the store {path} refused the write: a record with the same key is already stored (another "
+                "action may have recorded it first); nothing was recorded.")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"the store {path} refused the write ({first}); nothing was recorded."
+
+
+def _lock_timeout() -> float:
+    raw = os.environ.get(LOCK_TIMEOUT_ENV_VAR)
+    if raw is None or not raw.strip():
+        return 30.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise StoreError(f"${LOCK_TIMEOUT_ENV_VAR} must be a number of seconds, got {raw!r}.") from None
+    if not 0 <= value <= 3600:
+        raise StoreError(f"${LOCK_TIMEOUT_ENV_VAR} must be between 0 and 3600 seconds, got {raw!r}.")
+    return value
 
 # the temporary objects of an ingest (stg_bars is a view on stg_typed when the input was sorted)
 _DROP_STAGING = tuple(
@@ -125,74 +195,231 @@ class Store:
         When the file is locked by another process, is not a DuckDB file, or has a newer schema.
     """
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        read_only: bool = False,
+        lock_timeout: float | None = None,
+        linger: float = 0.25,
+    ) -> None:
         target = default_db_path() if path is None else path
         self.path: str = str(target) if str(target) == MEMORY else str(Path(target).expanduser())
         self.read_only = read_only
-        if self.path != MEMORY and not read_only:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.IOException as exc:
-            msg = str(exc)
-            if "lock" in msg.lower():
-                raise StoreError(
-                    f"the store {self.path} is in use by another process (for example `riskparams serve`); "
-                    "stop it or choose another store with --db."
-                ) from None
-            raise StoreError(f"cannot open the store {self.path}: {msg.splitlines()[0]}") from None
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot open the store {self.path}: {str(exc).splitlines()[0]}") from None
+        self.lock_timeout = _lock_timeout() if lock_timeout is None else float(lock_timeout)
+        self.linger = float(linger)
         self._local = threading.local()
-        self._con.execute("SET TimeZone = 'UTC'")
-        if read_only:
-            version = self.schema_version()
-            if version != SCHEMA_VERSION:
-                self._con.close()
-                raise StoreError(
-                    f"the store {self.path} has schema version {version}, this riskparams needs "
-                    f"{SCHEMA_VERSION}; open it once for writing to upgrade it."
-                )
-        else:
+        self._guard = threading.Lock()  # protects the lease state below
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._gen = 0  # bumped on every (re)open: thread-local cursors of an older connection are stale
+        self._leases = 0
+        self._pinned = self.path == MEMORY  # an in-memory store keeps its connection
+        self._timer: threading.Timer | None = None
+        self._closed = False
+        self._wlock = _write_lock(self.path) if self.path != MEMORY else threading.RLock()
+        if self.path != MEMORY:
+            _check_store_file(Path(self.path))
+        if self.path != MEMORY and not read_only:
             try:
-                _migrate(self._con)
-            except BaseException:  # a newer schema or a failed migration: do not keep the file locked
-                self._con.close()
-                raise
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder of the store {self.path}: "
+                                 f"{exc.strerror or exc}.") from None
+        try:
+            self._open_and_migrate()
+        except BaseException:  # a newer schema or a failed migration: do not keep the file locked
+            self.close()
+            raise
+
+    def _open_and_migrate(self) -> None:
+        with self.lease():
+            con = self._con
+            assert con is not None
+            if self.read_only:
+                version = self.schema_version()
+                if version != SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the store {self.path} has schema version {version}, this riskparams needs "
+                        f"{SCHEMA_VERSION}; open it once for writing to upgrade it."
+                    )
+            else:
+                with self._wlock:
+                    _migrate(con)
 
     # -- connection handling -------------------------------------------------------------------
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file, retrying with back-off while another process holds it (up to ``lock_timeout``)."""
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.01
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=self.read_only)
+                con.execute("SET TimeZone = 'UTC'")
+                return con
+            except duckdb.IOException as exc:
+                msg = str(exc)
+                if "lock" not in msg.lower():
+                    raise StoreError(f"cannot open the store {self.path}: {msg.splitlines()[0]}") from None
+                if time.monotonic() >= deadline:
+                    holder = re.search(r"PID (\d+)", msg)
+                    who = f" (process {holder.group(1)})" if holder else ""
+                    raise StoreError(
+                        f"the store {self.path} stayed busy for {self.lock_timeout:g} s: another process{who} "
+                        f"holds it (for example `riskparams serve` in a long write); try again, or raise "
+                        f"${LOCK_TIMEOUT_ENV_VAR}."
+                    ) from None
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 1.6, 0.25)
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot open the store {self.path}: {str(exc).splitlines()[0]}") from None
+
+    @contextmanager
+    def lease(self) -> Iterator[None]:
+        """Hold the file open for the block (re-entrant, thread-safe).
+
+        The first lease opens the file (waiting for other processes, see the module notes); the file closes
+        ``linger`` seconds after the last lease ends, so a burst of operations opens it once.
+        """
+        with self._guard:
+            if self._closed:
+                raise StoreError(f"the store {self.path} is closed.")
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._con is None:
+                self._con = self._connect()
+                self._gen += 1
+            self._leases += 1
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._leases -= 1
+                if self._leases == 0 and not self._pinned and self._con is not None:
+                    if self.linger <= 0:
+                        self._release()
+                    else:
+                        self._timer = threading.Timer(self.linger, self._release_if_idle)
+                        self._timer.daemon = True
+                        self._timer.start()
+
+    def _release_if_idle(self) -> None:
+        with self._guard:
+            if self._leases == 0 and not self._pinned:
+                self._release()
+
+    def _release(self) -> None:
+        """Close the connection (caller holds ``_guard``; no lease is active)."""
+        if self._con is not None:
+            try:
+                self._con.close()
+            finally:
+                self._con = None
+                self._timer = None
+
+    def release(self) -> None:
+        """Close the file now if no lease holds it (also ends :meth:`cursor`'s pin): other processes may
+        open it at once."""
+        with self._guard:
+            self._pinned = self.path == MEMORY
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._leases == 0 and not self._pinned:
+                self._release()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether this store holds its file open right now."""
+        return self._con is not None
+
     @classmethod
     def memory(cls) -> Store:
         """A fresh in-memory store (tests, notebooks)."""
         return cls(MEMORY)
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's own cursor on the store."""
+    def _thread_cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on the open connection (a lease or the pin must hold it)."""
         cur = getattr(self._local, "cur", None)
-        if cur is None:
+        if cur is None or getattr(self._local, "gen", None) != self._gen:
+            assert self._con is not None
             cur = self._con.cursor()
             cur.execute("SET TimeZone = 'UTC'")
             self._local.cur = cur
+            self._local.gen = self._gen
         return cur
 
     @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """This thread's cursor for plain reads, under a lease."""
+        with self.lease():
+            yield self._thread_cursor()
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of one parameterised read (under a lease)."""
+        with self.reading() as cur:
+            return cur.execute(sql, list(params)).fetchall()
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """First row (or None) of one parameterised read (under a lease)."""
+        with self.reading() as cur:
+            return cur.execute(sql, list(params)).fetchone()
+
+    def fetchdf(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """One parameterised read as a DataFrame (under a lease)."""
+        with self.reading() as cur:
+            return cur.execute(sql, list(params)).df()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own cursor on the store, for interactive use (tests, notebooks).
+
+        It *pins* the file open until :meth:`release` or :meth:`close`; library code uses :meth:`reading`
+        and :meth:`transaction` instead, which hold the file only while they run.
+        """
+        with self._guard:
+            self._pinned = True
+        with self.lease():
+            return self._thread_cursor()
+
+    @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A dedicated cursor inside one transaction: committed on success, rolled back on any error."""
-        cur = self._con.cursor()
-        cur.execute("SET TimeZone = 'UTC'")
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            cur.close()
-            raise
-        cur.execute("COMMIT")
-        cur.close()
+        """A dedicated cursor inside one transaction: committed on success, rolled back on any error.
+
+        Holds a lease and this file's write lock for the whole block: a check made inside it still holds
+        when the block writes (see the module notes).
+        """
+        with self.lease(), self._wlock:
+            assert self._con is not None
+            cur = self._con.cursor()
+            cur.execute("SET TimeZone = 'UTC'")
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException as exc:
+                try:
+                    cur.execute("ROLLBACK")
+                finally:
+                    cur.close()
+                if isinstance(exc, duckdb.Error):  # never a database exception for the user: one sentence
+                    raise StoreError(_write_failed(self.path, exc)) from None
+                raise
+            try:
+                cur.execute("COMMIT")
+            except duckdb.Error as exc:
+                raise StoreError(_write_failed(self.path, exc)) from None
+            finally:
+                cur.close()
 
     def close(self) -> None:
         """Close the store; the object is unusable afterwards."""
-        self._con.close()
+        with self._guard:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._closed = True
+            self._leases = 0
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
     def __enter__(self) -> Store:
         return self
@@ -203,7 +430,7 @@ class Store:
     def schema_version(self) -> int:
         """The schema version stored in the file."""
         try:
-            row = self.cursor().execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            row = self.fetchone("SELECT coalesce(max(version), 0) FROM schema_version")
         except duckdb.CatalogException:
             return 0
         return int(row[0]) if row else 0
@@ -233,21 +460,19 @@ class Store:
 
     def list_series(self) -> list[SeriesInfo]:
         """All series with their extent, ordered by symbol, frequency and source."""
-        rows = self.cursor().execute(
-            self._SERIES_SQL + " ORDER BY s.symbol, s.freq, s.kind, s.source"
-        ).fetchall()
+        rows = self.fetchall(self._SERIES_SQL + " ORDER BY s.symbol, s.freq, s.kind, s.source")
         return [self._series_row(r) for r in rows]
 
     def get_series(self, series_id: int) -> SeriesInfo:
         """One series by id; SeriesNotFoundError when absent."""
-        row = self.cursor().execute(self._SERIES_SQL + " WHERE s.series_id = ?", [series_id]).fetchone()
+        row = self.fetchone(self._SERIES_SQL + " WHERE s.series_id = ?", [series_id])
         if row is None:
             raise SeriesNotFoundError(f"no stored series has id {series_id}.")
         return self._series_row(row)
 
     def is_empty(self) -> bool:
         """True when no price bar is stored."""
-        row = self.cursor().execute("SELECT count(*) FROM (SELECT 1 FROM prices LIMIT 1)").fetchone()
+        row = self.fetchone("SELECT count(*) FROM (SELECT 1 FROM prices LIMIT 1)")
         return not row or row[0] == 0
 
     def find_series(
@@ -265,7 +490,7 @@ class Store:
             if val is not None:
                 sql += f" AND lower(s.{col}) = lower(?)"
                 params.append(val)
-        rows = self.cursor().execute(sql + " ORDER BY s.freq, s.kind, s.source", params).fetchall()
+        rows = self.fetchall(sql + " ORDER BY s.freq, s.kind, s.source", params)
         return [self._series_row(r) for r in rows]
 
     def resolve_series(
@@ -337,14 +562,14 @@ class Store:
         if end is not None:
             sql += " AND ts <= ?"
             params.append(naive_utc(end))
-        frame = self.cursor().execute(sql + " ORDER BY ts", params).df()
+        frame = self.fetchdf(sql + " ORDER BY ts", params)
         frame["ts"] = pd.to_datetime(frame["ts"]).dt.tz_localize("UTC")
         frame = frame.set_index("ts")
         return frame.astype("float64")
 
     def last_bar_time(self, series_id: int) -> datetime | None:
         """Open time (naive UTC) of the newest stored bar, or None."""
-        row = self.cursor().execute("SELECT max(ts) FROM prices WHERE series_id = ?", [series_id]).fetchone()
+        row = self.fetchone("SELECT max(ts) FROM prices WHERE series_id = ?", [series_id])
         return None if row is None else row[0]
 
     def fingerprint(self, series_id: int, *, end: datetime | pd.Timestamp | None = None) -> str:
@@ -378,19 +603,21 @@ class Store:
         """
         p = Path(path)
         f = None if freq is None else Freq.parse(freq)
-        cur = self._con.cursor()
-        hasher = _FileHasher(p)  # hashes the file in a thread while DuckDB reads and checks it
-        try:
-            cur.execute("SET TimeZone = 'UTC'")
-            staged = staging.stage_file(cur, p, f)
-            file_hash = hasher.result()
-            return self._commit_staged(
-                cur, staged, symbol=symbol, source=source, kind=kind, replace=replace,
-                origin=str(p), file_hash=file_hash, synthetic=False,
-            )
-        finally:
-            hasher.join()
-            cur.close()
+        with self.lease():
+            assert self._con is not None
+            cur = self._con.cursor()
+            hasher = _FileHasher(p)  # hashes the file in a thread while DuckDB reads and checks it
+            try:
+                cur.execute("SET TimeZone = 'UTC'")
+                staged = staging.stage_file(cur, p, f)
+                file_hash = hasher.result()
+                return self._commit_staged(
+                    cur, staged, symbol=symbol, source=source, kind=kind, replace=replace,
+                    origin=str(p), file_hash=file_hash, synthetic=False,
+                )
+            finally:
+                hasher.join()
+                cur.close()
 
     def ingest_frame(
         self,
@@ -416,16 +643,18 @@ class Store:
             Marks the series as synthetic wherever it is shown.
         """
         f = None if freq is None else Freq.parse(freq)
-        cur = self._con.cursor()
-        try:
-            cur.execute("SET TimeZone = 'UTC'")
-            staged = staging.stage_frame(cur, frame, f"{origin} {symbol}", f)
-            return self._commit_staged(
-                cur, staged, symbol=symbol, source=source, kind=kind, replace=replace,
-                origin=origin, file_hash=None, synthetic=synthetic,
-            )
-        finally:
-            cur.close()
+        with self.lease():
+            assert self._con is not None
+            cur = self._con.cursor()
+            try:
+                cur.execute("SET TimeZone = 'UTC'")
+                staged = staging.stage_frame(cur, frame, f"{origin} {symbol}", f)
+                return self._commit_staged(
+                    cur, staged, symbol=symbol, source=source, kind=kind, replace=replace,
+                    origin=origin, file_hash=None, synthetic=synthetic,
+                )
+            finally:
+                cur.close()
 
     def _commit_staged(
         self,
@@ -442,6 +671,7 @@ class Store:
     ) -> IngestReport:
         k = Kind.parse(kind).value
         freq = staged.freq.value
+        self._wlock.acquire()
         cur.execute("BEGIN TRANSACTION")
         try:
             row = cur.execute(
@@ -539,6 +769,7 @@ class Store:
                 pass
             raise
         finally:
+            self._wlock.release()
             for statement in _DROP_STAGING:
                 try:
                     cur.execute(statement)
@@ -562,31 +793,31 @@ class Store:
 
     def ingest_log(self, limit: int = 200) -> pd.DataFrame:
         """The newest ingest log entries with their series, newest first."""
-        return self.cursor().execute(
+        return self.fetchdf(
             """SELECT l.ingest_id, l.ingested_at, s.symbol, s.source, s.kind, s.freq, l.origin, l.file_hash,
                       l.rows_read, l.rows_added, l.rows_replaced, l.duplicates_dropped, l.gaps,
                       l.missing_bars
                FROM ingest_log l JOIN series s USING (series_id)
                ORDER BY l.ingest_id DESC LIMIT ?""",
             [int(limit)],
-        ).df()
+        )
 
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables (series, prices, ingest_log, fit_cache)."""
         out = {}
         for table in ("series", "prices", "ingest_log", "fit_cache"):
-            row = self.cursor().execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+            row = self.fetchone(f"SELECT count(*) FROM {table}")  # noqa: S608
             out[table] = int(row[0]) if row else 0
         return out
 
     # -- fit cache -----------------------------------------------------------------------------
     def get_fit(self, series_id: int, fingerprint: str, spec_key: str, as_of: datetime) -> str | None:
         """Cached fit payload (JSON text) or None."""
-        row = self.cursor().execute(
+        row = self.fetchone(
             """SELECT payload FROM fit_cache
                WHERE series_id = ? AND fingerprint = ? AND spec_key = ? AND as_of = ?""",
             [series_id, fingerprint, spec_key, naive_utc(as_of)],
-        ).fetchone()
+        )
         return None if row is None else str(row[0])
 
     def put_fit(self, series_id: int, fingerprint: str, spec_key: str, as_of: datetime, payload: str) -> None:

@@ -26,6 +26,7 @@ import duckdb
 
 from riskparams.domain import Proposal, canonical_json, content_id
 from riskparams.exceptions import RiskParamsError, StoreError
+from riskparams.store import governance_records as gr
 from riskparams.store.core import Store, iso_z, naive_utc, now_utc
 
 __all__ = [
@@ -146,6 +147,52 @@ def load_verified(text: str, rid: str, what: str) -> dict[str, Any]:
     return content
 
 
+def save_proposal_in(cur: duckdb.DuckDBPyConnection, store: Store, proposal: Proposal, *,
+                     actor: str | None = None) -> tuple[str, bool]:
+    """:func:`save_proposal` inside the caller's transaction ``cur``; returns ``(id, is_new)``.
+
+    A new proposal also gets a ``created`` audit event (in the audit chain), so that a proposal inserted or
+    deleted behind the store's back is found by ``riskparams verify``.
+    """
+    content = proposal.content()
+    text = canonical_json(content)
+    pid = content_id(content)
+    if existing_matches(cur, "SELECT content FROM proposals WHERE proposal_id = ?", pid, text, "proposal"):
+        return pid, False
+    now = now_utc()
+    policy = content.get("policy", {})
+    versions = content.get("provenance", {}).get("packages", {})
+    cur.execute(
+        """INSERT INTO proposals (proposal_id, profile, as_of, created_at, policy_key, riskparams_version,
+               n_assets, n_skipped, content)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [pid, proposal.profile, naive_utc(proposal.as_of), now, str(policy.get("policy_key", "")),
+         str(versions.get("riskparams", "")), len(proposal.assets), len(proposal.skipped), text],
+    )
+    for a in proposal.assets:
+        ctx = a.context
+        if ctx is None:
+            continue
+        found = store.find_series(ctx.symbol, freq=ctx.freq, source=ctx.source, kind=ctx.kind)
+        cur.execute(
+            """INSERT INTO proposal_data (proposal_id, symbol, series_id, freq, source, kind, fingerprint,
+                   last_bar)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [pid, ctx.symbol, found[0].series_id if len(found) == 1 else None, ctx.freq, ctx.source,
+             ctx.kind, ctx.fingerprint, naive_utc(ctx.last_bar)],
+        )
+    cur.execute(
+        "INSERT INTO proposal_status_log (proposal_id, seq, status, changed_at, actor, note) "
+        "VALUES (?, 1, 'draft', ?, ?, NULL)",
+        [pid, now, actor],
+    )
+    who = actor or "riskparams"
+    gr.insert_event(cur, proposal_id=pid, at=now, actor={"handle": who, "name": who, "role": "system"},
+                    action="created", from_status=None, to_status="draft", comment=None,
+                    detail={"profile": proposal.profile, "assets": sorted(a.symbol for a in proposal.assets)})
+    return pid, True
+
+
 def save_proposal(store: Store, proposal: Proposal, *, actor: str | None = None) -> StoredProposal:
     """Store a proposal (status ``draft``) unless the same content is already stored.
 
@@ -166,41 +213,8 @@ def save_proposal(store: Store, proposal: Proposal, *, actor: str | None = None)
     StoreError
         A stored record with this id has different content (it was tampered with).
     """
-    content = proposal.content()
-    text = canonical_json(content)
-    pid = content_id(content)
     with store.transaction() as cur:
-        if existing_matches(cur, "SELECT content FROM proposals WHERE proposal_id = ?", pid, text, "proposal"):
-            is_new = False
-        else:
-            now = now_utc()
-            policy = content.get("policy", {})
-            versions = content.get("provenance", {}).get("packages", {})
-            cur.execute(
-                """INSERT INTO proposals (proposal_id, profile, as_of, created_at, policy_key, riskparams_version,
-                       n_assets, n_skipped, content)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [pid, proposal.profile, naive_utc(proposal.as_of), now, str(policy.get("policy_key", "")),
-                 str(versions.get("riskparams", "")), len(proposal.assets), len(proposal.skipped), text],
-            )
-            for a in proposal.assets:
-                ctx = a.context
-                if ctx is None:
-                    continue
-                found = store.find_series(ctx.symbol, freq=ctx.freq, source=ctx.source, kind=ctx.kind)
-                cur.execute(
-                    """INSERT INTO proposal_data (proposal_id, symbol, series_id, freq, source, kind, fingerprint,
-                           last_bar)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [pid, ctx.symbol, found[0].series_id if len(found) == 1 else None, ctx.freq, ctx.source,
-                     ctx.kind, ctx.fingerprint, naive_utc(ctx.last_bar)],
-                )
-            cur.execute(
-                "INSERT INTO proposal_status_log (proposal_id, seq, status, changed_at, actor, note) "
-                "VALUES (?, 1, 'draft', ?, ?, NULL)",
-                [pid, now, actor],
-            )
-            is_new = True
+        pid, is_new = save_proposal_in(cur, store, proposal, actor=actor)
     stored = get_proposal(store, pid)
     return StoredProposal(
         id=stored.id, profile=stored.profile, as_of=stored.as_of, created_at=stored.created_at,
@@ -224,7 +238,7 @@ def resolve_prefix(store: Store, ref: str, *, select: str, what: str,
     key = str(ref).strip().lower()
     if len(key) < 6 or any(c not in "0123456789abcdef" for c in key):
         raise error(f"{ref!r} is not a {what} id (at least 6 hex characters).")
-    rows = store.cursor().execute(select, [key]).fetchall()
+    rows = store.fetchall(select, [key])
     if not rows:
         raise error(f"no stored {what} has id {ref!r}.")
     if len(rows) > 1:
@@ -235,8 +249,18 @@ def resolve_prefix(store: Store, ref: str, *, select: str, what: str,
 _SELECT_PREFIX = "SELECT proposal_id FROM proposals WHERE starts_with(proposal_id, ?) ORDER BY proposal_id LIMIT 2"
 
 
-def _resolve_id(store: Store, proposal_id: str) -> str:
+def resolve_proposal_id(store: Store, proposal_id: str) -> str:
+    """The full id of the one stored proposal ``proposal_id`` (id or unique prefix of >= 6 hex characters).
+
+    Raises
+    ------
+    ProposalNotFoundError
+        Malformed, unknown or ambiguous.
+    """
     return resolve_prefix(store, proposal_id, select=_SELECT_PREFIX, what="proposal", error=ProposalNotFoundError)
+
+
+_resolve_id = resolve_proposal_id
 
 
 def get_proposal(store: Store, proposal_id: str) -> StoredProposal:
@@ -250,14 +274,13 @@ def get_proposal(store: Store, proposal_id: str) -> StoredProposal:
         The stored content no longer hashes to its id.
     """
     pid = _resolve_id(store, proposal_id)
-    cur = store.cursor()
-    row = cur.execute(
+    row = store.fetchone(
         """SELECT p.profile, p.as_of, p.created_at, p.content,
                   (SELECT s.status FROM proposal_status_log s WHERE s.proposal_id = p.proposal_id
                    ORDER BY s.seq DESC LIMIT 1)
            FROM proposals p WHERE p.proposal_id = ?""",
         [pid],
-    ).fetchone()
+    )
     assert row is not None
     content = load_verified(str(row[3]), pid, "proposal")
     return StoredProposal(
@@ -284,7 +307,7 @@ def list_proposals(store: Store, *, profile: str | None = None, limit: int = 100
     return [
         {"id": r[0], "profile": r[1], "as_of": iso_z(r[2]), "created_at": iso_z(r[3]), "status": r[4],
          "n_assets": int(r[5]), "n_skipped": int(r[6]), "policy_key": r[7], "riskparams_version": r[8]}
-        for r in store.cursor().execute(sql, params).fetchall()
+        for r in store.fetchall(sql, params)
     ]
 
 
@@ -347,8 +370,8 @@ def latest_status(cur: duckdb.DuckDBPyConnection, proposal_id: str) -> str | Non
 def proposal_history(store: Store, proposal_id: str) -> list[Mapping[str, Any]]:
     """The status log of a proposal, oldest first: ``seq, status, changed_at, actor, note``."""
     pid = _resolve_id(store, proposal_id)
-    rows = store.cursor().execute(
+    rows = store.fetchall(
         "SELECT seq, status, changed_at, actor, note FROM proposal_status_log WHERE proposal_id = ? ORDER BY seq",
         [pid],
-    ).fetchall()
+    )
     return [{"seq": int(r[0]), "status": r[1], "changed_at": r[2], "actor": r[3], "note": r[4]} for r in rows]

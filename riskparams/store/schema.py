@@ -178,6 +178,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (proposal_id, report_id)
         )""",
     ),
+    # 7: tamper evidence and committee binding (riskparams.governance; SQL in riskparams.store.governance_records).
+    # Every audit event gets a row in audit_chain: its SHA-256 over the event and the previous event's hash,
+    # so an edited, deleted, inserted or reordered event breaks the chain (events written before this
+    # version are sealed into it by the first write after the upgrade). prev_hash is UNIQUE: the chain cannot
+    # fork. A signed action keeps its signature (canonical JSON) on the event. committees holds every
+    # committee the store has used, addressed by the SHA-256 of its canonical JSON; events say which one a
+    # proposal was bound to and which one is active. All three are append-only.
+    (
+        "ALTER TABLE governance_events ADD COLUMN signature VARCHAR",
+        """CREATE TABLE audit_chain (
+            event_id   BIGINT PRIMARY KEY,
+            prev_hash  VARCHAR NOT NULL UNIQUE,
+            event_hash VARCHAR NOT NULL UNIQUE
+        )""",
+        """CREATE TABLE committees (
+            committee_hash VARCHAR PRIMARY KEY,
+            content        VARCHAR NOT NULL,
+            stored_at      TIMESTAMP NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,7 +19,7 @@ import codecs
 import csv
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,24 @@ class Staged:
 
 SOURCE = "stg_raw"  # name of the frame table (frames only; files are read in place)
 TYPED = "stg_typed"
+
+EARLIEST_BAR = datetime(2009, 1, 3)
+"""No bar may open before 2009-01-03, the day of the Bitcoin genesis block: no crypto asset traded
+earlier, so an older timestamp is a mistake (a wrong epoch unit, a typo such as 1700 or 0202)."""
+MAX_FUTURE = timedelta(days=1)
+"""A bar may open at most this long after now (a clock a little ahead is tolerated); a later one, such
+as 2300 or 9999, is a mistake."""
+MAX_PRICE = 1e12
+"""Largest accepted price, in quote units: about ten million times Bitcoin's all-time high in US dollars,
+and above any crypto asset in any currency (Bitcoin in Indonesian rupiah is about 2e9). A larger price is
+a unit or typing mistake (1e308 would overflow every return and variance computed from it)."""
+MIN_PRICE = 1e-12
+"""Smallest accepted price, in quote units: ten thousand times below the finest tick exchanges quote
+(1e-8, one satoshi on Bitcoin-quoted markets). Quote such an asset per thousand or million tokens, as
+exchanges do (1000PEPE); without this floor a price ratio such as 1e12 / 1e-300 overflows."""
+MAX_VOLUME = 1e18
+"""Largest accepted volume of one bar, in base-asset units: more than the whole supply of nearly every
+token (SHIB has about 6e14); a larger volume is a unit or typing mistake."""
 
 _HEAD_BYTES = 65_536
 _MAX_TS_US = 9.2e18  # TIMESTAMP holds microseconds up to about 2**63
@@ -399,12 +417,30 @@ def _fmt_ts(ts: datetime) -> str:
 _EPOCH = datetime(1970, 1, 1)
 
 
+def latest_bar() -> datetime:
+    """The latest open time a bar may have: now (naive UTC) plus :data:`MAX_FUTURE`."""
+    return datetime.now(UTC).replace(tzinfo=None) + MAX_FUTURE
+
+
 def _us_to_datetime(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=int(us))
 
 
 def _fmt_num(x: float) -> str:
     return f"{x:.10g}"
+
+
+def _is_number(raw: Any) -> bool:
+    try:
+        float(str(raw))
+    except ValueError:
+        return False
+    return True
+
+
+def _fmt_bound(x: float) -> str:
+    """A power-of-ten bound as written in the docs: ``1e12``, ``1e-12``."""
+    return f"{x:g}".replace("e+", "e")
 
 
 def _fmt_span(seconds: float) -> str:
@@ -474,24 +510,30 @@ def _validate_and_stage(
     has_volume = "volume" in mapping
     vol_check = (
         "WHEN volume IS NULL THEN 'volume' WHEN NOT isfinite(volume) THEN 'volume:nan' "
-        "WHEN volume < 0 THEN 'volume:neg' "
+        f"WHEN volume < 0 THEN 'volume:neg' WHEN volume > {MAX_VOLUME!r} THEN 'volume:big' "
         if has_volume
         else ""
     )
-    price_null = " ".join(f"WHEN {c} IS NULL THEN '{c}' " for c in ("open", "high", "low", "close"))
-    price_nan = " ".join(f"WHEN NOT isfinite({c}) THEN '{c}:nan' " for c in ("open", "high", "low", "close"))
-    price_pos = " ".join(f"WHEN {c} <= 0 THEN '{c}:pos' " for c in ("open", "high", "low", "close"))
+    prices = ("open", "high", "low", "close")
+    price_null = " ".join(f"WHEN {c} IS NULL THEN '{c}' " for c in prices)
+    price_nan = " ".join(f"WHEN NOT isfinite({c}) THEN '{c}:nan' " for c in prices)
+    price_pos = " ".join(f"WHEN {c} <= 0 THEN '{c}:pos' " for c in prices)
+    price_range = " ".join(
+        f"WHEN {c} > {MAX_PRICE!r} THEN '{c}:big' WHEN {c} < {MIN_PRICE!r} THEN '{c}:small' " for c in prices
+    )
     problem = cur.execute(
         f"""SELECT rid, problem FROM (
                 SELECT rowid AS rid, CASE
                     WHEN ts IS NULL OR NOT (ts BETWEEN TIMESTAMP '0001-01-01' AND TIMESTAMP '9999-12-31')
-                    THEN 'ts' {price_null} {price_nan} {vol_check}
-                    {price_pos}
+                    THEN 'ts' WHEN ts < ? THEN 'ts:early' WHEN ts > ? THEN 'ts:late'
+                    {price_null} {price_nan} {vol_check}
+                    {price_pos} {price_range}
                     WHEN high < greatest(open, close) THEN 'high:below'
                     WHEN low > least(open, close) THEN 'low:above'
                     END AS problem
                 FROM {TYPED})
-            WHERE problem IS NOT NULL ORDER BY rid LIMIT 1"""  # noqa: S608
+            WHERE problem IS NOT NULL ORDER BY rid LIMIT 1""",  # noqa: S608  (module constants only)
+        [EARLIEST_BAR, latest_bar()],
     ).fetchone()
     if problem is not None:
         _raise_row_problem(cur, label, source, mapping, int(problem[0]), str(problem[1]), row_offset)
@@ -646,6 +688,15 @@ def _raise_row_problem(
     if canon == "ts":
         if raw is None or not str(raw).strip():
             raise err("the timestamp is missing.")
+        if what:  # a timestamp outside the plausible range
+            shown = f"'{raw}'"
+            if _is_number(raw):  # epoch seconds or milliseconds: say which time they are
+                got = cur.execute(f"SELECT ts FROM {TYPED} WHERE rowid = ?", [rid]).fetchone()  # noqa: S608
+                shown += f" ({_fmt_ts(got[0])})" if got is not None else ""
+            if what == "early":
+                raise err(f"value {shown} is before {EARLIEST_BAR:%Y-%m-%d}, the Bitcoin genesis block: no crypto "
+                          "market has older bars.")
+            raise err(f"value {shown} is more than {_fmt_span(MAX_FUTURE.total_seconds())} in the future.")
         raise err(
             f"value '{raw}' is not a timestamp (expected ISO-8601 such as 2024-01-31T00:00:00Z, "
             "or epoch seconds or milliseconds)."
@@ -660,6 +711,13 @@ def _raise_row_problem(
         raise err(f"price {raw} is not positive.")
     if what == "neg":
         raise err(f"volume {raw} is negative.")
+    if what == "big" and canon == "volume":
+        raise err(f"volume {raw} is above {_fmt_bound(MAX_VOLUME)} base-asset units, the largest accepted volume.")
+    if what == "big":
+        raise err(f"price {raw} is above {_fmt_bound(MAX_PRICE)} quote units, the largest accepted price.")
+    if what == "small":
+        raise err(f"price {raw} is below {_fmt_bound(MIN_PRICE)} quote units, the smallest accepted price (quote the "
+                  "asset per thousand or million tokens).")
     vals = cur.execute(f"SELECT open, close FROM {TYPED} WHERE rowid = ?", [rid]).fetchone()  # noqa: S608
     assert vals is not None
     o, c = float(vals[0]), float(vals[1])
