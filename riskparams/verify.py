@@ -121,8 +121,14 @@ class _Checker:
         rows = gr.chain_rows(self.cur)
         by_event = {e["event_id"]: e for e in events}
         chained = {eid for eid, _, _ in rows}
+        started = gr.chain_started_at(self.cur)
+        first = min(chained) if chained else None
+        legacy = 0
         for e in events:
-            if e["event_id"] not in chained:
+            if e["event_id"] not in chained and started is not None and e["at"] < started \
+                    and (first is None or e["event_id"] < first):
+                legacy += 1  # recorded before the upgrade to the chain and not yet sealed by a write
+            elif e["event_id"] not in chained:
                 self.add("chain", f"event {e['event_id']} ({e['action']} on {_short(e['proposal_id'])}) is not in "
                          "the audit chain: it was inserted behind the store's back.", e["proposal_id"], e["event_id"])
         prev = gr.GENESIS
@@ -141,6 +147,10 @@ class _Checker:
                 self.add("chain", f"event {eid} ({ev['action']} on {_short(ev['proposal_id'])} by @{ev['actor']}) "
                          "no longer matches its chain hash: it was edited.", ev["proposal_id"], eid)
             prev = h
+        if legacy:
+            self.notes.append(f"{legacy} audit events were recorded before this store had the audit chain (upgraded "
+                              f"{started:%Y-%m-%d}); the next governance action seals them into it, and until then "
+                              "their order and content rest on the store alone.")
         if anchor is not None and anchor.lower() not in hashes:
             self.add("chain", f"the anchor {anchor[:16]}... is not in the audit chain: the history it anchored was "
                      "rewritten.")
@@ -319,6 +329,7 @@ def _sig_problem(e: Mapping[str, Any], committee: Any, chash: str) -> str | None
 
 def _replay(chk: _Checker, events: list[dict[str, Any]], committees: dict[str, Any]) -> None:
     active: str | None = None
+    unjudged: set[str] = set()
     seen_sigs: dict[str, int] = {}
     state: dict[str, dict[str, Any]] = {}
     changes: dict[str, dict[str, Any]] = {}
@@ -366,8 +377,10 @@ def _replay(chk: _Checker, events: list[dict[str, Any]], committees: dict[str, A
         committee = committees.get(committee_hash) if committee_hash else None
         m = _member(committee, e["actor"])
         role = None if m is None else m.role
-        if action in ("submitted", "signed_off", "dissented", "retracted", "approved", "rejected", "withdrawn",
-                      "revised"):
+        if committee is None:
+            unjudged.add(pid)
+        elif action in ("submitted", "signed_off", "dissented", "retracted", "approved", "rejected", "withdrawn",
+                        "revised"):
             if m is None:
                 chk.add("workflow", f"event {eid}: @{e['actor']} ({action} on {_short(pid)}) is not a member of the "
                         f"committee {_short(committee_hash)} that governs the proposal.", pid, eid)
@@ -413,6 +426,10 @@ def _replay(chk: _Checker, events: list[dict[str, Any]], committees: dict[str, A
             chk.add("workflow", f"event {eid}: {_short(pid)} was exported as final while it was {frm}.", pid, eid)
         _check_signature(chk, e, committee, committee_hash, _short(pid))
         st["status"] = _norm(e["to_status"])
+    if unjudged:
+        chk.notes.append(f"{len(unjudged)} proposal{'s' if len(unjudged) != 1 else ''} had actions before any "
+                         "committee was registered in the store (an older riskparams): who acted was not checked "
+                         "against a committee for those actions.")
 
 
 def _replay_change(chk: _Checker, e: Mapping[str, Any], changes: dict[str, dict[str, Any]], committee: Any,

@@ -258,3 +258,45 @@ def test_a_venue_payload_is_refused_from_a_tampered_store(history: dict[str, Any
             gov.export_proposal(s, history["pid"], "dydx", "ann")
         before = s.fetchone("SELECT count(*) FROM governance_events")[0]
         assert s.fetchone("SELECT count(*) FROM governance_events")[0] == before  # nothing recorded
+
+
+def test_a_store_from_before_the_chain_is_sealed_by_its_next_write(tmp_path: Path,
+                                                                   proposals: dict[str, Proposal]) -> None:
+    """A store written by riskparams before schema 7 (a proposal in review with a sign-off, no chain): it
+    verifies with a note, the next action seals the old events into the chain, and from then on an edit of
+    an old event is caught."""
+    import riskparams.store.core as core
+    from riskparams.domain import canonical_json, content_id
+
+    db = tmp_path / "v6.duckdb"
+    con = duckdb.connect(str(db))
+    core._migrate(con, target=6)
+    con.execute("UPDATE schema_version SET applied_at = TIMESTAMP '2025-01-01'")
+    content = proposals["perp"].content()
+    pid = content_id(content)
+    con.execute("INSERT INTO proposals VALUES (?, 'perp', NULL, TIMESTAMP '2025-02-01', 'k', '0.1.0', ?, 0, ?)",
+                [pid, len(proposals["perp"].assets), canonical_json(content)])
+    for a in proposals["perp"].assets:
+        ctx = a.context
+        assert ctx is not None
+        con.execute("INSERT INTO proposal_data VALUES (?, ?, NULL, ?, ?, ?, ?, NULL)",
+                    [pid, a.symbol, ctx.freq, ctx.source, ctx.kind, ctx.fingerprint])
+    con.execute("INSERT INTO proposal_status_log VALUES (?, 1, 'draft', TIMESTAMP '2025-02-01', NULL, NULL), "
+                "(?, 2, 'in_review', TIMESTAMP '2025-02-02', 'ann', NULL)", [pid, pid])
+    con.execute("INSERT INTO governance_events (proposal_id, event_at, actor, actor_name, actor_role, action, "
+                "from_status, to_status) VALUES (?, TIMESTAMP '2025-02-02', 'ann', 'Ann', 'chair', 'submitted', "
+                "'draft', 'in_review'), (?, TIMESTAMP '2025-02-03', 'ben', 'Ben', 'member', 'signed_off', "
+                "'in_review', 'in_review')", [pid, pid])
+    con.close()
+    c = committee(False)
+    with Store(db) as s:  # upgraded to schema 7
+        before = verify(s)
+        assert before.ok, [p.message for p in before.problems]
+        assert any("2 audit events were recorded before this store had the audit chain" in n for n in before.notes)
+        gov.sign_off(s, pid, "cat", committee=c, key=KEYS["cat"])
+        after = verify(s)
+        assert after.ok and after.checked["chain links"] == 4  # 2 sealed, the registration, the sign-off
+        assert not any("before this store had the audit chain" in n for n in after.notes)
+        s.cursor().execute("UPDATE governance_events SET actor = 'dan' WHERE actor = 'ben'")
+        edited = verify(s)
+        assert any(p.kind == "chain" and "was edited" in p.message for p in edited.problems)
