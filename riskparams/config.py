@@ -575,6 +575,22 @@ class RiskPolicy:
         Volatility model; its ``horizon_hours`` and ``confidence`` are replaced by the policy's.
     perp, lending, liquidity, apc, guardrails, rounding
         The sections.
+
+    Examples
+    --------
+    The defaults are the documented example policy (``riskparams/examples/policy.toml``):
+
+    >>> import riskparams
+    >>> policy = riskparams.RiskPolicy()
+    >>> policy.confidence, str(policy.measure), policy.perp.leverage_grid[-3:]
+    (0.99, 'es', (75.0, 100.0, 125.0))
+    >>> stricter = riskparams.RiskPolicy(confidence=0.995)  # propose(..., policy=stricter)
+    >>> stricter.key() == policy.key()
+    False
+    >>> riskparams.RiskPolicy(confidence=1.5)
+    Traceback (most recent call last):
+    ...
+    riskparams.exceptions.PolicyError: confidence must be in [0.9, 0.9999], got 1.5
     """
 
     confidence: float = 0.99
@@ -722,6 +738,17 @@ def policy_from_dict(d: Mapping[str, Any]) -> RiskPolicy:
     PolicyError
         An unknown key, a value of the wrong type or out of range (the message names the dotted key
         and the allowed range).
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> policy = riskparams.policy_from_dict({"confidence": 0.995, "perp": {"leverage_grid": [1, 2, 5, 10]}})
+    >>> policy.confidence, policy.perp.leverage_grid
+    (0.995, (1.0, 2.0, 5.0, 10.0))
+    >>> riskparams.policy_from_dict({"perp": {"max_leverage": 500}})
+    Traceback (most recent call last):
+    ...
+    riskparams.exceptions.PolicyError: unknown key perp.max_leverage (allowed: tier_breakpoints, ...)
     """
     if not isinstance(d, Mapping):
         raise PolicyError(f"a policy must be a table of keys, got {type(d).__name__}")
@@ -886,6 +913,20 @@ def load_policy(path: str | Path) -> RiskPolicy:
     PolicyError
         One line: ``"<file>: <dotted key> must be in <range>, got <value>"`` (or the file is
         missing, or is not valid TOML).
+
+    Examples
+    --------
+    >>> import riskparams, tempfile
+    >>> from riskparams.config import example_policy_path
+    >>> riskparams.load_policy(example_policy_path()) == riskparams.RiskPolicy()  # the defaults, documented
+    True
+    >>> path = f"{tempfile.mkdtemp()}/policy.toml"
+    >>> with open(path, "w") as f:
+    ...     print("confidence = 0.5", file=f)
+    >>> riskparams.load_policy(path)
+    Traceback (most recent call last):
+    ...
+    riskparams.exceptions.PolicyError: policy.toml: confidence must be in [0.9, 0.9999], got 0.5
     """
     p = Path(path)
     try:

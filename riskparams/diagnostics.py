@@ -24,15 +24,28 @@ __all__ = ["ResidualDiagnostics", "half_life", "residual_diagnostics"]
 
 
 def half_life(persistence: float) -> float:
-    """Half-life of a volatility shock in bars: ``ln 0.5 / ln persistence``.
+    """Half-life of a volatility shock in bars: the ``k`` at which ``|persistence| ** k = 1/2``.
 
-    Returns 0 for ``persistence <= 0``, ``inf`` for ``persistence >= 1`` (no mean reversion),
-    NaN for NaN.
+    The one definition in riskparams (the diagnostics and the Volatility page's model table use it). A
+    shock's deviation from the long-run (log-)variance decays as ``persistence ** k``, so:
+
+    * ``0 < persistence < 1``: ``ln 0.5 / ln persistence``;
+    * ``persistence >= 1``: ``inf`` (no mean reversion: a shock never halves);
+    * ``persistence == 0``: 0 (no memory: a shock is gone after its bar; the limit of the formula);
+    * ``-1 < persistence < 0`` (possible only for an EGARCH ``beta``; GARCH and GJR persistence is never
+      negative): the deviation alternates in sign while its size halves in ``ln 0.5 / ln |persistence|``
+      bars;
+    * ``persistence <= -1``: ``inf`` (its size never shrinks); NaN: NaN.
+
+    Examples
+    --------
+    >>> half_life(0.5), half_life(-0.5), half_life(0.0), half_life(1.0)
+    (1.0, 1.0, 0.0, inf)
     """
-    p = float(persistence)
+    p = abs(float(persistence))
     if math.isnan(p):
         return math.nan
-    if p <= 0.0:
+    if p == 0.0:
         return 0.0
     if p >= 1.0:
         return math.inf

@@ -1092,6 +1092,24 @@ class Proposal:
     options : tuple of ProposalOption
         Named variants of the policy side by side (empty unless asked for); ``assets`` is the
         recommended one.
+
+    Examples
+    --------
+    :func:`riskparams.propose` makes one (``run.proposal``); its :meth:`content` is what the store keeps
+    under the SHA-256, and :meth:`from_content` reads it back exactly:
+
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> proposal = riskparams.propose(store, profile="perp", symbols=["ABC"]).proposal
+    >>> proposal.profile, [a.symbol for a in proposal.assets], proposal.skipped
+    ('perp', ['ABC'], ())
+    >>> tier = proposal.assets[0].tiers[0]
+    >>> tier.imf == 1 / tier.max_leverage and 0 <= tier.liquidation_penalty < tier.mmf < tier.imf
+    True
+    >>> content = proposal.content()  # JSON-safe
+    >>> riskparams.Proposal.from_content(content).id == proposal.id
+    True
     """
 
     profile: str

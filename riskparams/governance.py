@@ -458,6 +458,15 @@ def load_committee(path: str | Path | None = None) -> Committee:
     ------
     CommitteeError
         The file is missing, not TOML, or invalid (one sentence naming the file and the key).
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> committee = riskparams.load_committee()  # riskparams/examples/committee.toml
+    >>> [(m.handle, m.role) for m in committee.members], committee.quorum
+    ([('alice', 'chair'), ('bob', 'member'), ('carol', 'member'), ('dave', 'member'), ('erin', 'observer')], 2)
+
+    Give it to the first governance action (``perform(..., committee=committee)``): the store then keeps it.
     """
     chosen = path if path is not None else (os.environ.get(COMMITTEE_ENV_VAR) or None)
     p = example_committee_path() if chosen is None else Path(chosen).expanduser()
@@ -854,6 +863,20 @@ def workflow(store: Store, proposal_id: str, *, committee: Committee | None = No
     ------
     ProposalNotFoundError
         No (or more than one) stored proposal matches.
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> pid = riskparams.propose(store, profile="perp", symbols=["ABC"]).id
+    >>> state = riskparams.workflow(store, pid)
+    >>> state.status, state.revision, state.quorum
+    ('draft', 1, 2)
+    >>> riskparams.perform(store, pid, "bob", "submit").status
+    'in_review'
+    >>> riskparams.workflow(store, pid).approval_blocker
+    'proposal ... has 0 of the 2 sign-offs it needs to be approved.'
     """
     stored = get_proposal(store, proposal_id)
     with store.reading() as cur:
@@ -1096,6 +1119,28 @@ def perform(store: Store, proposal_id: str, who: str | Member, verb: str, *, com
     """Run one workflow action named by its verb (a key of :data:`ACTIONS`): what the dashboard's buttons call.
 
     ``option`` is used by ``approve`` only; ``comment`` is the text of ``comment``.
+
+    Examples
+    --------
+    With the example committee (the default: chair ``alice``, members ``bob``, ``carol`` and ``dave``,
+    observer ``erin``, quorum 2; the first action records it in the store):
+
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> pid = riskparams.propose(store, profile="perp", symbols=["ABC"]).id
+    >>> riskparams.perform(store, pid, "bob", "submit").status
+    'in_review'
+    >>> riskparams.perform(store, pid, "bob", "sign_off")
+    Traceback (most recent call last):
+    ...
+    riskparams.governance.GovernanceError: @bob is an author of proposal ... and may not sign it off (...).
+    >>> for member in ("carol", "dave"):
+    ...     state = riskparams.perform(store, pid, member, "sign_off", comment="tiers checked")
+    >>> state.quorum_met
+    True
+    >>> riskparams.perform(store, pid, "alice", "approve", comment="vote 12").status
+    'approved'
     """
     if verb not in ACTIONS:
         raise GovernanceError(f"unknown action {verb!r}; one of {', '.join(ACTIONS)}.")
@@ -2057,6 +2102,26 @@ def export_proposal(
         Unknown format, a payload of the other profile, or an invalid backtest payload.
     GovernanceError
         A venue payload of a proposal that is not approved.
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> pid = riskparams.propose(store, profile="perp", symbols=["ABC"]).id
+    >>> md = riskparams.export_proposal(store, pid, "md", "erin")  # an observer may export
+    >>> md.filename == f"proposal-{pid[:12]}.md", md.final, md.status
+    (True, False, 'draft')
+    >>> print(md.data.decode().splitlines()[0])
+    # [ARFC] Risk parameter update: perpetual margin tiers for ABC
+    >>> "DRAFT - not approved" in md.data.decode()
+    True
+    >>> riskparams.export_proposal(store, pid, "dydx", "erin")
+    Traceback (most recent call last):
+    ...
+    riskparams.governance.GovernanceError: venue payloads are exported only from approved proposals; proposal ... is draft.
+
+    ``out=`` writes the file (a folder: under ``filename``) in the same step as the record.
     """
     fmt = _export.check_format(fmt)
     stored = get_proposal(store, proposal_id)

@@ -42,12 +42,15 @@ __all__ = [
     "garch_horizon_variance",
     "impact_cost",
     "log_to_price_move",
+    "mean_daily_value",
     "mse_loss",
     "normal_var_es",
+    "parametric_risk",
     "ppf_var_es",
     "qlike_loss",
     "student_t_var_es",
     "tail_risk_from_samples",
+    "unit_ppf",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -277,6 +280,41 @@ def student_t_var_es(
     return s * t + sign * mu, s * es_std + sign * mu
 
 
+def unit_ppf(nu: float | None) -> Callable[[FloatArray], FloatArray]:
+    """Vectorised quantile function of a unit-variance innovation: the standardized Student-t(``nu``)
+    (``t_nu^-1(u) sqrt((nu - 2) / nu)``, ``nu > 2``) or, with ``nu`` None, the standard normal.
+
+    >>> round(float(unit_ppf(None)(np.array([0.975]))[0]), 4)
+    1.96
+    """
+    if nu is None:
+        return _normal_ppf
+    scale = math.sqrt((nu - 2.0) / nu)
+
+    def ppf(u: FloatArray) -> FloatArray:
+        return np.asarray(stats.t.ppf(u, nu), dtype=float) * scale
+
+    return ppf
+
+
+def _normal_ppf(u: FloatArray) -> FloatArray:
+    return np.asarray(stats.norm.ppf(u), dtype=float)
+
+
+def parametric_risk(mu: float, sigma: float, confidence: float, nu: float | None = None) -> HorizonRisk:
+    """VaR and ES of both tails of ``R = mu + sigma Z`` (``Z`` a unit-variance Student-t(``nu``), or
+    normal with ``nu`` None) in closed form (:func:`student_t_var_es`, :func:`normal_var_es`), as the
+    ``'fitted'`` :class:`HorizonRisk`."""
+    tails = {}
+    for tail in (Tail.LOWER, Tail.UPPER):
+        if nu is None:
+            v, e = normal_var_es(sigma, confidence, mu, tail)
+        else:
+            v, e = student_t_var_es(sigma, confidence, nu, mu, tail)
+        tails[tail] = TailRisk.from_log(v, e, tail)
+    return HorizonRisk(method="fitted", confidence=confidence, lower=tails[Tail.LOWER], upper=tails[Tail.UPPER])
+
+
 def ppf_var_es(
     ppf: Callable[[FloatArray], FloatArray],
     confidence: float,
@@ -385,6 +423,33 @@ def qlike_loss(proxy: npt.ArrayLike, forecast: npt.ArrayLike) -> FloatArray:
 def mse_loss(proxy: npt.ArrayLike, forecast: npt.ArrayLike) -> FloatArray:
     """Squared error of variance forecasts, ``(proxy - h)**2``, elementwise."""
     return np.asarray((np.asarray(proxy, dtype=float) - np.asarray(forecast, dtype=float)) ** 2, dtype=float)
+
+
+def mean_daily_value(values: npt.ArrayLike, bar_hours: float, window_days: int) -> float:
+    """ADV: the mean daily traded value of the last ``window_days`` days of bars.
+
+    Parameters
+    ----------
+    values : array_like, shape (n,)
+        Traded value of each bar (``volume * close``, quote currency) in time order, up to the bar the
+        ADV is as of; NaN where unknown.
+    bar_hours : float
+        Length of a bar in hours.
+    window_days : int
+        Days averaged: the last ``round(window_days * 24 / bar_hours)`` bars (at least one).
+
+    Returns
+    -------
+    float
+        Total known value / days the known bars cover (hourly bars are summed per day); NaN when no
+        bar of the window has a value.
+    """
+    bars = max(1, int(round(window_days * 24 / bar_hours)))
+    tail = np.asarray(values, dtype=float)[-bars:]
+    ok = np.isfinite(tail)
+    if not ok.any():
+        return math.nan
+    return float(np.sum(tail[ok]) / (ok.sum() * bar_hours / 24.0))
 
 
 def impact_cost(

@@ -457,6 +457,19 @@ def load_current(path: str | Path, profile: str) -> CurrentParams:
     ------
     DataError
         The file is missing, unreadable, of another format or profile, or a value is invalid.
+
+    Examples
+    --------
+    The parameters in force, for :func:`riskparams.propose` (``current=``) and the backtests:
+
+    >>> import riskparams
+    >>> from importlib import resources
+    >>> path = str(resources.files("riskparams") / "examples" / "current_perp.csv")
+    >>> current = riskparams.load_current(path, "perp")
+    >>> current.profile, sorted(current.assets)
+    ('perp', ['BTC-SYN', 'ETH-SYN', 'SOL-SYN'])
+    >>> [(t.notional_cap, t.max_leverage) for t in current.assets["BTC-SYN"].tiers]
+    [(1000000.0, 20.0), (5000000.0, 10.0), (20000000.0, 5.0), (None, 3.0)]
     """
     p = Path(path)
     text = _read_text(p, "current parameter file", (".csv", ".json"))

@@ -117,7 +117,7 @@ from riskparams.domain import (
     PerpTier,
     TierHorizon,
 )
-from riskparams.fmt import format_notional
+from riskparams.fmt import format_hours, format_notional
 from riskparams.measures import Tail, impact_cost, log_to_price_move
 from riskparams.returns import bars_per_year, hours_per_bar
 from riskparams.term import RiskTerm, TermMethod
@@ -1049,13 +1049,6 @@ def _money(x: float | None) -> str:
     return format_notional(x)
 
 
-def _hours(h: float) -> str:
-    """A horizon in words: minutes below an hour."""
-    if not math.isfinite(h):
-        return "n/a"
-    return f"{h * 60:.0f} min" if h < 1 else f"{h:.3g}h"
-
-
 def _regime_text(reg: str, cm: CoveredMove, policy: RiskPolicy) -> str:
     if reg == "stress":
         return f"stress: at least {policy.apc.buffer_release_ratio:.0%} of the stressed level"
@@ -1095,13 +1088,13 @@ def _band_sentence(band: ModelRiskBand) -> str:
     parts.append(f"historical {band.empirical:.2%}" if band.empirical is not None else "historical n/a")
     how = {"median": "the median", "max": "the largest", "min": "the smallest"}.get(band.combine,
                                                                                    f"the {band.combine} estimate")
-    return (f"Model risk over {_hours(band.horizon_hours)}: {band.measure.upper()} {band.confidence:.1%} "
+    return (f"Model risk over {format_hours(band.horizon_hours)}: {band.measure.upper()} {band.confidence:.1%} "
             f"{', '.join(parts)}; the policy takes {how}, so {band.bound} bound ({band.combined:.2%}).")
 
 
 def _move_sentence(policy: RiskPolicy, cm: CoveredMove, hours: float) -> str:
     side = {"lower": "fall", "upper": "rise"}[cm.tail]
-    s = (f"The {policy.confidence:.1%} {cm.measure.upper()} price {side} over {_hours(hours)} is "
+    s = (f"The {policy.confidence:.1%} {cm.measure.upper()} price {side} over {format_hours(hours)} is "
          f"{_move(cm.model)}")
     steps = []
     if "stressed_weight" in cm.binding:
@@ -1121,15 +1114,15 @@ def _move_sentence(policy: RiskPolicy, cm: CoveredMove, hours: float) -> str:
 def _mpor_sentence(mp: MarginPeriod, policy: RiskPolicy, n_tiers: int) -> str:
     t0 = mp.tiers[0]
     if mp.fixed_hours > 0:
-        head = f"Margin period of risk fixed at {_hours(mp.fixed_hours)} for every tier"
+        head = f"Margin period of risk fixed at {format_hours(mp.fixed_hours)} for every tier"
     else:
-        head = (f"Margin period of risk {_hours(mp.oracle_latency_hours)} oracle + "
-                f"{_hours(mp.liquidation_delay_hours)} liquidation delay + close-out at "
-                f"{mp.participation_rate:.0%} of an ADV of {_money(mp.adv)} ({_hours(t0.close_out_hours)} for "
-                f"{_money(t0.notional)}) = {_hours(t0.horizon_hours)} for tier 1")
+        head = (f"Margin period of risk {format_hours(mp.oracle_latency_hours)} oracle + "
+                f"{format_hours(mp.liquidation_delay_hours)} liquidation delay + close-out at "
+                f"{mp.participation_rate:.0%} of an ADV of {_money(mp.adv)} ({format_hours(t0.close_out_hours)} for "
+                f"{_money(t0.notional)}) = {format_hours(t0.horizon_hours)} for tier 1")
         if n_tiers > 1:
             tn = mp.tiers[n_tiers - 1]
-            head += f", {_hours(tn.horizon_hours)} for tier {n_tiers} ({_money(tn.notional)})"
+            head += f", {format_hours(tn.horizon_hours)} for tier {n_tiers} ({_money(tn.notional)})"
     if "square-root" in t0.basis:
         head += (f"; below one {mp.bar_hours:g}h bar the distribution is the one-bar law scaled by the square root "
                  "of time")
@@ -1282,14 +1275,14 @@ def _rationale_lending(
     debt = (f"Debt asset {bonus.debt_asset} (a stablecoin: collateral priced in the quote currency)"
             if bonus.debt_stable else
             f"Debt asset {bonus.debt_asset} (not a stablecoin: the collateral/{bonus.debt_asset} price ratio is used)")
-    parts.append(debt + f"; margin period of risk {_hours(policy.horizon_hours)}.")
+    parts.append(debt + f"; margin period of risk {format_hours(policy.horizon_hours)}.")
     parts += [_band_sentence(band), _move_sentence(policy, cm, policy.horizon_hours)]
     model_lt = next((ln.model for ln in lines if ln.parameter == "liquidation_threshold"), lt)
     model_lb = next((ln.model for ln in lines if ln.parameter == "liquidation_bonus"), lb)
     parts.append(
         f"The bonus pays the liquidator: incentive {bonus.incentive:.2%} + slippage {bonus.slippage:.2%} selling "
         f"{_money(bonus.size)} ({bonus.liquidity_source}) + inventory risk {bonus.inventory_risk:.2%} (the "
-        f"{bonus.confidence:.0%} VaR of a {_hours(bonus.hold_hours)} fall at the stressed volatility) = "
+        f"{bonus.confidence:.0%} VaR of a {format_hours(bonus.hold_hours)} fall at the stressed volatility) = "
         f"{bonus.total:.2%}, rounded up to {model_lb:.2%}."
     )
     if unmarginable:
@@ -1356,9 +1349,9 @@ def peer_gaps(asset: PerpAssetProposal, comparison: PeerComparison) -> tuple[str
             continue
         t = asset.tiers[k]
         th = horizons.get(k)
-        why = (f"its margin period of risk is {_hours(t.horizon_hours)}"
+        why = (f"its margin period of risk is {format_hours(t.horizon_hours)}"
                + (f" (closing {_money(th.notional)} at the policy's participation rate takes "
-                  f"{_hours(th.close_out_hours)})" if th is not None and th.close_out_hours > 0 else "")
+                  f"{format_hours(th.close_out_hours)})" if th is not None and th.close_out_hours > 0 else "")
                + f", over which the covered move is {t.covered_move:.2%} and the close-out cost {t.close_out_cost:.2%}")
         side = "tighter" if tighter else "looser"
         sides.add(side)

@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from riskparams.config import RiskPolicy
@@ -42,7 +41,7 @@ from riskparams.exceptions import (
     SeriesNotFoundError,
 )
 from riskparams.fmt import format_notional
-from riskparams.measures import Tail, log_to_price_move
+from riskparams.measures import Tail, log_to_price_move, mean_daily_value
 from riskparams.params_io import LiquidityCurve
 from riskparams.proposals import (
     compare_peers,
@@ -64,7 +63,7 @@ from riskparams.store.backtest_records import (
     save_report,
 )
 from riskparams.store.records import StoredProposal, get_proposal, list_proposals, save_proposal
-from riskparams.volatility import FitSpec, VolEstimate, fit_volatility
+from riskparams.volatility import FitSpec, VolEstimate, fit_volatility, sample_vol
 
 if TYPE_CHECKING:  # the backtest engine (scipy.stats, numba) loads on first use: pages start faster
     from riskparams.backtest import AssetData, BacktestReport, BacktestSpec, FixedParameters, ProgressFn
@@ -78,6 +77,18 @@ def open_store(db: str | Path | None = None, *, read_only: bool = False) -> Stor
     StoreError
         The store cannot be opened, or ``db`` is a folder or an existing file that is not a DuckDB store
         (see :class:`riskparams.store.Store`).
+
+    Examples
+    --------
+    A file is created (and its schema migrated) on first use; ``":memory:"`` is a store that lives as long
+    as the object:
+
+    >>> import riskparams, tempfile
+    >>> store = riskparams.open_store(f"{tempfile.mkdtemp()}/risk.duckdb")
+    >>> store.is_empty()
+    True
+    >>> riskparams.open_store(":memory:").list_series()
+    []
     """
     return Store(db, read_only=read_only)
 
@@ -131,6 +142,17 @@ class FitRun:
 
     ``fingerprint`` is the SHA-256 of the exact price rows used (provenance); ``prices`` are those rows
     (index ``ts``, OHLCV columns), so callers that also need the bars do not load them again.
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> run = riskparams.fit(store, "ABC")
+    >>> run.series.label, run.cached, run.fingerprint == riskparams.fit(store, "ABC").fingerprint
+    ('ABC 1d spot (example)', False, True)
+    >>> run.to_dict()["next_vol_annualised"] == run.estimate.next_vol_annualised
+    True
     """
 
     series: SeriesInfo
@@ -187,6 +209,26 @@ def fit_series(
         The symbol does not name exactly one stored series.
     HistoryError
         Too little data up to ``as_of``.
+
+    Examples
+    --------
+    ``riskparams.fit`` is this function. By default the GARCH-family model of lowest BIC with Student-t
+    innovations, a 24h horizon and 99% VaR / ES:
+
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> run = riskparams.fit(store, "ABC")
+    >>> est = run.estimate
+    >>> str(est.model), str(est.dist), est.horizon_hours, est.fallback
+    ('garch', 't', 24.0, None)
+    >>> 0.2 < est.next_vol_annualised < 0.6 and 0 < est.var < est.es
+    True
+    >>> riskparams.fit(store, "ABC").cached  # the second time it comes from the store
+    True
+    >>> spec = riskparams.FitSpec(model="gjr", horizon_hours=48, confidence=0.995)
+    >>> str(riskparams.fit(store, "ABC", spec=spec, as_of="2020-12-31").estimate.model)
+    'gjr'
     """
     info = store.resolve_series(symbol, freq=freq, source=source, kind=kind)
     end = None if as_of is None else to_utc(as_of, "as-of date")
@@ -233,7 +275,21 @@ PROVENANCE_PACKAGES: tuple[str, ...] = ("riskparams", "numpy", "pandas", "scipy"
 
 @dataclass(frozen=True, slots=True)
 class ProposalRun:
-    """A computed proposal and, when saved, its stored record (id, status, creation time)."""
+    """A computed proposal and, when saved, its stored record (id, status, creation time).
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> run = riskparams.propose(store, profile="perp", symbols=["ABC"])
+    >>> run.id == run.proposal.id == run.stored.id, run.stored.status, run.stored.is_new
+    (True, 'draft', True)
+    >>> riskparams.propose(store, profile="perp", symbols=["ABC"]).stored.is_new  # same content, stored once
+    False
+    >>> sorted(run.to_dict())[:5]
+    ['as_of', 'assets', 'created_at', 'format', 'id']
+    """
 
     proposal: Proposal
     stored: StoredProposal | None
@@ -390,20 +446,13 @@ def average_daily_value(prices: pd.DataFrame, freq: str, window_days: int) -> fl
     of bars (hourly bars are summed per day: total value / days covered). NaN without volume data."""
     bars = max(1, int(round(window_days * 24 / hours_per_bar(freq))))
     tail = prices.iloc[-bars:]
-    value = (tail["volume"] * tail["close"]).to_numpy(dtype=float)
-    ok = np.isfinite(value)
-    if not ok.any():
-        return math.nan
-    days = ok.sum() * hours_per_bar(freq) / 24.0
-    return float(np.sum(value[ok]) / days)
+    return mean_daily_value((tail["volume"] * tail["close"]).to_numpy(dtype=float), hours_per_bar(freq), window_days)
 
 
 def lookback_vol(prices: pd.DataFrame, freq: str, *, allow_gaps: bool = False) -> float:
     """Sample standard deviation (``ddof=1``) per bar of the log returns a fit of ``prices`` uses (returns
     across gaps dropped unless ``allow_gaps``): the long-run volatility of the anti-procyclicality floor."""
-    r = returns_with_report(prices, freq, allow_gaps=allow_gaps).returns.to_numpy(dtype=float)
-    r = r[np.isfinite(r)]
-    return float(np.std(r, ddof=1)) if r.size > 1 else math.nan
+    return sample_vol(returns_with_report(prices, freq, allow_gaps=allow_gaps).returns.to_numpy(dtype=float))
 
 
 def fit_spec_for(policy: RiskPolicy, profile: str) -> FitSpec:
@@ -562,6 +611,27 @@ def propose(
         A requested symbol (or a non-stable debt asset) is not stored.
     DataError
         ``as_of`` is not a date; the policy's liquidity curve file is invalid.
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> run = riskparams.propose(store, profile="perp", symbols=["ABC"])
+    >>> asset = run.proposal.assets[0]
+    >>> [(t.notional_cap, t.max_leverage, t.mmf) for t in asset.tiers]
+    [(1000000.0, 12.0, 0.037), (5000000.0, 5.0, 0.076), (20000000.0, 3.0, 0.143)]
+    >>> asset.rationale.split(";")[0]
+    'ABC: model garch-t, nu 2.94 on ABC 1d spot (example)'
+
+    Lending parameters, and named options side by side (``assets`` stays the recommended one):
+
+    >>> lend = riskparams.propose(store, profile="lending", symbols=["ABC"], save=False).proposal.assets[0]
+    >>> lend.ltv < lend.liquidation_threshold
+    True
+    >>> run = riskparams.propose(store, profile="perp", symbols=["ABC"], options=["conservative", "aggressive"])
+    >>> [(o.name, dict(o.assets[0].tiers[0])["max_leverage"]) for o in run.proposal.options]
+    [('conservative', 5.0), ('aggressive', 20.0)]
     """
     if profile not in ("perp", "lending"):
         raise PolicyError(f"profile must be 'perp' or 'lending', got {profile!r}")
@@ -760,7 +830,21 @@ def sensitivity(
 
 @dataclass(frozen=True, slots=True)
 class BacktestRun:
-    """A computed backtest report and, when saved, its stored record (and the proposal it was attached to)."""
+    """A computed backtest report and, when saved, its stored record (and the proposal it was attached to).
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> proposal = riskparams.propose(store, profile="perp", symbols=["ABC"])
+    >>> spec = riskparams.BacktestSpec(start="2020-06-01", cadence_days=30, window=250, es_sims=0)
+    >>> run = riskparams.backtest_policy(store, profile="perp", spec=spec, attach=proposal.id)
+    >>> run.attached_to == proposal.id, run.stored.id == run.id
+    (True, True)
+    >>> sorted({row["parameter_set"] for row in run.to_dict()["results"]})
+    ['policy', 'proposal-...']
+    """
 
     report: BacktestReport
     stored: StoredReport | None
@@ -886,6 +970,20 @@ def backtest(
         A requested symbol is not stored.
     HistoryError
         No asset has enough history.
+
+    Examples
+    --------
+    ``riskparams.backtest_policy`` is this function. A short run: monthly proposals over the last nine
+    months of the history, a 250-bar estimation window, no Monte-Carlo p-value for the ES test:
+
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> spec = riskparams.BacktestSpec(start="2020-06-01", cadence_days=30, window=250, es_sims=0)
+    >>> run = riskparams.backtest_policy(store, profile="perp", symbols=["ABC"], spec=spec)
+    >>> row = run.report.results()[0]
+    >>> row["symbol"], row["parameter_set"], row["n"], row["exceptions"], row["traffic_light"]
+    ('ABC', 'policy', 282, 0, 'green')
     """
     from riskparams.backtest import BacktestSpec, fixed_from_current, run_backtest
 

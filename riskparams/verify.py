@@ -193,6 +193,19 @@ def verify(store: Store, proposal_id: str | None = None, *, anchor: str | None =
     ------
     ProposalNotFoundError
         ``proposal_id`` matches no stored proposal.
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> pid = riskparams.propose(store, profile="perp", symbols=["ABC"]).id
+    >>> state = riskparams.perform(store, pid, "bob", "submit")
+    >>> check = riskparams.verify(store)
+    >>> check.ok, check.problems, check.checked["proposals"]
+    (True, (), 1)
+    >>> riskparams.verify(store, pid, anchor=check.chain_head).ok  # the published head is still in the chain
+    True
     """
     pid = None
     if proposal_id is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from riskparams.diagnostics import half_life
 from riskparams.domain import SeriesInfo
 from riskparams.exceptions import FallbackWarning
 from riskparams.export import escape_markdown, parameter_change_cells, specification_cells, specification_rows
@@ -94,7 +95,7 @@ class ModelPanel:
                 "loglik": e.loglik,
                 "bic": e.bic,
                 "persistence": e.persistence,
-                "half_life_bars": _half_life(e.persistence),
+                "half_life_bars": half_life(e.persistence),
                 "next_vol_ann": e.next_vol_annualised,
                 "long_run_vol_ann": e.long_run_vol_annualised,
                 "stressed_vol_ann": e.stressed_vol_annualised,
@@ -125,12 +126,6 @@ class ModelPanel:
             req: run.estimate.conditional_vol * math.sqrt(bars_per_year(run.estimate.freq))
             for req, run in self.entries
         })
-
-
-def _half_life(persistence: float) -> float:
-    if not (0 < persistence < 1):
-        return math.inf
-    return math.log(0.5) / math.log(persistence)
 
 
 def model_panel(

@@ -92,11 +92,11 @@ from riskparams.measures import (
     TailRisk,
     garch_horizon_variance,
     mse_loss,
-    normal_var_es,
+    parametric_risk,
     ppf_var_es,
     qlike_loss,
-    student_t_var_es,
     tail_risk_from_samples,
+    unit_ppf,
 )
 from riskparams.returns import (
     Freq,
@@ -118,7 +118,6 @@ from riskparams.term import (
 
 integrate: Any = LazyModule("scipy.integrate")
 optimize: Any = LazyModule("scipy.optimize")
-stats: Any = LazyModule("scipy.stats")
 
 if TYPE_CHECKING:
     from arch.univariate.distribution import Distribution
@@ -126,6 +125,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DistName",
+    "EwmaFilter",
     "FitEngine",
     "FitSpec",
     "HorizonQuantiles",
@@ -136,6 +136,8 @@ __all__ = [
     "VolEstimate",
     "close_to_close_vol",
     "compare_models",
+    "egarch_long_run_vol",
+    "ewma_filter",
     "ewma_variance",
     "ewma_vol",
     "fit_cache_key",
@@ -143,12 +145,20 @@ __all__ = [
     "fit_t_nu",
     "fit_volatility",
     "garman_klass_vol",
+    "horizon_variance_sums",
+    "integrated_allowed",
     "parkinson_variance",
     "parkinson_vol",
+    "persistence",
+    "persistence_limit",
     "quantile_levels",
     "realized_vol",
     "rogers_satchell_vol",
+    "sample_vol",
+    "standardized_abs_mean",
+    "stress_window_bars",
     "stressed_vol",
+    "unconditional_vol",
     "yang_zhang_vol",
 ]
 
@@ -277,6 +287,17 @@ class FitSpec:
         arch's optimum) and handed to arch (``arch_model(...).fix``) for residuals and forecasts;
         a failed compiled fit, skewed-t innovations and benchmark mode use arch's own optimiser.
         ``arch``: always arch's optimiser.
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> spec = riskparams.FitSpec(model="gjr", horizon_hours=48, confidence=0.995)
+    >>> str(spec.model), spec.horizon_hours, spec.key() == riskparams.FitSpec().key()
+    ('gjr', 48, False)
+    >>> riskparams.FitSpec(model="arima")
+    Traceback (most recent call last):
+    ...
+    ValueError: model must be one of 'auto', 'garch', 'gjr', 'egarch', 'ewma', got 'arima'
     """
 
     model: ModelName = ModelName.AUTO
@@ -394,6 +415,19 @@ def persistence_limit(spec: FitSpec, freq: str) -> float:
     return min(float(spec.max_persistence), 0.5 ** (1.0 / (float(spec.max_half_life_days) * bars_per_day)))
 
 
+def integrated_allowed(spec: FitSpec, horizon_hours: float | None = None) -> bool:
+    """Whether a fit at the persistence guard (persistence in [guard, 1]) may be kept as an **integrated**
+    model for a horizon of ``horizon_hours`` (default ``spec.horizon_hours``): ``0 < integrated_max_hours``
+    and the horizon at most that."""
+    hours = spec.horizon_hours if horizon_hours is None else horizon_hours
+    return 0 < spec.integrated_max_hours and hours <= spec.integrated_max_hours
+
+
+def stress_window_bars(spec: FitSpec, freq: str) -> int:
+    """Window (bars) of the stressed volatility: ``spec.stress_window``, else 250 days of ``freq`` bars."""
+    return int(spec.stress_window) if spec.stress_window is not None else 250 * 24 // hours_per_bar(freq)
+
+
 def fit_cache_key(series: str, fingerprint: str, spec: FitSpec, as_of: object = None) -> str:
     """Cache key of a fit: SHA-256 over (series id, data fingerprint, spec key, as-of).
 
@@ -485,6 +519,64 @@ def ewma_vol(returns: pd.Series, lam: float = 0.94, *, init_window: int = 30) ->
         index=returns.index,
         name="vol",
     )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EwmaFilter:
+    """The EWMA model filtered through a sample (:func:`ewma_filter`), in the units of its returns.
+
+    Attributes
+    ----------
+    mu : float
+        Mean (the sample mean for a constant mean, else 0).
+    e : ndarray, shape (n,)
+        Demeaned returns.
+    cond_var : ndarray, shape (n,)
+        ``sigma2_{t|t-1}``: the one-step forecast of each bar's variance (the first: the mean square of the
+        first ``min(n, 30)`` residuals).
+    cond_vol : ndarray, shape (n,)
+        Its square root.
+    z : ndarray, shape (n,)
+        Standardized residuals ``e / cond_vol`` (0 where ``cond_vol`` is 0).
+    sigma2_next : float
+        The one-step forecast after the last bar.
+    """
+
+    mu: float
+    e: FloatArray
+    cond_var: FloatArray
+    cond_vol: FloatArray
+    z: FloatArray
+    sigma2_next: float
+
+
+def ewma_filter(returns: npt.ArrayLike, lam: float, mean: MeanName) -> EwmaFilter:
+    """Filter the EWMA (RiskMetrics) model with decay ``lam`` through ``returns`` (any units: fractions or
+    percent), with a zero or constant (sample) mean. The one EWMA of the volatility layer: arch-path fits and
+    the compiled walk-forward's estimates both use it.
+
+    Parameters
+    ----------
+    returns : array_like, shape (n,), n >= 1
+        Log returns.
+    lam : float
+        Decay in (0, 1).
+    mean : MeanName
+
+    Returns
+    -------
+    EwmaFilter
+    """
+    y = np.asarray(returns, dtype=float)
+    mu = float(np.mean(y)) if mean is MeanName.CONSTANT else 0.0
+    e = y - mu
+    filt = ewma_variance(e, lam)
+    init = float(np.mean(e[: max(1, min(e.size, 30))] ** 2))
+    cond_var = np.concatenate([[init], filt[:-1]])  # sigma2_{t|t-1}
+    cond_vol = np.sqrt(cond_var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(cond_vol > 0, e / np.where(cond_vol > 0, cond_vol, 1.0), 0.0)
+    return EwmaFilter(mu=mu, e=e, cond_var=cond_var, cond_vol=cond_vol, z=z, sigma2_next=float(filt[-1]))
 
 
 def _ohlc_logs(prices: pd.DataFrame) -> dict[str, pd.Series]:
@@ -607,6 +699,14 @@ def stressed_vol(returns: pd.Series | npt.ArrayLike, window: int) -> float:
     return float(close_to_close_vol(r, n).max())
 
 
+def sample_vol(returns: npt.ArrayLike) -> float:
+    """Sample standard deviation (``ddof=1``) of the finite returns, per bar; NaN below two. The lookback
+    (long-run) volatility of the anti-procyclicality floor and the EWMA model's long-run volatility."""
+    r = np.asarray(returns, dtype=float)
+    r = r[np.isfinite(r)]
+    return float(np.std(r, ddof=1)) if r.size > 1 else math.nan
+
+
 # ---------------------------------------------------------------------------------------------
 # the result
 # ---------------------------------------------------------------------------------------------
@@ -713,6 +813,23 @@ class VolEstimate:
     -----
     Instances compare by identity (the conditional volatility is a Series); compare
     ``to_dict()`` outputs for equality of content.
+
+    Examples
+    --------
+    An estimate from :func:`riskparams.fit` (through the store) or :func:`fit_volatility` (a price frame):
+
+    >>> import json
+    >>> from riskparams.ingest.demo import random_walk_ohlc
+    >>> from riskparams.volatility import FitSpec, VolEstimate, fit_volatility
+    >>> bars = random_walk_ohlc(800, seed=1, vol=0.02).assign(volume=1e6)
+    >>> est = fit_volatility(bars, "1d", FitSpec(model="garch", n_sims=1000))
+    >>> str(est.model), str(est.dist), est.horizon_bars, est.fallback
+    ('garch', 't', 1, None)
+    >>> 0.01 < est.next_vol < 0.03 and 0 < est.var < est.es and est.worse_tail in ("lower", "upper")
+    True
+    >>> back = VolEstimate.from_dict(json.loads(json.dumps(est.to_dict())))  # what the store keeps
+    >>> back.to_dict() == est.to_dict()
+    True
     """
 
     model: ModelName
@@ -1072,7 +1189,10 @@ def _abs_mean(dist_obj: Distribution, dist_params: FloatArray, dist: DistName) -
     return float(val)
 
 
-def _persistence(model: ModelName, params: Mapping[str, float], kappa: float) -> float:
+def persistence(model: ModelName, params: Mapping[str, float], kappa: float = 0.5) -> float:
+    """Persistence of a GARCH-family fit (arch's parameter names): GARCH ``alpha + beta``, GJR
+    ``alpha + kappa gamma + beta`` with ``kappa = E[z**2 1{z < 0}]`` of the innovation (0.5 when it is
+    symmetric), EGARCH ``beta`` (the persistence of ``ln sigma2``)."""
     if model is ModelName.GARCH:
         return params["alpha[1]"] + params["beta[1]"]
     if model is ModelName.GJR:
@@ -1159,7 +1279,7 @@ def _fit_garch_family(y: FloatArray, model: ModelName, spec: FitSpec, *, integra
         kappa = _neg_share(dist_obj, dist_params, dist) if model is ModelName.GJR else 0.5
     except Exception as exc:
         return f"{model.value}: forecast failed ({type(exc).__name__}: {exc})"
-    pers = _persistence(model, params, kappa)
+    pers = persistence(model, params, kappa)
     checks = [*params.values(), loglik, sigma2_next, pers]
     if not (all(math.isfinite(v) for v in checks) and np.all(np.isfinite(cond_vol)) and sigma2_next > 0):
         return f"{model.value}: non-finite parameters, likelihood or variance"
@@ -1256,14 +1376,8 @@ def _fit_ewma(y: FloatArray, spec: FitSpec) -> _Fit:
     are estimated by maximum likelihood on the EWMA-standardized residuals, so a fallback keeps the
     fat tail; with ``dist`` normal it is the normal (RiskMetrics)."""
     lam = float(spec.ewma_lambda)
-    mu = float(np.mean(y)) if spec.mean is MeanName.CONSTANT else 0.0
-    e = y - mu
-    filt = ewma_variance(e, lam)
-    init = float(np.mean(e[: max(1, min(e.size, 30))] ** 2))
-    cond_var = np.concatenate([[init], filt[:-1]])  # sigma2_{t|t-1}
-    cond_vol = np.sqrt(cond_var)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(cond_vol > 0, e / np.where(cond_vol > 0, cond_vol, 1.0), 0.0)
+    ew = ewma_filter(y, lam, spec.mean)
+    mu, e, cond_var, cond_vol, z = ew.mu, ew.e, ew.cond_var, ew.cond_vol, ew.z
     params: dict[str, float] = {"lambda": lam}
     if spec.mean is MeanName.CONSTANT:
         params = {"mu": mu, "lambda": lam}
@@ -1293,7 +1407,7 @@ def _fit_ewma(y: FloatArray, spec: FitSpec) -> _Fit:
         converged=True,
         cond_vol=cond_vol,
         std_resid=z,
-        sigma2_next=float(filt[-1]),
+        sigma2_next=ew.sigma2_next,
         persistence=1.0,
         mu=mu,
         dist_obj=dist_obj,
@@ -1308,7 +1422,7 @@ def _select(
 
     With ``model='auto'``, fat-tailed innovations and a horizon of more than one bar, EGARCH is
     not a candidate: its multi-step expected variance is infinite (see
-    :func:`_egarch_horizon_variance`), so its horizon risk is not reliable.
+    :func:`horizon_variance_sums`), so its horizon risk is not reliable.
     """
     n = y.size
     if spec.model is ModelName.EWMA:
@@ -1332,7 +1446,7 @@ def _select(
         rejected[ModelName.EGARCH.value] = (
             f"egarch: skipped, its {h}-bar variance forecast is infinite with {spec.dist.value} innovations"
         )
-    integrated_ok = spec.integrated_max_hours > 0 and spec.horizon_hours <= spec.integrated_max_hours
+    integrated_ok = integrated_allowed(spec)
     for m in models:
         out = _fit_garch_family(y, m, spec, integrated_ok=integrated_ok)
         if isinstance(out, str):
@@ -1419,19 +1533,18 @@ def _ewma_paths(fit: _Fit, h: int, spec: FitSpec, method: str) -> FloatArray:
 def _analytic_one_step(fit: _Fit, q: float) -> HorizonRisk:
     """VaR/ES of a one-bar log return (fractions) from the fitted distribution."""
     mu, sigma = fit.mu / 100.0, math.sqrt(fit.sigma2_next) / 100.0
+    if fit.dist is DistName.NORMAL or fit.dist_obj is None:
+        return parametric_risk(mu, sigma, q)
+    if fit.dist is DistName.T:
+        return parametric_risk(mu, sigma, q, float(fit.dist_params[0]))
+    dist_obj, dp = fit.dist_obj, fit.dist_params
+
+    def ppf(u: FloatArray) -> FloatArray:
+        return np.asarray(dist_obj.ppf(u, dp), dtype=float)
+
     out: dict[Tail, TailRisk] = {}
     for tail in (Tail.LOWER, Tail.UPPER):
-        if fit.dist is DistName.NORMAL or fit.dist_obj is None:
-            v, e = normal_var_es(sigma, q, mu, tail)
-        elif fit.dist is DistName.T:
-            v, e = student_t_var_es(sigma, q, float(fit.dist_params[0]), mu, tail)
-        else:
-            dist_obj, dp = fit.dist_obj, fit.dist_params
-
-            def ppf(u: FloatArray, dist_obj: Distribution = dist_obj, dp: FloatArray = dp) -> FloatArray:
-                return np.asarray(dist_obj.ppf(u, dp), dtype=float)
-
-            v, e = ppf_var_es(ppf, q, mu, sigma, tail)
+        v, e = ppf_var_es(ppf, q, mu, sigma, tail)
         out[tail] = TailRisk.from_log(v, e, tail)
     return HorizonRisk(method="fitted", confidence=q, lower=out[Tail.LOWER], upper=out[Tail.UPPER])
 
@@ -1441,7 +1554,7 @@ def _one_step_quantiles(fit: _Fit, q: float) -> HorizonQuantiles:
     mu, sigma = fit.mu / 100.0, math.sqrt(fit.sigma2_next) / 100.0
     dist_obj, dp = fit.dist_obj, fit.dist_params
     if dist_obj is None:  # EWMA: normal
-        return HorizonQuantiles.from_ppf(lambda u: np.asarray(stats.norm.ppf(u), dtype=float), mu, sigma, q)
+        return HorizonQuantiles.from_ppf(unit_ppf(None), mu, sigma, q)
 
     def ppf(u: FloatArray, dist_obj: Distribution = dist_obj, dp: FloatArray = dp) -> FloatArray:
         return np.asarray(dist_obj.ppf(u, dp), dtype=float)
@@ -1461,13 +1574,19 @@ class _HorizonOut:
     basis: str
 
 
-def _variance_at(fit: _Fit, k: int) -> float:
-    """Sum of the 1..k-step variance forecasts of the fit (percent squared)."""
-    if fit.model is ModelName.EWMA:
-        return k * fit.sigma2_next
-    if fit.model is ModelName.EGARCH:
-        return _egarch_horizon_variance(fit, k) if k > 1 else fit.sigma2_next
-    return garch_horizon_variance(fit.sigma2_next, fit.params["omega"], fit.persistence, k)
+def _variances(fit: _Fit, bars: Sequence[int]) -> list[float]:
+    """Sums of the 1..k-step variance forecasts of the fit at each ``k`` of ``bars`` (percent squared;
+    :func:`horizon_variance_sums`). EGARCH's one-bar value is the forecast itself."""
+    egarch = fit.model is ModelName.EGARCH
+    abs_mean = None
+    if egarch and max(bars) > 1:
+        assert fit.dist_obj is not None
+        abs_mean = _abs_mean(fit.dist_obj, fit.dist_params, fit.dist)
+    if egarch and abs_mean is None:
+        return [fit.sigma2_next for _k in bars]
+    sums = horizon_variance_sums(fit.model, fit.params, fit.sigma2_next, bars, persistence=fit.persistence,
+                                 abs_mean=abs_mean)
+    return [fit.sigma2_next if egarch and k == 1 else v for k, v in zip(bars, sums, strict=True)]
 
 
 def _law(fit: _Fit) -> str:
@@ -1503,11 +1622,10 @@ def _horizon(fit: _Fit, tau: float, spec: FitSpec, y: FloatArray, bar_hours: flo
         fhs_paths = _ewma_paths(fit, big_k, spec, "bootstrap") if ewma else _simulate(fit, big_k, spec, "bootstrap")
     except Exception as exc:  # arch needs >= 100 observations for its bootstrap
         notes.append(f"filtered historical simulation unavailable ({type(exc).__name__}: {exc})")
-    variances = [_variance_at(fit, k) / 1e4 for k in bars]
+    variances = [v / 1e4 for v in _variances(fit, bars)]
 
     def normal_grid(k: int) -> HorizonQuantiles:
-        return HorizonQuantiles.from_ppf(lambda u: np.asarray(stats.norm.ppf(u), dtype=float), k * fit.mu / 100.0,
-                                         math.sqrt(variances[bars.index(k)]), q)
+        return HorizonQuantiles.from_ppf(unit_ppf(None), k * fit.mu / 100.0, math.sqrt(variances[bars.index(k)]), q)
 
     fitted_grids: list[HorizonQuantiles] = []
     fhs_grids: list[HorizonQuantiles] = []
@@ -1539,9 +1657,7 @@ def _horizon(fit: _Fit, tau: float, spec: FitSpec, y: FloatArray, bar_hours: flo
         if k == 1:
             fitted, fitted_q = fitted_1, fitted_q1
         elif cum_f is None:
-            s, m = math.sqrt(sum_var), k * fit.mu / 100.0
-            lo, up = normal_var_es(s, q, m, Tail.LOWER), normal_var_es(s, q, m, Tail.UPPER)
-            fitted = HorizonRisk("fitted", q, TailRisk.from_log(*lo, Tail.LOWER), TailRisk.from_log(*up, Tail.UPPER))
+            fitted = parametric_risk(k * fit.mu / 100.0, math.sqrt(sum_var), q)
             fitted_q = fitted_grids[-1]
         else:
             fitted = tail_risk_from_samples(cum_f[:, -1], q, "fitted")
@@ -1561,9 +1677,8 @@ def _horizon(fit: _Fit, tau: float, spec: FitSpec, y: FloatArray, bar_hours: flo
             if k == 1 and method == "fitted":
                 return fitted_1
             if cum is None:  # EWMA with normal innovations: closed form
-                s, m = math.sqrt(variances[bars.index(k)]), k * fit.mu / 100.0
-                lo, up = normal_var_es(s, q, m, Tail.LOWER), normal_var_es(s, q, m, Tail.UPPER)
-                return HorizonRisk(method, q, TailRisk.from_log(*lo, Tail.LOWER), TailRisk.from_log(*up, Tail.UPPER))
+                return replace(parametric_risk(k * fit.mu / 100.0, math.sqrt(variances[bars.index(k)]), q),
+                               method=method)
             return tail_risk_from_samples(cum[:, k - 1], q, method)
 
         fitted = _interpolate_risk(None if lo_k == 0 else exact(cum_f, lo_k, "fitted"), exact(cum_f, hi_k, "fitted"),
@@ -1606,25 +1721,53 @@ def _headline_quantiles(
     return HorizonQuantiles.envelope(fitted, fhs)
 
 
-def _egarch_horizon_variance(fit: _Fit, h: int) -> float:
-    """Sum over k = 1..h of ``exp(m_k)``, ``m_k = E[ln sigma2_{T+k}]`` (percent squared).
+def horizon_variance_sums(
+    model: ModelName,
+    params: Mapping[str, float],
+    sigma2_next: float,
+    bars: Sequence[int],
+    *,
+    persistence: float,
+    abs_mean: float | None = None,
+) -> list[float]:
+    """Sums of the 1..k-step variance forecasts at each horizon ``k`` of ``bars`` (increasing), in the units
+    of ``sigma2_next`` (arch's percent squared for arch's parameters).
 
-    ``m_1 = ln sigma2_{T+1}``, ``m_{k+1} = omega + alpha (E|z| - sqrt(2/pi)) + beta m_k``. This
-    is the geometric forecast of the variance, below the arithmetic expectation by Jensen's
-    inequality; the latter is infinite for EGARCH with Student-t innovations
-    (``E[exp(alpha |z|)]`` diverges) and dominated by a few exploding paths in simulations.
+    EWMA: ``k sigma2_next``. GARCH / GJR: :func:`~riskparams.measures.garch_horizon_variance` with the
+    fit's ``persistence``. EGARCH: the sum over ``j = 1..k`` of ``exp(m_j)``, ``m_j = E[ln sigma2_{T+j}]``,
+    ``m_1 = ln sigma2_next``, ``m_{j+1} = omega + alpha (E|z| - sqrt(2/pi)) + beta m_j`` (``abs_mean`` is
+    ``E|z|`` of the innovation, required). This is the geometric forecast of the variance, below the
+    arithmetic expectation by Jensen's inequality; the latter is infinite for EGARCH with Student-t
+    innovations (``E[exp(alpha |z|)]`` diverges) and dominated by a few exploding paths in simulations.
     """
-    p = fit.params
-    assert fit.dist_obj is not None
-    drift = p["omega"] + p["alpha[1]"] * (
-        _abs_mean(fit.dist_obj, fit.dist_params, fit.dist) - math.sqrt(2.0 / math.pi)
-    )
-    m = math.log(fit.sigma2_next)
-    total = 0.0
-    for _ in range(h):
-        total += math.exp(m)
-        m = drift + p["beta[1]"] * m
-    return total
+    if model is ModelName.EWMA:
+        return [k * sigma2_next for k in bars]
+    if model is ModelName.EGARCH:
+        if abs_mean is None:
+            raise ValueError("abs_mean (E|z| of the innovation) is required for EGARCH")
+        drift = params["omega"] + params["alpha[1]"] * (abs_mean - math.sqrt(2.0 / math.pi))
+        out, total, m, done = [], 0.0, math.log(sigma2_next), 0
+        for k in bars:
+            while done < k:
+                total += math.exp(m)
+                m = drift + params["beta[1]"] * m
+                done += 1
+            out.append(total)
+        return out
+    return [garch_horizon_variance(sigma2_next, params["omega"], persistence, k) for k in bars]
+
+
+def standardized_abs_mean(nu: float | None) -> float:
+    """``E|z|`` of a unit-variance innovation in closed form: ``sqrt(2 / pi)`` for the normal (``nu`` None),
+    ``sqrt(nu - 2) Gamma((nu - 1) / 2) / (sqrt(pi) Gamma(nu / 2))`` for the standardized Student-t(``nu``).
+    (arch-path fits integrate their distribution's quantile function instead, which also covers the
+    skewed t.)"""
+    if nu is None:
+        return math.sqrt(2.0 / math.pi)
+    from scipy import special
+
+    return float(math.sqrt(nu - 2.0) * math.exp(special.gammaln((nu - 1.0) / 2.0) - special.gammaln(nu / 2.0))
+                 / math.sqrt(math.pi))
 
 
 def egarch_long_run_vol(omega: float, alpha: float, beta: float, abs_mean: float) -> float:
@@ -1637,16 +1780,27 @@ def egarch_long_run_vol(omega: float, alpha: float, beta: float, abs_mean: float
     return math.exp(half) if half < 709.0 else math.inf
 
 
+def unconditional_vol(model: ModelName, params: Mapping[str, float], persistence: float,
+                      abs_mean: float | None = None) -> float:
+    """Unconditional volatility of a GARCH-family fit in the units of its returns: GARCH / GJR
+    ``sqrt(omega / (1 - persistence))`` (``inf`` at persistence >= 1), EGARCH :func:`egarch_long_run_vol`
+    (``abs_mean``, ``E|z|`` of the innovation, required)."""
+    if model is ModelName.EGARCH:
+        if abs_mean is None:
+            raise ValueError("abs_mean (E|z| of the innovation) is required for EGARCH")
+        return egarch_long_run_vol(params["omega"], params["alpha[1]"], params["beta[1]"], abs_mean)
+    return math.sqrt(params["omega"] / (1.0 - persistence)) if persistence < 1 else math.inf
+
+
 def _long_run_vol(fit: _Fit, y: FloatArray) -> float:
     """Unconditional volatility per bar in percent."""
-    p = fit.params
     if fit.model is ModelName.EWMA:
-        return float(np.std(y, ddof=1)) if y.size > 1 else math.nan
+        return sample_vol(y)
+    abs_mean = None
     if fit.model is ModelName.EGARCH:
         assert fit.dist_obj is not None
-        ez = _abs_mean(fit.dist_obj, fit.dist_params, fit.dist)
-        return egarch_long_run_vol(p["omega"], p["alpha[1]"], p["beta[1]"], ez)
-    return math.sqrt(p["omega"] / (1.0 - fit.persistence)) if fit.persistence < 1 else math.inf
+        abs_mean = _abs_mean(fit.dist_obj, fit.dist_params, fit.dist)
+    return unconditional_vol(fit.model, fit.params, fit.persistence, abs_mean)
 
 
 def fit_returns(
@@ -1698,7 +1852,7 @@ def fit_returns(
     sum_var, fitted, fhs, fitted_q, fhs_q = out.sum_var, out.fitted, out.fhs, out.fitted_q, out.fhs_q
     all_notes = list(notes) + ([fit.note] if fit.note else []) + list(out.notes)
     var, es, worse = _headline(spec.risk_method, fitted, fhs)
-    window = spec.stress_window if spec.stress_window is not None else 250 * 24 // hours_per_bar(f)
+    window = stress_window_bars(spec, f)
     try:
         diag = residual_diagnostics(
             fit.std_resid,

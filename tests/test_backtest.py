@@ -608,12 +608,13 @@ def test_backtest_figures(small_report) -> None:  # type: ignore[no-untyped-def]
 def test_causal_inputs_match_the_proposal_service() -> None:
     """Stressed and long-run volatility and ADV on each cadence bar equal what propose() computes from the bars
     up to that bar."""
-    from riskparams.backtest import _adv_at, _History, _prepare
+    from riskparams.backtest.prepare import _adv_at, _prepare
     from riskparams.service import average_daily_value
     from riskparams.volatility import stressed_vol
+    from riskparams.volatility_fast import ExpandingVol
 
     r = np.random.default_rng(0).standard_normal(800) * 0.02
-    h = _History.build(r, 250)
+    h = ExpandingVol.build(r, 250)
     for k in (2, 100, 249, 250, 251, 600, 800):
         assert h.stressed[k] == pytest.approx(stressed_vol(r[:k], 250), rel=1e-9)
         assert h.lookback[k] == pytest.approx(np.std(r[:k], ddof=1), rel=1e-9)
@@ -634,14 +635,14 @@ def test_exception_sides(side: str, count: int) -> None:
 
 
 def test_days_the_fast_engine_failed_are_fitted_by_arch(asset: AssetData, monkeypatch: pytest.MonkeyPatch) -> None:
-    from riskparams import backtest as bt
+    from riskparams import fastgarch
 
-    real = bt.fastgarch.walk_forward_many
+    real = fastgarch.walk_forward_many
 
     def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
         return tuple(dataclasses.replace(r, sigma=np.full_like(r.sigma, np.nan)) for r in real(*args, **kwargs))
 
-    monkeypatch.setattr(bt.fastgarch, "walk_forward_many", failing)
+    monkeypatch.setattr(fastgarch, "walk_forward_many", failing)
     res = backtest_asset(asset, POLICY, BacktestSpec(start="2022-03-01", end="2022-03-20", cadence_days=14))
     assert {r.engine for r in res.set("policy").cadence} == {"arch (fast fit failed)"}
     assert any("fitted by arch after the fast fit failed" in n for n in res.notes)

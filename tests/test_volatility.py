@@ -570,7 +570,7 @@ def test_persistence_at_the_guard_is_kept_as_integrated_for_short_horizons(garch
 
 
 def test_non_finite_guard_falls_back(garch_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(volatility, "_persistence", lambda *a: math.nan)
+    monkeypatch.setattr(volatility, "persistence", lambda *a, **k: math.nan)
     with pytest.warns(FallbackWarning, match="garch: non-finite parameters, likelihood or variance"):
         est = fit_volatility(garch_frame, "1d", FitSpec(model="garch", dist="normal"))
     assert est.model is ModelName.EWMA

@@ -85,6 +85,21 @@ def ingest_file(
     ------
     DataError
         The file was rejected; the store is unchanged.
+
+    Examples
+    --------
+    >>> import riskparams, tempfile
+    >>> path = f"{tempfile.mkdtemp()}/BTC_1d_binance.csv"
+    >>> with open(path, "w") as f:
+    ...     print("timestamp,open,high,low,close,volume", file=f)
+    ...     print("2024-01-01,42000,42900,41800,42600,1200", file=f)
+    ...     print("2024-01-02,42600,45400,42400,45100,2100", file=f)
+    >>> store = riskparams.open_store(":memory:")
+    >>> report = riskparams.ingest_file(store, path, symbol="BTC", source="binance")
+    >>> report.series.label, report.rows_added
+    ('BTC 1d spot (binance)', 2)
+    >>> riskparams.ingest_file(store, path, symbol="BTC", source="binance").rows_added  # nothing new
+    0
     """
     if kind is None:
         kind = guess_from_filename(path)["kind"]
@@ -104,7 +119,27 @@ def ingest_frame(
     origin: str,
     synthetic: bool = False,
 ) -> IngestReport:
-    """Validate and store an in-memory OHLCV frame (see :meth:`Store.ingest_frame`)."""
+    """Validate and store an in-memory OHLCV frame (see :meth:`Store.ingest_frame`).
+
+    The frame has the columns of an input file (a timestamp column, ``open, high, low, close``, optionally
+    ``volume``); ``origin`` says where it came from in the ingest log.
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import random_walk_ohlc
+    >>> bars = random_walk_ohlc(800, seed=1, vol=0.02).reset_index(names="timestamp").assign(volume=1e6)
+    >>> bars.columns.tolist()
+    ['timestamp', 'open', 'high', 'low', 'close', 'volume']
+    >>> store = riskparams.open_store(":memory:")
+    >>> report = riskparams.ingest_frame(store, bars, symbol="ABC", source="example", origin="example")
+    >>> report.rows_added, report.series.freq, str(report.series.last.date())
+    (800, '1d', '2021-03-10')
+    >>> riskparams.ingest_frame(store, bars.assign(close=-1.0), symbol="ABC", source="example", origin="example")
+    Traceback (most recent call last):
+    ...
+    riskparams.exceptions.DataError: example ABC: row 1, column 'close': price -1.0 is not positive.
+    """
     sym, src, k, f = _checked(symbol, source, kind, freq)
     return store.ingest_frame(
         frame, symbol=sym, source=src, kind=k, freq=f, replace=replace, origin=origin, synthetic=synthetic
@@ -115,6 +150,18 @@ def load_demo(store: Store, *, seed: int | None = None) -> list[IngestReport]:
     """Fill the store with the synthetic demo universe (idempotent: a second call adds nothing).
 
     Every demo symbol ends in ``-SYN`` and its source label is ``synthetic``.
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> store = riskparams.open_store(":memory:")
+    >>> reports = riskparams.load_demo(store)
+    >>> [(r.series.symbol, r.series.freq, r.rows_added) for r in reports[:3]]
+    [('BTC-SYN', '1d', 1491), ('BTC-SYN', '1h', 35784), ('ETH-SYN', '1d', 1491)]
+    >>> len(reports), {r.series.kind for r in reports}
+    (12, {'perp'})
+    >>> all(r.series.synthetic for r in reports), sum(r.rows_added for r in riskparams.load_demo(store))
+    (True, 0)
     """
     from riskparams.ingest import demo
 

@@ -1,0 +1,190 @@
+"""Parameter sets a backtest evaluates: fixed sets (current parameters, files, stored proposals) and the
+internal per-version tables of both profiles (:class:`_PerpSet`, :class:`_LendSet`). Part of
+:mod:`riskparams.backtest`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from riskparams.backtest.spec import CURRENT_SET
+from riskparams.domain import CurrentLending, CurrentParams, CurrentPerp, CurrentPerpTier, PerpAssetProposal
+from riskparams.liquidation import Tier
+from riskparams.proposals import maintenance_deductions
+
+_FROZEN_MARGIN = 1.0
+_MAX_MMF = 0.999  # lending LT = 0 maps to a maintenance fraction below 1 (Tier needs mmf < 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FixedParameters:
+    """A fixed parameter set: one table per asset, in force over the whole period.
+
+    Attributes
+    ----------
+    name : str
+        Label in the report (``current``, a file stem, ``proposal-<id>``).
+    source : str
+        Where it came from (file name or proposal id).
+    profile : {'perp', 'lending'}
+    assets : Mapping[str, CurrentPerp | CurrentLending]
+        By upper-case symbol.
+    """
+
+    name: str
+    source: str
+    profile: str
+    assets: Mapping[str, CurrentPerp | CurrentLending]
+
+
+def fixed_from_current(current: CurrentParams, name: str = CURRENT_SET) -> FixedParameters:
+    """A fixed set from parameters read by :func:`riskparams.params_io.load_current`."""
+    return FixedParameters(name=name, source=current.source, profile=current.profile, assets=dict(current.assets))
+
+
+def fixed_from_proposal(content: Mapping[str, Any], name: str, source: str) -> FixedParameters:
+    """A fixed set from a stored proposal's content (its proposed tiers or lending parameters).
+
+    Unmarginable assets (no tiers) are left out.
+    """
+    profile = str(content["profile"])
+    assets: dict[str, CurrentPerp | CurrentLending] = {}
+    for a in content.get("assets", []):
+        sym = str(a["symbol"]).upper()
+        if profile == "perp":
+            if not a.get("tiers"):
+                continue
+            assets[sym] = CurrentPerp(symbol=sym, tiers=tuple(
+                CurrentPerpTier(notional_floor=float(t["notional_floor"]),
+                                notional_cap=None if t["notional_cap"] is None else float(t["notional_cap"]),
+                                max_leverage=float(t["max_leverage"]), maintenance_rate=float(t["mmf"]),
+                                liquidation_penalty=None if t.get("liquidation_penalty") is None
+                                else float(t["liquidation_penalty"]))
+                for t in a["tiers"]))
+        else:
+            assets[sym] = CurrentLending(symbol=sym, ltv=float(a["ltv"]),
+                                         liquidation_threshold=float(a["liquidation_threshold"]),
+                                         liquidation_bonus=float(a["liquidation_bonus"]))
+    return FixedParameters(name=name, source=source, profile=profile, assets=assets)
+
+
+@dataclass(frozen=True, slots=True)
+class _PerpSet:
+    """One perpetual tier table in force (fractions; notionals in quote currency)."""
+
+    floors: tuple[float, ...]
+    caps: tuple[float | None, ...]
+    mmf: tuple[float, ...]
+    max_leverage: tuple[float, ...]
+    penalty: tuple[float, ...]
+    frozen: bool = False
+
+    @classmethod
+    def from_current(cls, cur: CurrentPerp) -> _PerpSet:
+        return cls(
+            floors=tuple(float(t.notional_floor) for t in cur.tiers),
+            caps=tuple(None if t.notional_cap is None else float(t.notional_cap) for t in cur.tiers),
+            mmf=tuple(float(t.maintenance_rate) for t in cur.tiers),
+            max_leverage=tuple(float(t.max_leverage) for t in cur.tiers),
+            penalty=tuple(float(t.liquidation_penalty or 0.0) for t in cur.tiers),
+        )
+
+    @classmethod
+    def from_proposal(cls, p: PerpAssetProposal) -> _PerpSet:
+        return cls(
+            floors=tuple(t.notional_floor for t in p.tiers), caps=tuple(t.notional_cap for t in p.tiers),
+            mmf=tuple(t.mmf for t in p.tiers), max_leverage=tuple(t.max_leverage for t in p.tiers),
+            penalty=tuple(t.liquidation_penalty for t in p.tiers),
+        )
+
+    def frozen_copy(self) -> _PerpSet:
+        return replace(self, frozen=True)
+
+    def values(self) -> tuple[Any, ...]:
+        return (self.floors, self.caps, self.mmf, self.max_leverage, self.penalty, self.frozen)
+
+    def mmf_at(self, notional: float) -> float:
+        """MMF of a position of ``notional`` (1.0 beyond a finite last cap, or when frozen)."""
+        if self.frozen:
+            return _FROZEN_MARGIN
+        last = self.caps[-1]
+        if last is not None and notional >= last:
+            return _FROZEN_MARGIN
+        k = int(np.searchsorted(np.asarray(self.floors), notional, side="right")) - 1
+        return self.mmf[max(k, 0)]
+
+    def to_current(self, symbol: str) -> CurrentPerp:
+        return CurrentPerp(symbol=symbol, tiers=tuple(
+            CurrentPerpTier(notional_floor=f, notional_cap=c, max_leverage=lv, maintenance_rate=m,
+                            liquidation_penalty=p)
+            for f, c, m, lv, p in zip(self.floors, self.caps, self.mmf, self.max_leverage, self.penalty, strict=True)))
+
+    def tiers(self) -> tuple[Tier, ...]:
+        ded = maintenance_deductions(self.floors, self.mmf)
+        return tuple(
+            Tier(notional_floor=f, notional_cap=c, mmf=m, penalty=min(p, m * 0.999), imf=1.0 / lv,
+                 maintenance_deduction=d)
+            for f, c, m, lv, p, d in zip(self.floors, self.caps, self.mmf, self.max_leverage, self.penalty, ded,
+                                         strict=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"frozen": self.frozen, "tiers": [
+            {"notional_floor": f, "notional_cap": c, "mmf": m, "max_leverage": lv, "imf": 1.0 / lv,
+             "liquidation_penalty": p}
+            for f, c, m, lv, p in zip(self.floors, self.caps, self.mmf, self.max_leverage, self.penalty, strict=True)]}
+
+
+@dataclass(frozen=True, slots=True)
+class _LendSet:
+    """One lending parameter triple in force (fractions)."""
+
+    ltv: float
+    lt: float
+    lb: float
+
+    @classmethod
+    def from_current(cls, cur: CurrentLending) -> _LendSet:
+        return cls(float(cur.ltv), float(cur.liquidation_threshold), float(cur.liquidation_bonus))
+
+    @property
+    def room(self) -> float:
+        """``1 - LT (1 + LB)``: the drop the threshold and bonus leave room for."""
+        return 1.0 - self.lt * (1.0 + self.lb)
+
+    @property
+    def frozen(self) -> bool:
+        return False
+
+    def values(self) -> tuple[Any, ...]:
+        return (self.ltv, self.lt, self.lb)
+
+    def to_current(self, symbol: str) -> CurrentLending:
+        return CurrentLending(symbol=symbol, ltv=self.ltv, liquidation_threshold=self.lt, liquidation_bonus=self.lb)
+
+    def tiers(self) -> tuple[Tier, ...]:
+        mmf = min(1.0 - self.lt, _MAX_MMF)
+        imf = max(1.0 - self.ltv, mmf + 1e-6)
+        return (Tier(notional_floor=0.0, mmf=mmf, imf=min(imf, 1.0), penalty=0.0,
+                     close_out_cost=min(self.lb * self.lt, 0.5)),)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ltv": self.ltv, "liquidation_threshold": self.lt, "liquidation_bonus": self.lb, "room": self.room}
+
+
+_Params = _PerpSet | _LendSet
+
+
+def _margin_of(v: _Params) -> float:
+    if isinstance(v, _PerpSet):
+        return v.mmf_at(0.0)
+    return v.room
+
+
+def _imf_of(v: _Params) -> float:
+    if isinstance(v, _PerpSet):
+        return 1.0 if v.frozen else 1.0 / v.max_leverage[0]
+    return 1.0 - v.ltv
+
