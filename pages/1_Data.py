@@ -11,21 +11,37 @@ ui.acting_member()
 writable = ui.can_change_data()
 with ui.guarded("Opening the store"):
     store = ui.get_store()
+ui.show_notice()  # what the last action did (it reran the page so every table shows the new data)
 
 tab_series, tab_quality, tab_upload, tab_fetch = st.tabs(["Series", "Quality", "Upload", "Exchange fetch"])
 
 with tab_series:
     assets = service.assets_frame(store)
-    st.dataframe(assets.drop(columns=["series_id"]), hide_index=True, width="stretch")
-    if not assets.empty and bool(assets["synthetic"].any()):
-        st.caption("Rows marked synthetic are generated demo data, not market data.")
-    if st.button("Load synthetic demo data", help="Adds the demo universe (symbols ending in -SYN); idempotent",
+    st.dataframe(assets.drop(columns=["series_id"]), hide_index=True, width="stretch",
+                 column_config=ui.SERIES_COLUMNS)
+    n_synthetic = 0 if assets.empty else int(assets["synthetic"].sum())
+    if n_synthetic:
+        st.caption("Rows marked synthetic are generated demo data, not market data. Proposals over all assets leave "
+                   "them out when market data is stored (unless asked on the Proposal page).")
+    c1, c2 = st.columns(2)
+    if c1.button("Load synthetic demo data", help="Adds the demo universe (symbols ending in -SYN); idempotent",
                  disabled=not writable):
         with ui.guarded("Loading demo data"):
             reports = ui.load_demo(store)
-        st.success(f"Demo data: {sum(r.rows_added for r in reports)} bars added over {len(reports)} series.")
+        ui.notice(f"Demo data: {sum(r.rows_added for r in reports)} bars added over {len(reports)} series.")
+    if n_synthetic:
+        with c2.popover("Remove the demo data", disabled=not writable):
+            st.markdown(f"Deletes the {n_synthetic} synthetic series (bars, ingest-log entries, cached fits); market "
+                        "data stays. Refused when a stored proposal or backtest report used them. A dashboard "
+                        "started on an empty store loads the demo again.")
+            sure = st.checkbox(f"Yes, delete the {n_synthetic} synthetic series", key="confirm-remove-demo")
+            if st.button("Remove demo data", type="primary", disabled=not sure):
+                with ui.guarded("Removing the demo data"):
+                    removed = ui.remove_demo(store)
+                ui.notice(f"Removed {len(removed)} synthetic series.")
     st.subheader("Ingest log")
-    st.dataframe(store.ingest_log(), hide_index=True, width="stretch")
+    st.dataframe(store.ingest_log(), hide_index=True, width="stretch", column_config=ui.INGEST_LOG_COLUMNS,
+                 column_order=ui.INGEST_LOG_ORDER)
 
 with tab_quality:
     info = ui.series_picker(store, key="quality_series", sidebar=False)
@@ -78,7 +94,7 @@ with tab_upload:
                     kind=None if kind == "from file name" else kind, freq=None if freq == "infer" else freq,
                     replace=replace,
                 )
-            st.success(result.summary())
+            ui.notice(result.summary())
 
 with tab_fetch:
     st.markdown("Fetches OHLCV bars through ccxt, resuming from the last stored bar. Needs network access "
@@ -94,4 +110,4 @@ with tab_fetch:
         with ui.guarded("Fetch"):
             result = ui.run_fetch(store, exchange=exchange.strip(), market=market.strip(), timeframe=timeframe,
                                   since=since.strip() or None)
-        st.success(result.summary())
+        ui.notice(result.summary())

@@ -60,7 +60,11 @@ with st.form("policy"):
                                   default=["conservative", "moderate", "aggressive"])
     debt = c4.text_input("Lending debt asset", value=base.lending.debt_asset,
                          help="a stablecoin prices the collateral as stored; another stored symbol uses the ratio")
-    chosen = st.multiselect("Assets (all when empty)", symbols)
+    c1, c2 = st.columns([3, 1])
+    chosen = c1.multiselect("Assets (all when empty)", symbols)
+    with_synthetic = c2.checkbox("Include synthetic demo assets", value=False, help="Only matters when market data "
+                                 "is stored and no assets are chosen: then 'all' means the market data only. "
+                                 "Assets chosen by name are always used.")
     c1, c2 = st.columns(2)
     current_file = c1.file_uploader("Current parameters (CSV or JSON, optional)", type=["csv", "json"])
     peers_file = c2.file_uploader("Peer venues' tier tables (CSV, optional)", type=["csv"])
@@ -83,14 +87,15 @@ if generate:
         run = ui.generate_proposal(store, profile=profile, policy=policy, current=current, symbols=chosen or None,
                                    freq=None if freq == AUTO else freq, kind=None if kind == AUTO else kind,
                                    options=option_names or None, peers=peers,
-                                   debt_asset=debt.strip() or None if profile == "lending" else None)
+                                   debt_asset=debt.strip() or None if profile == "lending" else None,
+                                   include_synthetic=with_synthetic)
     st.session_state["proposal_id"] = run.id
 
 proposal_id = st.session_state.get("proposal_id")
 if not proposal_id:
     st.info("Set the policy and generate a proposal. Proposals are stored as drafts; the Governance page "
             "takes them through review, sign-off and export.")
-    st.stop()
+    ui.stop()
 
 with ui.guarded("Loading the proposal"):
     stored = service.proposal(store, proposal_id)
@@ -118,7 +123,9 @@ st.subheader("Model risk and series")
 st.caption("The covered move before anti-procyclicality at tier 1's margin period of risk (lending: the policy's "
            "horizon) from the fitted law, filtered historical simulation (FHS) and plain historical simulation; "
            "the policy combines them and the rationale says which one bound.")
-st.dataframe(views.model_risk_frame(content), hide_index=True, width="stretch", column_config={
+st.dataframe(views.model_risk_frame(content), hide_index=True, width="stretch", column_order=(
+    "symbol", "combined", "fitted", "FHS", "historical", "bound by", "horizon (h)", "nu", "regime", "capital cost",
+    "series", "data to"), column_config={
     c: st.column_config.NumberColumn(c, format="percent") for c in ("fitted", "FHS", "historical", "combined",
                                                                     "capital cost")
 } | {"horizon (h)": st.column_config.NumberColumn("horizon (h)", format="%.3g"),
@@ -128,7 +135,9 @@ if content["profile"] == "perp":
     st.dataframe(views.tiers_frame(content), hide_index=True, width="stretch", column_config={
         c: st.column_config.NumberColumn(c, format="percent") for c in ("covered move", "close-out cost", "MMF",
                                                                         "IMF", "penalty", "coverage")
-    } | {"MPOR (h)": st.column_config.NumberColumn("MPOR (h)", format="%.3g")})
+    } | {"MPOR (h)": st.column_config.NumberColumn("MPOR (h)", format="%.3g")},
+        column_order=("symbol", "tier", "from", "to", "max leverage", "IMF", "MMF", "penalty", "coverage",
+                      "under-covered", "MPOR (h)", "covered move", "close-out cost"))
 options = views.options_frame(content)
 if not options.empty:
     st.subheader("Options")
@@ -148,7 +157,10 @@ if not peers_table.empty:
 st.subheader("Changes")
 st.caption("`bound by` says what set the value: the model, a guardrail (max_change, dead_band), an invariant, "
            "rounding or the grid; `uncapped (model)` is the value before guardrails.")
-st.dataframe(views.specification_frame(content), hide_index=True, width="stretch")
+st.dataframe(views.specification_frame(content), hide_index=True, width="stretch", column_config={
+    "tier": st.column_config.NumberColumn("tier", format="%d"),
+    "notional": st.column_config.TextColumn("notional", help="the tier's position-notional bracket (quote currency)"),
+})
 
 st.subheader("Rationale")
 for symbol, text in views.rationale(content).items():

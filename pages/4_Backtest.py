@@ -50,34 +50,31 @@ report_id = st.session_state.get("backtest_id")
 if not report_id:
     st.info("Choose assets and run a backtest: the policy is replayed walk-forward (no look-ahead) at the "
             "proposal cadence, beside any fixed parameter sets, and the report is stored.")
-    st.stop()
+    ui.stop()
 
 with ui.guarded("Loading the report"):
-    content = ui.cached_backtest_content(report_id)
-results = content["results"]
-st.success(f"Report `{report_id[:12]}`: {len(content['assets'])} assets, {content['start']} to {content['end']}.")
+    report = service.stored_backtest(ui.cached_backtest_content(report_id))  # typed, read-only
+results = [r.to_dict() for r in report.results]
+st.success(f"Report `{report_id[:12]}`: {len(report.assets)} assets, {report.start} to {report.end}.")
 
 st.subheader("Coverage statistics")
 ui.traffic_badges(results)
-frame = views.backtest_frame(results)
-st.dataframe(frame, hide_index=True, width="stretch", column_config={
-    "avg_margin": st.column_config.NumberColumn("avg margin", format="percent"),
-    "max_5d_increase": st.column_config.NumberColumn("max 5-day increase", format="percent"),
-    "kupiec_p": st.column_config.NumberColumn("Kupiec p", format="%.3g"),
-    "christoffersen_p": st.column_config.NumberColumn("Christoffersen p", format="%.3g"),
-    "cc_p": st.column_config.NumberColumn("CC p", format="%.3g"),
-})
+frame = views.backtest_frame(report.results)
+st.dataframe(frame, hide_index=True, width="stretch", column_config=ui.BACKTEST_COLUMNS,
+             column_order=ui.BACKTEST_ORDER)
 st.caption("Exceptions: the adverse excursion over the horizon (highs and lows) beyond the tier-1 maintenance "
-           "margin in force at its start. The tests use non-overlapping horizons; see the report JSON for the "
-           "overlapping counts, years and stress windows.")
+           "margin in force at its start, on each set's headline side (long, short or the worse of both), over the "
+           "non-overlapping sample (every horizon-th observation from the first). The chart legend below counts "
+           "the same exceptions; the report JSON has the overlapping counts, years and stress windows.")
 
-symbol = st.selectbox("Asset", [a["symbol"] for a in content["assets"]])
-st.caption(views.backtest_model_caption(content, symbol))
-for line in views.backtest_claims(content, symbol):
+symbol = st.selectbox("Asset", list(report.symbols))
+st.caption(views.backtest_model_caption(report, symbol))
+for line in views.backtest_claims(report, symbol):
     st.markdown(line)
 with ui.guarded("Charts"):
     figures = ui.cached_backtest_figures(report_id, symbol)
 st.plotly_chart(figures["margins"], width="stretch")
+st.caption(figures["exceptions_note"])
 st.subheader("Liquidation simulation")
 st.plotly_chart(figures["fund"], width="stretch")
 st.subheader("Parameter sets side by side")

@@ -18,9 +18,11 @@ with ui.guarded("Listing proposals"):
     rows = governance.list_governance(store, committee=committee)
 if not rows:
     st.info("No proposals yet: generate one on the Proposal page or with `riskparams propose`.")
-    st.stop()
+    ui.stop()
 
-st.dataframe(views.governance_frame(rows), hide_index=True, width="stretch")
+st.dataframe(views.governance_frame(rows), hide_index=True, width="stretch", column_config={
+    "sign_offs": st.column_config.TextColumn("sign-offs"), "created_at": st.column_config.TextColumn("created (UTC)"),
+})
 
 ids = [r["id"] for r in rows]
 remembered = st.session_state.get("proposal_id")

@@ -10,10 +10,11 @@ The names a notebook needs are re-exported here, so ``import riskparams as rp`` 
     proposals        propose(store, profile=..., symbols=...) -> ProposalRun, whose .proposal is a
                      Proposal (Proposal.from_content reads stored content back)
     backtests        backtest_policy(store, profile=..., spec=BacktestSpec(...)) -> BacktestRun, whose
-                     .report is a BacktestReport
+                     .report is a BacktestReport (StoredBacktest.from_content reads stored content back)
     governance       load_committee(path); workflow(store, id); perform(store, id, who, verb);
                      export_proposal(store, id, fmt, who); verify(store)
-    errors           RiskParamsError and its tree, RiskParamsWarning (drawn in riskparams.exceptions)
+    errors           RiskParamsError and its tree, RiskParamsWarning (drawn in riskparams.exceptions); every
+                     invalid specification raises SpecError (a ValueError) naming the field and the value
 
 The README's "Python API" section walks through them. Everything else stays in its module:
 :mod:`riskparams.service` (the use-cases behind the command line and the dashboard),
@@ -42,21 +43,32 @@ from typing import TYPE_CHECKING, Any
 
 from riskparams.exceptions import (
     AmbiguousSeriesError,
+    AuthConfigError,
+    CommitteeError,
     DataError,
     DataQualityWarning,
     ExchangeError,
+    ExportError,
     FallbackWarning,
     FitError,
+    GovernanceError,
     HistoryError,
     PolicyError,
+    ProposalNotFoundError,
+    ReportNotFoundError,
     RiskParamsError,
     RiskParamsWarning,
     SeriesNotFoundError,
+    SignatureError,
+    SpecError,
     StoreError,
+    TierError,
+    UsageError,
 )
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
     from riskparams.backtest import BacktestReport, BacktestSpec
+    from riskparams.backtest_content import StoredBacktest
     from riskparams.config import RiskPolicy, load_policy, policy_from_dict
     from riskparams.domain import Proposal
     from riskparams.governance import export_proposal, load_committee, perform, workflow
@@ -91,6 +103,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "BacktestSpec": ("riskparams.backtest", "BacktestSpec"),
     "BacktestRun": ("riskparams.service", "BacktestRun"),
     "BacktestReport": ("riskparams.backtest", "BacktestReport"),
+    "StoredBacktest": ("riskparams.backtest_content", "StoredBacktest"),
     "load_committee": ("riskparams.governance", "load_committee"),
     "workflow": ("riskparams.governance", "workflow"),
     "perform": ("riskparams.governance", "perform"),
@@ -134,25 +147,36 @@ sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "AmbiguousSeriesError",
+    "AuthConfigError",
     "BacktestReport",
     "BacktestRun",
     "BacktestSpec",
+    "CommitteeError",
     "DataError",
     "DataQualityWarning",
     "ExchangeError",
+    "ExportError",
     "FallbackWarning",
     "FitError",
     "FitRun",
     "FitSpec",
+    "GovernanceError",
     "HistoryError",
     "PolicyError",
     "Proposal",
+    "ProposalNotFoundError",
     "ProposalRun",
+    "ReportNotFoundError",
     "RiskParamsError",
     "RiskParamsWarning",
     "RiskPolicy",
     "SeriesNotFoundError",
+    "SignatureError",
+    "SpecError",
     "StoreError",
+    "StoredBacktest",
+    "TierError",
+    "UsageError",
     "VolEstimate",
     "__version__",
     "backtest_policy",

@@ -27,7 +27,6 @@ written for the one server in a private temporary folder that is removed when th
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import re
 import secrets
@@ -42,7 +41,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from riskparams.exceptions import RiskParamsError
+from riskparams.exceptions import AuthConfigError
+from riskparams.jsonio import inline_json
 
 if TYPE_CHECKING:
     from riskparams.governance import Committee, Member
@@ -89,10 +89,6 @@ _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")  # an HTTP header n
 _CALLBACK = "/oauth2callback"  # Streamlit's OIDC redirect route
 
 
-class AuthConfigError(RiskParamsError, ValueError):
-    """A bad sign-in setting (one sentence naming the option, variable or key)."""
-
-
 class AuthMode(StrEnum):
     """How the dashboard learns who its user is."""
 
@@ -135,7 +131,7 @@ class OidcSettings:
         """The ``[auth]`` section of a Streamlit ``secrets.toml`` for these settings."""
         keys = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
         # a JSON string (non-ASCII kept as is) is a valid TOML basic string
-        lines = [f"{k} = {json.dumps(getattr(self, k), ensure_ascii=False)}" for k in keys]
+        lines = [f"{k} = {inline_json(getattr(self, k))}" for k in keys]
         return "[auth]\n" + "\n".join(lines) + "\n"
 
 

@@ -16,6 +16,14 @@ CANDLE_LIMIT = 400
 """Above this many bars the price chart draws a close line instead of candles (speed, legibility)."""
 
 
+def _x(index: pd.Index) -> pd.Index:
+    """Bar times for a plotly axis: a tz-aware index as naive UTC (plotly.js ignores zones, so the chart is the
+    same; a tz-aware index reaches plotly as one Timestamp object per point, ~60x slower to build and serialise)."""
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+        return index.tz_convert("UTC").tz_localize(None)
+    return index
+
+
 def price_chart(prices: pd.DataFrame, *, title: str, synthetic: bool = False, log_scale: bool = False) -> go.Figure:
     """Price (candles or close line) over volume.
 
@@ -31,7 +39,7 @@ def price_chart(prices: pd.DataFrame, *, title: str, synthetic: bool = False, lo
         Logarithmic price axis.
     """
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03)
-    x = prices.index
+    x = _x(prices.index)
     if len(prices) <= CANDLE_LIMIT:
         fig.add_trace(
             go.Candlestick(
@@ -65,7 +73,7 @@ def vol_lines(frame: pd.DataFrame, *, title: str, yaxis: str = "volatility (annu
     """
     fig = go.Figure()
     for col in frame.columns:
-        fig.add_trace(go.Scattergl(x=frame.index, y=frame[col], mode="lines", name=str(col),
+        fig.add_trace(go.Scattergl(x=_x(frame.index), y=frame[col], mode="lines", name=str(col),
                                    line={"width": 1.2}))
     fig.update_layout(title=title, height=420, template="plotly_white", legend={"orientation": "h", "y": -0.2},
                       margin={"l": 60, "r": 20, "t": 50, "b": 40}, hovermode="x unified")
@@ -85,10 +93,10 @@ def price_and_vol(prices: pd.DataFrame, vols: pd.DataFrame, *, title: str) -> go
         Index ``ts``, one column per model, annualised volatility fractions.
     """
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.45, 0.55], vertical_spacing=0.04)
-    fig.add_trace(go.Scattergl(x=prices.index, y=prices["close"], mode="lines", name="close",
+    fig.add_trace(go.Scattergl(x=_x(prices.index), y=prices["close"], mode="lines", name="close",
                                line={"width": 1.2, "color": "#333"}), row=1, col=1)
     for col in vols.columns:
-        fig.add_trace(go.Scattergl(x=vols.index, y=vols[col], mode="lines", name=str(col),
+        fig.add_trace(go.Scattergl(x=_x(vols.index), y=vols[col], mode="lines", name=str(col),
                                    line={"width": 1.1}), row=2, col=1)
     fig.update_layout(title=title, height=560, template="plotly_white", hovermode="x unified",
                       legend={"orientation": "h", "y": -0.12}, margin={"l": 60, "r": 20, "t": 50, "b": 40})
@@ -203,7 +211,7 @@ def covered_move_bars(symbols: Sequence[str], model: Sequence[float], final: Seq
                          marker={"color": "#2f5d8a"}))
     fig.update_layout(title=title, barmode="group", height=380, template="plotly_white",
                       legend={"orientation": "h", "y": -0.2}, margin={"l": 60, "r": 20, "t": 50, "b": 40})
-    fig.update_yaxes(title_text="adverse move (% of price)", tickformat=".0%")
+    fig.update_yaxes(title_text="adverse move (% of price)", tickformat=".2~%")
     fig.update_xaxes(title_text="asset")
     return fig
 
@@ -229,7 +237,7 @@ def sensitivity_heatmap(cells: Sequence[Mapping[str, float | None]], *, title: s
         text[i][j] = "-" if mmf is None else f"{mmf:.2%}<br>{(c['tier1_max_leverage'] or 0):g}x"
     ylab = [f"{h * 60:.0f} min" if h < 1 else f"{h:g} h" for h in hs]
     fig = go.Figure(go.Heatmap(z=z, x=[f"{q:.2%}" for q in qs], y=ylab, text=text, texttemplate="%{text}",
-                               colorscale="Blues", colorbar={"title": "tier-1 MMF", "tickformat": ".0%"},
+                               colorscale="Blues", colorbar={"title": "tier-1 MMF", "tickformat": ".1~%"},
                                hovertemplate="MPOR %{y}, confidence %{x}: MMF %{z:.2%}<extra></extra>"))
     fig.update_layout(title=title, height=120 + 60 * len(hs), template="plotly_white",
                       margin={"l": 80, "r": 20, "t": 50, "b": 40})
@@ -305,6 +313,7 @@ def margin_vs_moves(
     title: str,
     margin_label: str = "tier-1 MMF in force",
     move_label: str = "realised adverse move over the horizon",
+    exceptions: Mapping[str, tuple[int, Sequence[int]]] | None = None,
 ) -> go.Figure:
     """Margin in force of each parameter set against the realised adverse moves, exceptions marked.
 
@@ -320,10 +329,16 @@ def margin_vs_moves(
     title : str
     margin_label, move_label : str
         Legend text (lending: the room ``1 - LT (1 + LB)`` and the collateral drop).
+    exceptions : mapping of set name to (count, positions), optional
+        The exceptions to mark and the count the legend states (the Backtest page passes the results table's
+        count and the positions of the same exceptions among the drawn points, see
+        :func:`riskparams.service.backtest_exception_marks`). Default: every drawn point whose move exceeds the
+        set's margin.
 
     Notes
     -----
-    An exception (a move beyond a set's margin) is drawn as a cross in the set's colour on the move.
+    An exception is drawn as a cross in the set's colour on the move; the legend says how many there are (and,
+    when fewer fall on the drawn points, how many are drawn).
     """
     x = list(dates)
     moves = [None if v is None else float(v) for v in adverse]
@@ -334,15 +349,21 @@ def margin_vs_moves(
         ys = [None if v is None else float(v) for v in m]
         fig.add_trace(go.Scatter(x=x, y=ys, mode="lines", line={"shape": "hv", "color": color, "width": 1.8},
                                  name=f"{name}: {margin_label}", legendgroup=name))
-        hits = [i for i, (v, lim) in enumerate(zip(moves, ys, strict=False))
-                if v is not None and lim is not None and v > lim]
+        if exceptions is not None and name in exceptions:
+            count, hits = exceptions[name][0], [int(i) for i in exceptions[name][1]]
+        else:
+            hits = [i for i, (v, lim) in enumerate(zip(moves, ys, strict=False))
+                    if v is not None and lim is not None and v > lim]
+            count = len(hits)
         ex_x = [x[i] for i in hits]
-        ex_y = [moves[i] for i in hits]
-        fig.add_trace(go.Scatter(x=ex_x, y=ex_y, mode="markers", name=f"{name}: exceptions ({len(ex_x)})",
+        ex_y = [moves[i] for i in hits]  # on the drawn move (the worse side: at least the headline one)
+        shown = f"{count} exception{'s' if count != 1 else ''}" + ("" if len(hits) == count else
+                                                                    f", {len(hits)} on the bars drawn")
+        fig.add_trace(go.Scatter(x=ex_x, y=ex_y, mode="markers", name=f"{name}: {shown}",
                                  legendgroup=name, marker={"symbol": "x", "size": 9, "color": color}))
     fig.update_layout(title=title, height=460, template="plotly_white", legend={"orientation": "h", "y": -0.2},
                       margin={"l": 60, "r": 20, "t": 50, "b": 40}, hovermode="x unified", bargap=0)
-    fig.update_yaxes(title_text="% of price", tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(title_text="% of price", tickformat=".1~%", rangemode="tozero")
     fig.update_xaxes(title_text="time (UTC)")
     return fig
 

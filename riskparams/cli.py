@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from riskparams import __version__
-from riskparams.exceptions import RiskParamsError
+from riskparams.domain import Profile
+from riskparams.exceptions import RiskParamsError, UsageError
 from riskparams.fmt import format_notional
+from riskparams.jsonio import pretty_json
 
 if TYPE_CHECKING:
     from riskparams.config import RiskPolicy
     from riskparams.domain import CurrentParams
 
 EXIT_USAGE = 2
-
-
-class UsageError(RiskParamsError):
-    """A command-line mistake detected after parsing."""
+PROFILES = [p.value for p in Profile]
+"""The ``--profile`` choices."""
 
 
 def _usage_error(exc: Exception) -> UsageError:
@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, sort_keys=False, allow_nan=False))
+    print(pretty_json(obj, sort_keys=False, ascii_only=True))
 
 
 def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
@@ -69,6 +69,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from riskparams.service import open_store
 
     with open_store(args.db) as store:
+        if args.remove:
+            from riskparams.service import remove_demo
+
+            removed = remove_demo(store)
+            print(f"removed {len(removed)} synthetic series ({', '.join(s.label for s in removed)}) from {store.path}"
+                  if removed else f"no synthetic series in {store.path}")
+            return 0
         reports = load_demo(store, seed=args.seed)
         for r in reports:
             print(r.summary() + " [synthetic]")
@@ -428,7 +435,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
             raise UsageError("the store is empty: run `riskparams demo` or `riskparams ingest FILE --symbol SYM`.")
         run = propose(store, profile=args.profile, policy=policy, current=current, symbols=symbols,
                       as_of=args.as_of, freq=args.freq, kind=args.kind, options=options, peers=peers,
-                      debt_asset=args.debt_asset)
+                      debt_asset=args.debt_asset, include_synthetic=args.include_synthetic)
     d = run.to_dict()
     if not d["assets"]:
         reasons = "; ".join(f"{s['symbol']}: {s['reason']}" for s in d["skipped"])
@@ -476,70 +483,74 @@ def _p(x: float | None) -> str:
     return "-" if x is None else (f"{x:.3f}" if x >= 0.001 else f"{x:.0e}")
 
 
-def _format_backtest(d: dict[str, Any], policy_text: str) -> str:
-    spec = d["spec"]
-    out = [f"backtest {d['id'][:12]} ({d['profile']}, {'stored now' if d['stored_now'] else 'already stored'}"
-           + (f", attached to proposal {d['attached_to'][:12]}" if d.get("attached_to") else "")
-           + f"): {d['start'][:10]} to {d['end'][:10]}, {len(d['assets'])} asset(s)",
+def _format_backtest(run: Any, policy_text: str) -> str:
+    """The text of ``riskparams backtest``: a :class:`riskparams.service.BacktestRun` rendered from its typed
+    report (:attr:`~riskparams.service.BacktestRun.backtest`)."""
+    bt = run.backtest
+    spec = bt.spec
+    stored_now = run.stored is not None and run.stored.is_new
+    out = [f"backtest {run.id[:12]} ({bt.profile}, {'stored now' if stored_now else 'already stored'}"
+           + (f", attached to proposal {run.attached_to[:12]}" if run.attached_to else "")
+           + f"): {(bt.start or '')[:10]} to {(bt.end or '')[:10]}, {len(bt.assets)} asset(s)",
            f"policy: {policy_text}",
            f"replay: proposals every {spec['cadence_days']:g} days, engine {spec['engine']}; exceptions: "
-           + ("collateral drop over the horizon vs 1 - LT(1+LB)" if d["profile"] == "lending" else
+           + ("collateral drop over the horizon vs 1 - LT(1+LB)" if bt.profile == "lending" else
               f"adverse excursion (highs/lows, {spec['side']} side) over the horizon vs tier-1 MMF in force")
            + "; tests on non-overlapping horizons"]
     missing: dict[str, list[str]] = {}
-    for a in d["assets"]:
-        syn = " [synthetic]" if a["synthetic"] else ""
-        out.append(f"  {a['symbol']} {a['freq']} {a.get('kind') or ''}{syn}: {a['start'][:10]}..{a['end'][:10]}, "
-                   f"{a['observations']} obs, horizon {a['horizon_bars']} bar(s), window {a['window']}, model "
-                   f"{a['model']}")
-        pol = next((s for s in a["sets"] if s["name"] == "policy"), None)
-        c = None if pol is None else pol.get("claimed")
-        if c:
-            out.append(f"    claimed coverage (policy, close-to-close, either side): {c['exceptions']} exceptions in "
-                       f"{c['n']} against {c['expected']:.1f} claimed ({_pct(c['claimed_rate'], 3)} a horizon), Kupiec "
-                       f"p {_p(c['kupiec_p'])}; outside stressed regimes {c['steady_exceptions']} in {c['steady_n']} "
-                       f"against {c['steady_expected']:.1f}, p {_p(c['steady_kupiec_p'])}")
-        live = a.get("live_tier1") or {}
-        if pol is not None and live.get("avg_mmf") is not None and d["profile"] == "perp":
-            out.append(f"    capital: tier-1 MMF {_pct(pol['capital']['avg_margin'])} on average as evaluated (max "
-                       f"leverage {pol['capital']['avg_max_leverage'] or 0:.1f}x on average over the period); the "
+    for a in bt.assets:
+        syn = " [synthetic]" if a.synthetic else ""
+        out.append(f"  {a.symbol} {a.freq} {a.kind or ''}{syn}: {a.start[:10]}..{a.end[:10]}, "
+                   f"{a.observations} obs, horizon {a.horizon_bars} bar(s), window {a.window}, model {a.model}")
+        pol = next((s for s in a.sets if s.name == "policy"), None)
+        c = None if pol is None else pol.claimed
+        if c is not None:
+            out.append(f"    claimed coverage (policy, close-to-close, either side): {c.exceptions} exceptions in "
+                       f"{c.n} against {c.expected or 0:.1f} claimed ({_pct(c.claimed_rate, 3)} a horizon), Kupiec "
+                       f"p {_p(c.kupiec_p)}; outside stressed regimes {c.steady_exceptions} in {c.steady_n} "
+                       f"against {c.steady_expected or 0:.1f}, p {_p(c.steady_kupiec_p)}")
+        live = a.live_tier1
+        if pol is not None and live.get("avg_mmf") is not None and bt.profile == "perp":
+            capital = pol.detail["capital"]
+            out.append(f"    capital: tier-1 MMF {_pct(pol.avg_margin)} on average as evaluated (max "
+                       f"leverage {capital['avg_max_leverage'] or 0:.1f}x on average over the period); the "
                        f"policy itself (tier-1 MPOR {_hours_text(live.get('mpor_hours'))} at the start): "
                        f"{_pct(live['avg_mmf'])} ({live.get('avg_max_leverage') or 0:.1f}x on average)")
-        for note in a["notes"]:
+        for note in a.notes:
             if note.startswith("parameter set ") and " has no " in note:
-                missing.setdefault(note.split(" has no ")[0], []).append(a["symbol"])
+                missing.setdefault(note.split(" has no ")[0], []).append(a.symbol)
             else:
                 out.append(f"    note: {note}")
     for what, syms in missing.items():
         out.append(f"  {what} has no {_assets_text(syms, 60)}")
     rows = []
-    details = {(a["symbol"], s["name"]): s for a in d["assets"] for s in a["sets"]}
-    for r in d["results"]:
-        s = details[(r["symbol"], r["parameter_set"])]
+    for r in bt.results:
+        s = bt.asset(r.symbol).set(r.parameter_set)
         rows.append({
-            "asset": r["symbol"], "set": r["parameter_set"], "n": r["n"], "exc": r["exceptions"],
-            "exp": f"{r['expected']:.1f}", "Kupiec p": _p(r["kupiec_p"]), "CC p": _p(r["cc_p"]),
-            "light": r["traffic_light"] or "-", "avg margin": _pct(r["avg_margin"]),
-            "P/T": "-" if r["peak_to_trough"] is None else f"{r['peak_to_trough']:.2f}",
-            "max 5d": _pct(r["max_5d_increase"], 0) or "-", "changes": s["capital"]["changes"],
-            "liq": r["liquidations"], "bad debt": _money_short(r["bad_debt"]),
-            "fund min": _money_short(s["liquidation"]["insurance_fund_min"]),
+            "asset": r.symbol, "set": r.parameter_set, "n": r.n, "exc": r.exceptions,
+            "exp": f"{r.expected or 0:.1f}", "Kupiec p": _p(r.kupiec_p), "CC p": _p(r.cc_p),
+            "light": r.traffic_light or "-", "avg margin": _pct(r.avg_margin),
+            "P/T": "-" if r.peak_to_trough is None else f"{r.peak_to_trough:.2f}",
+            "max 5d": _pct(r.max_5d_increase, 0) or "-", "changes": s.detail["capital"]["changes"],
+            "liq": r.liquidations, "bad debt": _money_short(r.bad_debt),
+            "fund min": _money_short(s.detail["liquidation"]["insurance_fund_min"]),
         })
     out.append("")
     out += _table(rows, list(rows[0])).splitlines() if rows else ["(no results)"]
-    for a in d["assets"]:
-        wins = ([w for w in a["stress_windows"] if w["source"] == "drawdown"][:3]
-                + [w for w in a["stress_windows"] if w["source"] != "drawdown"])
+    for a in bt.assets:
+        wins = ([w for w in a.stress_windows if w.source == "drawdown"][:3]
+                + [w for w in a.stress_windows if w.source != "drawdown"])
         if not wins:
             continue
         parts = []
         for w in wins:
-            exc = ", ".join(f"{s['name']} {next(x for x in s['stress_windows'] if x['name'] == w['name'])['exceptions']}"
-                            for s in a["sets"])
-            parts.append(f"{w['name']} {w['start'][:10]}..{w['end'][:10]} (-{w['depth']:.0%}; exceptions {exc})")
-        out.append(f"stress {a['symbol']}: " + "; ".join(parts))
-    for s in d["skipped"]:
-        out.append(f"skipped {s['symbol']}: {s['reason']}")
+            exc = ", ".join(f"{s.name} {next(x for x in s.detail['stress_windows'] if x['name'] == w.name)['exceptions']}"
+                            for s in a.sets)
+            parts.append(f"{w.name} {w.start_time:%Y-%m-%d}..{w.end_time:%Y-%m-%d} (-{w.depth or 0:.0%}; "
+                         f"exceptions {exc})")
+        out.append(f"stress {a.symbol}: " + "; ".join(parts))
+    for sym, reason in bt.skipped:
+        out.append(f"skipped {sym}: {reason}")
     return "\n".join(out)
 
 
@@ -573,11 +584,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                            actor=args.member, progress=progress)
     finally:
         bar.close()
-    d = run.to_dict(paths=args.paths)
     if args.json:
-        _print_json(d)
+        _print_json(run.to_dict(paths=args.paths))
         return 0
-    print(_format_backtest(d, policy.describe()))
+    print(_format_backtest(run, policy.describe()))
     return 0
 
 
@@ -1058,6 +1068,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "load the synthetic demo universe (labelled synthetic)")
     p.add_argument("--seed", type=_whole(0, 2**32 - 1), default=None,
                    help="generator seed (default: the documented one)")
+    p.add_argument("--remove", action="store_true",
+                   help="remove the synthetic demo data instead (refused when a stored proposal or backtest used it)")
 
     p = add("ingest", cmd_ingest, "validate and store a CSV or Parquet file of OHLCV bars")
     p.add_argument("path", help="CSV or Parquet file")
@@ -1107,14 +1119,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("propose", cmd_propose, "propose perpetual margin tiers or lending parameters from volatility "
             "forecasts (stored as a draft)")
-    p.add_argument("--profile", choices=["perp", "lending"], required=True,
+    p.add_argument("--profile", choices=PROFILES, required=True,
                    help="perp: margin tiers and liquidation penalties; lending: LTV, threshold and bonus")
     p.add_argument("--policy", metavar="FILE", default=None,
                    help="risk policy TOML (default: the documented riskparams/examples/policy.toml)")
     p.add_argument("--current", metavar="FILE", default=None,
                    help="current parameters, CSV or JSON (see riskparams/examples/current_*.csv)")
     p.add_argument("--symbols", metavar="A,B", default=None,
-                   help="comma-separated symbols (default: every stored symbol)")
+                   help="comma-separated symbols (default: every stored symbol; synthetic demo symbols only in a "
+                   "store of demo data, or with --include-synthetic)")
+    p.add_argument("--include-synthetic", action="store_true",
+                   help="without --symbols: also propose for the synthetic demo assets when market data is stored")
     series_options(p)
     p.add_argument("--as-of", default=None, help="use bars up to this UTC date/time only")
     p.add_argument("--options", metavar="A,B", default=None,
@@ -1142,7 +1157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("backtest", cmd_backtest, "walk-forward backtest of the policy's proposals, the current parameters and "
             "other parameter sets: coverage tests, capital, liquidations, stress windows (stored in the store)")
-    p.add_argument("--profile", choices=["perp", "lending"], default="perp",
+    p.add_argument("--profile", choices=PROFILES, default="perp",
                    help="perp: margin tiers (default); lending: LTV, threshold and bonus")
     p.add_argument("--policy", metavar="FILE", default=None,
                    help="risk policy TOML (default: the documented riskparams/examples/policy.toml)")
@@ -1188,7 +1203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("proposals", cmd_proposals, "list stored proposals with status, profile, assets, sign-offs and "
             "creation time (newest first)")
-    p.add_argument("--profile", choices=["perp", "lending"], default=None)
+    p.add_argument("--profile", choices=PROFILES, default=None)
     p.add_argument("--limit", type=_whole(1, 1_000_000), default=100, help="at most this many (default 100)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     gov_options(p, member=False)

@@ -83,8 +83,6 @@ Top level:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 import tomllib
@@ -96,8 +94,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from riskparams.domain import validate_symbol
+from riskparams.domain import parse_choice, validate_symbol
 from riskparams.exceptions import PolicyError
+from riskparams.jsonio import canonical_json, sha256_hex
 from riskparams.volatility import FitSpec
 
 __all__ = [
@@ -172,11 +171,7 @@ def _bool(path: str, v: object) -> bool:
 
 
 def _enum(path: str, enum: type[StrEnum], v: object) -> Any:
-    try:
-        return enum(v)  # type: ignore[call-arg, arg-type]
-    except ValueError:
-        allowed = ", ".join(f'"{m.value}"' for m in enum)  # type: ignore[attr-defined]
-        raise PolicyError(f"{path} must be one of {allowed}, got {v!r}") from None
+    return parse_choice(enum, path, v, error=PolicyError)
 
 
 def _numbers(path: str, v: object, lo: float, hi: float, *, min_len: int = 1) -> tuple[float, ...]:
@@ -678,8 +673,7 @@ class RiskPolicy:
 
     def key(self) -> str:
         """``"policy-v1-"`` + SHA-256 of the canonical JSON of :meth:`to_dict`."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return "policy-v1-" + hashlib.sha256(blob.encode()).hexdigest()
+        return "policy-v1-" + sha256_hex(canonical_json(self.to_dict(), ascii_only=True))
 
     def describe(self) -> str:
         """One line for humans, e.g. ``'ES 99% over 24h; APC: buffer 25%, long-run floor'``."""

@@ -69,6 +69,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import special, stats
 
+from riskparams.jsonio import clean_float, iso_z
+
 __all__ = [
     "AS_Z2_THRESHOLDS_975",
     "ChristoffersenResult",
@@ -112,12 +114,7 @@ found by simulation for ``T = 250`` and nearly the same across the distributions
 # ---------------------------------------------------------------------------------------------
 
 
-def _jf(x: float | None) -> float | None:
-    """JSON-safe float: NaN and infinities become None."""
-    if x is None:
-        return None
-    v = float(x)
-    return v if math.isfinite(v) else None
+_jf = clean_float  # JSON-safe float: NaN and infinities become None (riskparams.jsonio)
 
 
 def _check_confidence(confidence: float) -> float:
@@ -992,7 +989,7 @@ def _period_stats(
     ni, xi = int(ei.size), int(np.count_nonzero(ei))
     largest, mean_ex = _exceedance_stats(e, None if exceed is None else exceed[mask])
     return PeriodStats(
-        name=name, start=start.isoformat(), end=end.isoformat(), n=n, exceptions=x,
+        name=name, start=iso_z(start), end=iso_z(end), n=n, exceptions=x,
         expected=n * (1.0 - q), rate=x / n if n else math.nan, n_independent=ni, exceptions_independent=xi,
         kupiec_p_value=kupiec_pof(ni, xi, q).p_value if ni else math.nan,
         zone=traffic_light(ni, xi, q) if ni else None,

@@ -5,7 +5,8 @@ fit:
 
 * Ljung-Box on ``z`` (left-over autocorrelation in the mean) and on ``z**2`` (left-over
   volatility clustering), ``statsmodels.stats.diagnostic.acorr_ljungbox``;
-* Engle's ARCH-LM test, ``statsmodels.stats.diagnostic.het_arch``;
+* Engle's ARCH-LM test, the value of ``statsmodels.stats.diagnostic.het_arch`` computed by one
+  least-squares solve (:func:`_arch_lm`);
 * Jarque-Bera normality, ``statsmodels.stats.stattools.jarque_bera``;
 
 and carries the fit statistics beside them: log-likelihood, AIC, BIC, persistence and the
@@ -19,6 +20,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
+
+from riskparams.jsonio import clean_float
 
 __all__ = ["ResidualDiagnostics", "half_life", "residual_diagnostics"]
 
@@ -50,10 +53,6 @@ def half_life(persistence: float) -> float:
     if p >= 1.0:
         return math.inf
     return math.log(0.5) / math.log(p)
-
-
-def _json_float(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,7 +106,7 @@ class ResidualDiagnostics:
         """JSON-safe dictionary: plain floats and ints, non-finite values as ``None``."""
         out: dict[str, int | float | None] = {}
         for k, v in asdict(self).items():
-            out[k] = int(v) if k in ("n_obs", "lags") else _json_float(float(v))
+            out[k] = int(v) if k in ("n_obs", "lags") else clean_float(v)
         return out
 
     @classmethod
@@ -135,6 +134,29 @@ def _ljung_box(x: npt.NDArray[np.float64], lags: int) -> tuple[float, float]:
     rho = np.asarray(acf(x, nlags=lags, fft=True), dtype=float)[1:]
     q = float(n * (n + 2) * np.sum(rho**2 / (n - np.arange(1, lags + 1))))
     return q, float(sstats.chi2.sf(q, lags))
+
+
+def _arch_lm(z: npt.NDArray[np.float64], lags: int) -> tuple[float, float]:
+    """Engle's ARCH-LM test on standardized residuals ``z``: ``LM = m R**2`` of the OLS regression of
+    ``z_t**2`` on a constant and ``z_{t-1}**2 .. z_{t-lags}**2`` over the ``m = n - lags`` complete rows, and
+    its chi2(lags) p-value. Exactly statsmodels' ``het_arch(z, nlags=lags)`` (``acorr_lm``, non-robust; equal
+    to ~1e-11 relative, ``tests/test_diagnostics.py``), by one least-squares solve instead of statsmodels'
+    OLS machinery (pseudo-inverses, F-test): ~25 ms instead of ~110 ms on 37,659 hourly residuals."""
+    from scipy import stats as sstats
+
+    x = z * z
+    m = x.size - lags
+    design = np.empty((m, lags + 1))
+    design[:, 0] = 1.0
+    for k in range(1, lags + 1):
+        design[:, k] = x[lags - k: x.size - k]
+    target = x[lags:]
+    beta, *_ = np.linalg.lstsq(design, target, rcond=None)
+    resid = target - design @ beta
+    centred = target - target.mean()
+    tss = float(centred @ centred)
+    lm = m * (1.0 - float(resid @ resid) / tss) if tss > 0 else math.nan
+    return float(lm), float(sstats.chi2.sf(lm, lags))
 
 
 def residual_diagnostics(
@@ -177,15 +199,10 @@ def residual_diagnostics(
     lb_stat = lb_p = lb2_stat = lb2_p = lm = lm_p = jb = jb_p = skew = kurt = nan
     if np.ptp(z) > 0:  # the tests are undefined for constant residuals
         # statsmodels loads on first use: the dashboard's pages start without it
-        from statsmodels.stats.diagnostic import het_arch
         from statsmodels.stats.stattools import jarque_bera
 
         lb_stat, lb_p = _ljung_box(z, lags)
-        try:
-            lm_res = het_arch(z, nlags=lags, result_object=True)
-        except TypeError:  # statsmodels < 0.15 has no result_object
-            lm_res = het_arch(z, nlags=lags)
-        lm, lm_p = float(lm_res[0]), float(lm_res[1])
+        lm, lm_p = _arch_lm(z, lags)
         jb, jb_p, skew, kurt = (float(v) for v in jarque_bera(z))
     if np.ptp(z**2) > 0:
         lb2_stat, lb2_p = _ljung_box(z**2, lags)

@@ -8,15 +8,22 @@ notionals in quote currency.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
+
+from riskparams.exceptions import SpecError
+from riskparams.jsonio import canonical_json, clean_float, content_id, iso_z
+from riskparams.tiers import TierTable
+
+_REEXPORTED = (canonical_json,)  # riskparams.domain.canonical_json: the one encoder, riskparams.jsonio
+
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class Freq(StrEnum):
@@ -33,11 +40,11 @@ class Freq(StrEnum):
 
     @classmethod
     def parse(cls, value: str) -> Freq:
-        """Parse ``'1h' | '4h' | '1d'`` (case-insensitive); ValueError names the allowed values."""
+        """Parse ``'1h' | '4h' | '1d'`` (case-insensitive); SpecError (a ValueError) names the allowed values."""
         try:
             return cls(str(value).strip().lower())
         except ValueError:
-            raise ValueError(f"frequency must be one of 1h, 4h, 1d, got {value!r}") from None
+            raise SpecError(f"frequency must be one of 1h, 4h, 1d, got {value!r}") from None
 
 
 class ModelName(StrEnum):
@@ -76,11 +83,53 @@ class Kind(StrEnum):
 
     @classmethod
     def parse(cls, value: str) -> Kind:
-        """Parse ``'spot' | 'perp'``; ValueError names the allowed values."""
+        """Parse ``'spot' | 'perp'``; SpecError (a ValueError) names the allowed values."""
         try:
             return cls(str(value).strip().lower())
         except ValueError:
-            raise ValueError(f"kind must be spot or perp, got {value!r}") from None
+            raise SpecError(f"kind must be spot or perp, got {value!r}") from None
+
+
+def parse_choice(enum: type[E], name: str, value: object, *, error: type[SpecError] = SpecError) -> E:
+    """The member of ``enum`` named by ``value`` (a member or its string value), else ``error``.
+
+    The one parser of choices for every validated specification: the message names the field, the
+    allowed values and the value given, in one sentence.
+
+    Examples
+    --------
+    >>> parse_choice(Profile, "profile", "lending")
+    <Profile.LENDING: 'lending'>
+    >>> parse_choice(Profile, "profile", "options")
+    Traceback (most recent call last):
+    ...
+    riskparams.exceptions.SpecError: profile must be one of 'perp', 'lending', got 'options'
+    """
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(repr(m.value) for m in enum)
+    raise error(f"{name} must be one of {allowed}, got {value!r}", field=name, value=value)
+
+
+class Profile(StrEnum):
+    """What a proposal, backtest or parameter file is for: perpetual margin tiers or lending parameters.
+
+    A ``StrEnum``: ``Profile.PERP == "perp"`` and it prints, hashes and serialises as ``"perp"``, so a plain
+    string is accepted wherever a profile is taken and stored content does not change.
+    """
+
+    PERP = "perp"
+    LENDING = "lending"
+
+    @classmethod
+    def parse(cls, value: object, *, error: type[SpecError] = SpecError) -> Profile:
+        """``value`` (``'perp'``, ``'lending'`` or a member) as a :class:`Profile`, else ``error`` naming it."""
+        return parse_choice(cls, "profile", value, error=error)
 
 
 SYMBOL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,39}$")
@@ -93,7 +142,7 @@ SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,39}$")
 
 
 def validate_symbol(symbol: str) -> str:
-    """Return ``symbol`` upper-cased if it is a valid symbol, else raise ValueError naming it.
+    """Return ``symbol`` upper-cased if it is a valid symbol, else raise SpecError (a ValueError) naming it.
 
     Parameters
     ----------
@@ -101,7 +150,7 @@ def validate_symbol(symbol: str) -> str:
         For example ``"BTC"``, ``"BTC/USDT"``, ``"ETH-PERP"``.
     """
     if not isinstance(symbol, str) or not SYMBOL_PATTERN.match(symbol):
-        raise ValueError(
+        raise SpecError(
             f"symbol {symbol!r} is not valid: use 1-40 letters, digits and . _ / : - "
             "starting with a letter or digit"
         )
@@ -109,9 +158,9 @@ def validate_symbol(symbol: str) -> str:
 
 
 def validate_source(source: str) -> str:
-    """Return ``source`` lower-cased if it is a valid source label, else raise ValueError naming it."""
+    """Return ``source`` lower-cased if it is a valid source label, else raise SpecError (a ValueError) naming it."""
     if not isinstance(source, str) or not SOURCE_PATTERN.match(source):
-        raise ValueError(
+        raise SpecError(
             f"source label {source!r} is not valid: use 1-40 letters, digits and . _ : - "
             "starting with a letter or digit"
         )
@@ -146,7 +195,7 @@ class SeriesInfo:
         d = asdict(self)
         for k in ("first", "last"):
             v = d[k]
-            d[k] = None if v is None else v.strftime("%Y-%m-%dT%H:%M:%SZ")
+            d[k] = None if v is None else iso_z(v)
         return d
 
 
@@ -230,8 +279,8 @@ class IngestReport:
             "rows_unchanged": self.rows_unchanged,
             "gaps": [
                 {
-                    "after": g.after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "before": g.before.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "after": iso_z(g.after),
+                    "before": iso_z(g.before),
                     "missing_bars": g.missing_bars,
                 }
                 for g in self.gaps
@@ -246,12 +295,8 @@ class IngestReport:
 # quote currency (e.g. USD); a liquidation bonus of 0.05 is Aave's 10500.
 
 
-def _f(x: float | None) -> float | None:
-    """JSON-safe float (NaN and infinities become None)."""
-    if x is None:
-        return None
-    v = float(x)
-    return v if v == v and v not in (float("inf"), float("-inf")) else None
+_f = clean_float
+"""JSON-safe float (NaN and infinities become None): :func:`riskparams.jsonio.clean_float`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -281,20 +326,30 @@ class CurrentPerpTier:
         """Initial margin fraction, ``1 / max_leverage``."""
         return 1.0 / self.max_leverage
 
+    @property
+    def mmf(self) -> float:
+        """Maintenance margin fraction (``maintenance_rate``), named as in a proposed :class:`PerpTier`."""
+        return self.maintenance_rate
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CurrentPerp:
-    """A perpetual market's current tier table (brackets in ascending order, floors from 0)."""
+    """A perpetual market's current tier table.
+
+    ``tiers`` is held as a validated :class:`~riskparams.tiers.TierTable` (a tuple: brackets in ascending
+    order, floors from 0, rates not falling with size, ...); a table that breaks an invariant raises
+    :class:`~riskparams.exceptions.TierError` naming the tier and the field.
+    """
 
     symbol: str
     tiers: tuple[CurrentPerpTier, ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tiers", TierTable(self.tiers, symbol=self.symbol))
+
     def at(self, notional: float) -> CurrentPerpTier:
         """The bracket that holds a position of ``notional`` (the last bracket beyond its cap)."""
-        for t in self.tiers:
-            if t.notional_cap is None or notional < t.notional_cap:
-                return t
-        return self.tiers[-1]
+        return TierTable.at(self.tiers, notional)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1079,8 +1134,8 @@ class Proposal:
 
     Attributes
     ----------
-    profile : str
-        ``'perp'`` or ``'lending'``.
+    profile : Profile
+        ``'perp'`` or ``'lending'`` (a ``StrEnum``: compares and serialises as the string).
     as_of : str or None
         ISO-8601 UTC as-of time requested (None: all stored data).
     policy : Mapping
@@ -1102,7 +1157,7 @@ class Proposal:
     >>> from riskparams.ingest.demo import example_store
     >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
     >>> proposal = riskparams.propose(store, profile="perp", symbols=["ABC"]).proposal
-    >>> proposal.profile, [a.symbol for a in proposal.assets], proposal.skipped
+    >>> str(proposal.profile), [a.symbol for a in proposal.assets], proposal.skipped
     ('perp', ['ABC'], ())
     >>> tier = proposal.assets[0].tiers[0]
     >>> tier.imf == 1 / tier.max_leverage and 0 <= tier.liquidation_penalty < tier.mmf < tier.imf
@@ -1147,13 +1202,11 @@ class Proposal:
         ValueError
             Another format, or content that does not rebuild to the same hash (written by another version).
         """
-        if content.get("format") != PROPOSAL_FORMAT:
-            raise ValueError(f"proposal content has format {content.get('format')!r}; this riskparams reads "
-                             f"{PROPOSAL_FORMAT!r}.")
+        check_format(content, PROPOSAL_FORMAT, "proposal")
         try:
             reader = PerpAssetProposal.from_dict if content["profile"] == "perp" else LendingAssetProposal.from_dict
             proposal = cls(
-                profile=content["profile"], as_of=content["as_of"], policy=dict(content["policy"]),
+                profile=Profile.parse(content["profile"]), as_of=content["as_of"], policy=dict(content["policy"]),
                 assets=tuple(reader(a) for a in content["assets"]),
                 skipped=tuple(SkippedAsset(**x) for x in content["skipped"]),
                 provenance=dict(content["provenance"]),
@@ -1176,14 +1229,35 @@ PROPOSAL_FORMAT = "riskparams-proposal-v1"
 """Format tag inside every proposal's content."""
 
 
-def canonical_json(obj: Any) -> str:
-    """Canonical JSON text: sorted keys, no whitespace, UTF-8 characters kept, no NaN."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+def format_version(tag: object) -> tuple[str, int] | None:
+    """``('riskparams-proposal', 1)`` for the format tag ``'riskparams-proposal-v1'``; None for anything else."""
+    m = re.fullmatch(r"(riskparams-[a-z]+)-v([0-9]+)", tag) if isinstance(tag, str) else None
+    return None if m is None else (m.group(1), int(m.group(2)))
 
 
-def content_id(content: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical JSON of a proposal's content."""
-    return hashlib.sha256(canonical_json(dict(content)).encode("utf-8")).hexdigest()
+def check_format(content: Mapping[str, Any], expected: str, what: str) -> None:
+    """Refuse stored content of another format than ``expected`` (the ``format`` key) in one sentence that
+    names the version found: newer than this riskparams reads (upgrade), older, or not a ``what`` at all.
+
+    Raises
+    ------
+    ValueError
+        ``content`` is not a mapping, or its ``format`` is not ``expected``.
+    """
+    if not isinstance(content, Mapping):
+        raise ValueError(f"stored {what} content must be a JSON object, got {type(content).__name__}.")
+    tag = content.get("format")
+    if tag == expected:
+        return
+    found, want = format_version(tag), format_version(expected)
+    if found is not None and want is not None and found[0] == want[0]:
+        if found[1] > want[1]:
+            raise ValueError(f"this {what} has format {tag!r}, newer than the {expected!r} this riskparams reads; "
+                             "upgrade riskparams to read it.")
+        raise ValueError(f"this {what} has format {tag!r}, older than the {expected!r} this riskparams reads.")
+    raise ValueError(f"this is not a stored {what}: its format is {tag!r}, this riskparams reads {expected!r}.")
+
+
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -95,17 +95,17 @@ import html
 import io
 import json
 import math
-import numbers
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskparams.domain import content_id
-from riskparams.exceptions import RiskParamsError
+from riskparams.exceptions import ExportError, RiskParamsError, TierError  # noqa: F401 (re-exported)
 from riskparams.fmt import format_notional
+from riskparams.jsonio import clean_float, content_id, iso_z, json_bytes, to_jsonable
+from riskparams.tiers import TierTable
 
 if TYPE_CHECKING:
     from riskparams.store.records import StoredProposal
@@ -191,10 +191,6 @@ _LABELS = {
     "liquidation_bonus": "Liquidation bonus", "status": "Status",
 }
 _STATUS_LABEL = {"in_review": "in review"}
-
-
-class ExportError(RiskParamsError):
-    """An export cannot be made: unknown format, a payload of the other profile, a bad backtest payload."""
 
 
 # -------------------------------------------------------------------------------------------------
@@ -335,37 +331,18 @@ def _render_text(text: object, user: Any, own: Any) -> str:
 
 
 def _finite(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
+    """A payload value read for display: :func:`riskparams.jsonio.clean_float`, with booleans and values that are
+    not numbers read as None (a hostile payload never stops an export)."""
+    if isinstance(x, bool):
         return None
     try:
-        v = float(x)
+        return clean_float(x)
     except (TypeError, ValueError):
         return None
-    return v if math.isfinite(v) else None
 
 
-def _jsonable(obj: Any) -> Any:
-    """JSON-safe copy: non-finite floats -> None, numpy scalars -> Python numbers, tuples -> lists,
-    datetimes -> ISO-8601 strings."""
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, numbers.Integral):
-        return int(obj)
-    if isinstance(obj, numbers.Real):
-        return _finite(obj)
-    if isinstance(obj, datetime):
-        return obj.strftime("%Y-%m-%dT%H:%M:%SZ") if obj.tzinfo is None else obj.isoformat()
-    if isinstance(obj, date):
-        return obj.isoformat()
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return str(obj)
-
-
-def _dumps(obj: Any) -> bytes:
-    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+_jsonable = to_jsonable  # JSON-safe copy: riskparams.jsonio (times ISO-8601 UTC with Z, non-finite floats None)
+_dumps = json_bytes  # indented, sorted keys, UTF-8, final newline: riskparams.jsonio
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
@@ -483,7 +460,7 @@ def _doc(
                           "unaltered proposals.")
     created = d.get("created_at")
     if isinstance(created, datetime):
-        created = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = iso_z(created)
     wf = None if workflow is None else _jsonable(workflow)
     status = _status_of(wf.get("status") if wf is not None else d.get("status"))
     if status not in _STATUSES:
@@ -1482,6 +1459,16 @@ def _floor(x: float) -> int:
     return int(math.floor(round(x, 6)))
 
 
+def _tier_table(asset: Mapping[str, Any]) -> TierTable[Any]:
+    """A stored asset's proposed tiers as a validated :class:`~riskparams.tiers.TierTable`; ExportError naming
+    the tier and the field when a payload breaks an invariant (edited by hand, or from another program)."""
+    symbol = str(asset.get("symbol", ""))
+    try:
+        return TierTable.from_rows(asset["tiers"], symbol=symbol)
+    except TierError as exc:
+        raise ExportError(f"cannot export: {exc}") from None
+
+
 def to_dydx(
     proposal: StoredProposal | Mapping[str, Any],
     *,
@@ -1508,6 +1495,7 @@ def to_dydx(
         if a["status"] != "ok" or not a["tiers"]:
             left_out.append({"symbol": a["symbol"], "reason": f"{a['status']}: no tier can be offered"})
             continue
+        _tier_table(a)  # a venue payload only from a table that keeps the tier invariants
         for k, t in enumerate(a["tiers"]):
             imf_ppm = min(1_000_000, _ceil(t["imf"] * 1e6))
             mf_ppm = min(1_000_000, _ceil(t["mmf"] / t["imf"] * 1e6))

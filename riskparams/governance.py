@@ -84,10 +84,10 @@ from riskparams.domain import (
     ParamLine,
     PerpAssetProposal,
     Proposal,
-    canonical_json,
     validate_symbol,
 )
-from riskparams.exceptions import RiskParamsError
+from riskparams.exceptions import CommitteeError, GovernanceError, RiskParamsError  # noqa: F401 (re-exported)
+from riskparams.jsonio import canonical_json, sha256_hex
 from riskparams.store import Store, iso_z, now_utc
 from riskparams.store import governance_records as gr
 from riskparams.store.records import (
@@ -168,14 +168,6 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{1,99}$")
 _ETH = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}$")
 _ED25519 = re.compile(r"^[0-9a-fA-F]{64}$")
-
-
-class GovernanceError(RiskParamsError):
-    """A workflow rule refused an action (one sentence naming the proposal and the rule)."""
-
-
-class CommitteeError(GovernanceError):
-    """The committee file is invalid, or a member is not in it."""
 
 
 class Status(StrEnum):
@@ -407,7 +399,7 @@ class Committee:
     @property
     def hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of :meth:`content`."""
-        return hashlib.sha256(canonical_json(self.content()).encode("utf-8")).hexdigest()
+        return sha256_hex(canonical_json(self.content()))
 
     def to_dict(self) -> dict[str, Any]:
         """``{"source", "quorum", "author_may_sign", "require_signatures", "members": [...]}``."""
@@ -491,7 +483,7 @@ def committee_from_content(text: str, committee_hash: str) -> Committee:
     CommitteeError
         The text no longer hashes to ``committee_hash`` (the store was altered) or is not a committee.
     """
-    if hashlib.sha256(text.encode("utf-8")).hexdigest() != committee_hash:
+    if sha256_hex(text) != committee_hash:
         raise CommitteeError(f"the stored committee {committee_hash[:12]} does not match its hash; the store was "
                              "altered.")
     raw = json.loads(text)
@@ -1134,7 +1126,7 @@ def perform(store: Store, proposal_id: str, who: str | Member, verb: str, *, com
     >>> riskparams.perform(store, pid, "bob", "sign_off")
     Traceback (most recent call last):
     ...
-    riskparams.governance.GovernanceError: @bob is an author of proposal ... and may not sign it off (...).
+    riskparams.exceptions.GovernanceError: @bob is an author of proposal ... and may not sign it off (...).
     >>> for member in ("carol", "dave"):
     ...     state = riskparams.perform(store, pid, member, "sign_off", comment="tiers checked")
     >>> state.quorum_met
@@ -2119,7 +2111,7 @@ def export_proposal(
     >>> riskparams.export_proposal(store, pid, "dydx", "erin")
     Traceback (most recent call last):
     ...
-    riskparams.governance.GovernanceError: venue payloads are exported only from approved proposals; proposal ... is draft.
+    riskparams.exceptions.GovernanceError: venue payloads are exported only from approved proposals; proposal ... is draft.
 
     ``out=`` writes the file (a folder: under ``filename``) in the same step as the record.
     """

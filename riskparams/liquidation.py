@@ -68,6 +68,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from riskparams.domain import parse_choice
+from riskparams.exceptions import SpecError
+from riskparams.jsonio import clean_float, iso_z
+
 __all__ = [
     "CloseOut",
     "DiscreteLeverage",
@@ -95,15 +99,11 @@ IntArray = npt.NDArray[np.int64]
 CostSpec = float | Callable[[FloatArray], FloatArray] | None
 
 
-def _jf(x: float | None) -> float | None:
-    if x is None:
-        return None
-    v = float(x)
-    return v if math.isfinite(v) else None
+_jf = clean_float  # JSON-safe float (riskparams.jsonio)
 
 
 def _iso(ts: pd.Timestamp | None) -> str | None:
-    return None if ts is None else pd.Timestamp(ts).isoformat()
+    return None if ts is None else iso_z(pd.Timestamp(ts))
 
 
 def _utc(ts: Any) -> pd.Timestamp:
@@ -113,10 +113,10 @@ def _utc(ts: Any) -> pd.Timestamp:
 
 def _num(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        raise SpecError(f"{name} must be a number, got {type(value).__name__}")
     v = float(value)
     if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise SpecError(f"{name} must be finite, got {value!r}")
     return v
 
 
@@ -159,20 +159,20 @@ class Tier:
     def __post_init__(self) -> None:
         floor = _num("notional_floor", self.notional_floor)
         if floor < 0:
-            raise ValueError(f"notional_floor must be >= 0, got {floor}")
+            raise SpecError(f"notional_floor must be >= 0, got {floor}")
         if self.notional_cap is not None and _num("notional_cap", self.notional_cap) <= floor:
-            raise ValueError(f"notional_cap must be > notional_floor ({floor}), got {self.notional_cap}")
+            raise SpecError(f"notional_cap must be > notional_floor ({floor}), got {self.notional_cap}")
         m = _num("mmf", self.mmf)
         if not 0.0 < m < 1.0:
-            raise ValueError(f"mmf must be in (0, 1), got {self.mmf}")
+            raise SpecError(f"mmf must be in (0, 1), got {self.mmf}")
         if not 0.0 <= _num("penalty", self.penalty) < 1.0:
-            raise ValueError(f"penalty must be in [0, 1), got {self.penalty}")
+            raise SpecError(f"penalty must be in [0, 1), got {self.penalty}")
         if self.imf is not None and not m < _num("imf", self.imf) <= 1.0:
-            raise ValueError(f"imf must be in (mmf, 1] = ({m}, 1], got {self.imf}")
+            raise SpecError(f"imf must be in (mmf, 1] = ({m}, 1], got {self.imf}")
         if _num("maintenance_deduction", self.maintenance_deduction) < 0:
-            raise ValueError(f"maintenance_deduction must be >= 0, got {self.maintenance_deduction}")
+            raise SpecError(f"maintenance_deduction must be >= 0, got {self.maintenance_deduction}")
         if not 0.0 <= _num("close_out_cost", self.close_out_cost) < 1.0:
-            raise ValueError(f"close_out_cost must be in [0, 1), got {self.close_out_cost}")
+            raise SpecError(f"close_out_cost must be in [0, 1), got {self.close_out_cost}")
 
     @property
     def max_leverage(self) -> float | None:
@@ -212,12 +212,12 @@ class Tier:
 def _coerce_tiers(tiers: Iterable[Any]) -> tuple[Tier, ...]:
     out = tuple(Tier.coerce(t) for t in tiers)
     if not out:
-        raise ValueError("a schedule needs at least one tier")
+        raise SpecError("a schedule needs at least one tier")
     floors = [t.notional_floor for t in out]
     if floors[0] != 0.0:
-        raise ValueError(f"the first tier must start at notional 0, got {floors[0]}")
+        raise SpecError(f"the first tier must start at notional 0, got {floors[0]}")
     if any(b <= a for a, b in zip(floors, floors[1:], strict=False)):
-        raise ValueError(f"tier notional floors must be strictly increasing, got {floors}")
+        raise SpecError(f"tier notional floors must be strictly increasing, got {floors}")
     return out
 
 
@@ -259,15 +259,15 @@ class MarginSchedule:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError("a schedule needs a non-empty name")
+            raise SpecError("a schedule needs a non-empty name")
         if not self.versions:
-            raise ValueError("a schedule needs at least one version")
+            raise SpecError("a schedule needs at least one version")
         times = [v.effective_from for v in self.versions]
         if any(t is None for t in times[1:]):
-            raise ValueError("only the first version may have effective_from=None")
+            raise SpecError("only the first version may have effective_from=None")
         stamps = [t for t in times if t is not None]
         if any(b <= a for a, b in zip(stamps, stamps[1:], strict=False)):
-            raise ValueError("schedule versions must be in strictly increasing effective_from order")
+            raise SpecError("schedule versions must be in strictly increasing effective_from order")
 
     @classmethod
     def static(cls, name: str, tiers: Iterable[Any]) -> MarginSchedule:
@@ -285,7 +285,7 @@ class MarginSchedule:
         required = {"effective_from", "notional_floor", "mmf"}
         missing = sorted(required - set(frame.columns))
         if missing:
-            raise ValueError(f"schedule frame is missing column(s) {', '.join(missing)}")
+            raise SpecError(f"schedule frame is missing column(s) {', '.join(missing)}")
         data = frame.assign(effective_from=pd.to_datetime(frame["effective_from"], utc=True))
         data = data.sort_values(["effective_from", "notional_floor"], kind="stable").reset_index(drop=True)
         m = len(data)
@@ -339,12 +339,12 @@ class MarginSchedule:
 
 def _weights(values: tuple[float, ...], weights: tuple[float, ...] | None, what: str) -> FloatArray:
     if not values:
-        raise ValueError(f"{what} values must not be empty")
+        raise SpecError(f"{what} values must not be empty")
     if weights is None:
         return np.full(len(values), 1.0 / len(values))
     w = np.asarray(weights, dtype=float)
     if w.shape != (len(values),) or (w < 0).any() or w.sum() <= 0:
-        raise ValueError(f"{what} weights must be {len(values)} non-negative numbers with a positive sum")
+        raise SpecError(f"{what} weights must be {len(values)} non-negative numbers with a positive sum")
     return w / w.sum()
 
 
@@ -358,7 +358,7 @@ class DiscreteLeverage:
     def __post_init__(self) -> None:
         _weights(self.values, self.weights, "leverage")
         if any(float(v) < 1.0 for v in self.values):
-            raise ValueError(f"leverage values must be >= 1, got {self.values}")
+            raise SpecError(f"leverage values must be >= 1, got {self.values}")
 
     def draw(self, rng: np.random.Generator, size: int) -> FloatArray:
         """``size`` draws."""
@@ -375,7 +375,7 @@ class LognormalLeverage:
 
     def __post_init__(self) -> None:
         if _num("median", self.median) < 1.0 or _num("sigma", self.sigma) < 0.0:
-            raise ValueError(f"leverage median must be >= 1 and sigma >= 0, got {self.median}, {self.sigma}")
+            raise SpecError(f"leverage median must be >= 1 and sigma >= 0, got {self.median}, {self.sigma}")
 
     def draw(self, rng: np.random.Generator, size: int) -> FloatArray:
         """``size`` draws."""
@@ -393,9 +393,9 @@ class LognormalNotional:
 
     def __post_init__(self) -> None:
         if _num("median", self.median) <= 0 or _num("sigma", self.sigma) < 0:
-            raise ValueError(f"notional median must be > 0 and sigma >= 0, got {self.median}, {self.sigma}")
+            raise SpecError(f"notional median must be > 0 and sigma >= 0, got {self.median}, {self.sigma}")
         if not 0 < float(self.minimum) <= float(self.maximum):
-            raise ValueError(f"notional bounds must satisfy 0 < minimum <= maximum, got {self.minimum}, {self.maximum}")
+            raise SpecError(f"notional bounds must satisfy 0 < minimum <= maximum, got {self.minimum}, {self.maximum}")
 
     def draw(self, rng: np.random.Generator, size: int) -> FloatArray:
         """``size`` draws."""
@@ -413,7 +413,7 @@ class DiscreteNotional:
     def __post_init__(self) -> None:
         _weights(self.values, self.weights, "notional")
         if any(float(v) <= 0 for v in self.values):
-            raise ValueError(f"notional values must be > 0, got {self.values}")
+            raise SpecError(f"notional values must be > 0, got {self.values}")
 
     def draw(self, rng: np.random.Generator, size: int) -> FloatArray:
         """``size`` draws."""
@@ -466,16 +466,16 @@ class PopulationSpec:
 
     def __post_init__(self) -> None:
         if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
-            raise ValueError(f"count must be an integer >= 1, got {self.count!r}")
+            raise SpecError(f"count must be an integer >= 1, got {self.count!r}")
         if not 0.0 <= _num("long_fraction", self.long_fraction) <= 1.0:
-            raise ValueError(f"long_fraction must be in [0, 1], got {self.long_fraction}")
-        object.__setattr__(self, "entry", Entry(self.entry))
+            raise SpecError(f"long_fraction must be in [0, 1], got {self.long_fraction}")
+        object.__setattr__(self, "entry", parse_choice(Entry, "entry", self.entry))
         hb = self.holding_bars
         if isinstance(hb, tuple):
             if len(hb) != 2 or not all(isinstance(v, int) for v in hb) or not 1 <= hb[0] <= hb[1]:
-                raise ValueError(f"holding_bars must be (lo, hi) with 1 <= lo <= hi, got {hb!r}")
+                raise SpecError(f"holding_bars must be (lo, hi) with 1 <= lo <= hi, got {hb!r}")
         elif hb is not None and (isinstance(hb, bool) or not isinstance(hb, int) or hb < 1):
-            raise ValueError(f"holding_bars must be an integer >= 1, a (lo, hi) pair or None, got {hb!r}")
+            raise SpecError(f"holding_bars must be an integer >= 1, a (lo, hi) pair or None, got {hb!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
@@ -515,14 +515,14 @@ class Population:
         arrays = {k: np.asarray(getattr(self, k)) for k in ("entry_bar", "exit_bar", "side", "leverage", "notional")}
         n = arrays["entry_bar"].shape
         if len(n) != 1 or any(a.shape != n for a in arrays.values()):
-            raise ValueError("population arrays must be one-dimensional and of the same length")
+            raise SpecError("population arrays must be one-dimensional and of the same length")
         e, x = arrays["entry_bar"], arrays["exit_bar"]
         if ((e < 0) | (e > T - 2) | (x <= e) | (x > T - 1)).any():
-            raise ValueError(f"entry bars must be in [0, {T - 2}] and exit bars in (entry, {T - 1}]")
+            raise SpecError(f"entry bars must be in [0, {T - 2}] and exit bars in (entry, {T - 1}]")
         if not np.isin(arrays["side"], (-1, 1)).all():
-            raise ValueError("side must be +1 (long) or -1 (short)")
+            raise SpecError("side must be +1 (long) or -1 (short)")
         if not (arrays["leverage"] >= 1).all() or not (arrays["notional"] > 0).all():
-            raise ValueError("leverage must be >= 1 and notional > 0")
+            raise SpecError("leverage must be >= 1 and notional > 0")
 
     @property
     def size(self) -> int:
@@ -669,7 +669,7 @@ class LiquidationResult:
         }
         if path:
             out["insurance_fund"] = [
-                {"ts": ts.isoformat(), "balance": _jf(v)}
+                {"ts": iso_z(ts), "balance": _jf(v)}
                 for ts, v in zip(self.insurance_fund.index, self.insurance_fund.to_numpy(), strict=True)
             ]
         return out

@@ -81,10 +81,12 @@ from riskparams.domain import (
     CurrentPerpTier,
     PeerTable,
     PeerTier,
+    Profile,
     validate_source,
     validate_symbol,
 )
-from riskparams.exceptions import DataError
+from riskparams.exceptions import DataError, TierError
+from riskparams.tiers import TierTable
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -107,7 +109,7 @@ PERP_COLUMNS: tuple[str, ...] = (
 LENDING_COLUMNS: tuple[str, ...] = ("symbol", "ltv", "liquidation_threshold", "liquidation_bonus", "unit")
 """Columns of a lending CSV (all required)."""
 _PERP_REQUIRED = ("symbol", "notional_cap", "max_leverage", "maintenance_rate", "unit")
-PROFILES = ("perp", "lending")
+PROFILES: tuple[Profile, ...] = tuple(Profile)
 UNITS = ("fraction", "bps")
 
 
@@ -328,42 +330,32 @@ def _perp(records: list[_Record], name: str) -> dict[str, CurrentPerp]:
         mmr /= s
         if not (0.0 < mmr < 1.0):
             raise _fail(name, w, "maintenance_rate", v.get("maintenance_rate"), f"must be in (0, {hi_rate}) ({unit})")
-        if not mmr < 1.0 / lev:
-            raise _fail(name, w, "maintenance_rate", v.get("maintenance_rate"),
-                        f"must be below the initial margin 1 / max_leverage = {1.0 / lev:.4%}")
         pen = _number(name, w, "liquidation_penalty", v.get("liquidation_penalty"), allow_empty=True)
         if pen is not None:
             if pen > 0:
                 _check_unit(name, w, "liquidation_penalty", v.get("liquidation_penalty"), pen, unit)
             pen /= s
-            if not (0.0 <= pen < mmr):
-                raise _fail(name, w, "liquidation_penalty", v.get("liquidation_penalty"),
-                            "must be >= 0 and below the maintenance rate")
         rows.setdefault(sym, []).append((rec, cap, lev, mmr, pen))
     out: dict[str, CurrentPerp] = {}
     for sym, brackets in rows.items():
+        # the invariants across brackets (and MMF < IMF, penalty < MMF) are the tier table's: checked once
+        # there, and a violation is pointed back at the row that holds the tier
         brackets.sort(key=lambda b: math.inf if b[1] is None else b[1])
-        tiers: list[CurrentPerpTier] = []
-        floor = 0.0
-        for i, (rec, cap, lev, mmr, pen) in enumerate(brackets):
-            w, v = rec.where, rec.values
-            if cap is None and i != len(brackets) - 1:
-                raise _fail(name, w, "notional_cap", v.get("notional_cap"),
-                            f"leaves this {sym} bracket open-ended although another one follows")
-            if cap is not None and cap <= floor:
-                raise _fail(name, w, "notional_cap", v.get("notional_cap"),
-                            f"repeats a cap of {sym}: caps must be strictly increasing")
-            if tiers and mmr < tiers[-1].maintenance_rate:
-                raise _fail(name, w, "maintenance_rate", v.get("maintenance_rate"),
-                            f"is below that of the smaller {sym} bracket: rates must not fall with size")
-            if tiers and lev > tiers[-1].max_leverage:
-                raise _fail(name, w, "max_leverage", v.get("max_leverage"),
-                            f"is above that of the smaller {sym} bracket: leverage must not rise with size")
-            tiers.append(CurrentPerpTier(notional_floor=floor, notional_cap=cap, max_leverage=lev,
-                                         maintenance_rate=mmr, liquidation_penalty=pen))
-            floor = cap if cap is not None else floor
-        out[sym] = CurrentPerp(symbol=sym, tiers=tuple(tiers))
+        floors = [0.0] + [0.0 if b[1] is None else b[1] for b in brackets[:-1]]
+        tiers = [CurrentPerpTier(notional_floor=floor, notional_cap=cap, max_leverage=lev, maintenance_rate=mmr,
+                                 liquidation_penalty=pen)
+                 for floor, (_rec, cap, lev, mmr, pen) in zip(floors, brackets, strict=True)]
+        try:
+            out[sym] = CurrentPerp(symbol=sym, tiers=TierTable(tiers, symbol=sym))
+        except TierError as exc:
+            rec = brackets[exc.tier or 0][0]
+            column = _TIER_COLUMNS.get(exc.field or "", exc.field or "")
+            raise _fail(name, rec.where, column, rec.values.get(column), exc.problem or str(exc)) from None
     return out
+
+
+_TIER_COLUMNS = {"mmf": "maintenance_rate", "notional_floor": "notional_cap", "imf": "max_leverage"}
+"""The file's column of a :class:`~riskparams.tiers.TierTable` field (a floor is the previous row's cap)."""
 
 
 def _lending(records: list[_Record], name: str) -> dict[str, CurrentLending]:
@@ -437,8 +429,7 @@ def parse_current(text: str, *, name: str, profile: str, fmt: str) -> CurrentPar
     DataError
         One sentence naming file, row (or JSON path), column (or key) and value.
     """
-    if profile not in PROFILES:
-        raise DataError(f"profile must be 'perp' or 'lending', got {profile!r}.")
+    profile = Profile.parse(profile)
     if fmt == "csv":
         records = _csv_records(text, name, profile)
     elif fmt == "json":
@@ -466,7 +457,7 @@ def load_current(path: str | Path, profile: str) -> CurrentParams:
     >>> from importlib import resources
     >>> path = str(resources.files("riskparams") / "examples" / "current_perp.csv")
     >>> current = riskparams.load_current(path, "perp")
-    >>> current.profile, sorted(current.assets)
+    >>> str(current.profile), sorted(current.assets)
     ('perp', ['BTC-SYN', 'ETH-SYN', 'SOL-SYN'])
     >>> [(t.notional_cap, t.max_leverage) for t in current.assets["BTC-SYN"].tiers]
     [(1000000.0, 20.0), (5000000.0, 10.0), (20000000.0, 5.0), (None, 3.0)]

@@ -121,6 +121,7 @@ from riskparams.fmt import format_hours, format_notional
 from riskparams.measures import Tail, impact_cost, log_to_price_move
 from riskparams.returns import bars_per_year, hours_per_bar
 from riskparams.term import RiskTerm, TermMethod
+from riskparams.tiers import TierTable, maintenance_deductions
 from riskparams.volatility import VolEstimate
 
 __all__ = [
@@ -550,22 +551,6 @@ def apply_guardrail(
 # ---------------------------------------------------------------------------------------------
 
 
-def maintenance_deductions(floors: Sequence[float], mmfs: Sequence[float]) -> tuple[float, ...]:
-    """Maintenance deductions ``d_k`` (quote currency) keeping ``MM(N) = N mmf_k - d_k`` continuous.
-
-    ``d_0 = 0``, ``d_k = d_{k-1} + floor_k (mmf_k - mmf_{k-1})``.
-
-    Parameters
-    ----------
-    floors, mmfs : sequence of float, shape (n_tiers,)
-        Tier notional floors (quote currency) and maintenance fractions.
-    """
-    out = [0.0]
-    for k in range(1, len(floors)):
-        out.append(out[-1] + float(floors[k]) * (float(mmfs[k]) - float(mmfs[k - 1])))
-    return tuple(out)
-
-
 def maintenance_margin(notional: float, tiers: Sequence[PerpTier]) -> float:
     """Maintenance margin of a position (quote currency): ``N * mmf_k - deduction_k`` in its tier."""
     tier = tiers[0]
@@ -731,7 +716,7 @@ def propose_tiers(
     if n_ok == 0:
         why = (f"model MMF of the first tier is {targets[0]:.2%} >= 100%" if first_full == 0 else
                f"closing out the first tier takes {mp.tiers[0].horizon_hours:.1f}h at "
-               f"{policy.mpor.participation_rate:.0%} of an ADV of {_money(adv)}, beyond the longest margin period "
+               f"{policy.mpor.participation_rate:.0%} of an ADV of {format_notional(adv)}, beyond the longest margin period "
                f"of risk ({max_h:g}h)")
         rationale = _rationale_unmarginable_perp(symbol, estimate, policy, cm0, costs[0], assessment, why, series)
         return PerpAssetProposal(
@@ -740,12 +725,12 @@ def propose_tiers(
         )
     if truncated:
         if first_full is not None:
-            notes.append(f"tiers from {_money(floors[n_ok])} notional need an MMF of 100% or more and are dropped: "
-                         f"position limit {_money(floors[n_ok])}")
+            notes.append(f"tiers from {format_notional(floors[n_ok])} notional need an MMF of 100% or more and are dropped: "
+                         f"position limit {format_notional(floors[n_ok])}")
         else:
-            notes.append(f"tiers from {_money(floors[n_ok])} notional take {mp.tiers[n_ok].horizon_hours:.1f}h or more "
+            notes.append(f"tiers from {format_notional(floors[n_ok])} notional take {mp.tiers[n_ok].horizon_hours:.1f}h or more "
                          f"to close out at {policy.mpor.participation_rate:.0%} of ADV, beyond the longest margin "
-                         f"period of risk ({max_h:g}h): not offered, position limit {_money(floors[n_ok])}")
+                         f"period of risk ({max_h:g}h): not offered, position limit {format_notional(floors[n_ok])}")
     ks = range(n_ok)
     pen_floor = round_up(inc, rd.penalty_step) if inc > 0 else 0.0
 
@@ -817,7 +802,7 @@ def propose_tiers(
     # 5. deductions, 6. coverage (under the estimate that bound each tier's move)
     fl = floors[:n_ok]
     ded = maintenance_deductions(fl, mmfs)
-    tiers = tuple(
+    tiers = TierTable((  # the table's invariants (ascending brackets, 0 < mmf < imf = 1 / leverage, ...) checked
         PerpTier(
             notional_floor=float(fl[k]), notional_cap=caps[k], imf=imfs[k], mmf=mmfs[k], max_leverage=levs[k],
             maintenance_deduction=ded[k], liquidation_penalty=pens[k],
@@ -827,7 +812,7 @@ def propose_tiers(
             under_covered=mmfs[k] < targets[k] - 1e-12,
         )
         for k in ks
-    )
+    ), symbol=symbol)
 
     def bound(guard: str | None, value: float, model: float, model_bound: str) -> str:
         if guard is not None:
@@ -912,7 +897,7 @@ def lending_bonus(
     size = lp.reference_liquidation_notional
     if slippage is None:
         slippage = close_out_cost(size, adv=adv, sigma_daily=daily_vol(estimate) * scale, policy=policy)
-        liquidity_source = liquidity_source or f"square-root law on an ADV of {_money(adv)} at the stressed volatility"
+        liquidity_source = liquidity_source or f"square-root law on an ADV of {format_notional(adv)} at the stressed volatility"
     hold = min(lp.liquidator_hold_hours, term.max_hours)
     inv_log = term.tail_measure(method, hold, lp.bonus_confidence, "var", Tail.LOWER) * scale
     inventory = log_to_price_move(max(0.0, inv_log), Tail.LOWER)
@@ -1045,10 +1030,6 @@ def propose_lending(
 # ---------------------------------------------------------------------------------------------
 
 
-def _money(x: float | None) -> str:
-    return format_notional(x)
-
-
 def _regime_text(reg: str, cm: CoveredMove, policy: RiskPolicy) -> str:
     if reg == "stress":
         return f"stress: at least {policy.apc.buffer_release_ratio:.0%} of the stressed level"
@@ -1118,11 +1099,11 @@ def _mpor_sentence(mp: MarginPeriod, policy: RiskPolicy, n_tiers: int) -> str:
     else:
         head = (f"Margin period of risk {format_hours(mp.oracle_latency_hours)} oracle + "
                 f"{format_hours(mp.liquidation_delay_hours)} liquidation delay + close-out at "
-                f"{mp.participation_rate:.0%} of an ADV of {_money(mp.adv)} ({format_hours(t0.close_out_hours)} for "
-                f"{_money(t0.notional)}) = {format_hours(t0.horizon_hours)} for tier 1")
+                f"{mp.participation_rate:.0%} of an ADV of {format_notional(mp.adv)} ({format_hours(t0.close_out_hours)} for "
+                f"{format_notional(t0.notional)}) = {format_hours(t0.horizon_hours)} for tier 1")
         if n_tiers > 1:
             tn = mp.tiers[n_tiers - 1]
-            head += f", {format_hours(tn.horizon_hours)} for tier {n_tiers} ({_money(tn.notional)})"
+            head += f", {format_hours(tn.horizon_hours)} for tier {n_tiers} ({format_notional(tn.notional)})"
     if "square-root" in t0.basis:
         head += (f"; below one {mp.bar_hours:g}h bar the distribution is the one-bar law scaled by the square root "
                  "of time")
@@ -1197,7 +1178,7 @@ def _rationale_perp(
              _band_sentence(band), _move_sentence(policy, cm, t0.horizon_hours)]
     parts.append(
         f"Close-out cost {t0.close_out_cost:.2%} (tier 1) to {tn.close_out_cost:.2%} (tier {len(tiers)}, "
-        f"at {_money(tn.cost_notional)}) with ADV {_money(adv)}; liquidator incentive "
+        f"at {format_notional(tn.cost_notional)}) with ADV {format_notional(adv)}; liquidator incentive "
         f"{policy.liquidator_incentive:.2%}."
     )
     lev_why = ("the largest on the grid with IMF >= MMF / "
@@ -1221,7 +1202,7 @@ def _rationale_perp(
     if ss:
         parts.append(ss)
     if position_limit is not None:
-        parts.append(f"Positions above {_money(position_limit)} are not offered.")
+        parts.append(f"Positions above {format_notional(position_limit)} are not offered.")
     if assessment is not None:
         worst = min(assessment, key=lambda a: a.coverage)
         k = list(assessment).index(worst) + 1
@@ -1281,7 +1262,7 @@ def _rationale_lending(
     model_lb = next((ln.model for ln in lines if ln.parameter == "liquidation_bonus"), lb)
     parts.append(
         f"The bonus pays the liquidator: incentive {bonus.incentive:.2%} + slippage {bonus.slippage:.2%} selling "
-        f"{_money(bonus.size)} ({bonus.liquidity_source}) + inventory risk {bonus.inventory_risk:.2%} (the "
+        f"{format_notional(bonus.size)} ({bonus.liquidity_source}) + inventory risk {bonus.inventory_risk:.2%} (the "
         f"{bonus.confidence:.0%} VaR of a {format_hours(bonus.hold_hours)} fall at the stressed volatility) = "
         f"{bonus.total:.2%}, rounded up to {model_lb:.2%}."
     )
@@ -1350,12 +1331,12 @@ def peer_gaps(asset: PerpAssetProposal, comparison: PeerComparison) -> tuple[str
         t = asset.tiers[k]
         th = horizons.get(k)
         why = (f"its margin period of risk is {format_hours(t.horizon_hours)}"
-               + (f" (closing {_money(th.notional)} at the policy's participation rate takes "
+               + (f" (closing {format_notional(th.notional)} at the policy's participation rate takes "
                   f"{format_hours(th.close_out_hours)})" if th is not None and th.close_out_hours > 0 else "")
                + f", over which the covered move is {t.covered_move:.2%} and the close-out cost {t.close_out_cost:.2%}")
         side = "tighter" if tighter else "looser"
         sides.add(side)
-        out.append(f"Tier {k + 1} (from {_money(notional)}) is {side} than the peer venues: {lev:g}x / MMF {mmf:.2%} "
+        out.append(f"Tier {k + 1} (from {format_notional(notional)}) is {side} than the peer venues: {lev:g}x / MMF {mmf:.2%} "
                    f"against their median {med_lev:g}x / {med_mmr:.2%}; {why}.")
     if "tighter" in sides:
         out.append("Venues offering more leverage at these sizes rely on open-interest caps, partial liquidation and "

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from riskparams.domain import Freq, Gap
+from riskparams.jsonio import iso_z
 from riskparams.returns import find_gaps
 
 # a close repeated over this many bars in a row is a stale run (about half a day intraday, 3 days daily)
@@ -22,7 +23,7 @@ MAX_LISTED = 50
 
 
 def _iso(ts: pd.Timestamp | datetime) -> str:
-    return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(pd.Timestamp(ts))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

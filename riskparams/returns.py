@@ -30,6 +30,7 @@ import pandas as pd
 
 from riskparams.domain import Freq, Gap
 from riskparams.exceptions import DataError, DataQualityWarning
+from riskparams.jsonio import iso_z
 
 __all__ = [
     "OHLCV_COLUMNS",
@@ -89,7 +90,7 @@ def to_utc(value: Any, name: str) -> pd.Timestamp:
 def iso_utc(value: Any, name: str = "time") -> str:
     """``value`` (see :func:`to_utc`; a naive time is taken as UTC) as ISO-8601 UTC with ``Z``,
     e.g. ``'2024-01-31T12:00:00Z'``."""
-    return to_utc(value, name).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(to_utc(value, name))
 
 
 def _freq(freq: str | Freq) -> Freq:

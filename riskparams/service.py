@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from riskparams.backtest_content import StoredBacktest
 from riskparams.config import RiskPolicy
 from riskparams.domain import (
     AssetContext,
@@ -26,6 +27,7 @@ from riskparams.domain import (
     OptionAsset,
     PeerTable,
     PerpAssetProposal,
+    Profile,
     Proposal,
     ProposalOption,
     Sensitivity,
@@ -41,6 +43,7 @@ from riskparams.exceptions import (
     SeriesNotFoundError,
 )
 from riskparams.fmt import format_notional
+from riskparams.jsonio import canonical_json, clean_float, iso_z
 from riskparams.measures import Tail, log_to_price_move, mean_daily_value
 from riskparams.params_io import LiquidityCurve
 from riskparams.proposals import (
@@ -99,6 +102,27 @@ def list_assets(store: Store) -> list[dict[str, object]]:
     Keys: ``series_id, symbol, source, kind, freq, synthetic, rows, first, last`` (ISO-8601 UTC).
     """
     return [s.to_dict() for s in store.list_series()]
+
+
+def remove_demo(store: Store) -> list[SeriesInfo]:
+    """Remove the synthetic demo data (every series flagged synthetic, with its bars, ingest-log entries and cached
+    fits); market data is untouched. Returns the series removed (empty when there were none).
+
+    Raises
+    ------
+    StoreError
+        A stored proposal or backtest report used the demo data: stored records are immutable and keep their data
+        resolvable, so nothing is removed (proposals over all assets leave synthetic assets out anyway, see
+        :func:`propose`).
+
+    Examples
+    --------
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> [s.symbol for s in remove_demo(store)], store.list_series()
+    (['ABC'], [])
+    """
+    return store.remove_synthetic()
 
 
 def assets_frame(store: Store) -> pd.DataFrame:
@@ -173,13 +197,9 @@ class FitRun:
         head = {
             "symbol": s.symbol, "freq": s.freq, "source": s.source, "kind": s.kind, "synthetic": s.synthetic,
             "data_fingerprint": self.fingerprint, "cached": self.cached,
-            "next_vol_annualised": _finite_or_none(self.estimate.next_vol_annualised),
+            "next_vol_annualised": clean_float(self.estimate.next_vol_annualised),
         }
         return {**head, **est}
-
-
-def _finite_or_none(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
 
 
 def fit_series(
@@ -253,7 +273,7 @@ def fit_prices(
             return FitRun(info, VolEstimate.from_dict(json.loads(payload)), fingerprint, True, prices)
     estimate = fit_volatility(prices, info.freq, spec)
     store.put_fit(info.series_id, fingerprint, _cache_key(spec), last,
-                  json.dumps(estimate.to_dict(), allow_nan=False))
+                  canonical_json(estimate.to_dict()))
     return FitRun(info, estimate, fingerprint, False, prices)
 
 
@@ -304,7 +324,7 @@ class ProposalRun:
         (``profile, as_of, policy, assets, skipped, provenance``)."""
         head: dict[str, Any] = {"id": self.id, "status": None, "created_at": None, "stored_now": False}
         if self.stored is not None:
-            head.update(status=self.stored.status, created_at=self.stored.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            head.update(status=self.stored.status, created_at=iso_z(self.stored.created_at),
                         stored_now=self.stored.is_new)
         return {**head, **self.proposal.content()}
 
@@ -389,6 +409,7 @@ def select_series(
     freq: str | None = None,
     kind: str | None = None,
     min_returns: int = 500,
+    include_synthetic: bool = True,
 ) -> tuple[list[tuple[SeriesInfo, str]], list[SkippedAsset]]:
     """The series to propose or backtest with: one per symbol, with why, and the symbols left out.
 
@@ -404,6 +425,9 @@ def select_series(
         Use only series of this kind.
     min_returns : int
         Returns a series needs (with a year of span) to count as "enough history" for the default choice.
+    include_synthetic : bool
+        Without ``symbols``: also use synthetic (demo) series when the store holds market data. A store of
+        synthetic series only always uses them; symbols named in ``symbols`` are always used.
 
     Raises
     ------
@@ -414,9 +438,11 @@ def select_series(
     skipped: list[SkippedAsset] = []
     if symbols is None:
         by_symbol: dict[str, list[SeriesInfo]] = {}
-        for s in store.list_series():
-            if s.rows > 0:
-                by_symbol.setdefault(s.symbol.upper(), []).append(s)
+        usable = [s for s in store.list_series() if s.rows > 0]
+        if not include_synthetic and any(not s.synthetic for s in usable):
+            usable = [s for s in usable if not s.synthetic]  # market data stored: demo series only when asked
+        for s in usable:
+            by_symbol.setdefault(s.symbol.upper(), []).append(s)
         groups = sorted(by_symbol.items())
     else:
         groups = []
@@ -548,7 +574,7 @@ def _propose_one(
 def propose(
     store: Store,
     *,
-    profile: str,
+    profile: Profile | str,
     policy: RiskPolicy | None = None,
     current: CurrentParams | None = None,
     symbols: list[str] | None = None,
@@ -561,6 +587,7 @@ def propose(
     options: list[str] | None = None,
     peers: tuple[PeerTable, ...] | None = None,
     debt_asset: str | None = None,
+    include_synthetic: bool = False,
 ) -> ProposalRun:
     """Propose perpetual tiers or lending parameters for stored assets, and store the proposal.
 
@@ -579,7 +606,8 @@ def propose(
     current : CurrentParams, optional
         Current parameters (:func:`riskparams.params_io.load_current`); their profile must match.
     symbols : list of str, optional
-        Default: every stored symbol (one series each).
+        Default: every stored symbol (one series each); synthetic (demo) symbols only as ``include_synthetic``
+        says. Symbols named here are always used, synthetic or not.
     as_of : datetime, Timestamp or str, optional
         Use only bars up to this UTC time.
     save : bool
@@ -602,6 +630,10 @@ def propose(
     debt_asset : str, optional
         Lending: the debt asset (default ``policy.lending.debt_asset``). A stablecoin prices the collateral
         as stored; another stored symbol prices it in that asset (the ratio of the two series).
+    include_synthetic : bool
+        Without ``symbols``, when the store holds market (non-synthetic) series: also propose for the synthetic
+        demo assets. Default False: a real proposal never includes synthetic assets unless asked. A store of
+        synthetic series only (the demo) proposes for them either way.
 
     Raises
     ------
@@ -633,8 +665,7 @@ def propose(
     >>> [(o.name, dict(o.assets[0].tiers[0])["max_leverage"]) for o in run.proposal.options]
     [('conservative', 5.0), ('aggressive', 20.0)]
     """
-    if profile not in ("perp", "lending"):
-        raise PolicyError(f"profile must be 'perp' or 'lending', got {profile!r}")
+    profile = Profile.parse(profile, error=PolicyError)
     policy = RiskPolicy() if policy is None else policy
     if current is not None and current.profile != profile:
         raise PolicyError(f"the current parameters ({current.source}) are for {current.profile}, the proposal is "
@@ -652,7 +683,7 @@ def propose(
         raise SeriesNotFoundError(f"the debt asset {debt} is not a stablecoin ({', '.join(policy.lending.stablecoins)}) "
                                   "and no series of it is stored: ingest its prices to price the collateral in it.")
     series, skipped = select_series(store, symbols, profile=profile, freq=freq, kind=kind,
-                                    min_returns=policy.model.min_history)
+                                    min_returns=policy.model.min_history, include_synthetic=include_synthetic)
     wanted = None if symbols is None else {s.strip().upper() for s in symbols}
     spec = fit_spec_for(policy, profile)
     assets: list[PerpAssetProposal | LendingAssetProposal] = []
@@ -855,6 +886,14 @@ class BacktestRun:
         """The content hash of the report."""
         return self.stored.id if self.stored is not None else self.report.id
 
+    @property
+    def backtest(self) -> StoredBacktest:
+        """The report as the store reads it back (typed, read-only): the stored record's, or, unsaved, the
+        report's content read the same way."""
+        if self.stored is not None:
+            return self.stored.backtest
+        return StoredBacktest.from_content(self.report.content(paths=False), check_hash=False)
+
     def to_dict(self, *, paths: bool = False) -> dict[str, Any]:
         """JSON for ``riskparams backtest --json``: ``id, created_at, start, end, profile, results`` (the rows
         :func:`riskparams.export.validate_backtest` reads), ``stored_now``, ``attached_to``, then the detail
@@ -923,7 +962,7 @@ def backtest_data(
 def backtest(
     store: Store,
     *,
-    profile: str,
+    profile: Profile | str,
     policy: RiskPolicy | None = None,
     current: CurrentParams | None = None,
     compare: list[str] | None = None,
@@ -982,13 +1021,12 @@ def backtest(
     >>> spec = riskparams.BacktestSpec(start="2020-06-01", cadence_days=30, window=250, es_sims=0)
     >>> run = riskparams.backtest_policy(store, profile="perp", symbols=["ABC"], spec=spec)
     >>> row = run.report.results()[0]
-    >>> row["symbol"], row["parameter_set"], row["n"], row["exceptions"], row["traffic_light"]
+    >>> row.symbol, row.parameter_set, row.n, row.exceptions, row.traffic_light
     ('ABC', 'policy', 282, 0, 'green')
     """
     from riskparams.backtest import BacktestSpec, fixed_from_current, run_backtest
 
-    if profile not in ("perp", "lending"):
-        raise PolicyError(f"profile must be 'perp' or 'lending', got {profile!r}")
+    profile = Profile.parse(profile, error=PolicyError)
     policy = RiskPolicy() if policy is None else policy
     spec = BacktestSpec(profile=profile) if spec is None else replace(spec, profile=profile)
     if current is not None and current.profile != profile:
@@ -1067,10 +1105,80 @@ def export_backtest_payload(store: Store, ref: str, proposal_id: str) -> dict[st
     return out
 
 
-def backtest_figures(content: Mapping[str, Any], symbol: str) -> dict[str, Any]:
-    """Figures of a backtest report's content (stored with paths): ``margins`` (margin in force of each set
-    against the realised adverse moves of ``symbol``, exceptions marked), ``fund`` (insurance-fund paths of
-    ``symbol``) and ``sets`` (every asset and parameter set side by side).
+def stored_backtest(report: StoredBacktest | StoredReport | Mapping[str, Any]) -> StoredBacktest:
+    """A stored backtest report, typed: a :class:`StoredBacktest` as is, a :class:`StoredReport`'s
+    :attr:`~StoredReport.backtest`, or stored content read with :meth:`StoredBacktest.from_content`.
+
+    Raises
+    ------
+    DataError
+        Content of another format version (the message names it) or shape.
+    """
+    if isinstance(report, StoredBacktest):
+        return report
+    content = report.content if isinstance(report, StoredReport) else report
+    try:
+        return StoredBacktest.from_content(content, check_hash=False)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+
+
+def backtest_exception_marks(report: StoredBacktest | Mapping[str, Any], symbol: str
+                             ) -> tuple[dict[str, tuple[int, list[int]]], str]:
+    """The exceptions the Backtest page's chart marks for one asset, counted as the results table counts them.
+
+    The table (:meth:`riskparams.backtest.BacktestReport.results`) counts each parameter set's **headline side**
+    (its ``side``: long, short or the worse of both; lending: the collateral drop) on the **non-overlapping
+    sample** (every ``horizon_bars``-th observation from the first). The stored paths hold one point per bar for
+    daily series, but only the last bar of each UTC day for intraday ones.
+
+    Returns
+    -------
+    marks : dict
+        Set name -> ``(count, positions)``: ``count`` is the table's exception count; ``positions`` index the
+        drawn points where the set's headline-side move exceeded its margin, in the same sample. Daily series:
+        ``len(positions) == count``; intraday: the exceptions that fall on the drawn (end-of-day) bars.
+    note : str
+        One sentence saying which exceptions the legend and the table count (and, intraday, what the crosses
+        show).
+    """
+    bt = stored_backtest(report)
+    asset = bt.asset(symbol)
+    h = max(1, int(asset.horizon_bars))
+    every_bar = len(asset.path_times) == int(asset.bars)  # daily series: one drawn point per bar
+    rows = {r.parameter_set: r for r in bt.results if r.symbol == asset.symbol}
+    lending = bt.profile == "lending"
+    longs, shorts = asset.adverse("long"), asset.adverse("short")
+    marks: dict[str, tuple[int, list[int]]] = {}
+    sides = []
+    for st in asset.sets:
+        side = "long" if lending else st.side
+        sides.append(side)
+        moves = (longs if side == "long" else shorts if side == "short" else
+                 [None if a is None or b is None else max(a, b) for a, b in zip(longs, shorts, strict=True)])
+        pos = [i for i, (v, m) in enumerate(zip(moves, st.margin_path, strict=False))
+               if v is not None and m is not None and v > m and (not every_bar or i % h == 0)]
+        row = rows.get(st.name)
+        marks[st.name] = (len(pos) if row is None else int(row.exceptions), pos)
+    words = {"long": "long positions' adverse move", "short": "short positions' adverse move",
+             "both": "worse of the long and short adverse moves"}
+    which = ("the collateral drop beyond the room" if lending else
+             " / ".join(words.get(x, x) for x in dict.fromkeys(sides)) + " beyond the tier-1 MMF in force")
+    sample = ("every observation (a one-bar horizon)" if h == 1 else
+              f"the non-overlapping sample (every {h}th {asset.freq} observation from the first)")
+    note = f"Exceptions in the legend, the badges and the table: the {which}, over {sample}."
+    if not every_bar:
+        note += (f" The chart draws the last {asset.freq} bar of each UTC day, so its crosses mark only the "
+                 "exceptions on those bars.")
+    return marks, note
+
+
+def backtest_figures(report: StoredBacktest | Mapping[str, Any], symbol: str) -> dict[str, Any]:
+    """Figures of a stored backtest report (stored with paths; typed, or its content): ``margins`` (margin in
+    force of each set against the realised adverse moves of ``symbol``, exceptions marked and counted as the
+    results table counts them, see :func:`backtest_exception_marks`), ``exceptions_note`` (the sentence saying
+    which exceptions), ``fund`` (insurance-fund paths of ``symbol``) and ``sets`` (every asset and parameter set
+    side by side).
 
     Raises
     ------
@@ -1079,26 +1187,28 @@ def backtest_figures(content: Mapping[str, Any], symbol: str) -> dict[str, Any]:
     """
     from riskparams import charts
 
-    asset = next((a for a in content.get("assets", []) if a["symbol"] == symbol.upper()), None)
-    if asset is None or "paths" not in asset:
-        raise DataError(f"the backtest has no paths for {symbol!r} (assets: "
-                        f"{', '.join(a['symbol'] for a in content.get('assets', []))}).")
-    paths = asset["paths"]
-    ts = pd.to_datetime(paths["ts"], utc=True)
-    lending = content.get("profile") == "lending"
+    bt = stored_backtest(report)
+    asset = next((a for a in bt.assets if a.symbol == symbol.upper()), None)
+    if asset is None or not asset.has_paths:
+        raise DataError(f"the backtest has no paths for {symbol!r} (assets: {', '.join(bt.symbols)}).")
+    ts: Any = pd.to_datetime(list(asset.path_times), utc=True)
+    lending = bt.profile == "lending"
+    longs, shorts = asset.adverse("long"), asset.adverse("short")
     if lending:
-        adverse = paths["adverse_long"]
+        adverse = list(longs)
     else:
-        adverse = [None if a is None or b is None else max(a, b)
-                   for a, b in zip(paths["adverse_long"], paths["adverse_short"], strict=True)]
-    margins = {s["name"]: s["paths"]["margin"] for s in asset["sets"]}
-    fund = {s["name"]: s["paths"]["insurance_fund"] for s in asset["sets"]}
+        adverse = [None if a is None or b is None else max(a, b) for a, b in zip(longs, shorts, strict=True)]
+    margins = {s.name: list(s.margin_path) for s in asset.sets}
+    fund = {s.name: list(s.insurance_fund_path) for s in asset.sets}
     label = ("room 1 - LT(1 + LB)", "collateral drop over the horizon") if lending else (
         "tier-1 MMF in force", "adverse move over the horizon (worse of long and short)")
+    marks, note = backtest_exception_marks(bt, asset.symbol)
     return {
-        "margins": charts.margin_vs_moves(ts, adverse, margins, title=f"{asset['symbol']}: margin in force and "
-                                          "realised adverse moves", margin_label=label[0], move_label=label[1]),
-        "fund": charts.insurance_fund_paths(ts, fund, title=f"{asset['symbol']}: insurance fund, same population "
+        "margins": charts.margin_vs_moves(ts, adverse, margins, title=f"{asset.symbol}: margin in force and "
+                                          "realised adverse moves", margin_label=label[0], move_label=label[1],
+                                          exceptions=marks),
+        "exceptions_note": note,
+        "fund": charts.insurance_fund_paths(ts, fund, title=f"{asset.symbol}: insurance fund, same population "
                                             "under each parameter set"),
-        "sets": charts.parameter_sets_side_by_side(content["results"]),
+        "sets": charts.parameter_sets_side_by_side([r.to_dict() for r in bt.results]),
     }

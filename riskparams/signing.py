@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from riskparams.exceptions import RiskParamsError
+from riskparams.exceptions import SignatureError
+from riskparams.jsonio import pretty_json
 
 __all__ = [
     "DOMAIN",
@@ -89,10 +90,6 @@ _NOUNS = {"signed_off": "sign-off", "dissented": "dissent", "retracted": "retrac
 _HEX32 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 _SIG_HEX = re.compile(r"^(0x)?[0-9a-fA-F]+$")
 ZERO32 = "0" * 64
-
-
-class SignatureError(RiskParamsError):
-    """A signature, key or signed message is malformed or does not verify (one sentence)."""
 
 
 def _hex32(value: str, what: str) -> str:
@@ -233,8 +230,7 @@ def save_key(key: KeyPair, path: str | Path) -> Path:
     except OSError as exc:
         raise SignatureError(f"cannot write the key file {p}: {exc.strerror or exc}.") from None
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(key.to_dict(), fh, indent=1)
-        fh.write("\n")
+        fh.write(pretty_json(key.to_dict(), indent=1, sort_keys=False, ascii_only=True) + "\n")
     return p
 
 

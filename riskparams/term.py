@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from riskparams.exceptions import SpecError
 from riskparams.measures import Tail
 
 __all__ = [
@@ -137,9 +138,9 @@ class HorizonQuantiles:
         lv = np.asarray(self.levels, dtype=float)
         vv = np.asarray(self.values, dtype=float)
         if lv.ndim != 1 or lv.shape != vv.shape or lv.size < 4:
-            raise ValueError(f"levels and values must be 1-d of equal length >= 4, got {lv.shape} and {vv.shape}")
+            raise SpecError(f"levels and values must be 1-d of equal length >= 4, got {lv.shape} and {vv.shape}")
         if not (np.all(np.isfinite(lv)) and np.all((lv > 0) & (lv < 1)) and np.all(np.diff(lv) > 0)):
-            raise ValueError("levels must be strictly increasing in (0, 1)")
+            raise SpecError("levels must be strictly increasing in (0, 1)")
         if not np.all(np.isfinite(vv)):
             raise ValueError("values must be finite")
         vv = np.maximum.accumulate(vv)  # sample quantiles are monotone up to rounding

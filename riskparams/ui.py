@@ -6,12 +6,13 @@ one ``st.error`` line, never as a traceback.
 
 from __future__ import annotations
 
+import html
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import pandas as pd
 import streamlit as st
@@ -31,8 +32,73 @@ PAGE_TITLE = "riskparams"
 
 def setup_page(title: str) -> None:
     """Page config and heading shared by every page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        # Streamlit starts in its older pages-directory mode until app.py has called st.navigation once: a first
+        # visit straight to /Proposal would run the page without app.py (the sidebar would list "app"). Leave that
+        # mode and run again, now through app.py's navigation (same page: the URL path names it).
+        PagesManager.uses_pages_directory = False
+        st.rerun()
     st.set_page_config(page_title=f"{title} · {PAGE_TITLE}", page_icon=":material/balance:", layout="wide")
     st.title(title)
+
+
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("0_Overview.py", "Overview", ":material/dashboard:"),
+    ("1_Data.py", "Data", ":material/database:"),
+    ("2_Volatility.py", "Volatility", ":material/show_chart:"),
+    ("3_Proposal.py", "Proposal", ":material/tune:"),
+    ("4_Backtest.py", "Backtest", ":material/history:"),
+    ("5_Governance.py", "Governance", ":material/gavel:"),
+)
+"""The dashboard's pages in ``pages/``: file, the name the sidebar and the URL use (``/Data``...), icon. The first
+is the default page (``/``)."""
+
+READY_TESTID = "rp-ready"
+"""``data-testid`` of the marker :func:`run_navigation` draws when a page run has finished (browser tests wait on
+it; its ``data-run`` grows by one with every run of the session)."""
+
+
+_RUN = "_rp_run"
+
+
+def run_navigation() -> None:
+    """``app.py``: list :data:`PAGES` with ``st.navigation``, run the chosen page, then draw the ready marker.
+
+    The marker is drawn when the page finished, stopped through :func:`stop` (also after an ``st.error`` of
+    :func:`guarded`) or raised; not when it asked for a rerun (the rerun draws its own).
+    """
+    pages = [st.Page(f"pages/{file}", title=title, icon=icon, url_path=title, default=k == 0)
+             for k, (file, title, icon) in enumerate(PAGES)]
+    page = st.navigation(pages)
+    run = int(st.session_state.get(_RUN, (None, 0))[1]) + 1
+    st.session_state[_RUN] = (page.title, run)
+    try:
+        page.run()
+    except Exception:
+        page_ready("exception")
+        raise
+    page_ready("done")
+
+
+def page_ready(state: str = "done") -> None:
+    """Draw the hidden marker that says this run of the page has drawn everything (see :data:`READY_TESTID`).
+
+    Only under :func:`run_navigation` (a page run on its own, as ``AppTest`` may, draws none)."""
+    current = st.session_state.get(_RUN)
+    if not current or st.session_state.get("_rp_ready") == current:
+        return
+    st.session_state["_rp_ready"] = current
+    title, run = current
+    st._main.html(f'<span data-testid="{READY_TESTID}" data-page="{html.escape(str(title))}" data-run="{int(run)}" '
+            f'data-state="{html.escape(state)}" style="display:none"></span>')
+
+
+def stop() -> NoReturn:
+    """``st.stop()`` after drawing the ready marker (Streamlit draws nothing once a stop was asked for)."""
+    page_ready("stopped")
+    st.stop()
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,11 +124,11 @@ def guarded(what: str = "") -> Iterator[None]:
         yield
     except (RiskParamsError, ValueError) as exc:  # user-facing: the message names what is wrong
         st.error(str(exc) if str(exc).endswith(".") else f"{exc}.")
-        st.stop()
+        stop()
     except Exception as exc:  # unexpected: still one line, no traceback
         prefix = f"{what} failed" if what else "Something went wrong"
         st.error(f"{prefix}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
-        st.stop()
+        stop()
 
 
 def data_version(store: Store) -> tuple[Any, ...]:
@@ -88,7 +154,7 @@ def series_picker(store: Store, *, key: str = "series", label: str = "Series", s
     series = store.list_series()
     if not series:
         st.warning("The store is empty. Load data on the Data page or run `riskparams demo`.")
-        st.stop()
+        stop()
     ids = [s.series_id for s in series]
     remembered = st.session_state.get("selected_series_id")
     if remembered in ids:
@@ -188,6 +254,65 @@ def load_demo(store: Store) -> list[IngestReport]:
         reports = ingest.load_demo(store)
     clear_data_caches()
     return reports
+
+
+def remove_demo(store: Store) -> list[SeriesInfo]:
+    """Remove the synthetic demo data (see :func:`riskparams.service.remove_demo`) and forget cached frames."""
+    removed = service.remove_demo(store)
+    clear_data_caches()
+    return removed
+
+
+_NOTICE = "riskparams_notice"
+
+
+def notice(text: str) -> None:
+    """After an action that changed the store: rerun the page so every table drawn before the action shows the new
+    data, and say ``text`` at the top of the rerun (:func:`show_notice`)."""
+    clear_data_caches()
+    st.session_state[_NOTICE] = text
+    st.rerun()
+
+
+def show_notice() -> None:
+    """Draw (once) the message of the last :func:`notice`."""
+    text = st.session_state.pop(_NOTICE, None)
+    if text:
+        st.success(text, icon=":material/check_circle:")
+
+
+# -- column formats shared by the pages' tables ---------------------------------------------------------------
+def percent(label: str, help: str | None = None) -> Any:
+    """A column of fractions shown in percent (0.015 -> 1.50%)."""
+    return st.column_config.NumberColumn(label, format="percent", help=help)
+
+
+SERIES_COLUMNS: dict[str, Any] = {
+    "synthetic": st.column_config.CheckboxColumn("synthetic"),
+    "rows": st.column_config.NumberColumn("bars", format="localized"),
+    "first": st.column_config.TextColumn("first bar (UTC)"),
+    "last": st.column_config.TextColumn("last bar (UTC)"),
+}
+"""The Data page's stored-series table."""
+
+INGEST_LOG_COLUMNS: dict[str, Any] = {
+    "ingest_id": None,
+    "ingested_at": st.column_config.DatetimeColumn("ingested (UTC)", format="YYYY-MM-DD HH:mm"),
+    "file_hash": None,
+    **{c: st.column_config.NumberColumn(c.replace("_", " "), format="localized")
+       for c in ("rows_read", "rows_added", "rows_replaced", "duplicates_dropped", "gaps", "missing_bars")},
+}
+"""The Data page's ingest log (the id and file hash are in ``riskparams assets`` and the store)."""
+
+MODEL_TABLE_ORDER = ("requested", "model", "dist", "var", "es", "horizon_vol", "next_vol_ann", "long_run_vol_ann",
+                     "stressed_vol_ann", "half_life_bars", "persistence", "tail", "bic", "loglik", "converged",
+                     "fallback", "note")
+"""Column order of the Volatility page's model table (:meth:`riskparams.views.ModelPanel.table`): the horizon risk
+(VaR, ES) right after the model, fit statistics and notes last."""
+
+INGEST_LOG_ORDER = ("ingested_at", "symbol", "freq", "kind", "rows_added", "rows_replaced", "rows_read",
+                    "duplicates_dropped", "gaps", "missing_bars", "source", "origin")
+"""Column order of the ingest log: what changed first, where it came from last."""
 
 
 # -- proposals and governance ---------------------------------------------------------------------------
@@ -394,13 +519,40 @@ TRAFFIC_COLORS: dict[str, Literal["green", "orange", "red", "gray"]] = {
 
 
 def traffic_badges(results: list[dict[str, Any]]) -> None:
-    """One coloured badge per asset and parameter set: the traffic-light zone of its exceptions."""
-    cols = st.columns(min(4, max(1, len(results))))
-    for i, r in enumerate(results):
+    """One coloured badge per asset and parameter set: the traffic-light zone of its exceptions (one line of
+    badges that wraps, so no badge is cut short)."""
+    badges = []
+    for r in results:
         zone = str(r.get("traffic_light") or "n/a")
-        with cols[i % len(cols)]:
-            st.badge(f"{r['symbol']} · {r['parameter_set']}: {zone} ({r['exceptions']} of {r['n']}, "
-                     f"expected {r['expected']:.1f})", color=TRAFFIC_COLORS.get(zone, "gray"))
+        text = (f"{r['symbol']} · {r['parameter_set']}: {zone} ({r['exceptions']:,} of {r['n']:,}, "
+                f"expected {r['expected']:,.1f})")
+        text = text.replace("\\", "").replace("[", "(").replace("]", ")")  # badge text, not Markdown
+        badges.append(f":{TRAFFIC_COLORS.get(zone, 'gray')}-badge[{text}]")
+    st.markdown(" ".join(badges))
+
+
+BACKTEST_COLUMNS: dict[str, Any] = {
+    "parameter_set": st.column_config.TextColumn("parameter set"),
+    "n": st.column_config.NumberColumn("observations", format="localized"),
+    "expected": st.column_config.NumberColumn("expected", format="%.1f"),
+    "confidence": st.column_config.NumberColumn("confidence", format="percent"),
+    "traffic_light": st.column_config.TextColumn("zone"),
+    "kupiec_p": st.column_config.NumberColumn("Kupiec p", format="%.3g"),
+    "christoffersen_p": st.column_config.NumberColumn("Christoffersen p", format="%.3g"),
+    "cc_p": st.column_config.NumberColumn("CC p", format="%.3g"),
+    "avg_margin": st.column_config.NumberColumn("avg margin", format="percent"),
+    "peak_to_trough": st.column_config.NumberColumn("peak to trough", format="percent"),
+    "max_5d_increase": st.column_config.NumberColumn("max 5-day increase", format="percent"),
+    "liquidations": st.column_config.NumberColumn("liquidations", format="localized"),
+    "bad_debt": st.column_config.NumberColumn("bad debt", format="compact"),
+}
+"""The Backtest page's coverage table (:func:`riskparams.views.backtest_frame`)."""
+
+BACKTEST_ORDER = ("symbol", "parameter_set", "exceptions", "expected", "n", "traffic_light", "kupiec_p", "cc_p",
+                  "christoffersen_p", "avg_margin", "max_5d_increase", "peak_to_trough", "liquidations", "bad_debt",
+                  "confidence")
+"""Column order of the coverage table: the counts and tests first; likelihood-ratio statistics are in the report
+JSON."""
 
 
 def current_from_upload(upload: Any, profile: str) -> Any:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riskparams import signing
-from riskparams.domain import canonical_json, content_id
+from riskparams.jsonio import canonical_json, content_id
 from riskparams.store import Store
 from riskparams.store import governance_records as gr
 from riskparams.store.records import resolve_proposal_id

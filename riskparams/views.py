@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from riskparams.backtest_content import BacktestResultRow, StoredBacktest
 from riskparams.diagnostics import half_life
 from riskparams.domain import SeriesInfo
 from riskparams.exceptions import FallbackWarning
 from riskparams.export import escape_markdown, parameter_change_cells, specification_cells, specification_rows
 from riskparams.fmt import format_notional
 from riskparams.returns import bars_per_year, returns_with_report
-from riskparams.service import FitRun, fit_prices
+from riskparams.service import FitRun, fit_prices, stored_backtest
 from riskparams.store import Store
 from riskparams.store.records import get_proposal, list_proposals
 from riskparams.volatility import (
     DistName,
+    FitEngine,
     FitSpec,
     MeanName,
     ModelName,
@@ -138,8 +140,31 @@ def model_panel(
     horizon_hours: float = 24.0,
     confidence: float = 0.99,
     n_sims: int = 2_000,
+    engine: str = "fast",
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> ModelPanel:
     """Fit each of ``models`` to one stored series (through the store's fit cache).
+
+    One fit per model: the series is loaded once and each model is fitted once (GARCH, GJR and EGARCH with
+    normal or t innovations by the compiled engine, :attr:`~riskparams.volatility.FitSpec.engine` ``'fast'``:
+    arch's likelihood and optimum, residuals and forecasts through arch; the estimate is kept in the process,
+    so the sensitivity grid's candidates of the same model reuse it: "Speed without other numbers" in
+    :mod:`riskparams.volatility`). Equal to ``engine='arch'`` within the tolerances of
+    ``tests/test_views.py::test_model_panel_compiled_engine_equals_arch`` (parameters 1e-3, next-bar and horizon
+    volatility, VaR and ES 1e-3 relative; measured <= 2e-4 on the Binance BTC daily and hourly series).
+
+    Parameters
+    ----------
+    horizon_hours : float
+        Margin period of risk, hours.
+    confidence : float
+        VaR/ES confidence.
+    n_sims : int, default 2000
+        Simulated paths of the fitted law and of filtered historical simulation beyond one bar.
+    engine : {'fast', 'arch'}, default 'fast'
+        Who estimates GARCH-family parameters (:class:`~riskparams.volatility.FitEngine`).
+    progress : callable, optional
+        ``progress(done, total, model)`` before each model's fit (``done`` models fitted so far).
 
     Raises
     ------
@@ -149,9 +174,11 @@ def model_panel(
     info = store.get_series(series_id)
     prices = store.load_prices(series_id)  # once for every model (the fits share the series)
     entries = []
-    for m in models:
+    for k, m in enumerate(models):
+        if progress is not None:
+            progress(k, len(models), m)
         spec = FitSpec(model=ModelName(m), dist=DistName(dist), mean=MeanName(mean), horizon_hours=horizon_hours,
-                       confidence=confidence, n_sims=n_sims)
+                       confidence=confidence, n_sims=n_sims, engine=FitEngine(engine))
         with warnings.catch_warnings():
             # a fallback is part of the panel (each row says so), not a warning for the server log
             warnings.simplefilter("ignore", FallbackWarning)
@@ -162,25 +189,35 @@ def model_panel(
 
 def model_losses(
     prices: pd.DataFrame, freq: str, *, holdout: int = 250, dist: str = "t", mean: str = "zero",
-    proxy: str = "squared_returns",
+    proxy: str = "squared_returns", engine: str = "fast",
 ) -> pd.DataFrame:
     """Out-of-sample one-step losses (QLIKE, MSE) of the panel models over the last ``holdout`` bars.
 
-    See :func:`riskparams.volatility.compare_models`; lower is better.
+    See :func:`riskparams.volatility.compare_models` (parameters estimated once on the bars before the holdout,
+    by the compiled engine unless ``engine='arch'``; a different sample from the panel's full-series fits, so
+    these are fits of their own); lower is better.
     """
     holdout = max(10, min(int(holdout), len(prices) - 101))
-    return compare_models(prices, freq, holdout=holdout, candidates=PANEL_MODELS, dist=dist, mean=mean, proxy=proxy)
+    return compare_models(prices, freq, holdout=holdout, candidates=PANEL_MODELS, dist=dist, mean=mean, proxy=proxy,
+                          engine=engine)
 
 
 def specification_frame(content: Mapping[str, Any]) -> pd.DataFrame:
-    """The specification table of a proposal (Asset | Parameter | Tier | Current | Proposed | Change...),
-    one row per asset x parameter x tier; fractions stay fractions, leverage in x."""
-    rows = specification_rows(content)
-    cols = ["symbol", "label", "tier_number", "notional_floor", "notional_cap", "current", "proposed", "change",
-            "model", "bound", "overridden"]
-    return pd.DataFrame(rows, columns=cols).rename(columns={
-        "label": "parameter", "tier_number": "tier", "model": "uncapped (model)", "bound": "bound by",
-    })
+    """The specification table of a proposal as the Proposal page shows it, one row per asset x parameter x tier:
+    ``symbol, parameter, tier, notional`` (the tier's bracket, e.g. ``1M-5M``), ``current, proposed, change``,
+    ``uncapped (model)`` (the value before guardrails), ``bound by``, ``overridden``; values as the forum post
+    prints them (fractions in percent, max leverage in x, changes in basis points or x with the relative change)."""
+    rows = []
+    for r in specification_rows(content):
+        label, current, proposed, change = parameter_change_cells(r["parameter"], None, r["current"], r["proposed"])
+        model = None if r["model"] is None else parameter_change_cells(r["parameter"], None, r["model"], None)[1]
+        bracket = ("" if r["notional_floor"] is None else
+                   f"{format_notional(r['notional_floor'])}-{format_notional(r['notional_cap'])}")
+        rows.append({"symbol": r["symbol"], "parameter": r["label"], "tier": r["tier_number"], "notional": bracket,
+                     "current": current, "proposed": proposed, "change": change, "uncapped (model)": model,
+                     "bound by": r["bound"], "overridden": bool(r["overridden"])})
+    return pd.DataFrame(rows, columns=["symbol", "parameter", "tier", "notional", "current", "proposed", "change",
+                                       "uncapped (model)", "bound by", "overridden"])
 
 
 def rationale(content: Mapping[str, Any]) -> dict[str, str]:
@@ -288,14 +325,14 @@ def realized_returns(prices: pd.DataFrame, freq: str) -> pd.Series:
 
 def audit_frame(events: Any) -> pd.DataFrame:
     """The audit trail of a proposal for display: one row per event, oldest first, details as JSON text."""
-    import json
+    from riskparams.jsonio import inline_json
 
     rows = []
     for e in events:
         d = e.to_dict()
         rows.append({"at": d["at"], "actor": d["actor"], "role": d["actor_role"], "action": d["action"],
                      "from": d["from_status"], "to": d["to_status"], "comment": d["comment"],
-                     "detail": json.dumps(d["detail"], sort_keys=True) if d["detail"] else ""})
+                     "detail": inline_json(d["detail"], sort_keys=True) if d["detail"] else ""})
     return pd.DataFrame(rows, columns=["at", "actor", "role", "action", "from", "to", "comment", "detail"])
 
 
@@ -304,26 +341,26 @@ BACKTEST_COLUMNS = ("symbol", "parameter_set", "n", "exceptions", "expected", "c
                     "peak_to_trough", "max_5d_increase", "liquidations", "bad_debt")
 
 
-def backtest_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
-    """Backtest results in the documented column order (see ``riskparams backtest --json``)."""
-    frame = pd.DataFrame(list(results))
+def backtest_frame(results: Sequence[BacktestResultRow | Mapping[str, Any]]) -> pd.DataFrame:
+    """Backtest results (typed rows, or their dicts) in the documented column order (see ``riskparams backtest
+    --json``)."""
+    frame = pd.DataFrame([r.to_dict() if isinstance(r, BacktestResultRow) else dict(r) for r in results])
     cols = [c for c in BACKTEST_COLUMNS if c in frame.columns]
     return frame[cols + [c for c in frame.columns if c not in cols]]
 
 
-def backtest_model_caption(content: Mapping[str, Any], symbol: str) -> str:
-    """One line on how an asset's forecasts were made in a stored backtest report: the model label,
-    window, horizon and refit schedule, and, when the policy's model varies (``auto``) or fell back,
-    how many proposals each model made, e.g. ``'egarch-t at 30 proposals, garch-t at 12'``."""
-    asset = next(a for a in content["assets"] if a["symbol"] == symbol)
-    policy_set = next((s for s in asset["sets"] if s["kind"] == "policy"), None)
+def backtest_model_caption(report: StoredBacktest | Mapping[str, Any], symbol: str) -> str:
+    """One line on how an asset's forecasts were made in a stored backtest report (typed, or its content): the
+    model label, window, horizon and refit schedule, and, when the policy's model varies (``auto``) or fell
+    back, how many proposals each model made, e.g. ``'egarch-t at 30 proposals, garch-t at 12'``."""
+    asset = stored_backtest(report).asset(symbol)
+    policy_set = asset.policy_set
     counts: dict[str, int] = {}
-    for rec in [] if policy_set is None else policy_set["proposals"]:
-        counts[rec["model"]] = counts.get(rec["model"], 0) + 1
-    line = (f"{symbol}: model {asset['model']}; window {asset['window']} bars, horizon {asset['horizon_bars']} "
-            f"bar(s)")
-    if asset.get("schedule"):
-        line += f", {asset['schedule']}"
+    for model in () if policy_set is None else policy_set.proposal_models:
+        counts[model] = counts.get(model, 0) + 1
+    line = f"{symbol}: model {asset.model}; window {asset.window} bars, horizon {asset.horizon_bars} bar(s)"
+    if asset.schedule:
+        line += f", {asset.schedule}"
     if len(counts) > 1:
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         line += "; " + ", ".join(f"{m} at {n} proposal{'s' if n != 1 else ''}" for m, n in ranked)
@@ -377,9 +414,9 @@ _VERB_OF = {v: k for k, v in SIGNED_ACTIONS.items()}
 
 def typed_data_text(data: Mapping[str, Any]) -> str:
     """Typed data as the JSON text a wallet's ``eth_signTypedData_v4`` takes."""
-    import json
+    from riskparams.jsonio import pretty_json
 
-    return json.dumps(data, indent=2)
+    return pretty_json(data, sort_keys=False, ascii_only=True)
 
 
 def typed_data_summary(data: Mapping[str, Any]) -> str:
@@ -523,28 +560,33 @@ def under_covered(content: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def backtest_claims(content: Mapping[str, Any], symbol: str) -> list[str]:
-    """Markdown lines for one asset of a backtest report: the policy replay's claimed against realised coverage
-    (overall and outside stressed regimes) and its capital cost next to the policy's own tier-1 margin."""
-    a = next((x for x in content.get("assets", []) if x["symbol"] == symbol), None)
+def backtest_claims(report: StoredBacktest | Mapping[str, Any], symbol: str) -> list[str]:
+    """Markdown lines for one asset of a backtest report (typed, or its content): the policy replay's claimed
+    against realised coverage (overall and outside stressed regimes) and its capital cost next to the policy's
+    own tier-1 margin."""
+    bt = stored_backtest(report)
+    a = next((x for x in bt.assets if x.symbol == symbol), None)
     if a is None:
         return []
-    pol = next((s for s in a["sets"] if s["name"] == "policy"), None)
+    pol = next((s for s in a.sets if s.name == "policy"), None)
     out = []
-    c = None if pol is None else pol.get("claimed")
-    if c:
+    c = None if pol is None else pol.claimed
+    if c is not None:
         def p(x: float | None) -> str:
             return "-" if x is None else f"{x:.3f}"
 
+        def e(x: float | None) -> str:
+            return "-" if x is None else f"{x:.1f}"
+
         out.append(f"**Claimed coverage** (close-to-close moves against the room each proposal leaves): "
-                   f"{c['exceptions']} exceptions in {c['n']} against {c['expected']:.1f} claimed, Kupiec p {p(c['kupiec_p'])}; "
-                   f"outside stressed regimes {c['steady_exceptions']} in {c['steady_n']} against "
-                   f"{c['steady_expected']:.1f}, p {p(c['steady_kupiec_p'])}.")
-    live = a.get("live_tier1") or {}
-    if pol is not None and live.get("avg_mmf") is not None:
+                   f"{c.exceptions} exceptions in {c.n} against {e(c.expected)} claimed, Kupiec p {p(c.kupiec_p)}; "
+                   f"outside stressed regimes {c.steady_exceptions} in {c.steady_n} against "
+                   f"{e(c.steady_expected)}, p {p(c.steady_kupiec_p)}.")
+    live = a.live_tier1
+    if pol is not None and live.get("avg_mmf") is not None and pol.avg_margin is not None:
         h = live.get("mpor_hours")
         hs = "-" if h is None else (f"{h * 60:.0f} min" if h < 1 else f"{h:.3g} h")
-        out.append(f"**Capital**: tier-1 MMF {pol['capital']['avg_margin']:.2%} on average as evaluated (every margin "
+        out.append(f"**Capital**: tier-1 MMF {pol.avg_margin:.2%} on average as evaluated (every margin "
                    f"period of risk at least one bar); the policy itself (tier-1 margin period of risk {hs} at the "
                    f"start) gives {live['avg_mmf']:.2%} on average, max leverage {live.get('avg_max_leverage') or 0:.1f}x "
                    "on average over the period.")

@@ -6,6 +6,7 @@ See ../shared/guides/architecture.md ("One door per heavy dependency").
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,55 @@ def test_pages_start_without_the_heavy_numerics() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _json_encoder_calls(path: Path) -> list[int]:
+    """Lines calling ``json.dumps`` / ``json.dump`` (or the names imported from json)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    imported = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "json"
+                for a in n.names if a.name in ("dump", "dumps", "JSONEncoder")}
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if (isinstance(f, ast.Attribute) and f.attr in ("dump", "dumps", "JSONEncoder") and isinstance(f.value, ast.Name)
+                and f.value.id == "json") or (isinstance(f, ast.Name) and f.id in imported):
+            out.append(node.lineno)
+    return out
+
+
+def test_one_json_encoder() -> None:
+    """Every JSON text riskparams writes (hashed, stored, exported or printed) comes from riskparams/jsonio.py,
+    so canonical form, NaN handling, float cleaning and times are the same everywhere."""
+    calls = {str(p.relative_to(PACKAGE)): _json_encoder_calls(p) for p in sorted(PACKAGE.rglob("*.py"))}
+    assert calls.pop("jsonio.py"), "the encoder module calls json.dumps"
+    assert {name: lines for name, lines in calls.items() if lines} == {}
+
+
+def test_one_float_cleaning_and_one_time_format() -> None:
+    """No module defines its own JSON float cleaning (``x if isfinite(x) else None``) or writes ISO times with a
+    hand-made ``strftime(...Z)`` for JSON: riskparams.jsonio.clean_float and iso_z (store/staging.py's date-only
+    display form is the one reviewed exception)."""
+    cleaning, times = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = str(path.relative_to(PACKAGE))
+        if rel == "jsonio.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"return \w+ if (math|np)\.isfinite\(\w+\) else None", text) or "float(x) if math.isfinite(x) else None" in text:
+            cleaning.append(rel)
+        if '"%Y-%m-%dT%H:%M:%SZ"' in text and rel != "store/staging.py":
+            times.append(rel)
+    assert cleaning == [] and times == []
+
+
+def test_one_half_life() -> None:
+    """One half-life of a volatility shock (riskparams.diagnostics.half_life); the Volatility page uses it."""
+    from riskparams import diagnostics, views
+
+    assert views.half_life is diagnostics.half_life
+    defs = [f"{p.relative_to(PACKAGE)}:{n.lineno}" for p in sorted(PACKAGE.rglob("*.py"))
+            for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+            if isinstance(n, ast.FunctionDef) and "half_life" in n.name]
+    assert [d.split(":")[0] for d in defs] == ["diagnostics.py"], defs

@@ -29,7 +29,7 @@ from riskparams.auth import LOCAL_BANNER
 pytestmark = pytest.mark.e2e
 __all__ = ["browser"]  # the shared module-scoped chromium fixture
 
-PAGES = [("", "riskparams: overview"), ("Data", "Data"), ("Volatility", "Volatility"), ("Proposal", "Proposal"),
+PAGES = [("", "Overview"), ("Data", "Data"), ("Volatility", "Volatility"), ("Proposal", "Proposal"),
          ("Backtest", "Backtest"), ("Governance", "Governance")]  # path, page title
 VIEWPORT = {"width": 1400, "height": 2000}  # tall: the screenshots show the whole Governance page
 
@@ -150,8 +150,6 @@ def test_oidc_login_acts_as_the_member_with_that_email(store: Path, governed: tu
         _click(page, "Submit for review")  # recorded under her handle
         _no_errors(page)
         assert _metric(page, "Status") == "in_review"
-        page.wait_for_timeout(1500)  # the rerun after the action draws the audit trail last
-        _idle(page)
         _shot(page, "auth-oidc")
         context.close()
 

@@ -488,9 +488,9 @@ def test_report_rows_have_the_export_shape_and_ids_are_deterministic() -> None:
     a = run_backtest(two_assets(), POLICY, spec, fixed=[fixed("f", "AAA")], backend="serial")
     b = run_backtest(two_assets(), POLICY, spec, fixed=[fixed("f", "AAA")], backend="threads",
                      progress=lambda d, t, m: calls.append((d, t, m)))
-    rows = a.results()
-    assert [tuple(r) for r in rows] == [BACKTEST_RESULT_KEYS] * 3
-    assert [(r["symbol"], r["parameter_set"]) for r in rows] == [("AAA", "policy"), ("AAA", "f"), ("BBB", "policy")]
+    rows = a.results()  # typed rows; to_dict() is the payload row
+    assert [tuple(r.to_dict()) for r in rows] == [BACKTEST_RESULT_KEYS] * 3
+    assert [(r.symbol, r.parameter_set) for r in rows] == [("AAA", "policy"), ("AAA", "f"), ("BBB", "policy")]
     content = a.content()
     assert validate_backtest({"id": a.id, **content}) is not None
     assert a.id == b.id and len(a.id) == 64
@@ -538,7 +538,8 @@ def test_reports_are_stored_once_and_verified(store: Store, small_report) -> Non
     assert first.is_new and not again.is_new and first.id == again.id == small_report.id
     assert again.created_at == first.created_at
     got = br.get_report(store, first.id[:8])
-    assert got.content == content and got.export_payload()["results"] == small_report.results()
+    assert got.content == content and got.export_payload()["results"] == [r.to_dict() for r in small_report.results()]
+    assert got.backtest.results == tuple(small_report.results())  # the typed reader gives the same rows
     assert validate_backtest(got.export_payload()) is not None
     listed = br.list_reports(store)
     assert [r["id"] for r in listed] == [first.id] and listed[0]["symbols"] == ["AAA"]
@@ -596,8 +597,10 @@ def test_backtest_figures(small_report) -> None:  # type: ignore[no-untyped-def]
     margins = figs["margins"]
     names = [t.name for t in margins.data]
     assert names[0].startswith("adverse move") and any(n.startswith("policy: tier-1 MMF") for n in names)
-    assert any(n.startswith("policy: exceptions (") for n in names)
-    assert margins.layout.yaxis.tickformat == ".0%" and "time (UTC)" in margins.layout.xaxis.title.text
+    n = next(r.exceptions for r in small_report.results() if r.symbol == "AAA" and r.parameter_set == "policy")
+    # the legend counts what the table counts
+    assert any(t.startswith(f"policy: {n} exception{'s' if n != 1 else ''}") for t in names)
+    assert margins.layout.yaxis.tickformat == ".1~%" and "time (UTC)" in margins.layout.xaxis.title.text
     assert [t.name for t in figs["fund"].data] == ["policy"]
     assert "insurance fund" in figs["fund"].layout.yaxis.title.text
     assert {t.name for t in figs["sets"].data} >= {"policy", "expected"}

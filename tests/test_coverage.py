@@ -52,6 +52,7 @@ from riskparams.coverage import (
     traffic_light_table,
     transition_counts,
 )
+from riskparams.jsonio import iso_z
 
 # ---------------------------------------------------------------------------------------------
 # Basel traffic light
@@ -479,6 +480,6 @@ def test_windows_accept_stress_windows_from_liquidation() -> None:
     e[[55, 60, 100]] = True
     rep = coverage_report(e, 0.99, horizon_bars=1, dates=idx, windows=wins)
     w = rep.by_window[0]
-    assert w.name == "drawdown 1" and w.start == wins[0].start.isoformat()
+    assert w.name == "drawdown 1" and w.start == iso_z(wins[0].start) and w.start.endswith("Z")  # stored times: Z
     inside = (idx >= wins[0].start) & (idx <= wins[0].end)
     assert (w.n, w.exceptions) == (int(inside.sum()), int(e[inside].sum())) == (w.n, 3)

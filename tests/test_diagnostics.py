@@ -66,6 +66,21 @@ def test_half_life() -> None:
     assert math.isnan(half_life(math.nan))
 
 
+def test_half_life_for_persistence_at_or_below_zero() -> None:
+    """Defined for every persistence: 0 has no memory (0 bars, the limit of ln 0.5 / ln p as p -> 0+); a negative
+    persistence (an EGARCH beta) alternates in sign while its size halves in ln 0.5 / ln |p| bars; at or below
+    -1 the size never shrinks (inf). Continuous at 0 from both sides."""
+    assert half_life(-0.5) == pytest.approx(1.0)
+    assert half_life(-0.9) == pytest.approx(half_life(0.9))
+    assert half_life(-1e-12) == pytest.approx(0.0, abs=0.05) and half_life(1e-12) == pytest.approx(0.0, abs=0.05)
+    assert half_life(-0.0) == 0.0
+    assert half_life(-1.0) == math.inf and half_life(-3.0) == math.inf
+    assert half_life(-math.inf) == math.inf and half_life(math.inf) == math.inf
+    # |p| ** half_life == 1/2 wherever it is finite and positive
+    for p in (-0.99, -0.3, 0.3, 0.99):
+        assert abs(p) ** half_life(p) == pytest.approx(0.5)
+
+
 def test_statistics_match_textbook_formulas() -> None:
     z = np.random.default_rng(3).standard_t(6, 1500)
     d = residual_diagnostics(z, lags=7, persistence=0.95, hours_per_bar=24)
@@ -125,3 +140,21 @@ def test_ljung_box_by_fft_equals_statsmodels() -> None:
         q, p = _ljung_box(x, 12)
         assert q == pytest.approx(float(ref["lb_stat"].iloc[0]), rel=1e-9)
         assert p == pytest.approx(float(ref["lb_pvalue"].iloc[0]), rel=1e-7, abs=1e-300)
+
+
+@pytest.mark.parametrize(("n", "lags", "seed"), [(60, 1, 1), (500, 10, 2), (20_000, 10, 3), (3_000, 25, 4)])
+def test_arch_lm_equals_statsmodels_het_arch(n: int, lags: int, seed: int) -> None:
+    """The ARCH-LM statistic by one least-squares solve equals statsmodels' ``het_arch`` (1e-9 relative, p-value
+    1e-9 absolute) on fat-tailed residuals with and without left-over clustering."""
+    from statsmodels.stats.diagnostic import het_arch
+
+    from riskparams.diagnostics import _arch_lm
+
+    rng = np.random.default_rng(seed)
+    z = rng.standard_t(4, n)
+    clustered = z * np.sqrt(1.0 + 0.5 * np.concatenate([[0.0], z[:-1] ** 2]))
+    for x in (z, clustered):
+        want = het_arch(x, nlags=lags, result_object=True)
+        lm, p = _arch_lm(x, lags)
+        assert lm == pytest.approx(float(want[0]), rel=1e-9)
+        assert p == pytest.approx(float(want[1]), abs=1e-9)

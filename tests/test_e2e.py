@@ -23,11 +23,14 @@ from pathlib import Path
 
 import pytest
 
+from riskparams.ui import READY_TESTID
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM = os.environ.get("RISKPARAMS_CHROMIUM", "/usr/bin/chromium")
+READY = f'[data-testid="{READY_TESTID}"]'  # the app's own "this page run has finished" marker
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -96,18 +99,23 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-def _idle(page: object, timeout: float = 180.0) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running...' status widget)."""
+def _run(page: object) -> int:
+    """The newest run number of the app's ready markers on the page (0 before the first finished run)."""
+    runs = page.locator(READY).evaluate_all(  # type: ignore[attr-defined]
+        "els => els.map(e => parseInt(e.dataset.run || '0', 10))")
+    return max(runs, default=0)
+
+
+def _idle(page: object, timeout: float = 180.0, *, after: int = 0) -> None:
+    """Wait until the app says a page run has finished: its own ready marker (``riskparams.ui.page_ready``, drawn
+    at the end of every page run, also when the page stopped at an ``st.error``) with a run number above
+    ``after`` (the number before an action; 0 after a page load, which starts a new session)."""
     deadline = time.monotonic() + timeout
-    time.sleep(0.4)
     while time.monotonic() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]')  # type: ignore[attr-defined]
-        if running.count() == 0 or not running.first.is_visible():
-            time.sleep(0.3)
-            if running.count() == 0 or not running.first.is_visible():
-                return
-        time.sleep(0.3)
-    raise AssertionError("the page kept running")
+        if _run(page) > after:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the page did not finish a run within {timeout:.0f} s (ready marker run > {after})")
 
 
 def _no_errors(page: object) -> None:
@@ -123,14 +131,16 @@ def _shot(page: object, name: str) -> None:
 
 
 def _select(page: object, label: str, option: str) -> None:
+    before = _run(page)
     page.get_by_role("combobox", name=label, exact=True).click()  # type: ignore[attr-defined]
     page.get_by_role("option", name=option, exact=True).click()  # type: ignore[attr-defined]
-    _idle(page)
+    _idle(page, after=before)
 
 
 def _click(page: object, label: str) -> None:
+    before = _run(page)
     page.get_by_role("button", name=label, exact=True).click()  # type: ignore[attr-defined]
-    _idle(page)
+    _idle(page, after=before)
 
 
 def _local_banner(page: object) -> None:

@@ -137,7 +137,7 @@ def test_overview_flags_and_regimes(db: Path) -> None:
     assert {"regime", "ewma_vol", "long_run_vol"} <= set(overview.columns)
     assert set(overview["regime"]) <= {"calm", "normal", "elevated", "stressed", "too little data"}
     labels = {m.label: m.value for m in at.metric}
-    assert labels["Current parameters below target coverage"] == "0"  # no proposal has assessed any yet
+    assert labels["Below target coverage"] == "0"  # no proposal has assessed any yet
 
     # a proposal against loose current parameters (20x on ETH-SYN) is flagged on the overview
     from riskparams.config import policy_from_dict
@@ -154,7 +154,7 @@ def test_overview_flags_and_regimes(db: Path) -> None:
     ui._open_store.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception and not at.error
-    assert {m.label: m.value for m in at.metric}["Current parameters below target coverage"] == "1"
+    assert {m.label: m.value for m in at.metric}["Below target coverage"] == "1"
     flags = at.dataframe[0].value
     assert list(flags["symbol"]) == ["ETH-SYN"] and (flags["current_coverage"] < flags["confidence"]).all()
 
@@ -172,7 +172,8 @@ def test_proposal_page_generates_and_shows_changes(db: Path) -> None:
     labels = {w.label for w in (*at.number_input, *at.selectbox, *at.multiselect, *at.checkbox, *at.text_input)}
     assert {"Oracle latency (minutes)", "Liquidation delay (minutes)", "Participation rate (share of volume)",
             "Model risk: combine fitted / FHS / historical", "Frequency", "Kind", "Options side by side",
-            "Compare with the shipped Binance / Hyperliquid / dYdX tables"} <= labels
+            "Compare with the shipped Binance / Hyperliquid / dYdX tables", "Include synthetic demo assets"} <= labels
+    assert next(c for c in at.checkbox if c.label == "Include synthetic demo assets").value is False
     assert next(m for m in at.multiselect if m.label == "Options side by side").value == \
         ["conservative", "moderate", "aggressive"]
     assert next(c for c in at.checkbox if c.label.startswith("Compare with the shipped")).value is True
@@ -245,6 +246,13 @@ def test_backtest_page_runs_and_shows_statistics(db: Path) -> None:
     assert {"symbol", "parameter_set", "n", "exceptions", "expected", "traffic_light", "kupiec_p"} <= set(stats.columns)
     assert set(stats["symbol"]) == {"BTC-SYN"} and (stats["n"] > 100).all()
     assert len(at.get("plotly_chart")) == 3
+    # the chart legend counts the exceptions the table counts (headline side, non-overlapping sample), and says so
+    legend = {t["name"] for t in plotly_specs(at)[0]["data"] if t.get("mode") == "markers"}
+    for row in stats.itertuples():
+        n = row.exceptions
+        assert any(name.startswith(f"{row.parameter_set}: {n} exception{'s' if n != 1 else ''}") for name in legend), \
+            (legend, n)
+    assert any(c.value.startswith("Exceptions in the legend, the badges and the table: ") for c in at.caption)
     # how the forecasts were made: the policy's model 'auto', and which candidate each proposal used
     model_line = next(c.value for c in at.caption if c.value.startswith("BTC-SYN: model "))
     assert model_line.startswith("BTC-SYN: model auto-t (lowest BIC of ")
@@ -272,3 +280,48 @@ def test_backtest_page_runs_and_shows_statistics(db: Path) -> None:
         assert len(reports) == 2
         daily = [br.get_report(s, r["id"]).content["assets"][0]["freq"] for r in reports]
     assert sorted(daily) == ["1d", "1h"]
+
+
+def test_data_page_shows_an_upload_at_once(db: Path) -> None:
+    """After a successful upload the page runs again: the series table (drawn above the upload form) already lists
+    the new series, and the result is said at the top."""
+    at = page("1_Data.py").run()
+    assert "UP" not in set(at.dataframe[0].value["symbol"])
+    at.file_uploader[0].set_value(("bars.csv", CSV.encode(), "text/csv"))
+    next(t for t in at.text_input if t.label == "Symbol").set_value("UP")
+    next(s for s in at.selectbox if s.label == "Frequency").set_value("1d")
+    next(b for b in at.button if b.label == "Validate and store").click().run()
+    assert not at.exception and not at.error
+    assert "UP" in set(at.dataframe[0].value["symbol"])
+    assert len(at.success) == 1 and "UP" in at.success[0].value
+
+
+def test_data_page_removes_the_demo_data_after_confirmation(db: Path) -> None:
+    with Store(db) as s:
+        ui.ingest_upload(s, "real.csv", CSV.encode(), symbol="REAL", source="upload", kind=None, freq="1d",
+                         replace=False)
+    at = page("1_Data.py").run()
+    remove = next(b for b in at.button if b.label == "Remove demo data")
+    assert remove.disabled  # not before the confirmation
+    next(c for c in at.checkbox if c.label.startswith("Yes, delete the")).check().run()
+    next(b for b in at.button if b.label == "Remove demo data").click().run()
+    assert not at.exception and not at.error
+    assert list(at.dataframe[0].value["symbol"]) == ["REAL"]
+    assert at.success and at.success[0].value.startswith("Removed ") and "synthetic series" in at.success[0].value
+    assert not [b for b in at.button if b.label == "Remove demo data"]  # nothing synthetic left
+
+
+def test_data_page_refuses_to_remove_demo_data_a_proposal_used(db: Path) -> None:
+    from riskparams.config import policy_from_dict
+    from riskparams.service import propose
+
+    with Store(db) as s:
+        propose(s, profile="perp", symbols=["BTC-SYN"], policy=policy_from_dict({"model": {"model": "ewma"}}))
+        n = len(s.list_series())
+    at = page("1_Data.py").run()
+    next(c for c in at.checkbox if c.label.startswith("Yes, delete the")).check().run()
+    next(b for b in at.button if b.label == "Remove demo data").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and at.error[0].value.startswith("the demo data cannot be removed: 1 stored proposal")
+    with Store(db) as s:
+        assert len(s.list_series()) == n

@@ -268,3 +268,106 @@ def test_sensitivity_grid_is_monotone_and_validated(market: Store) -> None:
                      ({"horizons": []}, "at least one horizon")):
         with pytest.raises(PolicyError, match=msg):
             sensitivity(market, "AAA", **bad)  # type: ignore[arg-type]
+
+
+# -- demo data: excluded from real proposals unless asked, and removable ------------------------------------------
+def mixed_store() -> Store:
+    """Market data (REAL, daily spot) beside synthetic demo series (DEMO-SYN daily spot, flagged synthetic)."""
+    s = Store.memory()
+    ingest_frame(s, bars(700, seed=3), symbol="REAL", source="unit", origin="test")
+    ingest_frame(s, bars(700, seed=4), symbol="DEMO-SYN", source="synthetic", origin="demo", synthetic=True)
+    return s
+
+
+QUICK = policy_from_dict({"model": {"model": "ewma"}})
+
+
+def test_proposals_over_all_assets_leave_synthetic_ones_out_unless_asked() -> None:
+    from riskparams.service import propose
+
+    s = mixed_store()
+    run = propose(s, profile="perp", policy=QUICK, save=False)
+    assert [a.symbol for a in run.proposal.assets] == ["REAL"] and run.proposal.skipped == ()
+    asked = propose(s, profile="perp", policy=QUICK, save=False, include_synthetic=True)
+    assert [a.symbol for a in asked.proposal.assets] == ["DEMO-SYN", "REAL"]
+    named = propose(s, profile="perp", policy=QUICK, save=False, symbols=["demo-syn"])  # named: always used
+    assert [a.symbol for a in named.proposal.assets] == ["DEMO-SYN"]
+    assert named.proposal.assets[0].context.synthetic
+
+
+def test_a_store_of_demo_data_only_proposes_for_it() -> None:
+    from riskparams.service import propose
+
+    s = Store.memory()
+    ingest_frame(s, bars(700, seed=4), symbol="DEMO-SYN", source="synthetic", origin="demo", synthetic=True)
+    assert [a.symbol for a in propose(s, profile="perp", policy=QUICK, save=False).proposal.assets] == ["DEMO-SYN"]
+
+
+def test_remove_demo_deletes_only_synthetic_series_with_their_rows() -> None:
+    from riskparams.service import remove_demo
+
+    s = mixed_store()
+    fit_series(s, "DEMO-SYN", spec=SPEC)
+    fit_series(s, "REAL", spec=SPEC)
+    real = s.find_series("REAL")[0]
+    before = {t: s.fetchone(f"SELECT count(*) FROM {t} WHERE series_id = ?", [real.series_id])[0]  # noqa: S608
+              for t in ("prices", "fit_cache", "ingest_log")}
+    removed = remove_demo(s)
+    assert [r.symbol for r in removed] == ["DEMO-SYN"] and removed[0].synthetic
+    assert [x.symbol for x in s.list_series()] == ["REAL"]
+    for table, n in before.items():  # nothing of the series is left, and the market data is untouched
+        assert s.fetchone(f"SELECT count(*) FROM {table}")[0] == n > 0  # noqa: S608
+    assert remove_demo(s) == []  # nothing left to remove
+
+
+def test_remove_demo_is_refused_when_a_stored_proposal_used_it(snapshot: Any) -> None:
+    from riskparams.exceptions import StoreError
+    from riskparams.service import propose, remove_demo
+
+    s = mixed_store()
+    run = propose(s, profile="perp", policy=QUICK, symbols=["DEMO-SYN"])
+    before = snapshot(s)
+    with pytest.raises(StoreError) as err:
+        remove_demo(s)
+    msg = str(err.value)
+    assert msg == (f"the demo data cannot be removed: 1 stored proposal (e.g. {run.id[:12]}) used it, and stored "
+                   "records are immutable; proposals over all assets leave it out unless asked.")
+    assert snapshot(s) == before
+
+
+def test_cli_demo_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "demo.duckdb"
+    with Store(db) as s:
+        ingest_frame(s, bars(50, seed=5), symbol="X-SYN", source="synthetic", origin="demo", synthetic=True)
+        ingest_frame(s, bars(50, seed=6), symbol="REAL", source="unit", origin="test")
+    assert cli.main(["--db", str(db), "demo", "--remove"]) == 0
+    assert "removed 1 synthetic series (X-SYN 1d spot (synthetic))" in capsys.readouterr().out
+    with Store(db) as s:
+        assert [x.symbol for x in s.list_series()] == ["REAL"]
+
+
+def test_backtest_chart_marks_the_exceptions_the_table_counts() -> None:
+    """Daily bars: the chart's crosses are exactly the table's exceptions (each set's headline side, the
+    non-overlapping sample), not every either-side excursion."""
+    import riskparams
+    from riskparams.ingest.demo import example_store
+    from riskparams.service import backtest, backtest_exception_marks, backtest_figures
+
+    s = example_store()
+    spec = riskparams.BacktestSpec(start="2020-06-01", cadence_days=30, window=250, es_sims=0)
+    loose = policy_from_dict({"confidence": 0.9, "mpor": {"fixed_hours": 24}})
+    run = backtest(s, profile="perp", symbols=["ABC"], spec=spec, policy=loose)
+    content = run.stored.content
+    marks, note = backtest_exception_marks(content, "ABC")
+    asset = content["assets"][0]
+    assert asset["freq"] == "1d" and len(asset["paths"]["ts"]) == asset["bars"]
+    either = 0
+    for st in asset["sets"]:
+        row = next(r for r in content["results"] if r["parameter_set"] == st["name"])
+        count, positions = marks[st["name"]]
+        assert count == len(positions) == row["exceptions"] == st["sides"][st["side"]]["exceptions"] > 0
+        either += len(st["exception_dates"])
+    assert either > sum(m[0] for m in marks.values())  # the other side's excursions are not counted
+    assert note.startswith("Exceptions in the legend, the badges and the table: the ") and "every observation" in note
+    legend = [t.name for t in backtest_figures(content, "ABC")["margins"].data if getattr(t, "mode", None) == "markers"]
+    assert legend == [f"{name}: {count} exception{'s' if count != 1 else ''}" for name, (count, _p) in marks.items()]

@@ -176,6 +176,7 @@ from riskparams.backtest.results import (
 )
 from riskparams.backtest.run import ProgressFn, backtest_asset, run_backtest
 from riskparams.backtest.spec import DEFAULT_WINDOW, BacktestSpec, Engine, Side, default_population
+from riskparams.backtest_content import BacktestResultRow, StoredBacktest
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -183,6 +184,7 @@ __all__ = [
     "AssetBacktest",
     "AssetData",
     "BacktestReport",
+    "BacktestResultRow",
     "BacktestSpec",
     "CapitalStats",
     "CadenceRecord",
@@ -192,6 +194,7 @@ __all__ = [
     "ProgressFn",
     "SetBacktest",
     "Side",
+    "StoredBacktest",
     "TierCoverage",
     "WindowOutcome",
     "backtest_asset",

@@ -11,9 +11,17 @@ from typing import Any
 import numpy as np
 
 from riskparams.backtest.spec import CURRENT_SET
-from riskparams.domain import CurrentLending, CurrentParams, CurrentPerp, CurrentPerpTier, PerpAssetProposal
+from riskparams.domain import (
+    CurrentLending,
+    CurrentParams,
+    CurrentPerp,
+    CurrentPerpTier,
+    PerpAssetProposal,
+    Profile,
+)
+from riskparams.exceptions import PolicyError
 from riskparams.liquidation import Tier
-from riskparams.proposals import maintenance_deductions
+from riskparams.tiers import TierTable
 
 _FROZEN_MARGIN = 1.0
 _MAX_MMF = 0.999  # lending LT = 0 maps to a maintenance fraction below 1 (Tier needs mmf < 1)
@@ -36,13 +44,17 @@ class FixedParameters:
 
     name: str
     source: str
-    profile: str
+    profile: Profile
     assets: Mapping[str, CurrentPerp | CurrentLending]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "profile", Profile.parse(self.profile, error=PolicyError))
 
 
 def fixed_from_current(current: CurrentParams, name: str = CURRENT_SET) -> FixedParameters:
     """A fixed set from parameters read by :func:`riskparams.params_io.load_current`."""
-    return FixedParameters(name=name, source=current.source, profile=current.profile, assets=dict(current.assets))
+    return FixedParameters(name=name, source=current.source, profile=Profile.parse(current.profile),
+                           assets=dict(current.assets))
 
 
 def fixed_from_proposal(content: Mapping[str, Any], name: str, source: str) -> FixedParameters:
@@ -50,7 +62,7 @@ def fixed_from_proposal(content: Mapping[str, Any], name: str, source: str) -> F
 
     Unmarginable assets (no tiers) are left out.
     """
-    profile = str(content["profile"])
+    profile = Profile.parse(content.get("profile"), error=PolicyError)
     assets: dict[str, CurrentPerp | CurrentLending] = {}
     for a in content.get("assets", []):
         sym = str(a["symbol"]).upper()
@@ -73,32 +85,45 @@ def fixed_from_proposal(content: Mapping[str, Any], name: str, source: str) -> F
 
 @dataclass(frozen=True, slots=True)
 class _PerpSet:
-    """One perpetual tier table in force (fractions; notionals in quote currency)."""
+    """One perpetual tier table in force (a validated :class:`~riskparams.tiers.TierTable`; fractions, notionals
+    in quote currency); ``frozen``: no schedule could be proposed, positions are margined at 100 %."""
 
-    floors: tuple[float, ...]
-    caps: tuple[float | None, ...]
-    mmf: tuple[float, ...]
-    max_leverage: tuple[float, ...]
-    penalty: tuple[float, ...]
+    table: TierTable[Any]
     frozen: bool = False
 
     @classmethod
     def from_current(cls, cur: CurrentPerp) -> _PerpSet:
-        return cls(
-            floors=tuple(float(t.notional_floor) for t in cur.tiers),
-            caps=tuple(None if t.notional_cap is None else float(t.notional_cap) for t in cur.tiers),
-            mmf=tuple(float(t.maintenance_rate) for t in cur.tiers),
-            max_leverage=tuple(float(t.max_leverage) for t in cur.tiers),
-            penalty=tuple(float(t.liquidation_penalty or 0.0) for t in cur.tiers),
-        )
+        return cls(TierTable(cur.tiers, symbol=cur.symbol))
 
     @classmethod
     def from_proposal(cls, p: PerpAssetProposal) -> _PerpSet:
-        return cls(
-            floors=tuple(t.notional_floor for t in p.tiers), caps=tuple(t.notional_cap for t in p.tiers),
-            mmf=tuple(t.mmf for t in p.tiers), max_leverage=tuple(t.max_leverage for t in p.tiers),
-            penalty=tuple(t.liquidation_penalty for t in p.tiers),
-        )
+        return cls(TierTable(p.tiers, symbol=p.symbol))
+
+    @classmethod
+    def placeholder(cls) -> _PerpSet:
+        """A one-tier table (MMF 50 %, 1x) standing in, frozen, before any proposal could be made."""
+        return cls(TierTable([CurrentPerpTier(notional_floor=0.0, notional_cap=None, max_leverage=1.0,
+                                              maintenance_rate=0.5, liquidation_penalty=0.0)]), frozen=True)
+
+    @property
+    def floors(self) -> tuple[float, ...]:
+        return self.table.floors
+
+    @property
+    def caps(self) -> tuple[float | None, ...]:
+        return self.table.caps
+
+    @property
+    def mmf(self) -> tuple[float, ...]:
+        return self.table.mmfs
+
+    @property
+    def max_leverage(self) -> tuple[float, ...]:
+        return self.table.max_leverages
+
+    @property
+    def penalty(self) -> tuple[float, ...]:
+        return self.table.penalties
 
     def frozen_copy(self) -> _PerpSet:
         return replace(self, frozen=True)
@@ -123,7 +148,7 @@ class _PerpSet:
             for f, c, m, lv, p in zip(self.floors, self.caps, self.mmf, self.max_leverage, self.penalty, strict=True)))
 
     def tiers(self) -> tuple[Tier, ...]:
-        ded = maintenance_deductions(self.floors, self.mmf)
+        ded = self.table.deductions()
         return tuple(
             Tier(notional_floor=f, notional_cap=c, mmf=m, penalty=min(p, m * 0.999), imf=1.0 / lv,
                  maintenance_deduction=d)

@@ -97,9 +97,7 @@ def _replay_policy(
                 last_ok_perp = new
                 in_force = new.to_current(sym)
             else:
-                base = last_ok_perp if last_ok_perp is not None else _PerpSet(
-                    floors=(0.0,), caps=(None,), mmf=(0.5,), max_leverage=(1.0,), penalty=(0.0,))
-                new = base.frozen_copy()
+                new = last_ok_perp.frozen_copy() if last_ok_perp is not None else _PerpSet.placeholder()
         else:
             cur_l = in_force if isinstance(in_force, CurrentLending) else None
             prop = propose_lending(est, policy, adv=adv, current=cur_l, symbol=sym, lookback_vol=lookback)

@@ -14,18 +14,16 @@ import pandas as pd
 
 from riskparams.backtest.params import _Params
 from riskparams.backtest.spec import BacktestSpec
+from riskparams.backtest_content import REPORT_FORMAT, BacktestResultRow
 from riskparams.config import RiskPolicy
 from riskparams.coverage import CoverageReport, ESBacktestResult
-from riskparams.domain import LendingAssetProposal, PerpAssetProposal, content_id
+from riskparams.domain import LendingAssetProposal, PerpAssetProposal
+from riskparams.jsonio import clean_float, clean_floats, content_id
 from riskparams.liquidation import LiquidationResult, PopulationSpec, StressWindow
 from riskparams.returns import hours_per_bar, iso_utc
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-REPORT_FORMAT = "riskparams-backtest-v1"
-"""Format tag inside every backtest report's content."""
-
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class AssetData:
@@ -55,11 +53,7 @@ class AssetData:
     fingerprint: str = ""
 
 
-def _jf(x: Any) -> float | None:
-    if x is None:
-        return None
-    v = float(x)
-    return v if math.isfinite(v) else None
+_jf = clean_float  # the one float cleaning (riskparams.jsonio)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -378,7 +372,7 @@ def _daily_positions(dates: pd.DatetimeIndex, freq: str) -> npt.NDArray[np.intp]
 
 
 def _floats(a: npt.ArrayLike) -> list[float | None]:
-    return [_jf(x) for x in np.asarray(a, dtype=float)]
+    return clean_floats(np.asarray(a, dtype=float))
 
 
 def _set_dict(s: SetBacktest, a: AssetBacktest, *, paths: bool) -> dict[str, Any]:
@@ -464,29 +458,29 @@ class BacktestReport:
         """Last bar of any asset's period."""
         return max((iso_utc(a.end) for a in self.assets), default=None)
 
-    def results(self) -> list[dict[str, Any]]:
-        """One row per (asset, parameter set) in the shape of
-        :data:`riskparams.export.BACKTEST_RESULT_KEYS` (headline: the non-overlapping offset-0 sample)."""
+    def results(self) -> list[BacktestResultRow]:
+        """One row per (asset, parameter set) (headline: the non-overlapping offset-0 sample); a row's
+        ``to_dict()`` has the keys :data:`riskparams.export.BACKTEST_RESULT_KEYS`."""
         q = self.policy.confidence
         rows = []
         for a in self.assets:
             for s in a.sets:
                 st = s.coverage.non_overlapping
                 ch = st.christoffersen
-                rows.append({
-                    "symbol": a.symbol, "parameter_set": s.name, "n": st.n, "exceptions": st.exceptions,
-                    "expected": _jf(st.expected), "confidence": q,
-                    "kupiec_lr": None if st.kupiec is None else _jf(st.kupiec.lr),
-                    "kupiec_p": None if st.kupiec is None else _jf(st.kupiec.p_value),
-                    "christoffersen_lr": None if ch is None else _jf(ch.independence.lr),
-                    "christoffersen_p": None if ch is None else _jf(ch.independence.p_value),
-                    "cc_lr": None if ch is None else _jf(ch.conditional.lr),
-                    "cc_p": None if ch is None else _jf(ch.conditional.p_value),
-                    "traffic_light": None if st.zone is None else st.zone.value,
-                    "avg_margin": _jf(s.capital.avg_margin), "peak_to_trough": _jf(s.capital.peak_to_trough),
-                    "max_5d_increase": _jf(s.capital.max_increase["5d"]),
-                    "bad_debt": _jf(s.liquidation.bad_debt), "liquidations": int(s.liquidation.liquidations),
-                })
+                rows.append(BacktestResultRow(
+                    symbol=a.symbol, parameter_set=s.name, n=st.n, exceptions=st.exceptions,
+                    expected=_jf(st.expected), confidence=q,
+                    kupiec_lr=None if st.kupiec is None else _jf(st.kupiec.lr),
+                    kupiec_p=None if st.kupiec is None else _jf(st.kupiec.p_value),
+                    christoffersen_lr=None if ch is None else _jf(ch.independence.lr),
+                    christoffersen_p=None if ch is None else _jf(ch.independence.p_value),
+                    cc_lr=None if ch is None else _jf(ch.conditional.lr),
+                    cc_p=None if ch is None else _jf(ch.conditional.p_value),
+                    traffic_light=None if st.zone is None else st.zone.value,
+                    avg_margin=_jf(s.capital.avg_margin), peak_to_trough=_jf(s.capital.peak_to_trough),
+                    max_5d_increase=_jf(s.capital.max_increase["5d"]),
+                    bad_debt=_jf(s.liquidation.bad_debt), liquidations=int(s.liquidation.liquidations),
+                ))
         return rows
 
     def content(self, *, paths: bool = True) -> dict[str, Any]:
@@ -515,7 +509,7 @@ class BacktestReport:
         pol = {**self.policy.to_dict(), "policy_key": self.policy.key()}
         return {
             "format": REPORT_FORMAT, "profile": self.profile, "start": self.start, "end": self.end,
-            "spec": self.spec.to_dict(), "policy": pol, "results": self.results(), "assets": assets,
+            "spec": self.spec.to_dict(), "policy": pol, "results": [r.to_dict() for r in self.results()], "assets": assets,
             "skipped": [{"symbol": s, "reason": r} for s, r in self.skipped],
             "provenance": dict(self.provenance),
         }

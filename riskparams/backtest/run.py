@@ -25,7 +25,7 @@ from riskparams.backtest.results import AssetBacktest, AssetData, BacktestReport
 from riskparams.backtest.spec import POLICY_SET, BacktestSpec, Engine, default_population
 from riskparams.config import RiskPolicy
 from riskparams.coverage import adverse_moves
-from riskparams.domain import CurrentLending, CurrentPerp
+from riskparams.domain import CurrentLending, CurrentPerp, Profile
 from riskparams.exceptions import PolicyError, RiskParamsError
 from riskparams.liquidation import drawdown_episodes, generate_population
 from riskparams.volatility import ModelName, sample_vol
@@ -65,7 +65,7 @@ def _evaluate_asset(
     fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None,
     tick: Callable[[str], None],
 ) -> AssetBacktest:
-    lending = spec.profile == "lending"
+    lending = spec.profile is Profile.LENDING
     sym = p.data.symbol.upper()
     t0, t1, h = p.t0, p.t1, p.h
     policy = p.policy  # as evaluated: perps with every margin period of risk at least one bar
@@ -209,8 +209,6 @@ def run_backtest(
     -------
     BacktestReport
     """
-    if spec.profile not in ("perp", "lending"):
-        raise PolicyError(f"profile must be 'perp' or 'lending', got {spec.profile!r}")
     if backend not in ("threads", "processes", "serial"):
         raise PolicyError(f"backend must be 'threads', 'processes' or 'serial', got {backend!r}")
     names = [f.name for f in fixed]
@@ -225,7 +223,7 @@ def run_backtest(
         raise PolicyError(f"each asset may appear once, got {syms}")
     cur_map = {k.upper(): v for k, v in (current or {}).items()}
     for sym, c in cur_map.items():
-        want = CurrentPerp if spec.profile == "perp" else CurrentLending
+        want = CurrentPerp if spec.profile is Profile.PERP else CurrentLending
         if not isinstance(c, want):
             raise PolicyError(f"current parameters of {sym} are not {spec.profile} parameters")
     skipped: list[tuple[str, str]] = []

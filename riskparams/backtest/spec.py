@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from riskparams.exceptions import PolicyError
+from riskparams.domain import Profile, parse_choice
+from riskparams.exceptions import DataError, PolicyError
 from riskparams.liquidation import DiscreteLeverage, LognormalNotional, PopulationSpec
 from riskparams.returns import hours_per_bar, iso_utc, to_utc
+from riskparams.volatility import FitEngine
 
 DEFAULT_WINDOW = 1000
 """Default rolling estimation window, bars."""
@@ -26,11 +28,9 @@ CURRENT_SET = "current"
 """Name of the current parameters."""
 
 
-class Engine(StrEnum):
-    """Forecast engine: the compiled daily walk-forward, or arch fits on cadence bars."""
-
-    FAST = "fast"
-    ARCH = "arch"
+Engine = FitEngine
+"""Forecast engine of a backtest: ``fast``, the compiled daily walk-forward, or ``arch``, arch fits on cadence
+bars; the one engine choice of the volatility layer (:class:`riskparams.volatility.FitEngine`)."""
 
 
 class Side(StrEnum):
@@ -42,20 +42,20 @@ class Side(StrEnum):
     SHORT = "short"
 
 
-def _enum(enum: type[StrEnum], name: str, value: object) -> Any:
-    try:
-        return enum(str(value))
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in enum)  # type: ignore[attr-defined]
-        raise PolicyError(f"{name} must be one of {allowed}, got {value!r}") from None
-
-
 def _int_ge(name: str, value: object, lo: int, hi: int | None = None) -> int:
     if (isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < lo
             or (hi is not None and int(value) > hi)):
         top = "" if hi is None else f" and <= {hi:,}"
         raise PolicyError(f"{name} must be an integer >= {lo}{top}, got {value!r}")
     return int(value)
+
+
+def _when(name: str, value: object) -> Any:
+    """``value`` as a UTC timestamp, else PolicyError naming the field."""
+    try:
+        return to_utc(value, name)
+    except DataError as exc:
+        raise PolicyError(str(exc), field=name, value=value) from None
 
 
 MAX_BARS = 1_000_000
@@ -108,7 +108,7 @@ class BacktestSpec:
 
     >>> import riskparams
     >>> spec = riskparams.BacktestSpec(start="2020-06-01", cadence_days=30, window=250, es_sims=0)
-    >>> spec.start, spec.profile, str(spec.engine)
+    >>> spec.start, str(spec.profile), str(spec.engine)
     ('2020-06-01T00:00:00Z', 'perp', 'fast')
     >>> riskparams.BacktestSpec(cadence_days=0)
     Traceback (most recent call last):
@@ -116,7 +116,7 @@ class BacktestSpec:
     riskparams.exceptions.PolicyError: cadence_days must be a number > 0 and <= 3650 (ten years), got 0
     """
 
-    profile: str = "perp"
+    profile: Profile = Profile.PERP
     start: str | None = None
     end: str | None = None
     cadence_days: float = 7.0
@@ -132,12 +132,11 @@ class BacktestSpec:
     es_sims: int = 2000
 
     def __post_init__(self) -> None:
-        if self.profile not in ("perp", "lending"):
-            raise PolicyError(f"profile must be 'perp' or 'lending', got {self.profile!r}")
+        object.__setattr__(self, "profile", Profile.parse(self.profile, error=PolicyError))
         for name in ("start", "end"):
             v = getattr(self, name)
             if v is not None:
-                object.__setattr__(self, name, iso_utc(to_utc(v, name)))
+                object.__setattr__(self, name, iso_utc(_when(name, v)))
         if self.start is not None and self.end is not None and self.end < self.start:
             raise PolicyError(f"end ({self.end}) is before start ({self.start})")
         cd = self.cadence_days
@@ -145,8 +144,8 @@ class BacktestSpec:
                 or not 0 < cd <= MAX_CADENCE_DAYS):
             raise PolicyError(f"cadence_days must be a number > 0 and <= {MAX_CADENCE_DAYS:g} (ten years), got {cd!r}")
         object.__setattr__(self, "cadence_days", float(cd))
-        object.__setattr__(self, "engine", _enum(Engine, "engine", self.engine))
-        object.__setattr__(self, "side", _enum(Side, "side", self.side))
+        object.__setattr__(self, "engine", parse_choice(Engine, "engine", self.engine, error=PolicyError))
+        object.__setattr__(self, "side", parse_choice(Side, "side", self.side, error=PolicyError))
         if self.window is not None:
             object.__setattr__(self, "window", _int_ge("window", self.window, 50, MAX_BARS))
         object.__setattr__(self, "refit_every", _int_ge("refit_every", self.refit_every, 1, MAX_BARS))
@@ -160,7 +159,7 @@ class BacktestSpec:
             if not isinstance(name, str) or not WINDOW_NAME_PATTERN.match(name):  # it is shown in every export
                 raise PolicyError(f"stress window name {name!r} is not valid: use 1-40 letters, digits, spaces and "
                                   ". _ : - starting with a letter or digit")
-            s_, e_ = to_utc(s, "window start"), to_utc(e, "window end")
+            s_, e_ = _when("window start", s), _when("window end", e)
             if e_ < s_:
                 raise PolicyError(f"stress window {name!r} ends before it starts")
             wins.append((str(name), iso_utc(s_), iso_utc(e_)))
@@ -182,12 +181,12 @@ class BacktestSpec:
         """The shocks used (the profile's default when not given)."""
         if self.shocks is not None:
             return self.shocks
-        return (-0.3, -0.5, 0.3, 0.5) if self.profile == "perp" else (-0.3, -0.5)
+        return (-0.3, -0.5, 0.3, 0.5) if self.profile is Profile.PERP else (-0.3, -0.5)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (``population`` as :meth:`PopulationSpec.to_dict`, None for the default)."""
         return {
-            "profile": self.profile, "start": self.start, "end": self.end, "cadence_days": self.cadence_days,
+            "profile": self.profile.value, "start": self.start, "end": self.end, "cadence_days": self.cadence_days,
             "engine": self.engine.value, "window": self.window, "refit_every": self.refit_every,
             "side": self.side.value, "windows": [list(w) for w in self.windows], "n_episodes": self.n_episodes,
             "shocks": list(self.shock_list), "population": None if self.population is None else self.population.to_dict(),
@@ -195,7 +194,7 @@ class BacktestSpec:
         }
 
 
-def default_population(profile: str, freq: str, *, seed: int = 0) -> PopulationSpec:
+def default_population(profile: Profile | str, freq: str, *, seed: int = 0) -> PopulationSpec:
     """The default synthetic population of a profile at a bar frequency.
 
     Perpetuals: 5,000 positions, half long, desired leverage 2, 3, 5, 10, 20 or 50x (capped by each
@@ -205,7 +204,7 @@ def default_population(profile: str, freq: str, *, seed: int = 0) -> PopulationS
     60 days. Entry bars uniform over the period.
     """
     bpd = max(1, 24 // hours_per_bar(freq))
-    if profile == "perp":
+    if Profile.parse(profile) is Profile.PERP:
         return PopulationSpec(
             count=5000, leverage=DiscreteLeverage(values=(2.0, 3.0, 5.0, 10.0, 20.0, 50.0)), long_fraction=0.5,
             notional=LognormalNotional(median=50_000.0, sigma=2.0, minimum=100.0), holding_bars=(bpd, 30 * bpd),

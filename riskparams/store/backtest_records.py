@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from riskparams.domain import canonical_json, content_id
-from riskparams.exceptions import RiskParamsError
+from riskparams.backtest_content import StoredBacktest
+from riskparams.exceptions import ReportNotFoundError, RiskParamsError
+from riskparams.jsonio import canonical_json, content_id
 from riskparams.store import governance_records as gr
 from riskparams.store.core import Store, iso_z, naive_utc, now_utc
 from riskparams.store.records import existing_matches, get_proposal, load_verified, resolve_prefix
@@ -68,10 +69,6 @@ STATEMENTS: tuple[str, ...] = (INSERT_REPORT, SELECT_PAYLOAD, SELECT_REPORT, SEL
 """Every SQL statement of this module (checked by the tests: SELECT and INSERT only)."""
 
 
-class ReportNotFoundError(RiskParamsError, LookupError):
-    """No stored backtest report matches the id (or id prefix)."""
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredReport:
     """A backtest report as stored.
@@ -84,7 +81,8 @@ class StoredReport:
     created_at : datetime
         When it was first stored (naive UTC); not part of the id.
     content : dict
-        The content (:meth:`riskparams.backtest.BacktestReport.content`).
+        The content (:meth:`riskparams.backtest.BacktestReport.content`) as JSON-safe dicts; :attr:`backtest`
+        reads it typed.
     is_new : bool
         True when this call stored it.
     """
@@ -98,14 +96,26 @@ class StoredReport:
     @property
     def created_at_iso(self) -> str:
         """``created_at`` as ISO-8601 with ``Z``."""
-        return self.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return str(iso_z(self.created_at))
+
+    @property
+    def backtest(self) -> StoredBacktest:
+        """The content, typed and read-only (:meth:`StoredBacktest.from_content`; the hash was checked when the
+        record was read).
+
+        Raises
+        ------
+        ValueError
+            The content is of another format version (e.g. written by a newer riskparams; the message names it).
+        """
+        return StoredBacktest.from_content(self.content, check_hash=False)
 
     def export_payload(self) -> dict[str, Any]:
         """The summary that exports embed (:func:`riskparams.export.validate_backtest`): ``id, created_at,
         start, end, profile, results`` (no per-bar paths)."""
-        c = self.content
-        return {"id": self.id, "created_at": self.created_at_iso, "start": c.get("start"), "end": c.get("end"),
-                "profile": c.get("profile"), "results": c.get("results", [])}
+        b = self.backtest
+        return {"id": self.id, "created_at": self.created_at_iso, "start": b.start, "end": b.end,
+                "profile": b.profile, "results": [r.to_dict() for r in b.results]}
 
 
 def save_report(store: Store, content: Mapping[str, Any]) -> StoredReport:

@@ -39,6 +39,7 @@ import pandas as pd
 
 from riskparams.domain import Freq, IngestReport, Kind, SeriesInfo
 from riskparams.exceptions import AmbiguousSeriesError, DataError, SeriesNotFoundError, StoreError
+from riskparams.jsonio import iso_z as _iso_z
 from riskparams.returns import data_fingerprint
 from riskparams.store import staging
 from riskparams.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -148,7 +149,7 @@ def naive_utc(value: datetime | pd.Timestamp | str | None) -> datetime | None:
 
 def iso_z(t: datetime | None) -> str | None:
     """A stored (naive UTC) time as ISO-8601 with ``Z`` (``2024-01-31T12:00:00Z``); ``None`` stays ``None``."""
-    return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if t is None else _iso_z(t)
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> int:
@@ -809,6 +810,43 @@ class Store:
             row = self.fetchone(f"SELECT count(*) FROM {table}")  # noqa: S608
             out[table] = int(row[0]) if row else 0
         return out
+
+    def remove_synthetic(self) -> list[SeriesInfo]:
+        """Delete every synthetic (demo) series: its bars, ingest-log entries, cached fits and the series row, in one
+        transaction; market (non-synthetic) series are untouched. Returns the series removed (empty: none stored).
+
+        Stored proposals and backtest reports are immutable, hash-addressed records (proposals also sit in the
+        audit chain) and keep the series they used resolvable, so nothing is removed when one of them used a
+        synthetic series.
+
+        Raises
+        ------
+        StoreError
+            A stored proposal or backtest report used synthetic data (one sentence naming how many, and one id).
+        """
+        with self.transaction() as cur:
+            series = [self._series_row(r) for r in cur.execute(
+                self._SERIES_SQL + " WHERE s.synthetic ORDER BY s.symbol, s.freq, s.kind").fetchall()]
+            if not series:
+                return []
+            proposals = [str(r[0]) for r in cur.execute(
+                """SELECT DISTINCT d.proposal_id FROM proposal_data d JOIN series s USING (series_id)
+                   WHERE s.synthetic ORDER BY 1""").fetchall()]
+            reports = [str(r[0]) for r in cur.execute(
+                """SELECT r.report_id FROM backtest_reports r WHERE EXISTS (
+                       SELECT 1 FROM series s
+                       WHERE s.synthetic AND list_contains(string_split(r.symbols, ','), s.symbol))
+                   ORDER BY 1""").fetchall()]
+            if proposals or reports:
+                used = " and ".join(f"{len(ids)} stored {what}{'s' if len(ids) != 1 else ''}"
+                                    for ids, what in ((proposals, "proposal"), (reports, "backtest report")) if ids)
+                first = (proposals or reports)[0][:12]
+                raise StoreError(f"the demo data cannot be removed: {used} (e.g. {first}) used it, and stored "
+                                 "records are immutable; proposals over all assets leave it out unless asked.")
+            for table in ("prices", "fit_cache", "ingest_log"):
+                cur.execute(f"DELETE FROM {table} WHERE series_id IN (SELECT series_id FROM series WHERE synthetic)")  # noqa: S608
+            cur.execute("DELETE FROM series WHERE synthetic")
+        return series
 
     # -- fit cache -----------------------------------------------------------------------------
     def get_fit(self, series_id: int, fingerprint: str, spec_key: str, as_of: datetime) -> str | None:

@@ -33,7 +33,6 @@ Tables (schema migrations 4 and 7)
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -41,7 +40,7 @@ from typing import Any
 
 import duckdb
 
-from riskparams.domain import canonical_json
+from riskparams.jsonio import canonical_json, sha256_hex
 
 __all__ = [
     "COMMITTEE_LOG",
@@ -89,6 +88,7 @@ def event_preimage(ev: Mapping[str, Any], prev_hash: str) -> str:
     at = ev["at"]
     return canonical_json({
         "prev_hash": prev_hash, "event_id": int(ev["event_id"]), "proposal_id": ev["proposal_id"],
+        # the chain's own time form (naive UTC, microseconds, no Z), not iso_z: every sealed hash depends on it
         "at": at.isoformat(timespec="microseconds") if isinstance(at, datetime) else str(at),
         "actor": ev["actor"], "actor_name": ev["actor_name"], "actor_role": ev["actor_role"],
         "actor_address": ev["actor_address"], "action": ev["action"], "from_status": ev["from_status"],
@@ -98,7 +98,7 @@ def event_preimage(ev: Mapping[str, Any], prev_hash: str) -> str:
 
 def event_hash(ev: Mapping[str, Any], prev_hash: str) -> str:
     """SHA-256 (hex) of :func:`event_preimage`."""
-    return hashlib.sha256(event_preimage(ev, prev_hash).encode("utf-8")).hexdigest()
+    return sha256_hex(event_preimage(ev, prev_hash))
 
 
 def _chain_head(cur: Cursor) -> tuple[int, str]:

@@ -24,8 +24,9 @@ from typing import Any
 
 import duckdb
 
-from riskparams.domain import Proposal, canonical_json, content_id
-from riskparams.exceptions import RiskParamsError, StoreError
+from riskparams.domain import Proposal
+from riskparams.exceptions import ProposalNotFoundError, RiskParamsError, StoreError
+from riskparams.jsonio import canonical_json, content_id
 from riskparams.store import governance_records as gr
 from riskparams.store.core import Store, iso_z, naive_utc, now_utc
 
@@ -50,10 +51,6 @@ STATUSES: tuple[str, ...] = (
 The committee workflow (:mod:`riskparams.governance`) uses ``draft -> in_review -> approved | rejected``,
 ``approved -> exported``, and ``superseded`` / ``withdrawn``; it reads ``submitted`` (written by older code
 through :func:`append_status`) as ``in_review``."""
-
-
-class ProposalNotFoundError(RiskParamsError, LookupError):
-    """No stored proposal matches the id (or id prefix)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +87,7 @@ class StoredProposal:
         return {
             "id": self.id,
             "status": self.status,
-            "created_at": self.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created_at": iso_z(self.created_at),
             **self.content,
         }
 

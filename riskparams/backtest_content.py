@@ -1,0 +1,591 @@
+"""The stored content of a backtest report, typed and versioned: what
+:meth:`riskparams.backtest.BacktestReport.content` writes and the store keeps under its SHA-256, read back
+as read-only values (:class:`StoredBacktest`), and the one result row type both share
+(:class:`BacktestResultRow`).
+
+A live :class:`~riskparams.backtest.BacktestReport` holds arrays, fitted laws and full proposals that the
+content does not keep (the content has daily paths and summaries), so a stored report does not rebuild
+one; :meth:`StoredBacktest.from_content` rebuilds the content itself, exactly: ``content -> StoredBacktest
+-> content`` gives the same canonical JSON and the same id.
+
+What is typed and what is not
+-----------------------------
+Typed: the header (``format``, ``profile``, ``start``, ``end``), the result rows, each asset's header
+(series, period, window, horizon, model, refit schedule, notes, live tier 1, cost model, stress windows)
+and each parameter set's header (name, kind, source, side, the models of the policy replay's proposals,
+the claimed coverage, the average margin). The rest (the policy and spec copies, coverage detail,
+liquidation detail, shocks, paths, ...) stays a read-only mapping (``extra`` / ``detail``), exactly as
+stored.
+
+Versions and times
+------------------
+``format`` is :data:`REPORT_FORMAT`; a newer version is refused in one sentence that names it (upgrade
+riskparams to read it). v1 reports stored before issue 11 lack the keys in :data:`LATER_V1_KEYS` (the live
+tier 1 and the claimed coverage); they read back without them, exactly. Times are ISO-8601 UTC strings kept as stored (so the hash never changes); reports
+written before times were all ``Z`` have stress-window and coverage-period times with ``+00:00``, and the
+``*_time`` properties read both.
+
+Examples
+--------
+>>> import riskparams
+>>> from riskparams.ingest.demo import example_store
+>>> store = example_store()
+>>> spec = riskparams.BacktestSpec(start="2020-06-01", cadence_days=30, window=250, es_sims=0)
+>>> run = riskparams.backtest_policy(store, profile="perp", symbols=["ABC"], spec=spec)
+>>> stored = riskparams.service.get_backtest(store, run.id).backtest  # typed reader of what the store holds
+>>> row = stored.results[0]
+>>> row.symbol, row.parameter_set, row.n, row.exceptions, row.traffic_light
+('ABC', 'policy', 282, 0, 'green')
+>>> stored.id == run.id and stored.content() == run.report.content()
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from riskparams.domain import check_format
+from riskparams.jsonio import content_id, parse_time
+
+__all__ = [
+    "LATER_V1_KEYS",
+    "REPORT_FORMAT",
+    "BacktestResultRow",
+    "StoredBacktest",
+    "StoredBacktestAsset",
+    "StoredClaimedCoverage",
+    "StoredParameterSet",
+    "StoredStressWindow",
+]
+
+REPORT_FORMAT = "riskparams-backtest-v1"
+"""Format tag inside every backtest report's content."""
+
+LATER_V1_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({"asset": ("live_tier1",), "set": ("claimed",)})
+"""Keys added to the v1 content after its first release (issue 11) without a new format tag: a v1 report
+stored before then does not have them, and reads back (and re-hashes) without them."""
+
+
+# -------------------------------------------------------------------------------------------------
+# helpers: read-only copies and checked fields
+# -------------------------------------------------------------------------------------------------
+
+
+def _freeze(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in x.items()})
+    if isinstance(x, list | tuple):
+        return tuple(_freeze(v) for v in x)
+    return x
+
+
+def _thaw(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {k: _thaw(v) for k, v in x.items()}
+    if isinstance(x, tuple | list):
+        return [_thaw(v) for v in x]
+    return x
+
+
+class _Shape(ValueError):
+    """Content that does not have this riskparams' shape (reported once, by the top-level reader)."""
+
+
+def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
+    """``d[key]`` checked against ``kind`` (``optional``: None allowed; the key is always required)."""
+    if key not in d:
+        raise _Shape(f"missing {key!r}")
+    v = d[key]
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise _Shape(f"{key!r} is {v!r}")
+    if not isinstance(v, kind):
+        raise _Shape(f"{key!r} is {v!r}")
+    return v
+
+
+_NUM = (int, float)
+
+
+def _rest(d: Mapping[str, Any], known: Sequence[str]) -> Mapping[str, Any]:
+    return _freeze({k: v for k, v in d.items() if k not in known})
+
+
+def _mapping(d: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return _freeze(dict(_get(d, key, Mapping)))  # type: ignore[no-any-return]
+
+
+# -------------------------------------------------------------------------------------------------
+# the result row (live and stored reports)
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestResultRow:
+    """One (asset, parameter set) of a backtest: the headline coverage tests on the non-overlapping sample
+    and the capital and liquidation figures (fractions; ``bad_debt`` in quote currency). ``None`` where a
+    statistic is undefined (e.g. no Christoffersen test without two exceptions' worth of data).
+
+    :meth:`to_dict` gives the row of a backtest payload (keys :data:`riskparams.export.BACKTEST_RESULT_KEYS`,
+    in that order), the JSON boundary of exports and ``riskparams backtest --json``.
+    """
+
+    symbol: str
+    parameter_set: str
+    n: int
+    exceptions: int
+    expected: float | None
+    confidence: float
+    kupiec_lr: float | None
+    kupiec_p: float | None
+    christoffersen_lr: float | None
+    christoffersen_p: float | None
+    cc_lr: float | None
+    cc_p: float | None
+    traffic_light: str | None
+    avg_margin: float | None
+    peak_to_trough: float | None
+    max_5d_increase: float | None
+    bad_debt: float | None
+    liquidations: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary in the documented key order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BacktestResultRow:
+        """Inverse of :meth:`to_dict` (values kept as they are: the round trip is exact).
+
+        Raises
+        ------
+        ValueError
+            A key missing or unknown, or a value of the wrong type.
+        """
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(d) - set(names))
+        try:
+            if unknown:
+                raise _Shape(f"unknown key {unknown[0]!r}")
+            ints, strs = {"n", "exceptions", "liquidations"}, {"symbol", "parameter_set"}
+            kw = {}
+            for k in names:
+                if k in ints:
+                    kw[k] = _get(d, k, int)
+                elif k in strs:
+                    kw[k] = _get(d, k, str)
+                elif k == "traffic_light":
+                    kw[k] = _get(d, k, str, optional=True)
+                elif k == "confidence":
+                    kw[k] = _get(d, k, _NUM)
+                else:
+                    kw[k] = _get(d, k, _NUM, optional=True)
+        except _Shape as exc:
+            raise ValueError(f"a backtest result row does not have this riskparams' shape ({exc}).") from None
+        return cls(**kw)
+
+
+# -------------------------------------------------------------------------------------------------
+# stored parts
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredStressWindow:
+    """A stress window of an asset's period: a drawdown episode (``source='drawdown'``) or the user's.
+
+    ``start``, ``trough``, ``end`` are ISO-8601 UTC strings as stored (``Z``, or ``+00:00`` in older
+    reports); the ``*_time`` properties parse either."""
+
+    name: str
+    start: str
+    trough: str | None
+    end: str
+    depth: float | None
+    recovered: bool | None
+    source: str
+
+    @property
+    def start_time(self) -> datetime:
+        """``start`` as an aware UTC datetime."""
+        return parse_time(self.start)
+
+    @property
+    def end_time(self) -> datetime:
+        """``end`` as an aware UTC datetime."""
+        return parse_time(self.end)
+
+    @property
+    def trough_time(self) -> datetime | None:
+        """``trough`` as an aware UTC datetime (None for a user window)."""
+        return None if self.trough is None else parse_time(self.trough)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary, as stored."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StoredStressWindow:
+        """Inverse of :meth:`to_dict`."""
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise _Shape(f"unknown stress-window key {unknown[0]!r}")
+        return cls(name=_get(d, "name", str), start=_get(d, "start", str), trough=_get(d, "trough", str, optional=True),
+                   end=_get(d, "end", str), depth=_get(d, "depth", _NUM, optional=True),
+                   recovered=_get(d, "recovered", bool, optional=True), source=_get(d, "source", str))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredClaimedCoverage:
+    """The policy replay's claimed coverage against the realised close-to-close moves (see
+    :class:`riskparams.backtest.ClaimedCoverage`), as stored."""
+
+    n: int
+    exceptions: int
+    expected: float | None
+    claimed_rate: float | None
+    realised_rate: float | None
+    kupiec_p: float | None
+    steady_n: int
+    steady_exceptions: int
+    steady_expected: float | None
+    steady_kupiec_p: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary, as stored."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StoredClaimedCoverage:
+        """Inverse of :meth:`to_dict`."""
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise _Shape(f"unknown claimed-coverage key {unknown[0]!r}")
+        ints = {"n", "exceptions", "steady_n", "steady_exceptions"}
+        return cls(**{f.name: _get(d, f.name, int) if f.name in ints else _get(d, f.name, _NUM, optional=True)
+                      for f in fields(cls)})
+
+
+_SET_KEYS = ("name", "kind", "source", "side", "claimed")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredParameterSet:
+    """One parameter set on one asset, as stored.
+
+    Attributes
+    ----------
+    name, kind, source, side : str
+        ``kind`` is ``'policy'`` (the walk-forward replay) or ``'fixed'``; ``side`` the headline side.
+    claimed : StoredClaimedCoverage or None
+        The policy replay's claimed coverage (None for fixed sets).
+    detail : Mapping
+        Everything else of the set as stored (read-only): ``sides``, ``coverage``, ``es_backtest``,
+        ``capital``, ``tiers``, ``liquidation``, ``shocks``, ``stress_windows``, ``exception_dates``,
+        ``versions``, ``proposals`` and ``paths``.
+    absent : tuple of str
+        Keys of :data:`LATER_V1_KEYS` this record does not have (written before they were added).
+    """
+
+    name: str
+    kind: str
+    source: str
+    side: str
+    claimed: StoredClaimedCoverage | None
+    detail: Mapping[str, Any]
+    absent: tuple[str, ...] = ()
+
+    @property
+    def proposal_models(self) -> tuple[str, ...]:
+        """The model of each proposal of the policy replay, in order (empty for a fixed set)."""
+        return tuple(str(p["model"]) for p in self.detail.get("proposals", ()))
+
+    @property
+    def avg_margin(self) -> float | None:
+        """Time-averaged margin as evaluated (tier-1 MMF; lending: the room), fraction."""
+        v = self.detail.get("capital", {}).get("avg_margin")
+        return None if v is None else float(v)
+
+    @property
+    def margin_path(self) -> tuple[float | None, ...]:
+        """Margin in force (daily), empty when the report was stored without paths."""
+        return tuple(self.detail.get("paths", {}).get("margin", ()))
+
+    @property
+    def insurance_fund_path(self) -> tuple[float | None, ...]:
+        """Insurance-fund balance (daily), empty when the report was stored without paths."""
+        return tuple(self.detail.get("paths", {}).get("insurance_fund", ()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary, as stored."""
+        out = {"name": self.name, "kind": self.kind, "source": self.source, "side": self.side,
+               "claimed": None if self.claimed is None else self.claimed.to_dict(), **_thaw(self.detail)}
+        return {k: v for k, v in out.items() if k not in self.absent}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StoredParameterSet:
+        """Inverse of :meth:`to_dict`."""
+        absent = tuple(k for k in LATER_V1_KEYS["set"] if k not in d)
+        claimed = None if "claimed" in absent else _get(d, "claimed", Mapping, optional=True)
+        return cls(name=_get(d, "name", str), kind=_get(d, "kind", str), source=_get(d, "source", str),
+                   side=_get(d, "side", str),
+                   claimed=None if claimed is None else StoredClaimedCoverage.from_dict(claimed),
+                   detail=_rest(d, _SET_KEYS), absent=absent)
+
+
+_ASSET_KEYS = ("symbol", "freq", "source", "kind", "synthetic", "fingerprint", "start", "end", "bars", "observations",
+               "horizon_bars", "window", "model", "schedule", "fast_status", "notes", "stress_windows",
+               "cost_model", "live_tier1", "sets")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredBacktestAsset:
+    """One asset of a stored backtest report.
+
+    Attributes
+    ----------
+    symbol, freq, source, kind : str
+    synthetic : bool
+    fingerprint : str
+        SHA-256 of the rows used.
+    start, end : str
+        First and last bar of the period (ISO-8601 UTC).
+    bars, observations, horizon_bars, window : int
+    model, schedule : str
+        How the forecasts were made (model label; the fast engine's refit schedule).
+    fast_status : Mapping[str, int]
+    notes : tuple of str
+    stress_windows : tuple of StoredStressWindow
+    cost_model, live_tier1 : Mapping[str, float or None]
+        See :class:`riskparams.backtest.AssetBacktest`.
+    sets : tuple of StoredParameterSet
+    detail : Mapping
+        The rest as stored (read-only): ``population`` and ``paths`` (daily ``ts``, adverse moves).
+    absent : tuple of str
+        Keys of :data:`LATER_V1_KEYS` this record does not have (``live_tier1`` is then empty).
+    """
+
+    symbol: str
+    freq: str
+    source: str
+    kind: str
+    synthetic: bool
+    fingerprint: str
+    start: str
+    end: str
+    bars: int
+    observations: int
+    horizon_bars: int
+    window: int
+    model: str
+    schedule: str
+    fast_status: Mapping[str, int]
+    notes: tuple[str, ...]
+    stress_windows: tuple[StoredStressWindow, ...]
+    cost_model: Mapping[str, float | None]
+    live_tier1: Mapping[str, float | None]
+    sets: tuple[StoredParameterSet, ...]
+    detail: Mapping[str, Any]
+    absent: tuple[str, ...] = ()
+
+    @property
+    def has_paths(self) -> bool:
+        """The report was stored with the daily paths (the charts need them)."""
+        return "paths" in self.detail
+
+    @property
+    def path_times(self) -> tuple[str, ...]:
+        """Times of the daily paths (ISO-8601 UTC), empty without paths."""
+        return tuple(self.detail.get("paths", {}).get("ts", ()))
+
+    def adverse(self, side: str) -> tuple[float | None, ...]:
+        """Realised adverse moves of ``side`` (``'long'`` or ``'short'``) on the daily paths."""
+        return tuple(self.detail.get("paths", {}).get(f"adverse_{side}", ()))
+
+    def set(self, name: str) -> StoredParameterSet:
+        """The parameter set called ``name`` (KeyError names the asset)."""
+        for s in self.sets:
+            if s.name == name:
+                return s
+        raise KeyError(f"no parameter set {name!r} for {self.symbol}")
+
+    @property
+    def policy_set(self) -> StoredParameterSet | None:
+        """The policy replay (None when only fixed sets ran)."""
+        return next((s for s in self.sets if s.kind == "policy"), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary, as stored."""
+        head = {k: getattr(self, k) for k in _ASSET_KEYS}
+        head.update(fast_status=dict(self.fast_status), notes=list(self.notes),
+                    stress_windows=[w.to_dict() for w in self.stress_windows], cost_model=dict(self.cost_model),
+                    live_tier1=dict(self.live_tier1), sets=[s.to_dict() for s in self.sets])
+        return {k: v for k, v in {**head, **_thaw(self.detail)}.items() if k not in self.absent}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StoredBacktestAsset:
+        """Inverse of :meth:`to_dict`."""
+        absent = tuple(k for k in LATER_V1_KEYS["asset"] if k not in d)
+        return cls(
+            symbol=_get(d, "symbol", str), freq=_get(d, "freq", str), source=_get(d, "source", str),
+            kind=_get(d, "kind", str), synthetic=_get(d, "synthetic", bool), fingerprint=_get(d, "fingerprint", str),
+            start=_get(d, "start", str), end=_get(d, "end", str), bars=_get(d, "bars", int),
+            observations=_get(d, "observations", int), horizon_bars=_get(d, "horizon_bars", int),
+            window=_get(d, "window", int), model=_get(d, "model", str), schedule=_get(d, "schedule", str),
+            fast_status=_mapping(d, "fast_status"), notes=tuple(str(n) for n in _get(d, "notes", list)),
+            stress_windows=tuple(StoredStressWindow.from_dict(w) for w in _get(d, "stress_windows", list)),
+            cost_model=_mapping(d, "cost_model"),
+            live_tier1=_freeze({}) if "live_tier1" in absent else _mapping(d, "live_tier1"),
+            sets=tuple(StoredParameterSet.from_dict(s) for s in _get(d, "sets", list)),
+            detail=_rest(d, _ASSET_KEYS), absent=absent,
+        )
+
+
+# -------------------------------------------------------------------------------------------------
+# the report
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredBacktest:
+    """A backtest report as the store holds it, typed and read-only (see the module docstring).
+
+    Attributes
+    ----------
+    format : str
+        :data:`REPORT_FORMAT`.
+    profile : str
+        ``'perp'`` or ``'lending'``.
+    start, end : str or None
+        First and last bar of any asset's period (ISO-8601 UTC).
+    spec, policy : Mapping
+        The :class:`~riskparams.backtest.BacktestSpec` and the policy (with ``policy_key``) as stored.
+    results : tuple of BacktestResultRow
+    assets : tuple of StoredBacktestAsset
+    skipped : tuple of (symbol, reason)
+    provenance : Mapping
+        ``packages`` (name -> version) and ``data`` (symbol -> fingerprint).
+
+    Examples
+    --------
+    What the store holds for a backtest, read back typed (a stored record's ``.backtest`` does the same):
+
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> spec = riskparams.BacktestSpec(start="2020-06-01", cadence_days=30, window=250, es_sims=0)
+    >>> run = riskparams.backtest_policy(store, profile="perp", symbols=["ABC"], spec=spec)
+    >>> stored = riskparams.StoredBacktest.from_content(run.stored.content)
+    >>> stored.id == run.id, stored.start, stored.symbols
+    (True, '2020-06-01T00:00:00Z', ('ABC',))
+    >>> row = stored.results[0]  # a BacktestResultRow
+    >>> row.parameter_set, row.n, row.exceptions, row.traffic_light
+    ('policy', 282, 0, 'green')
+    >>> stored.asset("ABC").policy_set.claimed.n
+    282
+
+    Content of a newer format is refused, naming the version:
+
+    >>> riskparams.StoredBacktest.from_content({**run.stored.content, "format": "riskparams-backtest-v2"})
+    Traceback (most recent call last):
+    ...
+    ValueError: this backtest report has format 'riskparams-backtest-v2', newer than the 'riskparams-backtest-v1' this riskparams reads; upgrade riskparams to read it.
+    """
+
+    format: str
+    profile: str
+    start: str | None
+    end: str | None
+    spec: Mapping[str, Any]
+    policy: Mapping[str, Any]
+    results: tuple[BacktestResultRow, ...]
+    assets: tuple[StoredBacktestAsset, ...]
+    skipped: tuple[tuple[str, str], ...]
+    provenance: Mapping[str, Any]
+
+    @property
+    def start_time(self) -> datetime | None:
+        """``start`` as an aware UTC datetime."""
+        return None if self.start is None else parse_time(self.start)
+
+    @property
+    def end_time(self) -> datetime | None:
+        """``end`` as an aware UTC datetime."""
+        return None if self.end is None else parse_time(self.end)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The assets backtested, in report order."""
+        return tuple(a.symbol for a in self.assets)
+
+    def asset(self, symbol: str) -> StoredBacktestAsset:
+        """One asset (case-insensitive).
+
+        Raises
+        ------
+        KeyError
+            Not in the report; the message lists the assets.
+        """
+        for a in self.assets:
+            if a.symbol == symbol.upper():
+                return a
+        raise KeyError(f"no asset {symbol!r} in the backtest (assets: {', '.join(self.symbols) or 'none'})")
+
+    def content(self) -> dict[str, Any]:
+        """The content as stored (JSON-safe): ``from_content(c).content() == c``."""
+        return {
+            "format": self.format, "profile": self.profile, "start": self.start, "end": self.end,
+            "spec": _thaw(self.spec), "policy": _thaw(self.policy), "results": [r.to_dict() for r in self.results],
+            "assets": [a.to_dict() for a in self.assets],
+            "skipped": [{"symbol": s, "reason": r} for s, r in self.skipped],
+            "provenance": _thaw(self.provenance),
+        }
+
+    @property
+    def id(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of :meth:`content` (the stored report's id)."""
+        return content_id(self.content())
+
+    @classmethod
+    def from_content(cls, content: Mapping[str, Any], *, check_hash: bool = True) -> StoredBacktest:
+        """Read a stored report's content (:meth:`riskparams.backtest.BacktestReport.content`).
+
+        Parameters
+        ----------
+        content : Mapping
+        check_hash : bool
+            Check that the typed report rebuilds content with the same hash (the round trip is exact).
+
+        Raises
+        ------
+        ValueError
+            Another format version (the message names it), content without this riskparams' shape, or
+            content that does not rebuild to the same hash.
+        """
+        check_format(content, REPORT_FORMAT, "backtest report")
+        known = ("format", "profile", "start", "end", "spec", "policy", "results", "assets", "skipped", "provenance")
+        try:
+            unknown = sorted(set(content) - set(known))
+            if unknown:
+                raise _Shape(f"unknown key {unknown[0]!r}")
+            report = cls(
+                format=_get(content, "format", str), profile=_get(content, "profile", str),
+                start=_get(content, "start", str, optional=True), end=_get(content, "end", str, optional=True),
+                spec=_mapping(content, "spec"), policy=_mapping(content, "policy"),
+                results=tuple(BacktestResultRow.from_dict(r) for r in _get(content, "results", list)),
+                assets=tuple(StoredBacktestAsset.from_dict(a) for a in _get(content, "assets", list)),
+                skipped=tuple((str(s["symbol"]), str(s["reason"])) for s in _get(content, "skipped", list)),
+                provenance=_mapping(content, "provenance"),
+            )
+        except (_Shape, KeyError, TypeError) as exc:
+            raise ValueError(f"the stored backtest report does not have this riskparams' shape ({exc}); it was "
+                             "written by another version of riskparams.") from None
+        if check_hash and content_id(report.content()) != content_id(content):
+            raise ValueError("the stored backtest report does not rebuild to the same hash; it was written by another "
+                             "version of riskparams.")
+        return report
