@@ -28,7 +28,8 @@ with st.form("backtest"):
     freq = c1.selectbox("Frequency", ["auto", "1h", "4h", "1d"], help="auto: the finest frequency with a year of "
                         "history")
     kind = c2.selectbox("Kind", ["auto", "perp", "spot"], help="auto: perp prices for perpetuals, spot for lending")
-    chosen = c3.multiselect("Assets (default: BTC-SYN, or the first stored symbol)", symbols)
+    default = [s for s in ("BTC", "BTC-SYN") if s in symbols][:1] or symbols[:1]
+    chosen = c3.multiselect(f"Assets (default: {', '.join(default) or 'none stored'})", symbols)
     proposal_ids = ["(none)"] + [p["id"] for p in proposals]
     attach = st.selectbox("Compare with and attach to a proposal", proposal_ids,
                           format_func=lambda i: i if i == "(none)" else f"{i[:12]}")
@@ -36,7 +37,6 @@ with st.form("backtest"):
     submitted = st.form_submit_button("Run backtest", type="primary", disabled=not ui.can_change_data())
 
 if submitted:
-    default = [s for s in symbols if s == "BTC-SYN"] or symbols[:1]
     with ui.guarded("Backtest"):
         current = ui.current_from_upload(current_file, profile)
         spec = backtest.BacktestSpec(profile=profile, cadence_days=float(cadence), engine=engine,

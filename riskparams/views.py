@@ -81,7 +81,8 @@ class ModelPanel:
         """One row per requested model: what was used, fit statistics and horizon risk.
 
         Volatilities are annualised fractions; ``var`` and ``es`` are fractions of price over the
-        horizon (worse tail); ``half_life_bars`` in bars of the series.
+        horizon (worse tail); ``half_life_bars`` in bars of the series. An integrated fit has no long-run
+        volatility and no half-life: NaN there (a blank cell, not "Infinity"), and its ``note`` says why.
         """
         rows: list[dict[str, Any]] = []
         for requested, run in self.entries:
@@ -97,9 +98,9 @@ class ModelPanel:
                 "loglik": e.loglik,
                 "bic": e.bic,
                 "persistence": e.persistence,
-                "half_life_bars": half_life(e.persistence),
+                "half_life_bars": _finite_or_nan(half_life(e.persistence)),
                 "next_vol_ann": e.next_vol_annualised,
-                "long_run_vol_ann": e.long_run_vol_annualised,
+                "long_run_vol_ann": _finite_or_nan(e.long_run_vol_annualised),
                 "stressed_vol_ann": e.stressed_vol_annualised,
                 "horizon_vol": e.horizon_vol,
                 "var": e.var,
@@ -597,3 +598,8 @@ def option_names(store: Store, proposal_id: str) -> list[str]:
     """The options a stored proposal carries, the recommended one first (empty without options)."""
     opts = get_proposal(store, proposal_id).content.get("options") or []
     return [o["name"] for o in sorted(opts, key=lambda o: not o.get("recommended"))]
+
+
+def _finite_or_nan(x: float) -> float:
+    """``x`` for a table cell: NaN when it is infinite (undefined for an integrated model)."""
+    return float(x) if math.isfinite(x) else math.nan

@@ -146,3 +146,24 @@ def test_model_panel_reports_progress_before_each_fit(panel_store: Any) -> None:
         warnings.simplefilter("ignore")
         model_panel(panel_store, info.series_id, dist="normal", progress=lambda *a: seen.append(a))
     assert seen == [(k, len(PANEL_MODELS), m) for k, m in enumerate(PANEL_MODELS)]
+
+
+def test_model_table_shows_an_integrated_fit_as_blank_not_infinity(panel_store: Any) -> None:
+    """An integrated fit (persistence 1: no long-run volatility, no half-life) is a blank cell with the note
+    that says why, not "Infinity"; a mean-reverting fit keeps its numbers."""
+    import dataclasses
+
+    from riskparams.views import ModelPanel, model_panel
+
+    info = next(s for s in panel_store.list_series() if s.symbol == "DLY")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        panel = model_panel(panel_store, info.series_id, dist="t")
+    (name, run), *rest = panel.entries
+    est = dataclasses.replace(run.estimate, integrated=True, persistence=1.0, long_run_vol=math.inf)
+    table = ModelPanel(series=panel.series, entries=((name, dataclasses.replace(run, estimate=est)), *rest)).table()
+    row, other = table.iloc[0], table.iloc[1]
+    assert math.isnan(row["long_run_vol_ann"]) and math.isnan(row["half_life_bars"])
+    assert "integrated" in row["note"] and "long-run volatility undefined" in row["note"]
+    assert math.isfinite(other["long_run_vol_ann"]) and math.isfinite(other["half_life_bars"])
+    assert not table.isin([math.inf, -math.inf]).any().any()
