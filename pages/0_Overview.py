@@ -40,8 +40,8 @@ if not below.empty:
     st.caption("From the newest proposal that assessed each asset's current parameters: the probability that a "
                "liquidation at maintenance completes without bad debt, against the policy's confidence.")
     st.dataframe(below, hide_index=True, width="stretch", column_config={
-        "current_coverage": st.column_config.NumberColumn("current coverage", format="percent"),
-        "confidence": st.column_config.NumberColumn("target", format="percent"),
+        "current_coverage": ui.percent("current coverage"),
+        "confidence": ui.percent("target"),
         "created_at": st.column_config.DatetimeColumn("proposed (UTC)", format="YYYY-MM-DD HH:mm"),
         "below": None,
     })
@@ -53,8 +53,8 @@ st.dataframe(
     overview, hide_index=True, width="stretch",
     column_config={
         "synthetic": st.column_config.CheckboxColumn("synthetic"),
-        "ewma_vol": st.column_config.NumberColumn("current vol (ann.)", format="percent"),
-        "long_run_vol": st.column_config.NumberColumn("long-run vol (ann.)", format="percent"),
+        "ewma_vol": ui.percent("current vol (ann.)"),
+        "long_run_vol": ui.percent("long-run vol (ann.)"),
         "ratio": st.column_config.NumberColumn("current / long-run", format="%.2f"),
         "last": st.column_config.DatetimeColumn("last bar (UTC)", format="YYYY-MM-DD HH:mm"),
         "bars": st.column_config.NumberColumn("bars", format="localized"),

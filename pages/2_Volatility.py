@@ -47,12 +47,12 @@ for row in table.itertuples():
 st.dataframe(
     table, hide_index=True, width="stretch",
     column_config={
-        "next_vol_ann": st.column_config.NumberColumn("next-bar vol (ann.)", format="percent"),
-        "long_run_vol_ann": st.column_config.NumberColumn("long-run vol (ann.)", format="percent"),
-        "stressed_vol_ann": st.column_config.NumberColumn("stressed vol (ann.)", format="percent"),
-        "horizon_vol": st.column_config.NumberColumn(f"{horizon:g}h vol", format="percent"),
-        "var": st.column_config.NumberColumn(f"VaR {confidence:.2%} (of price)", format="percent"),
-        "es": st.column_config.NumberColumn(f"ES {confidence:.2%} (of price)", format="percent"),
+        "next_vol_ann": ui.percent("next-bar vol (ann.)"),
+        "long_run_vol_ann": ui.percent("long-run vol (ann.)"),
+        "stressed_vol_ann": ui.percent("stressed vol (ann.)"),
+        "horizon_vol": ui.percent(f"{horizon:g}h vol"),
+        "var": ui.percent(f"VaR {confidence:.2%} (of price)"),
+        "es": ui.percent(f"ES {confidence:.2%} (of price)"),
         "half_life_bars": st.column_config.NumberColumn("half-life (bars)", format="%.1f"),
         "persistence": st.column_config.NumberColumn("persistence", format="%.4f"),
         "loglik": st.column_config.NumberColumn("log-likelihood", format="%.1f"),

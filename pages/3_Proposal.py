@@ -99,22 +99,23 @@ if not proposal_id:
 
 with ui.guarded("Loading the proposal"):
     stored = service.proposal(store, proposal_id)
+    proposal = ui.cached_typed_proposal(stored.id)
     figures = ui.cached_proposal_figures(stored.id)
-content = stored.content
-st.success(f"Proposal `{stored.id[:12]}` ({content['profile']}, status {stored.status}): "
-           f"{len(content['assets'])} assets, {len(content.get('skipped', []))} skipped.")
-for s in content.get("skipped", []):
-    st.warning(f"{s['symbol']} skipped: {s['reason']}")
+perp = proposal.profile == "perp"
+st.success(f"Proposal `{stored.id[:12]}` ({proposal.profile}, status {stored.status}): "
+           f"{len(proposal.assets)} assets, {len(proposal.skipped)} skipped.")
+for s in proposal.skipped:
+    st.warning(f"{s.symbol} skipped: {s.reason}")
 
-stale = views.stale_series(content, ui.now())
+stale = views.stale_series(proposal, ui.now())
 if stale:
     st.warning("Proposed on data that stopped some time ago (the parameters describe the market as it was then): "
                + "; ".join(stale) + ".")
-under = views.under_covered(content)
+under = views.under_covered(proposal)
 if under:
     st.error("Under-covered (a guardrail holds the margin below the model's): " + "; ".join(under) + ".")
 
-st.subheader("Tier ladders: current vs proposed" if content["profile"] == "perp" else "Current vs proposed")
+st.subheader("Tier ladders: current vs proposed" if perp else "Current vs proposed")
 for fig in figures["spec"]:
     st.plotly_chart(fig, width="stretch")
 st.plotly_chart(figures["covered"][0], width="stretch")
@@ -123,33 +124,33 @@ st.subheader("Model risk and series")
 st.caption("The covered move before anti-procyclicality at tier 1's margin period of risk (lending: the policy's "
            "horizon) from the fitted law, filtered historical simulation (FHS) and plain historical simulation; "
            "the policy combines them and the rationale says which one bound.")
-st.dataframe(views.model_risk_frame(content), hide_index=True, width="stretch", column_order=(
+st.dataframe(views.model_risk_frame(proposal), hide_index=True, width="stretch", column_order=(
     "symbol", "combined", "fitted", "FHS", "historical", "bound by", "horizon (h)", "nu", "regime", "capital cost",
     "series", "data to"), column_config={
-    c: st.column_config.NumberColumn(c, format="percent") for c in ("fitted", "FHS", "historical", "combined",
+    c: ui.percent(c) for c in ("fitted", "FHS", "historical", "combined",
                                                                     "capital cost")
 } | {"horizon (h)": st.column_config.NumberColumn("horizon (h)", format="%.3g"),
      "nu": st.column_config.NumberColumn("nu", format="%.2f")})
-if content["profile"] == "perp":
+if perp:
     st.subheader("Tiers: margin period of risk and coverage")
-    st.dataframe(views.tiers_frame(content), hide_index=True, width="stretch", column_config={
-        c: st.column_config.NumberColumn(c, format="percent") for c in ("covered move", "close-out cost", "MMF",
+    st.dataframe(views.tiers_frame(proposal), hide_index=True, width="stretch", column_config={
+        c: ui.percent(c) for c in ("covered move", "close-out cost", "MMF",
                                                                         "IMF", "penalty", "coverage")
     } | {"MPOR (h)": st.column_config.NumberColumn("MPOR (h)", format="%.3g")},
         column_order=("symbol", "tier", "from", "to", "max leverage", "IMF", "MMF", "penalty", "coverage",
                       "under-covered", "MPOR (h)", "covered move", "close-out cost"))
-options = views.options_frame(content)
+options = views.options_frame(proposal)
 if not options.empty:
     st.subheader("Options")
     st.caption("The same data under named variants of the policy. Each option's coverage is under its own "
                "model-risk choice and margin period of risk; capital cost is the initial margin of the reference "
                "position (lending: 1 - LTV).")
     st.dataframe(options, hide_index=True, width="stretch", column_config={
-        c: st.column_config.NumberColumn(c, format="percent") for c in ("tier-1 MMF", "tier-1 penalty",
+        c: ui.percent(c) for c in ("tier-1 MMF", "tier-1 penalty",
                                                                         "tier-1 coverage", "capital cost", "LTV",
                                                                         "LT", "bonus", "coverage")
     })
-peers_table = views.peers_frame(content)
+peers_table = views.peers_frame(proposal)
 if not peers_table.empty:
     st.subheader("Peer venues (max leverage / maintenance rate at each tier's floor)")
     st.dataframe(peers_table, hide_index=True, width="stretch")
@@ -157,13 +158,13 @@ if not peers_table.empty:
 st.subheader("Changes")
 st.caption("`bound by` says what set the value: the model, a guardrail (max_change, dead_band), an invariant, "
            "rounding or the grid; `uncapped (model)` is the value before guardrails.")
-st.dataframe(views.specification_frame(content), hide_index=True, width="stretch", column_config={
+st.dataframe(views.specification_frame(proposal), hide_index=True, width="stretch", column_config={
     "tier": st.column_config.NumberColumn("tier", format="%d"),
     "notional": st.column_config.TextColumn("notional", help="the tier's position-notional bracket (quote currency)"),
 })
 
 st.subheader("Rationale")
-for symbol, text in views.rationale(content).items():
+for symbol, text in views.rationale(proposal).items():
     st.markdown(f"**{symbol}**: {text}")
 
 st.subheader("Manual override")
@@ -171,8 +172,8 @@ st.caption("An override creates a new revision (a draft linked to this proposal)
            "justification; both go to the audit log.")
 with st.form("override"):
     c1, c2, c3, c4 = st.columns(4)
-    o_symbol = c1.selectbox("Asset", [a["symbol"] for a in content["assets"]])
-    params = (["max_leverage", "imf", "mmf", "liquidation_penalty"] if content["profile"] == "perp"
+    o_symbol = c1.selectbox("Asset", [a.symbol for a in proposal.assets])
+    params = (["max_leverage", "imf", "mmf", "liquidation_penalty"] if perp
               else ["ltv", "liquidation_threshold", "liquidation_bonus"])
     o_param = c2.selectbox("Parameter", params)
     o_tier = c3.number_input("Tier (1-based, perps)", min_value=1, max_value=20, value=1)
@@ -183,7 +184,7 @@ if who is None:
     st.caption(f"Overrides are made by a committee member. {ui.identity_note()}")
 elif override:
     with ui.guarded("Override"):
-        spec = f"{o_symbol}:{o_param}" + (f":{int(o_tier)}" if content["profile"] == "perp" else "") + f"={o_value}"
+        spec = f"{o_symbol}:{o_param}" + (f":{int(o_tier)}" if perp else "") + f"={o_value}"
         revision = governance.revise(store, stored.id, who, [governance.Override.parse(spec)],
                                      justification=justification, committee=committee)
     st.session_state["proposal_id"] = revision.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from riskparams import governance, service, ui, views
+from riskparams import governance, ui, views
 from riskparams.export import FORMATS
 from riskparams.verify import verify
 
@@ -33,7 +33,7 @@ st.session_state["proposal_id"] = pid
 with ui.guarded("Loading the workflow"):
     wf = governance.workflow(store, pid, committee=committee)
     check = verify(store, pid)
-    signing = views.signing_frame(service.proposal(store, pid).content)
+    signing = views.signing_frame(ui.cached_typed_proposal(pid))
     changes = views.diff_frame(governance.diff(store, pid)) if wf.parent_id else None
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Status", wf.status)

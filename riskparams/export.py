@@ -97,11 +97,12 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from riskparams.domain import LendingAssetProposal, ParamLine, PerpAssetProposal, PerpTier, Proposal
 from riskparams.exceptions import ExportError, RiskParamsError, TierError  # noqa: F401 (re-exported)
 from riskparams.fmt import format_notional
 from riskparams.jsonio import clean_float, content_id, iso_z, json_bytes, to_jsonable
@@ -346,11 +347,14 @@ _dumps = json_bytes  # indented, sorted keys, UTF-8, final newline: riskparams.j
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
-    return "-" if x is None else f"{x * 100:.{digits}f}%"
+    """``'1.25%'``; ``'-'`` for None or a value that is not a finite number (a typed NaN reads as stored null)."""
+    v = _finite(x)
+    return "-" if v is None else f"{v * 100:.{digits}f}%"
 
 
 def _lev(x: float | None) -> str:
-    return "-" if x is None else f"{x:g}x"
+    v = _finite(x)
+    return "-" if v is None else f"{v:g}x"
 
 
 def _value(parameter: str, x: float | None) -> str:
@@ -396,20 +400,28 @@ _OPTIONAL_CONTENT_KEYS = ("options",)  # absent from proposals stored before opt
 
 @dataclass(frozen=True, slots=True)
 class _Doc:
+    """What an export renders: the typed proposal (read once from the stored content, which stays for the JSON
+    bundle), its status, the committee record and the backtest payload."""
+
     id: str
     created_at: str | None
     status: str
     content: dict[str, Any]
+    proposal: Proposal
     workflow: dict[str, Any] | None
     backtest: dict[str, Any] | None
 
     @property
     def profile(self) -> str:
-        return str(self.content["profile"])
+        return str(self.proposal.profile)
 
     @property
-    def assets(self) -> list[dict[str, Any]]:
-        return list(self.content["assets"])
+    def assets(self) -> tuple[PerpAssetProposal | LendingAssetProposal, ...]:
+        return self.proposal.assets
+
+    @property
+    def perp_assets(self) -> list[PerpAssetProposal]:
+        return [a for a in self.assets if isinstance(a, PerpAssetProposal)]
 
     @property
     def final(self) -> bool:
@@ -430,11 +442,11 @@ class _Doc:
 
     @property
     def version(self) -> str:
-        return str(self.content.get("provenance", {}).get("packages", {}).get("riskparams", "unknown"))
+        return str(self.proposal.provenance.get("packages", {}).get("riskparams", "unknown"))
 
     @property
     def revision(self) -> dict[str, Any] | None:
-        rev = self.content.get("provenance", {}).get("revision")
+        rev = self.proposal.provenance.get("revision")
         return None if rev is None else dict(rev)
 
 
@@ -465,8 +477,12 @@ def _doc(
     status = _status_of(wf.get("status") if wf is not None else d.get("status"))
     if status not in _STATUSES:
         raise ExportError(f"the proposal's status must be one of {', '.join(_STATUSES)}, got {status!r}.")
+    try:
+        typed = Proposal.from_content(content)
+    except ValueError as exc:
+        raise ExportError(f"cannot export: {exc}") from None
     return _Doc(id=pid, created_at=None if created is None else str(created), status=status, content=content,
-                workflow=wf, backtest=validate_backtest(backtest))
+                proposal=typed, workflow=wf, backtest=validate_backtest(backtest))
 
 
 def validate_backtest(backtest: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -525,48 +541,58 @@ def load_backtest(path: str | Path) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------------
 
 
-def _override_notes(content: Mapping[str, Any]) -> dict[tuple[str, str, int | None], str]:
-    rev = content.get("provenance", {}).get("revision") or {}
+def _typed(proposal: Proposal | Mapping[str, Any]) -> Proposal:
+    """``proposal`` itself, or the typed proposal of stored content or of ``StoredProposal.to_dict()``
+    (:meth:`Proposal.from_content` of its content keys)."""
+    if isinstance(proposal, Proposal):
+        return proposal
+    return Proposal.from_content({k: proposal[k] for k in _CONTENT_KEYS if k in proposal})
+
+
+def _override_notes(proposal: Proposal) -> dict[tuple[str, str, int | None], str]:
+    rev = proposal.provenance.get("revision") or {}
     out: dict[tuple[str, str, int | None], str] = {}
     for o in rev.get("overrides", []):
         out[(o["symbol"], o["parameter"], o["tier"])] = str(o.get("justification", ""))
     return out
 
 
-def specification_rows(content: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The specification table of a proposal's content, one row per asset x parameter x tier.
+def specification_rows(proposal: Proposal | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The specification table of a proposal (typed, or its stored content), one row per asset x parameter x
+    tier: the rows the JSON bundle and the CSV carry, and the forum post's table prints.
 
     Keys: ``symbol, status, parameter, label, tier`` (0-based or None), ``tier_number`` (1-based),
     ``notional_floor, notional_cap`` (quote currency), ``unit`` (``x`` or ``fraction``), ``current,
     proposed, change, relative_change, model, bound, overridden, override_justification``. An asset with
     no parameter lines (unmarginable perp) gives one row with ``parameter='status'``.
     """
-    justifications = _override_notes(content)
+    p = _typed(proposal)
+    justifications = _override_notes(p)
     rows: list[dict[str, Any]] = []
-    for a in content["assets"]:
-        tiers = a.get("tiers") or []
-        if not a["lines"]:
+    for a in p.assets:
+        tiers: tuple[PerpTier, ...] = a.tiers if isinstance(a, PerpAssetProposal) else ()
+        if not a.lines:
             rows.append({
-                "symbol": a["symbol"], "status": a["status"], "parameter": "status", "label": _LABELS["status"],
+                "symbol": a.symbol, "status": a.status, "parameter": "status", "label": _LABELS["status"],
                 "tier": None, "tier_number": None, "notional_floor": None, "notional_cap": None, "unit": "",
                 "current": None, "proposed": None, "change": None, "relative_change": None, "model": None,
-                "bound": a["status"], "overridden": False, "override_justification": None,
+                "bound": a.status, "overridden": False, "override_justification": None,
             })
             continue
-        for ln in a["lines"]:
-            k = ln["tier"]
+        for ln in a.lines:
+            k = ln.tier
             tier = tiers[k] if k is not None and k < len(tiers) else None
             rows.append({
-                "symbol": a["symbol"], "status": a["status"], "parameter": ln["parameter"],
-                "label": _LABELS.get(ln["parameter"], ln["parameter"]), "tier": k,
+                "symbol": a.symbol, "status": a.status, "parameter": ln.parameter,
+                "label": _LABELS.get(ln.parameter, ln.parameter), "tier": k,
                 "tier_number": None if k is None else k + 1,
-                "notional_floor": None if tier is None else tier["notional_floor"],
-                "notional_cap": None if tier is None else tier["notional_cap"],
-                "unit": "x" if ln["parameter"] == "max_leverage" else "fraction",
-                "current": ln["current"], "proposed": ln["proposed"], "change": ln["change"],
-                "relative_change": ln["relative_change"], "model": ln["model"], "bound": ln["bound"],
-                "overridden": ln["bound"] == "override",
-                "override_justification": justifications.get((a["symbol"], ln["parameter"], k)),
+                "notional_floor": None if tier is None else tier.notional_floor,
+                "notional_cap": None if tier is None else tier.notional_cap,
+                "unit": "x" if ln.parameter == "max_leverage" else "fraction",
+                "current": ln.current, "proposed": ln.proposed, "change": clean_float(ln.change),
+                "relative_change": clean_float(ln.relative_change), "model": ln.model, "bound": ln.bound,
+                "overridden": ln.bound == "override",
+                "override_justification": justifications.get((a.symbol, ln.parameter, k)),
             })
     return rows
 
@@ -586,7 +612,7 @@ Section = tuple[str, list[Block]]
 def _title(doc: _Doc) -> str:
     """The post's title, symbols marked as user text (:func:`_unmarked` for plain text)."""
     what = "perpetual margin tiers" if doc.profile == "perp" else "lending collateral parameters"
-    syms = [_u(a["symbol"]) for a in doc.assets]
+    syms = [_u(a.symbol) for a in doc.assets]
     shown = ", ".join(syms[:6]) + (f" and {len(syms) - 6} more" if len(syms) > 6 else "")
     return f"[ARFC] Risk parameter update: {what} for {shown or 'no assets'}"
 
@@ -608,8 +634,8 @@ def _header(doc: _Doc) -> list[Block]:
     rev = doc.revision
     if rev is not None:
         kv.append(("Revision", f"{_u(rev['number'])} (parent {_code(rev['parent'])}; made by @{_u(rev['by'])})"))
-    if doc.content.get("as_of"):
-        kv.append(("Data as of", _u(doc.content["as_of"])))
+    if doc.proposal.as_of:
+        kv.append(("Data as of", _u(doc.proposal.as_of)))
     blocks: list[Block] = []
     if doc.banner:
         blocks.append(("quote", f"**{doc.banner}**"))
@@ -617,16 +643,17 @@ def _header(doc: _Doc) -> list[Block]:
     return blocks
 
 
-def _lines(doc: _Doc) -> list[dict[str, Any]]:
-    return [ln | {"symbol": a["symbol"]} for a in doc.assets for ln in a["lines"]]
+def _lines(doc: _Doc) -> list[tuple[str, ParamLine]]:
+    """(symbol, line) of every parameter line of the proposal."""
+    return [(a.symbol, ln) for a in doc.assets for ln in a.lines]
 
 
 def _summary(doc: _Doc) -> list[Block]:
-    policy = doc.content["policy"]
-    lines = _lines(doc)
-    changed = [ln for ln in lines if ln["change"] is not None and abs(ln["change"]) > 1e-12]
-    up = [ln for ln in changed if (ln["change"] > 0) != (ln["parameter"] in ("max_leverage", "ltv",
-                                                                              "liquidation_threshold"))]
+    policy = doc.proposal.policy
+    lines = [ln for _, ln in _lines(doc)]
+    changed = [ln for ln in lines if ln.change is not None and abs(ln.change) > 1e-12]
+    up = [ln for ln in changed if (ln.change is not None and ln.change > 0) != (
+        ln.parameter in ("max_leverage", "ltv", "liquidation_threshold"))]
     what = "margin tiers and liquidation penalties" if doc.profile == "perp" else "LTV, liquidation thresholds " \
         "and liquidation bonuses"
     n = len(doc.assets)
@@ -637,7 +664,7 @@ def _summary(doc: _Doc) -> list[Block]:
     else:
         horizon = f"a {policy['horizon_hours']:g}-hour margin period of risk"
     text = (f"This {'proposal' if doc.final else 'draft'} sets {what} for {n} asset{'s' if n != 1 else ''} "
-            f"({_symbols(a['symbol'] for a in doc.assets)}). The policy targets a liquidation {where} that leaves "
+            f"({_symbols(a.symbol for a in doc.assets)}). The policy targets a liquidation {where} that leaves "
             f"no bad debt with probability {_pct(policy['confidence'])} ({str(policy['measure']).upper()}) over "
             f"{horizon}, under a volatility forecast of each asset.")
     blocks: list[Block] = [("p", text)]
@@ -655,7 +682,7 @@ def _summary(doc: _Doc) -> list[Block]:
     choice = _chosen_option(doc)
     if choice:
         blocks.append(("p", f"The committee chose the **{_u(choice)}** option (see Options)."))
-    with_current = [ln for ln in lines if ln["current"] is not None]
+    with_current = [ln for ln in lines if ln.current is not None]
     if with_current:
         blocks.append(("p", f"{len(changed)} of {len(with_current)} parameters with a current value change: "
                             f"{len(up)} tighten (more margin or less leverage / borrowing power) and "
@@ -666,8 +693,8 @@ def _summary(doc: _Doc) -> list[Block]:
     if below:
         blocks.append(("p", f"Under today's model the current parameters of {_symbols(below)} cover less than the "
                             f"policy's {_pct(policy['confidence'])} target."))
-    if doc.content.get("skipped"):
-        blocks.append(("p", f"Left out: {_symbols(s['symbol'] for s in doc.content['skipped'])} (see "
+    if doc.proposal.skipped:
+        blocks.append(("p", f"Left out: {_symbols(s.symbol for s in doc.proposal.skipped)} (see "
                             "Specification)."))
     return blocks
 
@@ -676,26 +703,26 @@ def _worst_coverage(doc: _Doc) -> tuple[str, str, float] | None:
     """(symbol, where, coverage) of the least-covered tier (perps) or asset (lending) as proposed."""
     worst: tuple[str, str, float] | None = None
     for a in doc.assets:
-        if doc.profile == "perp":
-            for k, t in enumerate(a.get("tiers") or []):
-                c = _finite(t.get("coverage"))
+        if isinstance(a, PerpAssetProposal):
+            for k, t in enumerate(a.tiers):
+                c = _finite(t.coverage)
                 if c is not None and (worst is None or c < worst[2]):
-                    worst = (a["symbol"], f" tier {k + 1}", c)
+                    worst = (a.symbol, f" tier {k + 1}", c)
         else:
-            c = _finite(a.get("coverage"))
+            c = _finite(a.coverage)
             if c is not None and (worst is None or c < worst[2]):
-                worst = (a["symbol"], "", c)
+                worst = (a.symbol, "", c)
     return worst
 
 
 def _under_covered(doc: _Doc) -> list[str]:
     """``'BTC tier 2 (MMF 1.20% against the model's 1.80%, coverage 97.10%)'`` for every under-covered tier."""
     out = []
-    for a in doc.assets:
-        for k, t in enumerate(a.get("tiers") or []):
-            if t.get("under_covered"):
-                out.append(f"{_u(a['symbol'])} tier {k + 1} (MMF {_pct(t['mmf'])} against the model's "
-                           f"{_pct(t['mmf_model'])}, coverage {_pct(t['coverage'])})")
+    for a in doc.perp_assets:
+        for k, t in enumerate(a.tiers):
+            if t.under_covered:
+                out.append(f"{_u(a.symbol)} tier {k + 1} (MMF {_pct(t.mmf)} against the model's "
+                           f"{_pct(t.mmf_model)}, coverage {_pct(t.coverage)})")
     return out
 
 
@@ -707,16 +734,55 @@ def _chosen_option(doc: _Doc) -> str | None:
     return None if opt is None else str(opt)
 
 
-def _payload_assets(doc: _Doc) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class _VenueTier:
+    """A tier as a venue payload writes it: a proposed :class:`PerpTier`, or the same fields of an option's tier."""
+
+    notional_floor: float
+    notional_cap: float | None
+    max_leverage: float
+    imf: float
+    mmf: float
+    liquidation_penalty: float
+    maintenance_deduction: float
+
+
+@dataclass(frozen=True, slots=True)
+class _VenueAsset:
+    """What a venue payload carries of one asset: the proposal's parameters, or those of the option the
+    committee chose. ``tiers`` (perps) is validated (:func:`_venue_tiers`) only where a payload is written."""
+
+    symbol: str
+    status: str
+    tier_rows: tuple[PerpTier | Mapping[str, Any], ...] = ()
+    lending: LendingAssetProposal | None = None  # with the chosen option's LTV, LT and bonus
+
+
+def _option_value(x: float | None, name: str, symbol: str) -> float:
+    if x is None:
+        raise ExportError(f"cannot export: the chosen option gives no {name} for {symbol}.")
+    return x
+
+
+def _payload_assets(doc: _Doc) -> list[_VenueAsset]:
     """The assets a venue payload carries: the proposal's, with the parameters of the option the committee
     chose when it is not the recommended one."""
     choice = _chosen_option(doc)
-    opt = next((o for o in doc.content.get("options") or [] if o["name"] == choice), None)
-    if opt is None or opt.get("recommended"):
-        return doc.assets
-    by_sym = {x["symbol"]: x for x in opt["assets"]}
-    keys = ("status", "tiers", "position_limit", "ltv", "liquidation_threshold", "liquidation_bonus")
-    return [a | {k: by_sym[a["symbol"]][k] for k in keys if k in by_sym.get(a["symbol"], {})} for a in doc.assets]
+    opt = next((o for o in doc.proposal.options if o.name == choice), None)
+    by_sym = {} if opt is None or opt.recommended else {x.symbol: x for x in opt.assets}
+    out = []
+    for a in doc.assets:
+        x = by_sym.get(a.symbol)
+        if isinstance(a, PerpAssetProposal):
+            rows: tuple[PerpTier | Mapping[str, Any], ...] = a.tiers if x is None or x.tiers is None else x.tiers
+            out.append(_VenueAsset(symbol=a.symbol, status=a.status if x is None else x.status, tier_rows=rows))
+        else:
+            chosen = a if x is None or x.tiers is not None else replace(
+                a, status=x.status, ltv=_option_value(x.ltv, "ltv", a.symbol),
+                liquidation_threshold=_option_value(x.liquidation_threshold, "liquidation_threshold", a.symbol),
+                liquidation_bonus=_option_value(x.liquidation_bonus, "liquidation_bonus", a.symbol))
+            out.append(_VenueAsset(symbol=a.symbol, status=chosen.status, lending=chosen))
+    return out
 
 
 def _hours(h: Any) -> str:
@@ -727,7 +793,7 @@ def _hours(h: Any) -> str:
 
 
 def _options(doc: _Doc) -> list[Block]:
-    opts = doc.content.get("options") or []
+    opts = doc.proposal.options
     if not opts:
         return []
     perp = doc.profile == "perp"
@@ -736,28 +802,28 @@ def _options(doc: _Doc) -> list[Block]:
                                  "the recommended option is the specification above. Capital cost: "
                                  + ("initial margin as a share of notional of a reference position."
                                     if perp else "1 - LTV, the collateral a borrower cannot borrow against."))]
-    blocks.append(("ul", [f"**{_u(o['name'])}**{' (recommended)' if o['recommended'] else ''}: "
-                          + (", ".join(f"{_code(k)} = {_u(v)}" for k, v in o["differences"].items())
+    blocks.append(("ul", [f"**{_u(o.name)}**{' (recommended)' if o.recommended else ''}: "
+                          + (", ".join(f"{_code(k)} = {_u(v)}" for k, v in o.differences.items())
                              or "the policy as above")
                           for o in opts]))
     head = ["Asset", "Option", "Tier 1 max leverage", "Tier 1 MMF", "Tier 1 penalty", "Tier 1 coverage",
             "Tiers", "Capital cost"] if perp else ["Asset", "Option", "LTV", "LT", "Bonus", "Coverage",
                                                     "Capital cost"]
     rows = []
-    for sym in sorted({x["symbol"] for o in opts for x in o["assets"]}):
+    for sym in sorted({x.symbol for o in opts for x in o.assets}):
         for o in opts:
-            x = next((y for y in o["assets"] if y["symbol"] == sym), None)
+            x = next((y for y in o.assets if y.symbol == sym), None)
             if x is None:
                 continue
             if perp:
-                t = (x.get("tiers") or [None])[0]
-                rows.append([_u(sym), _u(o["name"]), "-" if t is None else _lev(t["max_leverage"]),
+                t = (x.tiers or [None])[0]
+                rows.append([_u(sym), _u(o.name), "-" if t is None else _lev(t["max_leverage"]),
                              "-" if t is None else _pct(t["mmf"]), "-" if t is None else _pct(t["liquidation_penalty"]),
-                             "-" if t is None else _pct(t["coverage"]), str(len(x.get("tiers") or [])),
-                             _pct(x.get("capital_cost"))])
+                             "-" if t is None else _pct(t["coverage"]), str(len(x.tiers or ())),
+                             _pct(x.capital_cost)])
             else:
-                rows.append([_u(sym), _u(o["name"]), _pct(x["ltv"]), _pct(x["liquidation_threshold"]),
-                             _pct(x["liquidation_bonus"]), _pct(x["coverage"]), _pct(x.get("capital_cost"))])
+                rows.append([_u(sym), _u(o.name), _pct(x.ltv), _pct(x.liquidation_threshold),
+                             _pct(x.liquidation_bonus), _pct(x.coverage), _pct(x.capital_cost)])
     blocks.append(("table", head, rows))
     return blocks
 
@@ -765,24 +831,22 @@ def _options(doc: _Doc) -> list[Block]:
 def _peers(doc: _Doc) -> list[Block]:
     if doc.profile != "perp":
         return []
-    with_peers = [a for a in doc.assets if a.get("peers")]
+    with_peers = [(a.symbol, a.peers) for a in doc.perp_assets if a.peers is not None]
     if not with_peers:
         return []
     blocks: list[Block] = [("h3", "Peer venues"), ("p", "Max leverage / maintenance rate other venues publish at "
                                                         "each proposed tier's floor notional (- : not offered there).")]
-    for a in with_peers:
-        pe = a["peers"]
-        head = ["Asset", "From notional", "Proposed", *(_u(v) for v in pe["venues"])]
+    for symbol, pe in with_peers:
+        head = ["Asset", "From notional", "Proposed", *(_u(v) for v in pe.venues)]
         rows = []
-        for r in pe["rows"]:
-            cells = [_u(a["symbol"]), format_notional(r["notional"]),
-                     f"{_lev(r['proposed']['max_leverage'])} / {_pct(r['proposed']['mmf'])}"]
-            for v in pe["venues"]:
-                x = r["peers"].get(v)
-                cells.append("-" if x is None else f"{_lev(x['max_leverage'])} / {_pct(x['maintenance_rate'])}")
+        for notional, lev, mmf, peers in pe.rows:
+            cells = [_u(symbol), format_notional(notional), f"{_lev(lev)} / {_pct(mmf)}"]
+            for v in pe.venues:
+                x = peers.get(v)
+                cells.append("-" if x is None else f"{_lev(x[0])} / {_pct(x[1])}")
             rows.append(cells)
         blocks.append(("table", head, rows))
-    sources = sorted({(str(v), str(src)) for a in with_peers for v, src in a["peers"]["sources"].items() if src})
+    sources = sorted({(str(v), str(src)) for _, pe in with_peers for v, src in pe.sources.items() if src})
     if sources:
         blocks.append(("p", "Peer sources: " + "; ".join(f"{_u(v)}: {_u(src)}" for v, src in sources) + "."))
     return blocks
@@ -791,9 +855,10 @@ def _peers(doc: _Doc) -> list[Block]:
 def _below_confidence(doc: _Doc) -> list[str]:
     out = []
     for a in doc.assets:
-        cur = a.get("current")
-        if cur is not None and cur.get("below_confidence"):
-            out.append(a["symbol"])
+        below = a.current_below_confidence if isinstance(a, PerpAssetProposal) else (
+            None if a.current is None else a.current.below_confidence)
+        if below:
+            out.append(a.symbol)
     return out
 
 
@@ -802,12 +867,12 @@ def _motivation(doc: _Doc) -> list[Block]:
                                  "covered move, close-out cost, guardrails):")]
     items = []
     for a in doc.assets:
-        rationale = str(a["rationale"])
-        if rationale.startswith(f"{a['symbol']}: "):
-            rationale = rationale[len(a["symbol"]) + 2:]
-        text = f"**{_u(a['symbol'])}**: {_u(rationale)}"
-        if a.get("notes"):
-            text += " Notes: " + " ".join(_u(n) for n in a["notes"])
+        rationale = str(a.rationale)
+        if rationale.startswith(f"{a.symbol}: "):
+            rationale = rationale[len(a.symbol) + 2:]
+        text = f"**{_u(a.symbol)}**: {_u(rationale)}"
+        if a.notes:
+            text += " Notes: " + " ".join(_u(n) for n in a.notes)
         items.append(text)
     blocks.append(("ul", items))
     return blocks
@@ -839,7 +904,7 @@ def parameter_change_cells(parameter: str, tier: int | None, old: float | None, 
 
 
 def _specification(doc: _Doc) -> list[Block]:
-    rows = specification_rows(doc.content)
+    rows = specification_rows(doc.proposal)
     blocks: list[Block] = [
         ("p", "Fractions are percent of position notional; changes in basis points (max leverage in x) with the "
               "relative change in brackets. Tiers are position-notional brackets in quote currency; IMF = 1 / max "
@@ -852,8 +917,8 @@ def _specification(doc: _Doc) -> list[Block]:
         *_peers(doc),
     ]
     if doc.profile == "perp":
-        limits = [f"{_u(a['symbol'])}: no tier above {format_notional(a['position_limit'])}" for a in doc.assets
-                  if a.get("position_limit") is not None and a["status"] == "ok"]
+        limits = [f"{_u(a.symbol)}: no tier above {format_notional(a.position_limit)}" for a in doc.perp_assets
+                  if a.position_limit is not None and a.status == "ok"]
         if limits:
             blocks.append(("p", "Position limits (notional above which no tier is offered): " + "; ".join(limits) + "."))
     rev = doc.revision
@@ -867,9 +932,9 @@ def _specification(doc: _Doc) -> list[Block]:
              f"@{_u(o.get('by', ''))}", _u(o.get("justification", ""))]
             for o in rev["overrides"]
         ]))
-    if doc.content.get("skipped"):
+    if doc.proposal.skipped:
         blocks.append(("h3", "Assets left out"))
-        blocks.append(("ul", [f"{_u(s['symbol'])}: {_u(s['reason'])}" for s in doc.content["skipped"]]))
+        blocks.append(("ul", [f"{_u(s.symbol)}: {_u(s.reason)}" for s in doc.proposal.skipped]))
     return blocks
 
 
@@ -887,8 +952,8 @@ def _apc_lines(policy: Mapping[str, Any]) -> list[str]:
 
 
 def _methodology(doc: _Doc) -> list[Block]:
-    policy = doc.content["policy"]
-    prov = doc.content.get("provenance", {})
+    policy = doc.proposal.policy
+    prov = doc.proposal.provenance
     bonus_rows: list[list[str]] = []
     measure = "expected shortfall (ES)" if policy["measure"] == "es" else "value at risk (VaR)"
     tail = "the worse of the two tails (longs and shorts)" if doc.profile == "perp" else "the lower tail (price falls)"
@@ -927,11 +992,10 @@ def _methodology(doc: _Doc) -> list[Block]:
                      f"{_pct(p.get('bonus_confidence', 0.99), 0)} of a {p.get('liquidator_hold_hours', 1):g}-hour fall "
                      f"at the stressed volatility), rounded up; LT = (1 - covered move) / (1 + bonus) (rounded down); "
                      f"LTV = LT - {_pct(p['ltv_buffer'])}; steps of {_pct(policy['rounding']['lending_step'])}.")
-        bonus_rows = [[_u(a["symbol"]),
-                       _u(a["bonus"]["debt_asset"]) + ("" if a["bonus"]["debt_stable"] else " (ratio)"),
-                       _u(a["bonus"]["liquidity_source"]), _pct(a["bonus"]["slippage"]),
-                       _pct(a["bonus"]["inventory_risk"]), _pct(a["bonus"]["incentive"]), _pct(a["bonus"]["total"]),
-                       _pct(a["liquidation_bonus"])] for a in doc.assets if a.get("bonus")]
+        bonus_rows = [[_u(a.symbol), _u(b.debt_asset) + ("" if b.debt_stable else " (ratio)"),
+                       _u(b.liquidity_source), _pct(b.slippage), _pct(b.inventory_risk), _pct(b.incentive),
+                       _pct(b.total), _pct(a.liquidation_bonus)]
+                      for a in doc.assets if isinstance(a, LendingAssetProposal) for b in [a.bonus] if b is not None]
     g = policy["guardrails"]
     items.append(f"Guardrails against the current values: relative changes up to {_pct(g['dead_band'], 0)} keep the "
                  f"current value (dead band); at most {_pct(g['max_relative_change'], 0)} change per proposal"
@@ -941,18 +1005,18 @@ def _methodology(doc: _Doc) -> list[Block]:
     items.append(f"Policy key {_code(policy.get('policy_key', '-'))}.")
     blocks: list[Block] = [("ul", items)]
     if doc.profile == "perp":
-        mpor_rows = [[_u(a["symbol"]), str(k + 1), format_notional(_finite(t.get("cost_notional"))),
-                      _hours(t.get("horizon_hours")), _pct(t.get("covered_move")), _pct(t.get("close_out_cost")),
-                      _pct(t["mmf"]), _pct(t["coverage"]) + (" (under-covered)" if t.get("under_covered") else "")]
-                     for a in doc.assets for k, t in enumerate(a.get("tiers") or [])]
+        mpor_rows = [[_u(a.symbol), str(k + 1), format_notional(_finite(t.cost_notional)),
+                      _hours(t.horizon_hours), _pct(t.covered_move), _pct(t.close_out_cost),
+                      _pct(t.mmf), _pct(t.coverage) + (" (under-covered)" if t.under_covered else "")]
+                     for a in doc.perp_assets for k, t in enumerate(a.tiers)]
         if mpor_rows:
             blocks += [("h3", "Margin period of risk and coverage per tier"),
                        ("table", ["Asset", "Tier", "Close-out of", "MPOR", "Covered move", "Close-out cost", "MMF",
                                   "Coverage"], mpor_rows)]
-    band_rows = [[_u(a["symbol"]), _hours(m["horizon_hours"]), f"{str(m['measure']).upper()} {_pct(m['confidence'])}",
-                  _pct(m["fitted"]), _pct(m.get("fhs")), _pct(m.get("empirical")),
-                  "-" if m.get("nu") is None else f"{m['nu']:.2f}", f"{m['combine']} -> {m['bound']}"]
-                 for a in doc.assets for m in [a.get("model_risk")] if m]
+    band_rows = [[_u(a.symbol), _hours(m.horizon_hours), f"{str(m.measure).upper()} {_pct(m.confidence)}",
+                  _pct(m.fitted), _pct(m.fhs), _pct(m.empirical),
+                  "-" if m.nu is None else f"{m.nu:.2f}", f"{m.combine} -> {m.bound}"]
+                 for a in doc.assets for m in [a.model_risk] if m is not None]
     if band_rows:
         blocks += [("h3", "Model risk"),
                    ("p", "The covered move before anti-procyclicality from three estimates of the tail, at tier 1's "
@@ -974,26 +1038,30 @@ def _methodology(doc: _Doc) -> list[Block]:
         f"{s.get('ewma_lambda')})" for key, s in sorted(specs.items())
     ] or ["-"]))
     blocks.append(("h3", "Anti-procyclicality (EMIR RTS 153/2013 Art. 28)"))
-    binding = [f"{_u(a['symbol'])}: {_u(', '.join(a['covered_move']['binding']))}" for a in doc.assets
-               if a["covered_move"]["binding"]]
+    binding = [f"{_u(a.symbol)}: {_u(', '.join(a.covered.binding))}" for a in doc.assets if a.covered.binding]
     blocks.append(("ul", [*_apc_lines(policy), "Tools that changed the covered move: "
                           + ("; ".join(binding) if binding else "none") + "."]))
     blocks.append(("chart", "covered"))
     blocks.append(("h3", "Data and fitted models"))
     rows = []
     for a in doc.assets:
-        c = a.get("context") or {}
-        cm = a["covered_move"]
+        c = a.context
+        cm = a.covered
+        if c is None:
+            dash = _u("-")
+            series, bars, model, adv, fingerprint = f"{dash} {dash} ({dash})", f"{dash} to {dash}", dash, None, "-"
+        else:
+            series = (f"{_u(c.freq)} {_u(c.kind)} ({_u(c.source)})"
+                      + (" [synthetic]" if c.synthetic and c.source != "synthetic" else "")
+                      + (f": {_u(c.selection)}" if c.selection else ""))
+            bars = f"{_u(str(c.first_bar)[:10])} to {_u(str(c.last_bar)[:10])}"
+            model = _u(c.model) + (" (EWMA fallback)" if c.fallback else "")
+            adv, fingerprint = _finite(c.adv), c.fingerprint
         rows.append([
-            _u(a["symbol"]), f"{_u(c.get('freq', '-'))} {_u(c.get('kind', '-'))} ({_u(c.get('source', '-'))})"
-            + (" [synthetic]" if c.get("synthetic") and c.get("source") != "synthetic" else "")
-            + (f": {_u(c['selection'])}" if c.get("selection") else ""),
-            f"{_u(str(c.get('first_bar', '-'))[:10])} to {_u(str(c.get('last_bar', '-'))[:10])}",
-            _u(c.get("model", "-")) + (" (EWMA fallback)" if c.get("fallback") else ""),
-            f"{_pct(cm['vol_forecast_annualised'], 0)} / {_pct(cm['vol_long_run_annualised'], 0)} / "
-            f"{_pct(cm['vol_stressed_annualised'], 0)}",
-            f"{_pct(cm['model'])} -> {_pct(cm['final'])}", format_notional(_finite(c.get("adv"))),
-            _code(c.get("fingerprint", "-")),
+            _u(a.symbol), series, bars, model,
+            f"{_pct(cm.vol_forecast_annualised, 0)} / {_pct(cm.vol_long_run_annualised, 0)} / "
+            f"{_pct(cm.vol_stressed_annualised, 0)}",
+            f"{_pct(cm.model)} -> {_pct(cm.final)}", format_notional(adv), _code(fingerprint),
         ])
     blocks.append(("table", ["Asset", "Series", "Bars", "Model", "Vol forecast / long-run / stressed (annual)",
                              "Covered move (model -> final)", "ADV", "Data fingerprint (SHA-256)"], rows))
@@ -1049,21 +1117,20 @@ def _backtest(doc: _Doc) -> list[Block]:
 
 
 def _risks(doc: _Doc) -> list[Block]:
-    policy = doc.content["policy"]
+    policy = doc.proposal.policy
     items: list[str] = []
     below = _below_confidence(doc)
     if below:
         items.append(f"Current parameters of {_symbols(below)} cover less than {_pct(policy['confidence'])} under "
                      "today's model: delaying this change leaves that gap open.")
-    unmarg = [a["symbol"] for a in doc.assets if a["status"] != "ok"]
+    unmarg = [a.symbol for a in doc.assets if a.status != "ok"]
     if unmarg:
         items.append(f"{_symbols(unmarg)}: the model finds no safe leverage / borrowing power (unmarginable): "
                      "consider reduce-only, freezing or delisting.")
     for a in doc.assets:
-        c = a.get("context") or {}
-        if c.get("fallback"):
-            items.append(f"{_u(a['symbol'])}: the volatility model fell back to EWMA ({_u(c['fallback'])}).")
-    synthetic = [a["symbol"] for a in doc.assets if (a.get("context") or {}).get("synthetic")]
+        if a.context is not None and a.context.fallback:
+            items.append(f"{_u(a.symbol)}: the volatility model fell back to EWMA ({_u(a.context.fallback)}).")
+    synthetic = [a.symbol for a in doc.assets if a.context is not None and a.context.synthetic]
     if synthetic:
         items.append(f"{_symbols(synthetic)} use synthetic (demo) data: not a basis for a real decision.")
     under = _under_covered(doc)
@@ -1071,27 +1138,27 @@ def _risks(doc: _Doc) -> list[Block]:
         items.append("Under-covered tiers (a guardrail holds the MMF below what the model asks, so these tiers keep "
                      "less margin than the policy's covered move calls for; their coverage under today's model is "
                      "shown): " + "; ".join(under) + ".")
-    stressed = [a["symbol"] for a in doc.assets if a.get("regime") == "stress"]
+    stressed = [a.symbol for a in doc.assets if a.regime == "stress"]
     if stressed:
         allow = bool((policy.get("guardrails") or {}).get("loosen_in_stress"))
         items.append(f"{_symbols(stressed)} {'are' if len(stressed) > 1 else 'is'} in a stressed volatility regime: "
                      + ("the policy allows margins to loosen in stress." if allow else
                         "no margin parameter loosens against the current one while it lasts."))
-    capped = [ln for ln in _lines(doc) if ln["bound"] == "max_change"]
+    capped = [(sym, ln) for sym, ln in _lines(doc) if ln.bound == "max_change"]
     if capped:
-        ex = "; ".join(f"{_u(ln['symbol'])} {_u(ln['parameter'])}"
-                       + ("" if ln["tier"] is None else f" tier {ln['tier'] + 1}")
-                       + f": model {_value(ln['parameter'], ln['model'])}, proposed {_value(ln['parameter'], ln['proposed'])}"
-                       for ln in capped[:5])
+        ex = "; ".join(f"{_u(sym)} {_u(ln.parameter)}"
+                       + ("" if ln.tier is None else f" tier {ln.tier + 1}")
+                       + f": model {_value(ln.parameter, ln.model)}, proposed {_value(ln.parameter, ln.proposed)}"
+                       for sym, ln in capped[:5])
         items.append(f"{len(capped)} parameter{'s' if len(capped) != 1 else ''} were held back by the max-change "
                      f"guardrail, so the model asks for more than this proposal gives; expect follow-up proposals "
                      f"({ex}{'; ...' if len(capped) > 5 else ''}).")
-    overridden = [ln for ln in _lines(doc) if ln["bound"] == "override"]
+    overridden = [ln for _, ln in _lines(doc) if ln.bound == "override"]
     if overridden:
         items.append(f"{len(overridden)} value{'s' if len(overridden) != 1 else ''} set by manual override: their "
                      "coverage was not recomputed by the model.")
-    if doc.content.get("skipped"):
-        items.append(f"Not covered by this proposal: {_symbols(s['symbol'] for s in doc.content['skipped'])}.")
+    if doc.proposal.skipped:
+        items.append(f"Not covered by this proposal: {_symbols(s.symbol for s in doc.proposal.skipped)}.")
     items.append("Model risk: the covered move relies on the fitted volatility model and its tail distribution; "
                  "regime changes faster than the horizon, oracle failures and thin liquidity are not in the model.")
     if doc.backtest is None:
@@ -1259,16 +1326,18 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-we
 
 
 def _figures(doc: _Doc, key: str) -> list[Any]:
-    return content_figures(doc.content, key, backtest=doc.backtest)
+    return content_figures(doc.proposal, key, backtest=doc.backtest)
 
 
-def content_figures(content: Mapping[str, Any], key: str, *, backtest: Mapping[str, Any] | None = None) -> list[Any]:
-    """The plotly figures of one section of a proposal report, from the proposal's content.
+def content_figures(proposal: Proposal | Mapping[str, Any], key: str, *,
+                    backtest: Mapping[str, Any] | None = None) -> list[Any]:
+    """The plotly figures of one section of a proposal report.
 
     Parameters
     ----------
-    content : mapping
-        ``Proposal.content()`` / ``StoredProposal.content``.
+    proposal : Proposal or mapping
+        The typed proposal, or its stored content (``StoredProposal.content``, read with
+        :meth:`Proposal.from_content`).
     key : {'covered', 'spec', 'backtest'}
         ``covered``: the covered adverse move by asset; ``spec``: tier ladders (perp, current vs proposed)
         or lending bars; ``backtest``: exceptions against expected by asset and parameter set.
@@ -1281,32 +1350,34 @@ def content_figures(content: Mapping[str, Any], key: str, *, backtest: Mapping[s
     """
     from riskparams import charts
 
-    assets = list(content["assets"])
-    profile = str(content["profile"])
+    p = _typed(proposal)
+    assets = p.assets
     if key == "covered":
-        return [charts.covered_move_bars([_chart_text(a["symbol"]) for a in assets],
-                                         [a["covered_move"]["model"] for a in assets],
-                                         [a["covered_move"]["final"] for a in assets])]
-    if key == "spec" and profile == "perp":
-        open_end = _finite(content["policy"]["perp"].get("last_tier_cost_notional"))
+        return [charts.covered_move_bars([_chart_text(a.symbol) for a in assets],
+                                         [a.covered.model for a in assets],
+                                         [a.covered.final for a in assets])]
+    if key == "spec" and p.profile == "perp":
+        open_end = _finite(p.policy["perp"].get("last_tier_cost_notional"))
         figs = []
         for a in assets:
-            proposed = [(t["notional_floor"], t["notional_cap"], t["max_leverage"], t["mmf"]) for t in a["tiers"]]
-            cur = a.get("current")
-            current = None if cur is None else [(t["notional_floor"], t["notional_cap"], t["max_leverage"], t["mmf"])
-                                                for t in cur["tiers"]]
+            if not isinstance(a, PerpAssetProposal):
+                continue
+            proposed = [(t.notional_floor, t.notional_cap, t.max_leverage, t.mmf) for t in a.tiers]
+            current = None if a.current is None else [(t.notional_floor, t.notional_cap, t.max_leverage, t.mmf)
+                                                      for t in a.current]
             if proposed or current:
-                title = f"{_chart_text(a['symbol'])}: tier ladder" + (", current vs proposed" if current else "") + (
+                title = f"{_chart_text(a.symbol)}: tier ladder" + (", current vs proposed" if current else "") + (
                     "" if proposed else " (unmarginable: no tier proposed)")
                 figs.append(charts.tier_ladder(proposed, current, title=title, open_end=open_end))
         return figs
     if key == "spec":
-        syms = [_chart_text(a["symbol"]) for a in assets]
+        lending = [a for a in assets if isinstance(a, LendingAssetProposal)]
+        syms = [_chart_text(a.symbol) for a in lending]
         names = ("ltv", "liquidation_threshold", "liquidation_bonus")
-        values = {n: [float(a[n]) for a in assets] for n in names}
-        has_current = any(a.get("current") for a in assets)
+        values = {n: [float(getattr(a, n)) for a in lending] for n in names}
+        has_current = any(a.current is not None for a in lending)
         before: dict[str, list[float | None]] | None = {
-            n: [None if a.get("current") is None else float(a["current"][n]) for a in assets] for n in names
+            n: [None if a.current is None else float(getattr(a.current, n)) for a in lending] for n in names
         } if has_current else None
         return [charts.lending_bars(syms, values, before)]
     if key == "backtest" and backtest is not None and backtest["results"]:
@@ -1396,11 +1467,11 @@ def to_json_bundle(
     ``backtest`` (None when not given). Same parameters as :func:`to_markdown`.
     """
     doc = _doc(proposal, workflow, backtest)
-    prov = doc.content.get("provenance", {})
+    prov = doc.proposal.provenance
     data = []
     for a in doc.assets:
-        c = a.get("context") or {}
-        data.append({"symbol": a["symbol"], **{k: c.get(k) for k in (
+        c = a.context
+        data.append({"symbol": a.symbol, **{k: None if c is None else getattr(c, k) for k in (
             "source", "freq", "kind", "synthetic", "first_bar", "last_bar", "fingerprint", "model", "spec_key",
             "fallback", "adv", "adv_source")}})
     bundle = {
@@ -1409,10 +1480,10 @@ def to_json_bundle(
         "proposal_hash": {"algorithm": "sha256", "of": "canonical JSON of the proposal content (sorted keys, no "
                           "whitespace, UTF-8)", "value": doc.id, "verified": True},
         "status": doc.status, "final": doc.final, "banner": doc.banner, "created_at": doc.created_at,
-        "profile": doc.profile, "as_of": doc.content.get("as_of"), "title": _unmarked(_title(doc)),
-        "specification": specification_rows(doc.content),
+        "profile": doc.profile, "as_of": doc.proposal.as_of, "title": _unmarked(_title(doc)),
+        "specification": specification_rows(doc.proposal),
         "provenance": {
-            "data": data, "policy_key": doc.content["policy"].get("policy_key"), "policy": doc.content["policy"],
+            "data": data, "policy_key": doc.proposal.policy.get("policy_key"), "policy": doc.content["policy"],
             "model_specs": prov.get("model_specs", {}), "packages": prov.get("packages", {}),
             "revision": prov.get("revision"),
         },
@@ -1436,7 +1507,7 @@ def to_csv(
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
-    for r in specification_rows(doc.content):
+    for r in specification_rows(doc.proposal):
         cells = [doc.id, doc.status, doc.profile, r["symbol"], _num(r["tier_number"]), _num(r["notional_floor"]),
                  _num(r["notional_cap"]), r["parameter"], r["unit"], _num(r["current"]), _num(r["proposed"]),
                  _num(r["change"]), _num(r["relative_change"]), _num(r["model"]), r["bound"],
@@ -1459,14 +1530,21 @@ def _floor(x: float) -> int:
     return int(math.floor(round(x, 6)))
 
 
-def _tier_table(asset: Mapping[str, Any]) -> TierTable[Any]:
-    """A stored asset's proposed tiers as a validated :class:`~riskparams.tiers.TierTable`; ExportError naming
-    the tier and the field when a payload breaks an invariant (edited by hand, or from another program)."""
-    symbol = str(asset.get("symbol", ""))
+def _venue_tiers(asset: _VenueAsset) -> tuple[_VenueTier, ...]:
+    """An asset's tiers for a venue payload, checked as a :class:`~riskparams.tiers.TierTable`; ExportError naming
+    the tier and the field when they break an invariant (edited by hand, or from another program)."""
+    rows = asset.tier_rows
     try:
-        return TierTable.from_rows(asset["tiers"], symbol=symbol)
+        if all(isinstance(r, PerpTier) for r in rows):
+            TierTable([r for r in rows if isinstance(r, PerpTier)], symbol=asset.symbol)
+        else:
+            TierTable.from_rows([r for r in rows if isinstance(r, Mapping)], symbol=asset.symbol)
     except TierError as exc:
         raise ExportError(f"cannot export: {exc}") from None
+    names = [f.name for f in fields(_VenueTier)]
+    return tuple(_VenueTier(**{n: (r[n] if isinstance(r, Mapping) else getattr(r, n)) for n in names})
+                 for r in asset.tier_rows)
+
 
 
 def to_dydx(
@@ -1492,23 +1570,23 @@ def to_dydx(
     messages, tiers, left_out = [], [], []
     next_id = first_id
     for a in _payload_assets(doc):
-        if a["status"] != "ok" or not a["tiers"]:
-            left_out.append({"symbol": a["symbol"], "reason": f"{a['status']}: no tier can be offered"})
+        if a.status != "ok" or not a.tier_rows:
+            left_out.append({"symbol": a.symbol, "reason": f"{a.status}: no tier can be offered"})
             continue
-        _tier_table(a)  # a venue payload only from a table that keeps the tier invariants
-        for k, t in enumerate(a["tiers"]):
-            imf_ppm = min(1_000_000, _ceil(t["imf"] * 1e6))
-            mf_ppm = min(1_000_000, _ceil(t["mmf"] / t["imf"] * 1e6))
+        # a venue payload only from a table that keeps the tier invariants
+        for k, t in enumerate(_venue_tiers(a)):
+            imf_ppm = min(1_000_000, _ceil(t.imf * 1e6))
+            mf_ppm = min(1_000_000, _ceil(t.mmf / t.imf * 1e6))
             impact = int(round(DYDX_IMPACT_USDC * QUOTE_QUANTUMS_PER_USDC * 1e6 / imf_ppm))
-            name = f"{a['symbol']} tier {k + 1}"
+            name = f"{a.symbol} tier {k + 1}"
             messages.append({"@type": DYDX_MSG_TYPE, "authority": DYDX_GOV_AUTHORITY, "liquidity_tier": {
                 "id": next_id, "name": name, "initial_margin_ppm": imf_ppm, "maintenance_fraction_ppm": mf_ppm,
                 "impact_notional": impact, "open_interest_lower_cap": 0, "open_interest_upper_cap": 0,
             }})
             tiers.append({
-                "id": next_id, "symbol": a["symbol"], "tier": k + 1, "notional_floor": t["notional_floor"],
-                "notional_cap": t["notional_cap"], "max_leverage": t["max_leverage"], "imf": t["imf"], "mmf": t["mmf"],
-                "liquidation_penalty": t["liquidation_penalty"], "maintenance_deduction": t["maintenance_deduction"],
+                "id": next_id, "symbol": a.symbol, "tier": k + 1, "notional_floor": t.notional_floor,
+                "notional_cap": t.notional_cap, "max_leverage": t.max_leverage, "imf": t.imf, "mmf": t.mmf,
+                "liquidation_penalty": t.liquidation_penalty, "maintenance_deduction": t.maintenance_deduction,
                 "effective_imf": imf_ppm / 1e6, "effective_mmf": imf_ppm * mf_ppm / 1e12,
             })
             next_id += 1
@@ -1565,18 +1643,21 @@ def to_aave(
     check_profile("aave", doc.profile)
     addresses = {str(k).upper(): str(v) for k, v in (asset_addresses or {}).items()}
     updates, unchanged = [], []
-    for a in _payload_assets(doc):
-        proposed = {"ltv": _floor(a["ltv"] * 1e4), "liqThreshold": _floor(a["liquidation_threshold"] * 1e4),
-                    "liqBonus": _ceil(a["liquidation_bonus"] * 1e4)}
-        cur = a.get("current")
-        current = None if cur is None else {
-            "ltv": _floor(cur["ltv"] * 1e4), "liqThreshold": _floor(cur["liquidation_threshold"] * 1e4),
-            "liqBonus": _ceil(cur["liquidation_bonus"] * 1e4)}
-        fields = {k: (KEEP_CURRENT if current is not None and current[k] == v else v) for k, v in proposed.items()}
-        if all(v == KEEP_CURRENT for v in fields.values()):
-            unchanged.append(a["symbol"])
+    for v in _payload_assets(doc):
+        a = v.lending
+        if a is None:
             continue
-        updates.append({"asset": addresses.get(a["symbol"], a["symbol"]), **fields, "debtCeiling": KEEP_CURRENT,
+        proposed = {"ltv": _floor(a.ltv * 1e4), "liqThreshold": _floor(a.liquidation_threshold * 1e4),
+                    "liqBonus": _ceil(a.liquidation_bonus * 1e4)}
+        cur = a.current
+        current = None if cur is None else {
+            "ltv": _floor(cur.ltv * 1e4), "liqThreshold": _floor(cur.liquidation_threshold * 1e4),
+            "liqBonus": _ceil(cur.liquidation_bonus * 1e4)}
+        values = {k: (KEEP_CURRENT if current is not None and current[k] == x else x) for k, x in proposed.items()}
+        if all(x == KEEP_CURRENT for x in values.values()):
+            unchanged.append(a.symbol)
+            continue
+        updates.append({"asset": addresses.get(a.symbol, a.symbol), **values, "debtCeiling": KEEP_CURRENT,
                         "liqProtocolFee": KEEP_CURRENT})
     payload = {
         "engine": "IAaveV3ConfigEngine", "function": "collateralsUpdates", "struct": "CollateralUpdate",

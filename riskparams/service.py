@@ -69,7 +69,10 @@ from riskparams.store.records import StoredProposal, get_proposal, list_proposal
 from riskparams.volatility import FitSpec, VolEstimate, fit_volatility, sample_vol
 
 if TYPE_CHECKING:  # the backtest engine (scipy.stats, numba) loads on first use: pages start faster
+    import numpy as np
+
     from riskparams.backtest import AssetData, BacktestReport, BacktestSpec, FixedParameters, ProgressFn
+    from riskparams.impact import ImpactReport
 
 
 def open_store(db: str | Path | None = None, *, read_only: bool = False) -> Store:
@@ -1212,3 +1215,129 @@ def backtest_figures(report: StoredBacktest | Mapping[str, Any], symbol: str) ->
                                             "under each parameter set"),
         "sets": charts.parameter_sets_side_by_side([r.to_dict() for r in bt.results]),
     }
+
+
+# -- book impact (issue 14, first slice) ------------------------------------------------------------
+
+
+def impact_tables(params: str | Path, store: Store | None = None) -> tuple[str, dict[str, Any], dict[str, float] | None,
+                                                                          list[str]]:
+    """The perpetual tier tables of a parameter set: a current-parameters file (:func:`riskparams.params_io.
+    load_current`) or a stored proposal id (or unique prefix, read from ``store``).
+
+    Returns
+    -------
+    (label, tables, covered_moves, notes)
+        ``tables`` maps symbol -> tier table; ``covered_moves`` maps symbol -> the proposal's tier-1 covered move
+        (None for a file: it holds no covered move).
+
+    Raises
+    ------
+    DataError
+        Not a file and not a proposal id, or a lending proposal.
+    """
+    from riskparams.params_io import load_current
+    from riskparams.tiers import TierTable
+
+    ref = str(params)
+    path = Path(ref).expanduser()
+    if path.exists() or path.suffix.lower() in (".csv", ".json"):
+        cur = load_current(path, "perp")
+        tables: dict[str, Any] = {s: a.tiers for s, a in cur.assets.items() if isinstance(a, CurrentPerp)}
+        return path.name, tables, None, ["current parameters carry no close-out cost: bad debt counts the price "
+                                         "loss beyond equity only."]
+    if not (len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref.lower())):
+        raise DataError(f"--params {ref}: no such file, and not a stored proposal id.")
+    if store is None:
+        raise DataError(f"--params {ref}: a stored proposal needs a store.")
+    stored = get_proposal(store, ref)
+    if stored.profile != Profile.PERP:
+        raise DataError(f"proposal {stored.id[:12]} is for {stored.profile}; impact on positions needs a perp "
+                        "proposal.")
+    prop = Proposal.from_content(stored.content)
+    tables, moves, notes = {}, {}, []
+    for a in prop.assets:
+        if isinstance(a, PerpAssetProposal) and a.tiers:
+            tables[a.symbol] = TierTable(a.tiers, symbol=a.symbol)
+            moves[a.symbol] = float(a.covered.final)
+        elif isinstance(a, PerpAssetProposal):
+            notes.append(f"{a.symbol} is {a.status} in the proposal: no tier table.")
+    return f"proposal {stored.id[:12]}", tables, moves, notes
+
+
+def joint_daily_returns(store: Store, symbols: Sequence[str]) -> np.ndarray:
+    """Simple daily close-to-close returns of ``symbols`` on the days all of them have (shape (days, k), columns
+    in the order given), from each symbol's daily series (:func:`load_series`).
+
+    Raises
+    ------
+    DataError
+        A symbol without a daily series, or fewer than 30 common days.
+    """
+    closes = {}
+    for sym in symbols:
+        try:
+            _, frame = load_series(store, sym, freq="1d")
+        except SeriesNotFoundError:
+            raise DataError(f"no daily price series of {sym} in the store: the simulation draws from joint daily "
+                            "returns.") from None
+        closes[sym] = frame["close"]
+    joint = pd.DataFrame(closes).dropna()
+    rets = joint.pct_change().dropna()
+    if len(rets) < 30:
+        raise DataError(f"only {len(rets)} days of joint daily returns of {', '.join(symbols)}; the simulation "
+                        "needs at least 30.")
+    return rets[list(symbols)].to_numpy(dtype=float)
+
+
+def impact(params: str | Path, positions: str | Path, *, store: Store | None = None, move: float | None = None,
+           top_n: int = 5, sims: int = 0, horizon_days: int = 1, seed: int = 0) -> ImpactReport:
+    """The impact of a parameter set on a book of perpetual positions (:func:`riskparams.impact.book_impact`).
+
+    Parameters
+    ----------
+    params : str or Path
+        A current-parameters file or a stored proposal id (needs ``store``).
+    positions : str or Path
+        A positions CSV or Parquet file (:func:`riskparams.book.load_positions`, profile perp).
+    store : Store, optional
+    move : float, optional
+        Covered move for every symbol (fraction in (0, 1)); default the proposal's tier-1 covered move per
+        asset; a parameters file without ``move`` has no covered-move scenario.
+    top_n : int
+        Accounts in the concentration share.
+    sims, horizon_days, seed : int
+        With ``sims > 0`` (needs ``store``): VaR of insolvent debt and LaR from ``sims`` bootstraps of
+        ``horizon_days`` joint daily returns (:func:`riskparams.impact.simulate_impact`).
+
+    Returns
+    -------
+    riskparams.impact.ImpactReport
+
+    Raises
+    ------
+    DataError
+        A bad file, an unknown id, or a symbol of the book without a tier table.
+    """
+    from riskparams.book import Book, load_positions
+    from riskparams.impact import book_impact, simulate_impact
+
+    label, tables, covered, notes = impact_tables(params, store)
+    book = load_positions(positions, "perp")
+    assert isinstance(book, Book)
+    if move is not None:
+        if not (math.isfinite(move) and 0 < move < 1):
+            raise DataError(f"--move {move:g} must be a price move in (0, 1), e.g. 0.1 for 10%.")
+        covered = {s: move for s in book.symbol_ids}
+    elif covered is None:
+        notes.append("no covered move is known for a parameters file: give --move to add the covered-move scenario.")
+    else:
+        covered = {s: covered[s] for s in book.symbol_ids if s in covered}
+    report = book_impact(book, tables, covered_moves=covered, top_n=top_n, label=label, notes=notes)
+    if sims > 0:
+        if store is None:
+            raise DataError("the simulation needs the store's daily prices.")
+        returns = joint_daily_returns(store, book.symbol_ids)
+        report = replace(report, simulation=simulate_impact(book, tables, returns, n_sims=sims,
+                                                            horizon_days=horizon_days, seed=seed))
+    return report

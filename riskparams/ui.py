@@ -19,7 +19,7 @@ import streamlit as st
 
 from riskparams import auth, governance, ingest, service, views
 from riskparams.auth import AuthMode
-from riskparams.domain import IngestReport, SeriesInfo
+from riskparams.domain import IngestReport, Proposal, SeriesInfo
 from riskparams.exceptions import RiskParamsError
 from riskparams.export import content_figures
 from riskparams.governance import Committee, Member
@@ -282,9 +282,15 @@ def show_notice() -> None:
 
 
 # -- column formats shared by the pages' tables ---------------------------------------------------------------
+PERCENT_STEP = 0.0001
+"""The step of every percent column: Streamlit shows ``format="percent"`` with the step's decimals less two, so
+a step of 0.0001 gives exactly two decimals (68.30% next to 52.24%); without a step it drops trailing zeros."""
+
+
 def percent(label: str, help: str | None = None) -> Any:
-    """A column of fractions shown in percent (0.015 -> 1.50%)."""
-    return st.column_config.NumberColumn(label, format="percent", help=help)
+    """A column of fractions shown in percent with two decimals (0.015 -> 1.50%, 0.683 -> 68.30%): every
+    percent column of every page's tables, so they all read alike."""
+    return st.column_config.NumberColumn(label, format="percent", step=PERCENT_STEP, help=help)
 
 
 SERIES_COLUMNS: dict[str, Any] = {
@@ -535,14 +541,14 @@ BACKTEST_COLUMNS: dict[str, Any] = {
     "parameter_set": st.column_config.TextColumn("parameter set"),
     "n": st.column_config.NumberColumn("observations", format="localized"),
     "expected": st.column_config.NumberColumn("expected", format="%.1f"),
-    "confidence": st.column_config.NumberColumn("confidence", format="percent"),
+    "confidence": percent("confidence"),
     "traffic_light": st.column_config.TextColumn("zone"),
     "kupiec_p": st.column_config.NumberColumn("Kupiec p", format="%.3g"),
     "christoffersen_p": st.column_config.NumberColumn("Christoffersen p", format="%.3g"),
     "cc_p": st.column_config.NumberColumn("CC p", format="%.3g"),
-    "avg_margin": st.column_config.NumberColumn("avg margin", format="percent"),
-    "peak_to_trough": st.column_config.NumberColumn("peak to trough", format="percent"),
-    "max_5d_increase": st.column_config.NumberColumn("max 5-day increase", format="percent"),
+    "avg_margin": percent("avg margin"),
+    "peak_to_trough": percent("peak to trough"),
+    "max_5d_increase": percent("max 5-day increase"),
     "liquidations": st.column_config.NumberColumn("liquidations", format="localized"),
     "bad_debt": st.column_config.NumberColumn("bad debt", format="compact"),
 }
@@ -581,8 +587,15 @@ def cached_backtest_figures(report_id: str, symbol: str) -> dict[str, Any]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
+def cached_typed_proposal(proposal_id: str) -> Proposal:
+    """A stored proposal read as the typed :class:`~riskparams.domain.Proposal`, once per proposal id (a proposal
+    id is the hash of its content, so it never changes; frozen, shared between reruns)."""
+    return Proposal.from_content(service.proposal(_open_store(), proposal_id).content)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
 def cached_proposal_figures(proposal_id: str) -> dict[str, list[Any]]:
     """The tier-ladder (``spec``) and covered-move (``covered``) figures of a stored proposal, built once
     per proposal id (its content is immutable; only its status changes)."""
-    content = service.proposal(_open_store(), proposal_id).content
-    return {key: content_figures(content, key) for key in ("spec", "covered")}
+    proposal = cached_typed_proposal(proposal_id)
+    return {key: content_figures(proposal, key) for key in ("spec", "covered")}

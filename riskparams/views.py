@@ -16,7 +16,7 @@ import pandas as pd
 
 from riskparams.backtest_content import BacktestResultRow, StoredBacktest
 from riskparams.diagnostics import half_life
-from riskparams.domain import SeriesInfo
+from riskparams.domain import PerpAssetProposal, Proposal, SeriesInfo
 from riskparams.exceptions import FallbackWarning
 from riskparams.export import escape_markdown, parameter_change_cells, specification_cells, specification_rows
 from riskparams.fmt import format_notional
@@ -203,13 +203,13 @@ def model_losses(
                           engine=engine)
 
 
-def specification_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+def specification_frame(proposal: Proposal) -> pd.DataFrame:
     """The specification table of a proposal as the Proposal page shows it, one row per asset x parameter x tier:
     ``symbol, parameter, tier, notional`` (the tier's bracket, e.g. ``1M-5M``), ``current, proposed, change``,
     ``uncapped (model)`` (the value before guardrails), ``bound by``, ``overridden``; values as the forum post
     prints them (fractions in percent, max leverage in x, changes in basis points or x with the relative change)."""
     rows = []
-    for r in specification_rows(content):
+    for r in specification_rows(proposal):
         label, current, proposed, change = parameter_change_cells(r["parameter"], None, r["current"], r["proposed"])
         model = None if r["model"] is None else parameter_change_cells(r["parameter"], None, r["model"], None)[1]
         bracket = ("" if r["notional_floor"] is None else
@@ -221,33 +221,32 @@ def specification_frame(content: Mapping[str, Any]) -> pd.DataFrame:
                                        "uncapped (model)", "bound by", "overridden"])
 
 
-def rationale(content: Mapping[str, Any]) -> dict[str, str]:
+def rationale(proposal: Proposal) -> dict[str, str]:
     """Per asset, the plain-English rationale of a proposal (without its leading ``'SYMBOL: '``), followed by its
     notes (peer-venue gaps, stress holds, overrides) as the export prints them."""
     out = {}
-    for a in content["assets"]:
-        text = str(a.get("rationale", "")).removeprefix(f"{a['symbol']}: ")
-        if a.get("notes"):
-            text += " Notes: " + " ".join(str(n) for n in a["notes"])
-        out[a["symbol"]] = text
+    for a in proposal.assets:
+        text = str(a.rationale).removeprefix(f"{a.symbol}: ")
+        if a.notes:
+            text += " Notes: " + " ".join(str(n) for n in a.notes)
+        out[a.symbol] = text
     return out
 
 
-def stale_series(content: Mapping[str, Any], now: Any, *, days: float = 7.0) -> list[str]:
+def stale_series(proposal: Proposal, now: Any, *, days: float = 7.0) -> list[str]:
     """``'BTC: 1h perp data end 2024-04-18 (960 days before now)'`` for every asset whose last bar is more than
     ``days`` before ``now`` (a proposal on old data describes the market as it was then)."""
     now_ts = pd.Timestamp(now)
     now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts
     out = []
-    for a in content.get("assets", []):
-        c = a.get("context") or {}
-        last = c.get("last_bar")
-        if not last:
+    for a in proposal.assets:
+        c = a.context
+        last = None if c is None else c.last_bar
+        if c is None or not last:
             continue
         age = (now_ts - pd.Timestamp(last)).total_seconds() / 86_400
         if age > days:
-            out.append(f"{a['symbol']}: {c.get('freq', '')} {c.get('kind', '')} data end {str(last)[:10]} "
-                       f"({age:.0f} days before now)")
+            out.append(f"{a.symbol}: {c.freq} {c.kind} data end {str(last)[:10]} ({age:.0f} days before now)")
     return out
 
 
@@ -464,11 +463,11 @@ def verification_frame(report: Any) -> pd.DataFrame:
                         columns=["Kind", "Event", "Problem"])
 
 
-def signing_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+def signing_frame(proposal: Proposal) -> pd.DataFrame:
     """What a member signs: the proposal's specification table exactly as its forum export prints it
     (Asset | Parameter with tier bracket | Current | Proposed | Change)."""
     # the export's cell function, so the page and the post cannot disagree
-    return pd.DataFrame([specification_cells(r) for r in specification_rows(content)],
+    return pd.DataFrame([specification_cells(r) for r in specification_rows(proposal)],
                         columns=["Asset", "Parameter", "Current", "Proposed", "Change"])
 
 
@@ -477,87 +476,89 @@ def signing_frame(content: Mapping[str, Any]) -> pd.DataFrame:
 # -------------------------------------------------------------------------------------------------
 
 
-def tiers_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+def tiers_frame(proposal: Proposal) -> pd.DataFrame:
     """Per perpetual asset and tier: notional bracket, margin period of risk (hours), covered move, close-out
     cost, MMF, IMF, max leverage, penalty, coverage and whether a guardrail leaves it under-covered."""
     rows = []
-    for a in content.get("assets", []):
-        for k, t in enumerate(a.get("tiers") or []):
-            rows.append({"symbol": a["symbol"], "tier": k + 1, "from": format_notional(t["notional_floor"]),
-                         "to": format_notional(t["notional_cap"]), "MPOR (h)": t.get("horizon_hours"),
-                         "covered move": t.get("covered_move"), "close-out cost": t.get("close_out_cost"),
-                         "MMF": t["mmf"], "IMF": t["imf"], "max leverage": f"{t['max_leverage']:g}x",
-                         "penalty": t["liquidation_penalty"], "coverage": t["coverage"],
-                         "under-covered": bool(t.get("under_covered"))})
+    for a in proposal.assets:
+        if not isinstance(a, PerpAssetProposal):
+            continue
+        for k, t in enumerate(a.tiers):
+            rows.append({"symbol": a.symbol, "tier": k + 1, "from": format_notional(t.notional_floor),
+                         "to": format_notional(t.notional_cap), "MPOR (h)": t.horizon_hours,
+                         "covered move": t.covered_move, "close-out cost": t.close_out_cost,
+                         "MMF": t.mmf, "IMF": t.imf, "max leverage": f"{t.max_leverage:g}x",
+                         "penalty": t.liquidation_penalty, "coverage": t.coverage,
+                         "under-covered": bool(t.under_covered)})
     return pd.DataFrame(rows, columns=["symbol", "tier", "from", "to", "MPOR (h)", "covered move", "close-out cost",
                                        "MMF", "IMF", "max leverage", "penalty", "coverage", "under-covered"])
 
 
-def model_risk_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+def model_risk_frame(proposal: Proposal) -> pd.DataFrame:
     """Per asset, the model-risk band (covered move from the fitted law, FHS and historical simulation at tier
     1's horizon), nu, how the policy combined them, the regime and the series used."""
     rows = []
-    for a in content.get("assets", []):
-        m = a.get("model_risk") or {}
-        c = a.get("context") or {}
-        rows.append({"symbol": a["symbol"], "series": f"{c.get('freq', '')} {c.get('kind', '')} ({c.get('source', '')})",
-                     "data to": str(c.get("last_bar") or "")[:10],
-                     "horizon (h)": m.get("horizon_hours"), "fitted": m.get("fitted"), "FHS": m.get("fhs"),
-                     "historical": m.get("empirical"), "nu": m.get("nu"),
-                     "combined": m.get("combined"), "bound by": m.get("bound"), "regime": a.get("regime"),
-                     "capital cost": a.get("capital_cost")})
+    for a in proposal.assets:
+        m, c = a.model_risk, a.context
+        rows.append({"symbol": a.symbol, "series": "  ()" if c is None else f"{c.freq} {c.kind} ({c.source})",
+                     "data to": "" if c is None else str(c.last_bar or "")[:10],
+                     "horizon (h)": None if m is None else m.horizon_hours, "fitted": None if m is None else m.fitted,
+                     "FHS": None if m is None else m.fhs, "historical": None if m is None else m.empirical,
+                     "nu": None if m is None else m.nu, "combined": None if m is None else m.combined,
+                     "bound by": None if m is None else m.bound, "regime": a.regime,
+                     "capital cost": a.capital_cost})
     return pd.DataFrame(rows, columns=["symbol", "series", "data to", "horizon (h)", "fitted", "FHS", "historical",
                                        "nu", "combined", "bound by", "regime", "capital cost"])
 
 
-def options_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+def options_frame(proposal: Proposal) -> pd.DataFrame:
     """One row per asset and option: tier 1 (perps) or LTV / LT / bonus (lending), coverage and capital cost."""
     rows = []
-    perp = content.get("profile") == "perp"
-    for o in content.get("options") or []:
-        for x in o["assets"]:
-            row: dict[str, Any] = {"symbol": x["symbol"], "option": o["name"] + (" (recommended)" if o["recommended"]
-                                                                                  else "")}
+    perp = proposal.profile == "perp"
+    for o in proposal.options:
+        for x in o.assets:
+            row: dict[str, Any] = {"symbol": x.symbol, "option": o.name + (" (recommended)" if o.recommended else "")}
             if perp:
-                t = (x.get("tiers") or [None])[0]
+                t = (x.tiers or [None])[0]
                 row.update({"tier-1 max leverage": "-" if t is None else f"{t['max_leverage']:g}x",
                             "tier-1 MMF": None if t is None else t["mmf"],
                             "tier-1 penalty": None if t is None else t["liquidation_penalty"],
-                            "tier-1 coverage": None if t is None else t["coverage"], "tiers": len(x.get("tiers") or [])})
+                            "tier-1 coverage": None if t is None else t["coverage"], "tiers": len(x.tiers or ())})
             else:
-                row.update({"LTV": x["ltv"], "LT": x["liquidation_threshold"], "bonus": x["liquidation_bonus"],
-                            "coverage": x["coverage"]})
-            row["capital cost"] = x.get("capital_cost")
+                row.update({"LTV": x.ltv, "LT": x.liquidation_threshold, "bonus": x.liquidation_bonus,
+                            "coverage": x.coverage})
+            row["capital cost"] = x.capital_cost
             rows.append(row)
     return pd.DataFrame(rows).sort_values(["symbol"], kind="stable") if rows else pd.DataFrame()
 
 
-def peers_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+def peers_frame(proposal: Proposal) -> pd.DataFrame:
     """Per perpetual asset and proposed tier floor: the proposal beside each peer venue (max leverage /
     maintenance rate)."""
     rows = []
-    for a in content.get("assets", []):
-        pe = a.get("peers")
-        if not pe:
+    for a in proposal.assets:
+        pe = a.peers if isinstance(a, PerpAssetProposal) else None
+        if pe is None:
             continue
-        for r in pe["rows"]:
-            row = {"symbol": a["symbol"], "from notional": format_notional(r["notional"]),
-                   "proposed": f"{r['proposed']['max_leverage']:g}x / {r['proposed']['mmf']:.2%}"}
-            for v in pe["venues"]:
-                x = r["peers"].get(v)
-                row[v] = "-" if x is None else f"{x['max_leverage']:g}x / {x['maintenance_rate']:.2%}"
+        for notional, lev, mmf, peers in pe.rows:
+            row = {"symbol": a.symbol, "from notional": format_notional(notional), "proposed": f"{lev:g}x / {mmf:.2%}"}
+            for v in pe.venues:
+                x = peers.get(v)
+                row[v] = "-" if x is None else f"{x[0]:g}x / {x[1]:.2%}"
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def under_covered(content: Mapping[str, Any]) -> list[str]:
+def under_covered(proposal: Proposal) -> list[str]:
     """``'BTC tier 2: MMF 1.20% against the model's 1.80%, coverage 97.10%'`` for every under-covered tier."""
     out = []
-    for a in content.get("assets", []):
-        for k, t in enumerate(a.get("tiers") or []):
-            if t.get("under_covered"):
-                out.append(f"{a['symbol']} tier {k + 1}: MMF {t['mmf']:.2%} against the model's {t['mmf_model']:.2%}, "
-                           f"coverage {t['coverage']:.2%}")
+    for a in proposal.assets:
+        if not isinstance(a, PerpAssetProposal):
+            continue
+        for k, t in enumerate(a.tiers):
+            if t.under_covered:
+                out.append(f"{a.symbol} tier {k + 1}: MMF {t.mmf:.2%} against the model's {t.mmf_model:.2%}, "
+                           f"coverage {t.coverage:.2%}")
     return out
 
 
@@ -577,11 +578,11 @@ def backtest_claims(report: StoredBacktest | Mapping[str, Any], symbol: str) -> 
             return "-" if x is None else f"{x:.3f}"
 
         def e(x: float | None) -> str:
-            return "-" if x is None else f"{x:.1f}"
+            return "-" if x is None else f"{x:,.1f}"
 
         out.append(f"**Claimed coverage** (close-to-close moves against the room each proposal leaves): "
-                   f"{c.exceptions} exceptions in {c.n} against {e(c.expected)} claimed, Kupiec p {p(c.kupiec_p)}; "
-                   f"outside stressed regimes {c.steady_exceptions} in {c.steady_n} against "
+                   f"{c.exceptions:,} exceptions in {c.n:,} against {e(c.expected)} claimed, Kupiec p {p(c.kupiec_p)}; "
+                   f"outside stressed regimes {c.steady_exceptions:,} in {c.steady_n:,} against "
                    f"{e(c.steady_expected)}, p {p(c.steady_kupiec_p)}.")
     live = a.live_tier1
     if pol is not None and live.get("avg_mmf") is not None and pol.avg_margin is not None:
@@ -596,8 +597,8 @@ def backtest_claims(report: StoredBacktest | Mapping[str, Any], symbol: str) -> 
 
 def option_names(store: Store, proposal_id: str) -> list[str]:
     """The options a stored proposal carries, the recommended one first (empty without options)."""
-    opts = get_proposal(store, proposal_id).content.get("options") or []
-    return [o["name"] for o in sorted(opts, key=lambda o: not o.get("recommended"))]
+    opts = Proposal.from_content(get_proposal(store, proposal_id).content).options
+    return [o.name for o in sorted(opts, key=lambda o: not o.recommended)]
 
 
 def _finite_or_nan(x: float) -> float:

@@ -326,3 +326,21 @@ def test_a_v1_report_from_before_issue_11_still_reads(stored: dict[str, Any]) ->
     assert views.backtest_claims(typed, "ABC") == []
     assert views.backtest_model_caption(typed, "ABC").startswith("ABC: model ")
     assert service.backtest_figures(early, "ABC")["margins"] is not None
+
+
+def test_claimed_coverage_counts_print_with_thousands_separators(stored: dict[str, Any]) -> None:
+    """The Backtest page's claimed-coverage line: 36658 observations print as 36,658."""
+    import dataclasses
+
+    from riskparams import views
+
+    typed = StoredBacktest.from_content(stored["perp"]["report"].content())
+    a = typed.assets[0]
+    sets = tuple(dataclasses.replace(s, claimed=dataclasses.replace(
+        s.claimed, n=36658, exceptions=1234, expected=1099.7, steady_n=30001, steady_exceptions=999,
+        steady_expected=1001.5)) if s.name == "policy" and s.claimed is not None else s for s in a.sets)
+    assert any(s.name == "policy" and s.claimed is not None for s in a.sets)
+    report = dataclasses.replace(typed, assets=(dataclasses.replace(a, sets=sets), *typed.assets[1:]))
+    claim = next(ln for ln in views.backtest_claims(report, a.symbol) if ln.startswith("**Claimed coverage**"))
+    assert "1,234 exceptions in 36,658 against 1,099.7 claimed" in claim
+    assert "outside stressed regimes 999 in 30,001 against 1,001.5" in claim

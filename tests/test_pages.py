@@ -265,8 +265,9 @@ def test_backtest_page_runs_and_shows_statistics(db: Path) -> None:
     # the policy replay's claimed coverage and its capital beside the policy's own tier-1 margin
     lines = [m.value for m in at.markdown]
     claim = next(ln for ln in lines if ln.startswith("**Claimed coverage**"))
-    assert f"{claimed['exceptions']} exceptions in {claimed['n']} against {claimed['expected']:.1f} claimed" in claim
-    assert f"outside stressed regimes {claimed['steady_exceptions']} in {claimed['steady_n']}" in claim
+    assert (f"{claimed['exceptions']:,} exceptions in {claimed['n']:,} against {claimed['expected']:,.1f} claimed"
+            in claim)
+    assert f"outside stressed regimes {claimed['steady_exceptions']:,} in {claimed['steady_n']:,}" in claim
     capital = next(ln for ln in lines if ln.startswith("**Capital**"))
     live = asset["live_tier1"]
     assert asset["freq"] == "1h" and live["mpor_hours"] < 1  # the finest series; tier 1 closes out within the bar

@@ -331,13 +331,14 @@ def test_current_parameters_and_proposals_hold_validated_tables() -> None:
 
 
 def test_a_venue_export_refuses_a_payload_that_breaks_the_tier_invariants() -> None:
-    from riskparams.export import ExportError, _tier_table
-    good = {"symbol": "BTC", "tiers": [{"notional_floor": 0.0, "notional_cap": None, "mmf": 0.05, "imf": 0.1,
-                                        "max_leverage": 10.0, "liquidation_penalty": 0.01}]}
-    assert _tier_table(good).mmfs == (0.05,)
-    bad = {"symbol": "BTC", "tiers": [{**good["tiers"][0], "mmf": 0.2}]}  # type: ignore[dict-item]
+    from riskparams.export import ExportError, _venue_tiers, _VenueAsset
+    row = {"notional_floor": 0.0, "notional_cap": None, "mmf": 0.05, "imf": 0.1, "max_leverage": 10.0,
+           "liquidation_penalty": 0.01, "maintenance_deduction": 0.0}
+    (tier,) = _venue_tiers(_VenueAsset(symbol="BTC", status="new", tier_rows=(row,)))
+    assert (tier.mmf, tier.imf) == (0.05, 0.1)
+    bad = _VenueAsset(symbol="BTC", status="new", tier_rows=({**row, "mmf": 0.2},))
     with pytest.raises(ExportError, match=r"^cannot export: BTC tier 1: mmf 0.2 must be below the initial margin"):
-        _tier_table(bad)
+        _venue_tiers(bad)
 
 
 def test_a_parameter_file_violation_points_at_its_row() -> None:

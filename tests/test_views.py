@@ -50,16 +50,20 @@ def test_governance_frame_and_label() -> None:
     assert proposal_label(row) == "aaaaaaaaaaaa (in_review, perp: BTC, ETH)"
 
 
-def test_rationale_strips_the_symbol_and_appends_the_notes_once() -> None:
+def test_rationale_strips_the_symbol_and_appends_the_notes_once(proposals: dict[str, Any]) -> None:
+    import dataclasses
+
     from riskparams.views import rationale
 
-    content = {"assets": [
-        {"symbol": "BTC", "rationale": "BTC: model garch-t.", "notes": ["Tier 3 (from 5M): 20x against 50x."]},
-        {"symbol": "ETH", "rationale": "ETH: model ewma.", "notes": []},
-    ]}
-    out = rationale(content)
-    assert out["BTC"] == "model garch-t. Notes: Tier 3 (from 5M): 20x against 50x."
-    assert out["ETH"] == "model ewma."
+    p = proposals["perp"]
+    btc, eth = p.assets
+    p = dataclasses.replace(p, assets=(
+        dataclasses.replace(btc, rationale=f"{btc.symbol}: model garch-t.", notes=("Tier 3 (from 5M): 20x against 50x.",)),
+        dataclasses.replace(eth, rationale=f"{eth.symbol}: model ewma.", notes=()),
+    ))
+    out = rationale(p)
+    assert out[btc.symbol] == "model garch-t. Notes: Tier 3 (from 5M): 20x against 50x."
+    assert out[eth.symbol] == "model ewma."
 
 
 # -------------------------------------------------------------------------------------------------

@@ -1,0 +1,120 @@
+"""Synthetic demo book: perpetual positions with realistic shapes, for the impact of a parameter set.
+
+It is **not a real book**: account ids start with ``syn-``. The generator is pure numpy, deterministic for a
+seed (``numpy.random.default_rng(seed)``, a fixed draw order).
+
+Model
+-----
+* **Symbols**: positions spread over the symbols with weights ``1 / rank`` (the first symbol, e.g. BTC, holds
+  the most).
+* **Isolated positions** (``1 - cross_share`` of them): notional lognormal with median ``median_notional``
+  and log standard deviation :data:`NOTIONAL_SIGMA` (a few whales, many small traders), clipped to
+  [100, 5e7] quote currency; 55 % long. Leverage ``L = exp(N(ln 7, 0.45))`` (centred about 5-10x, a tail
+  towards the maximum), clipped to ``[1.1, max_leverage]``; equity ``= notional / L``. Accounts are drawn
+  from a pool a third the size of the positions, so some accounts hold several isolated positions.
+* **Cross accounts** (``cross_share`` of the positions, two to four positions each on distinct symbols): about
+  40 % are hedged (a long and a short of notionals within +-20 % of one another, plus any others); the account
+  equity is its gross notional divided by a leverage drawn as above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from riskparams.book import Book
+
+__all__ = ["DEFAULT_SEED", "DEFAULT_SYMBOLS", "demo_book"]
+
+DEFAULT_SEED = 20260101
+"""Seed of the documented demo book."""
+DEFAULT_SYMBOLS: tuple[str, ...] = ("BTC-SYN", "ETH-SYN", "SOL-SYN")
+"""The symbols of the demo price universe with example current parameters."""
+NOTIONAL_SIGMA = 1.6
+"""Log standard deviation of position notionals."""
+LEVERAGE_MEDIAN = 7.0
+LEVERAGE_SIGMA = 0.45
+
+
+def _leverage(rng: np.random.Generator, n: int, max_leverage: float) -> np.ndarray:
+    return np.clip(np.exp(rng.normal(np.log(LEVERAGE_MEDIAN), LEVERAGE_SIGMA, n)), 1.1, max_leverage)
+
+
+def demo_book(n_positions: int = 2_000, *, symbols: Sequence[str] = DEFAULT_SYMBOLS, seed: int = DEFAULT_SEED,
+              max_leverage: float = 20.0, cross_share: float = 0.2, median_notional: float = 20_000.0) -> Book:
+    """A synthetic book of about ``n_positions`` perpetual positions (module docstring).
+
+    Parameters
+    ----------
+    n_positions : int
+        Positions (>= 10); cross accounts may round the count by a few.
+    symbols : sequence of str
+    seed : int
+    max_leverage : float
+        Highest leverage drawn (> 1.1).
+    cross_share : float
+        Share of positions in cross accounts, in [0, 1].
+    median_notional : float
+        Median notional (quote currency).
+
+    Examples
+    --------
+    >>> book = demo_book(1000, seed=1)
+    >>> len(book) >= 990, book.symbol_ids, bool(book.cross.any()), bool((book.notionals > 0).all())
+    (True, ('BTC-SYN', 'ETH-SYN', 'SOL-SYN'), True, True)
+    """
+    if n_positions < 10:
+        raise ValueError(f"n_positions must be >= 10, got {n_positions}")
+    if not 0 <= cross_share <= 1:
+        raise ValueError(f"cross_share must be in [0, 1], got {cross_share}")
+    if not max_leverage > 1.1:
+        raise ValueError(f"max_leverage must be above 1.1, got {max_leverage}")
+    syms = np.asarray([str(s).upper() for s in symbols], dtype=object)
+    k = len(syms)
+    if k == 0:
+        raise ValueError("symbols must not be empty")
+    weights = 1.0 / np.arange(1, k + 1)
+    weights /= weights.sum()
+    rng = np.random.default_rng(seed)
+
+    def notionals(n: int) -> np.ndarray:
+        return np.clip(median_notional * np.exp(rng.normal(0.0, NOTIONAL_SIGMA, n)), 100.0, 5e7)
+
+    n_cross_target = int(round(n_positions * cross_share)) if k >= 2 else 0
+    n_iso = n_positions - n_cross_target
+    pool = max(1, n_iso // 3)
+    iso_acc = rng.integers(0, pool, n_iso)
+    iso_sym = rng.choice(k, n_iso, p=weights)
+    iso_side = np.where(rng.random(n_iso) < 0.55, "long", "short")
+    iso_not = notionals(n_iso)
+    iso_eq = iso_not / _leverage(rng, n_iso, max_leverage)
+
+    accounts = [f"syn-i{a:06d}" for a in iso_acc]
+    sym_out = list(syms[iso_sym])
+    side_out = list(iso_side)
+    not_out = list(iso_not)
+    eq_out = list(iso_eq)
+    mode_out = ["isolated"] * n_iso
+
+    done, c = 0, 0
+    while done < n_cross_target:
+        m = min(int(rng.integers(2, 5)), k)
+        pick = rng.choice(k, m, replace=False, p=weights)
+        nots = notionals(m)
+        sides = np.where(rng.random(m) < 0.55, "long", "short")
+        if rng.random() < 0.4:  # hedged: a long and a short of similar size
+            sides[0], sides[1] = "long", "short"
+            nots[1] = nots[0] * rng.uniform(0.8, 1.2)
+        equity = float(nots.sum() / _leverage(rng, 1, max_leverage)[0])
+        name = f"syn-x{c:06d}"
+        for j in range(m):
+            accounts.append(name)
+            sym_out.append(syms[pick[j]])
+            side_out.append(str(sides[j]))
+            not_out.append(float(nots[j]))
+            eq_out.append(equity)
+            mode_out.append("cross")
+        done += m
+        c += 1
+    return Book.from_columns(accounts, sym_out, side_out, not_out, eq_out, mode_out, source="demo book (synthetic)")
