@@ -21,7 +21,7 @@ if not rows:
     ui.stop()
 
 st.dataframe(views.governance_frame(rows), hide_index=True, width="stretch", column_config={
-    "sign_offs": st.column_config.TextColumn("sign-offs"), "created_at": st.column_config.TextColumn("created (UTC)"),
+    "sign_offs": st.column_config.TextColumn("sign-offs"), "created_at": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
 })
 
 ids = [r["id"] for r in rows]

@@ -372,9 +372,11 @@ GOVERNANCE_COLUMNS = ("id", "status", "profile", "assets", "revision", "sign_off
 
 def governance_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
     """The proposals table of the Governance page from :func:`riskparams.governance.list_governance` rows:
-    ids shortened to 12 characters, lists (assets, sign-offs, dissents) joined, in ``GOVERNANCE_COLUMNS``."""
+    ids shortened to 12 characters, lists (assets, sign-offs, dissents) joined, ``created_at`` as a UTC
+    timestamp (the page prints it to the minute), in ``GOVERNANCE_COLUMNS``."""
     frame = pd.DataFrame(list(rows), columns=list(GOVERNANCE_COLUMNS))
     frame["id"] = frame["id"].str[:12]
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
     for col in ("assets", "sign_offs", "dissents"):
         frame[col] = frame[col].map(", ".join)
     return frame

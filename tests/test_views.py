@@ -39,6 +39,8 @@ def test_backtest_model_caption_of_a_single_model_names_no_counts() -> None:
 
 
 def test_governance_frame_and_label() -> None:
+    import pandas as pd
+
     from riskparams.views import GOVERNANCE_COLUMNS, governance_frame, proposal_label
 
     row = {"id": "a" * 64, "status": "in_review", "profile": "perp", "assets": ["BTC", "ETH"], "revision": 2,
@@ -46,7 +48,10 @@ def test_governance_frame_and_label() -> None:
     frame = governance_frame([row])
     assert tuple(frame.columns) == GOVERNANCE_COLUMNS
     assert frame.iloc[0].to_dict() == {**{k: row[k] for k in GOVERNANCE_COLUMNS}, "id": "a" * 12,
-                                       "assets": "BTC, ETH", "sign_offs": "carol", "dissents": ""}
+                                       "assets": "BTC, ETH", "sign_offs": "carol", "dissents": "",
+                                       "created_at": pd.Timestamp("2026-11-21T10:00:00Z")}
+    micro = governance_frame([{**row, "created_at": "2026-12-05T04:41:31.692613Z"}])  # as the store writes them
+    assert micro.iloc[0]["created_at"] == pd.Timestamp("2026-12-05 04:41:31.692613", tz="UTC")
     assert proposal_label(row) == "aaaaaaaaaaaa (in_review, perp: BTC, ETH)"
 
 
