@@ -1,4 +1,4 @@
-"""Benchmark of the book impact: :func:`riskparams.impact.book_impact` on a large synthetic book.
+"""Benchmark of the book impact: :func:`riskparams.book.impact.book_impact` on a large synthetic book.
 
 Usage::
 
@@ -7,7 +7,7 @@ Usage::
 A book of N positions (default 100,000) over K assets (default 10) is drawn once with the demo-book shapes
 (lognormal notionals, leverage about 7x with a tail, a fifth of the positions in cross accounts of two to
 four positions; :mod:`riskparams.ingest.demo_book`), each asset with a four-tier table. Each timed run is one
-full :func:`~riskparams.impact.book_impact`: now, the covered move down and up, and the four standard shocks
+full :func:`~riskparams.book.impact.book_impact`: now, the covered move down and up, and the four standard shocks
 (7 scenarios). Reading the file is timed separately (``load_median_s``: CSV of the same book), and one
 simulation of ``--sims`` bootstraps of Student-t joint returns (``simulation_s``: one book evaluation per
 bootstrap). The medians over ``--repeat`` runs are reported; the target is under 5 s for the impact on the 2-core
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from riskparams.book import load_positions
+from riskparams.book.impact import book_impact, simulate_impact
 from riskparams.domain import CurrentPerpTier
-from riskparams.impact import book_impact, simulate_impact
 from riskparams.ingest.demo_book import demo_book
 
 TARGET_S = 5.0

@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # the backtest engine (scipy.stats, numba) loads on first use
     import numpy as np
 
     from riskparams.backtest import AssetData, BacktestReport, BacktestSpec, FixedParameters, ProgressFn
-    from riskparams.impact import ImpactReport
+    from riskparams.book.impact import ImpactReport
 
 
 def open_store(db: str | Path | None = None, *, read_only: bool = False) -> Store:
@@ -1292,7 +1292,7 @@ def joint_daily_returns(store: Store, symbols: Sequence[str]) -> np.ndarray:
 
 def impact(params: str | Path, positions: str | Path, *, store: Store | None = None, move: float | None = None,
            top_n: int = 5, sims: int = 0, horizon_days: int = 1, seed: int = 0) -> ImpactReport:
-    """The impact of a parameter set on a book of perpetual positions (:func:`riskparams.impact.book_impact`).
+    """The impact of a parameter set on a book of perpetual positions (:func:`riskparams.book.impact.book_impact`).
 
     Parameters
     ----------
@@ -1308,11 +1308,11 @@ def impact(params: str | Path, positions: str | Path, *, store: Store | None = N
         Accounts in the concentration share.
     sims, horizon_days, seed : int
         With ``sims > 0`` (needs ``store``): VaR of insolvent debt and LaR from ``sims`` bootstraps of
-        ``horizon_days`` joint daily returns (:func:`riskparams.impact.simulate_impact`).
+        ``horizon_days`` joint daily returns (:func:`riskparams.book.impact.simulate_impact`).
 
     Returns
     -------
-    riskparams.impact.ImpactReport
+    riskparams.book.impact.ImpactReport
 
     Raises
     ------
@@ -1320,7 +1320,7 @@ def impact(params: str | Path, positions: str | Path, *, store: Store | None = N
         A bad file, an unknown id, or a symbol of the book without a tier table.
     """
     from riskparams.book import Book, load_positions
-    from riskparams.impact import book_impact, simulate_impact
+    from riskparams.book.impact import book_impact, simulate_impact
 
     label, tables, covered, notes = impact_tables(params, store)
     book = load_positions(positions, "perp")

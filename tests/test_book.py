@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskparams import book as bk
 from riskparams.book import Book, LendingBook, PerpPosition, load_positions, parse_positions
+from riskparams.book import positions as bk
 from riskparams.exceptions import DataError, SpecError
 from riskparams.ingest.demo_book import demo_book
 

@@ -1,4 +1,4 @@
-"""Impact on open positions (riskparams.impact, service.impact, ``riskparams impact``): hand-computed books,
+"""Impact on open positions (riskparams.book.impact, service.impact, ``riskparams impact``): hand-computed books,
 properties, the command."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from conftest import cli_fails, run_cli
 
 from riskparams.book import Book, PerpPosition
+from riskparams.book.impact import MarginSchedule, book_impact, maintenance_margins, scenario_impact
 from riskparams.domain import CurrentPerpTier
 from riskparams.exceptions import DataError, SpecError
-from riskparams.impact import MarginSchedule, book_impact, maintenance_margins, scenario_impact
 from riskparams.ingest.demo_book import demo_book
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "riskparams" / "examples"
@@ -281,8 +281,8 @@ def _lending_book(tmp_path: Path) -> Any:
 
 
 def test_lending_book_by_hand(tmp_path: Path) -> None:
+    from riskparams.book.impact import lending_scenario
     from riskparams.domain import CurrentLending
-    from riskparams.impact import lending_scenario
 
     book = _lending_book(tmp_path)
     params = {"WETH": CurrentLending(symbol="WETH", ltv=0.8, liquidation_threshold=0.825, liquidation_bonus=0.05),
@@ -310,7 +310,7 @@ def test_lending_book_by_hand(tmp_path: Path) -> None:
 # -- simulation -------------------------------------------------------------------------------------
 
 def test_simulation_of_one_repeated_day_is_that_scenario() -> None:
-    from riskparams.impact import simulate_impact
+    from riskparams.book.impact import simulate_impact
 
     book = three_isolated()
     # every drawn day is -10%: each simulation is the covered-move-down scenario of test_isolated_book_by_hand
@@ -324,7 +324,7 @@ def test_simulation_of_one_repeated_day_is_that_scenario() -> None:
 
 
 def test_simulation_percentiles_and_arguments() -> None:
-    from riskparams.impact import simulate_impact
+    from riskparams.book.impact import simulate_impact
 
     rng = np.random.default_rng(0)
     book = demo_book(1_000, symbols=("BTC", "ETH"), seed=2)

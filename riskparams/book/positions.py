@@ -1,7 +1,7 @@
 """Open positions: a venue's book of perpetual positions or lending loans, read and validated from a file.
 
 A :class:`Book` holds perpetual positions as parallel numpy arrays (one entry per position), so the impact
-functions (:mod:`riskparams.impact`) work on 100,000 positions at once; :class:`LendingBook` does the same
+functions (:mod:`riskparams.book.impact`) work on 100,000 positions at once; :class:`LendingBook` does the same
 for lending loans. :func:`load_positions` reads either from a CSV or Parquet file and rejects a bad file
 with a :class:`~riskparams.exceptions.DataError` whose one sentence names the file, the row (CSV: the
 line number, header = row 1; Parquet: the 1-based data row), the column and the value.

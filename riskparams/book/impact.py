@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from riskparams.book import Book
+from riskparams.book.positions import Book
 from riskparams.exceptions import DataError, SpecError
 from riskparams.jsonio import clean_float
 from riskparams.tiers import TierLike, TierTable
