@@ -120,13 +120,15 @@ for fig in figures["spec"]:
     st.plotly_chart(fig, width="stretch")
 st.plotly_chart(figures["covered"][0], width="stretch")
 
-st.subheader("Model risk and series")
+st.subheader("Model risk, caps and series")
 st.caption("The covered move before anti-procyclicality at tier 1's margin period of risk (lending: the policy's "
            "horizon) from the fitted law, filtered historical simulation (FHS) and plain historical simulation; "
-           "the policy combines them and the rationale says which one bound.")
+           "the policy combines them and the rationale says which one bound. Caps (quote currency): open interest "
+           "(perp) or supply and borrow (lending), with the limit that binds: liquidity (the liquidations after "
+           "the extreme move close with slippage below the penalty or bonus) or the policy's loss budget.")
 st.dataframe(views.model_risk_frame(proposal), hide_index=True, width="stretch", column_order=(
     "symbol", "combined", "fitted", "FHS", "historical", "bound by", "horizon (h)", "nu", "regime", "capital cost",
-    "series", "data to"), column_config={
+    "caps", "series", "data to"), column_config={
     c: ui.percent(c) for c in ("fitted", "FHS", "historical", "combined",
                                                                     "capital cost")
 } | {"horizon (h)": st.column_config.NumberColumn("horizon (h)", format="%.3g"),

@@ -24,7 +24,9 @@ with st.form("backtest"):
                           "lowest BIC each day; skewed t as t); arch: arch fits at each proposal date (exact, "
                           "slower)")
     start = c4.date_input("Start", value=None, min_value=dt.date(2010, 1, 1))
-    c1, c2, c3 = st.columns([1, 1, 2])
+    c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
+    lag = c4.number_input("Execution lag (days)", min_value=0.0, max_value=365.0, value=0.0, step=1.0,
+                          help="vote plus timelock: a replayed decision is in force this many days after it is taken")
     freq = c1.selectbox("Frequency", ["auto", "1h", "4h", "1d"], help="auto: the finest frequency with a year of "
                         "history")
     kind = c2.selectbox("Kind", ["auto", "perp", "spot"], help="auto: perp prices for perpetuals, spot for lending")
@@ -40,7 +42,8 @@ if submitted:
     with ui.guarded("Backtest"):
         current = ui.current_from_upload(current_file, profile)
         spec = backtest.BacktestSpec(profile=profile, cadence_days=float(cadence), engine=engine,
-                                     start=None if start is None else start.isoformat())
+                                     start=None if start is None else start.isoformat(),
+                                     execution_lag_days=float(lag))
         run = ui.run_backtest(store, profile=profile, current=current, symbols=chosen or default, spec=spec,
                               attach=None if attach == "(none)" else attach, freq=None if freq == "auto" else freq,
                               kind=None if kind == "auto" else kind)
@@ -71,6 +74,11 @@ symbol = st.selectbox("Asset", list(report.symbols))
 st.caption(views.backtest_model_caption(report, symbol))
 for line in views.backtest_claims(report, symbol):
     st.markdown(line)
+phases, phases_note = views.backtest_phases(report, symbol)
+if phases is not None:
+    st.subheader("Warm-up vs steady state")
+    st.markdown(phases_note)
+    st.dataframe(phases, hide_index=True, width="stretch")
 with ui.guarded("Charts"):
     figures = ui.cached_backtest_figures(report_id, symbol)
 st.plotly_chart(figures["margins"], width="stretch")

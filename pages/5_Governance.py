@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from riskparams import governance, ui, views
-from riskparams.export import FORMATS
+from riskparams import charts, governance, service, ui, views
+from riskparams.export import formats_for
+from riskparams.plan import plan_rows
 from riskparams.verify import verify
 
 ui.setup_page("Governance")
@@ -113,12 +114,48 @@ with st.expander("Sign with a wallet or key", expanded=committee.require_signatu
     elif typed:
         st.caption("The action, comment or option changed since the typed data was prepared: prepare it again.")
 
+st.subheader("Execution plan")
+ui.show_notice()  # what the last plan action did (it reran the page so every table shows the new data)
+st.caption("A dated schedule from the current parameters to this proposal's target under steward limits (as Aave's "
+           "risk stewards and Chaos Labs' capped updates): every parameter changes by at most the max step per step, "
+           "steps are the given days apart, the last step is the target. Stored with the proposal and exported.")
+c1, c2, c3, c4 = st.columns(4)
+max_step = c1.number_input("Max step (relative)", min_value=0.001, max_value=10.0, value=0.25, step=0.05,
+                           format="%.3f", disabled=who is None)
+min_days = c2.number_input("Days between steps", min_value=1, max_value=365, value=3, step=1, disabled=who is None)
+budget = c3.number_input("Step budget (0: none)", min_value=0, max_value=500, value=0, step=1, disabled=who is None)
+start = c4.date_input("First step (UTC)", disabled=who is None)
+b1, b2 = st.columns(2)
+if b1.button("Make plan", disabled=who is None, width="stretch") and who is not None:
+    with ui.guarded("Making the plan"):
+        made = service.plan_proposal(store, pid, max_step=float(max_step), min_days=int(min_days),
+                                     budget=int(budget) or None, start=start, actor=who.handle)
+    ui.notice(f"Plan {made['id'][:12]} stored: {len(made['steps'])} steps.")
+with ui.guarded("Loading the plan"):
+    plan = service.latest_plan(store, pid)
+if plan is None:
+    st.caption("No plan for this proposal yet (or `riskparams plan ID --max-step R --min-days D`).")
+else:
+    st.markdown(f"**Plan `{plan['id'][:12]}`**: {len(plan['steps'])} steps from {plan['steps'][0]['date']} to "
+                f"{plan['steps'][-1]['date']}, at most {plan['max_step']:.4g} per parameter per step, "
+                f"{plan['min_days']} days apart.")
+    st.dataframe(plan_rows(plan), hide_index=True, width="stretch")
+    st.plotly_chart(charts.plan_steps(plan), width="stretch")
+    for note in plan.get("notes", []):
+        st.caption(note)
+    if b2.button("Create the next step's revision", disabled=who is None or wf.status not in ("approved", "exported"),
+                 width="stretch", help="Carries the next step through the workflow as a revision linked to the "
+                 "previous one (needs an approved proposal and the previous step approved).") and who is not None:
+        with ui.guarded("Creating the step's revision"):
+            done = service.create_plan_revisions(store, plan["id"], who, committee=committee)
+        ui.notice(done["waiting"] or "Every step of the plan has its revision.")
+
 st.subheader("Export")
 c1, c2 = st.columns([1, 3])
-fmt = c1.selectbox("Format", list(FORMATS))
+fmt = c1.selectbox("Format", list(formats_for(rows[ids.index(pid)]["profile"])))
 if c1.button("Prepare export", disabled=who is None):
-    with ui.guarded("Export"):
-        result = governance.export_proposal(store, pid, fmt, who, committee=committee)
+    with ui.guarded("Export"):  # the command line's export path: the attached backtest and the plan included
+        result = service.export_bytes(store, pid, fmt, who, committee=committee)
     st.session_state["export"] = (pid, result.filename, result.data, result.sha256, result.final)
 prepared = st.session_state.get("export")
 if prepared and prepared[0] == pid:

@@ -11,8 +11,12 @@ The names a notebook needs are re-exported here, so ``import riskparams as rp`` 
                      Proposal (Proposal.from_content reads stored content back)
     backtests        backtest_policy(store, profile=..., spec=BacktestSpec(...)) -> BacktestRun, whose
                      .report is a BacktestReport (StoredBacktest.from_content reads stored content back)
+    sweeps           sweep(store, profile=..., grid=["confidence=0.99,0.995"], executor="dask:2") -> SweepRun:
+                     every policy variant backtested (fits shared) and the margin / bad-debt frontier
     governance       load_committee(path); workflow(store, id); perform(store, id, who, verb);
                      export_proposal(store, id, fmt, who); verify(store)
+    open positions   load_positions(path, profile) -> Book / LendingBook; impact(params, positions, store=...)
+                     -> ImpactReport (who is liquidated, bad debt, VaR of insolvent debt, LaR)
     errors           RiskParamsError and its tree, RiskParamsWarning (drawn in riskparams.exceptions); every
                      invalid specification raises SpecError (a ValueError) naming the field and the value
 
@@ -69,12 +73,13 @@ from riskparams.exceptions import (
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
     from riskparams.backtest import BacktestReport, BacktestSpec
     from riskparams.backtest_content import StoredBacktest
+    from riskparams.book import load_positions
     from riskparams.config import RiskPolicy, load_policy, policy_from_dict
     from riskparams.domain import Proposal
     from riskparams.governance import export_proposal, load_committee, perform, workflow
     from riskparams.ingest import ingest_file, ingest_frame, load_demo
     from riskparams.params_io import load_current
-    from riskparams.service import BacktestRun, FitRun, ProposalRun, open_store, propose
+    from riskparams.service import BacktestRun, FitRun, ProposalRun, impact, open_store, propose, sweep
     from riskparams.service import backtest as backtest_policy
     from riskparams.service import fit_series as fit
     from riskparams.verify import verify
@@ -109,6 +114,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "perform": ("riskparams.governance", "perform"),
     "export_proposal": ("riskparams.governance", "export_proposal"),
     "verify": ("riskparams.verify", "verify"),
+    "load_positions": ("riskparams.book", "load_positions"),
+    "impact": ("riskparams.service", "impact"),
+    "sweep": ("riskparams.service", "sweep"),
 }
 """The front door's names that load on first use."""
 
@@ -182,16 +190,19 @@ __all__ = [
     "backtest_policy",
     "export_proposal",
     "fit",
+    "impact",
     "ingest_file",
     "ingest_frame",
     "load_committee",
     "load_current",
     "load_demo",
     "load_policy",
+    "load_positions",
     "open_store",
     "perform",
     "policy_from_dict",
     "propose",
+    "sweep",
     "verify",
     "workflow",
 ]

@@ -19,8 +19,9 @@ stored.
 
 Versions and times
 ------------------
-``format`` is :data:`REPORT_FORMAT`; a newer version is refused in one sentence that names it (upgrade
-riskparams to read it). v1 reports stored before issue 11 lack the keys in :data:`LATER_V1_KEYS` (the live
+``format`` is :data:`REPORT_FORMAT`; v1 reports (before the execution lag and the warm-up / steady-state split
+of issue 13) still load, as stored, and their phases read as absent (``None``); a newer version is refused in one
+sentence that names it (upgrade riskparams to read it). v1 reports stored before issue 11 lack the keys in :data:`LATER_V1_KEYS` (the live
 tier 1 and the claimed coverage); they read back without them, exactly. Times are ISO-8601 UTC strings kept as stored (so the hash never changes); reports
 written before times were all ``Z`` have stress-window and coverage-period times with ``+00:00``, and the
 ``*_time`` properties read both.
@@ -53,6 +54,7 @@ from riskparams.jsonio import content_id, parse_time
 
 __all__ = [
     "LATER_V1_KEYS",
+    "READABLE_FORMATS",
     "REPORT_FORMAT",
     "BacktestResultRow",
     "StoredBacktest",
@@ -62,8 +64,13 @@ __all__ = [
     "StoredStressWindow",
 ]
 
-REPORT_FORMAT = "riskparams-backtest-v1"
-"""Format tag inside every backtest report's content."""
+REPORT_FORMAT = "riskparams-backtest-v2"
+"""Format tag inside every backtest report's content (v2, issue 13: the policy replay's ``execution``,
+``warmup`` and ``steady_state`` blocks, each proposal's ``effective`` bar, the spec's ``execution_lag_days`` and
+``warmup_max_days``)."""
+
+READABLE_FORMATS: tuple[str, ...] = ("riskparams-backtest-v1", REPORT_FORMAT)
+"""Formats this riskparams reads: v1 reports (no execution lag, no warm-up split) load as they were stored."""
 
 LATER_V1_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({"asset": ("live_tier1",), "set": ("claimed",)})
 """Keys added to the v1 content after its first release (issue 11) without a new format tag: a v1 report
@@ -153,10 +160,19 @@ class BacktestResultRow:
     max_5d_increase: float | None
     bad_debt: float | None
     liquidations: int
+    phases: Mapping[str, Any] | None = None
+    """The policy replay's execution lag, warm-up end and dead-band effect with its ``warmup`` and ``steady_state``
+    blocks (v2; None for fixed sets and in v1 reports)."""
+
+    def __post_init__(self) -> None:
+        if self.phases is not None:
+            if not isinstance(self.phases, Mapping):
+                raise ValueError(f"phases must be a mapping or None, got {type(self.phases).__name__}.")
+            object.__setattr__(self, "phases", _freeze(dict(self.phases)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary in the documented key order."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: _thaw(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BacktestResultRow:
@@ -173,9 +189,11 @@ class BacktestResultRow:
             if unknown:
                 raise _Shape(f"unknown key {unknown[0]!r}")
             ints, strs = {"n", "exceptions", "liquidations"}, {"symbol", "parameter_set"}
-            kw = {}
+            kw: dict[str, Any] = {}
             for k in names:
-                if k in ints:
+                if k == "phases":  # v2 only: absent from v1 rows
+                    kw[k] = _get(d, k, Mapping, optional=True) if k in d else None
+                elif k in ints:
                     kw[k] = _get(d, k, int)
                 elif k in strs:
                     kw[k] = _get(d, k, str)
@@ -310,6 +328,27 @@ class StoredParameterSet:
         """Time-averaged margin as evaluated (tier-1 MMF; lending: the room), fraction."""
         v = self.detail.get("capital", {}).get("avg_margin")
         return None if v is None else float(v)
+
+    @property
+    def execution(self) -> Mapping[str, Any] | None:
+        """The policy replay's execution lag, warm-up end (and why) and the dead-band's effect on the number of
+        changes (``lag_days``, ``warmup_end``, ``warmup_end_reason``, ``warmup_max_days``, ``dead_band``,
+        ``changes``, ``changes_without_dead_band``); None for fixed sets and v1 reports."""
+        v = self.detail.get("execution")
+        return None if v is None else v  # type: ignore[no-any-return]
+
+    @property
+    def warmup(self) -> Mapping[str, Any] | None:
+        """The policy replay's warm-up block (keys of :meth:`riskparams.backtest.PhaseStats.to_dict`); None for
+        fixed sets and v1 reports."""
+        v = self.detail.get("warmup")
+        return None if v is None else v  # type: ignore[no-any-return]
+
+    @property
+    def steady_state(self) -> Mapping[str, Any] | None:
+        """The policy replay's steady-state block; None for fixed sets and v1 reports."""
+        v = self.detail.get("steady_state")
+        return None if v is None else v  # type: ignore[no-any-return]
 
     @property
     def margin_path(self) -> tuple[float | None, ...]:
@@ -451,6 +490,14 @@ class StoredBacktestAsset:
 # -------------------------------------------------------------------------------------------------
 
 
+def _row_as_stored(row: BacktestResultRow, fmt: str) -> dict[str, Any]:
+    """A result row as a report of format ``fmt`` stores it (v1 rows have no ``phases``)."""
+    d = row.to_dict()
+    if fmt == "riskparams-backtest-v1":
+        del d["phases"]
+    return d
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredBacktest:
     """A backtest report as the store holds it, typed and read-only (see the module docstring).
@@ -491,10 +538,10 @@ class StoredBacktest:
 
     Content of a newer format is refused, naming the version:
 
-    >>> riskparams.StoredBacktest.from_content({**run.stored.content, "format": "riskparams-backtest-v2"})
+    >>> riskparams.StoredBacktest.from_content({**run.stored.content, "format": "riskparams-backtest-v3"})
     Traceback (most recent call last):
     ...
-    ValueError: this backtest report has format 'riskparams-backtest-v2', newer than the 'riskparams-backtest-v1' this riskparams reads; upgrade riskparams to read it.
+    ValueError: this backtest report has format 'riskparams-backtest-v3', newer than the 'riskparams-backtest-v2' this riskparams reads; upgrade riskparams to read it.
     """
 
     format: str
@@ -540,7 +587,8 @@ class StoredBacktest:
         """The content as stored (JSON-safe): ``from_content(c).content() == c``."""
         return {
             "format": self.format, "profile": self.profile, "start": self.start, "end": self.end,
-            "spec": _thaw(self.spec), "policy": _thaw(self.policy), "results": [r.to_dict() for r in self.results],
+            "spec": _thaw(self.spec), "policy": _thaw(self.policy), "results": [_row_as_stored(r, self.format)
+                                                                                for r in self.results],
             "assets": [a.to_dict() for a in self.assets],
             "skipped": [{"symbol": s, "reason": r} for s, r in self.skipped],
             "provenance": _thaw(self.provenance),
@@ -567,7 +615,8 @@ class StoredBacktest:
             Another format version (the message names it), content without this riskparams' shape, or
             content that does not rebuild to the same hash.
         """
-        check_format(content, REPORT_FORMAT, "backtest report")
+        if not (isinstance(content, Mapping) and content.get("format") in READABLE_FORMATS):
+            check_format(content, REPORT_FORMAT, "backtest report")
         known = ("format", "profile", "start", "end", "spec", "policy", "results", "assets", "skipped", "provenance")
         try:
             unknown = sorted(set(content) - set(known))

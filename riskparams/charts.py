@@ -7,6 +7,7 @@ and never touch Streamlit, so notebooks and the HTML report use them too.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -440,3 +441,113 @@ def figure_html(fig: go.Figure, div_id: str, *, include_plotlyjs: bool) -> str:
         config={"displaylogo": False, "responsive": True},
         default_height=f"{int(height)}px" if height else "100%",
     ))
+
+
+def impact_by_scenario(rows: Sequence[Mapping[str, object]], *, title: str, amount_label: str = "liquidated notional",
+                       synthetic: bool = False) -> go.Figure:
+    """Liquidated notional (or debt) and bad debt per scenario, one bar per parameter set (grouped).
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        ``set``, ``scenario``, ``notional`` and ``bad_debt`` (quote currency), one per set and scenario, in the
+        order the scenarios are to appear (:func:`riskparams.views.impact_scenarios_frame` records).
+    title : str
+    amount_label : str
+        What the first panel shows (lending books: the debt of the liquidatable accounts).
+    synthetic : bool
+        Adds "synthetic demo book" to the title.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"{amount_label} (quote currency)", "bad debt (quote currency)"),
+                        horizontal_spacing=0.08)
+    import html
+
+    sets = list(dict.fromkeys(str(r["set"]) for r in rows))
+    palette = ["#8c9fb7", "#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#9467bd", "#17becf"]
+    for k, name in enumerate(sets):
+        mine = [r for r in rows if str(r["set"]) == name]
+        x = [str(r["scenario"]) for r in mine]
+        color = palette[k % len(palette)]
+        label = html.escape(name)  # plotly reads a few HTML tags in labels: a set name shows as written
+        fig.add_trace(go.Bar(x=x, y=[r["notional"] for r in mine], name=label, legendgroup=name,
+                             marker={"color": color}), row=1, col=1)
+        fig.add_trace(go.Bar(x=x, y=[r["bad_debt"] for r in mine], name=label, legendgroup=name, showlegend=False,
+                             marker={"color": color}), row=1, col=2)
+    full = f"{title} (synthetic demo book)" if synthetic and "synthetic" not in title else title
+    fig.update_layout(title=full, barmode="group", height=440, template="plotly_white",
+                      margin={"l": 60, "r": 20, "t": 80, "b": 60}, legend={"title": {"text": "parameter set"}})
+    fig.update_yaxes(tickformat="~s")
+    fig.update_xaxes(type="category")  # scenario names such as "2020-03-12" are labels, not dates
+    return fig
+
+
+def sweep_frontier(variants: Sequence[Mapping[str, Any]], *, title: str = "Policy sweep: capital against bad debt"
+                   ) -> go.Figure:
+    """Every variant of a sweep at (average margin, bad debt); the frontier joined and highlighted.
+
+    Parameters
+    ----------
+    variants : sequence of mapping
+        A sweep content's ``variants`` (``variant``, ``changes``, ``avg_margin`` fraction, ``bad_debt`` quote
+        currency, ``on_frontier``); points carry their variant number as ``customdata`` (selection).
+    """
+    import html
+
+    pts = [v for v in variants if v.get("avg_margin") is not None and v.get("bad_debt") is not None]
+    fig = go.Figure()
+    for front, name, color, size in ((False, "dominated", "#8c9fb7", 9), (True, "frontier", "#d62728", 12)):
+        mine = [v for v in pts if bool(v.get("on_frontier")) is front]
+        mine.sort(key=lambda v: float(v["avg_margin"]))
+        text = [html.escape(", ".join(f"{k}={x}" for k, x in v.get("changes", {}).items())) for v in mine]
+        fig.add_trace(go.Scatter(
+            x=[100.0 * float(v["avg_margin"]) for v in mine], y=[float(v["bad_debt"]) for v in mine],
+            mode="lines+markers" if front else "markers", name=name, text=text,
+            customdata=[int(v["variant"]) for v in mine], marker={"color": color, "size": size},
+            hovertemplate="variant %{customdata}: %{text}<br>avg margin %{x:.2f}%<br>bad debt %{y:,.0f}<extra></extra>"))
+    fig.update_layout(title=title, template="plotly_white", height=460, xaxis_title="average tier-1 margin (%)",
+                      yaxis_title="bad debt (quote currency)", margin={"l": 60, "r": 20, "t": 60, "b": 60})
+    fig.update_yaxes(tickformat="~s")
+    return fig
+
+
+def plan_steps(plan: Mapping[str, Any], *, title: str = "Execution plan: tier-1 MMF per asset") -> go.Figure:
+    """A step chart of an execution plan (:mod:`riskparams.plan`): per asset, tier-1 MMF (perp) or LTV (lending)
+    from its current value through every dated step to the target.
+
+    Parameters
+    ----------
+    plan : mapping
+        A stored plan (``Plan.to_dict()``): ``initial``, ``start``, ``min_days`` and ``steps`` (``date``,
+        ``values`` keyed ``SYMBOL:param[:tier]``). Values are fractions, drawn in percent; the current value is
+        drawn ``min_days`` before step 1.
+    """
+    import html
+    from datetime import date, timedelta
+
+    perp = plan.get("profile", "perp") == "perp"
+    suffix = ":mmf:1" if perp else ":ltv"
+    keys = sorted({k for k in plan.get("initial", {}) if str(k).endswith(suffix)})
+    steps = list(plan.get("steps", []))
+    fig = go.Figure()
+    try:
+        before = (date.fromisoformat(str(plan["start"])) - timedelta(days=int(plan["min_days"]))).isoformat()
+    except (KeyError, TypeError, ValueError):
+        before = None
+    for key in keys:
+        xs: list[Any] = []
+        ys: list[float | None] = []
+        cur = plan.get("initial", {}).get(key)
+        if before is not None and cur is not None:
+            xs.append(before)
+            ys.append(100.0 * float(cur))
+        for s in steps:
+            v = s.get("values", {}).get(key)
+            xs.append(s.get("date"))
+            ys.append(None if v is None else 100.0 * float(v))
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", line_shape="hv",
+                                 name=html.escape(str(key).split(":")[0]),
+                                 hovertemplate="%{x}: %{y:.3f}%<extra>" + html.escape(str(key)) + "</extra>"))
+    fig.update_layout(title=title if perp else title.replace("tier-1 MMF", "LTV"), template="plotly_white",
+                      height=380, xaxis_title="date (UTC)", yaxis_title="tier-1 MMF (%)" if perp else "LTV (%)",
+                      margin={"l": 60, "r": 20, "t": 60, "b": 50})
+    return fig

@@ -297,6 +297,8 @@ def _format_perp(a: dict[str, Any]) -> str:
             prow.append(row)
         out.append("  peers (max leverage / maintenance rate at the tier's floor):")
         out += ["  " + line for line in _table(prow, list(prow[0])).splitlines()]
+    if a.get("open_interest_cap") is not None:
+        out.append(f"  open-interest cap {format_notional(a['open_interest_cap'])} ({a.get('cap_reason')} binds)")
     return "\n".join(out)
 
 
@@ -400,6 +402,10 @@ def _format_lending(a: dict[str, Any]) -> str:
         cov += f"; current {_pct(cur['coverage'])}" + (" (below the policy's confidence)" if cur["below_confidence"]
                                                           else "")
     out.append(cov)
+    if a.get("supply_cap") is not None:
+        dc = "" if a.get("debt_ceiling") is None else f", debt ceiling {format_notional(a['debt_ceiling'])}"
+        out.append(f"  supply cap {format_notional(a['supply_cap'])}, borrow cap {format_notional(a.get('borrow_cap'))}"
+                   f"{dc} ({a.get('cap_reason')} binds)")
     return "\n".join(out)
 
 
@@ -430,16 +436,28 @@ def cmd_propose(args: argparse.Namespace) -> int:
     peers = load_peers(args.peers) if args.peers else None
     if args.debt_asset is not None and args.profile != "lending":
         raise UsageError("--debt-asset applies to --profile lending only.")
+    book, book_hash = _positions_arg(args)  # a bad positions file stops the run before anything is stored
     with open_store(args.db) as store:
         if store.is_empty():
             raise UsageError("the store is empty: run `riskparams demo` or `riskparams ingest FILE --symbol SYM`.")
+        if book is not None:
+            _check_book_symbols(book, symbols or sorted({s.symbol for s in store.list_series()}))
         run = propose(store, profile=args.profile, policy=policy, current=current, symbols=symbols,
                       as_of=args.as_of, freq=args.freq, kind=args.kind, options=options, peers=peers,
                       debt_asset=args.debt_asset, include_synthetic=args.include_synthetic)
-    d = run.to_dict()
+        d = run.to_dict()
+        impact = None
+        if book is not None and d["assets"]:
+            from riskparams.service import proposal_impact
+
+            impact = proposal_impact(store, run.proposal, book, current=current, sims=args.impact_sims,
+                                     sha256=book_hash, snapshot=args.positions_date, save=run.stored is not None)
     if not d["assets"]:
         reasons = "; ".join(f"{s['symbol']}: {s['reason']}" for s in d["skipped"])
         raise UsageError(f"no asset could be proposed ({reasons}).")
+    if impact is not None:
+        d["impact"] = impact["sets"]
+        d["impact_positions"] = {k: v for k, v in impact.items() if k != "sets"}
     if args.json:
         _print_json(d)
         return 0
@@ -460,7 +478,64 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print()
         for s in d["skipped"]:
             print(f"skipped {s['symbol']}: {s['reason']}")
+    if impact is not None:
+        print()
+        print(_format_proposal_impact(impact))
     return 0
+
+
+PROPOSE_IMPACT_SIMS = 500
+"""Default ``--impact-sims`` of ``riskparams propose --positions``."""
+
+
+def _positions_arg(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The ``--positions`` book of ``propose`` (validated) and the file's SHA-256, or (None, None)."""
+    if getattr(args, "positions", None) is None:
+        for flag in ("positions_date", "impact_sims"):
+            if getattr(args, flag, None) not in (None, PROPOSE_IMPACT_SIMS):
+                raise UsageError(f"--{flag.replace('_', '-')} needs --positions FILE.")
+        return None, None
+    import datetime
+    import hashlib
+
+    from riskparams.book import load_positions
+
+    if args.impact_sims < 0 or args.impact_sims > 100_000:
+        raise UsageError(f"--impact-sims {args.impact_sims} must be between 0 and 100000.")
+    if args.positions_date is not None:
+        try:
+            datetime.date.fromisoformat(args.positions_date)
+        except ValueError:
+            raise UsageError(f"--positions-date {args.positions_date!r} is not a date (YYYY-MM-DD).") from None
+    book = load_positions(args.positions, args.profile)
+    return book, hashlib.sha256(Path(args.positions).expanduser().read_bytes()).hexdigest()
+
+
+def _check_book_symbols(book: Any, symbols: Sequence[str]) -> None:
+    """Refuse, before anything is stored, a positions file none of whose symbols (lending: collateral assets) is
+    among the symbols to propose for."""
+    held = (book.symbol_ids if hasattr(book, "symbol_ids")
+            else sorted({book.asset_ids[i] for i in set(book.collateral_assets.tolist())}))
+    wanted = {str(s).upper() for s in symbols}
+    if not wanted & set(held):
+        raise UsageError(f"{book.source}: none of the book's symbols ({', '.join(list(held)[:5])}) is among the symbols "
+                         f"to propose for ({', '.join(sorted(wanted)[:5])}).")
+
+
+def _format_proposal_impact(impact: dict[str, Any]) -> str:
+    """The compact impact table printed after a proposal (one row per parameter set)."""
+    from riskparams.views import impact_rows
+
+    pos = impact["positions"]
+    lending = impact["profile"] == "lending"
+    head = (f"impact on open positions: {pos['source']} ({pos['n_positions']:,} positions, {pos['n_accounts']:,} "
+            f"accounts{'; SYNTHETIC demo book' if pos.get('synthetic') else ''})"
+            + (f", stored with the proposal as {impact['id'][:12]}" if impact.get("id") else ""))
+    rows = impact_rows(impact)
+    cols = ["set", "accounts now", "debt now" if lending else "notional now", "bad debt at move", "VaR p99", "LaR p99"]
+    out = [head, _table([dict(zip(cols, r.values(), strict=False)) for r in rows], cols)]
+    out += [f"  note: {n}" for n in impact.get("notes", [])[1:]]
+    return "\n".join(out)
 
 
 # -- backtest -------------------------------------------------------------------------------------
@@ -481,6 +556,19 @@ def _money_short(x: float | None) -> str:
 
 def _p(x: float | None) -> str:
     return "-" if x is None else (f"{x:.3f}" if x >= 0.001 else f"{x:.0e}")
+
+
+def _phase_text(label: str, blk: Any) -> str:
+    """One line of the policy replay's warm-up or steady-state block (a stored ``warmup`` / ``steady_state``)."""
+    if not blk["bars"]:
+        return f"    {label}: none"
+    pt = blk["peak_to_trough"]
+    apy = blk["actions_per_year"]
+    return (f"    {label} {blk['start'][:10]}..{blk['end'][:10]} ({blk['years'] or 0:.2f} y): {blk['exceptions']} "
+            f"exceptions in {blk['n']} against {blk['expected'] or 0:.1f} expected, Kupiec p {_p(blk['kupiec_p'])}, "
+            f"Christoffersen p {_p(blk['christoffersen_p'])}; margin {_pct(blk['avg_margin'])} on average, peak/trough "
+            f"{'-' if pt is None else f'{pt:.2f}'}; {blk['changes']} changes ({blk['parameter_changes']} parameter "
+            f"values), {'-' if apy is None else f'{apy:.1f}'} governance actions a year")
 
 
 def _format_backtest(run: Any, policy_text: str) -> str:
@@ -509,6 +597,14 @@ def _format_backtest(run: Any, policy_text: str) -> str:
                        f"{c.n} against {c.expected or 0:.1f} claimed ({_pct(c.claimed_rate, 3)} a horizon), Kupiec "
                        f"p {_p(c.kupiec_p)}; outside stressed regimes {c.steady_exceptions} in {c.steady_n} "
                        f"against {c.steady_expected or 0:.1f}, p {_p(c.steady_kupiec_p)}")
+        ex = None if pol is None else pol.execution
+        if ex is not None and pol is not None and pol.warmup is not None and pol.steady_state is not None:
+            out.append(f"    execution lag {ex['lag_days'] or 0:g} days (a decision is in force that many days after it "
+                       f"is taken); warm-up ends: {ex['warmup_end_reason']}")
+            out.append(_phase_text("warm-up", pol.warmup))
+            out.append(_phase_text("steady state", pol.steady_state))
+            out.append(f"    dead-band {_pct(ex['dead_band'], 1)}: {ex['changes']} changes as replayed, "
+                       f"{ex['changes_without_dead_band']} without it (dead-band 0, same path)")
         live = a.live_tier1
         if pol is not None and live.get("avg_mmf") is not None and bt.profile == "perp":
             capital = pol.detail["capital"]
@@ -554,8 +650,22 @@ def _format_backtest(run: Any, policy_text: str) -> str:
     return "\n".join(out)
 
 
-def cmd_backtest(args: argparse.Namespace) -> int:
+def _progress_bar(desc: str, unit: str, quiet: bool) -> tuple[Any, Callable[[int, int, str], None]]:
+    """A tqdm bar on stderr and the ``progress(done, total, message)`` callback that moves it."""
     from tqdm import tqdm
+
+    bar = tqdm(total=1, unit=unit, desc=desc, file=sys.stderr, disable=quiet or None)
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.total = max(total, done)
+        bar.n = done
+        bar.set_postfix_str(message[:40], refresh=False)
+        bar.refresh()
+
+    return bar, progress
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
 
     from riskparams.backtest import BacktestSpec
     from riskparams.service import backtest, open_store
@@ -564,16 +674,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         spec = BacktestSpec(profile=args.profile, start=args.start, end=args.end, cadence_days=args.cadence,
                             engine=args.engine, window=args.window, refit_every=args.refit_every,
-                            side=args.side, windows=tuple(args.stress or ()))
+                            side=args.side, windows=tuple(args.stress or ()),
+                            execution_lag_days=args.execution_lag_days, warmup_max_days=args.warmup_max_days)
     except ValueError as exc:
         raise _usage_error(exc) from None
-    bar = tqdm(total=1, unit="step", desc="backtest", file=sys.stderr, disable=args.quiet or None)
-
-    def progress(done: int, total: int, message: str) -> None:
-        bar.total = max(total, done)
-        bar.n = done
-        bar.set_postfix_str(message[:40], refresh=False)
-        bar.refresh()
+    bar, progress = _progress_bar("backtest", "step", args.quiet)
 
     try:
         with open_store(args.db) as store:
@@ -588,6 +693,57 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         _print_json(run.to_dict(paths=args.paths))
         return 0
     print(_format_backtest(run, policy.describe()))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+
+    from riskparams.backtest import BacktestSpec
+    from riskparams.executors import ExecutorSpec
+    from riskparams.service import open_store, sweep
+
+    policy, current, symbols = _policy_current_symbols(args)
+    if not args.grid:
+        raise UsageError("a sweep needs at least one --grid KEY=V1,V2, e.g. --grid confidence=0.99,0.995.")
+    try:
+        spec = BacktestSpec(profile=args.profile, start=args.start, end=args.end, cadence_days=args.cadence,
+                            window=args.window, refit_every=args.refit_every, side=args.side, es_sims=0,
+                            execution_lag_days=args.execution_lag_days)
+        ex = ExecutorSpec.parse(args.executor, scheduler=args.scheduler, threads_per_worker=args.threads_per_worker)
+    except ValueError as exc:
+        raise _usage_error(exc) from None
+    bar, progress = _progress_bar("sweep", "task", args.quiet)
+
+    try:
+        with open_store(args.db) as store:
+            if store.is_empty():
+                raise UsageError("the store is empty: run `riskparams demo` or `riskparams ingest FILE --symbol SYM`.")
+            run = sweep(store, profile=args.profile, grid=args.grid, policy=policy, current=current, symbols=symbols,
+                        freq=args.freq, kind=args.kind, spec=spec, executor=ex, chunk=args.chunk,
+                        cache_dir=args.cache, attach=args.attach, actor=args.member, progress=progress,
+                        positions=args.positions)
+    finally:
+        bar.close()
+    if args.json:
+        _print_json(run.to_dict())
+        return 0
+    from riskparams.jsonio import inline_json
+
+    rep = run.report
+    print(f"sweep {run.id[:12]}: {len(rep.variants)} variants x {len(rep.symbols)} asset(s), {rep.fits} fits, "
+          f"{rep.tasks} task(s) ({rep.tasks_cached} from the cache) on {rep.executor} in {run.wall_s:.1f}s")
+    print(f"{'':2}{'variant':<44}{'avg margin':>11}{'exc/exp':>12}{'kupiec p':>9}{'bad debt':>14}{'liqs':>7}"
+          f"{'chg/yr':>7}")
+    for v in rep.variants:
+        am = "-" if v.avg_margin is None else f"{v.avg_margin:.2%}"
+        kp = "-" if v.kupiec_p is None else f"{v.kupiec_p:.3f}"
+        cy = "-" if v.changes_per_year is None else f"{v.changes_per_year:.1f}"
+        label = ", ".join(f"{k}={inline_json(x)}" for k, x in v.changes.items())
+        print(f"{'*' if v.on_frontier else ' ':2}{label[:43]:<44}{am:>11}"
+              f"{f'{v.exceptions}/{v.expected:.1f}':>12}{kp:>9}{format_notional(v.bad_debt):>14}{v.liquidations:>7}"
+              f"{cy:>7}")
+    print("* on the frontier of average margin against bad debt" + (f"; attached to {run.attached_to[:12]}"
+                                                                   if run.attached_to else ""))
     return 0
 
 
@@ -762,6 +918,44 @@ def cmd_override(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_cells(values: Any) -> str:
+    if not isinstance(values, dict) or not values:
+        return "-"
+    return ", ".join(f"{k} {v:.2%}" if isinstance(v, float) else f"{k} -" for k, v in sorted(values.items()))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from riskparams.service import create_plan_revisions, open_store, plan_proposal
+
+    committee = _committee(args) if args.create_revisions else None
+    who = _who(args) if args.create_revisions else (args.member or os.environ.get("RISKPARAMS_MEMBER") or None)
+    with open_store(args.db) as store:
+        plan = plan_proposal(store, args.id, max_step=args.max_step, min_days=args.min_days, budget=args.budget,
+                             start=args.start, actor=who)
+        revisions = create_plan_revisions(store, plan["id"], who, committee=committee) if args.create_revisions else None
+    if args.json:
+        body = dict(plan)
+        if revisions is not None:
+            body["revisions"] = revisions
+        _print_json({"plan": body})
+        return 0
+    steps = plan["steps"]
+    print(f"plan {plan['id'][:12]} of proposal {plan['proposal_id'][:12]}: {len(steps)} step"
+          f"{'s' if len(steps) != 1 else ''}, at most {plan['max_step']:.4g} ({plan['max_step']:.2%}) per parameter "
+          f"per step, {plan['min_days']} days apart; the last step is the proposal's target")
+    rows = [{"step": st["step"], "date": st["date"], "changes": len(st["changes"]),
+             "coverage": _plan_cells(st["coverage"]), "avg margin": _plan_cells(st["avg_margin"])} for st in steps]
+    print(_table(rows, ["step", "date", "changes", "coverage", "avg margin"]))
+    for note in plan.get("notes", []):
+        print(f"note: {note}")
+    if revisions is not None:
+        for c in revisions["created"]:
+            print(f"step {c['step']} stored as revision {c['revision_id'][:12]} (draft), linked to its parent")
+        if revisions["waiting"]:
+            print(revisions["waiting"])
+    return 0
+
+
 _TYPED_ACTIONS = {"sign": "signed_off", "dissent": "dissented", "retract": "retracted", "approve": "approved",
                   "reject": "rejected", "review": "submitted", "withdraw": "withdrawn", "comment": "commented",
                   "override": "revised", "committee-propose": "committee_change_proposed",
@@ -916,19 +1110,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from riskparams.export import load_backtest
-    from riskparams.governance import export_proposal
-    from riskparams.service import export_backtest_payload, open_store
+    from riskparams.service import export_bytes, open_store
 
     committee = _committee(args)
     who = _who(args)
-    backtest = load_backtest(args.backtest) if args.backtest and Path(args.backtest).expanduser().exists() else None
     with open_store(args.db) as store:
-        if args.backtest and backtest is None:
-            backtest = export_backtest_payload(store, args.backtest, args.id)
         out = None if args.out == "-" else Path(args.out or ".")
-        result = export_proposal(store, args.id, args.format, who, committee=committee, backtest=backtest,
-                                 dydx_first_id=args.dydx_first_id, out=out)
+        # the one export path of the command line and the dashboard (same bytes for the same choices)
+        result = export_bytes(store, args.id, args.format, who, committee=committee, backtest=args.backtest,
+                              dydx_first_id=args.dydx_first_id, out=out)
     state = "" if result.final else " (marked DRAFT: not approved)"
     if out is None:
         sys.stdout.buffer.write(result.data)
@@ -975,26 +1165,90 @@ def _format_impact(r: Any) -> str:
                      f"days, seed {sim.seed}): VaR of insolvent debt 95% {format_notional(sim.var_insolvent_debt['p95'])}, "
                      f"99% {format_notional(sim.var_insolvent_debt['p99'])}; liquidations-at-risk 95% "
                      f"{format_notional(sim.lar['p95'])}, 99% {format_notional(sim.lar['p99'])}.")
+        if sim.insurance_fund is not None and sim.beyond_fund is not None:
+            lines.append(f"Bad debt beyond the insurance fund of {format_notional(sim.insurance_fund)} in "
+                         f"{sim.p_beyond_fund:.1%} of the simulations; 95% {format_notional(sim.beyond_fund['p95'])}, "
+                         f"99% {format_notional(sim.beyond_fund['p99'])} (penalties to the fund not counted).")
     lines += [f"Note: {n}" for n in r.notes]
-    lines.append("Not computed yet: named joint stress windows, correlated shocks, the liquidation waterfall.")
+    st = r.stress
+    if st is None:
+        lines.append("Stress windows, correlated shocks and the liquidation waterfall: not run (they need the "
+                     "store's daily prices: give --db).")
+        return "\n".join(lines)
+    sd = st.to_dict()
+    w = sd["waterfall"]
+    fund_how = " (sized by the fund-target rule)" if w["fund_sized_by_rule"] else ""
+    lines.append(f"Liquidation waterfall: close factor {w['close_factor']:g}"
+                 + ("" if w["slice_above"] is None else f" above {format_notional(w['slice_above'])}")
+                 + f", backstop {'on' if w['backstop'] else 'off'}, {w['penalty_to_fund']:.0%} of penalties to the "
+                 f"fund, insurance fund {format_notional(w['insurance_fund'])}{fund_how}, "
+                 f"auto-deleveraging {'on' if w['adl'] else 'off'}.")
+    rows = []
+    for d in sd["stress_windows"]:
+        span = "" if d["start"] is None else f"{d['start']}..{d['end']}"
+        if d["status"] != "ok":
+            rows.append({"stress": d["name"], "days": span, "accounts": "-", "notional": "-",
+                         "bad debt": f"not in the data ({', '.join(d['missing'])})", "fund paid": "-",
+                         "socialised": "-", "fund min": "-"})
+            continue
+        rows.append({"stress": d["name"], "days": span or "1 (hypothetical)", "accounts": f"{d['accounts']:,}",
+                     "notional": format_notional(d["notional"]), "bad debt": format_notional(d["bad_debt"]),
+                     "fund paid": format_notional(d["fund_paid"]),
+                     "socialised": format_notional(d["socialised_loss"]),
+                     "fund min": format_notional(d["insurance_fund_min"])})
+    if rows:
+        lines.append(_table(rows, list(rows[0])))
+    adequacy = sd["fund_adequacy"]
+    lines.append(f"Fund target ({w['fund_target_rule']}): {format_notional(sd['fund_target'])}; adequacy "
+                 + ("- (no stress path leaves bad debt)" if adequacy is None else f"{adequacy:.0%}")
+                 + f". Worst socialised loss {format_notional(sd['socialised_loss'])}; lowest fund balance "
+                 f"{format_notional(sd['insurance_fund_min'])}.")
+    if w["fund_went_negative"]:
+        lines.append("Warning: the insurance fund goes negative: bad debt beyond it is left with nobody to pay it "
+                     "(auto-deleveraging is off; --adl socialises it).")
+    lines += [f"Note: {n}" for n in w["notes"]]
     return "\n".join(lines)
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
+    from riskparams.exceptions import StoreError
     from riskparams.service import impact, open_store
+    from riskparams.store import default_db_path
 
     ref = Path(args.params).expanduser()
-    if (ref.exists() or ref.suffix.lower() in (".csv", ".json")) and not args.sims:
-        report = impact(ref, args.positions, move=args.move, top_n=args.top)
+    is_file = ref.exists() or ref.suffix.lower() in (".csv", ".json")
+    stress = {"windows": ([] if args.no_windows else None) if not args.window else
+              ([] if args.no_windows else _default_windows()) + list(args.window),
+              "close_factor": args.close_factor, "slice_above": args.slice_above, "backstop": args.backstop,
+              "insurance_fund": args.insurance_fund, "adl": args.adl, "penalty_to_fund": args.penalty_to_fund,
+              "fund_target": args.fund_target, "fund_percentile": args.fund_percentile, "rho": args.rho}
+    common = {"move": args.move, "top_n": args.top, **stress}
+    if is_file and not args.sims:
+        db = Path(args.db).expanduser() if args.db else default_db_path()
+        report = None
+        if db.exists():
+            try:
+                with open_store(args.db) as store:
+                    report = impact(ref, args.positions, store=store, **common)
+            except StoreError:
+                report = None
+        if report is None:
+            report = impact(ref, args.positions, **common)
     else:
         with open_store(args.db) as store:
-            report = impact(args.params, args.positions, store=store, move=args.move, top_n=args.top,
-                            sims=args.sims, horizon_days=args.horizon_days, seed=args.seed)
+            report = impact(args.params, args.positions, store=store, sims=args.sims,
+                            horizon_days=args.horizon_days, seed=args.seed, **common)
     if args.json:
         _print_json({"impact": {"proposal" if report.label.startswith("proposal ") else "current": report.to_dict()}})
         return 0
     print(_format_impact(report))
     return 0
+
+
+def _default_windows() -> list[Any]:
+    from riskparams.book.stress import STRESS_WINDOWS
+
+    return list(STRESS_WINDOWS)
 
 
 def app_path() -> Path:
@@ -1198,6 +1452,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debt-asset", metavar="SYMBOL", default=None,
                    help="lending: the debt asset (default the policy's, USDC); a non-stable stored symbol prices the "
                    "collateral in it")
+    p.add_argument("--positions", metavar="FILE", default=None,
+                   help="open positions, CSV or Parquet (perp: account,symbol,side,notional,equity,margin_mode; "
+                   "lending: account,collateral_asset,collateral_amount,debt_asset,debt_amount): the impact of the "
+                   "current set, the proposal and each option, stored with the proposal")
+    p.add_argument("--positions-date", metavar="YYYY-MM-DD", default=None,
+                   help="with --positions: when the positions were taken (shown in the export)")
+    p.add_argument("--impact-sims", type=int, default=PROPOSE_IMPACT_SIMS, metavar="N",
+                   help=f"with --positions (perp): bootstrap draws of joint daily returns for the VaR of insolvent "
+                   f"debt and LaR (default {PROPOSE_IMPACT_SIMS}; 0: none)")
     p.add_argument("--json", action="store_true", help="print the proposal as JSON")
 
     p = add("sensitivity", cmd_sensitivity, "tier-1 margin of one perpetual market over a grid of margin periods "
@@ -1240,6 +1503,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fast engine: re-estimate every BARS bars, filter in between (24 on hourly data: daily refits)")
     p.add_argument("--side", choices=["worse", "both", "long", "short"], default="worse",
                    help="perp exceptions: the worse side (default), either side, longs or shorts")
+    p.add_argument("--execution-lag-days", type=float, default=0.0, metavar="N",
+                   help="days from a replayed decision to the bar it is in force (vote plus timelock; default 0)")
+    p.add_argument("--warmup-max-days", type=float, default=365.0, metavar="DAYS",
+                   help="longest warm-up of the policy replay before its steady state (default 365)")
     p.add_argument("--stress", metavar="NAME=START..END", type=_stress_window, action="append", default=None,
                    help="a stress window of your own, e.g. covid=2020-03-01..2020-04-30; repeat for several")
     p.add_argument("--attach", metavar="PROPOSAL_ID", default=None,
@@ -1247,6 +1514,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="member", metavar="HANDLE", default=None, help="recorded with the attachment")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--paths", action="store_true", help="with --json: include the per-bar paths")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("sweep", cmd_sweep, "backtest a grid of policy variants walk-forward (the fits shared) and find the "
+            "frontier of average margin against bad debt (stored in the store)")
+    p.add_argument("--profile", choices=PROFILES, default="perp",
+                   help="perp: margin tiers (default); lending: LTV, threshold and bonus")
+    p.add_argument("--policy", metavar="FILE", default=None, help="base risk policy TOML (default: the defaults)")
+    p.add_argument("--current", metavar="FILE", default=None,
+                   help="current parameters, CSV or JSON: every replay's starting point")
+    p.add_argument("--symbols", metavar="A,B", default=None,
+                   help="comma-separated symbols (default: every stored symbol)")
+    series_options(p)
+    p.add_argument("--grid", metavar="KEY=V1,V2", action="append", default=None,
+                   help="a policy key and its values, e.g. confidence=0.99,0.995 or mpor.fixed_hours=1,4; repeat for "
+                   "more keys (the variants are the product)")
+    p.add_argument("--executor", metavar="KIND[:N]", default="serial",
+                   help="serial (default), threads[:N], processes[:N] or dask[:N] (a local Dask cluster of N workers)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                   help="join an existing Dask cluster through its scheduler (implies --executor dask)")
+    p.add_argument("--threads-per-worker", type=_whole(1, 1024), default=1, metavar="N",
+                   help="threads (and numba threads) of each process or Dask worker (default 1)")
+    p.add_argument("--chunk", type=_whole(1, 10_000), default=None, metavar="ASSETS",
+                   help="assets per task (default: spread over twice the workers, at most 8)")
+    p.add_argument("--cache", metavar="DIR", default=None,
+                   help="keep finished tasks here by content key: a rerun skips them")
+    p.add_argument("--positions", metavar="FILE", default=None,
+                   help="perp positions CSV/Parquet: each variant's 99%% one-day VaR of insolvent debt on this book")
+    p.add_argument("--start", default=None, help="first bar of the backtests (UTC date)")
+    p.add_argument("--end", default=None, help="last bar used (UTC date); later bars are never read")
+    p.add_argument("--cadence", type=_positive_float, default=7.0, metavar="DAYS",
+                   help="days between each replay's proposals (default 7)")
+    p.add_argument("--window", type=int, default=None, metavar="BARS", help="rolling estimation window")
+    p.add_argument("--refit-every", type=int, default=1, metavar="BARS",
+                   help="re-estimate every BARS bars, filter in between")
+    p.add_argument("--side", choices=["worse", "both", "long", "short"], default="worse",
+                   help="perp exceptions: the worse side (default), either side, longs or shorts")
+    p.add_argument("--execution-lag-days", type=float, default=0.0, metavar="N",
+                   help="days from a replayed decision to the bar it is in force (default 0)")
+    p.add_argument("--attach", metavar="PROPOSAL_ID", default=None, help="attach the stored sweep to this proposal")
+    p.add_argument("--as", dest="member", metavar="HANDLE", default=None, help="recorded with the attachment")
+    p.add_argument("--json", action="store_true", help="print the sweep as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def gov_options(p: argparse.ArgumentParser, *, member: bool = True, comment: str | None = None) -> None:
@@ -1314,6 +1622,22 @@ def build_parser() -> argparse.ArgumentParser:
     gov_options(p)
     sign_options(p)
 
+    p = add("plan", cmd_plan, "a phased execution plan: dated intermediate parameter sets from the proposal's current "
+            "values to its target under steward limits (stored with the proposal, shown and exported)")
+    p.add_argument("id", help="proposal id or unique prefix")
+    p.add_argument("--max-step", type=_positive_float, required=True, metavar="R",
+                   help="largest relative change of any parameter per step (0.25 = 25%%; new / old within "
+                   "[1/(1+R), 1+R])")
+    p.add_argument("--min-days", type=_whole(1, 365), required=True, metavar="D", help="days between steps")
+    p.add_argument("--budget", type=_whole(1, 500), default=None, metavar="N",
+                   help="most steps allowed: an error when the target needs more under --max-step")
+    p.add_argument("--start", default=None, metavar="DATE", help="date of step 1, YYYY-MM-DD (default: today, UTC)")
+    p.add_argument("--create-revisions", action="store_true",
+                   help="carry the steps through the workflow as linked revisions (needs --as and an approved "
+                   "proposal): creates the next step's revision once the previous one is approved")
+    p.add_argument("--json", action="store_true", help='print {"plan": {...}}')
+    gov_options(p)
+
     p = add("typed-data", cmd_typed_data, "print the EIP-712 typed data of an action for a wallet to sign "
             "(eth_signTypedData_v4); pass the signature back with --signature and --signed-at")
     p.add_argument("id", help="proposal id or prefix (a committee change: committee:HASH)")
@@ -1359,18 +1683,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", cmd_export, "export a proposal: forum Markdown, JSON bundle, CSV, offline HTML report, or a "
             "dYdX / Aave payload (recorded in the audit log)")
     p.add_argument("id", help="proposal id or unique prefix")
-    p.add_argument("--format", "-f", required=True, choices=["md", "json", "csv", "html", "dydx", "aave"])
+    p.add_argument("--format", "-f", required=True,
+                   choices=["md", "json", "csv", "html", "dydx", "aave", "aave-config", "aave-aip", "snapshot", "safe",
+                            "risk-updates"],
+                   help="md, json, csv, html; venue formats (riskparams.venues): dydx (perp), aave-config, aave-aip, "
+                   "safe (lending), snapshot, risk-updates (both), aave (the earlier Aave JSON)")
     p.add_argument("--out", "-o", metavar="PATH", default=None,
                    help="output file (default: proposal-<id>.<ext> here; - for standard output)")
-    p.add_argument("--backtest", metavar="ID|FILE", default=None,
+    p.add_argument("--backtest", metavar="ID|FILE", default="auto",
                    help="backtest to include: a stored report id (or prefix), 'attached' (the report attached last to "
-                   "the proposal) or a payload JSON file")
+                   "the proposal, required), a payload JSON file, or 'none'; default 'auto': the report attached last, "
+                   "if any (as the dashboard's export)")
     p.add_argument("--dydx-first-id", type=_whole(0, 2**32 - 1), default=1000,
                    help="id of the first dYdX liquidity tier")
     gov_options(p)
 
     p = add("impact", cmd_impact, "impact of a parameter set on open perpetual positions: accounts and notional "
-            "liquidatable now, at the covered move and under standard shocks, bad debt, concentration")
+            "liquidatable now, at the covered move and under standard shocks, bad debt, concentration; joint stress windows "
+            "and correlated shocks through the liquidation waterfall (insurance fund, ADL)")
     p.add_argument("--params", required=True, metavar="FILE|ID",
                    help="a current-parameters file (.csv/.json, profile perp) or a stored proposal id (or prefix)")
     p.add_argument("--positions", required=True, metavar="FILE",
@@ -1385,6 +1715,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon-days", type=_whole(1, 30), default=1, metavar="D",
                    help="days compounded per simulated move (default 1)")
     p.add_argument("--seed", type=_whole(0, 2**32 - 1), default=0, help="simulation seed (default 0)")
+    p.add_argument("--window", action="append", default=[], metavar="NAME=YYYY-MM-DD:YYYY-MM-DD",
+                   help="a joint stress window replayed day by day from the store's daily closes (repeatable; added "
+                   "to the named ones: 2020-03-12, 2021-05-19, LUNA, FTX, 2025-10-10)")
+    p.add_argument("--no-windows", action="store_true", help="leave the named stress windows out")
+    p.add_argument("--close-factor", type=float, default=1.0, metavar="F",
+                   help="share of a liquidatable position closed at a time, in (0, 1] (default 1: all of it)")
+    p.add_argument("--slice-above", type=float, default=None, metavar="USD",
+                   help="close by --close-factor slices only positions above this notional (default: all)")
+    p.add_argument("--backstop", action=argparse.BooleanOptionalAction, default=False,
+                   help="a backstop vault takes over bankrupt positions without close-out cost (default off)")
+    p.add_argument("--insurance-fund", default="0", metavar="USD|target",
+                   help="starting insurance fund in quote currency, or 'target' for the fund-target rule (default 0)")
+    p.add_argument("--adl", action=argparse.BooleanOptionalAction, default=False,
+                   help="auto-deleveraging / socialised loss pays what the fund cannot (default off: the fund goes "
+                   "negative and the report says so)")
+    p.add_argument("--penalty-to-fund", type=float, default=0.0, metavar="F",
+                   help="share of liquidation penalties paid to the insurance fund, in [0, 1] (default 0)")
+    p.add_argument("--fund-target", choices=["cover-2", "percentile"], default="cover-2",
+                   help="fund target: the two accounts losing most in the worst stress (cover-2, default) or a "
+                   "percentile of stress bad debt")
+    p.add_argument("--fund-percentile", type=float, default=99.0, metavar="Q",
+                   help="percentile for --fund-target percentile (default 99)")
+    p.add_argument("--rho", type=float, default=None, metavar="R",
+                   help="stressed correlation of the hypothetical shocks, in [0, 1] (default 0.9)")
     p.add_argument("--json", action="store_true")
 
     p = add("serve", cmd_serve, "start the dashboard (Streamlit)")

@@ -37,12 +37,19 @@ Top level:
 * ``maintenance_fraction`` [0.5]: MMF as a share of IMF, in [0.05, 0.95].
 * ``leverage_grid`` [[1, 2, 3, 5, 10, 20, 25, 50]]: allowed max leverages, each in [1, 1000],
   no duplicates (sorted on load).
+* ``insurance_fund`` [50e6]: the venue's insurance fund, quote currency, [0, 1e15]; and
+  ``loss_budget`` [0.1]: the share of it one market's stressed bad debt may take, [0, 1]. Together the
+  loss budget of the open-interest cap (:mod:`riskparams.book.caps`).
 
 ``[lending]``:
 
 * ``ltv_buffer`` [0.05]: LTV = LT - buffer, in [0, 0.5].
 * ``reference_liquidation_notional`` [1e6]: liquidation size whose close-out cost sets the
   bonus, > 0.
+* ``insurance_fund`` [400e6]: the reserve that absorbs bad debt (Aave's Safety Module held about $400M
+  when Chaos Labs set its target loss at 0.1 % of it), quote currency; ``loss_budget`` [0.01]: the share of
+  it one asset's stressed bad debt may take, [0, 1]; ``borrow_cap_share`` [0.8]: borrow cap as a share of
+  the supply cap, (0, 1]; ``isolated_assets`` [[]]: symbols in isolation mode (they get a debt ceiling).
 
 ``[liquidity]``:
 
@@ -206,6 +213,11 @@ class PerpPolicy:
         MMF as a share of IMF, in [0.05, 0.95] (0.5: maintenance is half the initial margin).
     leverage_grid : tuple of float
         Allowed max leverages, each in [1, 1000], sorted ascending, no duplicates.
+    insurance_fund : float
+        The venue's insurance fund, quote currency, in [0, 1e15].
+    loss_budget : float
+        Share of the insurance fund one market's stressed bad debt may take (the open-interest cap's loss
+        budget, :mod:`riskparams.book.caps`), in [0, 1].
     """
 
     SECTION: ClassVar[str] = "perp"
@@ -216,6 +228,8 @@ class PerpPolicy:
     leverage_grid: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0,
                                         50.0, 75.0, 100.0, 125.0)
     reference_notional: float = 250_000.0
+    insurance_fund: float = 50_000_000.0
+    loss_budget: float = 0.1
 
     def __post_init__(self) -> None:
         s = self.SECTION
@@ -239,6 +253,8 @@ class PerpPolicy:
         _set(self, "leverage_grid", tuple(sorted(grid)))
         _set(self, "reference_notional",
              _num(f"{s}.reference_notional", self.reference_notional, 0.0, 1e15, lo_open=True))
+        _set(self, "insurance_fund", _num(f"{s}.insurance_fund", self.insurance_fund, 0.0, 1e15))
+        _set(self, "loss_budget", _num(f"{s}.loss_budget", self.loss_budget, 0.0, 1.0))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -336,6 +352,14 @@ class LendingPolicy:
         LTV = LT - ltv_buffer, in [0, 0.5].
     reference_liquidation_notional : float
         Liquidation size (quote currency) whose close-out cost sets the bonus, > 0.
+    insurance_fund : float
+        Reserve absorbing bad debt (a safety module), quote currency, in [0, 1e15].
+    loss_budget : float
+        Share of ``insurance_fund`` one asset's stressed bad debt may take (supply cap), in [0, 1].
+    borrow_cap_share : float
+        Borrow cap as a share of the supply cap, in (0, 1].
+    isolated_assets : tuple of str
+        Symbols in isolation mode: they get a debt ceiling of LTV x supply cap.
     """
 
     SECTION: ClassVar[str] = "lending"
@@ -347,6 +371,10 @@ class LendingPolicy:
     liquidity_curve: str = ""
     debt_asset: str = "USDC"
     stablecoins: tuple[str, ...] = ("USDC", "USDT", "DAI", "USDS", "GHO", "FRAX", "LUSD", "PYUSD", "USDE", "USD")
+    insurance_fund: float = 400_000_000.0
+    loss_budget: float = 0.01
+    borrow_cap_share: float = 0.8
+    isolated_assets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         s = self.SECTION
@@ -373,6 +401,16 @@ class LendingPolicy:
             _set(self, "stablecoins", tuple(validate_symbol(str(x)) for x in st))
         except ValueError as exc:
             raise PolicyError(f"{s}.stablecoins: {exc}") from None
+        _set(self, "insurance_fund", _num(f"{s}.insurance_fund", self.insurance_fund, 0.0, 1e15))
+        _set(self, "loss_budget", _num(f"{s}.loss_budget", self.loss_budget, 0.0, 1.0))
+        _set(self, "borrow_cap_share", _num(f"{s}.borrow_cap_share", self.borrow_cap_share, 0.0, 1.0, lo_open=True))
+        iso = self.isolated_assets
+        if isinstance(iso, str) or not isinstance(iso, Sequence):
+            raise PolicyError(f"{s}.isolated_assets must be a list of symbols, got {iso!r}")
+        try:
+            _set(self, "isolated_assets", tuple(validate_symbol(str(x)) for x in iso))
+        except ValueError as exc:
+            raise PolicyError(f"{s}.isolated_assets: {exc}") from None
 
     def debt_is_stable(self, debt: str | None = None) -> bool:
         """Whether ``debt`` (default the policy's debt asset) is one of the stablecoins (priced at 1 quote unit)."""

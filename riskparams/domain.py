@@ -842,6 +842,13 @@ class PerpAssetProposal:
         ``calm``, ``normal``, ``elevated`` or ``stress`` (forecast against long-run and stressed volatility).
     capital_cost : float
         Initial margin as a share of notional of a position of the policy's ``perp.reference_notional``.
+    open_interest_cap : float or None
+        Open-interest cap, quote currency (USD) (:mod:`riskparams.book.caps`); None when none binds, the
+        market is unmarginable, or the proposal was stored before caps existed.
+    cap_reason : str or None
+        The binding limit: ``'liquidity'`` (the liquidation volume after the policy's extreme move could not be
+        absorbed with slippage below the penalty) or ``'loss budget'`` (stressed bad debt would exceed the
+        policy's loss budget).
     """
 
     symbol: str
@@ -859,6 +866,8 @@ class PerpAssetProposal:
     regime: str = ""
     capital_cost: float = float("nan")
     peers: PeerComparison | None = None
+    open_interest_cap: float | None = None
+    cap_reason: str | None = None
 
     @classmethod
     def from_dict(cls, a: Mapping[str, Any]) -> PerpAssetProposal:
@@ -874,6 +883,7 @@ class PerpAssetProposal:
             model_risk=None if a.get("model_risk") is None else ModelRiskBand(**a["model_risk"]),
             regime=a.get("regime", ""), capital_cost=_nan(a.get("capital_cost")),
             peers=None if a.get("peers") is None else PeerComparison.from_dict(a["peers"]),
+            open_interest_cap=a.get("open_interest_cap"), cap_reason=a.get("cap_reason"),
         )
 
     @property
@@ -908,6 +918,8 @@ class PerpAssetProposal:
             "regime": self.regime,
             "capital_cost": _f(self.capital_cost),
             "peers": None if self.peers is None else self.peers.to_dict(),
+            "open_interest_cap": _f(self.open_interest_cap),
+            "cap_reason": self.cap_reason,
         }
 
 
@@ -960,6 +972,16 @@ class LendingAssetProposal:
     rationale : str
     context : AssetContext or None
     notes : tuple of str
+    supply_cap, borrow_cap : float or None
+        Supply and borrow caps, quote currency (USD) (:mod:`riskparams.book.caps`); None when none binds or
+        the proposal was stored before caps existed.
+    debt_ceiling : float or None
+        USD; None when the asset is not in isolation mode (``lending.isolated_assets``).
+    cap_reason : str or None
+        ``'liquidity'`` (the collateral liquidated after the extreme drop could not be sold with slippage below
+        the bonus) or ``'loss budget'`` (stressed bad debt would exceed the policy's loss budget).
+    cap_price : float or None
+        The as-of price used (quote per unit), so venue formats can convert the caps to whole tokens.
     """
 
     symbol: str
@@ -979,6 +1001,11 @@ class LendingAssetProposal:
     regime: str = ""
     bonus: LendingBonus | None = None
     capital_cost: float = float("nan")
+    supply_cap: float | None = None
+    borrow_cap: float | None = None
+    debt_ceiling: float | None = None
+    cap_reason: str | None = None
+    cap_price: float | None = None
 
     @classmethod
     def from_dict(cls, a: Mapping[str, Any]) -> LendingAssetProposal:
@@ -997,6 +1024,8 @@ class LendingAssetProposal:
             model_risk=None if a.get("model_risk") is None else ModelRiskBand(**a["model_risk"]),
             regime=a.get("regime", ""), bonus=None if a.get("bonus") is None else LendingBonus(**a["bonus"]),
             capital_cost=_nan(a.get("capital_cost")),
+            supply_cap=a.get("supply_cap"), borrow_cap=a.get("borrow_cap"), debt_ceiling=a.get("debt_ceiling"),
+            cap_reason=a.get("cap_reason"), cap_price=a.get("cap_price"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -1021,6 +1050,11 @@ class LendingAssetProposal:
             "regime": self.regime,
             "bonus": None if self.bonus is None else self.bonus.to_dict(),
             "capital_cost": _f(self.capital_cost),
+            "supply_cap": _f(self.supply_cap),
+            "borrow_cap": _f(self.borrow_cap),
+            "debt_ceiling": _f(self.debt_ceiling),
+            "cap_reason": self.cap_reason,
+            "cap_price": _f(self.cap_price),
         }
 
 

@@ -329,7 +329,7 @@ class ExportError(RiskParamsError):
     >>> check_format("docx")
     Traceback (most recent call last):
     ...
-    riskparams.exceptions.ExportError: export format must be one of md, json, csv, html, dydx, aave, got 'docx'.
+    riskparams.exceptions.ExportError: export format must be one of md, json, csv, html, dydx, aave, aave-config, aave-aip, snapshot, safe, risk-updates, got 'docx'.
     """
 
 

@@ -9,12 +9,14 @@ Formats (:data:`FORMATS`)
     Forum post in the Aave ARFC style: title, author, date; Summary; Motivation; Specification (table
     Asset | Parameter | Current | Proposed | Change, then manual overrides and assets left out);
     Methodology (model, policy, confidence, horizon, anti-procyclicality, guardrails, data fingerprints,
-    package versions, proposal hash); Backtest results; Risks and next steps; Committee record.
+    package versions, proposal hash); Backtest results; Impact on open positions (the impact payload of
+    :func:`riskparams.service.proposal_impact`: positions, a table per parameter set, a forum sentence, or "No
+    positions attached"); Risks and next steps; Committee record.
 ``json``
     Bundle of everything (format ``riskparams-export-bundle-v1``): the proposal content, the
     specification rows, provenance (data fingerprint per asset, policy and its key, model specs, package
-    versions, proposal hash), the committee record (sign-offs, dissents, decision, audit events) and the
-    backtest payload.
+    versions, proposal hash), the committee record (sign-offs, dissents, decision, audit events), the
+    backtest payload and the impact payload.
 ``csv``
     One row per asset x parameter x tier (:data:`CSV_COLUMNS`); text cells that a spreadsheet would read as
     a formula are neutralised (:func:`neutralise_csv_cell`).
@@ -23,11 +25,16 @@ Formats (:data:`FORMATS`)
     ladders current vs proposed or lending parameters, backtest exceptions). plotly.js is embedded inline:
     the file opens offline, with no CDN and no ``<script src>``.
 ``dydx`` (perp proposals)
-    A dYdX v4 governance proposal file (``title, summary, metadata, messages``) with one
-    ``MsgSetLiquidityTier`` per asset and tier, plus a ``riskparams`` block stating the mapping.
+    A dYdX v4 governance proposal file (``title, summary, metadata, deposit, expedited, messages``) with one
+    ``MsgSetLiquidityTier`` per asset and tier and a ``MsgUpdatePerpetualParams`` attaching each known market to
+    its tier-1 liquidity tier, plus a ``riskparams`` block stating the mapping (:mod:`riskparams.venues.dydx`).
 ``aave`` (lending proposals)
     Aave v3 config-engine ``CollateralUpdate`` entries in bps with the ``KEEP_CURRENT`` sentinel, plus a
-    ``riskparams`` block stating the mapping.
+    ``riskparams`` block stating the mapping (the earlier custom JSON, kept; prefer ``aave-config``).
+``aave-config``, ``aave-aip`` (lending), ``snapshot``, ``safe`` (lending), ``risk-updates``
+    The Aave proposal generator's ``config.ts`` and AIP Markdown, a Snapshot proposal as EIP-712 typed data, a
+    Safe Transaction Builder batch for the Aave risk steward, Chaos-style ``RiskParameterUpdate`` records: see
+    :mod:`riskparams.venues`, which documents each format, its mapping and the public source it follows.
 
 Mappings
 --------
@@ -38,8 +45,10 @@ each asset becomes its own liquidity tier):
 * ``maintenance_fraction_ppm = ceil(MMF / IMF x 1e6)`` (dYdX's maintenance margin is a fraction of the
   initial margin; rounding up keeps it at or above the proposed MMF);
 * ``impact_notional = round(500 USDC / IMF)`` in quote quantums (1 USDC = 1e6), dYdX's recommended value;
-* ``open_interest_lower_cap = open_interest_upper_cap = 0``: no open-interest scaling (riskparams does not
-  model open interest; an upper cap of 0 turns it off);
+* ``open_interest_upper_cap = round(open_interest_cap x 1e6)`` and ``open_interest_lower_cap`` half of it when
+  the asset has a proposed open-interest cap (dYdX raises the IMF linearly to 100 % between them), else both 0
+  (no scaling) with a note; each market is attached to its tier-1 liquidity tier by
+  ``MsgUpdatePerpetualParams`` (see :mod:`riskparams.venues.dydx`);
 * ``id``: sequential from ``dydx_first_id`` (default 1000, so a payload creates new tiers rather than
   overwrite the venue's) in symbol then tier order; ``name``: ``"SYMBOL tier N"``;
 * ``authority``: the dYdX x/gov module account ``dydx10d07y265gmmuvt4z0w9aw880jnsr700jnmapky``.
@@ -127,12 +136,16 @@ __all__ = [
     "default_filename",
     "escape_html",
     "escape_markdown",
+    "formats_for",
+    "impact_sentence",
+    "impact_sets",
     "load_backtest",
     "neutralise_csv_cell",
     "parameter_change_cells",
     "render",
     "specification_cells",
     "specification_rows",
+    "sweep_markdown",
     "to_aave",
     "to_csv",
     "to_dydx",
@@ -140,16 +153,26 @@ __all__ = [
     "to_json_bundle",
     "to_markdown",
     "validate_backtest",
+    "validate_impact",
 ]
 
-FORMATS: tuple[str, ...] = ("md", "json", "csv", "html", "dydx", "aave")
-"""Export formats."""
+FORMATS: tuple[str, ...] = ("md", "json", "csv", "html", "dydx", "aave", "aave-config", "aave-aip", "snapshot",
+                            "safe", "risk-updates")
+"""Export formats (the venue formats are built in :mod:`riskparams.venues`)."""
 
-VENUE_FORMATS: tuple[str, ...] = ("dydx", "aave")
-"""Formats that are on-chain payloads (exported only from approved proposals by the workflow)."""
+VENUE_FORMATS: tuple[str, ...] = ("dydx", "aave", "aave-config", "aave-aip", "snapshot", "safe", "risk-updates")
+"""Formats a venue or its governance tooling takes as they are (exported only from approved proposals by the
+workflow)."""
 
-_EXTENSIONS = {"md": "md", "json": "json", "csv": "csv", "html": "html", "dydx": "dydx.json", "aave": "aave.json"}
-_PROFILE_OF = {"dydx": "perp", "aave": "lending"}
+_EXTENSIONS = {"md": "md", "json": "json", "csv": "csv", "html": "html", "dydx": "dydx.json", "aave": "aave.json",
+               "aave-config": "aave-config.ts", "aave-aip": "aip.md", "snapshot": "snapshot.json",
+               "safe": "safe.json", "risk-updates": "risk-updates.json"}
+_PROFILE_OF = {"dydx": "perp", "aave": "lending", "aave-config": "lending", "aave-aip": "lending", "safe": "lending"}
+
+
+def formats_for(profile: str) -> tuple[str, ...]:
+    """The formats a proposal of ``profile`` (``perp`` or ``lending``) exports to, in :data:`FORMATS` order."""
+    return tuple(f for f in FORMATS if _PROFILE_OF.get(f, profile) == profile)
 
 BUNDLE_FORMAT = "riskparams-export-bundle-v1"
 """Format tag of the JSON bundle."""
@@ -175,9 +198,10 @@ QUOTE_QUANTUMS_PER_USDC = 1_000_000
 BACKTEST_RESULT_KEYS: tuple[str, ...] = (
     "symbol", "parameter_set", "n", "exceptions", "expected", "confidence", "kupiec_lr", "kupiec_p",
     "christoffersen_lr", "christoffersen_p", "cc_lr", "cc_p", "traffic_light", "avg_margin", "peak_to_trough",
-    "max_5d_increase", "bad_debt", "liquidations",
+    "max_5d_increase", "bad_debt", "liquidations", "phases",
 )
-"""Keys of one row of a backtest payload's ``results``."""
+"""Keys of one row of a backtest payload's ``results`` (``phases``: the policy replay's warm-up and steady state,
+None for fixed sets; absent from payloads written before it)."""
 
 CSV_COLUMNS: tuple[str, ...] = (
     "proposal_id", "status", "profile", "symbol", "tier", "notional_floor", "notional_cap", "parameter", "unit",
@@ -209,9 +233,10 @@ def check_format(fmt: str) -> str:
 
 def check_profile(fmt: str, profile: str) -> None:
     """Refuse a venue payload of the other profile (a perp proposal as ``aave``, lending as ``dydx``)."""
-    want = _PROFILE_OF.get(check_format(fmt))
+    fmt = check_format(fmt)
+    want = _PROFILE_OF.get(fmt)
     if want is not None and profile != want:
-        other = "aave" if fmt == "dydx" else "dydx"
+        other = ", ".join(f for f in VENUE_FORMATS if _PROFILE_OF.get(f, profile) == profile)
         raise ExportError(f"a {profile} proposal cannot be exported as a venue payload for {fmt} ({fmt} takes "
                           f"{want} proposals; use {other}, or md, json, csv, html).")
 
@@ -410,6 +435,8 @@ class _Doc:
     proposal: Proposal
     workflow: dict[str, Any] | None
     backtest: dict[str, Any] | None
+    impact: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
 
     @property
     def profile(self) -> str:
@@ -459,6 +486,8 @@ def _doc(
     proposal: StoredProposal | Mapping[str, Any],
     workflow: Mapping[str, Any] | None,
     backtest: Mapping[str, Any] | None,
+    impact: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
 ) -> _Doc:
     to_dict = getattr(proposal, "to_dict", None)
     d: dict[str, Any] = dict(to_dict() if callable(to_dict) else proposal)  # type: ignore[arg-type]
@@ -482,7 +511,8 @@ def _doc(
     except ValueError as exc:
         raise ExportError(f"cannot export: {exc}") from None
     return _Doc(id=pid, created_at=None if created is None else str(created), status=status, content=content,
-                proposal=typed, workflow=wf, backtest=validate_backtest(backtest))
+                proposal=typed, workflow=wf, backtest=validate_backtest(backtest), impact=validate_impact(impact),
+                plan=validate_plan(plan, pid))
 
 
 def validate_backtest(backtest: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -510,6 +540,36 @@ def validate_backtest(backtest: Mapping[str, Any] | None) -> dict[str, Any] | No
             if key not in row:
                 raise ExportError(f"backtest result {k + 1} is missing {key!r}.")
     out = _jsonable(backtest)
+    assert isinstance(out, dict)
+    return out
+
+
+def validate_plan(plan: Mapping[str, Any] | None, proposal_id: str) -> dict[str, Any] | None:
+    """Check the shape of an execution plan (:meth:`riskparams.plan.Plan.to_dict`, with ``id``) for the proposal
+    ``proposal_id``; returns a JSON-safe copy (None stays None).
+
+    Raises
+    ------
+    ExportError
+        Not an object, a missing key, no steps, a step without ``date`` or ``changes``, or a plan of another
+        proposal.
+    """
+    if plan is None:
+        return None
+    if not isinstance(plan, Mapping):
+        raise ExportError("the plan must be a JSON object with proposal_id, max_step, min_days and steps.")
+    for key in ("proposal_id", "max_step", "min_days", "steps"):
+        if key not in plan:
+            raise ExportError(f"the plan is missing {key!r}.")
+    if plan["proposal_id"] != proposal_id:
+        raise ExportError(f"the plan is for proposal {str(plan['proposal_id'])[:12]}, not {proposal_id[:12]}.")
+    steps = plan["steps"]
+    if not isinstance(steps, list) or not steps:
+        raise ExportError("the plan's steps must be a non-empty list.")
+    for k, s in enumerate(steps, start=1):
+        if not isinstance(s, Mapping) or "date" not in s or not isinstance(s.get("changes"), Mapping):
+            raise ExportError(f"plan step {k} must be an object with a date and changes.")
+    out = _jsonable(plan)
     assert isinstance(out, dict)
     return out
 
@@ -921,6 +981,7 @@ def _specification(doc: _Doc) -> list[Block]:
                   if a.position_limit is not None and a.status == "ok"]
         if limits:
             blocks.append(("p", "Position limits (notional above which no tier is offered): " + "; ".join(limits) + "."))
+    blocks += _caps(doc)
     rev = doc.revision
     if rev is not None and rev.get("overrides"):
         blocks.append(("h3", "Manual overrides"))
@@ -936,6 +997,29 @@ def _specification(doc: _Doc) -> list[Block]:
         blocks.append(("h3", "Assets left out"))
         blocks.append(("ul", [f"{_u(s.symbol)}: {_u(s.reason)}" for s in doc.proposal.skipped]))
     return blocks
+
+
+def _caps(doc: _Doc) -> list[Block]:
+    """Caps per asset (quote currency) with the binding limit; nothing for proposals stored before caps."""
+    if doc.profile == "perp":
+        rows = [[_u(a.symbol), format_notional(a.open_interest_cap), _u(a.cap_reason)] for a in doc.perp_assets
+                if a.open_interest_cap is not None]
+        if not rows:
+            return []
+        return [("p", "Open-interest caps (quote currency): the liquidation volume after the policy's extreme move "
+                      "must close with slippage below the tier-1 penalty ('liquidity') and the stressed bad debt stay "
+                      "within the policy's loss budget ('loss budget'); the smaller binds."),
+                ("table", ["Asset", "Open-interest cap", "Binding"], rows)]
+    lend = [a for a in doc.assets if isinstance(a, LendingAssetProposal) and a.supply_cap is not None]
+    if not lend:
+        return []
+    return [("p", "Supply and borrow caps (quote currency; tokens at the as-of price): the collateral liquidated "
+                  "after the policy's extreme drop must sell with slippage below the bonus ('liquidity') and the "
+                  "stressed bad debt stay within the policy's loss budget ('loss budget'); the smaller binds."),
+            ("table", ["Asset", "Supply cap", "Borrow cap", "Debt ceiling", "As-of price", "Binding"], [
+                [_u(a.symbol), format_notional(a.supply_cap), format_notional(a.borrow_cap),
+                 "-" if a.debt_ceiling is None else format_notional(a.debt_ceiling),
+                 "-" if a.cap_price is None else f"{a.cap_price:.6g}", _u(a.cap_reason)] for a in lend])]
 
 
 def _apc_lines(policy: Mapping[str, Any]) -> list[str]:
@@ -1113,6 +1197,206 @@ def _backtest(doc: _Doc) -> list[Block]:
     rows = [[_bt_cell(r.get(key), spec) for key, _, spec in _BT_COLUMNS] for r in b["results"]]
     blocks.append(("table", [label for _, label, _ in _BT_COLUMNS], rows))
     blocks.append(("chart", "backtest"))
+    blocks += _backtest_phases(b["results"])
+    return blocks
+
+
+_PHASE_COLUMNS = (
+    ("start", "From", None), ("end", "To", None), ("n", "n", "d"), ("exceptions", "Exceptions", "d"),
+    ("expected", "Expected", ".1f"), ("kupiec_p", "Kupiec p", ".3f"), ("christoffersen_p", "Christoffersen p", ".3f"),
+    ("avg_margin", "Avg margin", "pct"), ("peak_to_trough", "Peak-to-trough", ".2f"), ("changes", "Changes", "d"),
+    ("actions_per_year", "Actions / year", ".1f"), ("changes_without_dead_band", "Changes without dead-band", "d"),
+)
+
+
+def _backtest_phases(results: Sequence[Mapping[str, Any]]) -> list[Block]:
+    """The policy replay's warm-up and steady state per asset (rows with ``phases``; none in older payloads)."""
+    with_phases = [r for r in results if isinstance(r.get("phases"), Mapping)]
+    if not with_phases:
+        return []
+    rows, notes = [], []
+    for r in with_phases:
+        ph = r["phases"]
+        for key, label in (("warmup", "warm-up"), ("steady_state", "steady state")):
+            blk = ph.get(key)
+            if not isinstance(blk, Mapping):
+                continue
+            days = {k: str(blk[k])[:10] for k in ("start", "end") if blk.get(k)}  # dates of ISO times
+            cells = ([_bt_cell({**blk, **days}.get(k), spec) for k, _, spec in _PHASE_COLUMNS] if blk.get("bars")
+                     else ["none"] + ["-"] * (len(_PHASE_COLUMNS) - 1))
+            rows.append([_u(r["symbol"]), label, *cells])
+        notes.append(f"{_u(r['symbol'])}: execution lag {_bt_cell(ph.get('lag_days'), 'd')} days; warm-up ends: "
+                     f"{_u(ph.get('warmup_end_reason') or '-')} Dead-band {_bt_cell(ph.get('dead_band'), 'pct')}: "
+                     f"{_bt_cell(ph.get('changes'), 'd')} changes as replayed, "
+                     f"{_bt_cell(ph.get('changes_without_dead_band'), 'd')} without it (same path).")
+    return [("p", "Policy replay, warm-up vs steady state: the warm-up runs until the parameters in force (after the "
+                  "execution lag: a decision is in force that many days after it is taken) first reach the model's "
+                  "target within the dead-band; the steady state is the rest. A change of any parameter on a "
+                  "decision date is one governance action."),
+            ("table", ["Asset", "Phase", *[label for _, label, _ in _PHASE_COLUMNS]], rows),
+            *[("p", n) for n in notes]]
+
+
+def validate_impact(impact: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Check the shape of an impact payload (:func:`riskparams.service.proposal_impact`: ``positions``, ``sets``
+    mapping set name -> ``liquidatable_now``, ``liquidatable_now_notional``, ``bad_debt_at_move``, optional
+    ``var_insolvent_debt`` / ``lar`` with ``p99``); returns a JSON-safe copy.
+
+    Raises
+    ------
+    ExportError
+        Not a mapping, or ``sets`` not a mapping of objects.
+    """
+    if impact is None:
+        return None
+    if not isinstance(impact, Mapping) or not isinstance(impact.get("sets"), Mapping):
+        raise ExportError("the impact payload must be a JSON object with positions and sets.")
+    for name, r in impact["sets"].items():
+        if not isinstance(r, Mapping):
+            raise ExportError(f"impact set {str(name)[:40]!r} must be an object.")
+    out = _jsonable(dict(impact))
+    assert isinstance(out, dict)
+    return out
+
+
+def impact_sets(impact: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The parameter sets of an impact payload in its ``order`` (current, proposal, options; stored JSON sorts
+    keys), any set not named there after them."""
+    sets = impact.get("sets") or {}
+    order = [str(n) for n in impact.get("order") or [] if n in sets] if isinstance(impact.get("order"), list) else []
+    order += sorted((str(n) for n in sets if n not in order), key=lambda n: (n != "current", n != "proposal", n))
+    return [(n, sets[n]) for n in order if isinstance(sets[n], Mapping)]
+
+
+def _money(x: Any) -> str:
+    v = _finite(x)
+    return "-" if v is None else format_notional(v)
+
+
+def _count(x: Any) -> str:
+    v = _finite(x)
+    return "-" if v is None else f"{int(v):,}"
+
+
+def impact_sentence(impact: Mapping[str, Any], set_name: str = "proposal") -> str:
+    """One sentence a forum reader understands about a parameter set of an impact payload, e.g. "Under the
+    proposal, 3 accounts (1.235M notional) are liquidatable at today's prices; at the covered move the bad debt is
+    40k." ("" when the payload has no such set).
+
+    Examples
+    --------
+    >>> impact_sentence({"sets": {"proposal": {"liquidatable_now": 3, "liquidatable_now_notional": 1234567,
+    ...                                         "bad_debt_at_move": 40000}}})
+    "Under the proposal, 3 accounts (1.235M notional) are liquidatable at today's prices; at the covered move the bad debt is 40k."
+    """
+    r = (impact.get("sets") or {}).get(set_name)
+    if not isinstance(r, Mapping):
+        return ""
+    who = {"proposal": "the proposal", "current": "the current parameters"}.get(set_name, f"option {set_name}")
+    n = int(_finite(r.get("liquidatable_now")) or 0)
+    what = "debt" if impact.get("profile") == "lending" else "notional"
+    text = (f"Under {who}, {n:,} account{'' if n == 1 else 's'} ({_money(r.get('liquidatable_now_notional'))} "
+            f"{what}) {'is' if n == 1 else 'are'} liquidatable at today's prices")
+    bad = _finite(r.get("bad_debt_at_move"))
+    if bad is None:
+        return text + "."
+    moved = [s for s in r.get("scenarios") or [] if isinstance(s, Mapping)
+             and s.get("name") in ("covered move down", "covered move up")]
+    if moved:
+        worst = max(moved, key=lambda s: (_finite(s.get("bad_debt")) or 0.0,
+                                          _finite(s.get("notional", s.get("debt"))) or 0.0))
+        k = int(_finite(worst.get("accounts")) or 0)
+        return (text + f"; at the covered move {k:,} account{'' if k == 1 else 's'} "
+                f"({_money(worst.get('notional', worst.get('debt')))} {what}) {'is' if k == 1 else 'are'} liquidated "
+                f"and the bad debt is {_money(bad)}.")
+    return text + f"; at the covered move the bad debt is {_money(bad)}."
+
+
+def _plan_change(key: object, change: object) -> str:
+    """``'BTC mmf tier 1: 1.00% -> 1.14%'`` from a plan's ``SYMBOL:param[:tier]`` key and ``{"from", "to"}``."""
+    parts = str(key).split(":")
+    ch = change if isinstance(change, Mapping) else {}
+    param = parts[1] if len(parts) > 1 else ""
+    where = f"{_u(parts[0])} {_u(param)}" + (f" tier {_u(parts[2])}" if len(parts) > 2 else "")
+    return f"{where}: {_value(param, ch.get('from'))} -> {_value(param, ch.get('to'))}"
+
+
+def _per_symbol(values: object) -> str:
+    if not isinstance(values, Mapping) or not values:
+        return "-"
+    return ", ".join(f"{_u(k)} {_pct(v)}" for k, v in sorted(values.items(), key=lambda kv: str(kv[0])))
+
+
+def _plan(doc: _Doc) -> list[Block]:
+    """The execution plan: steward limits, then one row per dated step (:mod:`riskparams.plan`)."""
+    p = doc.plan
+    assert p is not None
+    steps = p["steps"]
+    r = _finite(p.get("max_step"))
+    limit = "-" if r is None else f"{r:.4g} ({r * 100:.4g}%)"
+    blocks: list[Block] = [("p", f"Plan {_code(p.get('id', '-'))}: {len(steps)} step{'s' if len(steps) != 1 else ''} "
+                                 f"from {_u(steps[0].get('date', '-'))} to {_u(steps[-1].get('date', '-'))}, every "
+                                 f"parameter changing by at most a relative {limit} per step (new / old within "
+                                 f"[1 / (1 + R), 1 + R]), steps at least {_u(p.get('min_days', '-'))} days apart; the "
+                                 "last step sets the proposed values. Coverage: the proposal's coverage model at the "
+                                 "step's margins (worst tier); average margin: notional-weighted average MMF "
+                                 "(lending: 1 - LTV).")]
+    rows = []
+    for k, s in enumerate(steps, start=1):
+        changes = s.get("changes") if isinstance(s.get("changes"), Mapping) else {}
+        text = "; ".join(_plan_change(key, ch) for key, ch in changes.items()) or "-"
+        rows.append([_u(s.get("step", k)), _u(s.get("date", "-")), text, _per_symbol(s.get("coverage")),
+                     _per_symbol(s.get("avg_margin"))])
+    blocks.append(("table", ["Step", "Date", "Changes", "Coverage", "Average margin"], rows))
+    notes = [_u(n) for n in p.get("notes") or []]
+    if notes:
+        blocks.append(("ul", notes))
+    return blocks
+
+
+def _impact(doc: _Doc) -> list[Block]:
+    imp = doc.impact
+    if imp is None:
+        return [("p", "No positions attached: run `riskparams propose ... --positions FILE` (or use the Book page) "
+                      "to show who would be liquidated, and what would be lost, under each parameter set.")]
+    pos: Mapping[str, Any] = imp["positions"] if isinstance(imp.get("positions"), Mapping) else {}
+    lending = imp.get("profile") == "lending"
+    where = (f"Positions: {_u(pos.get('source', '-'))}, {_count(pos.get('n_positions'))} positions in "
+             f"{_count(pos.get('n_accounts'))} accounts")
+    if _finite(pos.get("open_notional")) is not None:
+        where += f", open notional {_money(pos.get('open_notional'))}"
+    where += f"; snapshot {_u(pos['snapshot'])}" if pos.get("snapshot") else "; snapshot date not given"
+    if pos.get("sha256"):
+        where += f"; file SHA-256 {_code(str(pos['sha256']))}"
+    blocks: list[Block] = [("p", where + ".")]
+    if pos.get("synthetic"):
+        blocks.append(("quote", "These are the synthetic demo positions generated by riskparams, not the venue's "
+                                "book: the figures show the method, not the venue's exposure."))
+    said = [s for s in (impact_sentence(imp, "current"), impact_sentence(imp, "proposal")) if s]
+    if said:
+        blocks.append(("p", " ".join(said)))
+    amount = "Debt of liquidatable accounts now" if lending else "Notional liquidatable now"
+    rows = []
+    for name, r in impact_sets(imp):
+        rows.append([_u(name), _count(r.get("liquidatable_now")), _money(r.get("liquidatable_now_notional")),
+                     _money(r.get("bad_debt_at_move")),
+                     _money((r.get("var_insolvent_debt") or {}).get("p99") if isinstance(r.get("var_insolvent_debt"),
+                                                                                         Mapping) else None),
+                     _money((r.get("lar") or {}).get("p99") if isinstance(r.get("lar"), Mapping) else None)])
+    if rows:
+        blocks.append(("table", ["Set", "Accounts liquidatable now", amount, "Bad debt at the covered move",
+                                 "VaR of insolvent debt (p99)", "Liquidations at risk (p99)"], rows))
+    blocks.append(("p", "Liquidatable now: equity below maintenance margin at today's prices (a cross account "
+                        "nets its positions). Bad debt at the covered move: each asset moved by the proposal's "
+                        "covered move, the worse direction; per liquidated account max(0, loss + close-out cost - "
+                        "equity). VaR of insolvent debt and liquidations at risk: 99th percentiles over bootstrap "
+                        "draws of joint daily returns (- when not simulated). Quote currency throughout. In a "
+                        "one-step move the bad debt does not depend on the margin level (a position whose loss "
+                        "exceeds its equity is liquidated under any maintenance margin): the sets differ in who is "
+                        "liquidated, and when, more than in this bad debt."))
+    notes = [n for n in imp.get("notes", []) if isinstance(n, str)] if isinstance(imp.get("notes"), list) else []
+    if notes:
+        blocks.append(("ul", [_u(n) for n in notes]))
     return blocks
 
 
@@ -1227,6 +1511,8 @@ def _report(doc: _Doc) -> tuple[str, list[Block], list[Section]]:
         ("Specification", _specification(doc)),
         ("Methodology", _methodology(doc)),
         ("Backtest results", _backtest(doc)),
+        *([("Execution plan", _plan(doc))] if doc.plan is not None else []),
+        ("Impact on open positions", _impact(doc)),
         ("Risks and next steps", _risks(doc)),
         ("Committee record", _committee_record(doc)),
     ]
@@ -1279,6 +1565,9 @@ def to_markdown(
     *,
     workflow: Mapping[str, Any] | None = None,
     backtest: Mapping[str, Any] | None = None,
+    impact: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
+    sweep: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Forum post (Markdown, UTF-8) in the Aave ARFC style; see the module notes.
 
@@ -1290,12 +1579,20 @@ def to_markdown(
         The committee record, ``Workflow.to_dict(for_export=True)``; its status decides the DRAFT banner.
     backtest : mapping, optional
         A backtest payload (module notes).
+    impact : mapping, optional
+        An impact payload (:func:`validate_impact`); its absence is said in "Impact on open positions".
+    plan : mapping, optional
+        A stored execution plan (:func:`validate_plan`); shown under "Execution plan" when given.
+    sweep : mapping, optional
+        An attached policy sweep's content (:func:`sweep_markdown`); a short "Policy sweep" table when given.
     """
-    doc = _doc(proposal, workflow, backtest)
+    doc = _doc(proposal, workflow, backtest, impact, plan)
     title, header, sections = _report(doc)
     out = [f"# {_md(title)}", "", *_md_blocks(header)]
     for name, blocks in sections:
         out += [f"## {_md(name)}", "", *_md_blocks(blocks)]
+    if sweep is not None:
+        out += [sweep_markdown(sweep), ""]
     out += ["---", "", f"_{_md(_footer(doc))}_", ""]
     return "\n".join(out).encode("utf-8")
 
@@ -1422,10 +1719,12 @@ def to_html(
     *,
     workflow: Mapping[str, Any] | None = None,
     backtest: Mapping[str, Any] | None = None,
+    impact: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Standalone HTML report (UTF-8) with interactive plotly charts; plotly.js is embedded inline so the
     file opens offline. Same parameters as :func:`to_markdown`."""
-    doc = _doc(proposal, workflow, backtest)
+    doc = _doc(proposal, workflow, backtest, impact, plan)
     title, header, sections = _report(doc)
     counter = [0]
     parts = [
@@ -1456,6 +1755,8 @@ def to_json_bundle(
     *,
     workflow: Mapping[str, Any] | None = None,
     backtest: Mapping[str, Any] | None = None,
+    impact: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
 ) -> bytes:
     """JSON bundle of everything, with provenance (UTF-8, sorted keys, 2-space indent).
 
@@ -1464,9 +1765,10 @@ def to_json_bundle(
     ``profile``, ``as_of``, ``title``, ``specification`` (:func:`specification_rows`), ``provenance``
     (``data``: per asset series, bars, data fingerprint, fitted model, ADV; ``policy_key``; ``policy``;
     ``model_specs``; ``packages``; ``revision``), ``proposal`` (the content), ``workflow`` and
-    ``backtest`` (None when not given). Same parameters as :func:`to_markdown`.
+    ``backtest`` (None when not given) and ``impact`` (the impact payload, None when not given). Same parameters
+    as :func:`to_markdown`. ``plan`` (the execution plan) is added only when one is given.
     """
-    doc = _doc(proposal, workflow, backtest)
+    doc = _doc(proposal, workflow, backtest, impact, plan)
     prov = doc.proposal.provenance
     data = []
     for a in doc.assets:
@@ -1490,7 +1792,10 @@ def to_json_bundle(
         "proposal": doc.content,
         "workflow": doc.workflow,
         "backtest": doc.backtest,
+        "impact": doc.impact,
     }
+    if doc.plan is not None:
+        bundle["plan"] = doc.plan
     return _dumps(_jsonable(bundle))
 
 
@@ -1553,74 +1858,12 @@ def to_dydx(
     workflow: Mapping[str, Any] | None = None,
     backtest: Mapping[str, Any] | None = None,
     first_id: int = DYDX_FIRST_TIER_ID,
+    markets: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """dYdX v4 governance proposal file with one ``MsgSetLiquidityTier`` per asset and tier (perp only).
+    """dYdX v4 governance proposal file (perp only): :func:`riskparams.venues.dydx.to_dydx`."""
+    from riskparams.venues.dydx import to_dydx as build
 
-    See the module notes for the mapping. ``first_id`` is the id of the first liquidity tier (>= 0).
-
-    Raises
-    ------
-    ExportError
-        A lending proposal, or a negative ``first_id``.
-    """
-    doc = _doc(proposal, workflow, backtest)
-    check_profile("dydx", doc.profile)
-    if isinstance(first_id, bool) or not isinstance(first_id, int) or first_id < 0:
-        raise ExportError(f"the first dYdX liquidity tier id must be a whole number >= 0, got {first_id!r}.")
-    messages, tiers, left_out = [], [], []
-    next_id = first_id
-    for a in _payload_assets(doc):
-        if a.status != "ok" or not a.tier_rows:
-            left_out.append({"symbol": a.symbol, "reason": f"{a.status}: no tier can be offered"})
-            continue
-        # a venue payload only from a table that keeps the tier invariants
-        for k, t in enumerate(_venue_tiers(a)):
-            imf_ppm = min(1_000_000, _ceil(t.imf * 1e6))
-            mf_ppm = min(1_000_000, _ceil(t.mmf / t.imf * 1e6))
-            impact = int(round(DYDX_IMPACT_USDC * QUOTE_QUANTUMS_PER_USDC * 1e6 / imf_ppm))
-            name = f"{a.symbol} tier {k + 1}"
-            messages.append({"@type": DYDX_MSG_TYPE, "authority": DYDX_GOV_AUTHORITY, "liquidity_tier": {
-                "id": next_id, "name": name, "initial_margin_ppm": imf_ppm, "maintenance_fraction_ppm": mf_ppm,
-                "impact_notional": impact, "open_interest_lower_cap": 0, "open_interest_upper_cap": 0,
-            }})
-            tiers.append({
-                "id": next_id, "symbol": a.symbol, "tier": k + 1, "notional_floor": t.notional_floor,
-                "notional_cap": t.notional_cap, "max_leverage": t.max_leverage, "imf": t.imf, "mmf": t.mmf,
-                "liquidation_penalty": t.liquidation_penalty, "maintenance_deduction": t.maintenance_deduction,
-                "effective_imf": imf_ppm / 1e6, "effective_mmf": imf_ppm * mf_ppm / 1e12,
-            })
-            next_id += 1
-    summary = (f"{_unmarked(_title(doc))}. riskparams proposal {doc.id} ({_STATUS_LABEL.get(doc.status, doc.status)}), "
-               f"created {doc.created_at or '-'}. One liquidity tier per asset and notional tier; IMF and MMF from "
-               "a volatility forecast at the committee's policy. See the forum post for the methodology.")
-    payload = {
-        "title": _unmarked(_title(doc)).removeprefix("[ARFC] ")[:140], "summary": summary,
-        "metadata": f"riskparams:{doc.id}", "messages": messages,
-        "riskparams": {
-            "proposal_id": doc.id, "status": doc.status, "final": doc.final, "banner": doc.banner,
-            "option": _chosen_option(doc),
-            "mapping": {
-                "initial_margin_ppm": "ceil(IMF x 1e6), IMF = 1 / max leverage",
-                "maintenance_fraction_ppm": "ceil(MMF / IMF x 1e6): dYdX's maintenance margin is a fraction of the "
-                                            "initial margin; rounding up keeps it at or above the proposed MMF",
-                "impact_notional": "round(500 USDC / IMF) in quote quantums (1 USDC = 1e6), dYdX's recommended value",
-                "open_interest_lower_cap": "0: no open-interest scaling (riskparams does not model open interest)",
-                "open_interest_upper_cap": "0: the IMF does not scale with open interest",
-                "id": f"sequential from {first_id}, one per asset and tier in symbol then tier order; map them to the "
-                      "venue's liquidity tier ids (and the markets' liquidity_tier) before submitting",
-                "name": "SYMBOL tier N",
-                "authority": "the dYdX x/gov module account",
-            },
-            "not_mapped": [
-                "notional brackets: dYdX v4 assigns one liquidity tier per market, so each riskparams tier is its "
-                "own liquidity tier",
-                "liquidation_penalty: dYdX sets liquidation fees module-wide",
-                "maintenance_deduction and position_limit",
-            ],
-            "tiers": tiers, "left_out": left_out,
-        },
-    }
-    return _dumps(_jsonable(payload))
+    return build(proposal, workflow=workflow, backtest=backtest, first_id=first_id, markets=markets)
 
 
 def to_aave(
@@ -1630,56 +1873,11 @@ def to_aave(
     backtest: Mapping[str, Any] | None = None,
     asset_addresses: Mapping[str, str] | None = None,
 ) -> bytes:
-    """Aave v3 config-engine ``CollateralUpdate`` entries (lending only), bps with ``KEEP_CURRENT``.
+    """The earlier riskparams JSON of Aave config-engine entries (lending only): :func:`riskparams.venues.aave.to_aave`;
+    prefer ``aave-config``, the file Aave's proposal generator reads."""
+    from riskparams.venues.aave import to_aave as build
 
-    See the module notes for the mapping. ``asset_addresses`` maps symbols to token addresses.
-
-    Raises
-    ------
-    ExportError
-        A perp proposal.
-    """
-    doc = _doc(proposal, workflow, backtest)
-    check_profile("aave", doc.profile)
-    addresses = {str(k).upper(): str(v) for k, v in (asset_addresses or {}).items()}
-    updates, unchanged = [], []
-    for v in _payload_assets(doc):
-        a = v.lending
-        if a is None:
-            continue
-        proposed = {"ltv": _floor(a.ltv * 1e4), "liqThreshold": _floor(a.liquidation_threshold * 1e4),
-                    "liqBonus": _ceil(a.liquidation_bonus * 1e4)}
-        cur = a.current
-        current = None if cur is None else {
-            "ltv": _floor(cur.ltv * 1e4), "liqThreshold": _floor(cur.liquidation_threshold * 1e4),
-            "liqBonus": _ceil(cur.liquidation_bonus * 1e4)}
-        values = {k: (KEEP_CURRENT if current is not None and current[k] == x else x) for k, x in proposed.items()}
-        if all(x == KEEP_CURRENT for x in values.values()):
-            unchanged.append(a.symbol)
-            continue
-        updates.append({"asset": addresses.get(a.symbol, a.symbol), **values, "debtCeiling": KEEP_CURRENT,
-                        "liqProtocolFee": KEEP_CURRENT})
-    payload = {
-        "engine": "IAaveV3ConfigEngine", "function": "collateralsUpdates", "struct": "CollateralUpdate",
-        "KEEP_CURRENT": KEEP_CURRENT, "collateralUpdates": updates,
-        "riskparams": {
-            "proposal_id": doc.id, "status": doc.status, "final": doc.final, "banner": doc.banner,
-            "title": _unmarked(_title(doc)), "created_at": doc.created_at,
- "unchanged": unchanged, "option": _chosen_option(doc),
-            "mapping": {
-                "ltv": "floor(LTV x 1e4) bps (0.80 -> 8000)",
-                "liqThreshold": "floor(liquidation threshold x 1e4) bps (0.825 -> 8250)",
-                "liqBonus": "ceil(bonus x 1e4) bps WITHOUT the 100% base, as the config engine takes it (0.05 -> "
-                            "500; the pool stores 10500)",
-                "debtCeiling": "KEEP_CURRENT: riskparams does not propose debt ceilings",
-                "liqProtocolFee": "KEEP_CURRENT: riskparams does not propose the protocol's share of the bonus",
-                "KEEP_CURRENT": "EngineFlags.KEEP_CURRENT = type(uint256).max - 42: the engine keeps the value in "
-                                "force; also used for a value equal to the current one",
-                "asset": "the symbol unless an address was given; use the reserve's underlying token address",
-            },
-        },
-    }
-    return _dumps(_jsonable(payload))
+    return build(proposal, workflow=workflow, backtest=backtest, asset_addresses=asset_addresses)
 
 
 def render(
@@ -1690,8 +1888,13 @@ def render(
     backtest: Mapping[str, Any] | None = None,
     dydx_first_id: int = DYDX_FIRST_TIER_ID,
     asset_addresses: Mapping[str, str] | None = None,
+    impact: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
+    sweep: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """Export ``proposal`` in format ``fmt`` (one of :data:`FORMATS`); see the format functions.
+    """Export ``proposal`` in format ``fmt`` (one of :data:`FORMATS`); see the format functions (``impact``: the
+    impact payload shown by ``md``, ``html`` and ``json``; ``plan``: the execution plan, likewise; ``sweep``: an
+    attached policy sweep, a short table in ``md``).
 
     Raises
     ------
@@ -1700,13 +1903,63 @@ def render(
     """
     f = check_format(fmt)
     if f == "md":
-        return to_markdown(proposal, workflow=workflow, backtest=backtest)
+        return to_markdown(proposal, workflow=workflow, backtest=backtest, impact=impact, plan=plan, sweep=sweep)
     if f == "json":
-        return to_json_bundle(proposal, workflow=workflow, backtest=backtest)
+        return to_json_bundle(proposal, workflow=workflow, backtest=backtest, impact=impact, plan=plan)
     if f == "csv":
         return to_csv(proposal, workflow=workflow, backtest=backtest)
     if f == "html":
-        return to_html(proposal, workflow=workflow, backtest=backtest)
+        return to_html(proposal, workflow=workflow, backtest=backtest, impact=impact, plan=plan)
     if f == "dydx":
         return to_dydx(proposal, workflow=workflow, backtest=backtest, first_id=dydx_first_id)
-    return to_aave(proposal, workflow=workflow, backtest=backtest, asset_addresses=asset_addresses)
+    if f == "aave":
+        return to_aave(proposal, workflow=workflow, backtest=backtest, asset_addresses=asset_addresses)
+    from riskparams import venues  # the venues' own formats (riskparams/venues/)
+
+    if f == "aave-config":
+        return venues.to_aave_config(proposal, workflow=workflow, backtest=backtest)
+    if f == "aave-aip":
+        return venues.to_aave_aip(proposal, workflow=workflow, backtest=backtest)
+    if f == "snapshot":
+        return venues.to_snapshot(proposal, workflow=workflow, backtest=backtest,
+                                  markdown_options={"impact": impact, "plan": plan})
+    if f == "safe":
+        return venues.to_safe(proposal, workflow=workflow, backtest=backtest, asset_addresses=asset_addresses)
+    return venues.to_risk_updates(proposal, workflow=workflow, backtest=backtest, asset_addresses=asset_addresses)
+
+
+def sweep_markdown(sweep: Mapping[str, Any], *, limit: int = 12) -> str:
+    """The "Policy sweep" section of a forum post: one row per variant (frontier first, at most ``limit``), every
+    label through :func:`escape_markdown`.
+
+    Parameters
+    ----------
+    sweep : mapping
+        A stored sweep's content (:meth:`riskparams.backtest.sweep.SweepReport.content`, with ``id``).
+
+    Raises
+    ------
+    ExportError
+        The sweep has no ``variants`` list.
+    """
+    variants = sweep.get("variants")
+    if not isinstance(variants, list):
+        raise ExportError("the sweep payload must be a JSON object with a variants list.")
+    rows = sorted(variants, key=lambda v: (not v.get("on_frontier"), v.get("avg_margin") or 0.0))[:limit]
+    sid = str(sweep.get("id", ""))[:12]
+    out = ["## Policy sweep", "",
+           escape_markdown(f"Sweep {sid}: {len(variants)} policy variants on {', '.join(map(str, sweep.get('symbols', [])))}"
+                           f", each replayed walk-forward; frontier = no variant has both a lower average margin and "
+                           "less bad debt."), "",
+           "| variant | avg margin | exceptions / expected | Kupiec p | bad debt | frontier |",
+           "|---|---:|---:|---:|---:|---|"]
+    for v in rows:
+        label = ", ".join(f"{k}={x}" for k, x in dict(v.get("changes") or {}).items())
+        am, kp = v.get("avg_margin"), v.get("kupiec_p")
+        out.append(f"| {escape_markdown(label)} | {'-' if am is None else f'{float(am):.2%}'} | "
+                   f"{int(v.get('exceptions', 0))} / {float(v.get('expected') or 0.0):.1f} | "
+                   f"{'-' if kp is None else f'{float(kp):.3f}'} | {escape_markdown(format_notional(v.get('bad_debt')))} | "
+                   f"{'yes' if v.get('on_frontier') else ''} |")
+    if len(variants) > limit:
+        out.append(f"\n{len(variants) - limit} more variant(s) in the stored sweep {sid}.")
+    return "\n".join(out)

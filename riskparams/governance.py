@@ -2064,6 +2064,11 @@ class ExportResult:
     path: Path | None = None
 
 
+def _sweep_payload(stored: Any) -> dict[str, Any] | None:
+    """The export payload of an attached sweep (its content with ``id``), or None."""
+    return None if stored is None else {"id": stored.id, **stored.content}
+
+
 def export_proposal(
     store: Store,
     proposal_id: str,
@@ -2134,8 +2139,13 @@ def export_proposal(
                                   f"{'s' if len(check.problems) != 1 else ''}, first: {check.problems[0].message.rstrip('.')}); "
                                   "no venue payload is exported from records that may have been altered (run "
                                   "riskparams verify).")
+    from riskparams.store.impact_records import latest_impact  # the impact stored with it (issue 14), if any
+    from riskparams.store.plan_records import latest_plan  # its newest execution plan (issue 13), if any
+    from riskparams.store.sweep_records import latest_attached_sweep  # the sweep attached last (issue 16)
+
     data = _export.render(fmt, stored, workflow=state.to_dict(for_export=True), backtest=backtest,
-                          dydx_first_id=dydx_first_id)
+                          dydx_first_id=dydx_first_id, impact=latest_impact(store, stored.id),
+                          plan=latest_plan(store, stored.id), sweep=_sweep_payload(latest_attached_sweep(store, stored.id)))
     digest = hashlib.sha256(data).hexdigest()
     target = None if out is None else Path(out).expanduser()
     if target is not None and target.is_dir():

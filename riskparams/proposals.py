@@ -84,6 +84,15 @@ tail), the bonus from what a liquidator must be paid (:class:`~riskparams.domain
 
 If the model's LT is not positive the asset is ``unmarginable``: LTV = LT = 0 (not usable as collateral).
 
+**Caps** (:func:`perp_cap`, :func:`lending_cap`; formulas in :mod:`riskparams.book.caps`): an open-interest cap
+per perpetual from tier 1 (MMF, max leverage, penalty) and a supply cap, borrow cap and (isolation mode) debt
+ceiling per collateral asset from the proposed LTV, LT and bonus, each the smaller of a liquidity limit and a
+loss-budget limit under the extreme move (the covered move rescaled to the stressed volatility), slippage from
+each product's own cost model (perpetuals: :func:`close_out_cost` at the forecast volatility, the model that priced
+the penalty; lending: the bonus's slippage, a depth curve or the square-root law at the stressed volatility). The
+perpetual's extreme move is over the policy's ``horizon_hours`` (a crash day decides
+who is liquidated); bad debt accrues over tier 1's margin period while each liquidated position is closed.
+
 **Guardrails** (:func:`apply_guardrail`), given a current value ``v0``: if ``|t - v0| <= dead_band * v0``
 the current value is kept; otherwise a change larger than ``max_relative_change * v0`` (lending: also
 larger than the bps limit) is cut to that limit and rounded onto the step grid toward ``v0``, so a
@@ -94,11 +103,21 @@ monotone tiers) win over guardrails; the line then says ``bound='invariant'`` or
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from riskparams.book.caps import (
+    LendingCaps,
+    PerpCap,
+    describe_lending_caps,
+    describe_perp_cap,
+    lending_caps,
+    open_interest_cap,
+    sqrt_law_slippage,
+    stressed_move,
+)
 from riskparams.config import Combine, RiskPolicy
 from riskparams.domain import (
     CoveredMove,
@@ -133,6 +152,7 @@ __all__ = [
     "daily_vol",
     "forecast_vol",
     "lending_bonus",
+    "lending_cap",
     "lending_coverage",
     "long_run_vol",
     "maintenance_deductions",
@@ -141,6 +161,7 @@ __all__ = [
     "term_hours",
     "model_risk_band",
     "peer_gaps",
+    "perp_cap",
     "perp_coverage",
     "propose_lending",
     "propose_tiers",
@@ -843,10 +864,79 @@ def propose_tiers(
                                                                           or ref < t.notional_cap)), 1.0)
     rationale = _rationale_perp(symbol, estimate, policy, cm0, tiers, raw, lines, assessment, adv,
                                 position_limit if truncated else None, mp, band0, reg, series)
+    oi = perp_cap(estimate, policy, cm0, tiers[0], adv=adv, lookback_vol=lookback_vol)
+    notes.append(describe_perp_cap(oi, adv=adv))
     return PerpAssetProposal(
         symbol=symbol, status="ok", tiers=tiers, position_limit=position_limit, covered=cm0, current=assessment,
         lines=tuple(lines), rationale=rationale, notes=tuple(notes), capital_cost=cap_cost,
-        **base,  # type: ignore[arg-type]
+        open_interest_cap=oi.open_interest_cap, cap_reason=oi.reason, **base,  # type: ignore[arg-type]
+    )
+
+
+def _stressed_daily_vol(estimate: VolEstimate) -> float:
+    """Daily volatility at the stressed level, ``daily_vol * max(1, s_S / s_c)`` (liquidations cluster in crashes)."""
+    s_c, s_s = forecast_vol(estimate), float(estimate.stressed_vol)
+    return daily_vol(estimate) * (max(1.0, s_s / s_c) if _ok(s_c) and _ok(s_s) else 1.0)
+
+
+def perp_cap(estimate: VolEstimate, policy: RiskPolicy, cm: CoveredMove, tier1: PerpTier, *, adv: float,
+             lookback_vol: float | None = None) -> PerpCap:
+    """The open-interest cap of a proposed market (:func:`riskparams.book.caps.open_interest_cap`).
+
+    The extreme move is the covered move over the policy's ``horizon_hours`` (capped at the term structure's
+    reach) rescaled to the stressed volatility; the move while a liquidated position is closed is tier 1's
+    covered move ``cm`` rescaled the same way; slippage is the tiers' own close-out cost model (the square-root
+    law on ``adv``, quote currency per day, at the forecast daily volatility: the model that priced the penalty);
+    the slippage budget is tier 1's
+    penalty; the loss budget ``perp.loss_budget * perp.insurance_fund``; the close-out must fit in
+    ``mpor.max_hours`` at ``mpor.participation_rate``.
+    """
+    hours = min(float(policy.horizon_hours), _term(estimate).max_hours)
+    ext = _covered(estimate, policy, lending=False, lookback_vol=lookback_vol, hours=hours)[0]
+    move = stressed_move(ext.model, tail=ext.tail, vol_forecast=ext.vol_forecast, vol_stressed=ext.vol_stressed,
+                         covered_move=ext.final)
+    close_move = stressed_move(cm.model, tail=cm.tail, vol_forecast=cm.vol_forecast, vol_stressed=cm.vol_stressed,
+                               covered_move=cm.final)
+    liq = policy.liquidity
+    slip = sqrt_law_slippage(adv=adv, sigma_daily=daily_vol(estimate), half_spread=liq.half_spread,
+                             impact_k=liq.impact_k)
+    return open_interest_cap(
+        move=move, close_move=close_move, mmf=tier1.mmf, max_leverage=tier1.max_leverage, penalty=tier1.liquidation_penalty, slippage=slip,
+        loss_budget=policy.perp.loss_budget * policy.perp.insurance_fund, adv=adv,
+        participation_rate=policy.mpor.participation_rate, max_hours=policy.mpor.max_hours,
+    )
+
+
+def lending_cap(
+    estimate: VolEstimate,
+    policy: RiskPolicy,
+    cm: CoveredMove,
+    *,
+    symbol: str,
+    ltv: float,
+    liquidation_threshold: float,
+    liquidation_bonus: float,
+    adv: float,
+    price: float | None = None,
+    slippage_curve: Callable[[float], float] | None = None,
+) -> LendingCaps:
+    """Supply and borrow caps of a proposed collateral asset (:func:`riskparams.book.caps.lending_caps`).
+
+    The extreme drop is the covered drop rescaled to the stressed volatility; slippage is ``slippage_curve``
+    (a depth curve) or the square-root law on ``adv`` at the stressed daily volatility; the slippage budget is
+    the bonus; the loss budget ``lending.loss_budget * lending.insurance_fund``; the sale must fit in the
+    policy's horizon at ``mpor.participation_rate``.
+    """
+    drop = stressed_move(cm.model, tail=cm.tail, vol_forecast=cm.vol_forecast, vol_stressed=cm.vol_stressed,
+                         covered_move=cm.final)
+    liq, lp = policy.liquidity, policy.lending
+    slip = slippage_curve or sqrt_law_slippage(adv=adv, sigma_daily=_stressed_daily_vol(estimate),
+                                               half_spread=liq.half_spread, impact_k=liq.impact_k)
+    return lending_caps(
+        drop=min(1.0, drop), ltv=ltv, liquidation_threshold=liquidation_threshold, bonus=liquidation_bonus,
+        slippage=slip, loss_budget=lp.loss_budget * lp.insurance_fund, borrow_cap_share=lp.borrow_cap_share,
+        isolated=symbol.upper() in lp.isolated_assets, price=price, adv=adv,
+        participation_rate=policy.mpor.participation_rate, hours=policy.horizon_hours,
     )
 
 
@@ -922,6 +1012,8 @@ def propose_lending(
     slippage: float | None = None,
     liquidity_source: str = "",
     debt_asset: str | None = None,
+    price: float | None = None,
+    slippage_curve: Callable[[float], float] | None = None,
 ) -> LendingAssetProposal:
     """Propose LTV, liquidation threshold and liquidation bonus of one collateral asset.
 
@@ -942,6 +1034,11 @@ def propose_lending(
         The price series used, named in the rationale.
     slippage, liquidity_source, debt_asset
         See :func:`lending_bonus`.
+    price : float, optional
+        As-of price of the collateral (quote per unit), stored as ``cap_price`` for venue formats.
+    slippage_curve : callable, optional
+        Slippage of selling a notional (quote currency -> fraction), e.g. a depth curve's; default the
+        square-root law on ``adv``. Sets the supply cap (:func:`lending_cap`).
 
     Returns
     -------
@@ -1018,10 +1115,14 @@ def propose_lending(
     )
     rationale = _rationale_lending(symbol, estimate, policy, cm, bonus, ltv, lt, lb, cov, lines, assessment,
                                    unmarginable=unmarginable, band=band, regime_label=reg, series=series)
+    caps = lending_cap(estimate, policy, cm, symbol=symbol, ltv=ltv, liquidation_threshold=lt, liquidation_bonus=lb,
+                       adv=adv, price=price, slippage_curve=slippage_curve)
     return LendingAssetProposal(
         symbol=symbol, status="unmarginable" if unmarginable else "ok", ltv=ltv, liquidation_threshold=lt,
         liquidation_bonus=lb, coverage=cov, close_out_cost=cost, covered=cm, current=assessment, lines=lines,
-        rationale=rationale, notes=notes, model_risk=band, regime=reg, bonus=bonus, capital_cost=1.0 - ltv,
+        rationale=rationale, notes=(*notes, describe_lending_caps(caps)), model_risk=band, regime=reg, bonus=bonus,
+        capital_cost=1.0 - ltv, supply_cap=caps.supply_cap, borrow_cap=caps.borrow_cap,
+        debt_ceiling=caps.debt_ceiling, cap_reason=caps.reason, cap_price=caps.price,
     )
 
 

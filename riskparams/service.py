@@ -557,8 +557,10 @@ def _propose_one(
     info: SeriesInfo,
     curves: tuple[LiquidityCurve, ...],
     debt: str,
+    price: float | None = None,
 ) -> PerpAssetProposal | LendingAssetProposal:
-    """One asset's proposal under one policy (the pure math, with the service's market inputs)."""
+    """One asset's proposal under one policy (the pure math, with the service's market inputs; ``price``: the
+    last close, quote per unit, for the lending caps' ``cap_price``)."""
     if profile == "perp":
         a = propose_tiers(est, policy, adv=adv, current=current if isinstance(current, CurrentPerp) else None,
                           symbol=symbol, lookback_vol=lookback, series=series)
@@ -569,9 +571,12 @@ def _propose_one(
         gaps = peer_gaps(a, cmp)
         return replace(a, peers=cmp, notes=(*a.notes, *gaps))
     slip, source = _liquidity(policy, symbol, info, adv, curves)
+    venue = policy.lending.liquidity_venue
+    curve = next((c for c in curves if c.symbol == symbol and (not venue or c.venue == venue.lower())), None)
     return propose_lending(est, policy, adv=adv, current=current if isinstance(current, CurrentLending) else None,
                            symbol=symbol, lookback_vol=lookback, series=series, slippage=slip,
-                           liquidity_source=source, debt_asset=debt)
+                           liquidity_source=source, debt_asset=debt, price=price,
+                           slippage_curve=None if curve is None else curve.slippage)
 
 
 def propose(
@@ -736,7 +741,7 @@ def propose(
             debt_asset=debt if profile == "lending" else None,
         )
         common = dict(profile=profile, adv=adv, current=cur, symbol=sym, lookback=lookback, series=label,
-                      peers=peers, info=info, curves=curves, debt=debt)
+                      peers=peers, info=info, curves=curves, debt=debt, price=float(prices["close"].iloc[-1]))
         assets.append(replace(_propose_one(policy, est, **common), context=ctx))  # type: ignore[arg-type]
         for j, (_name, pol, _diff) in enumerate(opts):
             o_spec = fit_spec_for(pol, profile)
@@ -1217,6 +1222,212 @@ def backtest_figures(report: StoredBacktest | Mapping[str, Any], symbol: str) ->
     }
 
 
+# -- policy sweeps (issue 16) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SweepRun:
+    """A computed policy sweep and, when saved, its stored record (and the proposal it was attached to).
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> spec = riskparams.BacktestSpec(start="2020-06-01", cadence_days=30, window=250, es_sims=0)
+    >>> run = riskparams.sweep(store, profile="perp", grid=["confidence=0.99,0.995"], spec=spec)
+    >>> run.report.fits, [v.changes for v in run.report.variants]
+    (2, [{'confidence': 0.99}, {'confidence': 0.995}])
+    """
+
+    report: Any  # riskparams.backtest.sweep.SweepReport
+    stored: Any  # riskparams.store.sweep_records.StoredSweep | None
+    attached_to: str | None = None
+    wall_s: float = 0.0
+
+    @property
+    def id(self) -> str:
+        """The content hash of the sweep (the same under every executor)."""
+        return str(self.stored.id if self.stored is not None else self.report.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON for ``riskparams sweep --json``: ``id, created_at, stored_now, attached_to, executor, tasks,
+        tasks_cached, wall_s`` (this run), then the content (``profile, grid, fits, n_variants, variants,
+        frontier, ...``)."""
+        content = self.report.content()
+        head = {"id": self.id, "created_at": None if self.stored is None else self.stored.created_at_iso,
+                "stored_now": bool(self.stored is not None and self.stored.is_new), "attached_to": self.attached_to,
+                "executor": self.report.executor, "tasks": self.report.tasks,
+                "tasks_cached": self.report.tasks_cached, "wall_s": clean_float(round(self.wall_s, 3))}
+        return {**head, **content}
+
+
+def sweep(
+    store: Store,
+    *,
+    profile: Profile | str,
+    grid: Any,
+    policy: RiskPolicy | None = None,
+    symbols: list[str] | None = None,
+    freq: str | None = None,
+    kind: str | None = None,
+    spec: BacktestSpec | None = None,
+    current: CurrentParams | None = None,
+    executor: Any = None,
+    scheduler: str | None = None,
+    chunk: int | None = None,
+    cache_dir: str | Path | None = None,
+    attach: str | None = None,
+    actor: str | None = None,
+    save: bool = True,
+    progress: ProgressFn | None = None,
+    positions: str | Path | None = None,
+) -> SweepRun:
+    """Backtest every variant of a policy grid walk-forward on stored series, the fits shared, and find the
+    frontier of average margin against bad debt (:mod:`riskparams.backtest.sweep`).
+
+    Parameters
+    ----------
+    profile : {'perp', 'lending'}
+    grid : SweepGrid, list of ``'KEY=V1,V2'`` or mapping key -> values
+        Policy keys (as :func:`riskparams.config.policy_with` takes them) and their values.
+    policy : RiskPolicy, optional
+        The base policy (default ``RiskPolicy()``).
+    symbols, freq, kind : optional
+        The series, chosen as for a backtest (:func:`backtest_data`).
+    spec : BacktestSpec, optional
+        Period, cadence, engine, ... (its ``profile`` is replaced by ``profile``; default ``es_sims=0``: the
+        sweep reports no ES backtest).
+    current : CurrentParams, optional
+        Parameters in force at the start of every replay.
+    executor : ExecutorSpec or str, optional
+        ``serial`` (default), ``threads[:N]``, ``processes[:N]``, ``dask[:N]``; ``scheduler`` joins an existing
+        Dask cluster.
+    chunk : int, optional
+        Assets per task (default: all assets over twice the workers, at most 8).
+    cache_dir : path, optional
+        Finished tasks by content key: a rerun skips them.
+    attach : str, optional
+        A stored proposal id (same profile) to attach the stored sweep to.
+    save : bool
+        Store the sweep (one transaction, after every task finished: a failed sweep stores nothing).
+    positions : path, optional
+        Perpetual positions (:func:`riskparams.book.load_positions`): each variant also gets
+        ``var_insolvent_debt``, the 99th percentile of the book's one-day bad debt over 1,000 bootstrapped joint
+        daily moves (:func:`joint_daily_returns`) under the tier tables the variant had in force at the end.
+
+    Raises
+    ------
+    PolicyError
+        A bad grid key or value, an unknown profile, ``attach`` without ``save`` or of the other profile.
+    SpecError
+        A bad executor or scheduler address.
+    HistoryError
+        No asset could be backtested.
+
+    Examples
+    --------
+    Two confidences on one synthetic asset, monthly proposals: both share the walk-forward fits (GARCH and
+    GJR; EGARCH sits out beyond one bar), the higher confidence costs margin:
+
+    >>> import riskparams
+    >>> from riskparams.ingest.demo import example_store
+    >>> store = example_store()  # in memory: 800 daily bars of a synthetic "ABC"
+    >>> spec = riskparams.BacktestSpec(start="2020-06-01", cadence_days=30, window=250, es_sims=0)
+    >>> run = riskparams.sweep(store, profile="perp", grid={"confidence": [0.99, 0.995]}, spec=spec)
+    >>> low, high = run.report.variants
+    >>> run.report.fits, high.avg_margin > low.avg_margin, len(run.id)
+    (2, True, 64)
+    """
+    import time
+
+    from riskparams.backtest import BacktestSpec
+    from riskparams.backtest.sweep import SweepGrid, parse_grid, run_sweep
+    from riskparams.executors import ExecutorSpec
+    from riskparams.store.sweep_records import attach_sweep, save_sweep
+
+    t0 = time.perf_counter()
+    profile = Profile.parse(profile, error=PolicyError)
+    policy = RiskPolicy() if policy is None else policy
+    spec = BacktestSpec(profile=profile, es_sims=0) if spec is None else replace(spec, profile=profile)
+    if isinstance(grid, SweepGrid):
+        g = grid
+    elif isinstance(grid, Mapping):
+        g = SweepGrid(axes=tuple((str(k), tuple(v)) for k, v in grid.items()))
+    else:
+        g = parse_grid(list(grid))
+    ex = executor if isinstance(executor, ExecutorSpec) else ExecutorSpec.parse(executor, scheduler=scheduler)
+    if current is not None and current.profile != profile:
+        raise PolicyError(f"the current parameters ({current.source}) are for {current.profile}, the sweep is for "
+                          f"{profile}")
+    if attach is not None and not save:
+        raise PolicyError("attaching a sweep needs it stored (save=True)")
+    target = None
+    if attach is not None:
+        target = get_proposal(store, attach)
+        if target.profile != profile:
+            raise PolicyError(f"proposal {target.id[:12]} is for {target.profile}, the sweep is for {profile}")
+    data, skipped = backtest_data(store, symbols, freq=freq, kind=kind, profile=profile, end=spec.end,
+                                  min_returns=policy.model.min_history)
+    if not data:
+        reasons = "; ".join(f"{s.symbol}: {s.reason}" for s in skipped) or "no stored series"
+        raise HistoryError(f"no asset can be swept ({reasons}).")
+    book, book_returns = None, None
+    if positions is not None:
+        from riskparams.book import load_positions
+
+        if profile is not Profile.PERP:
+            raise PolicyError("--positions is supported for perp sweeps only")
+        from riskparams.book import Book
+
+        book = load_positions(positions, "perp")
+        assert isinstance(book, Book)
+        book_returns = joint_daily_returns(store, list(book.symbol_ids))
+    if chunk is None:
+        chunk = max(1, min(8, -(-len(data) // (2 * ex.n_workers))))
+    report = run_sweep(data, policy, g, spec, current=None if current is None else dict(current.assets), executor=ex,
+                       chunk=chunk, cache_dir=cache_dir, progress=progress,
+                       provenance={"packages": package_versions()}, book=book, book_returns=book_returns)
+    if skipped:
+        report = replace(report, skipped=tuple(sorted([*report.skipped, *((-1, s.symbol, s.reason) for s in skipped)])))
+    stored = save_sweep(store, report.content()) if save else None
+    attached = None
+    if target is not None and stored is not None:
+        attach_sweep(store, target.id, stored.id, actor=actor)
+        attached = target.id
+    wall = time.perf_counter() - t0
+    return SweepRun(replace(report, wall_s=wall), stored, attached, wall)
+
+
+def get_sweep(store: Store, sweep_id: str) -> Any:
+    """A stored sweep by id or unique prefix, hash verified (:class:`riskparams.store.sweep_records.StoredSweep`)."""
+    from riskparams.store.sweep_records import get_sweep as _get
+
+    return _get(store, sweep_id)
+
+
+def list_sweeps(store: Store, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Stored sweeps, newest first: ``id, profile, created_at, symbols, variants, attachments``."""
+    from riskparams.store.sweep_records import list_sweeps as _list
+
+    return _list(store, limit=limit)
+
+
+def attach_sweep(store: Store, proposal_id: str, sweep_id: str, *, actor: str | None = None) -> bool:
+    """Attach a stored sweep to a stored proposal; True when a new link was written."""
+    from riskparams.store.sweep_records import attach_sweep as _attach
+
+    return _attach(store, proposal_id, sweep_id, actor=actor)
+
+
+def attached_sweep(store: Store, proposal_id: str) -> dict[str, Any] | None:
+    """The content (with ``id``) of the sweep attached last to a proposal, or None (for exports)."""
+    from riskparams.store.sweep_records import latest_attached_sweep
+
+    got = latest_attached_sweep(store, proposal_id)
+    return None if got is None else {"id": got.id, **got.content}
+
+
 # -- book impact (issue 14, first slice) ------------------------------------------------------------
 
 
@@ -1265,6 +1476,32 @@ def impact_tables(params: str | Path, store: Store | None = None) -> tuple[str, 
     return f"proposal {stored.id[:12]}", tables, moves, notes
 
 
+def joint_daily_closes(store: Store, symbols: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Daily closes of ``symbols`` on the union of their days, for stress windows.
+
+    Returns
+    -------
+    (days, closes, missing)
+        ``days`` datetime64[D] of shape (m,), ascending; ``closes`` shape (m, k) in the order given, NaN where a
+        symbol has no bar; ``missing`` the symbols without a daily series (all-NaN columns).
+    """
+    import numpy as np
+
+    closes, missing = {}, []
+    for sym in symbols:
+        try:
+            _, frame = load_series(store, sym, freq="1d")
+        except SeriesNotFoundError:
+            missing.append(sym)
+            continue
+        idx = pd.DatetimeIndex(frame.index).tz_convert("UTC").tz_localize(None).normalize()
+        closes[sym] = pd.Series(frame["close"].to_numpy(dtype=float), index=idx)
+    joint = pd.DataFrame(closes, columns=list(symbols)).sort_index()
+    joint = joint[~joint.index.duplicated(keep="last")]
+    days = joint.index.to_numpy().astype("datetime64[D]") if len(joint) else np.array([], dtype="datetime64[D]")
+    return days, joint.to_numpy(dtype=float).reshape(len(joint), len(symbols)), missing
+
+
 def joint_daily_returns(store: Store, symbols: Sequence[str]) -> np.ndarray:
     """Simple daily close-to-close returns of ``symbols`` on the days all of them have (shape (days, k), columns
     in the order given), from each symbol's daily series (:func:`load_series`).
@@ -1291,7 +1528,11 @@ def joint_daily_returns(store: Store, symbols: Sequence[str]) -> np.ndarray:
 
 
 def impact(params: str | Path, positions: str | Path, *, store: Store | None = None, move: float | None = None,
-           top_n: int = 5, sims: int = 0, horizon_days: int = 1, seed: int = 0) -> ImpactReport:
+           top_n: int = 5, sims: int = 0, horizon_days: int = 1, seed: int = 0,
+           windows: Sequence[Any] | None = None, hypothetical: bool = True, close_factor: float = 1.0,
+           slice_above: float | None = None, backstop: bool = False, insurance_fund: float | str = 0.0,
+           adl: bool = False, penalty_to_fund: float = 0.0, fund_target: str = "cover-2",
+           fund_percentile: float = 99.0, rho: float | None = None) -> ImpactReport:
     """The impact of a parameter set on a book of perpetual positions (:func:`riskparams.book.impact.book_impact`).
 
     Parameters
@@ -1309,19 +1550,55 @@ def impact(params: str | Path, positions: str | Path, *, store: Store | None = N
     sims, horizon_days, seed : int
         With ``sims > 0`` (needs ``store``): VaR of insolvent debt and LaR from ``sims`` bootstraps of
         ``horizon_days`` joint daily returns (:func:`riskparams.book.impact.simulate_impact`).
+    windows : sequence of StressWindow or str, optional
+        Joint historical stress windows (``NAME=YYYY-MM-DD:YYYY-MM-DD`` strings allowed); default the named ones
+        (:data:`riskparams.book.stress.STRESS_WINDOWS`); ``()`` for none. Read from ``store``'s daily closes; a
+        window the data do not cover is reported "not in the data". Without a store no stress is run (a note
+        says so).
+    hypothetical : bool
+        Add the correlated hypothetical shocks (lead -30 % / -50 %, stressed correlation ``rho``, default 0.9).
+    close_factor, slice_above, backstop, insurance_fund, adl, penalty_to_fund, fund_target, fund_percentile
+        The liquidation waterfall (:class:`riskparams.book.waterfall.WaterfallSpec`) the stress paths run
+        through; ``insurance_fund="target"`` starts the fund at the target of the ``fund_target`` rule. The
+        defaults are today's behaviour (full close, no fund, no ADL).
+    rho : float, optional
+        Stressed correlation of the hypothetical shocks, in [0, 1].
 
     Returns
     -------
     riskparams.book.impact.ImpactReport
+        With ``stress`` set when stress paths were run.
 
     Raises
     ------
     DataError
         A bad file, an unknown id, or a symbol of the book without a tier table.
+
+    Examples
+    --------
+    One isolated long of 100k notional with 1k of equity, against a 2.5 % maintenance margin:
+
+    >>> import riskparams, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "book.csv").write_text("account,symbol,side,notional,equity,margin_mode\\n"
+    ...                                      "a1,BTC,long,100000,1000,isolated\\n")
+    >>> _ = (folder / "current.csv").write_text("symbol,notional_cap,max_leverage,maintenance_rate,unit\\n"
+    ...                                         "BTC,,20,0.025,fraction\\n")
+    >>> r = riskparams.impact(folder / "current.csv", folder / "book.csv", move=0.1)
+    >>> r.liquidatable_now, r.liquidatable_now_notional  # 1k of equity < 2.5k of margin: liquidatable now
+    (1, 100000.0)
+    >>> r.bad_debt_at_move  # at -10 %: a loss of 10k against 1k of equity (no close-out cost in a file)
+    9000.0
     """
     from riskparams.book import Book, load_positions
     from riskparams.book.impact import book_impact, simulate_impact
 
+    spec, size_fund = _waterfall_spec(close_factor=close_factor, slice_above=slice_above, backstop=backstop,
+                                      insurance_fund=insurance_fund, adl=adl, penalty_to_fund=penalty_to_fund,
+                                      fund_target=fund_target, fund_percentile=fund_percentile)
+    if rho is not None and not (isinstance(rho, int | float) and math.isfinite(rho) and 0 <= rho <= 1):
+        raise DataError(f"--rho {rho} must be a stressed correlation in [0, 1], e.g. 0.9.")
+    wins = _stress_windows(windows)
     label, tables, covered, notes = impact_tables(params, store)
     book = load_positions(positions, "perp")
     assert isinstance(book, Book)
@@ -1334,10 +1611,748 @@ def impact(params: str | Path, positions: str | Path, *, store: Store | None = N
     else:
         covered = {s: covered[s] for s in book.symbol_ids if s in covered}
     report = book_impact(book, tables, covered_moves=covered, top_n=top_n, label=label, notes=notes)
+    if sims > 0 and store is None:
+        raise DataError("the simulation needs the store's daily prices.")
+    if store is None:
+        if wins or hypothetical:
+            report = replace(report, notes=(*report.notes, "stress windows and correlated shocks need the store's "
+                                            "daily prices: not run."))
+    elif wins or hypothetical:
+        report = replace(report, stress=_book_stress(store, book, tables, wins, hypothetical=hypothetical, spec=spec,
+                                                     size_fund=size_fund, rho=rho))
     if sims > 0:
-        if store is None:
-            raise DataError("the simulation needs the store's daily prices.")
+        assert store is not None
+        # the simulated bad debt is also set against the fund when one is asked for (a number, or the target)
+        fund = None
+        if size_fund or spec.insurance_fund > 0 or spec.adl:
+            fund = report.stress.spec.insurance_fund if report.stress is not None else spec.insurance_fund
         returns = joint_daily_returns(store, book.symbol_ids)
         report = replace(report, simulation=simulate_impact(book, tables, returns, n_sims=sims,
-                                                            horizon_days=horizon_days, seed=seed))
+                                                            horizon_days=horizon_days, seed=seed,
+                                                            insurance_fund=fund))
     return report
+
+
+def _waterfall_spec(*, close_factor: float, slice_above: float | None, backstop: bool, insurance_fund: float | str,
+                    adl: bool, penalty_to_fund: float, fund_target: str, fund_percentile: float) -> tuple[Any, bool]:
+    """The waterfall spec of :func:`impact`'s arguments, with messages naming the command's options."""
+    from riskparams.book.waterfall import WaterfallSpec
+
+    def bad(flag: str, value: Any, want: str) -> DataError:
+        return DataError(f"{flag} {value} must be {want}.")
+
+    if not (isinstance(close_factor, int | float) and math.isfinite(close_factor) and 0 < close_factor <= 1):
+        raise bad("--close-factor", close_factor, "a share of the position in (0, 1], e.g. 0.5")
+    if not (isinstance(penalty_to_fund, int | float) and math.isfinite(penalty_to_fund) and 0 <= penalty_to_fund <= 1):
+        raise bad("--penalty-to-fund", penalty_to_fund, "a share of the penalty in [0, 1], e.g. 0.5")
+    if slice_above is not None and not (isinstance(slice_above, int | float) and math.isfinite(slice_above)
+                                        and slice_above > 0):
+        raise bad("--slice-above", slice_above, "a notional above 0 in quote currency")
+    size_fund = isinstance(insurance_fund, str) and insurance_fund.strip().lower() == "target"
+    fund = 0.0
+    if not size_fund:
+        try:
+            fund = float(insurance_fund)
+        except (TypeError, ValueError):
+            raise bad("--insurance-fund", insurance_fund, "an amount >= 0 in quote currency, or 'target'") from None
+        if not (math.isfinite(fund) and 0 <= fund <= 1e15):
+            raise bad("--insurance-fund", insurance_fund, "an amount >= 0 in quote currency, or 'target'")
+    if fund_target not in ("cover-2", "percentile"):
+        raise bad("--fund-target", fund_target, "'cover-2' or 'percentile'")
+    if not (isinstance(fund_percentile, int | float) and 0 < fund_percentile <= 100):
+        raise bad("--fund-percentile", fund_percentile, "in (0, 100]")
+    spec = WaterfallSpec(close_factor=float(close_factor), slice_above=slice_above, backstop=bool(backstop),
+                         penalty_to_fund=float(penalty_to_fund), insurance_fund=fund, adl=bool(adl),
+                         fund_target=fund_target, fund_percentile=float(fund_percentile))
+    return spec, size_fund
+
+
+def _stress_windows(windows: Sequence[Any] | None) -> list[Any]:
+    from riskparams.book.stress import STRESS_WINDOWS, StressWindow, parse_window
+
+    if windows is None:
+        return list(STRESS_WINDOWS)
+    out = [w if isinstance(w, StressWindow) else parse_window(str(w)) for w in windows]
+    names = [w.name for w in out]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise DataError(f"--window {dup}: two stress windows have this name.")
+    return out
+
+
+def _book_stress(store: Store, book: Any, tables: Mapping[str, Any], windows: Sequence[Any], *, hypothetical: bool,
+                 spec: Any, size_fund: bool, rho: float | None, carry_fund: bool = False) -> Any:
+    """The stress windows and hypothetical shocks of ``book`` from the store's daily closes, through the waterfall."""
+    import numpy as np
+
+    from riskparams.book.stress import DEFAULT_RHO, hypothetical_paths, stress_book, window_path
+
+    syms = list(book.symbol_ids)
+    days, closes, missing = joint_daily_closes(store, syms)
+    notes = []
+    if missing:
+        notes.append(f"no daily price series of {', '.join(missing)} in the store: windows need it.")
+    paths = [window_path(days, closes, syms, w) for w in windows]
+    for p in paths:
+        if not p.in_data:
+            notes.append(f"stress window {p.name} ({p.start} to {p.end}) is not in the data for "
+                         f"{', '.join(p.missing)}.")
+    if hypothetical:
+        joint = closes[np.all(np.isfinite(closes), axis=1)]
+        rets = joint[1:] / joint[:-1] - 1.0 if len(joint) > 1 else np.empty((0, len(syms)))
+        if missing or len(rets) < 30:
+            notes.append("correlated shocks not run: they need at least 30 days of joint daily returns of "
+                         f"{', '.join(syms)} (found {len(rets)}).")
+        else:
+            per_sym = np.bincount(book.symbols, weights=book.notionals, minlength=len(syms))
+            paths += hypothetical_paths(syms, per_sym, rets, rho=DEFAULT_RHO if rho is None else float(rho))
+    return stress_book(book, tables, paths, spec, size_fund=size_fund, carry_fund=carry_fund, notes=notes)
+
+
+def portfolio_stress(store: Store, params: str | Path, positions: Any, *, windows: Sequence[Any] | None = None,
+                     hypothetical: bool = True, carry_fund: bool = True, close_factor: float = 1.0,
+                     slice_above: float | None = None, backstop: bool = False, insurance_fund: float | str = 0.0,
+                     adl: bool = False, penalty_to_fund: float = 0.0, fund_target: str = "cover-2",
+                     fund_percentile: float = 99.0, rho: float | None = None) -> Any:
+    """The joint stress windows (and hypothetical shocks) of a book against ONE insurance fund, for a portfolio
+    backtest (``riskparams backtest --positions FILE --portfolio`` can call this).
+
+    Parameters
+    ----------
+    store : Store
+        Its daily closes give the windows.
+    params : str or Path
+        A current-parameters file or a stored proposal id (:func:`impact_tables`).
+    positions : str, Path or Book
+        A positions file (profile perp) or a :class:`~riskparams.book.Book`.
+    carry_fund : bool
+        The windows run in the order given (the named ones are chronological), the fund carried from one to the
+        next (default); False starts each from ``insurance_fund``.
+    windows, hypothetical, close_factor, slice_above, backstop, insurance_fund, adl, penalty_to_fund, fund_target,
+    fund_percentile, rho
+        As in :func:`impact`.
+
+    Returns
+    -------
+    riskparams.book.stress.StressImpact
+        ``to_dict()`` gives ``stress_windows``, ``waterfall``, ``fund_target``, ``fund_adequacy``,
+        ``socialised_loss``, ``insurance_fund_min``.
+    """
+    from riskparams.book import Book, load_positions
+
+    spec, size_fund = _waterfall_spec(close_factor=close_factor, slice_above=slice_above, backstop=backstop,
+                                      insurance_fund=insurance_fund, adl=adl, penalty_to_fund=penalty_to_fund,
+                                      fund_target=fund_target, fund_percentile=fund_percentile)
+    if rho is not None and not (isinstance(rho, int | float) and math.isfinite(rho) and 0 <= rho <= 1):
+        raise DataError(f"--rho {rho} must be a stressed correlation in [0, 1], e.g. 0.9.")
+    wins = _stress_windows(windows)
+    _, tables, _, _ = impact_tables(params, store)
+    book = positions if isinstance(positions, Book) else load_positions(positions, "perp")
+    assert isinstance(book, Book)
+    return _book_stress(store, book, tables, wins, hypothetical=hypothetical, spec=spec, size_fund=size_fund,
+                        rho=rho, carry_fund=carry_fund)
+
+
+# -- impact of a proposal's parameter sets on a book (issue 14: propose --positions, the Book page, export) ----
+
+IMPACT_SETS_NOTE = ("every set is evaluated under the same moves (the proposal's covered move per asset, the "
+                    "standard shocks); a set whose tiers carry no close-out cost borrows the proposal's cost at each "
+                    "tier's floor, so sets differ only by their margins.")
+"""How :func:`proposal_impact` makes the parameter sets comparable (said in every payload's notes)."""
+
+
+WATERFALL_DEFAULTS: dict[str, Any] = {"close_factor": 1.0, "slice_above": None, "backstop": False,
+                                      "insurance_fund": 0.0, "adl": False, "penalty_to_fund": 0.0,
+                                      "fund_target": "cover-2", "fund_percentile": 99.0}
+"""The liquidation waterfall :func:`proposal_impact` runs stress paths through: today's behaviour (full close, no
+fund, no ADL), the defaults of :func:`impact`."""
+
+
+def positions_from_upload(name: str, data: bytes, profile: str = "perp") -> Any:
+    """A positions file uploaded from the dashboard (CSV or Parquet bytes), read and validated as
+    :func:`riskparams.book.load_positions` reads files; messages name the uploaded file (its base name).
+
+    Raises
+    ------
+    DataError
+        One sentence naming the file, row, column and value.
+    """
+    import tempfile
+
+    from riskparams.book import load_positions
+
+    safe = Path(str(name)).name or "positions.csv"
+    with tempfile.TemporaryDirectory(prefix="riskparams-positions-") as tmp:
+        path = Path(tmp) / safe
+        path.write_bytes(data)
+        return load_positions(path, profile)
+
+
+def demo_positions(symbols: Sequence[str] | None = None, *, n_positions: int = 2_000) -> Any:
+    """The synthetic demo book (:func:`riskparams.ingest.demo_book.demo_book`) over ``symbols`` (default the
+    demo universe's BTC-SYN, ETH-SYN, SOL-SYN); its source label says it is synthetic."""
+    from riskparams.ingest.demo_book import DEFAULT_SYMBOLS, demo_book
+
+    return demo_book(n_positions, symbols=tuple(symbols) if symbols else DEFAULT_SYMBOLS)
+
+
+def _subset_perp(book: Any, keep: set[str]) -> Any:
+    import numpy as np
+
+    from riskparams.book import Book
+
+    mask = np.isin(np.asarray(book.symbol_ids, dtype=object)[book.symbols], list(keep))
+    if mask.all():
+        return book
+    acc = np.asarray(book.account_ids, dtype=object)[book.accounts[mask]]
+    sym = np.asarray(book.symbol_ids, dtype=object)[book.symbols[mask]]
+    acc_ids, acc_codes = np.unique(acc.astype(str), return_inverse=True)
+    sym_ids, sym_codes = np.unique(sym.astype(str), return_inverse=True)
+    return Book(account_ids=tuple(str(a) for a in acc_ids), symbol_ids=tuple(str(s) for s in sym_ids),
+                accounts=acc_codes.astype(np.int64), symbols=sym_codes.astype(np.int64),
+                sides=book.sides[mask].copy(), notionals=book.notionals[mask].copy(),
+                equity=book.equity[mask].copy(), cross=book.cross[mask].copy(), rows=book.rows[mask].copy(),
+                source=book.source)
+
+
+def _subset_lending(book: Any, keep: set[str]) -> Any:
+    import numpy as np
+
+    from riskparams.book import LendingBook
+
+    mask = np.isin(np.asarray(book.asset_ids, dtype=object)[book.collateral_assets], list(keep))
+    if mask.all():
+        return book
+    acc = np.asarray(book.account_ids, dtype=object)[book.accounts[mask]].astype(str)
+    assets = np.asarray(book.asset_ids, dtype=object)
+    coll = assets[book.collateral_assets[mask]].astype(str)
+    debt = assets[book.debt_assets[mask]].astype(str)
+    acc_ids, acc_codes = np.unique(acc, return_inverse=True)
+    asset_ids, codes = np.unique(np.concatenate([coll, debt]), return_inverse=True)
+    n = int(mask.sum())
+    return LendingBook(account_ids=tuple(str(a) for a in acc_ids), asset_ids=tuple(str(a) for a in asset_ids),
+                       accounts=acc_codes.astype(np.int64), collateral_assets=codes[:n].astype(np.int64),
+                       collateral_amounts=book.collateral_amounts[mask].copy(), debt_assets=codes[n:].astype(np.int64),
+                       debt_amounts=book.debt_amounts[mask].copy(), rows=book.rows[mask].copy(), source=book.source)
+
+
+def _with_costs(schedule: Any, reference: Any) -> Any:
+    """``schedule`` with the close-out cost of ``reference`` at each tier floor when it carries none."""
+    import numpy as np
+
+    from riskparams.book.impact import MarginSchedule
+
+    if reference is None or np.any(schedule.costs > 0):
+        return schedule
+    k = np.clip(np.searchsorted(reference.floors, schedule.floors, side="right") - 1, 0, len(reference.floors) - 1)
+    return MarginSchedule(floors=schedule.floors, mmfs=schedule.mmfs, deductions=schedule.deductions,
+                          costs=reference.costs[k].copy(), penalties=schedule.penalties)
+
+
+def perp_parameter_sets(proposal: Proposal, current: CurrentParams | None = None) -> tuple[dict[str, dict[str, Any]],
+                                                                                         list[str]]:
+    """The margin schedules of a perp proposal's parameter sets, for :func:`proposal_impact`.
+
+    Returns
+    -------
+    (sets, notes)
+        ``sets`` maps ``current`` (``current`` if given, else the current brackets stored in the proposal; absent
+        when neither has any), ``proposal`` and each option's name (``option NAME`` when it is ``current`` or
+        ``proposal``) to ``{symbol: MarginSchedule}``; ``notes`` says what was left out.
+    """
+    from riskparams.book.impact import MarginSchedule
+    from riskparams.tiers import TierTable
+
+    notes: list[str] = []
+    prop: dict[str, Any] = {}
+    for a in proposal.assets:
+        if isinstance(a, PerpAssetProposal) and a.tiers:
+            prop[a.symbol] = MarginSchedule.from_tiers(TierTable(a.tiers, symbol=a.symbol), symbol=a.symbol)
+    cur: dict[str, Any] = {}
+    if current is not None:
+        for sym, c in current.assets.items():
+            if isinstance(c, CurrentPerp) and sym in prop:
+                cur[sym] = _with_costs(MarginSchedule.from_tiers(c.tiers, symbol=sym), prop[sym])
+    else:
+        for a in proposal.assets:
+            if isinstance(a, PerpAssetProposal) and a.current and a.symbol in prop:
+                cur[a.symbol] = _with_costs(MarginSchedule.from_tiers(TierTable(a.current, symbol=a.symbol),
+                                                                      symbol=a.symbol), prop[a.symbol])
+    sets: dict[str, dict[str, Any]] = {}
+    if cur:
+        sets["current"] = cur
+    sets["proposal"] = prop
+    for o in proposal.options:
+        name = o.name if o.name not in ("current", "proposal") else f"option {o.name}"
+        tables = {}
+        for oa in o.assets:
+            if oa.tiers and oa.status == "ok" and oa.symbol in prop:
+                tables[oa.symbol] = _with_costs(MarginSchedule.from_tiers(TierTable.from_rows(oa.tiers,
+                                                                                              symbol=oa.symbol)),
+                                                prop[oa.symbol])
+        sets[name] = tables
+    return sets, notes
+
+
+def _positions_info(book: Any, *, snapshot: str | None, sha256: str | None) -> dict[str, Any]:
+    import numpy as np
+
+    synthetic = "synthetic" in str(book.source) or all(str(a).startswith("syn-") for a in book.account_ids[:50])
+    info: dict[str, Any] = {"source": str(book.source), "synthetic": bool(synthetic), "n_positions": len(book),
+                            "n_accounts": len(book.account_ids), "snapshot": snapshot, "sha256": sha256}
+    if hasattr(book, "notionals"):
+        info["open_notional"] = clean_float(float(np.sum(book.notionals)))
+        sym = np.asarray(book.symbol_ids, dtype=object)[book.symbols]
+        info["symbols"] = sorted(set(map(str, book.symbol_ids)))
+        info["by_symbol"] = [
+            {"symbol": str(s), "side": side, "positions": int(m.sum()), "notional": clean_float(float(book.notionals[m].sum()))}
+            for s in book.symbol_ids for side, sgn in (("long", 1), ("short", -1))
+            for m in [(sym == s) & (book.sides == sgn)] if m.any()]
+        info["cross"] = {"positions": int(book.cross.sum()),
+                         "accounts": int(len(np.unique(book.accounts[book.cross]))),
+                         "notional": clean_float(float(book.notionals[book.cross].sum()))}
+        info["isolated"] = {"positions": int((~book.cross).sum()),
+                            "accounts": int(len(np.unique(book.accounts[~book.cross]))),
+                            "notional": clean_float(float(book.notionals[~book.cross].sum()))}
+    else:
+        info["symbols"] = sorted(set(map(str, book.asset_ids)))
+    return info
+
+
+def _last_closes(store: Store, assets: Sequence[str], stable: Sequence[str]) -> tuple[dict[str, float], list[str]]:
+    prices: dict[str, float] = {}
+    notes: list[str] = []
+    for a in assets:
+        try:
+            _, frame = load_series(store, a)
+        except (SeriesNotFoundError, RiskParamsError):
+            if a in stable:
+                prices[a] = 1.0
+                notes.append(f"{a} has no stored prices: priced at 1 (a stablecoin).")
+                continue
+            raise DataError(f"no stored prices of {a}: the lending impact prices the book at the store's last "
+                            "close.") from None
+        if frame.empty:
+            raise DataError(f"no stored bars of {a}: the lending impact prices the book at the store's last close.")
+        prices[a] = float(frame["close"].iloc[-1])
+    return prices, notes
+
+
+def _lending_set_report(book: Any, name: str, params: Mapping[str, Any], prices: Mapping[str, float],
+                        covered: Mapping[str, float], shocks: Sequence[float], stable: Sequence[str]) -> dict[str, Any]:
+    from riskparams.book.impact import lending_scenario
+
+    volatile = [a for a in book.asset_ids if a not in stable]
+    scen = [lending_scenario(book, params, prices, name="now")]
+    if covered:
+        scen.append(lending_scenario(book, params, prices, {a: -m for a, m in covered.items()},
+                                     name="covered move down"))
+    for s in shocks:
+        scen.append(lending_scenario(book, params, prices, {a: s for a in volatile}, name=f"shock {s:+.0%}"))
+    at = next((s for s in scen if s.name == "covered move down"), None)
+    return {"liquidatable_now": scen[0].accounts, "liquidatable_now_notional": clean_float(scen[0].debt),
+            "bad_debt_at_move": None if at is None else clean_float(at.bad_debt),
+            "label": name, "source": str(book.source), "n_positions": len(book), "n_accounts": len(book.account_ids),
+            "covered_moves": {k: clean_float(v) for k, v in covered.items()} or None,
+            "scenarios": [s.to_dict() for s in scen], "notes": [],
+            "params": {a: {"liquidation_threshold": clean_float(p.liquidation_threshold),
+                           "liquidation_bonus": clean_float(p.liquidation_bonus)} for a, p in params.items()}}
+
+
+def proposal_impact(store: Store, proposal: Proposal | str, book: Any, *, current: CurrentParams | None = None,
+                    sims: int = 500, seed: int = 0, top_n: int = 5, snapshot: str | None = None,
+                    sha256: str | None = None, save: bool = True, stress: bool = True) -> dict[str, Any]:
+    """The impact of a proposal's parameter sets (current, proposal, each option) on one book, stored with the
+    proposal (:mod:`riskparams.store.impact_records`) so the export and the Book page show it.
+
+    Perpetual books: :func:`riskparams.book.impact.book_impact` per set (now, the proposal's covered move down and
+    up, the standard shocks) and, with ``sims > 0`` and joint daily prices in the store, the VaR of insolvent
+    debt and LaR (:func:`riskparams.book.impact.simulate_impact`, the same draws for every set). Lending books:
+    :func:`riskparams.book.impact.lending_scenario` now, after the covered move (each collateral asset down by
+    the proposal's covered move) and after the standard down-shocks, priced at the store's last close
+    (stablecoins without prices at 1). Positions in assets the proposal does not cover are left out (a note
+    says so); a set missing an asset of the book is left out with a note.
+
+    Parameters
+    ----------
+    store : Store
+    proposal : Proposal or str
+        A proposal or a stored proposal id (the payload is stored only for a stored proposal).
+    book : Book or LendingBook
+        Of the proposal's profile (:func:`riskparams.book.load_positions`, :func:`positions_from_upload`,
+        :func:`demo_positions`).
+    current : CurrentParams, optional
+        Current parameters (default: the current parameters stored in the proposal).
+    sims, seed, top_n : int
+    snapshot, sha256 : str, optional
+        When the positions were taken and the file's SHA-256 (shown in the export).
+    save : bool
+        Store the payload with the proposal.
+    stress : bool
+        Perp books: also run the named joint stress windows and the correlated hypothetical shocks from the store's
+        daily closes through the default liquidation waterfall (as :func:`impact` does), per set
+        (``stress_windows``, ``waterfall``, ``fund_target``, ... in each set's dictionary).
+
+    Returns
+    -------
+    dict
+        ``format, proposal_id, profile, positions`` (``source, synthetic, n_positions, n_accounts, snapshot,
+        sha256``, perp: ``open_notional, by_symbol, cross, isolated``), ``covered_moves``, ``sets``
+        (set name -> :meth:`riskparams.book.impact.ImpactReport.to_dict` for perps; lending: the same headline
+        keys, ``liquidatable_now_notional`` being the debt of the liquidatable accounts), ``order`` (the set
+        names: current, proposal, then the options), ``notes``; plus ``id`` (the record's id) when stored.
+
+    Raises
+    ------
+    DataError
+        A book of the other profile, no asset of the book in the proposal, or (lending) an asset without prices.
+    """
+    from riskparams.book import Book, LendingBook
+    from riskparams.book.impact import STANDARD_SHOCKS, book_impact, simulate_impact
+    from riskparams.store.impact_records import IMPACT_FORMAT, save_impact
+
+    stored_id: str | None = None
+    if isinstance(proposal, str):
+        sp = get_proposal(store, proposal)
+        stored_id = sp.id
+        prop = Proposal.from_content(sp.content)
+    else:
+        prop = proposal
+        try:
+            stored_id = get_proposal(store, prop.id).id
+        except RiskParamsError:
+            stored_id = None
+    profile = str(prop.profile)
+    want = Book if profile == "perp" else LendingBook
+    if not isinstance(book, want):
+        raise DataError(f"{getattr(book, 'source', 'positions')}: a {'lending' if profile == 'perp' else 'perp'} "
+                        f"positions file does not fit a {profile} proposal.")
+    notes: list[str] = [IMPACT_SETS_NOTE]
+    covered = {a.symbol: float(a.covered.final) for a in prop.assets if a.status == "ok"}
+    sets_out: dict[str, Any] = {}
+    if isinstance(book, Book):
+        sets, set_notes = perp_parameter_sets(prop, current)
+        notes += set_notes
+        keep = set(sets["proposal"]) & set(book.symbol_ids)
+        if not keep:
+            raise DataError(f"{book.source}: none of the book's symbols ({', '.join(book.symbol_ids[:5])}) has "
+                            f"tiers in proposal {prop.id[:12]}.")
+        left = sorted(set(book.symbol_ids) - keep)
+        if left:
+            notes.append(f"positions in {', '.join(left)} are left out: the proposal has no tiers for them.")
+        sub = _subset_perp(book, keep)
+        moves = {s: covered[s] for s in sub.symbol_ids}
+        returns = None
+        stress_ok = True
+        if sims > 0:
+            try:
+                returns = joint_daily_returns(store, sub.symbol_ids)
+            except DataError as exc:
+                notes.append(f"no VaR / LaR simulation: {str(exc).rstrip('.')}.")
+        for name, tables in sets.items():
+            missing = [s for s in sub.symbol_ids if s not in tables]
+            if missing:
+                notes.append(f"set {name} is left out: it has no tiers for {', '.join(missing)}.")
+                continue
+            rep = book_impact(sub, tables, covered_moves=moves, top_n=top_n, label=name)
+            if returns is not None:
+                rep = replace(rep, simulation=simulate_impact(sub, tables, returns, n_sims=sims, seed=seed))
+            if stress and stress_ok:
+                try:
+                    rep = replace(rep, stress=_book_stress(store, sub, tables, _stress_windows(None), hypothetical=True,
+                                                           spec=_waterfall_spec(**WATERFALL_DEFAULTS)[0],
+                                                           size_fund=False, rho=None))
+                except DataError as exc:
+                    notes.append(f"no stress windows: {str(exc).rstrip('.')}.")
+                    stress_ok = False
+            sets_out[name] = rep.to_dict()
+        used = sub
+    else:
+        stable = tuple((prop.policy.get("lending") or {}).get("stablecoins", ()))
+        params: dict[str, dict[str, Any]] = {"proposal": {a.symbol: a for a in prop.assets
+                                                          if isinstance(a, LendingAssetProposal)}}
+        cur: dict[str, Any] = {s: c for s, c in (current.assets.items() if current is not None else ())
+                               if isinstance(c, CurrentLending)}
+        if current is None:
+            cur = {a.symbol: a.current for a in prop.assets if isinstance(a, LendingAssetProposal) and a.current}
+        if cur:
+            params = {"current": cur, **params}
+        for o in prop.options:
+            name = o.name if o.name not in ("current", "proposal") else f"option {o.name}"
+            params[name] = {oa.symbol: oa for oa in o.assets if oa.liquidation_threshold is not None}
+        keep = set(params["proposal"]) & {book.asset_ids[i] for i in set(book.collateral_assets.tolist())}
+        if not keep:
+            raise DataError(f"{book.source}: none of the book's collateral assets has parameters in proposal "
+                            f"{prop.id[:12]}.")
+        sub = _subset_lending(book, keep)
+        left = sorted({book.asset_ids[i] for i in set(book.collateral_assets.tolist())} - keep)
+        if left:
+            notes.append(f"loans against {', '.join(left)} are left out: the proposal has no parameters for them.")
+        prices, price_notes = _last_closes(store, sub.asset_ids, stable)
+        notes += price_notes
+        colls = {sub.asset_ids[i] for i in set(sub.collateral_assets.tolist())}
+        moves = {s: covered[s] for s in colls if s in covered}
+        for name, p in params.items():
+            missing = sorted(colls - set(p))
+            if missing:
+                notes.append(f"set {name} is left out: it has no parameters for {', '.join(missing)}.")
+                continue
+            sets_out[name] = _lending_set_report(sub, name, p, prices, moves,
+                                                 [s for s in STANDARD_SHOCKS if s < 0], stable)
+        used = sub
+    payload: dict[str, Any] = {
+        "format": IMPACT_FORMAT, "proposal_id": prop.id, "profile": profile,
+        "positions": _positions_info(used, snapshot=snapshot, sha256=sha256),
+        "covered_moves": {k: clean_float(v) for k, v in sorted(moves.items())},
+        "sets": sets_out, "order": list(sets_out), "notes": notes,
+    }
+    if save and stored_id is not None:
+        rid, _ = save_impact(store, payload)
+        payload = {**payload, "id": rid}
+    return payload
+
+
+def stored_impact(store: Store, proposal_id: str) -> dict[str, Any] | None:
+    """The impact payload stored last with a proposal (:func:`proposal_impact`), or None."""
+    from riskparams.store.impact_records import latest_impact
+
+    return latest_impact(store, proposal_id)
+
+
+def current_impact(store: Store, book: Any, current: CurrentParams, *, sims: int = 500, seed: int = 0,
+                   top_n: int = 5) -> dict[str, Any]:
+    """The impact of current perpetual parameters alone on a book (no proposal: no covered move, nothing stored);
+    the payload has the shape of :func:`proposal_impact` with one set, ``current``.
+
+    Raises
+    ------
+    DataError
+        A lending book, or no symbol of the book in the parameters.
+    """
+    from riskparams.book import Book
+    from riskparams.book.impact import MarginSchedule, book_impact, simulate_impact
+    from riskparams.store.impact_records import IMPACT_FORMAT
+
+    if not isinstance(book, Book):
+        raise DataError(f"{getattr(book, 'source', 'positions')}: the impact of current parameters alone is for perp "
+                        "books; choose a lending proposal for a lending book.")
+    tables = {s: MarginSchedule.from_tiers(c.tiers, symbol=s) for s, c in current.assets.items()
+              if isinstance(c, CurrentPerp)}
+    keep = set(tables) & set(book.symbol_ids)
+    if not keep:
+        raise DataError(f"{book.source}: none of the book's symbols ({', '.join(book.symbol_ids[:5])}) has tiers in "
+                        f"{current.source}.")
+    notes = ["current parameters carry no close-out cost and no covered move: bad debt counts the price loss beyond "
+             "equity, under the standard shocks only."]
+    left = sorted(set(book.symbol_ids) - keep)
+    if left:
+        notes.append(f"positions in {', '.join(left)} are left out: the parameters have no tiers for them.")
+    sub = _subset_perp(book, keep)
+    rep = book_impact(sub, tables, top_n=top_n, label="current")
+    if sims > 0:
+        try:
+            returns = joint_daily_returns(store, sub.symbol_ids)
+            rep = replace(rep, simulation=simulate_impact(sub, tables, returns, n_sims=sims, seed=seed))
+        except DataError as exc:
+            notes.append(f"no VaR / LaR simulation: {str(exc).rstrip('.')}.")
+    return {"format": IMPACT_FORMAT, "proposal_id": None, "profile": "perp",
+            "positions": _positions_info(sub, snapshot=None, sha256=None), "covered_moves": {},
+            "sets": {"current": rep.to_dict()}, "order": ["current"], "notes": notes,
+            "parameters_source": str(current.source)}
+
+
+# -------------------------------------------------------------------------------------------------
+# execution plans and the one export path of the command line and the dashboard (issue 13)
+# -------------------------------------------------------------------------------------------------
+
+
+def _plan_start(start: Any) -> Any:
+    from datetime import UTC
+    from datetime import date as _date
+
+    from riskparams.exceptions import SpecError
+
+    if start is None:
+        return datetime.now(UTC).date()
+    if isinstance(start, _date):
+        return start
+    try:
+        return _date.fromisoformat(str(start).strip()[:10])
+    except ValueError:
+        raise SpecError(f"start {str(start)[:40]!r} must be a date as YYYY-MM-DD.") from None
+
+
+def plan_proposal(store: Store, proposal_id: str, *, max_step: float, min_days: int, budget: int | None = None,
+                  start: Any = None, save: bool = True, actor: str | None = None) -> dict[str, Any]:
+    """A phased execution plan of a stored proposal (:func:`riskparams.plan.make_plan`), stored with it.
+
+    Parameters
+    ----------
+    max_step : float
+        Largest relative change per step (0.25 = 25%).
+    min_days : int
+        Days between steps.
+    budget : int, optional
+        Most steps allowed (an error when the target needs more).
+    start : date or str, optional
+        Date of step 1 (``YYYY-MM-DD``); default today (UTC).
+    save : bool
+        Store the plan (the Governance page and the exports show the newest plan of a proposal).
+    actor : str, optional
+        Who made it (recorded with the plan).
+
+    Returns
+    -------
+    dict
+        :meth:`riskparams.plan.Plan.to_dict`, with ``id`` and ``created_at`` when stored. When the committee
+        approved a named option, the plan ends at that option's parameters.
+
+    Raises
+    ------
+    SpecError
+        Bad limits or start date, a target out of the budget's reach, nothing to phase.
+    ProposalNotFoundError
+        Unknown id.
+    """
+    from riskparams.governance import workflow
+    from riskparams.plan import PlanSpec, make_plan
+    from riskparams.store.plan_records import get_plan, save_plan
+
+    stored = get_proposal(store, proposal_id)
+    spec = PlanSpec(max_step=max_step, min_days=min_days, budget=budget, start=_plan_start(start))
+    decision = workflow(store, stored.id).to_dict().get("decision") or {}  # the approved option is the target
+    option = (decision.get("detail") or {}).get("option") if decision.get("action") == "approved" else None
+    content = make_plan(stored.content, proposal_id=stored.id, spec=spec,
+                        option=None if option is None else str(option)).to_dict()
+    if not save:
+        return content
+    plan_id, _ = save_plan(store, content, actor=actor)
+    return get_plan(store, plan_id)
+
+
+def latest_plan(store: Store, proposal_id: str) -> dict[str, Any] | None:
+    """The newest stored plan of a proposal (with ``id`` and ``created_at``), or None."""
+    from riskparams.store.plan_records import latest_plan as _latest
+
+    return _latest(store, proposal_id)
+
+
+def _step_overrides(content: Mapping[str, Any], values: Mapping[str, Any]) -> list[Any]:
+    """Overrides moving a proposal's proposed values to a plan step's ``values`` (keys ``SYMBOL:param[:tier]``,
+    tiers 1-based); the IMF follows max leverage."""
+    from riskparams.governance import Override
+
+    proposed = {(a["symbol"], ln["parameter"], ln["tier"]): float(ln["proposed"])
+                for a in content["assets"] for ln in a["lines"]}
+    out = []
+    for key, value in values.items():
+        parts = str(key).split(":")
+        sym, param = parts[0], parts[1]
+        tier = int(parts[2]) - 1 if len(parts) > 2 else None
+        if param == "imf" or value is None:
+            continue
+        old = proposed.get((sym, param, tier))
+        if old is None or abs(float(value) - old) > 1e-12:
+            out.append(Override(symbol=sym, parameter=param, tier=tier, value=float(value)))
+    return out
+
+
+def create_plan_revisions(store: Store, plan_id: str, who: Any, *, committee: Any = None) -> dict[str, Any]:
+    """Carry a stored plan's steps through the workflow as linked revisions, one step at a time.
+
+    Step 1 becomes a revision (a draft, :func:`riskparams.governance.revise`) of the plan's approved proposal
+    holding step 1's values; step ``s`` a revision of step ``s - 1``'s revision once that one is approved (or
+    exported, or superseded by a later approval). The governance rules allow one open revision per parent and
+    supersede an open parent that is revised, so each step is voted before the next one is created, as
+    stewards execute bounded updates one at a time. Calling again after a vote creates the next step.
+
+    Returns
+    -------
+    dict
+        ``plan_id``, ``created`` (``[{"step", "revision_id"}]``, empty when nothing could be created now),
+        ``steps`` (``[{"step", "date", "revision_id", "status"}]``: every step, ``revision_id`` None where not
+        created yet) and ``waiting`` (a sentence saying what the next step waits for, or None when done).
+
+    Raises
+    ------
+    GovernanceError
+        The plan's proposal is not approved, a step's revision was rejected or withdrawn, or the member may not
+        override.
+    """
+    from riskparams.exceptions import GovernanceError
+    from riskparams.governance import revise, workflow
+    from riskparams.store.plan_records import get_plan, link_step, step_revisions
+
+    plan = get_plan(store, plan_id)
+    pid = str(plan["proposal_id"])
+    base = workflow(store, pid, committee=committee)
+    if base.status not in ("approved", "exported", "superseded"):
+        raise GovernanceError(f"plan revisions start from an approved proposal; proposal {pid[:12]} is "
+                              f"{base.status}.")
+    steps = plan["steps"]
+    n = len(steps)
+    links = step_revisions(store, plan["id"])
+    parent, created, waiting = pid, [], None
+    for s, step in enumerate(steps, start=1):
+        rid = links.get(s)
+        if rid is not None:
+            status = workflow(store, rid, committee=committee).status
+            if status in ("approved", "exported", "superseded"):
+                parent = rid
+                continue
+            if status in ("rejected", "withdrawn"):
+                raise GovernanceError(f"step {s}'s revision {rid[:12]} was {status}; make a new plan.")
+            waiting = f"step {s}'s revision {rid[:12]} is {status}: it must be approved before step {s + 1} is created."
+            if s == n:
+                waiting = f"step {s}'s revision {rid[:12]} (the target) is {status}: approve it to finish the plan."
+            break
+        overrides = _step_overrides(get_proposal(store, parent).content, step["values"])
+        if not overrides:  # nothing to change against the parent (cannot happen for a plan's step)
+            raise GovernanceError(f"step {s} of plan {plan['id'][:12]} changes nothing against {parent[:12]}.")
+        r = plan["max_step"]
+        just = (f"Execution plan {plan['id'][:12]}, step {s} of {n} (on {step['date']}): every parameter moves by at "
+                f"most a relative {r:.4g} per step, steps at least {plan['min_days']} days apart, toward proposal "
+                f"{pid[:12]}.")
+        rev = revise(store, parent, who, overrides, justification=just, committee=committee)
+        link_step(store, plan["id"], s, rev.id)
+        created.append({"step": s, "revision_id": rev.id})
+        waiting = f"step {s}'s revision {rev.id[:12]} is draft: it must be approved before the next step."
+        break
+    links = step_revisions(store, plan["id"])
+    rows = [{"step": s, "date": st["date"], "revision_id": links.get(s),
+             "status": None if links.get(s) is None else workflow(store, links[s], committee=committee).status}
+            for s, st in enumerate(steps, start=1)]
+    return {"plan_id": plan["id"], "created": created, "steps": rows, "waiting": waiting}
+
+
+def export_bytes(store: Store, proposal_id: str, fmt: str, who: Any, *, committee: Any = None,
+                 backtest: str | None = "auto", dydx_first_id: int = 1000, out: str | Path | None = None) -> Any:
+    """Export a proposal as the command line and the dashboard both do (one path, so both give the same bytes).
+
+    The export embeds the backtest chosen by ``backtest`` and, through
+    :func:`riskparams.governance.export_proposal`, the proposal's newest execution plan and impact record.
+
+    Parameters
+    ----------
+    backtest : str or None
+        ``"auto"`` (default): the report attached last to the proposal, if any; ``None`` or ``"none"``: no
+        backtest; else a stored report id (prefix), ``"attached"`` (required) or a payload JSON file
+        (:func:`export_backtest_payload`).
+    committee, dydx_first_id, out
+        As :func:`riskparams.governance.export_proposal`.
+
+    Returns
+    -------
+    riskparams.governance.ExportResult
+    """
+    from riskparams.governance import export_proposal
+    from riskparams.store.backtest_records import attachments
+
+    payload = None
+    if backtest == "auto":
+        if attachments(store, proposal_id):
+            payload = export_backtest_payload(store, "attached", proposal_id)
+    elif backtest is not None and backtest != "none":
+        payload = export_backtest_payload(store, backtest, proposal_id)
+    return export_proposal(store, proposal_id, fmt, who, committee=committee, backtest=payload,
+                           dydx_first_id=dydx_first_id, out=out)

@@ -51,6 +51,8 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("3_Proposal.py", "Proposal", ":material/tune:"),
     ("4_Backtest.py", "Backtest", ":material/history:"),
     ("5_Governance.py", "Governance", ":material/gavel:"),
+    ("7_Book.py", "Book", ":material/account_balance_wallet:"),
+    ("8_Sweep.py", "Sweep", ":material/scatter_plot:"),
 )
 """The dashboard's pages in ``pages/``: file, the name the sidebar and the URL use (``/Data``...), icon. The first
 is the default page (``/``)."""

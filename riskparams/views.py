@@ -16,7 +16,7 @@ import pandas as pd
 
 from riskparams.backtest_content import BacktestResultRow, StoredBacktest
 from riskparams.diagnostics import half_life
-from riskparams.domain import PerpAssetProposal, Proposal, SeriesInfo
+from riskparams.domain import LendingAssetProposal, PerpAssetProposal, Proposal, SeriesInfo
 from riskparams.exceptions import FallbackWarning
 from riskparams.export import escape_markdown, parameter_change_cells, specification_cells, specification_rows
 from riskparams.fmt import format_notional
@@ -343,8 +343,9 @@ BACKTEST_COLUMNS = ("symbol", "parameter_set", "n", "exceptions", "expected", "c
 
 def backtest_frame(results: Sequence[BacktestResultRow | Mapping[str, Any]]) -> pd.DataFrame:
     """Backtest results (typed rows, or their dicts) in the documented column order (see ``riskparams backtest
-    --json``)."""
-    frame = pd.DataFrame([r.to_dict() if isinstance(r, BacktestResultRow) else dict(r) for r in results])
+    --json``); the nested ``phases`` of the policy rows are left out (:func:`backtest_phases` shows them)."""
+    frame = pd.DataFrame([{k: v for k, v in (r.to_dict() if isinstance(r, BacktestResultRow) else dict(r)).items()
+                           if k != "phases"} for r in results])
     cols = [c for c in BACKTEST_COLUMNS if c in frame.columns]
     return frame[cols + [c for c in frame.columns if c not in cols]]
 
@@ -508,9 +509,23 @@ def model_risk_frame(proposal: Proposal) -> pd.DataFrame:
                      "FHS": None if m is None else m.fhs, "historical": None if m is None else m.empirical,
                      "nu": None if m is None else m.nu, "combined": None if m is None else m.combined,
                      "bound by": None if m is None else m.bound, "regime": a.regime,
-                     "capital cost": a.capital_cost})
+                     "capital cost": a.capital_cost, "caps": caps_text(a)})
     return pd.DataFrame(rows, columns=["symbol", "series", "data to", "horizon (h)", "fitted", "FHS", "historical",
-                                       "nu", "combined", "bound by", "regime", "capital cost"])
+                                       "nu", "combined", "bound by", "regime", "capital cost", "caps"])
+
+
+def caps_text(asset: PerpAssetProposal | LendingAssetProposal) -> str:
+    """An asset's caps in quote currency with the binding limit, e.g. ``'OI 545.9M (liquidity)'`` or
+    ``'supply 1.253bn, borrow 1.003bn (liquidity)'``; ``''`` when none binds or the proposal predates caps."""
+    if isinstance(asset, PerpAssetProposal):
+        if asset.open_interest_cap is None:
+            return ""
+        return f"OI {format_notional(asset.open_interest_cap)} ({asset.cap_reason})"
+    if asset.supply_cap is None:
+        return ""
+    dc = "" if asset.debt_ceiling is None else f", debt ceiling {format_notional(asset.debt_ceiling)}"
+    return (f"supply {format_notional(asset.supply_cap)}, borrow {format_notional(asset.borrow_cap)}{dc} "
+            f"({asset.cap_reason})")
 
 
 def options_frame(proposal: Proposal) -> pd.DataFrame:
@@ -597,6 +612,51 @@ def backtest_claims(report: StoredBacktest | Mapping[str, Any], symbol: str) -> 
     return out
 
 
+def _p_text(x: float | None) -> str:
+    return "-" if x is None else (f"{x:.3f}" if x >= 0.001 else f"{x:.0e}")
+
+
+def backtest_phases(report: StoredBacktest | Mapping[str, Any], symbol: str) -> tuple[pd.DataFrame | None, str]:
+    """The policy replay's warm-up and steady state of one asset side by side (typed report, or its content).
+
+    Returns
+    -------
+    (DataFrame or None, str)
+        Rows ``figure`` (period, years, exceptions / expected, Kupiec p, Christoffersen p, average margin,
+        peak-to-trough, changes, parameter values changed, governance actions a year, changes without the
+        dead-band) and columns ``Warm-up`` and ``Steady state``, formatted as text; and one Markdown line on the
+        execution lag, where the warm-up ended and the dead-band's effect. ``(None, '')`` for a report without the
+        split (stored before it) or an unknown asset.
+    """
+    bt = stored_backtest(report)
+    a = next((x for x in bt.assets if x.symbol == symbol), None)
+    pol = None if a is None else a.policy_set
+    if pol is None or pol.execution is None or pol.warmup is None or pol.steady_state is None:
+        return None, ""
+    ex = pol.execution
+
+    def col(b: Mapping[str, Any]) -> list[str]:
+        if not b["bars"]:
+            return ["none"] + ["-"] * 10
+        pt, apy = b["peak_to_trough"], b["actions_per_year"]
+        return [f"{b['start'][:10]} to {b['end'][:10]}", f"{b['years'] or 0:.2f}",
+                f"{b['exceptions']:,} / {b['expected'] or 0:,.1f} in {b['n']:,}", _p_text(b["kupiec_p"]),
+                _p_text(b["christoffersen_p"]), "-" if b["avg_margin"] is None else f"{b['avg_margin']:.2%}",
+                "-" if pt is None else f"{pt:.2f}", f"{b['changes']:,}", f"{b['parameter_changes']:,}",
+                "-" if apy is None else f"{apy:.1f}", f"{b['changes_without_dead_band']:,}"]
+
+    frame = pd.DataFrame({
+        "figure": ["period", "years", "exceptions / expected", "Kupiec p", "Christoffersen p (independence)",
+                   "average margin", "peak-to-trough", "changes (governance actions)", "parameter values changed",
+                   "governance actions a year", "changes without the dead-band"],
+        "Warm-up": col(pol.warmup), "Steady state": col(pol.steady_state)})
+    lag = ex.get("lag_days") or 0.0
+    note = (f"**Execution lag** {lag:g} days (a decision is in force that many days after it is taken). **Warm-up** "
+            f"ends: {ex['warmup_end_reason']} **Dead-band** {(ex.get('dead_band') or 0):.1%}: {ex['changes']:,} "
+            f"changes as replayed, {ex['changes_without_dead_band']:,} without it (dead-band 0 on the same path).")
+    return frame, note
+
+
 def option_names(store: Store, proposal_id: str) -> list[str]:
     """The options a stored proposal carries, the recommended one first (empty without options)."""
     opts = Proposal.from_content(get_proposal(store, proposal_id).content).options
@@ -606,3 +666,268 @@ def option_names(store: Store, proposal_id: str) -> list[str]:
 def _finite_or_nan(x: float) -> float:
     """``x`` for a table cell: NaN when it is infinite (undefined for an integrated model)."""
     return float(x) if math.isfinite(x) else math.nan
+
+
+# -- book impact (issue 14): the Book page, the impact table of `riskparams propose --positions` --------------
+
+def _money(x: Any) -> str:
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format_notional(float(x))
+
+
+def impact_rows(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row of text per parameter set of an impact payload (:func:`riskparams.service.proposal_impact`):
+    ``set``, ``accounts now``, ``notional now`` (lending: the debt of the liquidatable accounts),
+    ``bad debt at move``, ``VaR p99`` (insolvent debt) and ``LaR p99`` (``-`` when not simulated)."""
+    from riskparams.export import impact_sets
+
+    out = []
+    for name, r in impact_sets(payload):
+        out.append({"set": str(name), "accounts now": f"{int(r.get('liquidatable_now') or 0):,}",
+                    "notional now": _money(r.get("liquidatable_now_notional")),
+                    "bad debt at move": _money(r.get("bad_debt_at_move")),
+                    "VaR p99": _money((r.get("var_insolvent_debt") or {}).get("p99")),
+                    "LaR p99": _money((r.get("lar") or {}).get("p99"))})
+    return out
+
+
+def impact_sentence(payload: Mapping[str, Any], set_name: str = "proposal") -> str:
+    """The forum sentence of a parameter set of an impact payload (:func:`riskparams.export.impact_sentence`)."""
+    from riskparams.export import impact_sentence as sentence
+
+    return sentence(payload, set_name)
+
+
+def positions_frames(payload: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """The positions summary of an impact payload: ``by_symbol`` (symbol, side, positions, notional) and ``modes``
+    (cross vs isolated: positions, accounts, notional); empty frames for a lending book."""
+    pos = payload.get("positions") or {}
+    by = pd.DataFrame(pos.get("by_symbol") or [], columns=["symbol", "side", "positions", "notional"])
+    modes = pd.DataFrame([{"margin mode": m, **(pos.get(m) or {})} for m in ("cross", "isolated") if pos.get(m)],
+                         columns=["margin mode", "positions", "accounts", "notional"])
+    for f in (by, modes):
+        f["notional"] = [_money(x) for x in f["notional"]]
+    return {"by_symbol": by, "modes": modes}
+
+
+def _at_move(r: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The covered-move scenario of a set's dictionary (the worse of down and up), or {}."""
+    moved = [s for s in r.get("scenarios") or [] if isinstance(s, Mapping)
+             and s.get("name") in ("covered move down", "covered move up")]
+    return max(moved, key=lambda s: (s.get("bad_debt") or 0.0, s.get("notional", s.get("debt")) or 0.0), default={})
+
+
+def impact_frame(payload: Mapping[str, Any]) -> pd.DataFrame:
+    """The impact table of an impact payload: :func:`impact_rows` with, after the accounts and notional liquidatable
+    now, those liquidated at the covered move, and (perps) the top-5 share of the notional liquidated at the move."""
+    from riskparams.export import impact_sets
+
+    lending = payload.get("profile") == "lending"
+    rows = []
+    for row, (_, r) in zip(impact_rows(payload), impact_sets(payload), strict=True):
+        at = _at_move(r)
+        amount = "debt" if lending else "notional"
+        out = {"set": row["set"], "accounts now": row["accounts now"], f"{amount} now": row["notional now"],
+               "accounts at move": "-" if not at else f"{int(at.get('accounts') or 0):,}",
+               f"{amount} at move": _money(at.get("notional", at.get("debt"))) if at else "-",
+               "bad debt at move": row["bad debt at move"], "VaR p99": row["VaR p99"], "LaR p99": row["LaR p99"]}
+        if not lending:
+            out["top-5 share at move"] = (r.get("top_concentration") or {}).get("at_move")
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def impact_scenarios_records(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every set's scenarios as records ``set, scenario, accounts, notional, bad_debt, top_share`` (quote currency;
+    lending: ``notional`` is the debt of the liquidatable accounts), scenarios in the payload's order. Stress
+    windows, when the payload's sets carry them (``stress_windows``: a list of scenario-like records), follow."""
+    from riskparams.export import impact_sets
+
+    out = []
+    for name, r in impact_sets(payload):
+        extra = r.get("stress_windows") or r.get("stress") or []
+        for s in [*(r.get("scenarios") or []), *(extra if isinstance(extra, list) else [])]:
+            if not isinstance(s, Mapping):
+                continue
+            label = str(s.get("name", ""))
+            if s.get("status") == "not in the data":
+                label += " (not in the data)"
+            out.append({"set": str(name), "scenario": label, "accounts": s.get("accounts"),
+                        "notional": s.get("notional", s.get("debt")), "bad_debt": s.get("bad_debt"),
+                        "top_share": s.get("top_share")})
+    return out
+
+
+def impact_scenarios_frame(payload: Mapping[str, Any], set_name: str | None = None) -> pd.DataFrame:
+    """:func:`impact_scenarios_records` as a table (one set, or all), notionals formatted."""
+    recs = [r for r in impact_scenarios_records(payload) if set_name is None or r["set"] == set_name]
+    frame = pd.DataFrame(recs, columns=["set", "scenario", "accounts", "notional", "bad_debt", "top_share"])
+    frame["notional"] = [_money(x) for x in frame["notional"]]
+    frame["bad_debt"] = [_money(x) for x in frame["bad_debt"]]
+    if payload.get("profile") == "lending":
+        frame = frame.drop(columns=["top_share"]).rename(columns={"notional": "debt"})
+    return frame.rename(columns={"bad_debt": "bad debt", "top_share": "top-5 share"})
+
+
+@dataclass(frozen=True, slots=True)
+class BookView:
+    """What the Book page draws (:func:`book_view`).
+
+    Attributes
+    ----------
+    payload : dict
+        The impact payload (:func:`riskparams.service.proposal_impact`).
+    origin : str
+        ``stored`` (read from the store), ``computed`` or ``stored now``.
+    sentences : list of str
+        :func:`impact_sentence` for the current parameters and the proposal.
+    figure : plotly Figure
+        :func:`riskparams.charts.impact_by_scenario`.
+    """
+
+    payload: dict[str, Any]
+    origin: str
+    sentences: list[str]
+    figure: Any
+
+    @property
+    def sets(self) -> list[str]:
+        """The parameter sets, in the payload's order."""
+        from riskparams.export import impact_sets
+
+        return [n for n, _ in impact_sets(self.payload)]
+
+    @property
+    def synthetic(self) -> bool:
+        """The positions are the synthetic demo book."""
+        return bool((self.payload.get("positions") or {}).get("synthetic"))
+
+    def caption(self) -> str:
+        """Where the positions came from, in one line."""
+        pos = self.payload.get("positions") or {}
+        text = (f"Positions: {escape_markdown(pos.get('source', ''))}, {int(pos.get('n_positions') or 0):,} positions "
+                f"in {int(pos.get('n_accounts') or 0):,} accounts")
+        if pos.get("open_notional") is not None:
+            text += f", open notional {_money(pos.get('open_notional'))}"
+        if pos.get("snapshot"):
+            text += f", taken {escape_markdown(pos['snapshot'])}"
+        text += "."
+        if self.payload.get("parameters_source"):
+            text += f" Parameters: current parameters from {escape_markdown(self.payload['parameters_source'])}."
+        if self.synthetic:
+            text += " This is the **synthetic demo book**, not a venue's positions."
+        if self.origin == "stored":
+            text += f" Stored with the proposal {escape_markdown(str(self.payload.get('created_at', ''))[:16])} UTC."
+        return text
+
+
+EXAMPLE_CURRENT_PERP = "current_perp.csv"
+"""The example current perpetual parameters (``riskparams/examples``; the demo universe's symbols) the Book page
+uses when no proposal is chosen and no current parameters are uploaded."""
+
+
+def book_view(store: Store, proposal_id: str | None, *, upload: tuple[str, bytes] | None = None, current: Any = None,
+              use_stored: bool = True, save: bool = False, sims: int = 300) -> BookView | None:
+    """The Book page in one call: the impact of a stored proposal's parameter sets (or of current parameters
+    alone, ``proposal_id`` None) on a book.
+
+    The book is ``upload`` (file name, bytes; validated as :func:`riskparams.book.load_positions` validates
+    files), else the impact stored last with the proposal (when ``use_stored``), else the synthetic demo book
+    over the proposal's symbols (perpetual proposals; None for a lending proposal without a file). Without a
+    proposal, ``current`` (default :data:`EXAMPLE_CURRENT_PERP`) is the one set.
+
+    Raises
+    ------
+    DataError
+        A bad positions file (one sentence naming file, row, column and value); nothing is stored then.
+    """
+    from riskparams import charts
+    from riskparams.service import (
+        current_impact,
+        demo_positions,
+        positions_from_upload,
+        proposal_impact,
+        stored_impact,
+    )
+
+    payload: dict[str, Any] | None = None
+    origin = "computed"
+    title = "Impact per scenario"
+    if proposal_id is None:
+        from pathlib import Path
+
+        from riskparams.params_io import load_current
+
+        if current is None:
+            current = load_current(Path(__file__).resolve().parent / "examples" / EXAMPLE_CURRENT_PERP, "perp")
+        book = (positions_from_upload(upload[0], upload[1], "perp") if upload is not None
+                else demo_positions(sorted(current.assets)))
+        payload = current_impact(store, book, current, sims=sims)
+        title += f", current parameters ({current.source})"
+    else:
+        stored = get_proposal(store, proposal_id)
+        profile = str(stored.profile)
+        title += f", proposal {stored.id[:12]}"
+        if upload is not None:
+            import hashlib
+
+            book = positions_from_upload(upload[0], upload[1], profile)
+            payload = proposal_impact(store, stored.id, book, current=current, sims=sims, save=save,
+                                      sha256=hashlib.sha256(upload[1]).hexdigest())
+            origin = "stored now" if save else "computed"
+        elif use_stored and current is None and (found := stored_impact(store, stored.id)) is not None:
+            payload, origin = found, "stored"
+        elif profile == "perp":
+            symbols = [str(a["symbol"]) for a in stored.content["assets"] if a.get("status") == "ok"]
+            payload = proposal_impact(store, stored.id, demo_positions(symbols), current=current, sims=sims,
+                                      save=save)
+            origin = "stored now" if save else "computed"
+    if payload is None:
+        return None
+    synthetic = bool((payload.get("positions") or {}).get("synthetic"))
+    lending = payload.get("profile") == "lending"
+    sentences = [s for s in (impact_sentence(payload, "current"), impact_sentence(payload, "proposal")) if s]
+    fig = charts.impact_by_scenario(impact_scenarios_records(payload), title=title,
+                                    amount_label="debt of liquidatable accounts" if lending else "liquidated notional",
+                                    synthetic=synthetic)
+    return BookView(payload=payload, origin=origin, sentences=sentences, figure=fig)
+
+
+# -- policy sweeps (issue 16) -------------------------------------------------------------------------------
+
+
+def sweep_variant_label(changes: Mapping[str, Any]) -> str:
+    """``key=value, key=value`` of a variant's policy changes (plain text)."""
+    return ", ".join(f"{k}={v}" for k, v in changes.items())
+
+
+def sweep_frame(content: Mapping[str, Any]) -> pd.DataFrame:
+    """The variants of a stored sweep's content as the Sweep page's table: ``variant``, ``changes``,
+    ``avg margin`` (percent text), ``exceptions / expected``, ``Kupiec p``, ``bad debt`` (notional text),
+    ``liquidations``, ``changes / year``, ``frontier``."""
+    rows = []
+    for v in content.get("variants", []):
+        am, kp, cy = v.get("avg_margin"), v.get("kupiec_p"), v.get("changes_per_year")
+        rows.append({
+            "variant": int(v["variant"]), "changes": sweep_variant_label(v.get("changes", {})),
+            "avg margin": "-" if am is None else f"{am:.2%}",
+            "exceptions / expected": f"{v.get('exceptions', 0)} / {float(v.get('expected') or 0.0):.1f}",
+            "Kupiec p": "-" if kp is None else f"{kp:.3f}", "bad debt": format_notional(v.get("bad_debt")),
+            "liquidations": int(v.get("liquidations", 0)), "changes / year": "-" if cy is None else f"{cy:.1f}",
+            "frontier": "yes" if v.get("on_frontier") else "",
+            **({"book VaR 99% insolvent debt": format_notional(v["var_insolvent_debt"])} if "var_insolvent_debt" in v
+               else {}),
+        })
+    return pd.DataFrame(rows)
+
+
+def sweep_variant_detail(content: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """One variant of a stored sweep: its numbers, the policy keys it changes and its full policy (the base
+    policy with the changes applied)."""
+    from riskparams.backtest.sweep import variant_policy
+    from riskparams.config import policy_from_dict
+
+    found = [v for v in content.get("variants", []) if int(v["variant"]) == int(index)]
+    if not found:
+        raise KeyError(f"the sweep has no variant {index}")
+    base = {k: v for k, v in content["base_policy"].items() if k != "policy_key"}
+    return {**found[0], **variant_policy(policy_from_dict(base), found[0].get("changes", {}))}

@@ -66,7 +66,7 @@ def test_home_shows_a_store_error_as_one_line(tmp_path: Path, monkeypatch: pytes
 
 def test_pages_are_named_as_a_user_says_them_and_kept_in_pages() -> None:
     assert [title for _file, title, _icon in ui.PAGES] == ["Overview", "Data", "Volatility", "Proposal", "Backtest",
-                                                           "Governance"]
+                                                           "Governance", "Book", "Sweep"]
     for file, _title, _icon in ui.PAGES:
         assert (ROOT / "pages" / file).exists(), file
     assert sorted(p.name for p in (ROOT / "pages").glob("*.py")) == sorted(f for f, _t, _i in ui.PAGES)

@@ -25,6 +25,8 @@ DOORS = {
     "numba": "fastgarch",
     "eth_account": "signing.py",
     "cryptography": "signing.py",
+    "dask": "executors.py",
+    "distributed": "executors.py",
 }
 
 

@@ -9,6 +9,7 @@ reports stored / attached / immutable.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 import warnings
@@ -663,3 +664,240 @@ def test_an_explosive_arch_fit_is_rejected_not_proposed_from() -> None:
         est = fit_volatility(frame, "1d", FitSpec(model="egarch", min_history=250))
     assert est.model.value == "ewma" and est.fallback is not None and "explosive fit" in est.fallback
     assert math.isfinite(est.var) and est.next_vol < 0.2
+
+
+# ---------------------------------------------------------------------------------------------
+# execution lag, warm-up and steady state (issue 13, item 2)
+# ---------------------------------------------------------------------------------------------
+
+LAG_START = "2021-10-28"
+# the replay starts far below the model's target (1.2 % MMF, 50x) and may move 20 % a proposal: a ramp
+RAMP_POLICY = policy_from_dict({"model": {"model": "garch", "min_history": 250},
+                                "guardrails": {"max_relative_change": 0.2, "dead_band": 0.05}})
+RAMP_START = perp_table("SYN", mmf=0.012, lev=50.0)
+
+
+@pytest.fixture(scope="module")
+def lagged(asset: AssetData):  # type: ignore[no-untyped-def]
+    """The ramp replay without lag and with a 5-day lag (daily bars: 5 bars), same decisions."""
+    out = {}
+    for lag in (0, 5):
+        out[lag] = backtest_asset(asset, RAMP_POLICY, BacktestSpec(start=LAG_START, cadence_days=7, es_sims=0,
+                                                                  execution_lag_days=lag), current=RAMP_START)
+    return out
+
+
+def test_lag_zero_is_todays_replay(base, asset: AssetData) -> None:  # type: ignore[no-untyped-def]
+    """At lag 0 each decision is in force from its own bar (today's definition): the margin is the step function
+    of the cadence records' tier-1 MMF, the versions start on the cadence bars, and an explicit lag of 0 gives the
+    same margins, exceptions, coverage, capital and liquidations as the default spec."""
+    s = base.set("policy")
+    mmf = np.asarray([r.params["tiers"][0]["mmf"] for r in s.cadence])
+    on = base.dates.get_indexer(pd.DatetimeIndex([r.ts for r in s.cadence]))
+    np.testing.assert_array_equal(s.version_bar, on)
+    np.testing.assert_array_equal(s.margin, mmf[np.searchsorted(on, np.arange(len(base.dates)), side="right") - 1])
+    assert all(r.effective == r.ts for r in s.cadence)
+    zero = backtest_asset(asset, POLICY, BacktestSpec(start="2021-10-28", cadence_days=7, execution_lag_days=0),
+                          current=perp_table("SYN", mmf=0.04, lev=12.5), fixed=[fixed("fixed5", "SYN", mmf=0.05)])
+    z = zero.set("policy")
+    np.testing.assert_array_equal(z.margin, s.margin)
+    np.testing.assert_array_equal(z.exceptions, s.exceptions)
+    assert z.coverage.to_dict() == s.coverage.to_dict() and z.capital.to_dict() == s.capital.to_dict()
+    assert z.liquidation.to_dict(path=False) == s.liquidation.to_dict(path=False)
+    assert z.phases is not None and z.phases.execution_lag_days == 0.0
+
+
+def test_lag_shifts_each_decision_by_the_lag_and_never_changes_a_decision(lagged) -> None:  # type: ignore[no-untyped-def]
+    """The same decisions (each sees the previous decision as its guardrails' current value), each in force 5 daily
+    bars later; until the first one is, the current parameters (1.2 % MMF) are."""
+    s0, s5 = lagged[0].set("policy"), lagged[5].set("policy")
+    assert [r.params for r in s0.cadence] == [r.params for r in s5.cadence]
+    n = len(lagged[0].dates)
+    assert (s5.margin[:5] == 0.012).all()
+    np.testing.assert_array_equal(s5.margin[5:], s0.margin[: n - 5])
+    dates = lagged[5].dates
+    for r in s5.cadence:
+        if r.effective is not None:
+            assert r.effective == r.ts + pd.Timedelta(days=5)
+        else:
+            assert r.ts + pd.Timedelta(days=5) > dates[-1]
+    assert s5.source.endswith("execution lag 5 days")
+
+
+def test_lagged_decisions_do_not_look_ahead(asset: AssetData, lagged) -> None:  # type: ignore[no-untyped-def]
+    """Prices after a decision's bar tripled: that decision and every earlier one are unchanged, and so is the margin
+    up to the bar the next decision takes effect (the decision is in force 5 bars later, but decided on data up to
+    its own bar)."""
+    s5 = lagged[5].set("policy")
+    d = s5.cadence[6].ts
+    later = asset.prices.copy()
+    later.loc[later.index > d, ["open", "high", "low", "close"]] *= 3.0
+    other = backtest_asset(dataclasses.replace(asset, prices=later), RAMP_POLICY,
+                           BacktestSpec(start=LAG_START, cadence_days=7, es_sims=0, execution_lag_days=5),
+                           current=RAMP_START).set("policy")
+    assert [r.to_dict() for r in other.cadence[:7]] == [r.to_dict() for r in s5.cadence[:7]]
+    upto = lagged[5].dates.get_loc(s5.cadence[7].effective)
+    np.testing.assert_array_equal(other.margin[:upto], s5.margin[:upto])
+    assert other.cadence[7].to_dict() != s5.cadence[7].to_dict()  # the perturbation does reach the next decision
+
+
+def test_warmup_ends_when_the_parameters_in_force_reach_the_target(lagged) -> None:  # type: ignore[no-untyped-def]
+    for lag, res in lagged.items():
+        s = res.set("policy")
+        ph = s.phases
+        assert ph is not None and ph.execution_lag_days == lag
+        # the first decision at the target (no step limit bound) is the first without a max_change line
+        first = next(r for r in s.cadence if r.at_target)
+        assert all(any(g.endswith("max_change") for g in r.guardrails) for r in s.cadence[: s.cadence.index(first)])
+        assert first.effective is not None and ph.warmup_end == riso(first.effective)
+        assert first.effective == first.ts + pd.Timedelta(days=lag) and "reached the model's target" in ph.warmup_end_reason
+        w, st = ph.warmup, ph.steady_state
+        assert w.bars + st.bars == len(res.dates) and w.bars > 0 and st.bars > 0
+        assert w.start == riso(res.dates[0]) and st.start == ph.warmup_end
+        assert pd.Timestamp(w.end) + pd.Timedelta(days=1) == pd.Timestamp(st.start)
+        # the blocks split the totals: observations, exceptions, changes
+        cov = s.coverage.non_overlapping
+        assert w.n + st.n == cov.n and w.exceptions + st.exceptions == cov.exceptions
+        assert w.changes + st.changes == s.changes == ph.changes
+        assert w.expected == pytest.approx(w.n * 0.01) and st.expected == pytest.approx(st.n * 0.01)
+        assert w.kupiec_p == pytest.approx(kupiec_pof(w.n, w.exceptions, 0.99).p_value)
+        k = len(res.dates) - st.bars
+        m = s.margin[k:]
+        assert st.peak_to_trough == pytest.approx(m.max() / m.min()) and st.avg_margin == pytest.approx(m.mean())
+        assert w.actions_per_year == pytest.approx(w.changes / (w.bars / 365.25))
+        # the ramp: the warm-up's margin climbs from 1.2 % (with a lag: in force until the first decision is; without:
+        # the first decision, at most 20 % above it, is in force from the first bar); its peak-to-trough is larger
+        assert s.margin[0] == 0.012 if lag else 0.012 < s.margin[0] <= 0.012 * 1.2 + 1e-12
+        assert w.peak_to_trough > st.peak_to_trough
+    # the lag delays the end of the warm-up by the lag
+    e0, e5 = (pd.Timestamp(lagged[g].set("policy").phases.warmup_end) for g in (0, 5))
+    assert e5 - e0 == pd.Timedelta(days=5)
+
+
+def riso(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_warmup_is_cut_at_its_stated_maximum(asset: AssetData) -> None:
+    slow = policy_from_dict({"model": {"model": "garch", "min_history": 250},
+                             "guardrails": {"max_relative_change": 0.02, "dead_band": 0.01}})
+    res = backtest_asset(asset, slow, BacktestSpec(start=LAG_START, end="2022-03-01", cadence_days=7, es_sims=0,
+                                                   warmup_max_days=30), current=RAMP_START)
+    ph = res.set("policy").phases
+    assert ph is not None and "30-day maximum warm-up" in ph.warmup_end_reason
+    assert ph.warmup_end == riso(res.dates[0] + pd.Timedelta(days=30)) and ph.warmup.bars == 30
+
+
+def test_no_current_parameters_means_no_warmup(asset: AssetData) -> None:
+    res = backtest_asset(asset, POLICY, BacktestSpec(start="2022-03-01", end="2022-05-01", es_sims=0,
+                                                     execution_lag_days=3))
+    s = res.set("policy")
+    assert s.phases is not None and s.phases.warmup.bars == 0 and s.phases.warmup.n == 0
+    assert math.isnan(s.phases.warmup.kupiec_p) and s.phases.steady_state.bars == len(res.dates)
+    assert s.version_bar[0] == 0  # the first decision is in force from the first bar
+
+
+def test_dead_band_effect_counts_changes_it_suppressed_on_the_same_path(asset: AssetData) -> None:
+    """With a wide dead-band the replay changes less often; the counterfactual (dead-band 0 at each decision, with
+    the same parameters in force) changes at least as often, and only where the dead-band held a parameter. With a
+    dead-band of 0 the two counts agree."""
+    wide = policy_from_dict({"model": {"model": "garch", "min_history": 250},
+                             "guardrails": {"max_relative_change": 0.5, "dead_band": 0.25}})
+    res = backtest_asset(asset, wide, BacktestSpec(start=LAG_START, cadence_days=7, es_sims=0),
+                         current=perp_table("SYN", mmf=0.04, lev=12.5))
+    s = res.set("policy")
+    ph = s.phases
+    assert ph is not None and ph.dead_band == 0.25 and ph.changes == s.changes
+    extra = [r for r in s.cadence[1:] if r.changed_without_dead_band and not r.changed]
+    assert extra and all(any(g.endswith("dead_band") for g in r.guardrails) for r in extra)
+    assert ph.changes_without_dead_band == ph.changes + len(extra)
+    assert ph.warmup.changes_without_dead_band + ph.steady_state.changes_without_dead_band == ph.changes_without_dead_band
+    none = policy_from_dict({"model": {"model": "garch", "min_history": 250}, "guardrails": {"dead_band": 0.0}})
+    ph0 = backtest_asset(asset, none, BacktestSpec(start=LAG_START, cadence_days=7, es_sims=0),
+                         current=perp_table("SYN", mmf=0.04, lev=12.5)).set("policy").phases
+    assert ph0 is not None and ph0.changes_without_dead_band == ph0.changes
+
+
+def test_lending_replay_with_a_lag_starts_from_the_current_parameters() -> None:
+    px = spiky_prices(depth=0.12)
+    cur = CurrentLending(symbol="SPK", ltv=0.5, liquidation_threshold=0.55, liquidation_bonus=0.05)
+    res = backtest_asset(AssetData(symbol="SPK", freq="1d", prices=px), POLICY,
+                         BacktestSpec(profile="lending", start="2022-12-01", execution_lag_days=2, es_sims=0),
+                         current=cur)
+    s = res.set("policy")
+    assert s.margin[0] == pytest.approx(1 - 0.55 * 1.05) and s.version_bar[1] == 2
+    assert s.phases is not None and s.phases.warmup.bars + s.phases.steady_state.bars == len(res.dates)
+
+
+def test_phase_blocks_are_in_the_content_and_old_reports_still_load(lagged) -> None:  # type: ignore[no-untyped-def]
+    from riskparams.backtest import BacktestReport
+    from riskparams.backtest_content import REPORT_FORMAT, StoredBacktest
+    from riskparams.jsonio import canonical_json, content_id
+
+    a = lagged[5]
+    rep = BacktestReport(profile="perp", spec=BacktestSpec(start=LAG_START, execution_lag_days=5), policy=RAMP_POLICY,
+                         assets=(a,))
+    content = rep.content(paths=False)
+    assert content["format"] == REPORT_FORMAT == "riskparams-backtest-v2"
+    assert content["spec"]["execution_lag_days"] == 5.0 and content["spec"]["warmup_max_days"] == 365.0
+    pol = content["assets"][0]["sets"][0]
+    assert set(pol["execution"]) == {"lag_days", "warmup_end", "warmup_end_reason", "warmup_max_days", "dead_band",
+                                     "changes", "changes_without_dead_band"}
+    assert pol["warmup"]["name"] == "warmup" and pol["steady_state"]["name"] == "steady_state"
+    assert pol["warmup"]["changes"] + pol["steady_state"]["changes"] == pol["capital"]["changes"]
+    assert all("effective" in p and "at_target" in p for p in pol["proposals"])
+    typed = StoredBacktest.from_content(content)
+    ps = typed.assets[0].policy_set
+    assert ps is not None and ps.warmup == pol["warmup"] and ps.execution == pol["execution"]
+    # a v1 report (before the lag and the split): same hash back, no phases
+    old = json.loads(canonical_json(content))
+    old["format"] = "riskparams-backtest-v1"
+    del old["spec"]["execution_lag_days"], old["spec"]["warmup_max_days"]
+    for r in old["results"]:
+        del r["phases"]
+    for s in old["assets"][0]["sets"]:
+        for k in ("execution", "warmup", "steady_state"):
+            s.pop(k, None)
+        for p in s["proposals"]:
+            del p["effective"], p["at_target"], p["changed_without_dead_band"]
+    typed_old = StoredBacktest.from_content(old)
+    assert typed_old.id == content_id(old) and typed_old.format == "riskparams-backtest-v1"
+    assert typed_old.assets[0].policy_set.warmup is None and typed_old.assets[0].policy_set.execution is None
+
+
+@pytest.mark.parametrize("bad", [-1, math.nan, math.inf, True, "5", 400])
+def test_execution_lag_is_validated_in_one_sentence(bad: object) -> None:
+    with pytest.raises(PolicyError, match=r"^execution_lag_days must be a number >= 0 and <= 365 \(one year\), got"):
+        BacktestSpec(execution_lag_days=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [0, -3, math.nan, False, 4000])
+def test_warmup_max_days_is_validated_in_one_sentence(bad: object) -> None:
+    with pytest.raises(PolicyError, match=r"^warmup_max_days must be a number > 0"):
+        BacktestSpec(warmup_max_days=bad)  # type: ignore[arg-type]
+
+
+def test_views_show_warmup_and_steady_state_side_by_side(lagged) -> None:  # type: ignore[no-untyped-def]
+    from riskparams import views
+    from riskparams.backtest import BacktestReport
+
+    rep = BacktestReport(profile="perp", spec=BacktestSpec(start=LAG_START, execution_lag_days=5), policy=RAMP_POLICY,
+                         assets=(lagged[5],))
+    content = rep.content(paths=False)
+    frame, note = views.backtest_phases(content, "SYN")
+    assert frame is not None and list(frame.columns) == ["figure", "Warm-up", "Steady state"]
+    ph = lagged[5].set("policy").phases
+    cells = dict(zip(frame["figure"], frame["Steady state"], strict=True))
+    st = ph.steady_state
+    assert cells["exceptions / expected"] == f"{st.exceptions:,} / {st.expected:,.1f} in {st.n:,}"
+    assert cells["peak-to-trough"] == f"{st.peak_to_trough:.2f}" and cells["changes (governance actions)"] == str(st.changes)
+    assert note.startswith("**Execution lag** 5 days") and f"{ph.changes:,} changes as replayed" in note
+    # the result row of the policy carries the same blocks (the export payload); fixed sets carry none
+    row = next(r for r in content["results"] if r["parameter_set"] == "policy")
+    assert row["phases"]["warmup"] == ph.warmup.to_dict() and row["phases"]["lag_days"] == 5.0
+    # a report stored before the split: no table
+    old = json.loads(json.dumps(content))
+    for s in old["assets"][0]["sets"]:
+        for k in ("execution", "warmup", "steady_state"):
+            s.pop(k, None)
+    assert views.backtest_phases(old, "SYN") == (None, "") and views.backtest_phases(content, "NOPE") == (None, "")

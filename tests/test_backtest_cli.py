@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -120,10 +121,15 @@ def test_attach_then_export_with_the_backtest(capsys: pytest.CaptureFixture[str]
         code, md, err = run(capsys, "export", pid, "-f", "md", "--as", "alice", "--backtest", ref, "-o", "-")
         assert code == 0, err
         assert f"Backtest `{d['id']}`" in md and f"proposal-{pid[:12]}" in md
-    # a payload file still works
+        assert "Policy replay, warm-up vs steady state" in md and "| AAA | steady state |" in md
+    # a payload file still works, and one written before the warm-up split (rows without phases) too
     Path("bt.json").write_text(json.dumps({k: d[k] for k in ("id", "created_at", "start", "end", "results")}))
     code, md, err = run(capsys, "export", pid, "-f", "md", "--as", "alice", "--backtest", "bt.json", "-o", "-")
     assert code == 0 and f"Backtest `{d['id']}`" in md
+    old_rows = [{k: v for k, v in r.items() if k != "phases"} for r in d["results"]]
+    Path("old.json").write_text(json.dumps({"id": d["id"], "start": d["start"], "end": d["end"], "results": old_rows}))
+    code, md, err = run(capsys, "export", pid, "-f", "md", "--as", "alice", "--backtest", "old.json", "-o", "-")
+    assert code == 0 and f"Backtest `{d['id']}`" in md and "warm-up vs steady state" not in md
     assert "backtest file" in fails(capsys, "export", pid, "-f", "md", "--as", "alice", "--backtest", "nope.json")
     assert "no stored backtest report has id" in fails(capsys, "export", pid, "-f", "md", "--as", "alice",
                                                        "--backtest", "abcdef12")
@@ -146,3 +152,73 @@ def test_backtest_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str],
     assert "window must be an integer >= 50" in fails(capsys, *BASE, "--window", "10")
     empty = tmp_path / "empty.duckdb"
     assert "the store is empty" in fails(capsys, "--db", str(empty), *BASE)
+
+
+def test_execution_lag_and_phases_in_text_and_json(capsys: pytest.CaptureFixture[str], env: dict[str, str]) -> None:
+    """`--execution-lag-days 5`: the text names the lag, the end of the warm-up, both blocks and the dead-band's effect;
+    --json has the same blocks under the policy set, and the spec records the lag."""
+    code, out, err = run(capsys, *BASE, "--symbols", "AAA", "--current", "current.csv", "--execution-lag-days", "5")
+    assert code == 0, err
+    assert "execution lag 5 days (a decision is in force that many days after it is taken); warm-up ends: " in out
+    warm = next(ln for ln in out.splitlines() if ln.strip().startswith("warm-up"))
+    steady = next(ln for ln in out.splitlines() if ln.strip().startswith("steady state"))
+    for ln in (warm, steady):
+        if not ln.strip().endswith(": none"):
+            assert "exceptions in" in ln and "Kupiec p" in ln and "Christoffersen p" in ln and "peak/trough" in ln
+            assert "governance actions a year" in ln
+    assert re.search(r"dead-band 5\.0%: \d+ changes as replayed, \d+ without it \(dead-band 0, same path\)", out)
+    code, out, err = run(capsys, *BASE, "--symbols", "AAA", "--current", "current.csv", "--execution-lag-days", "5",
+                         "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["spec"]["execution_lag_days"] == 5.0
+    pol = next(s for s in d["assets"][0]["sets"] if s["name"] == "policy")
+    assert pol["execution"]["lag_days"] == 5.0 and pol["source"].endswith("execution lag 5 days")
+    w, s = pol["warmup"], pol["steady_state"]
+    assert w["bars"] + s["bars"] == d["assets"][0]["bars"]
+    assert w["changes"] + s["changes"] == pol["capital"]["changes"] == pol["execution"]["changes"]
+    assert pol["execution"]["changes_without_dead_band"] >= pol["execution"]["changes"]
+    fixed_sets = [x for x in d["assets"][0]["sets"] if x["name"] != "policy"]
+    assert fixed_sets and all("warmup" not in x for x in fixed_sets)
+
+
+def test_bad_execution_lag_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], env: dict[str, str]) -> None:
+    assert "execution_lag_days must be a number >= 0 and <= 365" in fails(capsys, *BASE, "--execution-lag-days", "-1")
+    assert "execution_lag_days must be a number >= 0" in fails(capsys, *BASE, "--execution-lag-days", "nan")
+    assert fails(capsys, *BASE, "--execution-lag-days", "soon").startswith("riskparams: error: argument "
+                                                                          "--execution-lag-days")
+    assert "warmup_max_days must be a number > 0" in fails(capsys, *BASE, "--warmup-max-days", "0")
+
+
+def test_backtest_page_takes_the_lag_and_shows_both_phases(env: dict[str, str]) -> None:
+    """The Backtest page: an execution-lag input; after a run, warm-up and steady state side by side (formatted
+    text) with the lag and the dead-band's effect above them."""
+    from streamlit.testing.v1 import AppTest
+
+    from riskparams import ui
+
+    with Store(env["db"]) as s:  # a longer daily series: the default policy needs 500 bars of history
+        ingest_frame(s, garch_prices(800, seed=3).reset_index(), symbol="CCC", source="unit", kind="perp",
+                     origin="test")
+    ui._open_store.clear()
+    ui.clear_data_caches()
+    try:
+        at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "4_Backtest.py"),
+                               default_timeout=180).run()
+        assert not at.exception and not at.error
+        lag = next(n for n in at.number_input if n.label == "Execution lag (days)")
+        assert lag.value == 0.0
+        lag.set_value(5.0)
+        next(m for m in at.multiselect if m.label.startswith("Assets")).set_value(["CCC"])
+        next(b for b in at.button if b.label == "Run backtest").click().run()
+        assert not at.exception and not at.error
+        note = next(m.value for m in at.markdown if m.value.startswith("**Execution lag**"))
+        assert note.startswith("**Execution lag** 5 days") and "without it (dead-band 0 on the same path)" in note
+        frame = next(d.value for d in at.dataframe if "Steady state" in d.value.columns)
+        assert list(frame.columns) == ["figure", "Warm-up", "Steady state"]
+        row = dict(zip(frame["figure"], frame["Steady state"], strict=True))
+        assert " / " in row["exceptions / expected"] and row["period"][:4].isdigit()
+        assert dict(zip(frame["figure"], frame["Warm-up"], strict=True))["period"] == "none"  # no current parameters
+    finally:
+        ui._open_store.clear()
+        ui.clear_data_caches()

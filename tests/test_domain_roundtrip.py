@@ -228,8 +228,8 @@ def test_reader_accepts_times_written_with_plus_00_00(stored: dict[str, Any]) ->
 
 
 @pytest.mark.parametrize(("tag", "pattern"), [
-    ("riskparams-backtest-v2", r"^this backtest report has format 'riskparams-backtest-v2', newer than the "
-                               r"'riskparams-backtest-v1' this riskparams reads; upgrade riskparams to read it\.$"),
+    ("riskparams-backtest-v3", r"^this backtest report has format 'riskparams-backtest-v3', newer than the "
+                               r"'riskparams-backtest-v2' this riskparams reads; upgrade riskparams to read it\.$"),
     ("riskparams-proposal-v1", r"^this is not a stored backtest report: its format is 'riskparams-proposal-v1'"),
 ])
 def test_backtest_of_another_format_is_refused_naming_the_version(stored: dict[str, Any], tag: str,

@@ -64,7 +64,7 @@ HOSTILE = {
 }
 BENIGN = "benign"
 H2 = ["## Summary", "## Motivation", "## Specification", "## Methodology", "## Backtest results",
-      "## Risks and next steps", "## Committee record"]
+      "## Impact on open positions", "## Risks and next steps", "## Committee record"]
 MARKUP = "*_~`[]|#<>{}$@"  # characters whose unescaped count the hostile text must not change
 HANDLES = ("ann", "ben", "cat", "dan", "eve")
 

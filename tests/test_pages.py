@@ -185,7 +185,7 @@ def test_proposal_page_generates_and_shows_changes(db: Path) -> None:
     assert not at.exception and not at.error
     assert at.success and "perp, status draft" in at.success[0].value
     heads = [h.value for h in at.subheader]
-    assert {"Model risk and series", "Tiers: margin period of risk and coverage", "Options", "Changes"} <= set(heads)
+    assert {"Model risk, caps and series", "Tiers: margin period of risk and coverage", "Options", "Changes"} <= set(heads)
     spec = frame_with(at, "parameter")
     assert set(spec["symbol"]) == {"BTC-SYN"}
     assert {"Max leverage", "Maintenance margin fraction (MMF)"} <= set(spec["parameter"])

@@ -31,6 +31,24 @@ liquidation simulation, it governs monitoring from bar ``t + 1`` (a position ope
 ``t`` is admitted under the schedule in force during bar ``t``; the first proposal is in force from
 the first bar).
 
+Execution lag (``execution_lag_days``, default 0): governance needs time (vote plus timelock), so a
+decision taken at the close of bar ``t`` is "set at" the first bar ``e`` at or after ``ts[t] + lag``
+instead of at ``t`` (and governs monitoring from ``e + 1``). The decisions themselves do not change
+with the lag: each is made on bars up to its own and its guardrails see the previous decision (what
+governance last approved, pending or in force). Until the first decision is in force the current
+parameters are (a version that claims nothing); without current parameters the first decision is in
+force from the first bar. A decision superseded before it took effect (a gap in the data) never does;
+one that would take effect after the period is dropped (its record's ``effective`` is None).
+
+Warm-up and steady state (:mod:`~riskparams.backtest.phases`): the replay starts from the current
+parameters and climbs to the model's target by at most the step limit per proposal; that ramp is
+reported apart. The warm-up ends when the first decision at the target (no ``max_change`` bound) is
+in force, or after ``warmup_max_days``; each phase has its coverage (exceptions, expected, Kupiec,
+Christoffersen independence on the non-overlapping sample), average margin and peak-to-trough,
+changes (one governance action per decision date that changed any parameter), parameter values
+changed, actions per year, and the changes there would have been with a dead-band of 0 on the same
+path (each decision re-proposed with ``dead_band = 0`` against the same parameters in force).
+
 Forecasts: the fast engine and its approximations
 --------------------------------------------------
 ``engine='fast'`` (default). :func:`riskparams.fastgarch.walk_forward_many` re-estimates the
@@ -152,7 +170,8 @@ One concern each; this package re-exports the public names.
   causal ADV;
 * :mod:`~riskparams.backtest.estimates` -- the walk-forward of all assets and the estimate on each cadence
   bar (the volatility math is :mod:`riskparams.volatility_fast` and :mod:`riskparams.volatility`);
-* :mod:`~riskparams.backtest.replay` -- the policy replay;
+* :mod:`~riskparams.backtest.replay` -- the policy replay and its execution lag;
+* :mod:`~riskparams.backtest.phases` -- warm-up and steady state of the policy replay;
 * :mod:`~riskparams.backtest.evaluate` -- one parameter set on one asset: exceptions, tests, capital,
   liquidations, shocks, stress windows;
 * :mod:`~riskparams.backtest.run` -- :func:`run_backtest`, :func:`backtest_asset`: validation, parallel
@@ -170,6 +189,8 @@ from riskparams.backtest.results import (
     CadenceRecord,
     CapitalStats,
     ClaimedCoverage,
+    PhaseSplit,
+    PhaseStats,
     SetBacktest,
     TierCoverage,
     WindowOutcome,
@@ -191,6 +212,8 @@ __all__ = [
     "ClaimedCoverage",
     "Engine",
     "FixedParameters",
+    "PhaseSplit",
+    "PhaseStats",
     "ProgressFn",
     "SetBacktest",
     "Side",

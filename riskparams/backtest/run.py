@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,9 @@ from riskparams import fastgarch
 from riskparams.backtest.estimates import _fast_runs, _fast_schedule, _fast_status, _model_label
 from riskparams.backtest.evaluate import _cost_model, _evaluate_set, _tier_moves
 from riskparams.backtest.params import FixedParameters, _LendSet, _Params, _PerpSet
+from riskparams.backtest.phases import split_phases
 from riskparams.backtest.prepare import _prepare, _Prepared
-from riskparams.backtest.replay import _replay_policy
+from riskparams.backtest.replay import _apply_lag, _replay_policy
 from riskparams.backtest.results import AssetBacktest, AssetData, BacktestReport
 from riskparams.backtest.spec import POLICY_SET, BacktestSpec, Engine, default_population
 from riskparams.config import RiskPolicy
@@ -69,7 +71,8 @@ def _evaluate_asset(
     sym = p.data.symbol.upper()
     t0, t1, h = p.t0, p.t1, p.h
     policy = p.policy  # as evaluated: perps with every margin period of risk at least one bar
-    replay = _replay_policy(p, policy, spec, spec.profile, current, fast, tick)
+    replay = _apply_lag(_replay_policy(p, policy, spec, spec.profile, current, fast, tick), p,
+                        spec.execution_lag_days, current)
     # adverse moves over the period (windows cut at the last bar of the data read)
     close, high, low = p.close[: t1 + 1], p.high[: t1 + 1], p.low[: t1 + 1]
     a_long = adverse_moves(close, high, low, h, "long")[t0: t1 + 1]
@@ -88,11 +91,17 @@ def _evaluate_asset(
     tier_moves = None if lending else _tier_moves(p, policy, close, high, low)
     common = dict(policy=policy, spec=spec, adv_long=a_long, adv_short=a_short, stress=stress,
                   prices_period=prices_period, population=population, cost=cost, tier_moves=tier_moves)
-    sets = [_evaluate_set(p, name=POLICY_SET, kind="policy", source=f"walk-forward replay, cadence "
-                          f"{spec.cadence_days:g} days", bars=replay.version_bar, versions=replay.versions,
-                          es_ratio=ratio_bar, records=replay.records, proposals=replay.proposals,
-                          claimed=(replay.claimed_rate, replay.room, replay.stressed),
-                          **common)]  # type: ignore[arg-type]
+    lag_text = f", execution lag {spec.execution_lag_days:g} days" if spec.execution_lag_days > 0 else ""
+    pol_set = _evaluate_set(p, name=POLICY_SET, kind="policy", source=f"walk-forward replay, cadence "
+                            f"{spec.cadence_days:g} days{lag_text}", bars=replay.version_bar, versions=replay.versions,
+                            es_ratio=ratio_bar, records=replay.records, proposals=replay.proposals,
+                            claimed=(replay.claimed_rate, replay.room, replay.stressed),
+                            **common)  # type: ignore[arg-type]
+    phases = split_phases(replay, t0=t0, dates=p.ts[t0: t1 + 1], freq=p.data.freq, margin=pol_set.margin,
+                          exceptions=pol_set.exceptions, horizon_bars=h, confidence=policy.confidence,
+                          lag_days=spec.execution_lag_days, max_days=spec.warmup_max_days,
+                          dead_band=policy.guardrails.dead_band)
+    sets = [replace(pol_set, phases=phases)]
     notes = list(p.notes)
     for fp in fixed:
         par = fp.assets.get(sym)

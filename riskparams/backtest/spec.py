@@ -62,6 +62,11 @@ MAX_BARS = 1_000_000
 """Largest estimation window and refit interval in bars: 114 years of hourly bars."""
 MAX_CADENCE_DAYS = 3650.0
 """Longest time between the policy replay's proposals: ten years."""
+MAX_LAG_DAYS = 365.0
+"""Longest execution lag (vote plus timelock) of the policy replay: one year."""
+DEFAULT_WARMUP_MAX_DAYS = 365.0
+"""Default longest warm-up of the policy replay, days (the warm-up ends earlier when the parameters in force
+reach the model's target)."""
 WINDOW_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,39}$")
 """Names of user stress windows: like symbols (plus spaces, less ``/``), so none carries markup or a formula."""
 
@@ -101,6 +106,13 @@ class BacktestSpec:
         Insurance-fund balance before the first bar (quote currency).
     es_sims : int, default 2000
         Monte-Carlo draws of the ES backtest's p-value (0: none).
+    execution_lag_days : float, default 0
+        Days between a proposal of the policy replay and the bar from which it is in force (vote plus
+        timelock): a decision at the close of bar ``t`` governs the first bar at or after ``ts[t] + lag``
+        (0: in force from its own bar, as before). Decisions never read later bars.
+    warmup_max_days : float, default 365
+        Longest warm-up of the policy replay (days from the first bar): the warm-up ends when the
+        parameters in force first reach the model's target within the dead-band, or after this long.
 
     Examples
     --------
@@ -130,6 +142,8 @@ class BacktestSpec:
     population: PopulationSpec | None = None
     insurance_fund_start: float = 0.0
     es_sims: int = 2000
+    execution_lag_days: float = 0.0
+    warmup_max_days: float = DEFAULT_WARMUP_MAX_DAYS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", Profile.parse(self.profile, error=PolicyError))
@@ -175,6 +189,17 @@ class BacktestSpec:
         if isinstance(f, bool) or not isinstance(f, int | float) or not math.isfinite(f):
             raise PolicyError(f"insurance_fund_start must be a finite number, got {f!r}")
         object.__setattr__(self, "insurance_fund_start", float(f))
+        lag = self.execution_lag_days
+        if (isinstance(lag, bool) or not isinstance(lag, int | float | np.integer | np.floating)
+                or not math.isfinite(lag) or not 0 <= lag <= MAX_LAG_DAYS):
+            raise PolicyError(f"execution_lag_days must be a number >= 0 and <= {MAX_LAG_DAYS:g} (one year), got {lag!r}")
+        object.__setattr__(self, "execution_lag_days", float(lag))
+        wm = self.warmup_max_days
+        if (isinstance(wm, bool) or not isinstance(wm, int | float | np.integer | np.floating)
+                or not math.isfinite(wm) or not 0 < wm <= MAX_CADENCE_DAYS):
+            raise PolicyError(f"warmup_max_days must be a number > 0 and <= {MAX_CADENCE_DAYS:g} (ten years), "
+                              f"got {wm!r}")
+        object.__setattr__(self, "warmup_max_days", float(wm))
 
     @property
     def shock_list(self) -> tuple[float, ...]:
@@ -191,6 +216,7 @@ class BacktestSpec:
             "side": self.side.value, "windows": [list(w) for w in self.windows], "n_episodes": self.n_episodes,
             "shocks": list(self.shock_list), "population": None if self.population is None else self.population.to_dict(),
             "insurance_fund_start": self.insurance_fund_start, "es_sims": self.es_sims,
+            "execution_lag_days": self.execution_lag_days, "warmup_max_days": self.warmup_max_days,
         }
 
 

@@ -30,15 +30,17 @@ Scenarios: ``now`` (``r = 0``); the covered move down and up (every symbol by it
 same direction, the worse of the two is ``bad_debt_at_move``); the standard shocks -30 %, -50 %, +30 %, +50 %
 applied to every symbol at once. :func:`simulate_impact` bootstraps joint historical daily returns for the 95th
 and 99th percentiles of bad debt (VaR of insolvent debt) and of liquidated notional (LaR). Lending books:
-:func:`lending_scenario`. Named joint stress windows, correlated hypothetical shocks and the liquidation
-waterfall are not part of this module yet.
+:func:`lending_scenario`. The simulation evaluates every bootstrap at once (:func:`evaluate_many`, in chunks of
+:data:`SIM_CHUNK_CELLS` positions x scenarios). Named joint stress windows and correlated hypothetical shocks
+(:mod:`riskparams.book.stress`) run through the liquidation waterfall (:mod:`riskparams.book.waterfall`: partial
+liquidation, backstop, insurance fund, auto-deleveraging), whose defaults give exactly this module's figures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +48,9 @@ from riskparams.book.positions import Book
 from riskparams.exceptions import DataError, SpecError
 from riskparams.jsonio import clean_float
 from riskparams.tiers import TierLike, TierTable
+
+if TYPE_CHECKING:
+    from riskparams.book.stress import StressImpact
 
 __all__ = [
     "STANDARD_SHOCKS",
@@ -55,6 +60,7 @@ __all__ = [
     "ScenarioImpact",
     "SimulatedImpact",
     "book_impact",
+    "evaluate_many",
     "lending_scenario",
     "maintenance_margins",
     "scenario_impact",
@@ -79,12 +85,24 @@ class MarginSchedule:
         ``d_k`` (quote currency): ``MM(N) = N mmf_k - d_k``.
     costs : ndarray, shape (k,)
         Close-out cost per tier (fraction of notional; 0 when the table has none).
+    penalties : ndarray, shape (k,), optional
+        Liquidation penalty per tier (fraction of the notional closed), used by the liquidation waterfall
+        (:mod:`riskparams.book.waterfall`); None, or NaN for a tier, when the table has none: the waterfall then
+        takes the tier's MMF (the remaining maintenance margin, as venues that pass it to their fund do).
     """
 
     floors: np.ndarray
     mmfs: np.ndarray
     deductions: np.ndarray
     costs: np.ndarray
+    penalties: np.ndarray | None = None
+
+    def penalty_rates(self) -> np.ndarray:
+        """Penalty per tier (fraction), the MMF where none is known; shape (k,)."""
+        if self.penalties is None:
+            return self.mmfs.copy()
+        p = np.asarray(self.penalties, dtype=np.float64)
+        return np.where(np.isfinite(p), p, self.mmfs)
 
     @classmethod
     def from_tiers(cls, tiers: Sequence[TierLike], *, symbol: str = "") -> MarginSchedule:
@@ -92,15 +110,17 @@ class MarginSchedule:
         ``close_out_cost`` is used when it has one (a proposed :class:`~riskparams.domain.PerpTier`)."""
         table = tiers if isinstance(tiers, TierTable) else TierTable(tiers, symbol=symbol)
         costs = [float(getattr(t, "close_out_cost", 0.0) or 0.0) for t in table]
+        pens = [getattr(t, "liquidation_penalty", None) for t in table]
         return cls(floors=np.asarray(table.floors, dtype=np.float64), mmfs=np.asarray(table.mmfs, dtype=np.float64),
                    deductions=np.asarray(table.deductions(), dtype=np.float64),
-                   costs=np.nan_to_num(np.asarray(costs, dtype=np.float64)))
+                   costs=np.nan_to_num(np.asarray(costs, dtype=np.float64)),
+                   penalties=np.array([np.nan if p is None else float(p) for p in pens], dtype=np.float64))
 
     def scaled(self, factor: float) -> MarginSchedule:
         """Every MMF times ``factor`` (deductions recomputed); for sensitivity tests."""
         mmfs = self.mmfs * factor
         d = np.concatenate([[0.0], np.cumsum(self.floors[1:] * np.diff(mmfs))])
-        return MarginSchedule(floors=self.floors, mmfs=mmfs, deductions=d, costs=self.costs)
+        return MarginSchedule(floors=self.floors, mmfs=mmfs, deductions=d, costs=self.costs, penalties=self.penalties)
 
 
 def maintenance_margins(notionals: np.ndarray, schedule: MarginSchedule) -> np.ndarray:
@@ -178,6 +198,9 @@ class ImpactReport:
     notes : tuple of str
     simulation : SimulatedImpact or None
         VaR of insolvent debt and LaR (:func:`simulate_impact`), when simulated.
+    stress : StressImpact or None
+        Joint stress windows and correlated shocks through the liquidation waterfall
+        (:func:`riskparams.book.stress.stress_book`), when run.
     """
 
     label: str
@@ -190,6 +213,7 @@ class ImpactReport:
     scenarios: tuple[ScenarioImpact, ...]
     notes: tuple[str, ...] = field(default=())
     simulation: SimulatedImpact | None = None
+    stress: StressImpact | None = None
 
     def scenario(self, name: str) -> ScenarioImpact | None:
         """The scenario called ``name`` (None if absent)."""
@@ -227,8 +251,10 @@ class ImpactReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary: ``liquidatable_now``, ``liquidatable_now_notional``, ``bad_debt_at_move``,
         ``top_concentration`` (``n``, ``now``, ``at_move``), then ``label, source, n_positions, n_accounts,
-        open_notional, covered_moves, scenarios, notes``, and when simulated ``var_insolvent_debt`` and ``lar``
-        (``p95``, ``p99``) and ``simulation``."""
+        open_notional, covered_moves, scenarios, notes``, when simulated ``var_insolvent_debt`` and ``lar``
+        (``p95``, ``p99``) and ``simulation``, and when stressed ``stress_windows``, ``waterfall``, ``fund_target``,
+        ``fund_adequacy``, ``socialised_loss``, ``insurance_fund_min``
+        (:meth:`riskparams.book.stress.StressImpact.to_dict`)."""
         at = self.at_move
         return {
             "liquidatable_now": self.liquidatable_now,
@@ -249,6 +275,7 @@ class ImpactReport:
                 "var_insolvent_debt": dict(self.simulation.to_dict()["var_insolvent_debt"]),
                 "lar": dict(self.simulation.to_dict()["lar"]),
                 "simulation": self.simulation.to_dict()}),
+            **({} if self.stress is None else self.stress.to_dict()),
         }
 
 
@@ -299,6 +326,198 @@ def _evaluate(book: Book, schedules: Sequence[MarginSchedule], moves: np.ndarray
     else:
         share = None
     return int(hit.sum()), total, bad, share
+
+
+SIM_CHUNK_CELLS = 1_000_000
+"""Positions x scenarios evaluated at once by :func:`evaluate_many` (bounds memory; small enough for the
+per-symbol slices to stay in the CPU cache)."""
+
+
+def _tier_values(a: np.ndarray, s: MarginSchedule) -> tuple[np.ndarray, np.ndarray | None]:
+    """Maintenance margin and close-out cost (None when the table has none) of notionals ``a`` (any shape).
+
+    Most positions sit in the first tier: it is computed for all, and only cells at or above the second floor
+    are looked up (same numbers as :func:`maintenance_margins`)."""
+    mm = a * s.mmfs[0]
+    has_cost = bool(s.costs.any())
+    cost = a * s.costs[0] if has_cost else None
+    if len(s.floors) > 1:
+        big = a >= s.floors[1]
+        if big.any():
+            ab = a[big]
+            k = np.clip(np.searchsorted(s.floors, ab, side="right") - 1, 0, len(s.floors) - 1)
+            mm[big] = ab * s.mmfs[k] - s.deductions[k]
+            if cost is not None:
+                cost[big] = ab * s.costs[k]
+    return mm, cost
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class _Thresholds:
+    """Isolated positions of one symbol and one side that stay in the first tier in every scenario, as sorted
+    thresholds and prefix sums (:func:`evaluate_many`).
+
+    Long (``side = 1``): liquidated when ``r < t = (N mmf - E) / (N (1 - mmf))``, bankrupt when
+    ``r < b = (N c - E) / (N (1 - c))``; short: liquidated when ``r > t = (E - N mmf) / (N (1 + mmf))``, bankrupt
+    when ``r > b = (E - N c) / (N (1 + c))``. The bad debt of a bankrupt one is ``A + r B`` with ``A = N c - E``
+    and ``B = N (c - side)``. The positions are ordered so that the liquidated (bankrupt) ones are a prefix.
+    """
+
+    side: int
+    t_key: np.ndarray  # ascending keys: -t (long) or t (short)
+    n_prefix: np.ndarray  # (m + 1,) prefix sums of N in t order
+    b_key: np.ndarray
+    a_prefix: np.ndarray
+    b_prefix: np.ndarray
+
+    @classmethod
+    def build(cls, side: int, n: np.ndarray, e: np.ndarray, mmf: float, c: float) -> _Thresholds:
+        if side > 0:
+            t = (n * mmf - e) / (n * (1.0 - mmf))
+            b = (n * c - e) / (n * (1.0 - c))
+            t_key, b_key = -t, -b
+        else:
+            t_key = (e - n * mmf) / (n * (1.0 + mmf))
+            b_key = (e - n * c) / (n * (1.0 + c))
+        ot = np.argsort(t_key, kind="stable")
+        ob = np.argsort(b_key, kind="stable")
+
+        def prefix(x: np.ndarray) -> np.ndarray:
+            return np.concatenate([[0.0], np.cumsum(x)])
+
+        return cls(side=side, t_key=t_key[ot], n_prefix=prefix(n[ot]), b_key=b_key[ob],
+                   a_prefix=prefix((n * c - e)[ob]), b_prefix=prefix((n * (c - side))[ob]))
+
+    def evaluate(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(liquidated notional, bad debt) for moves ``r`` of shape (c,)."""
+        key = -r if self.side > 0 else r
+        k = np.searchsorted(self.t_key, key, side="left")  # thresholds strictly beyond the move
+        kb = np.searchsorted(self.b_key, key, side="left")
+        return self.n_prefix[k] * (1.0 + r), self.a_prefix[kb] + r * self.b_prefix[kb]
+
+
+def evaluate_many(book: Book, schedules: Sequence[MarginSchedule], moves: np.ndarray, *,
+                  chunk_cells: int = SIM_CHUNK_CELLS) -> tuple[np.ndarray, np.ndarray]:
+    """Liquidated notional and bad debt of many scenarios at once (the arithmetic of :func:`scenario_impact`).
+
+    An isolated position that stays in its symbol's first tier in every scenario is liquidated exactly when the
+    move passes a threshold of its own (and bankrupt past another; :class:`_Thresholds`), so those positions are
+    summed per scenario from sorted thresholds and prefix sums, without a pass over them; the others (large
+    positions that may change tier, and tables whose first-tier close-out cost exceeds the MMF) and all cross
+    positions are evaluated cell by cell, in chunks of scenarios.
+
+    Parameters
+    ----------
+    book : Book
+    schedules : sequence of MarginSchedule
+        One per symbol, in ``book.symbol_ids`` order.
+    moves : ndarray, shape (n_scenarios, n_symbols)
+        Price move per scenario and symbol (fractions > -1).
+    chunk_cells : int
+        Scenarios are evaluated cell by cell in chunks of about ``chunk_cells / len(book)`` (at least 1) to
+        bound memory (about 8 float arrays of ``chunk_cells`` cells at most).
+
+    Returns
+    -------
+    (notional, bad_debt) : ndarray, shape (n_scenarios,) each
+        Quote currency; equal to :func:`scenario_impact`'s up to the order of summation (and a move exactly on a
+        threshold).
+    """
+    mv = np.asarray(moves, dtype=np.float64)
+    k_sym = len(book.symbol_ids)
+    order = np.lexsort((book.symbols, book.cross))  # isolated first, then cross; by symbol within each
+    sym = book.symbols[order]
+    cross = book.cross[order]
+    n_iso = int((~cross).sum())
+    b_iso = np.searchsorted(sym[:n_iso], np.arange(k_sym + 1))
+    b_x = n_iso + np.searchsorted(sym[n_iso:], np.arange(k_sym + 1))
+    n = book.notionals[order]
+    sides = book.sides[order]
+    sides_n = sides * n
+    equity = book.equity[order]
+    n_acc = len(book.account_ids)
+    n_x = len(n) - n_iso
+    acc_x = book.accounts[order][n_iso:]
+    eq_acc = np.zeros(n_acc)
+    eq_acc[acc_x] = equity[n_iso:]
+    has = np.bincount(acc_x, minlength=n_acc) > 0
+    # isolated positions per symbol: threshold sets (first tier throughout) and the rest, cell by cell
+    fast: list[list[_Thresholds]] = []
+    slow: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    rmax = mv.max(axis=0) if len(mv) else np.zeros(k_sym)
+    for j, s in enumerate(schedules):
+        lo, hi = int(b_iso[j]), int(b_iso[j + 1])
+        idx = np.arange(lo, hi)
+        mmf, c = float(s.mmfs[0]), float(s.costs[0])
+        ok = c <= mmf < 1.0
+        small = np.zeros(hi - lo, dtype=bool)
+        if ok:
+            small = n[lo:hi] * (1.0 + rmax[j]) < s.floors[1] if len(s.floors) > 1 else np.ones(hi - lo, dtype=bool)
+        sets = []
+        for side in (1, -1):
+            pick = idx[small & (sides[lo:hi] == side)]
+            if pick.size:
+                sets.append(_Thresholds.build(side, n[pick], equity[pick], mmf, c))
+        fast.append(sets)
+        rest = idx[~small]
+        slow.append((n[rest], sides_n[rest], equity[rest]))
+    out_liq = np.zeros(len(mv))
+    out_bad = np.zeros(len(mv))
+    n_slow = sum(len(x[0]) for x in slow) + n_x
+    step = max(1, int(chunk_cells) // max(1, n_slow))
+    for first in range(0, len(mv), step):
+        m = mv[first:first + step]
+        c = m.shape[0]
+        bad = np.zeros(c)
+        liq_n = np.zeros(c)
+        for j, s in enumerate(schedules):
+            for th in fast[j]:
+                ln, bd = th.evaluate(m[:, j])
+                liq_n += ln
+                bad += bd
+            n_s, sn_s, e_s = slow[j]
+            if not n_s.size:
+                continue
+            rj = m[:, j:j + 1]
+            a = n_s * (1.0 + rj)
+            value = sn_s * rj
+            value += e_s
+            mm, cost = _tier_values(a, s)
+            liq = value < mm
+            if cost is None:  # bad debt max(0, -value); value < 0 <= MM implies liquidated: no mask needed
+                bad -= np.minimum(value, 0.0).sum(axis=1)
+            else:
+                bad += np.where(liq, np.maximum(0.0, cost - value), 0.0).sum(axis=1)
+            liq_n += np.where(liq, a, 0.0).sum(axis=1)
+        if n_x:
+            a_x = np.empty((c, n_x))
+            pnl_x = np.empty((c, n_x))
+            mm_x = np.empty((c, n_x))
+            cost_x = np.zeros((c, n_x))
+            for j, s in enumerate(schedules):
+                lo, hi = int(b_x[j]), int(b_x[j + 1])
+                if hi <= lo:
+                    continue
+                rj = m[:, j:j + 1]
+                a = n[lo:hi] * (1.0 + rj)
+                a_x[:, lo - n_iso:hi - n_iso] = a
+                pnl_x[:, lo - n_iso:hi - n_iso] = sides_n[lo:hi] * rj
+                mm, cost = _tier_values(a, s)
+                mm_x[:, lo - n_iso:hi - n_iso] = mm
+                if cost is not None:
+                    cost_x[:, lo - n_iso:hi - n_iso] = cost
+            rows = (np.arange(c)[:, None] * n_acc + acc_x[None, :]).ravel()
+
+            def per_account(x: np.ndarray, rows: np.ndarray = rows, c: int = c) -> np.ndarray:
+                return np.bincount(rows, weights=x.ravel(), minlength=c * n_acc).reshape(c, n_acc)
+
+            value_acc = eq_acc + per_account(pnl_x)
+            liq_acc = has & (value_acc < per_account(mm_x))
+            bad += np.where(liq_acc, np.maximum(0.0, per_account(cost_x) - value_acc), 0.0).sum(axis=1)
+            liq_n += np.where(liq_acc[:, acc_x], a_x, 0.0).sum(axis=1)
+        out_bad[first:first + c] = bad
+        out_liq[first:first + c] = liq_n
+    return out_liq, out_bad
 
 
 def _schedules(book: Book, tables: Mapping[str, MarginSchedule | Sequence[TierLike]]) -> list[MarginSchedule]:
@@ -424,6 +643,14 @@ class SimulatedImpact:
         Joint daily returns drawn from.
     var_insolvent_debt, lar : Mapping[str, float]
         ``{"p95": ..., "p99": ...}`` (quote currency).
+    insurance_fund : float or None
+        The fund the simulated bad debt is set against (None: not asked).
+    beyond_fund : Mapping[str, float] or None
+        ``{"p95": ..., "p99": ...}`` of ``max(0, bad debt - insurance_fund)``: what auto-deleveraging / socialised
+        loss would pay (or nobody, with ADL off); penalties paid to the fund in the same move are not counted
+        (a conservative figure).
+    p_beyond_fund : float or None
+        Share of simulations whose bad debt exceeds the fund.
     """
 
     n_sims: int
@@ -432,16 +659,26 @@ class SimulatedImpact:
     days: int
     var_insolvent_debt: Mapping[str, float]
     lar: Mapping[str, float]
+    insurance_fund: float | None = None
+    beyond_fund: Mapping[str, float] | None = None
+    p_beyond_fund: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        return {"n_sims": self.n_sims, "horizon_days": self.horizon_days, "seed": self.seed, "days": self.days,
-                "var_insolvent_debt": {k: clean_float(v) for k, v in self.var_insolvent_debt.items()},
-                "lar": {k: clean_float(v) for k, v in self.lar.items()}}
+        """JSON-safe dictionary (``insurance_fund``, ``beyond_fund``, ``p_beyond_fund`` when a fund was given)."""
+        out: dict[str, Any] = {
+            "n_sims": self.n_sims, "horizon_days": self.horizon_days, "seed": self.seed, "days": self.days,
+            "var_insolvent_debt": {k: clean_float(v) for k, v in self.var_insolvent_debt.items()},
+            "lar": {k: clean_float(v) for k, v in self.lar.items()}}
+        if self.insurance_fund is not None:
+            out.update({"insurance_fund": clean_float(self.insurance_fund),
+                        "beyond_fund": {k: clean_float(v) for k, v in (self.beyond_fund or {}).items()},
+                        "p_beyond_fund": clean_float(self.p_beyond_fund)})
+        return out
 
 
 def simulate_impact(book: Book, tables: Mapping[str, MarginSchedule | Sequence[TierLike]], returns: np.ndarray, *,
-                    n_sims: int = 1000, horizon_days: int = 1, seed: int = 0) -> SimulatedImpact:
+                    n_sims: int = 1000, horizon_days: int = 1, seed: int = 0,
+                    insurance_fund: float | None = None) -> SimulatedImpact:
     """VaR of insolvent debt and liquidations-at-risk by bootstrap of joint historical daily returns.
 
     Each simulation draws ``horizon_days`` whole days (rows of ``returns``, so the assets move together as they
@@ -456,6 +693,8 @@ def simulate_impact(book: Book, tables: Mapping[str, MarginSchedule | Sequence[T
     returns : ndarray, shape (days, n_symbols)
         Simple daily price returns, columns in the order of ``book.symbol_ids``, days aligned (no NaN).
     n_sims, horizon_days, seed : int
+    insurance_fund : float, optional
+        Quote currency (>= 0): also report the bad debt beyond it (:class:`SimulatedImpact`).
 
     Raises
     ------
@@ -470,18 +709,22 @@ def simulate_impact(book: Book, tables: Mapping[str, MarginSchedule | Sequence[T
     if n_sims < 1 or horizon_days < 1:
         raise SpecError(f"n_sims and horizon_days must be >= 1, got {n_sims} and {horizon_days}")
     sched = _schedules(book, tables)
-    groups = _groups(book)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, ret.shape[0], size=(n_sims, horizon_days))
     moves = np.prod(1.0 + ret[draws], axis=1) - 1.0
-    bad = np.empty(n_sims)
-    liq = np.empty(n_sims)
-    for i in range(n_sims):
-        _, liq[i], bad[i], _ = _evaluate(book, sched, moves[i], groups, 1)
+    liq, bad = evaluate_many(book, sched, moves)
     q = {"p95": 95.0, "p99": 99.0}
+    extra: dict[str, Any] = {}
+    if insurance_fund is not None:
+        if not (np.isfinite(insurance_fund) and insurance_fund >= 0):
+            raise SpecError(f"insurance_fund must be a finite amount >= 0, got {insurance_fund!r}")
+        beyond = np.maximum(0.0, bad - insurance_fund)
+        extra = {"insurance_fund": float(insurance_fund),
+                 "beyond_fund": {k: float(np.percentile(beyond, v)) for k, v in q.items()},
+                 "p_beyond_fund": float((bad > insurance_fund).mean())}
     return SimulatedImpact(n_sims=n_sims, horizon_days=horizon_days, seed=seed, days=int(ret.shape[0]),
                            var_insolvent_debt={k: float(np.percentile(bad, v)) for k, v in q.items()},
-                           lar={k: float(np.percentile(liq, v)) for k, v in q.items()})
+                           lar={k: float(np.percentile(liq, v)) for k, v in q.items()}, **extra)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -502,6 +502,22 @@ def load_positions(path: str | Path, profile: str) -> Book | LendingBook:
     DataError
         Missing, unreadable, too large, of another format, or a value is invalid (one sentence naming the file,
         the row, the column and the value).
+
+    Examples
+    --------
+    >>> import riskparams, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "book.csv"
+    >>> _ = path.write_text("account,symbol,side,notional,equity,margin_mode\\n"
+    ...                     "0xA1,btc,long,250000,25000,isolated\\n"
+    ...                     "0xB2,BTC,long,400000,60000,cross\\n0xB2,ETH,short,380000,60000,cross\\n")
+    >>> book = riskparams.load_positions(path, "perp")
+    >>> len(book), book.account_ids, book.symbol_ids, book.cross.tolist()
+    (3, ('0xA1', '0xB2'), ('BTC', 'ETH'), [False, True, True])
+    >>> _ = path.write_text("account,symbol,side,notional,equity,margin_mode\\n0xA1,BTC,long,-5,1,isolated\\n")
+    >>> riskparams.load_positions(path, "perp")
+    Traceback (most recent call last):
+    ...
+    riskparams.exceptions.DataError: book.csv: row 2, column 'notional': value '-5' must be a notional in (0, 1e+12] quote currency.
     """
     prof = _profile(profile)
     p = Path(path).expanduser()

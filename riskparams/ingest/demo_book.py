@@ -15,6 +15,15 @@ Model
 * **Cross accounts** (``cross_share`` of the positions, two to four positions each on distinct symbols): about
   40 % are hedged (a long and a short of notionals within +-20 % of one another, plus any others); the account
   equity is its gross notional divided by a leverage drawn as above.
+* **Unrealised P&L since entry**: a book is a snapshot some time after the positions were opened, so each
+  isolated position's equity and each cross account's equity then moves by ``side x notional x u`` with
+  ``u ~ N(0, pnl_sigma)`` (cross: summed over the account's positions), default :data:`PNL_SIGMA` (3 %, a few
+  days of a major's moves). A position or account left with equity below half its entry margin (the usual
+  maintenance-to-initial ratio of venues, MMF = IMF / 2) would already have been liquidated, so its draw is
+  repeated (up to 20 times, then the P&L is set to 0). This puts some accounts near their maintenance margin,
+  as in a real book, so a tighter schedule liquidates some of them *now*. ``pnl_sigma=0`` gives entry equity.
+* **Leverage** is drawn at entry up to ``max_leverage`` (default 20x, the demo venue's tier-1 maximum); the
+  unrealised losses above take a position beyond it.
 """
 
 from __future__ import annotations
@@ -35,6 +44,30 @@ NOTIONAL_SIGMA = 1.6
 """Log standard deviation of position notionals."""
 LEVERAGE_MEDIAN = 7.0
 LEVERAGE_SIGMA = 0.45
+PNL_SIGMA = 0.03
+"""Standard deviation of the unrealised price move since entry (fraction of price)."""
+SURVIVE = 0.5
+"""A position survived to the snapshot when its equity is at least this share of its entry margin."""
+
+
+def _pnl(rng: np.random.Generator, notional: np.ndarray, side: np.ndarray, entry_equity: np.ndarray,
+         pnl_sigma: float) -> np.ndarray:
+    """Equity after an unrealised move ``u ~ N(0, pnl_sigma)`` per row; redrawn where it leaves less than
+    :data:`SURVIVE` of the entry equity (20 tries, then no move). Shapes (n,)."""
+    out = entry_equity.copy()
+    if pnl_sigma <= 0:
+        return out
+    todo = np.ones(len(out), dtype=bool)
+    for _ in range(20):
+        idx = np.flatnonzero(todo)
+        if idx.size == 0:
+            break
+        u = rng.normal(0.0, pnl_sigma, idx.size)
+        eq = entry_equity[idx] + side[idx] * notional[idx] * u
+        ok = eq >= SURVIVE * entry_equity[idx]
+        out[idx[ok]] = eq[ok]
+        todo[idx[ok]] = False
+    return out
 
 
 def _leverage(rng: np.random.Generator, n: int, max_leverage: float) -> np.ndarray:
@@ -42,7 +75,8 @@ def _leverage(rng: np.random.Generator, n: int, max_leverage: float) -> np.ndarr
 
 
 def demo_book(n_positions: int = 2_000, *, symbols: Sequence[str] = DEFAULT_SYMBOLS, seed: int = DEFAULT_SEED,
-              max_leverage: float = 20.0, cross_share: float = 0.2, median_notional: float = 20_000.0) -> Book:
+              max_leverage: float = 20.0, cross_share: float = 0.2, median_notional: float = 20_000.0,
+              pnl_sigma: float = PNL_SIGMA) -> Book:
     """A synthetic book of about ``n_positions`` perpetual positions (module docstring).
 
     Parameters
@@ -57,6 +91,8 @@ def demo_book(n_positions: int = 2_000, *, symbols: Sequence[str] = DEFAULT_SYMB
         Share of positions in cross accounts, in [0, 1].
     median_notional : float
         Median notional (quote currency).
+    pnl_sigma : float
+        Standard deviation of the unrealised move since entry (fraction of price, >= 0; module docstring).
 
     Examples
     --------
@@ -70,6 +106,8 @@ def demo_book(n_positions: int = 2_000, *, symbols: Sequence[str] = DEFAULT_SYMB
         raise ValueError(f"cross_share must be in [0, 1], got {cross_share}")
     if not max_leverage > 1.1:
         raise ValueError(f"max_leverage must be above 1.1, got {max_leverage}")
+    if not (np.isfinite(pnl_sigma) and 0 <= pnl_sigma <= 0.5):
+        raise ValueError(f"pnl_sigma must be in [0, 0.5], got {pnl_sigma}")
     syms = np.asarray([str(s).upper() for s in symbols], dtype=object)
     k = len(syms)
     if k == 0:
@@ -89,6 +127,7 @@ def demo_book(n_positions: int = 2_000, *, symbols: Sequence[str] = DEFAULT_SYMB
     iso_side = np.where(rng.random(n_iso) < 0.55, "long", "short")
     iso_not = notionals(n_iso)
     iso_eq = iso_not / _leverage(rng, n_iso, max_leverage)
+    iso_eq = _pnl(rng, iso_not, np.where(iso_side == "long", 1.0, -1.0), iso_eq, pnl_sigma)
 
     accounts = [f"syn-i{a:06d}" for a in iso_acc]
     sym_out = list(syms[iso_sym])
@@ -107,6 +146,13 @@ def demo_book(n_positions: int = 2_000, *, symbols: Sequence[str] = DEFAULT_SYMB
             sides[0], sides[1] = "long", "short"
             nots[1] = nots[0] * rng.uniform(0.8, 1.2)
         equity = float(nots.sum() / _leverage(rng, 1, max_leverage)[0])
+        if pnl_sigma > 0:  # one draw per position, summed; redrawn while the account would be below SURVIVE
+            signs = np.where(sides == "long", 1.0, -1.0)
+            for _ in range(20):
+                moved = equity + float((signs * nots * rng.normal(0.0, pnl_sigma, m)).sum())
+                if moved >= SURVIVE * equity:
+                    equity = moved
+                    break
         name = f"syn-x{c:06d}"
         for j in range(m):
             accounts.append(name)

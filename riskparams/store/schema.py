@@ -198,6 +198,56 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             stored_at      TIMESTAMP NOT NULL
         )""",
     ),
+    # impact of a proposal's parameter sets on a book of open positions (issue 14; SQL in
+    # riskparams.store.impact_records). Content-addressed and append-only like backtest reports; keyed by the
+    # proposal it was computed for (the newest one is shown and exported).
+    (
+        """CREATE TABLE impact_reports (
+            impact_id   VARCHAR PRIMARY KEY,
+            proposal_id VARCHAR NOT NULL,
+            created_at  TIMESTAMP NOT NULL,
+            source      VARCHAR NOT NULL,
+            payload     VARCHAR NOT NULL
+        )""",
+    ),
+    # phased execution plans of a proposal (issue 13; SQL in riskparams.store.plan_records). Content-addressed
+    # and append-only; the newest plan of a proposal is shown and exported. plan_revisions links a plan's step
+    # to the revision that carries it through the workflow.
+    (
+        """CREATE TABLE plans (
+            plan_id     VARCHAR PRIMARY KEY,
+            proposal_id VARCHAR NOT NULL,
+            created_at  TIMESTAMP NOT NULL,
+            actor       VARCHAR,
+            payload     VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE plan_revisions (
+            plan_id     VARCHAR NOT NULL,
+            step        INTEGER NOT NULL,
+            revision_id VARCHAR NOT NULL,
+            created_at  TIMESTAMP NOT NULL,
+            PRIMARY KEY (plan_id, step)
+        )""",
+    ),
+    # policy sweeps and their frontier (issue 16; SQL in riskparams.store.sweep_records). Content-addressed and
+    # append-only like backtest reports; attachments link a sweep to a proposal (the newest is exported).
+    (
+        """CREATE TABLE sweep_reports (
+            sweep_id   VARCHAR PRIMARY KEY,
+            profile    VARCHAR NOT NULL CHECK (profile IN ('perp', 'lending')),
+            created_at TIMESTAMP NOT NULL,
+            symbols    VARCHAR NOT NULL,
+            variants   INTEGER NOT NULL,
+            payload    VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE sweep_attachments (
+            proposal_id VARCHAR NOT NULL,
+            sweep_id    VARCHAR NOT NULL,
+            attached_at TIMESTAMP NOT NULL,
+            actor       VARCHAR,
+            PRIMARY KEY (proposal_id, sweep_id)
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
