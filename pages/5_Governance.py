@@ -164,4 +164,5 @@ if prepared and prepared[0] == pid:
     c2.caption(f"SHA-256 {sha}" + ("" if final else " (not approved: marked DRAFT)"))
 
 st.subheader("Audit trail")
-st.dataframe(views.audit_frame(wf.events), hide_index=True, width="stretch")
+st.dataframe(views.audit_frame(wf.events), hide_index=True, width="stretch",
+             column_config={"at": st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm:ss")})

@@ -550,4 +550,9 @@ def plan_steps(plan: Mapping[str, Any], *, title: str = "Execution plan: tier-1 
     fig.update_layout(title=title if perp else title.replace("tier-1 MMF", "LTV"), template="plotly_white",
                       height=380, xaxis_title="date (UTC)", yaxis_title="tier-1 MMF (%)" if perp else "LTV (%)",
                       margin={"l": 60, "r": 20, "t": 60, "b": 50})
+    fig.update_xaxes(type="date", tickformat="%Y-%m-%d")  # days, also when the plan has a single date
+    dates = sorted({str(x)[:10] for trace in fig.data for x in (trace.x or ()) if x})
+    if len(dates) == 1:  # one step: a week either side, not a sub-millisecond axis
+        day = pd.Timestamp(dates[0])
+        fig.update_xaxes(range=[day - pd.Timedelta(days=7), day + pd.Timedelta(days=7)])
     return fig

@@ -732,14 +732,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     rep = run.report
     print(f"sweep {run.id[:12]}: {len(rep.variants)} variants x {len(rep.symbols)} asset(s), {rep.fits} fits, "
           f"{rep.tasks} task(s) ({rep.tasks_cached} from the cache) on {rep.executor} in {run.wall_s:.1f}s")
-    print(f"{'':2}{'variant':<44}{'avg margin':>11}{'exc/exp':>12}{'kupiec p':>9}{'bad debt':>14}{'liqs':>7}"
+    keys = sorted({k for v in rep.variants for k in v.changes})
+    tails = [k.rsplit(".", 1)[-1] for k in keys]
+    short = {k: (t if tails.count(t) == 1 else k) for k, t in zip(keys, tails, strict=True)}  # unambiguous names
+    labels = [", ".join(f"{short[k]}={inline_json(x)}" for k, x in v.changes.items()) for v in rep.variants]
+    width = min(max([len("variant"), *map(len, labels)]), 70) + 1
+    print(f"{'':2}{'variant':<{width}}{'avg margin':>11}{'exc/exp':>12}{'kupiec p':>9}{'bad debt':>14}{'liqs':>7}"
           f"{'chg/yr':>7}")
-    for v in rep.variants:
+    for v, label in zip(rep.variants, labels, strict=True):
         am = "-" if v.avg_margin is None else f"{v.avg_margin:.2%}"
         kp = "-" if v.kupiec_p is None else f"{v.kupiec_p:.3f}"
         cy = "-" if v.changes_per_year is None else f"{v.changes_per_year:.1f}"
-        label = ", ".join(f"{k}={inline_json(x)}" for k, x in v.changes.items())
-        print(f"{'*' if v.on_frontier else ' ':2}{label[:43]:<44}{am:>11}"
+        print(f"{'*' if v.on_frontier else ' ':2}{label[:width - 1]:<{width}}{am:>11}"
               f"{f'{v.exceptions}/{v.expected:.1f}':>12}{kp:>9}{format_notional(v.bad_debt):>14}{v.liquidations:>7}"
               f"{cy:>7}")
     print("* on the frontier of average margin against bad debt" + (f"; attached to {run.attached_to[:12]}"

@@ -918,8 +918,9 @@ class PerpAssetProposal:
             "regime": self.regime,
             "capital_cost": _f(self.capital_cost),
             "peers": None if self.peers is None else self.peers.to_dict(),
-            "open_interest_cap": _f(self.open_interest_cap),
-            "cap_reason": self.cap_reason,
+            # caps came in later: left out when absent, so content stored before them rebuilds to its own hash
+            **({} if self.open_interest_cap is None and self.cap_reason is None else {
+                "open_interest_cap": _f(self.open_interest_cap), "cap_reason": self.cap_reason}),
         }
 
 
@@ -1050,11 +1051,12 @@ class LendingAssetProposal:
             "regime": self.regime,
             "bonus": None if self.bonus is None else self.bonus.to_dict(),
             "capital_cost": _f(self.capital_cost),
-            "supply_cap": _f(self.supply_cap),
-            "borrow_cap": _f(self.borrow_cap),
-            "debt_ceiling": _f(self.debt_ceiling),
-            "cap_reason": self.cap_reason,
-            "cap_price": _f(self.cap_price),
+            # caps came in later: left out when absent, so content stored before them rebuilds to its own hash
+            **({} if all(x is None for x in (self.supply_cap, self.borrow_cap, self.debt_ceiling, self.cap_reason,
+                                             self.cap_price)) else {
+                "supply_cap": _f(self.supply_cap), "borrow_cap": _f(self.borrow_cap),
+                "debt_ceiling": _f(self.debt_ceiling), "cap_reason": self.cap_reason,
+                "cap_price": _f(self.cap_price)}),
         }
 
 

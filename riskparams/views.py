@@ -324,7 +324,8 @@ def realized_returns(prices: pd.DataFrame, freq: str) -> pd.Series:
 
 
 def audit_frame(events: Any) -> pd.DataFrame:
-    """The audit trail of a proposal for display: one row per event, oldest first, details as JSON text."""
+    """The audit trail of a proposal for display: one row per event, oldest first, ``at`` as a UTC timestamp
+    (the page prints it to the second; the store keeps microseconds), details as JSON text."""
     from riskparams.jsonio import inline_json
 
     rows = []
@@ -333,7 +334,9 @@ def audit_frame(events: Any) -> pd.DataFrame:
         rows.append({"at": d["at"], "actor": d["actor"], "role": d["actor_role"], "action": d["action"],
                      "from": d["from_status"], "to": d["to_status"], "comment": d["comment"],
                      "detail": inline_json(d["detail"], sort_keys=True) if d["detail"] else ""})
-    return pd.DataFrame(rows, columns=["at", "actor", "role", "action", "from", "to", "comment", "detail"])
+    frame = pd.DataFrame(rows, columns=["at", "actor", "role", "action", "from", "to", "comment", "detail"])
+    frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+    return frame
 
 
 BACKTEST_COLUMNS = ("symbol", "parameter_set", "n", "exceptions", "expected", "confidence", "traffic_light",

@@ -360,3 +360,20 @@ def test_real_hourly_btc_and_doge_caps_against_real_venues(prices_dir: Path) -> 
     assert 1 / 3 <= ratio <= 3 or (ratio <= 10 and any("one venue's" in n for n in btc.notes)), (ratio, btc.notes)
     assert 1 / 3 <= REAL_WORLD_SMALL_CAP_OI_CAP / doge.open_interest_cap <= 3, doge.open_interest_cap
     assert btc.open_interest_cap > 10 * doge.open_interest_cap
+
+
+@pytest.mark.parametrize("profile", ["perp", "lending"])
+def test_content_stored_before_caps_still_rebuilds_to_its_hash(profile: str, proposals: dict[str, Any]) -> None:
+    """A proposal stored before caps existed has no cap keys; reading it back must rebuild the same content (the
+    store checks the hash: a failure here made every older stored proposal unreadable), and a proposal with caps
+    keeps them."""
+    from riskparams.domain import Proposal
+
+    content = proposals[profile].content()
+    caps = ("open_interest_cap", "cap_reason", "supply_cap", "borrow_cap", "debt_ceiling", "cap_price")
+    assert any(k in a for a in content["assets"] for k in caps)  # this proposal has caps
+    assert Proposal.from_content(content).content() == content
+    old = {**content, "assets": [{k: v for k, v in a.items() if k not in caps} for a in content["assets"]]}
+    rebuilt = Proposal.from_content(old)
+    assert rebuilt.content() == old
+    assert all(a.cap_reason is None for a in rebuilt.assets)

@@ -176,3 +176,43 @@ def test_model_table_shows_an_integrated_fit_as_blank_not_infinity(panel_store: 
     assert "integrated" in row["note"] and "long-run volatility undefined" in row["note"]
     assert math.isfinite(other["long_run_vol_ann"]) and math.isfinite(other["half_life_bars"])
     assert not table.isin([math.inf, -math.inf]).any().any()
+
+
+def test_audit_trail_times_are_utc_timestamps_not_microsecond_strings() -> None:
+    """The store writes event times with microseconds; the Governance page shows them to the second, so the
+    frame carries timestamps (UTC), not the raw strings."""
+    import pandas as pd
+
+    from riskparams.views import audit_frame
+
+    class Event:
+        def __init__(self, at: str) -> None:
+            self.at = at
+
+        def to_dict(self) -> dict[str, Any]:
+            return {"at": self.at, "actor": "alice", "actor_role": "chair", "action": "created", "from_status": None,
+                    "to_status": "draft", "comment": None, "detail": {"assets": ["BTC"]}}
+
+    frame = audit_frame([Event("2026-12-05T06:56:10.713762Z"), Event("2026-12-05T07:16:33+00:00")])
+    assert isinstance(frame["at"].dtype, pd.DatetimeTZDtype) and str(frame["at"].dt.tz) == "UTC"
+    assert frame["at"].iloc[0] == pd.Timestamp("2026-12-05 06:56:10.713762", tz="UTC")
+    assert frame["at"].iloc[1] == pd.Timestamp("2026-12-05 07:16:33", tz="UTC")
+    assert "BTC" in frame["detail"].iloc[0]
+
+
+def test_plan_chart_of_a_single_date_spans_days_not_milliseconds() -> None:
+    from riskparams.charts import plan_steps
+
+    plan = {"profile": "perp", "initial": {"BTC:mmf:1": None}, "start": "2026-12-07", "min_days": 3,
+            "steps": [{"date": "2026-12-07", "values": {"BTC:mmf:1": 0.017}}]}
+    fig = plan_steps(plan)
+    lo, hi = (pd_ts(x) for x in fig.layout.xaxis.range)
+    assert (hi - lo).days == 14 and fig.layout.xaxis.tickformat == "%Y-%m-%d"
+    plan["initial"] = {"BTC:mmf:1": 0.025}  # a current value: drawn min_days before step 1, no forced range
+    assert plan_steps(plan).layout.xaxis.range is None
+
+
+def pd_ts(x: Any) -> Any:
+    import pandas as pd
+
+    return pd.Timestamp(x)
