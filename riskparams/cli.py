@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -678,22 +678,99 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                             execution_lag_days=args.execution_lag_days, warmup_max_days=args.warmup_max_days)
     except ValueError as exc:
         raise _usage_error(exc) from None
+    book, sets = _portfolio_inputs(args)
     bar, progress = _progress_bar("backtest", "step", args.quiet)
 
+    portfolio: dict[str, Any] = {}
     try:
         with open_store(args.db) as store:
             if store.is_empty():
                 raise UsageError("the store is empty: run `riskparams demo` or `riskparams ingest FILE --symbol SYM`.")
+            if book is not None:  # before the backtest: a set the book cannot use fails before anything is stored
+                from riskparams.service import portfolio_stress
+
+                fund = args.insurance_fund if args.insurance_fund == "target" else _fund_amount(args.insurance_fund)
+                portfolio = {name: portfolio_stress(store, ref, book, insurance_fund=fund, adl=args.adl)
+                             for name, ref in sets}
             run = backtest(store, profile=args.profile, policy=policy, current=current, compare=args.compare or [],
                            symbols=symbols, freq=args.freq, kind=args.kind, spec=spec, attach=args.attach,
                            actor=args.member, progress=progress)
     finally:
         bar.close()
     if args.json:
-        _print_json(run.to_dict(paths=args.paths))
+        out = run.to_dict(paths=args.paths)
+        if book is not None:
+            out["portfolio"] = {"positions": book.source, "n_positions": len(book),
+                                "sets": {name: r.to_dict() for name, r in portfolio.items()},
+                                "note": PORTFOLIO_NOTE}
+        _print_json(out)
         return 0
     print(_format_backtest(run, policy.describe()))
+    if book is not None:
+        print(_format_portfolio(book, portfolio))
     return 0
+
+
+PORTFOLIO_NOTE = ("the policy replay is left out of the portfolio stress: its parameters change over time, and the "
+                  "book is replayed against fixed parameter sets")
+
+
+def _fund_amount(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--insurance-fund {text!r} must be an amount in quote currency or 'target'.") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise UsageError(f"--insurance-fund {text!r} must be an amount >= 0 in quote currency or 'target'.")
+    return value
+
+
+def _portfolio_inputs(args: argparse.Namespace) -> tuple[Any, list[tuple[str, str]]]:
+    """``(book, [(set name, parameters file or proposal id)])`` for ``backtest --portfolio``, checked before
+    anything runs; ``(None, [])`` without ``--portfolio``."""
+    if not args.portfolio:
+        if args.positions:
+            raise UsageError("--positions on backtest needs --portfolio (the joint stress windows against one "
+                             "insurance fund).")
+        return None, []
+    if not args.positions:
+        raise UsageError("--portfolio needs --positions FILE (a perpetual positions file).")
+    if args.profile != "perp":
+        raise UsageError("--portfolio replays perpetual positions: use it with --profile perp.")
+    from riskparams.book import load_positions
+
+    if args.insurance_fund != "target":
+        _fund_amount(args.insurance_fund)
+    sets = ([("current", str(args.current))] if args.current else []) + \
+        [(Path(str(c)).stem if Path(str(c)).suffix else str(c)[:12], str(c)) for c in (args.compare or [])] + \
+        ([(f"proposal {args.attach[:12]}", str(args.attach))] if args.attach else [])
+    if not sets:
+        raise UsageError("--portfolio needs a fixed parameter set: --current FILE, --compare FILE|ID or --attach ID.")
+    return load_positions(args.positions, "perp"), sets
+
+
+def _format_portfolio(book: Any, results: Mapping[str, Any]) -> str:
+    """The portfolio stress per parameter set as text: windows in order, one fund carried through them."""
+    lines = [f"\nPortfolio stress: {book.source} ({len(book):,} positions) through the joint stress windows, one "
+             "insurance fund carried from window to window; " + PORTFOLIO_NOTE + "."]
+    for name, r in results.items():
+        d = r.to_dict()
+        wf = d["waterfall"]
+        lines.append(f"\n{name}: fund {format_notional(wf.get('insurance_fund'))} (target "
+                     f"{format_notional(d['fund_target'])}, adequacy "
+                     f"{'-' if d['fund_adequacy'] is None else format(d['fund_adequacy'], '.2f')}), "
+                     f"ADL {'on' if wf.get('adl') else 'off'}")
+        rows = [{"window": w["name"] + ("" if w.get("accounts") is not None else " (not in the data)"),
+                 "accounts": "-" if w.get("accounts") is None else f"{w['accounts']:,}",
+                 "liquidated": format_notional(w.get("notional")), "bad debt": format_notional(w.get("bad_debt")),
+                 "fund paid": format_notional(w.get("fund_paid")),
+                 "socialised": format_notional(w.get("socialised_loss")),
+                 "fund min": format_notional(w.get("insurance_fund_min"))} for w in d["stress_windows"]]
+        lines.append(_table(rows, list(rows[0])) if rows else "no stress window")
+        lines.append(f"largest socialised loss {format_notional(d['socialised_loss'])}; fund minimum "
+                     f"{format_notional(d['insurance_fund_min'])}"
+                     + ("; the fund went NEGATIVE (ADL off)" if wf.get("fund_went_negative") else ""))
+    return "\n".join(lines)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -1516,6 +1593,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attach", metavar="PROPOSAL_ID", default=None,
                    help="add the proposal's parameters as a set and attach the stored report to it")
     p.add_argument("--as", dest="member", metavar="HANDLE", default=None, help="recorded with the attachment")
+    p.add_argument("--positions", metavar="FILE", default=None,
+                   help="with --portfolio: a perpetual positions file (CSV or Parquet) replayed through the joint "
+                   "stress windows")
+    p.add_argument("--portfolio", action="store_true",
+                   help="replay the book of --positions through every joint stress window against ONE insurance "
+                   "fund, per fixed parameter set (--current, --compare, --attach)")
+    p.add_argument("--insurance-fund", default="target", metavar="USD|target",
+                   help="with --portfolio: the starting fund, or 'target' (Cover-2, the default)")
+    p.add_argument("--adl", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --portfolio: auto-deleveraging pays what the fund cannot (default on)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--paths", action="store_true", help="with --json: include the per-bar paths")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

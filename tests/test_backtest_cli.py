@@ -40,6 +40,11 @@ BBB,,5,0.1,0.01,fraction
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A store file ($RISKPARAMS_DB) with two daily series and a perp draft proposal; policy and parameter files."""
+    return make_env(tmp_path, monkeypatch)
+
+
+def make_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The :func:`env` fixture's store and files (for other test modules)."""
     path = tmp_path / "b.duckdb"
     monkeypatch.setenv("RISKPARAMS_DB", str(path))
     monkeypatch.delenv(COMMITTEE_ENV_VAR, raising=False)
