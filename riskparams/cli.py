@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -1195,11 +1196,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     committee = _committee(args)
     who = _who(args)
+    addresses = _addresses(args.address or [])
+    report_url = _report_url(args.report_url)
     with open_store(args.db) as store:
         out = None if args.out == "-" else Path(args.out or ".")
         # the one export path of the command line and the dashboard (same bytes for the same choices)
         result = export_bytes(store, args.id, args.format, who, committee=committee, backtest=args.backtest,
-                              dydx_first_id=args.dydx_first_id, out=out)
+                              dydx_first_id=args.dydx_first_id, out=out, asset_addresses=addresses,
+                              report_url=report_url)
     state = "" if result.final else " (marked DRAFT: not approved)"
     if out is None:
         sys.stdout.buffer.write(result.data)
@@ -1209,6 +1213,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"wrote {result.path} ({len(result.data):,} bytes, sha256 {result.sha256[:16]}...){state}; proposal is "
           f"{_status_label(result.status)}")
     return 0
+
+
+_URL = re.compile(r"https://[^\s<>\"'`]{1,2000}")
+
+
+def _addresses(items: Sequence[str]) -> dict[str, str] | None:
+    """``--address SYMBOL=0x...`` (repeatable) as ``{SYMBOL: address}``; the export checks each address."""
+    out: dict[str, str] = {}
+    for item in items:
+        sym, sep, addr = str(item).partition("=")
+        if not sep or not sym.strip() or not re.fullmatch(r"[A-Za-z0-9._-]{1,20}", sym.strip()):
+            raise UsageError(f"--address {item!r} must be SYMBOL=0xADDRESS, e.g. WBTC=0x2260FAC5E5542a773Aa44fBCfeDf7C193bc2C599.")
+        out[sym.strip().upper()] = addr.strip()
+    return out or None
+
+
+def _report_url(url: str | None) -> str | None:
+    """``--report-url``: an https URL without spaces or quotes (at most 2,000 characters), or None."""
+    if url is None:
+        return None
+    if not _URL.fullmatch(url):
+        raise UsageError(f"--report-url {url[:80]!r} must be an https:// URL without spaces or quotes.")
+    return url
 
 
 def _share(x: float | None) -> str:
@@ -1787,6 +1814,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "if any (as the dashboard's export)")
     p.add_argument("--dydx-first-id", type=_whole(0, 2**32 - 1), default=1000,
                    help="id of the first dYdX liquidity tier")
+    p.add_argument("--address", metavar="SYMBOL=0xADDRESS", action="append", default=None,
+                   help="token address of an asset for the aave, safe and risk-updates formats (repeat; default: the "
+                   "Aave v3 Ethereum address book shipped with riskparams)")
+    p.add_argument("--report-url", metavar="URL", default=None,
+                   help="https URL of the published report (forum post): Snapshot's discussion field and the link in "
+                   "a shortened body; the AIP's reference")
     gov_options(p)
 
     p = add("impact", cmd_impact, "impact of a parameter set on open perpetual positions: accounts and notional "

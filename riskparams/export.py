@@ -1891,10 +1891,13 @@ def render(
     impact: Mapping[str, Any] | None = None,
     plan: Mapping[str, Any] | None = None,
     sweep: Mapping[str, Any] | None = None,
+    report_url: str | None = None,
 ) -> bytes:
     """Export ``proposal`` in format ``fmt`` (one of :data:`FORMATS`); see the format functions (``impact``: the
     impact payload shown by ``md``, ``html`` and ``json``; ``plan``: the execution plan, likewise; ``sweep``: an
-    attached policy sweep, a short table in ``md``).
+    attached policy sweep, a short table in ``md``; ``asset_addresses``: token addresses by symbol for ``aave``,
+    ``safe`` and ``risk-updates``; ``report_url``: where the full report is published, for ``snapshot`` and
+    ``aave-aip``).
 
     Raises
     ------
@@ -1919,9 +1922,9 @@ def render(
     if f == "aave-config":
         return venues.to_aave_config(proposal, workflow=workflow, backtest=backtest)
     if f == "aave-aip":
-        return venues.to_aave_aip(proposal, workflow=workflow, backtest=backtest)
+        return venues.to_aave_aip(proposal, workflow=workflow, backtest=backtest, report_url=report_url)
     if f == "snapshot":
-        return venues.to_snapshot(proposal, workflow=workflow, backtest=backtest,
+        return venues.to_snapshot(proposal, workflow=workflow, backtest=backtest, report_url=report_url,
                                   markdown_options={"impact": impact, "plan": plan})
     if f == "safe":
         return venues.to_safe(proposal, workflow=workflow, backtest=backtest, asset_addresses=asset_addresses)

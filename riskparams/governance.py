@@ -2079,6 +2079,8 @@ def export_proposal(
     backtest: Mapping[str, Any] | None = None,
     dydx_first_id: int = _export.DYDX_FIRST_TIER_ID,
     out: str | Path | None = None,
+    asset_addresses: Mapping[str, str] | None = None,
+    report_url: str | None = None,
 ) -> ExportResult:
     """Export a proposal (see :mod:`riskparams.export`) and record it: an ``exported`` audit event with the
     format and the SHA-256 of the bytes, and status ``exported`` on the first export of an approved proposal.
@@ -2145,7 +2147,8 @@ def export_proposal(
 
     data = _export.render(fmt, stored, workflow=state.to_dict(for_export=True), backtest=backtest,
                           dydx_first_id=dydx_first_id, impact=latest_impact(store, stored.id),
-                          plan=latest_plan(store, stored.id), sweep=_sweep_payload(latest_attached_sweep(store, stored.id)))
+                          plan=latest_plan(store, stored.id), sweep=_sweep_payload(latest_attached_sweep(store, stored.id)),
+                          asset_addresses=asset_addresses, report_url=report_url)
     digest = hashlib.sha256(data).hexdigest()
     target = None if out is None else Path(out).expanduser()
     if target is not None and target.is_dir():

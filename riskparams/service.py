@@ -2326,7 +2326,8 @@ def create_plan_revisions(store: Store, plan_id: str, who: Any, *, committee: An
 
 
 def export_bytes(store: Store, proposal_id: str, fmt: str, who: Any, *, committee: Any = None,
-                 backtest: str | None = "auto", dydx_first_id: int = 1000, out: str | Path | None = None) -> Any:
+                 backtest: str | None = "auto", dydx_first_id: int = 1000, out: str | Path | None = None,
+                 asset_addresses: Mapping[str, str] | None = None, report_url: str | None = None) -> Any:
     """Export a proposal as the command line and the dashboard both do (one path, so both give the same bytes).
 
     The export embeds the backtest chosen by ``backtest`` and, through
@@ -2338,8 +2339,9 @@ def export_bytes(store: Store, proposal_id: str, fmt: str, who: Any, *, committe
         ``"auto"`` (default): the report attached last to the proposal, if any; ``None`` or ``"none"``: no
         backtest; else a stored report id (prefix), ``"attached"`` (required) or a payload JSON file
         (:func:`export_backtest_payload`).
-    committee, dydx_first_id, out
-        As :func:`riskparams.governance.export_proposal`.
+    committee, dydx_first_id, out, asset_addresses, report_url
+        As :func:`riskparams.governance.export_proposal` (token addresses by symbol for the Aave, Safe and
+        risk-update formats; the published report's URL for Snapshot and the AIP).
 
     Returns
     -------
@@ -2355,4 +2357,5 @@ def export_bytes(store: Store, proposal_id: str, fmt: str, who: Any, *, committe
     elif backtest is not None and backtest != "none":
         payload = export_backtest_payload(store, backtest, proposal_id)
     return export_proposal(store, proposal_id, fmt, who, committee=committee, backtest=payload,
-                           dydx_first_id=dydx_first_id, out=out)
+                           dydx_first_id=dydx_first_id, out=out, asset_addresses=asset_addresses,
+                           report_url=report_url)

@@ -517,3 +517,31 @@ def test_governance_page_lists_the_formats_of_the_proposals_profile(proposals: d
     finally:
         ui._open_store.clear()
         ui.clear_data_caches()
+
+
+def test_cli_passes_token_addresses_and_the_report_url(capsys: pytest.CaptureFixture[str],
+                                                       store_ids: dict[str, str], tmp_path: Path) -> None:
+    """``export --address SYMBOL=0x...`` reaches the Safe batch (overriding the shipped address book),
+    ``--report-url`` reaches Snapshot's ``discussion``; bad values are one line, exit 2."""
+    pid = store_ids["lending"]
+    for args in (("review", pid, "--as", "alice"), ("sign", pid, "--as", "bob"), ("sign", pid, "--as", "carol"),
+                 ("approve", pid, "--as", "alice", "-m", "vote 7")):
+        assert run(capsys, *args)[0] == 0
+    btc = "0x1111111111111111111111111111111111111111"  # in no address book: only --address can put it there
+    out = tmp_path / "batch.safe.json"
+    code, text, err = run(capsys, "export", pid[:10], "-f", "safe", "-o", str(out), "--as", "erin",
+                          "--address", f"BTC-SYN={btc}")
+    assert code == 0, err
+    batch = json.loads(out.read_bytes())
+    assert btc.lower() in json.dumps(batch).lower()
+    url = "https://forum.example.org/t/arfc-riskparams/123"
+    snap = tmp_path / "p.snapshot.json"
+    assert run(capsys, "export", pid[:10], "-f", "snapshot", "-o", str(snap), "--as", "erin", "--report-url",
+               url)[0] == 0
+    assert json.loads(snap.read_bytes())["message"]["discussion"] == url
+    for bad, message in ((("--address", "BTC-SYN=0x12"), "must be 0x and 40 hex digits"),
+                         (("--address", "0x2260FAC5E5542a773Aa44fBCfeDf7C193bc2C599"), "must be SYMBOL=0xADDRESS"),
+                         (("--report-url", "javascript:alert(1)"), "must be an https:// URL"),
+                         (("--report-url", "https://x.org/a b"), "must be an https:// URL")):
+        line = fails(capsys, "export", pid[:10], "-f", "safe", "--as", "erin", *bad)
+        assert message in line and len(line.strip().splitlines()) == 1, line
