@@ -73,7 +73,8 @@ st.dataframe(scenarios, hide_index=True, width="stretch", height=36 * (len(scena
              column_config={"top-5 share": ui.percent("top-5 share")})
 st.caption("now: today's prices; covered move: every asset by the proposal's covered move together; shocks: every "
            "asset at once; stress windows (when the store has the daily prices): the joint historical moves of each "
-           "window and correlated hypothetical shocks, through the liquidation waterfall (full close, no fund).")
+           "window and correlated hypothetical shocks, through the liquidation waterfall (full close; an insurance fund sized to the Cover-2 target; "
+           "auto-deleveraging once it is empty).")
 
 st.subheader("Positions")
 frames = views.positions_frames(payload)

@@ -1762,10 +1762,12 @@ IMPACT_SETS_NOTE = ("every set is evaluated under the same moves (the proposal's
 
 
 WATERFALL_DEFAULTS: dict[str, Any] = {"close_factor": 1.0, "slice_above": None, "backstop": False,
-                                      "insurance_fund": 0.0, "adl": False, "penalty_to_fund": 0.0,
+                                      "insurance_fund": "target", "adl": True, "penalty_to_fund": 0.0,
                                       "fund_target": "cover-2", "fund_percentile": 99.0}
-"""The liquidation waterfall :func:`proposal_impact` runs stress paths through: today's behaviour (full close, no
-fund, no ADL), the defaults of :func:`impact`."""
+"""The liquidation waterfall :func:`proposal_impact` runs stress paths through: full close, an insurance fund
+sized to the Cover-2 target of each set (the stress loss of the two accounts losing most, as clearing houses size
+default funds) and auto-deleveraging once it is empty, as perpetual venues run (``riskparams impact`` takes other
+settings)."""
 
 
 def positions_from_upload(name: str, data: bytes, profile: str = "perp") -> Any:
@@ -2059,9 +2061,9 @@ def proposal_impact(store: Store, proposal: Proposal | str, book: Any, *, curren
                 rep = replace(rep, simulation=simulate_impact(sub, tables, returns, n_sims=sims, seed=seed))
             if stress and stress_ok:
                 try:
+                    spec, size_fund = _waterfall_spec(**WATERFALL_DEFAULTS)
                     rep = replace(rep, stress=_book_stress(store, sub, tables, _stress_windows(None), hypothetical=True,
-                                                           spec=_waterfall_spec(**WATERFALL_DEFAULTS)[0],
-                                                           size_fund=False, rho=None))
+                                                           spec=spec, size_fund=size_fund, rho=None))
                 except DataError as exc:
                     notes.append(f"no stress windows: {str(exc).rstrip('.')}.")
                     stress_ok = False

@@ -317,3 +317,29 @@ def test_front_door_names() -> None:
     from riskparams.book import load_positions
 
     assert riskparams.load_positions is load_positions
+
+
+def test_markdown_stress_table_under_the_proposal(stored: tuple[Path, str]) -> None:
+    """The forum post's joint-stress table under the proposal: every window (one not in the data says so), the
+    fund's settings, and a hostile window name kept inert."""
+    with Store(stored[0]) as store:
+        sp = service.proposal(store, stored[1])
+    prop = {"liquidatable_now": 0, "liquidatable_now_notional": 0.0, "bad_debt_at_move": 0.0,
+            "fund_target": 7.5e6, "fund_adequacy": 1.0,
+            "waterfall": {"insurance_fund": 7.5e6, "adl": True, "fund_went_negative": False},
+            "stress_windows": [
+                {"name": "2020-03-12", "accounts": 461, "notional": 4.787e7, "bad_debt": 1.882e7, "fund_paid": 7.5e6,
+                 "socialised_loss": 1.132e7, "insurance_fund_min": 0.0},
+                {"name": HOSTILE[0] + HOSTILE[1], "accounts": None, "notional": None, "bad_debt": None,
+                 "fund_paid": None, "socialised_loss": None, "insurance_fund_min": None}]}
+    imp = {"profile": "perp", "positions": {"source": "book.csv", "n_positions": 10, "synthetic": True},
+           "sets": {"proposal": prop}}
+    section = _section(export.to_markdown(sp, impact=imp).decode())
+    assert "insurance fund 7.5M, auto-deleveraging on; fund target 7.5M" in section and "adequacy 1.00" in section
+    assert "| 2020-03-12 | 461 | 47.87M | 18.82M | 7.5M | 11.32M | 0 |" in section
+    assert "(not in the data) | - |" in section and "<script" not in section
+    assert not re.search(r"(?<!\\)\]\(javascript", section)
+    prop["waterfall"] = {"insurance_fund": 0.0, "adl": False, "fund_went_negative": True}
+    assert "goes negative" in _section(export.to_markdown(sp, impact=imp).decode())
+    del prop["stress_windows"]
+    assert "Joint stress" not in _section(export.to_markdown(sp, impact=imp).decode())
