@@ -214,18 +214,9 @@ def attach_report(store: Store, proposal_id: str, report_id: str, *, actor: str 
         raise RiskParamsError(f"backtest {report.id[:12]} is for {report.profile}, proposal {proposal.id[:12]} is for "
                               f"{proposal.profile}.")
     with store.transaction() as cur:
-        if cur.execute(SELECT_ATTACHMENT, [proposal.id, report.id]).fetchone() is not None:
-            return False
-        now = now_utc()
-        cur.execute(INSERT_ATTACHMENT, [proposal.id, report.id, now, actor])
-        who = actor or "riskparams"
-        status = cur.execute(
-            "SELECT status FROM proposal_status_log WHERE proposal_id = ? ORDER BY seq DESC LIMIT 1", [proposal.id]
-        ).fetchone()
-        gr.insert_event(cur, proposal_id=proposal.id, at=now, actor={"handle": who, "name": who, "role": "system"},
-                        action="backtest_attached", from_status=status[0] if status else None,
-                        to_status=status[0] if status else None, comment=None, detail={"report": report.id})
-    return True
+        return gr.link_record(cur, proposal_id=proposal.id, record_id=report.id, actor=actor,
+                              select_link=SELECT_ATTACHMENT, insert_link=INSERT_ATTACHMENT,
+                              action="backtest_attached", detail_key="report")
 
 
 def attachments(store: Store, proposal_id: str) -> list[dict[str, Any]]:

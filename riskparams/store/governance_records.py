@@ -41,6 +41,7 @@ from typing import Any
 import duckdb
 
 from riskparams.jsonio import canonical_json, sha256_hex
+from riskparams.store.core import now_utc
 
 __all__ = [
     "COMMITTEE_LOG",
@@ -381,3 +382,33 @@ def chain_started_at(cur: Cursor) -> datetime | None:
     if row is None or row[0] is None or first is None or first[0] is None:
         return None
     return None if (row[0] - first[0]).total_seconds() < 5 else row[0]
+
+
+SELECT_CURRENT_STATUS = "SELECT status FROM proposal_status_log WHERE proposal_id = ? ORDER BY seq DESC LIMIT 1"
+
+
+def link_record(cur: Cursor, *, proposal_id: str, record_id: str, actor: str | None, select_link: str,
+                insert_link: str, action: str, detail_key: str) -> bool:
+    """Link a stored record (a backtest report, a sweep) to a proposal, append-only, with an audit event that
+    leaves the status as it is; False when the link exists already.
+
+    Parameters
+    ----------
+    cur : duckdb cursor
+        From :meth:`Store.transaction`.
+    select_link, insert_link : str
+        The link table's ``SELECT ... WHERE proposal_id = ? AND <record> = ?`` and its
+        ``INSERT (proposal_id, <record>, attached_at, actor) VALUES (?, ?, ?, ?)``.
+    action, detail_key : str
+        The audit event's action (e.g. ``backtest_attached``) and the key naming the record in its detail.
+    """
+    if cur.execute(select_link, [proposal_id, record_id]).fetchone() is not None:
+        return False
+    now = now_utc()
+    cur.execute(insert_link, [proposal_id, record_id, now, actor])
+    who = actor or "riskparams"
+    status = cur.execute(SELECT_CURRENT_STATUS, [proposal_id]).fetchone()
+    insert_event(cur, proposal_id=proposal_id, at=now, actor={"handle": who, "name": who, "role": "system"},
+                 action=action, from_status=status[0] if status else None, to_status=status[0] if status else None,
+                 detail={detail_key: record_id})
+    return True

@@ -38,10 +38,9 @@ INSERT_ATTACHMENT = "INSERT INTO sweep_attachments (proposal_id, sweep_id, attac
 SELECT_ATTACHMENT = "SELECT attached_at FROM sweep_attachments WHERE proposal_id = ? AND sweep_id = ?"
 SELECT_ATTACHED = """SELECT sweep_id FROM sweep_attachments WHERE proposal_id = ?
     ORDER BY attached_at DESC, sweep_id LIMIT 1"""
-SELECT_STATUS = "SELECT status FROM proposal_status_log WHERE proposal_id = ? ORDER BY seq DESC LIMIT 1"
 
 STATEMENTS: tuple[str, ...] = (INSERT_SWEEP, SELECT_PAYLOAD, SELECT_SWEEP, SELECT_PREFIX, SELECT_LIST,
-                               INSERT_ATTACHMENT, SELECT_ATTACHMENT, SELECT_ATTACHED, SELECT_STATUS)
+                               INSERT_ATTACHMENT, SELECT_ATTACHMENT, SELECT_ATTACHED)
 """Every SQL statement of this module (SELECT and INSERT only)."""
 
 
@@ -109,16 +108,9 @@ def attach_sweep(store: Store, proposal_id: str, sweep_id: str, *, actor: str | 
         raise RiskParamsError(f"sweep {sweep.id[:12]} is for {sweep.profile}, proposal {proposal.id[:12]} is for "
                               f"{proposal.profile}.")
     with store.transaction() as cur:
-        if cur.execute(SELECT_ATTACHMENT, [proposal.id, sweep.id]).fetchone() is not None:
-            return False
-        now = now_utc()
-        cur.execute(INSERT_ATTACHMENT, [proposal.id, sweep.id, now, actor])
-        who = actor or "riskparams"
-        status = cur.execute(SELECT_STATUS, [proposal.id]).fetchone()
-        gr.insert_event(cur, proposal_id=proposal.id, at=now, actor={"handle": who, "name": who, "role": "system"},
-                        action="sweep_attached", from_status=status[0] if status else None,
-                        to_status=status[0] if status else None, comment=None, detail={"sweep": sweep.id})
-    return True
+        return gr.link_record(cur, proposal_id=proposal.id, record_id=sweep.id, actor=actor,
+                              select_link=SELECT_ATTACHMENT, insert_link=INSERT_ATTACHMENT, action="sweep_attached",
+                              detail_key="sweep")
 
 
 def latest_attached_sweep(store: Store, proposal_id: str) -> StoredSweep | None:
