@@ -125,7 +125,7 @@ class ExecutorSpec:
         t = self.threads_per_worker
         if self.kind == "threads":
             return f"threads ({self.n_workers})"
-        unit = {"threads": "threads", "processes": "processes", "dask": "workers"}[self.kind]
+        unit = "workers" if self.kind == "dask" else "processes"
         where = " (local cluster" + ("" if self.processes else ", in-process") + ", " if self.kind == "dask" else " ("
         return f"{self.kind}{where}{self.n_workers} {unit} x {t} thread{'s' if t > 1 else ''})"
 

@@ -1681,11 +1681,23 @@ def _stress_windows(windows: Sequence[Any] | None) -> list[Any]:
 
 
 def _book_stress(store: Store, book: Any, tables: Mapping[str, Any], windows: Sequence[Any], *, hypothetical: bool,
-                 spec: Any, size_fund: bool, rho: float | None, carry_fund: bool = False) -> Any:
-    """The stress windows and hypothetical shocks of ``book`` from the store's daily closes, through the waterfall."""
+                 spec: Any, size_fund: bool, rho: float | None, carry_fund: bool = False,
+                 paths: tuple[list[Any], list[str]] | None = None) -> Any:
+    """The stress windows and hypothetical shocks of ``book`` from the store's daily closes, through the waterfall
+    (``paths``: those of :func:`_stress_paths` for this book, when several parameter sets share them)."""
+    from riskparams.book.stress import stress_book
+
+    got, notes = paths if paths is not None else _stress_paths(store, book, windows, hypothetical=hypothetical, rho=rho)
+    return stress_book(book, tables, got, spec, size_fund=size_fund, carry_fund=carry_fund, notes=notes)
+
+
+def _stress_paths(store: Store, book: Any, windows: Sequence[Any], *, hypothetical: bool,
+                  rho: float | None) -> tuple[list[Any], list[str]]:
+    """The joint stress paths of ``book``'s symbols (windows, then correlated shocks) and the notes on what could
+    not run; one read of the store's daily closes. They do not depend on the parameter set."""
     import numpy as np
 
-    from riskparams.book.stress import DEFAULT_RHO, hypothetical_paths, stress_book, window_path
+    from riskparams.book.stress import DEFAULT_RHO, hypothetical_paths, window_path
 
     syms = list(book.symbol_ids)
     days, closes, missing = joint_daily_closes(store, syms)
@@ -1706,7 +1718,7 @@ def _book_stress(store: Store, book: Any, tables: Mapping[str, Any], windows: Se
         else:
             per_sym = np.bincount(book.symbols, weights=book.notionals, minlength=len(syms))
             paths += hypothetical_paths(syms, per_sym, rets, rho=DEFAULT_RHO if rho is None else float(rho))
-    return stress_book(book, tables, paths, spec, size_fund=size_fund, carry_fund=carry_fund, notes=notes)
+    return paths, notes
 
 
 def portfolio_stress(store: Store, params: str | Path, positions: Any, *, windows: Sequence[Any] | None = None,
@@ -2046,6 +2058,7 @@ def proposal_impact(store: Store, proposal: Proposal | str, book: Any, *, curren
         moves = {s: covered[s] for s in sub.symbol_ids}
         returns = None
         stress_ok = True
+        shared_paths: tuple[list[Any], list[str]] | None = None  # read once, shared by every set
         if sims > 0:
             try:
                 returns = joint_daily_returns(store, sub.symbol_ids)
@@ -2062,8 +2075,10 @@ def proposal_impact(store: Store, proposal: Proposal | str, book: Any, *, curren
             if stress and stress_ok:
                 try:
                     spec, size_fund = _waterfall_spec(**WATERFALL_DEFAULTS)
-                    rep = replace(rep, stress=_book_stress(store, sub, tables, _stress_windows(None), hypothetical=True,
-                                                           spec=spec, size_fund=size_fund, rho=None))
+                    if shared_paths is None:
+                        shared_paths = _stress_paths(store, sub, _stress_windows(None), hypothetical=True, rho=None)
+                    rep = replace(rep, stress=_book_stress(store, sub, tables, (), hypothetical=True, spec=spec,
+                                                           size_fund=size_fund, rho=None, paths=shared_paths))
                 except DataError as exc:
                     notes.append(f"no stress windows: {str(exc).rstrip('.')}.")
                     stress_ok = False

@@ -223,8 +223,8 @@ def test_proposals_carry_the_caps_and_they_round_trip(ests: dict[float, VolEstim
     assert lp.supply_cap is not None and lp.borrow_cap == pytest.approx(0.8 * lp.supply_cap)
     assert lp.debt_ceiling == pytest.approx(lp.ltv * lp.supply_cap) and lp.cap_price == 123.5
     ld = lp.to_dict()
-    assert {ld[k] for k in ("supply_cap", "borrow_cap", "debt_ceiling", "cap_price")} == {
-        lp.supply_cap, lp.borrow_cap, lp.debt_ceiling, 123.5} and ld["cap_reason"] == lp.cap_reason
+    assert (ld["supply_cap"], ld["borrow_cap"], ld["debt_ceiling"], ld["cap_price"]) == (
+        lp.supply_cap, lp.borrow_cap, lp.debt_ceiling, 123.5) and ld["cap_reason"] == lp.cap_reason
     assert LendingAssetProposal.from_dict(ld) == lp
     old_l = {k: v for k, v in ld.items() if k not in ("supply_cap", "borrow_cap", "debt_ceiling", "cap_reason",
                                                       "cap_price")}

@@ -283,7 +283,7 @@ def test_positions_give_var_of_insolvent_debt(tmp_path: Path) -> None:
                     encoding="utf-8")
     run = sweep(store, profile="perp", symbols=["ABC"], grid=["confidence=0.99,0.995"], spec=SPEC, positions=book)
     vars_ = [v.var_insolvent_debt for v in run.report.variants]
-    assert all(v is not None and v >= 0 for v in vars_)
+    assert all(v is not None and v > 0 for v in vars_)  # 30x-33x longs: the worst days leave debt
     assert "var_insolvent_debt" in run.to_dict()["variants"][0]
     other = tmp_path / "other.csv"
     other.write_text("account,symbol,side,notional,equity,margin_mode\n0xB,XYZ,long,1000,100,isolated\n",

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskparams.exceptions import ExportError
 from riskparams.jsonio import inline_json, pretty_json
-from riskparams.venues._common import asset_cap, check_addresses, plain_line, symbol_base
+from riskparams.venues._common import asset_cap, plain_line, symbol_base
 
 if TYPE_CHECKING:
     from riskparams.store.records import StoredProposal
@@ -410,8 +410,3 @@ def to_aave(
         },
     }
     return ex._dumps(ex._jsonable(payload))
-
-
-def resolve_addresses(asset_addresses: Mapping[str, Any] | None) -> dict[str, str]:
-    """Checked ``{SYMBOL: address}`` (see :func:`riskparams.venues._common.check_addresses`)."""
-    return check_addresses(asset_addresses)
