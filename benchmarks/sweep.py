@@ -12,8 +12,8 @@ Usage::
   assets, as a backtest does); ``fits``: walk-forwards it ran; ``variants``.
 * ``speedup_shared``: the time of 24 independent backtests (:func:`riskparams.backtest.run_backtest` of each
   variant, default thread backend) / ``wall_s``. With ``--independent K < variants`` only K of them are timed
-  and the total is extrapolated (``independent_extrapolated`` says so: every variant costs about the same,
-  the fits dominate).
+  and the total is extrapolated (``independent_extrapolated`` says so: every variant of this grid costs about
+  the same alone).
 * ``dask_scaling``: the same sweep on a 1-worker / a 2-worker local Dask cluster (1 thread and 1 numba thread
   per worker, fresh cache), time ratio.
 * ``--hourly N``: the same on N hourly perp series x 1 year of real data read from a copy of ``--db`` (the

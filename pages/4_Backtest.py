@@ -32,7 +32,7 @@ with st.form("backtest"):
     kind = c2.selectbox("Kind", ["auto", "perp", "spot"], help="auto: perp prices for perpetuals, spot for lending")
     default = [s for s in ("BTC", "BTC-SYN") if s in symbols][:1] or symbols[:1]
     chosen = c3.multiselect(f"Assets (default: {', '.join(default) or 'none stored'})", symbols)
-    proposal_ids = ["(none)"] + [p["id"] for p in proposals]
+    proposal_ids = ["(none)"] + [p.id for p in proposals]
     attach = st.selectbox("Compare with and attach to a proposal", proposal_ids,
                           format_func=lambda i: i if i == "(none)" else f"{i[:12]}")
     current_file = st.file_uploader("Current parameters to compare (CSV or JSON, optional)", type=["csv", "json"])

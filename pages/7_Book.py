@@ -15,7 +15,7 @@ with ui.guarded("Opening the store"):
     proposals = service.proposals(store, limit=50)
 
 CURRENT_ONLY = "(current parameters only)"
-labels = {p["id"]: f"{p['id'][:12]} · {p['profile']} · {p['status']} · {str(p['created_at'])[:16]}" for p in proposals}
+labels = {p.id: f"{p.id[:12]} · {p.profile} · {p.status} · {p.created_at_iso[:16]}" for p in proposals}
 with st.form("book"):
     c1, c2 = st.columns([3, 2])
     choice = c1.selectbox("Parameter sets: a stored proposal (its current parameters, the proposal and its options) "
@@ -33,10 +33,9 @@ with st.form("book"):
 pid = None if choice == CURRENT_ONLY else choice
 if submitted or st.session_state.get("book_for") != choice:
     with ui.guarded("Impact"):
-        profile = "perp" if pid is None else next(p["profile"] for p in proposals if p["id"] == pid)
-        current = ui.current_from_upload(current_file, profile) if submitted else None
-        upload = (positions.name, positions.getvalue()) if submitted and positions is not None else None
-        view = views.book_view(store, pid, upload=upload, current=current, save=submitted and save)
+        profile = "perp" if pid is None else next(p.profile.value for p in proposals if p.id == pid)
+        view = ui.book_view(store, pid, profile=profile, positions=positions if submitted else None,
+                            current=current_file if submitted else None, save=submitted and save)
     st.session_state["book_view"], st.session_state["book_for"] = view, choice
 view = st.session_state.get("book_view")
 if view is None:
@@ -53,10 +52,13 @@ for sentence in view.sentences:
     st.markdown(f"**{sentence}**")
 
 st.subheader("Impact per parameter set")
-st.dataframe(views.impact_frame(payload), hide_index=True, width="stretch",
-             column_config={"top-5 share at move": ui.percent("top-5 share at move", help="share of the notional "
-                                                              "liquidated at the covered move held by the 5 largest "
-                                                              "accounts")})
+table = views.impact_frame(payload)
+if "top-5 share at move" in table:  # "-": nothing liquidated at the move, so no share
+    table["top-5 share at move"] = ui.percent_text(table["top-5 share at move"])
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"top-5 share at move": st.column_config.TextColumn(
+                 "top-5 share at move", help="share of the notional liquidated at the covered move held by the 5 "
+                 "largest accounts (-: nothing liquidated)")})
 st.caption("Liquidatable now: equity below maintenance margin at today's prices (cross accounts net their "
            "positions). Bad debt at move: every asset by the proposal's covered move, worse direction. VaR p99: "
            "99th percentile of insolvent debt; LaR p99: of liquidated notional, over bootstrap draws of joint daily "
@@ -69,8 +71,13 @@ st.plotly_chart(view.figure, width="stretch")
 st.subheader("Scenarios")
 chosen = st.selectbox("Parameter set", view.sets, index=view.sets.index("proposal") if "proposal" in view.sets else 0)
 scenarios = views.impact_scenarios_frame(payload, chosen)
+if "top-5 share" in scenarios:  # "-": nothing liquidated (or the window is not in the data)
+    scenarios["top-5 share"] = ui.percent_text(scenarios["top-5 share"])
+scenarios["accounts"] = ui.count_text(scenarios["accounts"])  # "-": a window not in the data
 st.dataframe(scenarios, hide_index=True, width="stretch", height=36 * (len(scenarios) + 1) + 2,
-             column_config={"top-5 share": ui.percent("top-5 share")})
+             column_config={"top-5 share": st.column_config.TextColumn(
+                 "top-5 share", help="share of the liquidated notional held by the 5 largest accounts (-: nothing "
+                 "liquidated)")})
 st.caption("now: today's prices; covered move: every asset by the proposal's covered move together; shocks: every "
            "asset at once; stress windows (when the store has the daily prices): the joint historical moves of each "
            "window and correlated hypothetical shocks, through the liquidation waterfall (full close; an insurance fund sized to the Cover-2 target; "

@@ -7,7 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
-from riskparams import backtest, charts, service, ui, views
+from riskparams import backtest, service, ui, views
 
 ui.setup_page("Sweep")
 ui.acting_member()
@@ -31,7 +31,7 @@ with st.form("sweep"):
     grid_text = st.text_area("Grid: one policy key per line, KEY=V1,V2", value="confidence=0.99,0.995\n"
                              "mpor.fixed_hours=24,48", help="any policy key: confidence, horizon_hours, mpor.*, "
                              "measure, apc.*, guardrails.*, ...")
-    attach = st.selectbox("Attach to a proposal", ["(none)"] + [p["id"] for p in proposals],
+    attach = st.selectbox("Attach to a proposal", ["(none)"] + [p.id for p in proposals],
                           format_func=lambda i: i if i == "(none)" else f"{i[:12]}")
     submitted = st.form_submit_button("Run sweep", type="primary", disabled=not ui.can_change_data())
 
@@ -50,26 +50,28 @@ if submitted:
 if not stored:
     st.info("No sweep stored yet: choose a grid and run one.")
     ui.stop()
-ids = [s["id"] for s in stored]
+ids = [s.id for s in stored]
 current_id = st.session_state.get("sweep_id")
 pick = st.selectbox("Stored sweep", ids, index=ids.index(current_id) if current_id in ids else 0,
-                    format_func=lambda i: next(f"{i[:12]}  {s['created_at']}  {', '.join(s['symbols'])}  "
-                                               f"{s['variants']} variants" for s in stored if s["id"] == i))
-with ui.guarded("Reading the sweep"):
-    content = service.get_sweep(store, pick).content
+                    format_func=lambda i: next(f"{i[:12]}  {s.created_at_iso}  {', '.join(s.symbols)}  "
+                                               f"{s.variants} variants" for s in stored if s.id == i))
+with ui.guarded("Reading the sweep"):  # read and hash-checked once per sweep id, not on every click
+    content = ui.cached_sweep_content(pick)
+    frontier = ui.cached_sweep_frontier(pick)
 st.caption(f"{content['n_variants']} variants x {len(content['symbols'])} asset(s), {content['fits']} walk-forward "
-           "fits shared by all variants of a model; * frontier: no variant has both a lower average margin and "
-           "less bad debt.")
-event = st.plotly_chart(charts.sweep_frontier(content["variants"]), on_select="rerun", selection_mode="points",
-                        key="frontier")
-st.dataframe(views.sweep_frame(content), hide_index=True)
-picked = [p.get("customdata") for p in (event.selection.points if event else []) if p.get("customdata") is not None]
-options = [int(v["variant"]) for v in content["variants"]]
-chosen_variant = st.selectbox("Variant", options, index=options.index(int(picked[0])) if picked else 0,
-                              format_func=lambda i: f"{i}: " + views.sweep_variant_label(
-                                  content["variants"][i]["changes"]))
-detail = views.sweep_variant_detail(content, chosen_variant)
-st.subheader(f"Variant {chosen_variant}: {views.sweep_variant_label(detail['changes'])}")
+           "fits shared by all variants of a model; frontier (red, ticked): no variant has both a lower average "
+           "margin and less bad debt. Click a point, or choose a variant below, to see its policy.")
+event = st.plotly_chart(frontier, on_select="rerun", selection_mode="points", key="frontier")
+st.dataframe(views.sweep_frame(content), hide_index=True, width="stretch", column_config=ui.SWEEP_COLUMNS,
+             column_order=ui.SWEEP_ORDER, height=38 + 35 * min(len(content["variants"]), 25))  # all rows up to 25
+labels = {int(v["variant"]): views.sweep_variant_label(v.get("changes") or {}) for v in content["variants"]}
+picked = [int(p["customdata"]) for p in (event.selection.points if event else []) if p.get("customdata") is not None]
+options = list(labels)
+chosen_variant = st.selectbox("Variant", options, index=options.index(picked[0]) if picked and picked[0] in labels
+                              else 0, format_func=lambda i: f"{i}: {labels[i] or 'base policy'}")
+with ui.guarded("Reading the variant's policy"):
+    detail = views.sweep_variant_detail(content, chosen_variant)
+st.subheader(f"Variant {chosen_variant}: {labels[chosen_variant] or 'base policy'}")
 st.write(f"Policy key `{detail['policy_key']}`; differs from the base policy in: "
          + (", ".join(f"`{k}` = {v}" for k, v in detail["differences"].items()) or "nothing"))
 with st.expander("Full policy"):

@@ -15,7 +15,8 @@ Typed: the header (``format``, ``profile``, ``start``, ``end``), the result rows
 and each parameter set's header (name, kind, source, side, the models of the policy replay's proposals,
 the claimed coverage, the average margin). The rest (the policy and spec copies, coverage detail,
 liquidation detail, shocks, paths, ...) stays a read-only mapping (``extra`` / ``detail``), exactly as
-stored.
+stored; the spec and the policy also read back typed (:attr:`StoredBacktest.backtest_spec`,
+:attr:`StoredBacktest.risk_policy`, :func:`spec_from_dict`).
 
 Versions and times
 ------------------
@@ -47,10 +48,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskparams.domain import check_format
 from riskparams.jsonio import content_id, parse_time
+
+if TYPE_CHECKING:  # the backtest package imports this module: its spec loads on first use
+    from riskparams.backtest import BacktestSpec
+    from riskparams.config import RiskPolicy
 
 __all__ = [
     "LATER_V1_KEYS",
@@ -62,6 +67,7 @@ __all__ = [
     "StoredClaimedCoverage",
     "StoredParameterSet",
     "StoredStressWindow",
+    "spec_from_dict",
 ]
 
 REPORT_FORMAT = "riskparams-backtest-v2"
@@ -511,7 +517,8 @@ class StoredBacktest:
     start, end : str or None
         First and last bar of any asset's period (ISO-8601 UTC).
     spec, policy : Mapping
-        The :class:`~riskparams.backtest.BacktestSpec` and the policy (with ``policy_key``) as stored.
+        The :class:`~riskparams.backtest.BacktestSpec` and the policy (with ``policy_key``) as stored; typed:
+        :attr:`backtest_spec` and :attr:`risk_policy`.
     results : tuple of BacktestResultRow
     assets : tuple of StoredBacktestAsset
     skipped : tuple of (symbol, reason)
@@ -569,6 +576,42 @@ class StoredBacktest:
     def symbols(self) -> tuple[str, ...]:
         """The assets backtested, in report order."""
         return tuple(a.symbol for a in self.assets)
+
+    @property
+    def backtest_spec(self) -> BacktestSpec:
+        """``spec`` as the :class:`~riskparams.backtest.BacktestSpec` the report was run with (see
+        :func:`spec_from_dict`): ``run.backtest.backtest_spec == run.report.spec``.
+
+        Raises
+        ------
+        DataError
+            The stored spec does not make a valid spec (the message names the key).
+        """
+        return spec_from_dict(self.spec)
+
+    @property
+    def risk_policy(self) -> RiskPolicy:
+        """``policy`` as the :class:`~riskparams.config.RiskPolicy` the report was run with (read with
+        :func:`riskparams.config.policy_from_dict`; its key equals the stored ``policy_key``).
+
+        Raises
+        ------
+        DataError
+            The stored policy is not a valid policy, or it rebuilds to another ``policy_key``.
+        """
+        from riskparams.config import policy_from_dict
+        from riskparams.exceptions import DataError, PolicyError
+
+        stored = _thaw(self.policy)
+        key = stored.pop("policy_key", None)
+        try:
+            policy = policy_from_dict(stored)
+        except PolicyError as exc:
+            raise DataError(f"the stored backtest policy is not a valid policy: {exc}") from None
+        if key is not None and policy.key() != key:
+            raise DataError(f"the stored backtest policy rebuilds to policy key {policy.key()}, not the stored "
+                            f"{key}; it was written by another version of riskparams.")
+        return policy
 
     def asset(self, symbol: str) -> StoredBacktestAsset:
         """One asset (case-insensitive).
@@ -638,3 +681,71 @@ class StoredBacktest:
             raise ValueError("the stored backtest report does not rebuild to the same hash; it was written by another "
                              "version of riskparams.")
         return report
+
+
+# -------------------------------------------------------------------------------------------------
+# the stored spec, typed
+# -------------------------------------------------------------------------------------------------
+
+_DISTRIBUTIONS = ("DiscreteLeverage", "LognormalLeverage", "LognormalNotional", "DiscreteNotional")
+
+
+def _distribution(d: Mapping[str, Any], key: str) -> Any:
+    from riskparams import liquidation
+
+    kind = d.get("kind")
+    if kind not in _DISTRIBUTIONS:
+        raise _Shape(f"population.{key}.kind is {kind!r}")
+    # to_dict writes an infinite bound (the default maximum) as None: a None field takes its default
+    args = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in d.items() if k != "kind" and v is not None}
+    return getattr(liquidation, kind)(**args)
+
+
+def spec_from_dict(d: Mapping[str, Any]) -> BacktestSpec:
+    """A :class:`~riskparams.backtest.BacktestSpec` from its :meth:`~riskparams.backtest.BacktestSpec.to_dict`
+    (as a stored report keeps it): ``spec_from_dict(spec.to_dict()) == spec``.
+
+    ``to_dict`` writes the shocks used, the profile's default included; shocks equal to the profile's default
+    read back as ``None`` (the same :attr:`~riskparams.backtest.BacktestSpec.shock_list`). Keys a v1 report did
+    not write (``execution_lag_days``, ``warmup_max_days``) take their defaults.
+
+    Raises
+    ------
+    DataError
+        An unknown key, or a value the spec refuses (the message names it).
+
+    Examples
+    --------
+    >>> import riskparams
+    >>> spec = riskparams.BacktestSpec(start="2020-06-01", cadence_days=30, window=250, es_sims=0)
+    >>> spec_from_dict(spec.to_dict()) == spec
+    True
+    """
+    from riskparams.backtest.spec import BacktestSpec
+    from riskparams.exceptions import DataError, SpecError
+    from riskparams.liquidation import PopulationSpec
+
+    allowed = {f.name for f in fields(BacktestSpec)}
+    try:
+        if not isinstance(d, Mapping):
+            raise _Shape(f"the spec is {type(d).__name__}, not a mapping")
+        unknown = sorted(set(d) - allowed)
+        if unknown:
+            raise _Shape(f"unknown key {unknown[0]!r}")
+        kw: dict[str, Any] = dict(_thaw(d))
+        kw["windows"] = tuple(tuple(w) for w in kw.get("windows") or ())
+        pop = kw.get("population")
+        if pop is not None:
+            pop = dict(pop)
+            pop["leverage"] = _distribution(pop["leverage"], "leverage")
+            pop["notional"] = _distribution(pop["notional"], "notional")
+            if isinstance(pop.get("holding_bars"), list):
+                pop["holding_bars"] = tuple(pop["holding_bars"])
+            kw["population"] = PopulationSpec(**pop)
+        spec = BacktestSpec(**{**kw, "shocks": None})
+        if kw.get("shocks") is not None and tuple(float(x) for x in kw["shocks"]) != spec.shock_list:
+            spec = BacktestSpec(**kw)
+    except (_Shape, SpecError, KeyError, TypeError) as exc:
+        raise DataError(f"the stored backtest spec is not a valid spec ({exc}); it was written by another version "
+                        "of riskparams.") from None
+    return spec

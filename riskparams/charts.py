@@ -481,6 +481,24 @@ def impact_by_scenario(rows: Sequence[Mapping[str, object]], *, title: str, amou
     return fig
 
 
+def sweep_variant_label(changes: Mapping[str, Any]) -> str:
+    """The name of a sweep variant: its policy changes as ``key=value, key=value`` in the sweep's order (plain
+    text, ``""`` for the base policy). The one label of a variant: the frontier's hover text, the Sweep page's
+    table and variant picker all use it, so the chart and the table name a variant identically.
+
+    Parameters
+    ----------
+    changes : mapping
+        A variant's ``changes`` (dotted policy key -> value, as stored in the sweep's content).
+
+    Returns
+    -------
+    str
+        E.g. ``"confidence=0.995, mpor.fixed_hours=48"``.
+    """
+    return ", ".join(f"{k}={v}" for k, v in changes.items())
+
+
 def sweep_frontier(variants: Sequence[Mapping[str, Any]], *, title: str = "Policy sweep: capital against bad debt"
                    ) -> go.Figure:
     """Every variant of a sweep at (average margin, bad debt); the frontier joined and highlighted.
@@ -498,7 +516,7 @@ def sweep_frontier(variants: Sequence[Mapping[str, Any]], *, title: str = "Polic
     for front, name, color, size in ((False, "dominated", "#8c9fb7", 9), (True, "frontier", "#d62728", 12)):
         mine = [v for v in pts if bool(v.get("on_frontier")) is front]
         mine.sort(key=lambda v: float(v["avg_margin"]))
-        text = [html.escape(", ".join(f"{k}={x}" for k, x in v.get("changes", {}).items())) for v in mine]
+        text = [html.escape(sweep_variant_label(v.get("changes") or {})) for v in mine]
         fig.add_trace(go.Scatter(
             x=[100.0 * float(v["avg_margin"]) for v in mine], y=[float(v["bad_debt"]) for v in mine],
             mode="lines+markers" if front else "markers", name=name, text=text,

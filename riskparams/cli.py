@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from riskparams import __version__
-from riskparams.domain import Profile
+from riskparams.domain import LendingAssetProposal, PerpAssetProposal, Profile
 from riskparams.exceptions import RiskParamsError, UsageError
 from riskparams.fmt import format_notional
+from riskparams.jsonio import clean_float as _f
 from riskparams.jsonio import pretty_json
 
 if TYPE_CHECKING:
     from riskparams.config import RiskPolicy
-    from riskparams.domain import CurrentParams
+    from riskparams.domain import CurrentParams, Proposal
 
 EXIT_USAGE = 2
 PROFILES = [p.value for p in Profile]
@@ -134,7 +135,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
     from riskparams.service import list_assets, open_store
 
     with open_store(args.db) as store:
-        rows = list_assets(store)
+        rows = [s.to_dict() for s in list_assets(store)]
     if args.json:
         _print_json(rows)
     elif not rows:
@@ -218,20 +219,23 @@ def _pct(x: float | None, digits: int = 2) -> str:
     return ">1000%" if x > 10 else f"{x:.{digits}%}"  # beyond 1000% the digits only distract
 
 
-def _series_head(a: dict[str, Any]) -> str:
-    ctx, cm = a["context"], a["covered_move"]
-    syn = " [synthetic]" if ctx["synthetic"] and ctx["source"] != "synthetic" else ""
-    fb = " (EWMA fallback)" if ctx["fallback"] else ""
-    return (f"{a['symbol']}  {ctx['freq']} {ctx['kind']} ({ctx['source']}){syn}  model {ctx['model']}{fb}  "
-            f"vol {_pct(cm['vol_forecast_annualised'], 0)} a year (long-run {_pct(cm['vol_long_run_annualised'], 0)}, "
-            f"stressed {_pct(cm['vol_stressed_annualised'], 0)})  covered move {_pct(cm['final'])} "
-            f"(model {_pct(cm['model'])})  ADV {format_notional(ctx['adv'])}")
+def _series_head(a: PerpAssetProposal | LendingAssetProposal) -> str:
+    ctx, cm = a.context, a.covered
+    head = f"{a.symbol}  "
+    if ctx is not None:  # set for every asset the service proposes
+        syn = " [synthetic]" if ctx.synthetic and ctx.source != "synthetic" else ""
+        fb = " (EWMA fallback)" if ctx.fallback else ""
+        head += f"{ctx.freq} {ctx.kind} ({ctx.source}){syn}  model {ctx.model}{fb}  "
+    return (head + f"vol {_pct(_f(cm.vol_forecast_annualised), 0)} a year (long-run "
+            f"{_pct(_f(cm.vol_long_run_annualised), 0)}, stressed {_pct(_f(cm.vol_stressed_annualised), 0)})  covered "
+            f"move {_pct(_f(cm.final))} (model {_pct(_f(cm.model))})"
+            + ("" if ctx is None else f"  ADV {format_notional(_f(ctx.adv))}"))
 
 
-def _current_value(a: dict[str, Any], tier: int, parameter: str) -> float | None:
-    for ln in a["lines"]:
-        if ln["tier"] == tier and ln["parameter"] == parameter:
-            return ln["current"]  # type: ignore[no-any-return]
+def _current_value(a: PerpAssetProposal | LendingAssetProposal, tier: int, parameter: str) -> float | None:
+    for ln in a.lines:
+        if ln.tier == tier and ln.parameter == parameter:
+            return _f(ln.current)
     return None
 
 
@@ -241,90 +245,91 @@ def _hours_text(h: float | None) -> str:
     return f"{h * 60:.0f} min" if h < 1 else f"{h:.3g}h"
 
 
-def _band_line(a: dict[str, Any]) -> str:
-    mr = a.get("model_risk")
-    if not mr:
+def _band_line(a: PerpAssetProposal | LendingAssetProposal) -> str:
+    mr = a.model_risk
+    if mr is None:
         return ""
-    nu = f", nu {mr['nu']:.2f}" if mr.get("nu") is not None else ""
-    return (f"  model risk over {_hours_text(mr['horizon_hours'])} ({mr['measure'].upper()} "
-            f"{mr['confidence']:.1%}): fitted {_pct(mr['fitted'])}{nu}, FHS {_pct(mr['fhs']) or 'n/a'}, historical "
-            f"{_pct(mr['empirical']) or 'n/a'}; {mr['combine']} -> {mr['bound']} bound; regime {a.get('regime') or '-'}")
+    nu = f", nu {mr.nu:.2f}" if _f(mr.nu) is not None else ""
+    return (f"  model risk over {_hours_text(_f(mr.horizon_hours))} ({mr.measure.upper()} "
+            f"{mr.confidence:.1%}): fitted {_pct(_f(mr.fitted))}{nu}, FHS {_pct(_f(mr.fhs)) or 'n/a'}, historical "
+            f"{_pct(_f(mr.empirical)) or 'n/a'}; {mr.combine} -> {mr.bound} bound; regime {a.regime or '-'}")
 
 
-def _format_perp(a: dict[str, Any]) -> str:
+def _format_perp(a: PerpAssetProposal) -> str:
+    """The text block of one perpetual market of a proposal, read from the typed asset."""
     out = [_series_head(a)]
     band = _band_line(a)
     if band:
         out.append(band)
-    if a["status"] != "ok":
-        out.append(f"  UNMARGINABLE: {a['notes'][0] if a['notes'] else 'no tier can be margined'}")
-    cur = a["current"]
+    if a.status != "ok":
+        out.append(f"  UNMARGINABLE: {a.notes[0] if a.notes else 'no tier can be margined'}")
+    cur = a.current
     rows = []
-    for k, t in enumerate(a["tiers"]):
+    for k, t in enumerate(a.tiers):
         row = {
             "tier": k + 1,
-            "notional": f"{format_notional(t['notional_floor'])} - {format_notional(t['notional_cap'])}",
-            "MPOR": _hours_text(t.get("horizon_hours")),
-            "max lev": f"{t['max_leverage']:g}x", "IMF": _pct(t["imf"]), "MMF": _pct(t["mmf"]),
-            "deduction": f"{t['maintenance_deduction']:,.0f}", "penalty": _pct(t["liquidation_penalty"]),
-            "coverage": _pct(t["coverage"]) + (" UNDER" if t.get("under_covered") else ""),
+            "notional": f"{format_notional(_f(t.notional_floor))} - {format_notional(_f(t.notional_cap))}",
+            "MPOR": _hours_text(_f(t.horizon_hours)),
+            "max lev": f"{t.max_leverage:g}x", "IMF": _pct(_f(t.imf)), "MMF": _pct(_f(t.mmf)),
+            "deduction": f"{t.maintenance_deduction:,.0f}", "penalty": _pct(_f(t.liquidation_penalty)),
+            "coverage": _pct(_f(t.coverage)) + (" UNDER" if t.under_covered else ""),
         }
         if cur is not None:
             lev = _current_value(a, k, "max_leverage")
             row["current lev/MMF/penalty"] = (
                 f"{lev:g}x / {_pct(_current_value(a, k, 'mmf'))} / {_pct(_current_value(a, k, 'liquidation_penalty')) or '-'}"
                 if lev is not None else "")
-            held = [c for c in cur["tiers"] if c["notional_floor"] <= t["notional_floor"]
-                    and (c["notional_cap"] is None or t["notional_floor"] < c["notional_cap"])]
+            held = [c for c in cur if c.notional_floor <= t.notional_floor
+                    and (c.notional_cap is None or t.notional_floor < c.notional_cap)]
             if held:
-                flag = " (!)" if held[0]["below_confidence"] else ""
-                row["current coverage"] = _pct(held[0]["coverage"]) + flag
+                flag = " (!)" if held[0].below_confidence else ""
+                row["current coverage"] = _pct(_f(held[0].coverage)) + flag
         rows.append(row)
     if rows:
         cols = list(rows[0])
         out += ["  " + line for line in _table(rows, cols).splitlines()]
     elif cur is not None:
-        worst = min(c["coverage"] for c in cur["tiers"])
-        out.append(f"  current brackets cover at worst {_pct(worst)}")
-    peers = a.get("peers")
-    if peers:
+        worst = min(c.coverage for c in cur)
+        out.append(f"  current brackets cover at worst {_pct(_f(worst))}")
+    peers = a.peers
+    if peers is not None and peers.rows:
         prow = []
-        for r in peers["rows"]:
-            row = {"from notional": format_notional(r["notional"]),
-                   "proposed": f"{r['proposed']['max_leverage']:g}x / {_pct(r['proposed']['mmf'])}"}
-            for v in peers["venues"]:
-                x = r["peers"][v]
-                row[v] = "-" if x is None else f"{x['max_leverage']:g}x / {_pct(x['maintenance_rate'])}"
+        for notional, lev, mmf, by_venue in peers.rows:
+            row = {"from notional": format_notional(_f(notional)), "proposed": f"{lev:g}x / {_pct(_f(mmf))}"}
+            for v in peers.venues:
+                x = by_venue[v]
+                row[v] = "-" if x is None else f"{x[0]:g}x / {_pct(_f(x[1]))}"
             prow.append(row)
         out.append("  peers (max leverage / maintenance rate at the tier's floor):")
         out += ["  " + line for line in _table(prow, list(prow[0])).splitlines()]
-    if a.get("open_interest_cap") is not None:
-        out.append(f"  open-interest cap {format_notional(a['open_interest_cap'])} ({a.get('cap_reason')} binds)")
+    if _f(a.open_interest_cap) is not None:
+        out.append(f"  open-interest cap {format_notional(_f(a.open_interest_cap))} ({a.cap_reason} binds)")
     return "\n".join(out)
 
 
-def _format_options(d: dict[str, Any]) -> str:
+def _format_options(p: Proposal) -> str:
     """The options side by side: tier-1 (perp) or LTV/LT/bonus (lending) per asset, and the capital cost."""
+    perp = p.profile == "perp"
     lines = ["options (tier 1 per asset; capital cost = initial margin of the reference position)"
-             if d["profile"] == "perp" else "options (per asset; capital cost = 1 - LTV)"]
-    for o in d["options"]:
-        diff = ", ".join(f"{k}={v}" for k, v in o["differences"].items()) or "the policy itself"
-        lines.append(f"  {o['name']}{' (recommended)' if o['recommended'] else ''}: {diff}")
+             if perp else "options (per asset; capital cost = 1 - LTV)"]
+    for o in p.options:
+        diff = ", ".join(f"{k}={v}" for k, v in o.differences.items()) or "the policy itself"
+        lines.append(f"  {o.name}{' (recommended)' if o.recommended else ''}: {diff}")
     rows = []
-    syms = sorted({x["symbol"] for o in d["options"] for x in o["assets"]})
+    syms = sorted({x.symbol for o in p.options for x in o.assets})
     for sym in syms:
         row: dict[str, Any] = {"asset": sym}
-        for o in d["options"]:
-            x = next((y for y in o["assets"] if y["symbol"] == sym), None)
-            if x is None or (d["profile"] == "perp" and not x["tiers"]):
-                row[o["name"]] = "-"
-            elif d["profile"] == "perp":
-                t = x["tiers"][0]
-                row[o["name"]] = (f"{t['max_leverage']:g}x MMF {_pct(t['mmf'])} pen {_pct(t['liquidation_penalty'])} "
-                                  f"cost {_pct(x['capital_cost'])}")
+        for o in p.options:
+            x = next((y for y in o.assets if y.symbol == sym), None)
+            if x is None or (perp and not x.tiers):
+                row[o.name] = "-"
+            elif perp and x.tiers:
+                t = x.tiers[0]
+                row[o.name] = (f"{t.max_leverage:g}x MMF {_pct(_f(t.mmf))} pen {_pct(_f(t.liquidation_penalty))} "
+                               f"cost {_pct(_f(x.capital_cost))}")
             else:
-                row[o["name"]] = (f"LTV {_pct(x['ltv'])} LT {_pct(x['liquidation_threshold'])} "
-                                  f"LB {_pct(x['liquidation_bonus'])}")
+                row[o.name] = (f"LTV {_pct(_f(x.ltv))} LT {_pct(_f(x.liquidation_threshold))} "
+                               f"LB {_pct(_f(x.liquidation_bonus))}")
         rows.append(row)
     lines += ["  " + line for line in _table(rows, list(rows[0])).splitlines()] if rows else []
     return "\n".join(lines)
@@ -382,31 +387,36 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
-def _format_lending(a: dict[str, Any]) -> str:
+def _format_lending(a: LendingAssetProposal) -> str:
+    """The text block of one lending collateral asset of a proposal, read from the typed asset."""
+    from riskparams.domain import lending_bps
+
     out = [_series_head(a)]
-    if a["status"] != "ok":
-        out.append(f"  NOT USABLE AS COLLATERAL: {a['notes'][0] if a['notes'] else ''}")
+    if a.status != "ok":
+        out.append(f"  NOT USABLE AS COLLATERAL: {a.notes[0] if a.notes else ''}")
     rows = []
-    cur = a["current"]
+    cur = a.current
+    bps_of = lending_bps(a.ltv, a.liquidation_threshold, a.liquidation_bonus)
     for name, bps in (("ltv", "ltv_bps"), ("liquidation_threshold", "liquidation_threshold_bps"),
                       ("liquidation_bonus", "liquidation_bonus_bps")):
-        ln = next((x for x in a["lines"] if x["parameter"] == name), None)
+        ln = next((x for x in a.lines if x.parameter == name), None)
+        change = None if ln is None else _f(ln.change)
         rows.append({
-            "parameter": name, "current": _pct(None if cur is None else cur[name]),
-            "proposed": _pct(a[name]), "bps": a[bps],
-            "change": "" if ln is None or ln["change"] is None else f"{ln['change'] * 1e4:+.0f} bps",
-            "model": _pct(None if ln is None else ln["model"]), "bound": "" if ln is None else ln["bound"],
+            "parameter": name, "current": _pct(None if cur is None else _f(getattr(cur, name))),
+            "proposed": _pct(_f(getattr(a, name))), "bps": bps_of[bps],
+            "change": "" if change is None else f"{change * 1e4:+.0f} bps",
+            "model": _pct(None if ln is None else _f(ln.model)), "bound": "" if ln is None else ln.bound,
         })
     out += ["  " + line for line in _table(rows, list(rows[0])).splitlines()]
-    cov = f"  coverage {_pct(a['coverage'])}"
+    cov = f"  coverage {_pct(_f(a.coverage))}"
     if cur is not None:
-        cov += f"; current {_pct(cur['coverage'])}" + (" (below the policy's confidence)" if cur["below_confidence"]
-                                                          else "")
+        cov += f"; current {_pct(_f(cur.coverage))}" + (" (below the policy's confidence)" if cur.below_confidence
+                                                         else "")
     out.append(cov)
-    if a.get("supply_cap") is not None:
-        dc = "" if a.get("debt_ceiling") is None else f", debt ceiling {format_notional(a['debt_ceiling'])}"
-        out.append(f"  supply cap {format_notional(a['supply_cap'])}, borrow cap {format_notional(a.get('borrow_cap'))}"
-                   f"{dc} ({a.get('cap_reason')} binds)")
+    if _f(a.supply_cap) is not None:
+        dc = "" if _f(a.debt_ceiling) is None else f", debt ceiling {format_notional(_f(a.debt_ceiling))}"
+        out.append(f"  supply cap {format_notional(_f(a.supply_cap))}, borrow cap {format_notional(_f(a.borrow_cap))}"
+                   f"{dc} ({a.cap_reason} binds)")
     return "\n".join(out)
 
 
@@ -453,8 +463,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
             impact = proposal_impact(store, run.proposal, book, current=current, sims=args.impact_sims,
                                      sha256=book_hash, snapshot=args.positions_date, save=run.stored is not None)
-    if not d["assets"]:
-        reasons = "; ".join(f"{s['symbol']}: {s['reason']}" for s in d["skipped"])
+    prop = run.proposal  # the text below is rendered from the typed proposal
+    if not prop.assets:
+        reasons = "; ".join(f"{s.symbol}: {s.reason}" for s in prop.skipped)
         raise UsageError(f"no asset could be proposed ({reasons}).")
     if impact is not None:
         d["impact"] = impact["sets"]
@@ -463,22 +474,21 @@ def cmd_propose(args: argparse.Namespace) -> int:
         _print_json(d)
         return 0
     state = "stored now" if d["stored_now"] else "already stored"
-    when = f" as of {d['as_of']}" if d["as_of"] else ""
-    print(f"proposal {d['id'][:12]} ({d['profile']}, {d['status']}, {state}){when}: {len(d['assets'])} assets, "
-          f"{len(d['skipped'])} skipped")
+    when = f" as of {prop.as_of}" if prop.as_of else ""
+    print(f"proposal {run.id[:12]} ({prop.profile}, {d['status']}, {state}){when}: {len(prop.assets)} assets, "
+          f"{len(prop.skipped)} skipped")
     print(f"policy: {policy.describe()}")
-    fmt = _format_perp if d["profile"] == "perp" else _format_lending
-    for a in d["assets"]:
+    for a in prop.assets:
         print()
-        print(fmt(a))
-        print(textwrap.fill(a["rationale"], width=110, initial_indent="  why: ", subsequent_indent="       "))
-    if d["options"]:
+        print(_format_perp(a) if isinstance(a, PerpAssetProposal) else _format_lending(a))
+        print(textwrap.fill(a.rationale, width=110, initial_indent="  why: ", subsequent_indent="       "))
+    if prop.options:
         print()
-        print(_format_options(d))
-    if d["skipped"]:
+        print(_format_options(prop))
+    if prop.skipped:
         print()
-        for s in d["skipped"]:
-            print(f"skipped {s['symbol']}: {s['reason']}")
+        for s in prop.skipped:
+            print(f"skipped {s.symbol}: {s.reason}")
     if impact is not None:
         print()
         print(_format_proposal_impact(impact))
@@ -576,15 +586,15 @@ def _format_backtest(run: Any, policy_text: str) -> str:
     """The text of ``riskparams backtest``: a :class:`riskparams.service.BacktestRun` rendered from its typed
     report (:attr:`~riskparams.service.BacktestRun.backtest`)."""
     bt = run.backtest
-    spec = bt.spec
+    spec = bt.backtest_spec
     stored_now = run.stored is not None and run.stored.is_new
     out = [f"backtest {run.id[:12]} ({bt.profile}, {'stored now' if stored_now else 'already stored'}"
            + (f", attached to proposal {run.attached_to[:12]}" if run.attached_to else "")
            + f"): {(bt.start or '')[:10]} to {(bt.end or '')[:10]}, {len(bt.assets)} asset(s)",
            f"policy: {policy_text}",
-           f"replay: proposals every {spec['cadence_days']:g} days, engine {spec['engine']}; exceptions: "
+           f"replay: proposals every {spec.cadence_days:g} days, engine {spec.engine.value}; exceptions: "
            + ("collateral drop over the horizon vs 1 - LT(1+LB)" if bt.profile == "lending" else
-              f"adverse excursion (highs/lows, {spec['side']} side) over the horizon vs tier-1 MMF in force")
+              f"adverse excursion (highs/lows, {spec.side.value} side) over the horizon vs tier-1 MMF in force")
            + "; tests on non-overlapping horizons"]
     missing: dict[str, list[str]] = {}
     for a in bt.assets:
@@ -786,7 +796,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         spec = BacktestSpec(profile=args.profile, start=args.start, end=args.end, cadence_days=args.cadence,
                             window=args.window, refit_every=args.refit_every, side=args.side, es_sims=0,
-                            execution_lag_days=args.execution_lag_days)
+                            execution_lag_days=args.execution_lag_days, engine=args.engine)
         ex = ExecutorSpec.parse(args.executor, scheduler=args.scheduler, threads_per_worker=args.threads_per_worker)
     except ValueError as exc:
         raise _usage_error(exc) from None
@@ -1000,13 +1010,8 @@ def cmd_override(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan_cells(values: Any) -> str:
-    if not isinstance(values, dict) or not values:
-        return "-"
-    return ", ".join(f"{k} {v:.2%}" if isinstance(v, float) else f"{k} -" for k, v in sorted(values.items()))
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
+    from riskparams.plan import percent_cells
     from riskparams.service import create_plan_revisions, open_store, plan_proposal
 
     committee = _committee(args) if args.create_revisions else None
@@ -1026,7 +1031,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
           f"{'s' if len(steps) != 1 else ''}, at most {plan['max_step']:.4g} ({plan['max_step']:.2%}) per parameter "
           f"per step, {plan['min_days']} days apart; the last step is the proposal's target")
     rows = [{"step": st["step"], "date": st["date"], "changes": len(st["changes"]),
-             "coverage": _plan_cells(st["coverage"]), "avg margin": _plan_cells(st["avg_margin"])} for st in steps]
+             "coverage": percent_cells(st["coverage"]), "avg margin": percent_cells(st["avg_margin"])} for st in steps]
     print(_table(rows, ["step", "date", "changes", "coverage", "avg margin"]))
     for note in plan.get("notes", []):
         print(f"note: {note}")
@@ -1666,6 +1671,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, default=None, metavar="BARS", help="rolling estimation window")
     p.add_argument("--refit-every", type=int, default=1, metavar="BARS",
                    help="re-estimate every BARS bars, filter in between")
+    p.add_argument("--engine", choices=["fast", "arch"], default="fast",
+                   help="fast: the compiled walk-forward (default); arch: arch fits on every decision bar (slow; "
+                   "variants with the same model and horizon share them)")
     p.add_argument("--side", choices=["worse", "both", "long", "short"], default="worse",
                    help="perp exceptions: the worse side (default), either side, longs or shorts")
     p.add_argument("--execution-lag-days", type=float, default=0.0, metavar="N",

@@ -9,11 +9,10 @@ notionals in quote currency.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any, TypeVar
 
 from riskparams.exceptions import SpecError
@@ -1074,13 +1073,125 @@ class SkippedAsset:
 
 _OPTION_TIER_KEYS = ("notional_floor", "notional_cap", "mmf", "imf", "max_leverage", "maintenance_deduction",
                      "liquidation_penalty", "coverage", "horizon_hours", "under_covered")
+_OPTION_TIER_LATER_KEYS = ("horizon_hours", "under_covered")
+"""Option-tier keys that content stored before them may lack (it reads back, and re-hashes, without them)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class OptionTier(Mapping[str, Any]):
+    """One tier of a perpetual market under an option (``options[].assets[].tiers[]`` of a proposal).
+
+    A typed, read-only summary of a :class:`PerpTier`: attributes as there; it also reads as the read-only
+    mapping :meth:`to_dict` (``tier["mmf"]``, ``dict(tier)``, ``TierTable.from_rows``), as option tiers did before
+    they were typed, and compares equal to that mapping.
+
+    Attributes
+    ----------
+    notional_floor : float
+        Bracket floor, quote currency.
+    notional_cap : float or None
+        Bracket cap, quote currency (None: open-ended).
+    mmf, imf : float
+        Maintenance and initial margin fractions.
+    max_leverage : float
+        ``1 / imf``.
+    maintenance_deduction : float
+        Quote currency (see :class:`PerpTier`).
+    liquidation_penalty : float
+        Fraction of notional.
+    coverage : float or None
+        Probability (0-1) that a liquidation at maintenance completes without bad debt; None when not finite.
+    horizon_hours : float or None
+        Margin period of risk, hours; None when not finite (or absent, see ``absent``).
+    under_covered : bool
+        A guardrail holds the MMF below the model's.
+    absent : frozenset of str
+        Keys of :data:`_OPTION_TIER_LATER_KEYS` the stored content did not have (written before they existed):
+        left out of :meth:`to_dict`, so such content re-hashes to its id.
+    """
+
+    notional_floor: float
+    notional_cap: float | None
+    mmf: float
+    imf: float
+    max_leverage: float
+    maintenance_deduction: float
+    liquidation_penalty: float
+    coverage: float | None
+    horizon_hours: float | None = None
+    under_covered: bool = False
+    absent: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for k in _OPTION_TIER_KEYS:
+            v = getattr(self, k)
+            if k == "under_covered":
+                ok = isinstance(v, bool)
+            else:
+                ok = (v is None and k in ("notional_cap", "coverage", "horizon_hours")) or (
+                    isinstance(v, int | float) and not isinstance(v, bool))
+            if not ok:
+                raise ValueError(f"option tier field {k!r} must be "
+                                 + ("true or false" if k == "under_covered" else "a number")
+                                 + f", got {v!r}.")
+        extra = set(self.absent) - set(_OPTION_TIER_LATER_KEYS)
+        if extra:
+            raise ValueError(f"option tier field {sorted(extra)[0]!r} cannot be absent.")
+        object.__setattr__(self, "absent", frozenset(self.absent))
+
+    @classmethod
+    def of(cls, t: PerpTier) -> OptionTier:
+        """The summary of a proposed tier (non-finite numbers read as None, as in :meth:`PerpTier.to_dict`)."""
+        return cls.from_dict({k: v for k, v in t.to_dict().items() if k in _OPTION_TIER_KEYS})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary: the keys of :data:`_OPTION_TIER_KEYS` (less ``absent``), values as stored."""
+        return {k: (_f(v) if isinstance(v, float) else v) for k in _OPTION_TIER_KEYS if k not in self.absent
+                for v in (getattr(self, k),)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, where: str = "an option tier") -> OptionTier:
+        """Inverse of :meth:`to_dict` (values kept as they are: the round trip is exact).
+
+        Raises
+        ------
+        ValueError
+            ``d`` is not a mapping, or a key is missing, unknown or of the wrong type; ``where`` names the tier
+            in the message (e.g. ``"option 'conservative', BTC tier 2"``).
+        """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"{where} of the stored proposal must be an object, got {type(d).__name__}.")
+        unknown = sorted(set(d) - set(_OPTION_TIER_KEYS))
+        missing = [k for k in _OPTION_TIER_KEYS if k not in d and k not in _OPTION_TIER_LATER_KEYS]
+        if unknown or missing:
+            what = f"has an unknown key {unknown[0]!r}" if unknown else f"is missing {missing[0]!r}"
+            raise ValueError(f"{where} of the stored proposal {what}; it was written by another version of "
+                             "riskparams.")
+        try:
+            return cls(**{k: d[k] for k in _OPTION_TIER_KEYS if k in d},
+                       absent=frozenset(k for k in _OPTION_TIER_LATER_KEYS if k not in d))
+        except ValueError as exc:
+            raise ValueError(f"{where} of the stored proposal: {exc}") from None
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _OPTION_TIER_KEYS or key in self.absent:
+            raise KeyError(key)
+        v = getattr(self, key)
+        return _f(v) if isinstance(v, float) else v
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in _OPTION_TIER_KEYS if k not in self.absent)
+
+    def __len__(self) -> int:
+        return len(_OPTION_TIER_KEYS) - len(self.absent)
+
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OptionAsset:
     """An asset's parameters under one option (the ``options[].assets[]`` entries of a proposal).
 
-    Perps: ``tiers`` (each a mapping of ``notional_floor, notional_cap, mmf, imf, max_leverage,
+    Perps: ``tiers`` (each an :class:`OptionTier`: ``notional_floor, notional_cap, mmf, imf, max_leverage,
     maintenance_deduction, liquidation_penalty, coverage, horizon_hours, under_covered``) and
     ``position_limit``; lending: ``ltv``, ``liquidation_threshold``, ``liquidation_bonus``, ``coverage``.
     ``capital_cost`` as in the asset proposals.
@@ -1090,7 +1201,7 @@ class OptionAsset:
     status: str
     capital_cost: float
     position_limit: float | None = None
-    tiers: tuple[Mapping[str, Any], ...] | None = None
+    tiers: tuple[OptionTier, ...] | None = None
     ltv: float | None = None
     liquidation_threshold: float | None = None
     liquidation_bonus: float | None = None
@@ -1101,8 +1212,7 @@ class OptionAsset:
         """The summary of a full asset proposal."""
         if isinstance(a, PerpAssetProposal):
             return cls(symbol=a.symbol, status=a.status, capital_cost=a.capital_cost, position_limit=a.position_limit,
-                       tiers=tuple(MappingProxyType({k: v for k, v in t.to_dict().items() if k in _OPTION_TIER_KEYS})
-                                   for t in a.tiers))
+                       tiers=tuple(OptionTier.of(t) for t in a.tiers))
         return cls(symbol=a.symbol, status=a.status, capital_cost=a.capital_cost, ltv=a.ltv,
                    liquidation_threshold=a.liquidation_threshold, liquidation_bonus=a.liquidation_bonus,
                    coverage=a.coverage)
@@ -1111,7 +1221,7 @@ class OptionAsset:
         """JSON-safe dictionary (perp or lending keys, see the class notes)."""
         if self.tiers is not None:
             return {"symbol": self.symbol, "status": self.status, "capital_cost": _f(self.capital_cost),
-                    "position_limit": _f(self.position_limit), "tiers": [dict(t) for t in self.tiers]}
+                    "position_limit": _f(self.position_limit), "tiers": [t.to_dict() for t in self.tiers]}
         return {"symbol": self.symbol, "status": self.status, "capital_cost": _f(self.capital_cost),
                 "ltv": _f(self.ltv), "liquidation_threshold": _f(self.liquidation_threshold),
                 "liquidation_bonus": _f(self.liquidation_bonus), "coverage": _f(self.coverage)}
@@ -1121,7 +1231,9 @@ class OptionAsset:
         """Inverse of :meth:`to_dict`."""
         if "tiers" in d:
             return cls(symbol=d["symbol"], status=d["status"], capital_cost=_nan(d["capital_cost"]),
-                       position_limit=d["position_limit"], tiers=tuple(MappingProxyType(dict(t)) for t in d["tiers"]))
+                       position_limit=d["position_limit"],
+                       tiers=tuple(OptionTier.from_dict(t, where=f"{d['symbol']} tier {k + 1} of an option")
+                                   for k, t in enumerate(d["tiers"])))
         return cls(symbol=d["symbol"], status=d["status"], capital_cost=_nan(d["capital_cost"]), ltv=d["ltv"],
                    liquidation_threshold=d["liquidation_threshold"], liquidation_bonus=d["liquidation_bonus"],
                    coverage=d["coverage"])

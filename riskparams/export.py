@@ -93,8 +93,11 @@ Backtest payload
 "kupiec_p", "christoffersen_lr", "christoffersen_p", "cc_lr", "cc_p", "traffic_light", "avg_margin",
 "peak_to_trough", "max_5d_increase", "bad_debt", "liquidations"}, ...]}`` (fractions for ``confidence``,
 ``avg_margin`` and ``max_5d_increase``; ``peak_to_trough`` a ratio; ``bad_debt`` in quote currency). Only
-``id``, ``start``, ``end`` and ``results`` (each with ``symbol`` and ``parameter_set``) are required;
-missing values print as ``-``. Non-finite numbers become null in JSON.
+``id``, ``start``, ``end`` and ``results`` (each with ``symbol`` and ``parameter_set``, not null) are required;
+missing values print as ``-``. Non-finite numbers become null in JSON. The Markdown and HTML exports render the
+payload typed (:class:`BacktestPayload`, :func:`read_backtest`; a stored report's payload is
+:meth:`BacktestPayload.of` its :class:`~riskparams.backtest_content.StoredBacktest`); the JSON bundle carries it as
+given.
 """
 
 from __future__ import annotations
@@ -109,9 +112,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from riskparams.domain import LendingAssetProposal, ParamLine, PerpAssetProposal, PerpTier, Proposal
+from riskparams.backtest_content import BacktestResultRow, StoredBacktest
+from riskparams.domain import (
+    LendingAssetProposal,
+    OptionTier,
+    ParamLine,
+    PerpAssetProposal,
+    PerpTier,
+    Proposal,
+)
 from riskparams.exceptions import ExportError, RiskParamsError, TierError  # noqa: F401 (re-exported)
 from riskparams.fmt import format_notional
 from riskparams.jsonio import clean_float, content_id, iso_z, json_bytes, to_jsonable
@@ -123,6 +135,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKTEST_RESULT_KEYS",
     "BUNDLE_FORMAT",
+    "BacktestPayload",
+    "BacktestPayloadRow",
     "CSV_COLUMNS",
     "DYDX_FIRST_TIER_ID",
     "DYDX_GOV_AUTHORITY",
@@ -141,6 +155,7 @@ __all__ = [
     "impact_sets",
     "load_backtest",
     "neutralise_csv_cell",
+    "read_backtest",
     "parameter_change_cells",
     "render",
     "specification_cells",
@@ -434,9 +449,10 @@ class _Doc:
     content: dict[str, Any]
     proposal: Proposal
     workflow: dict[str, Any] | None
-    backtest: dict[str, Any] | None
+    backtest: dict[str, Any] | None  # as given (JSON-safe): the JSON bundle carries it as it is
     impact: dict[str, Any] | None = None
     plan: dict[str, Any] | None = None
+    backtest_view: BacktestPayload | None = None  # the same payload, typed: what md / html render
 
     @property
     def profile(self) -> str:
@@ -510,9 +526,10 @@ def _doc(
         typed = Proposal.from_content(content)
     except ValueError as exc:
         raise ExportError(f"cannot export: {exc}") from None
+    bt = validate_backtest(backtest)
     return _Doc(id=pid, created_at=None if created is None else str(created), status=status, content=content,
-                proposal=typed, workflow=wf, backtest=validate_backtest(backtest), impact=validate_impact(impact),
-                plan=validate_plan(plan, pid))
+                proposal=typed, workflow=wf, backtest=bt, impact=validate_impact(impact),
+                plan=validate_plan(plan, pid), backtest_view=None if bt is None else BacktestPayload.from_dict(bt))
 
 
 def validate_backtest(backtest: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -537,11 +554,151 @@ def validate_backtest(backtest: Mapping[str, Any] | None) -> dict[str, Any] | No
         if not isinstance(row, Mapping):
             raise ExportError(f"backtest result {k + 1} must be an object.")
         for key in ("symbol", "parameter_set"):
-            if key not in row:
+            if row.get(key) is None:
                 raise ExportError(f"backtest result {k + 1} is missing {key!r}.")
     out = _jsonable(backtest)
     assert isinstance(out, dict)
     return out
+
+
+def _payload_number(x: Any) -> int | float | None:
+    """A payload statistic as an export reads it: a finite number as it is (an ``int`` stays one), anything else
+    (null, NaN, text, a boolean) None, shown as ``-`` (a hostile payload never stops an export)."""
+    v = _finite(x)
+    return x if v is not None and isinstance(x, int | float) else v
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestPayloadRow:
+    """One row of a backtest payload's ``results``, typed as the exports read it (see the module notes).
+
+    The fields are :data:`BACKTEST_RESULT_KEYS`, as in :class:`~riskparams.backtest_content.BacktestResultRow`
+    (fractions for ``confidence``, ``avg_margin`` and ``max_5d_increase``; ``bad_debt`` in quote currency), but
+    every statistic may be missing: a hand-written payload needs only ``symbol`` and ``parameter_set``, and a value
+    that is not a finite number reads as None (shown as ``-``). ``phases`` is the policy replay's warm-up and
+    steady state (a read-only mapping as stored; None for fixed sets, older payloads, or anything not an object).
+    """
+
+    symbol: str
+    parameter_set: str
+    n: int | float | None = None
+    exceptions: int | float | None = None
+    expected: int | float | None = None
+    confidence: int | float | None = None
+    kupiec_lr: int | float | None = None
+    kupiec_p: int | float | None = None
+    christoffersen_lr: int | float | None = None
+    christoffersen_p: int | float | None = None
+    cc_lr: int | float | None = None
+    cc_p: int | float | None = None
+    traffic_light: str | None = None
+    avg_margin: int | float | None = None
+    peak_to_trough: int | float | None = None
+    max_5d_increase: int | float | None = None
+    bad_debt: int | float | None = None
+    liquidations: int | float | None = None
+    phases: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BacktestPayloadRow:
+        """Read one payload row (unknown keys ignored; ``symbol`` and ``parameter_set`` read as text).
+
+        Raises
+        ------
+        ExportError
+            ``d`` is not an object, or has no ``symbol`` or ``parameter_set``.
+        """
+        if not isinstance(d, Mapping):
+            raise ExportError(f"a backtest result must be an object, got {type(d).__name__}.")
+        for key in ("symbol", "parameter_set"):
+            if d.get(key) is None:
+                raise ExportError(f"a backtest result is missing {key!r}.")
+        kw: dict[str, Any] = {"symbol": str(d["symbol"]), "parameter_set": str(d["parameter_set"])}
+        for f in fields(cls):
+            if f.name in kw:
+                continue
+            v = d.get(f.name)
+            if f.name == "traffic_light":
+                kw[f.name] = None if v is None else str(v)
+            elif f.name == "phases":
+                kw[f.name] = MappingProxyType(dict(v)) if isinstance(v, Mapping) else None
+            else:
+                kw[f.name] = _payload_number(v)
+        return cls(**kw)
+
+    @classmethod
+    def of(cls, row: BacktestResultRow) -> BacktestPayloadRow:
+        """The row of a stored (or live) backtest report."""
+        return cls.from_dict(row.to_dict())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestPayload:
+    """A backtest payload, typed as the exports read it: the summary of a stored report
+    (:meth:`riskparams.store.backtest_records.StoredReport.export_payload`, :meth:`of`) or a hand-written one
+    (:func:`load_backtest`); the module notes give the shape.
+
+    Attributes
+    ----------
+    id, start, end : str
+        The report's id (or the payload's label) and its period, as given.
+    created_at : str or None
+        When the report was stored (None when not given).
+    profile : str or None
+        ``perp`` or ``lending`` when given.
+    results : tuple of BacktestPayloadRow
+
+    Examples
+    --------
+    >>> bt = BacktestPayload.from_dict({"id": "bt-1", "start": "2022-01-01", "end": "2024-12-31", "results": [
+    ...     {"symbol": "BTC", "parameter_set": "proposed", "n": 750, "exceptions": 9, "kupiec_p": float("nan")}]})
+    >>> row = bt.results[0]
+    >>> row.symbol, row.n, row.exceptions, row.kupiec_p, row.liquidations
+    ('BTC', 750, 9, None, None)
+    """
+
+    id: str
+    start: str
+    end: str
+    created_at: str | None = None
+    profile: str | None = None
+    results: tuple[BacktestPayloadRow, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BacktestPayload:
+        """Read a payload (checked with :func:`validate_backtest` first).
+
+        Raises
+        ------
+        ExportError
+            Not an object, a required key missing, or a result row without ``symbol`` / ``parameter_set``.
+        """
+        v = validate_backtest(d)
+        assert v is not None
+        return cls(id=str(v["id"]), start=str(v["start"]), end=str(v["end"]),
+                   created_at=str(v["created_at"]) if v.get("created_at") else None,
+                   profile=None if v.get("profile") is None else str(v["profile"]),
+                   results=tuple(BacktestPayloadRow.from_dict(r) for r in v["results"]))
+
+    @classmethod
+    def of(cls, report: StoredBacktest, *, id: str, created_at: str | None = None) -> BacktestPayload:
+        """The payload of a typed stored report (:class:`~riskparams.backtest_content.StoredBacktest`), stored as
+        ``id`` at ``created_at``; the same as reading its :meth:`StoredReport.export_payload` back."""
+        return cls(id=id, start=str(report.start), end=str(report.end), created_at=created_at or None,
+                   profile=report.profile, results=tuple(BacktestPayloadRow.of(r) for r in report.results))
+
+
+def read_backtest(backtest: BacktestPayload | Mapping[str, Any] | None) -> BacktestPayload | None:
+    """A backtest payload typed (:class:`BacktestPayload`): as it is, read from a mapping, or None.
+
+    Raises
+    ------
+    ExportError
+        A mapping that is not a backtest payload (see :func:`validate_backtest`).
+    """
+    if backtest is None or isinstance(backtest, BacktestPayload):
+        return backtest
+    return BacktestPayload.from_dict(backtest)
 
 
 def validate_plan(plan: Mapping[str, Any] | None, proposal_id: str) -> dict[str, Any] | None:
@@ -814,7 +971,7 @@ class _VenueAsset:
 
     symbol: str
     status: str
-    tier_rows: tuple[PerpTier | Mapping[str, Any], ...] = ()
+    tier_rows: tuple[PerpTier | OptionTier | Mapping[str, Any], ...] = ()
     lending: LendingAssetProposal | None = None  # with the chosen option's LTV, LT and bonus
 
 
@@ -834,7 +991,7 @@ def _payload_assets(doc: _Doc) -> list[_VenueAsset]:
     for a in doc.assets:
         x = by_sym.get(a.symbol)
         if isinstance(a, PerpAssetProposal):
-            rows: tuple[PerpTier | Mapping[str, Any], ...] = a.tiers if x is None or x.tiers is None else x.tiers
+            rows: tuple[PerpTier | OptionTier, ...] = a.tiers if x is None or x.tiers is None else x.tiers
             out.append(_VenueAsset(symbol=a.symbol, status=a.status if x is None else x.status, tier_rows=rows))
         else:
             chosen = a if x is None or x.tiers is not None else replace(
@@ -876,10 +1033,10 @@ def _options(doc: _Doc) -> list[Block]:
             if x is None:
                 continue
             if perp:
-                t = (x.tiers or [None])[0]
-                rows.append([_u(sym), _u(o.name), "-" if t is None else _lev(t["max_leverage"]),
-                             "-" if t is None else _pct(t["mmf"]), "-" if t is None else _pct(t["liquidation_penalty"]),
-                             "-" if t is None else _pct(t["coverage"]), str(len(x.tiers or ())),
+                t = x.tiers[0] if x.tiers else None
+                rows.append([_u(sym), _u(o.name), "-" if t is None else _lev(t.max_leverage),
+                             "-" if t is None else _pct(t.mmf), "-" if t is None else _pct(t.liquidation_penalty),
+                             "-" if t is None else _pct(t.coverage), str(len(x.tiers or ())),
                              _pct(x.capital_cost)])
             else:
                 rows.append([_u(sym), _u(o.name), _pct(x.ltv), _pct(x.liquidation_threshold),
@@ -1184,20 +1341,20 @@ def _bt_cell(value: Any, spec: str | None) -> str:
 
 
 def _backtest(doc: _Doc) -> list[Block]:
-    b = doc.backtest
+    b = doc.backtest_view
     if b is None:
         return [("p", "No backtest attached to this export. Run one (walk-forward, no look-ahead) and attach it "
                       "before the vote.")]
-    blocks: list[Block] = [("p", f"Backtest {_code(b['id'])} over {_u(b['start'])} to {_u(b['end'])}"
-                                 + (f" (computed {_u(b['created_at'])})" if b.get("created_at") else "")
+    blocks: list[Block] = [("p", f"Backtest {_code(b.id)} over {_u(b.start)} to {_u(b.end)}"
+                                 + (f" (computed {_u(b.created_at)})" if b.created_at else "")
                                  + ". An exception is a realised adverse move over the horizon beyond the margin in "
                                    "force at its start. Kupiec: unconditional coverage; Christoffersen: "
                                    "independence; CC: both (p-values, small = reject the model). Traffic light as "
                                    "Basel (binomial 95% / 99.99% zones).")]
-    rows = [[_bt_cell(r.get(key), spec) for key, _, spec in _BT_COLUMNS] for r in b["results"]]
+    rows = [[_bt_cell(getattr(r, key), spec) for key, _, spec in _BT_COLUMNS] for r in b.results]
     blocks.append(("table", [label for _, label, _ in _BT_COLUMNS], rows))
     blocks.append(("chart", "backtest"))
-    blocks += _backtest_phases(b["results"])
+    blocks += _backtest_phases(b.results)
     return blocks
 
 
@@ -1209,14 +1366,13 @@ _PHASE_COLUMNS = (
 )
 
 
-def _backtest_phases(results: Sequence[Mapping[str, Any]]) -> list[Block]:
+def _backtest_phases(results: Sequence[BacktestPayloadRow]) -> list[Block]:
     """The policy replay's warm-up and steady state per asset (rows with ``phases``; none in older payloads)."""
-    with_phases = [r for r in results if isinstance(r.get("phases"), Mapping)]
+    with_phases = [(r, r.phases) for r in results if r.phases is not None]
     if not with_phases:
         return []
     rows, notes = [], []
-    for r in with_phases:
-        ph = r["phases"]
+    for r, ph in with_phases:
         for key, label in (("warmup", "warm-up"), ("steady_state", "steady state")):
             blk = ph.get(key)
             if not isinstance(blk, Mapping):
@@ -1224,8 +1380,8 @@ def _backtest_phases(results: Sequence[Mapping[str, Any]]) -> list[Block]:
             days = {k: str(blk[k])[:10] for k in ("start", "end") if blk.get(k)}  # dates of ISO times
             cells = ([_bt_cell({**blk, **days}.get(k), spec) for k, _, spec in _PHASE_COLUMNS] if blk.get("bars")
                      else ["none"] + ["-"] * (len(_PHASE_COLUMNS) - 1))
-            rows.append([_u(r["symbol"]), label, *cells])
-        notes.append(f"{_u(r['symbol'])}: execution lag {_bt_cell(ph.get('lag_days'), 'd')} days; warm-up ends: "
+            rows.append([_u(r.symbol), label, *cells])
+        notes.append(f"{_u(r.symbol)}: execution lag {_bt_cell(ph.get('lag_days'), 'd')} days; warm-up ends: "
                      f"{_u(ph.get('warmup_end_reason') or '-')} Dead-band {_bt_cell(ph.get('dead_band'), 'pct')}: "
                      f"{_bt_cell(ph.get('changes'), 'd')} changes as replayed, "
                      f"{_bt_cell(ph.get('changes_without_dead_band'), 'd')} without it (same path).")
@@ -1475,7 +1631,7 @@ def _risks(doc: _Doc) -> list[Block]:
         items.append(f"Not covered by this proposal: {_symbols(s.symbol for s in doc.proposal.skipped)}.")
     items.append("Model risk: the covered move relies on the fitted volatility model and its tail distribution; "
                  "regime changes faster than the horizon, oracle failures and thin liquidity are not in the model.")
-    if doc.backtest is None:
+    if doc.backtest_view is None:
         items.append("No backtest is attached to this export.")
     steps = [
         "Forum discussion of this ARFC; answer questions in the thread.",
@@ -1653,11 +1809,11 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-we
 
 
 def _figures(doc: _Doc, key: str) -> list[Any]:
-    return content_figures(doc.proposal, key, backtest=doc.backtest)
+    return content_figures(doc.proposal, key, backtest=doc.backtest_view)
 
 
 def content_figures(proposal: Proposal | Mapping[str, Any], key: str, *,
-                    backtest: Mapping[str, Any] | None = None) -> list[Any]:
+                    backtest: BacktestPayload | Mapping[str, Any] | None = None) -> list[Any]:
     """The plotly figures of one section of a proposal report.
 
     Parameters
@@ -1668,8 +1824,8 @@ def content_figures(proposal: Proposal | Mapping[str, Any], key: str, *,
     key : {'covered', 'spec', 'backtest'}
         ``covered``: the covered adverse move by asset; ``spec``: tier ladders (perp, current vs proposed)
         or lending bars; ``backtest``: exceptions against expected by asset and parameter set.
-    backtest : mapping, optional
-        A backtest payload (see :func:`validate_backtest`).
+    backtest : BacktestPayload or mapping, optional
+        A backtest payload, typed or as a mapping (read with :func:`read_backtest`).
 
     Returns
     -------
@@ -1707,12 +1863,13 @@ def content_figures(proposal: Proposal | Mapping[str, Any], key: str, *,
             n: [None if a.current is None else float(getattr(a.current, n)) for a in lending] for n in names
         } if has_current else None
         return [charts.lending_bars(syms, values, before)]
-    if key == "backtest" and backtest is not None and backtest["results"]:
-        rows = backtest["results"]
-        return [charts.backtest_exception_bars([f"{_chart_text(r['symbol'])} {_chart_text(r['parameter_set'])}"
+    bt = read_backtest(backtest) if key == "backtest" else None
+    if bt is not None and bt.results:
+        rows = bt.results
+        return [charts.backtest_exception_bars([f"{_chart_text(r.symbol)} {_chart_text(r.parameter_set)}"
                                                 for r in rows],
-                                               [_finite(r.get("exceptions")) or 0.0 for r in rows],
-                                               [_finite(r.get("expected")) or 0.0 for r in rows])]
+                                               [_finite(r.exceptions) or 0.0 for r in rows],
+                                               [_finite(r.expected) or 0.0 for r in rows])]
     return []
 
 
@@ -1815,7 +1972,7 @@ def to_json_bundle(
         "profile": doc.profile, "as_of": doc.proposal.as_of, "title": _unmarked(_title(doc)),
         "specification": specification_rows(doc.proposal),
         "provenance": {
-            "data": data, "policy_key": doc.proposal.policy.get("policy_key"), "policy": doc.content["policy"],
+            "data": data, "policy_key": doc.proposal.policy.get("policy_key"), "policy": dict(doc.proposal.policy),
             "model_specs": prov.get("model_specs", {}), "packages": prov.get("packages", {}),
             "revision": prov.get("revision"),
         },
@@ -1868,17 +2025,18 @@ def _floor(x: float) -> int:
 def _venue_tiers(asset: _VenueAsset) -> tuple[_VenueTier, ...]:
     """An asset's tiers for a venue payload, checked as a :class:`~riskparams.tiers.TierTable`; ExportError naming
     the tier and the field when they break an invariant (edited by hand, or from another program)."""
-    rows = asset.tier_rows
+    rows = asset.tier_rows  # proposed tiers (PerpTier), an option's (OptionTier) or rows from another program
     try:
-        if all(isinstance(r, PerpTier) for r in rows):
-            TierTable([r for r in rows if isinstance(r, PerpTier)], symbol=asset.symbol)
+        typed = [r for r in rows if isinstance(r, PerpTier | OptionTier)]
+        if len(typed) == len(rows):
+            TierTable(typed, symbol=asset.symbol)
         else:
             TierTable.from_rows([r for r in rows if isinstance(r, Mapping)], symbol=asset.symbol)
     except TierError as exc:
         raise ExportError(f"cannot export: {exc}") from None
     names = [f.name for f in fields(_VenueTier)]
-    return tuple(_VenueTier(**{n: (r[n] if isinstance(r, Mapping) else getattr(r, n)) for n in names})
-                 for r in asset.tier_rows)
+    return tuple(_VenueTier(**{n: (getattr(r, n) if isinstance(r, PerpTier | OptionTier) else r[n]) for n in names})
+                 for r in rows)
 
 
 

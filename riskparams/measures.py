@@ -18,6 +18,7 @@ smaller for the upper one) and, unlike the latter, stays finite under Student-t 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -245,8 +246,7 @@ def normal_var_es(
     upper tail ``VaR = z*sigma + mu``, ``ES = phi(z)/(1-q)*sigma + mu``.
     """
     q = _check_confidence(confidence)
-    z = float(stats.norm.ppf(q))
-    k = float(stats.norm.pdf(z)) / (1.0 - q)
+    z, k = _normal_unit(q)
     sign = -1.0 if Tail(tail) is Tail.LOWER else 1.0
     return z * sigma + sign * mu, k * sigma + sign * mu
 
@@ -274,10 +274,23 @@ def student_t_var_es(
     if not nu > 1:
         raise ValueError(f"nu must be > 1 for a finite ES, got {nu!r}")
     s = sigma * math.sqrt((nu - 2.0) / nu) if standardized else sigma
-    t = float(stats.t.ppf(q, nu))
-    es_std = float(stats.t.pdf(t, nu)) / (1.0 - q) * (nu + t * t) / (nu - 1.0)
+    t, es_std = _t_unit(q, float(nu))
     sign = -1.0 if Tail(tail) is Tail.LOWER else 1.0
     return s * t + sign * mu, s * es_std + sign * mu
+
+
+@functools.lru_cache(maxsize=4096)
+def _normal_unit(q: float) -> tuple[float, float]:
+    """``(z, phi(z) / (1 - q))`` of the standard normal at ``q`` (remembered: replays ask for the same few)."""
+    z = float(stats.norm.ppf(q))
+    return z, float(stats.norm.pdf(z)) / (1.0 - q)
+
+
+@functools.lru_cache(maxsize=4096)
+def _t_unit(q: float, nu: float) -> tuple[float, float]:
+    """``(t, f(t) / (1 - q) * (nu + t^2) / (nu - 1))`` of the Student-t(``nu``) at ``q`` (remembered)."""
+    t = float(stats.t.ppf(q, nu))
+    return t, float(stats.t.pdf(t, nu)) / (1.0 - q) * (nu + t * t) / (nu - 1.0)
 
 
 def unit_ppf(nu: float | None) -> Callable[[FloatArray], FloatArray]:
@@ -487,6 +500,11 @@ def impact_cost(
     for name, v in (("sigma_daily", sigma_daily), ("k", k), ("half_spread", half_spread)):
         if not (math.isfinite(v) and v >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+    if isinstance(notional, float | int):  # one number: no array overhead (called per tier and decision)
+        x = float(notional)
+        if not (math.isfinite(x) and x >= 0):
+            raise ValueError("notional must be finite and >= 0")
+        return half_spread + k * sigma_daily * math.sqrt(x / adv)
     n = np.asarray(notional, dtype=float)
     if np.any(~np.isfinite(n)) or np.any(n < 0):
         raise ValueError("notional must be finite and >= 0")

@@ -69,6 +69,7 @@ __all__ = [
     "PlanSpec",
     "PlanStep",
     "make_plan",
+    "percent_cells",
     "plan_rows",
     "steps_needed",
 ]
@@ -505,11 +506,26 @@ def make_plan(content: Mapping[str, Any] | Proposal, *, proposal_id: str, spec: 
                 initial=initial, target=target, steps_per_asset={a.symbol: a.n for a in assets}, notes=tuple(notes))
 
 
-def _cells(values: Any) -> str:
+def percent_cells(values: Any) -> str:
+    """A step's per-symbol fractions (``coverage`` or ``avg_margin`` of a stored plan) as one table cell: the
+    symbols sorted, each with its value in percent to two decimals, ``-`` for a missing or non-finite value, and
+    ``-`` alone when there is nothing. The one rendering of the Governance page (:func:`plan_rows`) and of
+    ``riskparams plan``.
+
+    Parameters
+    ----------
+    values : mapping of str to float or None
+        Symbol -> fraction (0.9912 is 99.12 %); anything else gives ``"-"``.
+
+    Returns
+    -------
+    str
+        E.g. ``"BTC 99.12%, ETH -"``.
+    """
     if not isinstance(values, Mapping) or not values:
         return "-"
-    return ", ".join(f"{k} {v:.2%}" if isinstance(v, (int, float)) and math.isfinite(v) else f"{k} -"
-                     for k, v in sorted(values.items()))
+    return ", ".join(f"{k} {v:.2%}" if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                     else f"{k} -" for k, v in sorted(values.items()))
 
 
 def _shown(key: str, v: Any) -> str:
@@ -528,5 +544,6 @@ def plan_rows(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
         text = "; ".join(f"{key} {_shown(key, c.get('from'))} -> {_shown(key, c.get('to'))}"
                          for key, c in changes.items())
         rows.append({"step": s.get("step", k), "date": s.get("date"), "changes": text or "-",
-                     "coverage": _cells(s.get("coverage")), "avg margin": _cells(s.get("avg_margin"))})
+                     "coverage": percent_cells(s.get("coverage")),
+                     "avg margin": percent_cells(s.get("avg_margin"))})
     return rows

@@ -298,6 +298,14 @@ def model_risk_band(
         tail the combined log move ``x0`` and the method it took.
     """
     term = _term(estimate)
+    key = ("model_risk_band", float(hours), float(policy.confidence), policy.measure.value,
+           policy.model_risk.combine.value, bool(lending), estimate.nu)
+    band, x0, bound = term.memo(key, lambda: _model_risk_band(estimate, term, policy, hours, lending))
+    return band, dict(x0), dict(bound)
+
+
+def _model_risk_band(estimate: VolEstimate, term: RiskTerm, policy: RiskPolicy, hours: float, lending: bool,
+                     ) -> tuple[ModelRiskBand, dict[Tail, float], dict[Tail, str]]:
     q, meas = policy.confidence, policy.measure.value
     tails = (Tail.LOWER,) if lending else (Tail.LOWER, Tail.UPPER)
     per: dict[str, dict[Tail, float]] = {
@@ -669,6 +677,7 @@ def propose_tiers(
     symbol: str = "",
     lookback_vol: float | None = None,
     series: str = "",
+    detail: bool = True,
 ) -> PerpAssetProposal:
     """Propose the margin tiers and liquidation penalties of one perpetual market.
 
@@ -688,6 +697,10 @@ def propose_tiers(
         Sample volatility per bar of the fitted returns, for the long-run floor (see :func:`long_run_vol`).
     series : str
         The price series used, named in the rationale (e.g. ``'BTC 1h perp (binance)'``).
+    detail : bool, default True
+        False: the parameters only (a policy sweep's replay, which reports none of the rest): no rationale,
+        no assessment of the current tiers (``current`` None), tier ``coverage`` NaN and no open-interest cap.
+        Every parameter and guardrail line is the same.
 
     Returns
     -------
@@ -714,7 +727,7 @@ def propose_tiers(
     methods = [c[2] for c in covers]
     cm0, band0 = (covers[0][0], covers[0][1]) if covers else _covered(
         estimate, policy, lending=False, lookback_vol=lookback_vol, hours=max_h)[:2]
-    assessment = None if current is None else _assess_current_perp(
+    assessment = None if current is None or not detail else _assess_current_perp(
         estimate, policy, current, adv, sd, methods[0] if methods else TermMethod.FITTED.value)
 
     # 1. model MMF, rounded up, monotone; tiers reaching 100 % or beyond the longest MPOR are dropped
@@ -827,7 +840,8 @@ def propose_tiers(
         PerpTier(
             notional_floor=float(fl[k]), notional_cap=caps[k], imf=imfs[k], mmf=mmfs[k], max_leverage=levs[k],
             maintenance_deduction=ded[k], liquidation_penalty=pens[k],
-            coverage=perp_coverage(estimate, mmfs[k] - costs[k], hours=mp.tiers[k].horizon_hours, method=methods[k]),
+            coverage=perp_coverage(estimate, mmfs[k] - costs[k], hours=mp.tiers[k].horizon_hours, method=methods[k])
+            if detail else math.nan,
             close_out_cost=costs[k], cost_notional=cost_n[k], mmf_model=targets[k],
             horizon_hours=mp.tiers[k].horizon_hours, covered_move=moves[k],
             under_covered=mmfs[k] < targets[k] - 1e-12,
@@ -862,6 +876,11 @@ def propose_tiers(
     ref = policy.perp.reference_notional
     cap_cost = next((t.imf for t in tiers if t.notional_floor <= ref and (t.notional_cap is None
                                                                           or ref < t.notional_cap)), 1.0)
+    if not detail:
+        return PerpAssetProposal(
+            symbol=symbol, status="ok", tiers=tiers, position_limit=position_limit, covered=cm0, current=None,
+            lines=tuple(lines), rationale="", notes=tuple(notes), capital_cost=cap_cost, **base,  # type: ignore[arg-type]
+        )
     rationale = _rationale_perp(symbol, estimate, policy, cm0, tiers, raw, lines, assessment, adv,
                                 position_limit if truncated else None, mp, band0, reg, series)
     oi = perp_cap(estimate, policy, cm0, tiers[0], adv=adv, lookback_vol=lookback_vol)

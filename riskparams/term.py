@@ -152,7 +152,7 @@ class HorizonQuantiles:
         """(values, levels) without ties, cached. A run of equal values (a bootstrap sample's extremes repeat)
         keeps the level farthest from the median: the lowest below it, the highest above it, so no
         probability is pushed past the sample's own extremes into the extrapolated tails."""
-        if not self._arrays:
+        if len(self._arrays) < 3:
             v = np.asarray(self.values, dtype=float)
             p = np.asarray(self.levels, dtype=float)
             first = np.concatenate([[True], np.diff(v) > 0])
@@ -162,7 +162,8 @@ class HorizonQuantiles:
             starts = np.flatnonzero(first)
             ends = np.flatnonzero(last)
             idx = np.where(v[starts] > med, ends, starts)
-            self._arrays.extend([v[idx], p[idx]])
+            vg, pg = v[idx], p[idx]
+            self._arrays[:] = [vg, pg, self._tail_params(vg, pg)]  # one assignment: threads may race here
         return self._arrays[0], self._arrays[1]
 
     @staticmethod
@@ -185,6 +186,8 @@ class HorizonQuantiles:
         float or ndarray
             Probabilities in [0, 1], same shape as ``x``.
         """
+        if isinstance(x, float | int):
+            return self._cdf_scalar(float(x))
         scalar = np.ndim(x) == 0
         xs = np.atleast_1d(np.asarray(x, dtype=float))
         v, p = self._grid()
@@ -211,6 +214,48 @@ class HorizonQuantiles:
             out[hi_mask] = 1.0 - tail if v[-1] > med else 1.0
         out = np.clip(out, 0.0, 1.0)
         return float(out[0]) if scalar else out
+
+    @classmethod
+    def _tail_params(cls, v: FloatArray, p: FloatArray) -> FloatArray:
+        """(median, lowest value, its level, lower tail index, highest value, its tail probability, upper tail
+        index, grid size) of a tie-free grid, as :meth:`cdf` computes them."""
+        med = float(np.interp(0.5, p, v))
+        a_lo = a_hi = 1.0
+        if v.size >= 2:
+            j = _anchor(p, p[0])
+            a_lo = cls._tail_index(med - v[0], med - v[j], p[0], p[j])
+            q0 = 1.0 - p[-1]
+            j = _anchor(1.0 - p, q0)
+            a_hi = cls._tail_index(v[-1] - med, v[j] - med, q0, 1.0 - p[j])
+        return np.asarray([med, v[0], p[0], a_lo, v[-1], 1.0 - p[-1], a_hi, v.size], dtype=float)
+
+    def _tails(self) -> tuple[float, ...]:
+        """:meth:`_tail_params` of this grid, cached with it."""
+        self._grid()
+        return tuple(self._arrays[2].tolist())
+
+    def _cdf_scalar(self, x: float) -> float:
+        """:meth:`cdf` of one number (the same formulas, without array overhead: replays call it per tier and
+        decision)."""
+        med, v0, p0, a_lo, v1, q0, a_hi, size = self._tails()
+        if size < 2:
+            return 0.0 if x < v0 else 1.0
+        if x < v0:
+            if not med > v0:
+                return 0.0
+            ratio = (med - v0) / (med - x)
+            if not (math.isfinite(ratio) and ratio > 0):
+                return 0.0
+            return min(max(p0 * float(np.power(min(ratio, 1.0), a_lo)), 0.0), 1.0)  # np.power as cdf
+        if x > v1:
+            if not v1 > med:
+                return 1.0
+            ratio = (v1 - med) / (x - med) if x != med else math.inf
+            if not (math.isfinite(ratio) and ratio > 0):
+                return 1.0
+            return min(max(1.0 - q0 * float(np.power(min(ratio, 1.0), a_hi)), 0.0), 1.0)
+        v, p = self._grid()
+        return min(max(float(np.interp(x, v, p)), 0.0), 1.0)
 
     def ppf(self, level: float | npt.ArrayLike) -> float | FloatArray:
         """Quantile of ``R`` at ``level`` in (0, 1): the inverse of :meth:`cdf` (the same
@@ -345,8 +390,14 @@ class HorizonQuantiles:
         """Grid of ``mu + sigma * Z`` for a standardized innovation ``Z`` given by its vectorised
         quantile function (analytic one-bar distributions)."""
         levels = quantile_levels(confidence)
-        z = np.asarray(ppf(levels), dtype=float)
-        return cls(tuple(levels), tuple(mu + sigma * z), method)
+        return cls.from_unit(levels, np.asarray(ppf(levels), dtype=float), mu, sigma, method)
+
+    @classmethod
+    def from_unit(cls, levels: FloatArray, z: FloatArray, mu: float, sigma: float,
+                  method: str = "fitted") -> HorizonQuantiles:
+        """Grid of ``mu + sigma * Z`` from the standardized quantiles ``z`` of ``Z`` at ``levels`` (both shape
+        (m,)): :meth:`from_ppf` with the quantile function evaluated once for many grids."""
+        return cls(tuple(levels.tolist()), tuple(mu + sigma * z), method)
 
     @staticmethod
     def envelope(a: HorizonQuantiles, b: HorizonQuantiles) -> HorizonQuantiles:
@@ -420,7 +471,7 @@ class RiskTerm:
     variances: tuple[float, ...]
     grids: Mapping[str, tuple[HorizonQuantiles, ...]]
     law: str = ""
-    _cache: dict[tuple[str, float], HorizonQuantiles] = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_grids(
@@ -543,10 +594,27 @@ class RiskTerm:
         lo = 0.0 if i == 0 else self.variances[i - 1]
         return float((1.0 - w) * lo + w * hi)
 
+    def memo(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        """``make()`` remembered under ``key`` for this term (a term is immutable: whatever is a function of it
+        and of ``key`` alone may be kept here; keys start with the caller's name)."""
+        try:
+            return self._cache[key]
+        except KeyError:
+            out = self._cache[key] = make()
+            return out
+
     def tail_measure(self, method: TermMethod | str, hours: float, confidence: float, measure: str,
                      tail: Tail | str) -> float:
-        """Positive log-return VaR (``measure='var'``) or ES (``'es'``) of one tail over ``hours``."""
-        return self.quantiles(method, hours).tail_measure(confidence, measure, tail)
+        """Positive log-return VaR (``measure='var'``) or ES (``'es'``) of one tail over ``hours``.
+
+        Remembered per term (a term is immutable): a policy replay and every sweep variant sharing the
+        estimate ask for the same few measures at every decision."""
+        key = ("tail", str(getattr(method, "value", method)), float(hours), float(confidence),
+               str(getattr(measure, "value", measure)), str(getattr(tail, "value", tail)))
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self.quantiles(method, hours).tail_measure(confidence, measure, tail)
+        return float(hit)
 
     # -- serialisation --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

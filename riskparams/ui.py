@@ -182,6 +182,7 @@ def clear_data_caches() -> None:
     cached_overview.clear()
     _flags_for.clear()
     cached_sensitivity.clear()
+    _cached_book_view.clear()
 
 
 # -- cached library calls (keyed by the series' extent so new bars invalidate them) -----------------
@@ -575,6 +576,70 @@ def current_from_upload(upload: Any, profile: str) -> Any:
                                    profile=profile, fmt=fmt)
 
 
+def _file(upload: Any) -> tuple[str, bytes] | None:
+    """An ``st.file_uploader`` file as (name, bytes), a cache key; None when nothing was uploaded."""
+    return None if upload is None else (str(upload.name), bytes(upload.getvalue()))
+
+
+def book_view(store: Store, proposal_id: str | None, *, profile: str, positions: Any = None, current: Any = None,
+              save: bool = False) -> Any:
+    """The Book page's :func:`riskparams.views.book_view`, cached by its inputs: the proposal, the uploaded
+    positions and current-parameters files (``st.file_uploader`` files or None; keyed by name and bytes), the
+    stored prices (:func:`data_version`) and the impacts stored with the proposal. Storing the impact (``save``)
+    runs uncached and clears the cache; a bad file raises (nothing is cached then)."""
+    upload, cur = _file(positions), _file(current)
+    if save:
+        view = _book_view(store, proposal_id, upload, cur, profile, save=True)
+        _cached_book_view.clear()
+        return view
+    from riskparams.store.impact_records import list_impacts
+
+    stored = () if proposal_id is None else tuple(str(r["id"]) for r in list_impacts(store, proposal_id))
+    return _cached_book_view(store.path, data_version(store), proposal_id, upload, cur, profile, stored)
+
+
+def _book_view(store: Store, proposal_id: str | None, upload: tuple[str, bytes] | None,
+               cur: tuple[str, bytes] | None, profile: str, *, save: bool = False) -> Any:
+    from types import SimpleNamespace
+
+    current = None if cur is None else current_from_upload(SimpleNamespace(name=cur[0], getvalue=lambda: cur[1]),
+                                                           profile)
+    return views.book_view(store, proposal_id, upload=upload, current=current, save=save)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_book_view(store_path: str, version: tuple[Any, ...], proposal_id: str | None,
+                      upload: tuple[str, bytes] | None, cur: tuple[str, bytes] | None, profile: str,
+                      stored_impacts: tuple[str, ...]) -> Any:
+    return _book_view(_open_store(), proposal_id, upload, cur, profile)
+
+
+def percent_text(values: Any) -> list[str]:
+    """Fractions as percent text with two decimals (0.9413 -> ``94.13%``), ``-`` where a value is missing (None
+    or NaN): for a column whose blanks mean "nothing to share" (Streamlit draws a missing number as "None")."""
+    out = []
+    for x in values:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            v = float("nan")
+        out.append("-" if v != v or v in (float("inf"), float("-inf")) else f"{v:.2%}")
+    return out
+
+
+def count_text(values: Any) -> list[str]:
+    """Counts as text with thousands separators (1151 -> ``1,151``), ``-`` where a count is missing (a stress
+    window not in the data)."""
+    out = []
+    for x in values:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            v = float("nan")
+        out.append(f"{int(v):,}" if v == v and abs(v) != float("inf") else "-")
+    return out
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def cached_backtest_content(report_id: str) -> dict[str, Any]:
     """A stored backtest report's content, read and hash-checked once per report: a report id is the
@@ -586,6 +651,45 @@ def cached_backtest_content(report_id: str) -> dict[str, Any]:
 def cached_backtest_figures(report_id: str, symbol: str) -> dict[str, Any]:
     """The figures of one asset of a stored backtest report (see :func:`service.backtest_figures`)."""
     return service.backtest_figures(cached_backtest_content(report_id), symbol)
+
+
+# -- sweeps (issue 16): a sweep id is the SHA-256 of its content, so the content and its figure never change ------
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_sweep_content(sweep_id: str) -> dict[str, Any]:
+    """A stored sweep's content (full id), read and hash-checked once per sweep id instead of on every rerun
+    (every click on the frontier); shared between reruns and sessions: do not mutate."""
+    return dict(service.get_sweep(_open_store(), sweep_id).content)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_sweep_frontier(sweep_id: str) -> Any:
+    """The frontier figure (:func:`riskparams.charts.sweep_frontier`) of a stored sweep, built once per sweep id."""
+    from riskparams import charts
+
+    return charts.sweep_frontier(cached_sweep_content(sweep_id)["variants"])
+
+
+SWEEP_COLUMNS: dict[str, Any] = {
+    "variant": st.column_config.NumberColumn("variant", format="%d"),
+    "changes": st.column_config.TextColumn("changes", help="the policy keys this variant sets (the chart's label)"),
+    "avg_margin": percent("avg margin", help="average tier-1 margin over the replay"),
+    "bad_debt": st.column_config.NumberColumn("bad debt", format="compact", help="quote currency"),
+    "exceptions": st.column_config.NumberColumn("exceptions", format="localized"),
+    "expected": st.column_config.NumberColumn("expected", format="%.1f"),
+    "kupiec_p": st.column_config.NumberColumn("Kupiec p", format="%.3g"),
+    "liquidations": st.column_config.NumberColumn("liquidations", format="localized"),
+    "changes_per_year": st.column_config.NumberColumn("changes / year", format="%.1f"),
+    "frontier": st.column_config.CheckboxColumn("frontier", help="no variant has both a lower average margin and "
+                                                "less bad debt"),
+    "var_insolvent_debt": st.column_config.NumberColumn("book VaR 99% insolvent debt", format="compact",
+                                                        help="quote currency"),
+}
+"""The Sweep page's variant table (:func:`riskparams.views.sweep_frame`), formatted like the Backtest page's."""
+
+SWEEP_ORDER = ("variant", "frontier", "avg_margin", "bad_debt", "var_insolvent_debt", "exceptions", "expected",
+               "kupiec_p", "liquidations", "changes_per_year", "changes")
+"""Column order of the variant table: the figures first, the (long) policy changes last, so that no figure needs a
+sideways scroll."""
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

@@ -16,14 +16,21 @@ import pandas as pd
 
 from riskparams.backtest_content import BacktestResultRow, StoredBacktest
 from riskparams.diagnostics import half_life
-from riskparams.domain import LendingAssetProposal, PerpAssetProposal, Proposal, SeriesInfo
-from riskparams.exceptions import FallbackWarning
+from riskparams.domain import (
+    LendingAssetProposal,
+    LendingCurrentAssessment,
+    PerpAssetProposal,
+    Proposal,
+    SeriesInfo,
+)
+from riskparams.exceptions import DataError, FallbackWarning, RiskParamsWarning
 from riskparams.export import escape_markdown, parameter_change_cells, specification_cells, specification_rows
 from riskparams.fmt import format_notional
+from riskparams.jsonio import clean_float
 from riskparams.returns import bars_per_year, returns_with_report
 from riskparams.service import FitRun, fit_prices, stored_backtest
 from riskparams.store import Store
-from riskparams.store.records import get_proposal, list_proposals
+from riskparams.store.records import StoredProposal, get_proposal, list_proposals
 from riskparams.volatility import (
     DistName,
     FitEngine,
@@ -250,39 +257,66 @@ def stale_series(proposal: Proposal, now: Any, *, days: float = 7.0) -> list[str
     return out
 
 
+def typed_proposal(stored: StoredProposal) -> Proposal:
+    """A stored proposal's content read back typed (:meth:`Proposal.from_content`).
+
+    Raises
+    ------
+    DataError
+        The content has another format or shape, or does not rebuild to its id (written by another version of
+        riskparams); one sentence naming the proposal.
+    """
+    try:
+        return Proposal.from_content(stored.content)
+    except ValueError as exc:
+        raise DataError(f"stored proposal {stored.id[:12]} cannot be read: {exc}") from None
+
+
 def coverage_flags(store: Store, *, limit: int = 20) -> pd.DataFrame:
     """Assets whose current parameters fall below the policy's confidence, from the newest proposals.
 
     One row per profile and asset (newest proposal that assessed current parameters wins): ``profile,
-    symbol, proposal_id, created_at, current_coverage, confidence``; coverage as a probability.
+    symbol, proposal_id, created_at, current_coverage, confidence``; coverage as a probability. Each proposal is
+    read typed (:func:`typed_proposal`); one this riskparams cannot read (written by another version) is left out
+    with a :class:`~riskparams.exceptions.RiskParamsWarning` naming it, and its sentence is listed in the frame's
+    ``attrs["unreadable"]``.
     """
     seen: set[tuple[str, str]] = set()
     rows: list[dict[str, Any]] = []
+    unreadable: list[str] = []
     for item in list_proposals(store, limit=limit):
         stored = get_proposal(store, item["id"])
-        content = stored.content
-        conf = float(content["policy"]["confidence"])
-        for a in content["assets"]:
-            key = (content["profile"], a["symbol"])
+        try:
+            proposal = typed_proposal(stored)
+        except DataError as exc:
+            unreadable.append(str(exc))
+            warnings.warn(f"{exc} It is left out of the coverage flags.", RiskParamsWarning, stacklevel=2)
+            continue
+        conf = float(proposal.policy["confidence"])
+        for a in proposal.assets:
+            key = (str(proposal.profile), a.symbol)
             cov = _current_coverage(a)
             if key in seen or cov is None:
                 continue
             seen.add(key)
-            rows.append({"profile": content["profile"], "symbol": a["symbol"], "proposal_id": stored.id[:12],
+            rows.append({"profile": str(proposal.profile), "symbol": a.symbol, "proposal_id": stored.id[:12],
                          "created_at": stored.created_at, "current_coverage": cov, "confidence": conf,
                          "below": cov < conf})
-    return pd.DataFrame(rows, columns=["profile", "symbol", "proposal_id", "created_at", "current_coverage",
-                                       "confidence", "below"])
+    frame = pd.DataFrame(rows, columns=["profile", "symbol", "proposal_id", "created_at", "current_coverage",
+                                        "confidence", "below"])
+    frame.attrs["unreadable"] = unreadable
+    return frame
 
 
-def _current_coverage(asset: Mapping[str, Any]) -> float | None:
-    cur = asset.get("current_assessment") or asset.get("current")
-    if not isinstance(cur, Mapping):
+def _current_coverage(asset: PerpAssetProposal | LendingAssetProposal) -> float | None:
+    """The current parameters' coverage under today's model: a lending asset's, or the lowest of a perpetual
+    market's current brackets (brackets without a finite coverage ignored); None without current parameters."""
+    cur = asset.current
+    if cur is None:
         return None
-    if "coverage" in cur and cur["coverage"] is not None and not isinstance(cur["coverage"], list):
-        return float(cur["coverage"])
-    tiers = cur.get("tiers") or []
-    covs = [float(t["coverage"]) for t in tiers if isinstance(t, Mapping) and t.get("coverage") is not None]
+    if isinstance(cur, LendingCurrentAssessment):
+        return clean_float(cur.coverage)
+    covs = [c for t in cur if (c := clean_float(t.coverage)) is not None]
     return min(covs) if covs else None
 
 
@@ -539,11 +573,11 @@ def options_frame(proposal: Proposal) -> pd.DataFrame:
         for x in o.assets:
             row: dict[str, Any] = {"symbol": x.symbol, "option": o.name + (" (recommended)" if o.recommended else "")}
             if perp:
-                t = (x.tiers or [None])[0]
-                row.update({"tier-1 max leverage": "-" if t is None else f"{t['max_leverage']:g}x",
-                            "tier-1 MMF": None if t is None else t["mmf"],
-                            "tier-1 penalty": None if t is None else t["liquidation_penalty"],
-                            "tier-1 coverage": None if t is None else t["coverage"], "tiers": len(x.tiers or ())})
+                t = x.tiers[0] if x.tiers else None
+                row.update({"tier-1 max leverage": "-" if t is None else f"{t.max_leverage:g}x",
+                            "tier-1 MMF": None if t is None else t.mmf,
+                            "tier-1 penalty": None if t is None else t.liquidation_penalty,
+                            "tier-1 coverage": None if t is None else t.coverage, "tiers": len(x.tiers or ())})
             else:
                 row.update({"LTV": x.ltv, "LT": x.liquidation_threshold, "bonus": x.liquidation_bonus,
                             "coverage": x.coverage})
@@ -662,7 +696,7 @@ def backtest_phases(report: StoredBacktest | Mapping[str, Any], symbol: str) -> 
 
 def option_names(store: Store, proposal_id: str) -> list[str]:
     """The options a stored proposal carries, the recommended one first (empty without options)."""
-    opts = Proposal.from_content(get_proposal(store, proposal_id).content).options
+    opts = typed_proposal(get_proposal(store, proposal_id)).options
     return [o.name for o in sorted(opts, key=lambda o: not o.recommended)]
 
 
@@ -863,7 +897,7 @@ def book_view(store: Store, proposal_id: str | None, *, upload: tuple[str, bytes
         if current is None:
             current = load_current(Path(__file__).resolve().parent / "examples" / EXAMPLE_CURRENT_PERP, "perp")
         book = (positions_from_upload(upload[0], upload[1], "perp") if upload is not None
-                else demo_positions(sorted(current.assets)))
+                else demo_positions(sorted(current.assets), current=current))
         payload = current_impact(store, book, current, sims=sims)
         title += f", current parameters ({current.source})"
     else:
@@ -880,9 +914,9 @@ def book_view(store: Store, proposal_id: str | None, *, upload: tuple[str, bytes
         elif use_stored and current is None and (found := stored_impact(store, stored.id)) is not None:
             payload, origin = found, "stored"
         elif profile == "perp":
-            symbols = [str(a["symbol"]) for a in stored.content["assets"] if a.get("status") == "ok"]
-            payload = proposal_impact(store, stored.id, demo_positions(symbols), current=current, sims=sims,
-                                      save=save)
+            symbols = [a.symbol for a in typed_proposal(stored).assets if a.status == "ok"]
+            book = demo_positions(symbols, proposal=typed_proposal(stored), current=current)
+            payload = proposal_impact(store, stored.id, book, current=current, sims=sims, save=save)
             origin = "stored now" if save else "computed"
     if payload is None:
         return None
@@ -899,28 +933,55 @@ def book_view(store: Store, proposal_id: str | None, *, upload: tuple[str, bytes
 
 
 def sweep_variant_label(changes: Mapping[str, Any]) -> str:
-    """``key=value, key=value`` of a variant's policy changes (plain text)."""
-    return ", ".join(f"{k}={v}" for k, v in changes.items())
+    """``key=value, key=value`` of a variant's policy changes (plain text): the one label of a variant,
+    :func:`riskparams.charts.sweep_variant_label`, so the table and the frontier chart name it identically."""
+    from riskparams.charts import sweep_variant_label as label
+
+    return label(changes)
+
+
+SWEEP_COLUMNS = ("variant", "changes", "avg_margin", "bad_debt", "exceptions", "expected", "kupiec_p", "liquidations",
+                 "changes_per_year", "frontier", "var_insolvent_debt")
+"""Columns of :func:`sweep_frame`, in order (``var_insolvent_debt`` only when the sweep had positions)."""
+
+
+def _number(x: Any) -> float:
+    """A stored number as a float; ``nan`` for a missing one (``None``), so the column stays numeric."""
+    return math.nan if x is None else float(x)
 
 
 def sweep_frame(content: Mapping[str, Any]) -> pd.DataFrame:
-    """The variants of a stored sweep's content as the Sweep page's table: ``variant``, ``changes``,
-    ``avg margin`` (percent text), ``exceptions / expected``, ``Kupiec p``, ``bad debt`` (notional text),
-    ``liquidations``, ``changes / year``, ``frontier``."""
+    """The variants of a stored sweep's content as the Sweep page's table, numeric so that it sorts by value.
+
+    Parameters
+    ----------
+    content : mapping
+        A stored sweep's content (``variants``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant, columns :data:`SWEEP_COLUMNS`: ``variant`` (int), ``changes``
+        (:func:`sweep_variant_label`), ``avg_margin`` (fraction, e.g. 0.0150 for 1.50 %), ``bad_debt`` (quote
+        currency), ``exceptions`` (int), ``expected`` (float), ``kupiec_p`` (fraction), ``liquidations`` (int),
+        ``changes_per_year`` (float), ``frontier`` (bool) and, when the sweep had positions, ``var_insolvent_debt``
+        (quote currency). Missing numbers are ``nan``; the page formats the columns (``riskparams.ui``).
+    """
+    variants = list(content.get("variants", []))
+    book = any("var_insolvent_debt" in v for v in variants)
     rows = []
-    for v in content.get("variants", []):
-        am, kp, cy = v.get("avg_margin"), v.get("kupiec_p"), v.get("changes_per_year")
-        rows.append({
-            "variant": int(v["variant"]), "changes": sweep_variant_label(v.get("changes", {})),
-            "avg margin": "-" if am is None else f"{am:.2%}",
-            "exceptions / expected": f"{v.get('exceptions', 0)} / {float(v.get('expected') or 0.0):.1f}",
-            "Kupiec p": "-" if kp is None else f"{kp:.3f}", "bad debt": format_notional(v.get("bad_debt")),
-            "liquidations": int(v.get("liquidations", 0)), "changes / year": "-" if cy is None else f"{cy:.1f}",
-            "frontier": "yes" if v.get("on_frontier") else "",
-            **({"book VaR 99% insolvent debt": format_notional(v["var_insolvent_debt"])} if "var_insolvent_debt" in v
-               else {}),
-        })
-    return pd.DataFrame(rows)
+    for v in variants:
+        row = {
+            "variant": int(v["variant"]), "changes": sweep_variant_label(v.get("changes") or {}),
+            "avg_margin": _number(v.get("avg_margin")), "bad_debt": _number(v.get("bad_debt")),
+            "exceptions": int(v.get("exceptions") or 0), "expected": _number(v.get("expected")),
+            "kupiec_p": _number(v.get("kupiec_p")), "liquidations": int(v.get("liquidations") or 0),
+            "changes_per_year": _number(v.get("changes_per_year")), "frontier": bool(v.get("on_frontier")),
+        }
+        if book:
+            row["var_insolvent_debt"] = _number(v.get("var_insolvent_debt"))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[c for c in SWEEP_COLUMNS if book or c != "var_insolvent_debt"])
 
 
 def sweep_variant_detail(content: Mapping[str, Any], index: int) -> dict[str, Any]:

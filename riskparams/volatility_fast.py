@@ -54,7 +54,7 @@ import pandas as pd
 from riskparams import fastgarch
 from riskparams.measures import parametric_risk, unit_ppf
 from riskparams.returns import hours_per_bar
-from riskparams.term import HorizonQuantiles, RiskTerm, TermMethod, term_bars
+from riskparams.term import HorizonQuantiles, RiskTerm, TermMethod, quantile_levels, term_bars
 from riskparams.volatility import (
     DistName,
     FitSpec,
@@ -76,11 +76,14 @@ from riskparams.volatility import (
 __all__ = [
     "ExpandingVol",
     "FastDay",
+    "FastLaw",
     "day_selector",
     "fast_day",
     "fast_dist",
     "fast_estimate",
+    "fast_law",
     "fast_models",
+    "law_estimate",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -220,7 +223,54 @@ def day_selector(
     return day
 
 
-def fast_estimate(
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class FastLaw:
+    """The fitted law of one bar and its term structure (:func:`fast_law`): everything of an estimate but its
+    headline (the VaR/ES at ``h`` bars and the policy's confidence, :func:`fast_estimate`). Shared by the
+    estimates of every confidence whose quantile grid is the same (:func:`riskparams.term.quantile_levels`:
+    every ``1 - q`` among its standard tail levels, 99 %, 99.5 % and 99.9 % among them) and every headline
+    horizon within the term; read-only.
+
+    Attributes
+    ----------
+    model, dist : ModelName, DistName
+        The law as estimated (EWMA after a fallback).
+    params : mapping
+        arch's names and percent convention.
+    mu : float
+        Mean return per bar (fraction); 0 for the zero mean.
+    nu : float or None
+        Student-t degrees of freedom (None: normal).
+    sigma, last : float
+        One-step forecast and the last in-sample conditional volatility, per bar (fractions).
+    term : RiskTerm
+        The term structure over ``max(term_k, h)`` bars.
+    unit_levels, unit : ndarray, shape (m,)
+        The quantile grid's levels and the standardized innovation's quantiles there.
+    """
+
+    model: ModelName
+    dist: DistName
+    params: Mapping[str, float]
+    mu: float
+    nu: float | None
+    sigma: float
+    last: float
+    loglik: float
+    fallback: str | None
+    persistence: float
+    integrated: bool
+    long_run: float
+    term: RiskTerm
+    unit_levels: FloatArray
+    unit: FloatArray
+    freq: str
+    bar_hours: float
+    n_obs: int
+    engine: str
+
+
+def fast_law(
     *,
     model: ModelName,
     dist: DistName,
@@ -231,41 +281,9 @@ def fast_estimate(
     day: FastDay,
     window_returns: FloatArray,
     empirical: Sequence[HorizonQuantiles] | None,
-    as_of: pd.Timestamp,
-    stressed: float,
-    stress_window: int,
-    notes: tuple[str, ...],
-) -> VolEstimate:
-    """A :class:`~riskparams.volatility.VolEstimate` from the walk-forward's state (see the module docstring).
-
-    Parameters
-    ----------
-    model, dist : ModelName, DistName
-        What the walk-forward fitted (``model`` EWMA: filtered from ``window_returns``, ``day`` unused).
-    spec : FitSpec
-        The policy's specification (confidence, guards, EWMA decay, mean, horizon, risk method).
-    freq : {'1h', '4h', '1d'}
-    h : int
-        Headline horizon, bars.
-    term_k : int
-        Longest horizon of the term structure, bars (stored horizons: :func:`~riskparams.term.term_bars` of
-        ``max(term_k, h)``).
-    day : FastDay
-    window_returns : ndarray, shape (W,)
-        The returns of the fitting window (fractions).
-    empirical : sequence of HorizonQuantiles, optional
-        Historical-simulation grids, one per stored horizon.
-    as_of : pandas.Timestamp
-    stressed : float
-        Stressed volatility (per bar) and its ``stress_window`` (bars), from the caller.
-    stress_window : int
-    notes : tuple of str
-
-    Returns
-    -------
-    VolEstimate
-        ``engine`` ``'fast'``, or ``'ewma'`` for the EWMA model or a fallback past the persistence guard.
-    """
+) -> FastLaw:
+    """The fitted law and term structure of :func:`fast_estimate` (its parameters; ``h`` only sets the term's
+    reach, ``max(term_k, h)`` bars)."""
     q = float(spec.confidence)
     p = day.params
     fallback = None
@@ -312,11 +330,12 @@ def fast_estimate(
     sums = horizon_variance_sums(est_model, params, s2_pct, bars, persistence=pers,
                                  abs_mean=standardized_abs_mean(nu) if est_model is ModelName.EGARCH else None)
     variances = [v / 1e4 for v in sums]
-    ppf = unit_ppf(nu)
+    levels = quantile_levels(q)
+    unit = np.asarray(unit_ppf(nu)(levels), dtype=float)  # the law's standardized quantiles, once
     zz = np.asarray(z, dtype=float)
     zz = zz[np.isfinite(zz)]
     grids: dict[str, list[HorizonQuantiles]] = {
-        TermMethod.FITTED.value: [HorizonQuantiles.from_ppf(ppf, k * mu, math.sqrt(v), q, "fitted")
+        TermMethod.FITTED.value: [HorizonQuantiles.from_unit(levels, unit, k * mu, math.sqrt(v), "fitted")
                                   for k, v in zip(bars, variances, strict=True)]}
     if zz.size >= 100:
         grids[TermMethod.FHS.value] = [HorizonQuantiles.from_samples(k * mu + math.sqrt(v) * zz, q, "fhs")
@@ -325,22 +344,88 @@ def fast_estimate(
         grids[TermMethod.EMPIRICAL.value] = list(empirical)
     law = f"{est_model.value}-{est_dist.value}" + (f" (nu {nu:.2f})" if nu is not None else "") + (
         ", integrated" if integrated else "")
-    term = RiskTerm.from_grids(bar_h, bars, variances, grids, law)
+    return FastLaw(model=est_model, dist=est_dist, params=params, mu=float(mu), nu=nu, sigma=float(sigma),
+                   last=float(last), loglik=float(loglik), fallback=fallback, persistence=float(pers),
+                   integrated=integrated, long_run=float(long_run),
+                   term=RiskTerm.from_grids(bar_h, bars, variances, grids, law), unit_levels=levels, unit=unit, freq=freq,
+                   bar_hours=bar_h,
+                   n_obs=int(window_returns.size), engine="fast" if not use_ewma else "ewma")
+
+
+def law_estimate(law: FastLaw, *, spec: FitSpec, h: int, as_of: pd.Timestamp, stressed: float, stress_window: int,
+                 notes: tuple[str, ...]) -> VolEstimate:
+    """The :class:`~riskparams.volatility.VolEstimate` of a fitted law with its headline: the horizon
+    volatility, VaR and ES at ``h`` bars (within the law's term) and ``spec.confidence``."""
+    q = float(spec.confidence)
+    term, mu, nu, bar_h = law.term, law.mu, law.nu, law.bar_hours
     hsig = math.sqrt(term.variance(h * bar_h))
     risk = parametric_risk(h * mu, hsig, q, nu)
-    hq = HorizonQuantiles.from_ppf(unit_ppf(nu), h * mu, hsig, q)
-    worse = risk.worse_tail
+    hq = HorizonQuantiles.from_unit(law.unit_levels, law.unit, h * mu, hsig)
     all_notes = list(notes)
     if spec.risk_method is not RiskMethod.FITTED:
         all_notes.append(f"risk_method '{spec.risk_method.value}': the fast engine's filtered historical simulation "
                          "scales the window's standardized residuals to each horizon; the fitted distribution is used")
     return VolEstimate(
-        model=est_model, dist=est_dist, mean=spec.mean, params=params, loglik=loglik, aic=math.nan, bic=math.nan,
-        converged=True, fallback=fallback, n_obs=int(window_returns.size), freq=freq, as_of=as_of,
-        last_vol=last, next_vol=sigma, horizon_hours=float(spec.horizon_hours), horizon_bars=h, horizon_vol=hsig,
-        var=risk.var, es=risk.es, worse_tail=worse.value, confidence=q, risk_method=RiskMethod.FITTED,
-        fitted_risk=risk, fhs_risk=None, long_run_vol=long_run, stressed_vol=stressed, stress_window=stress_window,
-        persistence=pers, conditional_vol=pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=float),
-        notes=tuple(all_notes), spec_key=spec.key(), horizon_quantiles=hq, term=term, nu=nu, integrated=integrated,
-        horizon_basis=term.basis(h * bar_h), engine="fast" if not use_ewma else "ewma",
+        model=law.model, dist=law.dist, mean=spec.mean, params=dict(law.params), loglik=law.loglik, aic=math.nan,
+        bic=math.nan, converged=True, fallback=law.fallback, n_obs=law.n_obs, freq=law.freq, as_of=as_of,
+        last_vol=law.last, next_vol=law.sigma, horizon_hours=float(spec.horizon_hours), horizon_bars=h,
+        horizon_vol=hsig, var=risk.var, es=risk.es, worse_tail=risk.worse_tail.value, confidence=q,
+        risk_method=RiskMethod.FITTED, fitted_risk=risk, fhs_risk=None, long_run_vol=law.long_run,
+        stressed_vol=stressed, stress_window=stress_window, persistence=law.persistence,
+        conditional_vol=pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=float), notes=tuple(all_notes),
+        spec_key=spec.key(), horizon_quantiles=hq, term=term, nu=nu, integrated=law.integrated,
+        horizon_basis=term.basis(h * bar_h), engine=law.engine,
     )
+
+
+def fast_estimate(
+    *,
+    model: ModelName,
+    dist: DistName,
+    spec: FitSpec,
+    freq: str,
+    h: int,
+    term_k: int,
+    day: FastDay,
+    window_returns: FloatArray,
+    empirical: Sequence[HorizonQuantiles] | None,
+    as_of: pd.Timestamp,
+    stressed: float,
+    stress_window: int,
+    notes: tuple[str, ...],
+) -> VolEstimate:
+    """A :class:`~riskparams.volatility.VolEstimate` from the walk-forward's state (see the module docstring):
+    :func:`law_estimate` of :func:`fast_law`.
+
+    Parameters
+    ----------
+    model, dist : ModelName, DistName
+        What the walk-forward fitted (``model`` EWMA: filtered from ``window_returns``, ``day`` unused).
+    spec : FitSpec
+        The policy's specification (confidence, guards, EWMA decay, mean, horizon, risk method).
+    freq : {'1h', '4h', '1d'}
+    h : int
+        Headline horizon, bars.
+    term_k : int
+        Longest horizon of the term structure, bars (stored horizons: :func:`~riskparams.term.term_bars` of
+        ``max(term_k, h)``).
+    day : FastDay
+    window_returns : ndarray, shape (W,)
+        The returns of the fitting window (fractions).
+    empirical : sequence of HorizonQuantiles, optional
+        Historical-simulation grids, one per stored horizon.
+    as_of : pandas.Timestamp
+    stressed : float
+        Stressed volatility (per bar) and its ``stress_window`` (bars), from the caller.
+    stress_window : int
+    notes : tuple of str
+
+    Returns
+    -------
+    VolEstimate
+        ``engine`` ``'fast'``, or ``'ewma'`` for the EWMA model or a fallback past the persistence guard.
+    """
+    law = fast_law(model=model, dist=dist, spec=spec, freq=freq, h=h, term_k=term_k, day=day,
+                   window_returns=window_returns, empirical=empirical)
+    return law_estimate(law, spec=spec, h=h, as_of=as_of, stressed=stressed, stress_window=stress_window,
+                        notes=notes)

@@ -117,3 +117,56 @@ def test_an_upload_stored_with_the_proposal_reaches_the_export(db: Path, demo_db
     section = md.split("## Impact on open positions")[1].split("## ")[0]
     assert "venue book\\.csv" in section and "2 positions in 2 accounts" in section
     assert "Under the proposal, 1 account (100k notional) is liquidatable at today's prices" in section
+
+
+def test_book_page_caches_the_impact_by_its_inputs(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second visit (a new session) with the same inputs draws from the cache: views.book_view is not called
+    again; a new upload is computed; storing runs uncached and clears the cache."""
+    from riskparams import views
+
+    calls: list[tuple[Any, ...]] = []
+    real = views.book_view
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append((args[1], kwargs.get("upload"), kwargs.get("save")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "book_view", counted)
+    first = page().run()
+    assert not first.exception and not first.error and len(calls) == 1
+    again = page().run()  # a new session: same proposal, no upload, same data
+    assert not again.exception and len(calls) == 1
+    assert frame_with(again, "accounts now").equals(frame_with(first, "accounts now"))
+    again.file_uploader[0].set_value(("venue book.csv", GOOD.encode(), "text/csv"))
+    again.button[0].click().run()
+    assert len(calls) == 2 and calls[-1][1] == ("venue book.csv", GOOD.encode())
+    again.button[0].click().run()  # the same upload again: cached
+    assert len(calls) == 2
+    again.checkbox[0].check()
+    again.button[0].click().run()  # store it: computed (never from the cache), then the cache is cleared
+    assert len(calls) == 3 and calls[-1][2] is True and impact_rows(db) == 1
+    page().run()  # the stored impact is new: the cache does not answer with the old demo-book view
+    assert len(calls) == 4
+
+
+def test_top5_share_shows_a_dash_not_none(db: Path) -> None:
+    at = page().run()
+    assert not at.exception and not at.error
+    table = frame_with(at, "accounts now")
+    scen = frame_with(at, "scenario")
+    shares = [*table["top-5 share at move"], *scen["top-5 share"]]
+    assert all(isinstance(v, str) and (v == "-" or v.endswith("%")) for v in shares), shares
+    assert "None" not in shares and "nan" not in shares
+    now = scen[scen["scenario"] == "now"]["top-5 share"].iloc[0]
+    assert now == "-" or float(now.rstrip("%")) > 0
+    # stress rows carry the waterfall's share (they showed "None"); a window not in the data shows "-"
+    stress = scen[scen["scenario"].str.contains("rho")]
+    assert len(stress) == 2 and all(v.endswith("%") for v in stress["top-5 share"])
+    missing = scen[scen["scenario"].str.contains("not in the data")]
+    assert all(v == "-" for v in missing["top-5 share"]) and all(v == "-" for v in missing["accounts"])
+    assert "None" not in list(scen["accounts"])
+
+
+def test_percent_text() -> None:
+    assert ui.percent_text([0.9413, None, float("nan"), 1.0, "x"]) == ["94.13%", "-", "-", "100.00%", "-"]
+    assert ui.count_text([1151, None, float("nan"), 0, 3.0]) == ["1,151", "-", "-", "0", "3"]

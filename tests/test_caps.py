@@ -377,3 +377,21 @@ def test_content_stored_before_caps_still_rebuilds_to_its_hash(profile: str, pro
     rebuilt = Proposal.from_content(old)
     assert rebuilt.content() == old
     assert all(a.cap_reason is None for a in rebuilt.assets)
+
+
+def test_sqrt_law_slippage_is_the_one_impact_cost_law(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sqrt_law_slippage calls riskparams.measures.impact_cost (the project's one square-root law) and gives its
+    numbers bit for bit; a negative volume sells nothing (the half spread), an infinite one costs infinity."""
+    import riskparams.book.caps as caps
+    from riskparams.measures import impact_cost
+
+    s = slip(adv=5e8, sigma=0.03, hs=0.0004, k=0.8)
+    vols = [0.0, 1.0, 1e4, 2.5e6, 5e8, 3.7e9]
+    assert [s(v) for v in vols] == [impact_cost(v, 5e8, 0.03, k=0.8, half_spread=0.0004) for v in vols]
+    # by hand: 0.0004 + 0.8 x 0.03 x sqrt(2e6 / 5e8) = 0.0004 + 0.024 x 0.0632456 = 0.0019179
+    assert s(2e6) == pytest.approx(0.0004 + 0.024 * math.sqrt(0.004), rel=1e-12)
+    assert s(-5.0) == 0.0004 and s(math.inf) == math.inf
+    calls: list[float] = []
+    monkeypatch.setattr(caps, "impact_cost", lambda n, *a, **kw: calls.append(n) or impact_cost(n, *a, **kw))
+    slip()(1e6)
+    assert calls == [1e6]

@@ -92,7 +92,7 @@ def test_verify_is_the_function_whatever_the_import_order() -> None:
             "from riskparams import verify as v, backtest, ingest\n"
             "assert v is verify\n"
             "assert isinstance(backtest, types.ModuleType) and isinstance(ingest, types.ModuleType)\n"
-            "assert rp.backtest_policy.__module__ == 'riskparams.service'\n")
+            "assert rp.backtest_policy.__module__ == 'riskparams.service.backtests'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -58,7 +58,7 @@ def _random_perp_current(content: dict[str, Any], rng: random.Random) -> dict[st
     for a in c["assets"]:
         n = len(a["tiers"])
         mmf = sorted(rng.uniform(0.003, 0.12) for _ in range(n))
-        levs = []
+        levs: list[float] = []
         for k in range(n):
             top = min(1.0 / (mmf[k] * rng.uniform(1.1, 3.0)), levs[-1] if levs else 1000.0)
             levs.append(max(top, 1.0 / 0.99))
@@ -353,7 +353,20 @@ def test_exports_show_the_plan_and_the_attached_backtest_through_one_path(
     md = run(capsys, "export", pid, "-f", "md", "--as", "erin", "-o", "-")[1]
     section = md.split("## Execution plan", 1)[1].split("\n## ", 1)[0]
     assert "| Step | Date | Changes | Coverage | Average margin |" in section and "2026-01-05" in section
-    assert "BTC-SYN mmf tier 4: 15.00% -> 15.27%" in section  # the example current_perp.csv's 15% to the target
+    # step 1 of BTC-SYN's tier-4 MMF, by hand from the inputs: riskparams/examples/current_perp.csv sets it at
+    # 0.15 (row "BTC-SYN,,3,0.15,0.025"); the proposal's target m4 and the asset's largest move come from the
+    # proposal's lines (current vs proposed; its tier-3 penalty halves, 2% -> 1%, a ratio of 2). n =
+    # ceil(log(2) / log(1.25)) = 4 steps (1.25^3 = 1.953 < 2), every value moving by the common fraction
+    # (m4 / 0.15)^(1/4) per step: with m4 = 0.1610, 0.15 x 1.07333^0.25 = 0.15 x 1.01785 = 0.15268 -> "15.27%"
+    btc = next(a for a in proposals_content(db) if a["symbol"] == "BTC-SYN")
+    m4 = next(ln["proposed"] for ln in btc["lines"] if (ln["parameter"], ln["tier"]) == ("mmf", 3))
+    worst = max(max(ln["proposed"] / ln["current"], ln["current"] / ln["proposed"]) for ln in btc["lines"]
+                if ln["current"] and ln["proposed"])
+    n = math.ceil(math.log(worst) / math.log(1.25) - 1e-9)
+    assert n == 4 and 1.25 ** 3 < worst <= 1.25 ** 4
+    first, third = 0.15 * (m4 / 0.15) ** (1 / n), 0.15 * (m4 / 0.15) ** (3 / n)
+    assert f"BTC-SYN mmf tier 4: 15.00% -> {100 * first:.2f}%" in section
+    assert f"BTC-SYN mmf tier 4: {100 * third:.2f}% -> {100 * m4:.2f}%" in section  # the last step: the target
     assert section.count("\n| ") == 1 + len(json.loads(run(capsys, "plan", pid, "--max-step", "0.25", "--min-days", "3",
                                                           "--start", "2026-01-05", "--json")[1])["plan"]["steps"])
     bundle = json.loads(run(capsys, "export", pid, "-f", "json", "--as", "erin", "-o", "-")[1])
@@ -368,6 +381,14 @@ def test_exports_show_the_plan_and_the_attached_backtest_through_one_path(
         assert b"No backtest attached" in export_bytes(s, pid, "md", "erin", backtest="none").data
     assert b"No backtest attached" in run_bytes(capsys, "export", pid, "-f", "md", "--as", "erin", "--backtest",
                                                 "none", "-o", "-")
+
+
+def proposals_content(db: dict[str, str]) -> list[dict[str, Any]]:
+    """The stored perp proposal's assets, read back from the store file."""
+    from riskparams.store.records import get_proposal
+    with Store(db["path"]) as s:
+        assets: list[dict[str, Any]] = get_proposal(s, db["perp"]).content["assets"]
+    return assets
 
 
 def run_bytes(capsys: pytest.CaptureFixture[str], *args: str) -> bytes:
@@ -486,3 +507,48 @@ def test_plan_ends_at_the_option_the_committee_approved(capsys: pytest.CaptureFi
     code, out, _ = run(capsys, "plan", pid, "--max-step", "0.25", "--min-days", "2", "--start", "2026-03-01", "--json")
     stored = json.loads(out)["plan"]
     assert code == 0 and stored["target"] == {k: pytest.approx(v) for k, v in plan.target.items()}
+
+
+# -------------------------------------------------------------------------------------------------
+# one rendering of a plan's per-symbol cells (the Governance page's table and `riskparams plan`)
+# -------------------------------------------------------------------------------------------------
+
+_HAND_PLAN: dict[str, Any] = {
+    "id": "a1" * 32, "proposal_id": "b2" * 32, "max_step": 0.25, "min_days": 3, "notes": ["ETH has no current value."],
+    "steps": [
+        {"step": 1, "date": "2026-01-05", "changes": {"BTC:mmf:1": {"from": 0.01, "to": 0.0125},
+                                                     "ETH:mmf:1": {"from": None, "to": 0.02}},
+         "coverage": {"ETH": None, "BTC": 0.98761}, "avg_margin": {"BTC": 0.0125, "ETH": 0.1234}},
+        {"step": 2, "date": "2026-01-08", "changes": {"BTC:mmf:1": {"from": 0.0125, "to": 0.015}},
+         "coverage": {}, "avg_margin": None},
+    ],
+}
+"""A stored plan's dictionary written by hand: two steps, a missing value, an empty and an absent mapping."""
+
+
+def test_plan_command_table_is_unchanged_and_shares_the_pages_cells(capsys: pytest.CaptureFixture[str],
+                                                                     tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`riskparams plan` prints this exact text (the output before the CLI's copy of the cell formatter was
+    removed); its coverage and average-margin cells are the Governance page's (:func:`plan_rows`)."""
+    import riskparams.service as service
+    from riskparams.plan import percent_cells, plan_rows
+
+    monkeypatch.setenv("RISKPARAMS_DB", str(tmp_path / "cells.duckdb"))
+    monkeypatch.setattr(service, "plan_proposal", lambda store, pid, **kw: copy.deepcopy(_HAND_PLAN))
+    code, out, err = run(capsys, "plan", "b2b2b2b2b2", "--max-step", "0.25", "--min-days", "3")
+    assert (code, err) == (0, "")
+    # by hand: 0.98761 -> 98.76%, 0.0125 -> 1.25%, 0.1234 -> 12.34%, None -> '-', symbols sorted; an empty or
+    # missing mapping is '-'; max_step 0.25 -> 0.25 (25.00%)
+    assert out == (
+        "plan a1a1a1a1a1a1 of proposal b2b2b2b2b2b2: 2 steps, at most 0.25 (25.00%) per parameter per step, 3 days "
+        "apart; the last step is the proposal's target\n"
+        "step  date        changes  coverage           avg margin           \n"
+        "1     2026-01-05  2        BTC 98.76%, ETH -  BTC 1.25%, ETH 12.34%\n"
+        "2     2026-01-08  1        -                  -                    \n"
+        "note: ETH has no current value.\n")
+    rows = plan_rows(_HAND_PLAN)
+    assert [(r["coverage"], r["avg margin"]) for r in rows] == [("BTC 98.76%, ETH -", "BTC 1.25%, ETH 12.34%"),
+                                                                ("-", "-")]
+    assert percent_cells({"X": float("nan"), "Y": True, "Z": 1}) == "X -, Y -, Z 100.00%"
+    assert percent_cells(["not", "a", "mapping"]) == "-"

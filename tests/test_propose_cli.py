@@ -113,7 +113,7 @@ def test_text_tables_and_repeat_uses_the_cache(db: Path, fast_policy: Path, caps
     def no_refit(*a: object, **k: object) -> None:
         raise AssertionError("refitted although the fit is cached")
 
-    monkeypatch.setattr(service, "fit_volatility", no_refit)
+    monkeypatch.setattr("riskparams.service.fit.fit_volatility", no_refit)  # looked up where fit_prices lives
     code, out2, _ = run(capsys, "propose", "--profile", "perp", "--policy", str(fast_policy), "--symbols", "BTC-SYN")
     assert code == 0 and "already stored" in out2
     with Store(db) as s:

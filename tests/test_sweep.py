@@ -99,6 +99,93 @@ def test_shared_fits_equal_independent_backtests(data: list[AssetData], serial) 
         assert v.bad_debt == pytest.approx(sum(r.bad_debt for r in rows), rel=1e-12, abs=1e-9)
 
 
+def _rows(rep):  # type: ignore[no-untyped-def]
+    return [(v.changes, v.exceptions, v.liquidations, v.avg_margin, v.bad_debt, v.changes_per_year)
+            for v in rep.variants]
+
+
+def _same_estimate(e1, e2) -> None:  # type: ignore[no-untyped-def]
+    """Every field of two VolEstimates equal (NaN equal to NaN; the term structure by its content)."""
+    import dataclasses
+    import math
+
+    for f in dataclasses.fields(e1):
+        x, y = getattr(e1, f.name), getattr(e2, f.name)
+        if f.name == "conditional_vol":
+            assert x.equals(y)
+        elif f.name == "term":
+            assert x.to_dict() == y.to_dict()
+        elif isinstance(x, float) and math.isnan(x):
+            assert isinstance(y, float) and math.isnan(y), f.name
+        else:
+            assert x == y, f.name
+
+
+def test_shared_estimates_and_lean_replay_equal_independent_ones(data: list[AssetData]) -> None:
+    """What a sweep shares beyond the fits: replays with the same law share the fitted laws and term structures
+    (confidences 99% and 99.5% sit on the same quantile grid; margin periods of 24h and 48h within the term),
+    replays with the same policy model share every estimate (APC switches); 98% is not on the standard grid and
+    gets its own laws. Every field of each shared estimate equals an unshared one's, and each lean replay (no
+    narrative) gives exactly the parameter path and claimed rates of the full replay."""
+    from riskparams.backtest.estimates import _Estimates
+    from riskparams.backtest.prepare import _prepare
+    from riskparams.backtest.replay import _replay_policy
+    from riskparams.backtest.sweep import _fits_for
+
+    a = data[1]
+    apc = [_prepare(a, pol, SPEC) for _c, pol in grid_policies(RiskPolicy(), parse_grid(["apc.buffer_enabled=true,false"]))]
+    assert _Estimates.keys(apc[0], apc[0].policy, SPEC) == _Estimates.keys(apc[1], apc[1].policy, SPEC)
+    pols = [p for _c, p in grid_policies(RiskPolicy(), parse_grid(["confidence=0.99,0.995,0.98",
+                                                                   "mpor.fixed_hours=24,48"]))]
+    prepared = [_prepare(a, pol, SPEC) for pol in pols]
+    keys = [_Estimates.keys(p, p.policy, SPEC) for p in prepared]
+    assert len({k[0] for k in keys}) == 6  # another confidence or headline horizon: other estimates ...
+    assert keys[0][1] == keys[1][1] == keys[2][1] == keys[3][1]  # ... but one law for 99% and 99.5%, 24h and 48h
+    assert keys[4][1] != keys[0][1] and keys[4][1] == keys[5][1]  # 98% (2% is not a standard level): its own
+    fits, _n = _fits_for(prepared, [p.policy for p in prepared], SPEC)
+    bases = {0: _Estimates(prepared[0], prepared[0].policy, SPEC, fits[0]),
+             4: _Estimates(prepared[4], prepared[4].policy, SPEC, fits[4])}
+    for j in (1, 2, 3, 5):
+        p = prepared[j]
+        base = bases[0 if j < 4 else 4]
+        base.at(int(p.cadence[-1]))  # the base has made a later law first: no look-ahead for the sharer
+        shared = base.sharing(p, p.policy)
+        alone = _Estimates(p, p.policy, SPEC, fits[j])
+        for t in p.cadence:
+            _same_estimate(shared.at(int(t))[0], alone.at(int(t))[0])
+        lean = _replay_policy(p, p.policy, SPEC, "perp", None, fits[j], lambda _m: None, shared, lean=True)
+        full = _replay_policy(p, p.policy, SPEC, "perp", None, fits[j], lambda _m: None)
+        assert [v.values() for v in lean.versions] == [v.values() for v in full.versions]
+        assert lean.claimed_rate.tolist() == full.claimed_rate.tolist()
+        assert full.proposals[-1].rationale and not lean.proposals[-1].rationale  # lean: no narrative
+    clear_memo()
+    rep = run_sweep(data, RiskPolicy(), parse_grid(["confidence=0.99,0.98", "apc.buffer_enabled=true,false"]),
+                    SPEC, chunk=3)
+    for (_ch, pol), v in zip(grid_policies(RiskPolicy(), parse_grid(["confidence=0.99,0.98",
+                                                                      "apc.buffer_enabled=true,false"])),
+                             rep.variants, strict=True):
+        rows = run_backtest(data, pol, SPEC, backend="serial").results()
+        assert v.exceptions == sum(r.exceptions for r in rows)
+        assert v.avg_margin == pytest.approx(np.mean([r.avg_margin for r in rows]), rel=1e-12)
+        assert v.bad_debt == pytest.approx(sum(r.bad_debt for r in rows), rel=1e-12, abs=1e-9)
+
+
+def test_arch_engine_sweep_equals_independent_arch_backtests() -> None:
+    """``--engine arch``: arch fits on every decision bar, shared by the variants with the same policy model
+    (here two APC variants share every fit); each variant equals its own arch backtest."""
+    a = _asset("ARC", 9)
+    spec = BacktestSpec(start="2020-06-01", cadence_days=60, window=250, es_sims=0, engine="arch")
+    grid = parse_grid(["apc.buffer_enabled=true,false"])
+    clear_memo()
+    rep = run_sweep([a], RiskPolicy(), grid, spec)
+    assert rep.fits == 0  # no compiled walk-forward
+    for (_ch, pol), v in zip(grid_policies(RiskPolicy(), grid), rep.variants, strict=True):
+        r = run_backtest([a], pol, spec, backend="serial").results()[0]
+        assert (v.exceptions, v.liquidations) == (r.exceptions, r.liquidations)
+        assert v.avg_margin == pytest.approx(r.avg_margin, rel=1e-12)
+        assert v.bad_debt == pytest.approx(r.bad_debt, rel=1e-12, abs=1e-9)
+
+
 def test_more_confidence_costs_margin(serial) -> None:  # type: ignore[no-untyped-def]
     by = {(v.changes["confidence"], v.changes["mpor.fixed_hours"]): v for v in serial.variants}
     for h in (24, 48):
@@ -108,7 +195,13 @@ def test_more_confidence_costs_margin(serial) -> None:  # type: ignore[no-untype
 
 
 def _dominated(i: int, pts: np.ndarray) -> bool:
-    return bool((((pts <= pts[i]).all(axis=1)) & ((pts < pts[i]).any(axis=1))).any())
+    """The definition, pair by pair in plain Python (pareto_front is vectorised): some other point is no worse
+    on both coordinates and strictly better on one."""
+    xi, yi = (float(v) for v in pts[i])
+    for j, (xj, yj) in enumerate(pts.tolist()):
+        if j != i and xj <= xi and yj <= yi and (xj < xi or yj < yi):
+            return True
+    return False
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -221,7 +314,7 @@ def test_sweep_cli_json_and_store(tmp_path: Path) -> None:
 
     store = open_store(db)
     rows = list_sweeps(store)
-    assert [r["id"] for r in rows] == [doc["id"]]  # the refused sweep stored nothing
+    assert [r.id for r in rows] == [doc["id"]]  # the refused sweep stored nothing
     store.close()
 
 

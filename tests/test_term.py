@@ -151,3 +151,21 @@ def test_construction_is_validated() -> None:
         RiskTerm.from_grids(1.0, (1, 2), [1e-4, 2e-4], {"bogus": [g, g]})
     with pytest.raises(ValueError, match="variances must be finite"):
         RiskTerm.from_grids(1.0, (1,), [float("nan")], {"fitted": [g]})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_scalar_cdf_is_the_array_cdf(seed: int) -> None:
+    """The scalar path of ``HorizonQuantiles.cdf`` (replays call it per tier and decision) gives exactly what the
+    array path gives, inside the grid, in both power tails, at the grid's edges, at +-inf and for a point mass."""
+    rng = np.random.default_rng(seed)
+    sample = rng.standard_t(3 + seed, size=400) * 0.02 + rng.normal(0, 0.001)
+    if seed == 5:  # ties at the extremes (a bootstrap sample repeats them)
+        sample = np.r_[sample, [sample.min()] * 5, [sample.max()] * 5]
+    hq = HorizonQuantiles.from_samples(sample, 0.99)
+    v = np.asarray(hq.values)
+    xs = np.r_[rng.uniform(v[0] * 3, v[-1] * 3, 300), v, v[0] - 1e-9, v[-1] + 1e-9, -np.inf, np.inf, 0.0]
+    arr = np.asarray(hq.cdf(xs))
+    for x, want in zip(xs, arr, strict=True):
+        assert hq.cdf(float(x)) == want
+    flat = HorizonQuantiles((0.1, 0.2, 0.8, 0.9), (0.01, 0.01, 0.01, 0.01))
+    assert [flat.cdf(x) for x in (0.0, 0.01, 0.02)] == np.asarray(flat.cdf([0.0, 0.01, 0.02])).tolist()

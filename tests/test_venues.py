@@ -20,7 +20,7 @@ from riskparams.domain import Proposal, content_id
 from riskparams.governance import COMMITTEE_ENV_VAR, MEMBER_ENV_VAR
 from riskparams.store import Store
 from riskparams.store.records import StoredProposal, save_proposal
-from riskparams.venues import _common, aave, dydx, safe, snapshot
+from riskparams.venues import _common, aave, safe, snapshot
 
 DATA = Path(__file__).resolve().parent / "data" / "venues"
 NEW_FORMATS = ("dydx", "aave-config", "aave-aip", "snapshot", "safe", "risk-updates")
@@ -116,9 +116,14 @@ def test_dydx_messages_match_the_vendored_protos_and_attach_each_market(stored: 
     assert re.fullmatch(r"[0-9]+[a-zA-Z][a-zA-Z0-9/:._-]{2,127}", payload["deposit"])
     protos = proto_messages("perpetual", "tx")
     kinds = [m["@type"] for m in payload["messages"]]
-    n_tiers = kinds.count(ex.DYDX_MSG_TYPE)
-    # every liquidity tier first, then the markets (messages run in order)
-    assert kinds == [ex.DYDX_MSG_TYPE] * n_tiers + [dydx.DYDX_UPDATE_PERPETUAL_TYPE] * 2
+    # every liquidity tier first, then the markets (messages run in order); the type URLs name tx.proto's package
+    # and messages (vendored: "package dydxprotocol.perpetuals;", "message MsgSetLiquidityTier", ...)
+    tx = (DATA / "dydx" / "tx.proto").read_text()
+    assert "package dydxprotocol.perpetuals;" in tx and all(f"message {m} {{" in tx for m in (
+        "MsgSetLiquidityTier", "MsgUpdatePerpetualParams"))
+    n_tiers = kinds.count("/dydxprotocol.perpetuals.MsgSetLiquidityTier")
+    assert kinds == ["/dydxprotocol.perpetuals.MsgSetLiquidityTier"] * n_tiers + [
+        "/dydxprotocol.perpetuals.MsgUpdatePerpetualParams"] * 2
     for m in payload["messages"]:
         body = {k: v for k, v in m.items() if k != "@type"}
         name = m["@type"].rsplit(".", 1)[1]
@@ -147,7 +152,8 @@ def test_dydx_messages_parse_as_the_chain_protobufs(stored: dict[str, dict[str, 
     for m in json.loads(ex.render("dydx", stored["perp"]))["messages"]:
         cls = getattr(tx_pb2, m["@type"].rsplit(".", 1)[1])
         msg = json_format.ParseDict({k: v for k, v in m.items() if k != "@type"}, cls())  # strict: unknown fields fail
-        assert msg.authority == ex.DYDX_GOV_AUTHORITY
+        # the x/gov module account of the dYdX chain (dYdX's gov proposals are sent with this authority)
+        assert msg.authority == "dydx10d07y265gmmuvt4z0w9aw880jnsr700jnmapky"
 
 
 def test_dydx_unknown_market_is_left_unattached_and_markets_override(stored: dict[str, dict[str, Any]]) -> None:
@@ -190,18 +196,45 @@ def test_aave_config_validates_against_the_generator_schema(stored: dict[str, di
     btc = next(c for c in pool["COLLATERALS_UPDATE"] if c["asset"] == "WBTC")
     assert btc["debtCeiling"] == "2500000" and btc["liqProtocolFee"] == ""
     assert any("ETH-SYN: no supply cap proposed" in line for line in head)
-    lending = Proposal.from_content({k: sp[k] for k in ex._CONTENT_KEYS if k in sp})
-    for a in lending.assets:
-        c = next((x for x in pool["COLLATERALS_UPDATE"] if x["asset"] == aave.address_book_symbol(a.symbol)), None)
-        cur = a.current  # type: ignore[union-attr]
-        for key, new, old, rnd in (("ltv", a.ltv, cur.ltv, "floor"),  # type: ignore[union-attr]
-                                   ("liqThreshold", a.liquidation_threshold, cur.liquidation_threshold, "floor"),
-                                   ("liqBonus", a.liquidation_bonus, cur.liquidation_bonus, "ceil")):
-            f = ex._floor if rnd == "floor" else ex._ceil
-            bps, cur_bps = f(new * 1e4), f(old * 1e4)
-            want = "" if bps == cur_bps else aave._pct(bps)
-            assert (c or {}).get(key, "") == want, (a.symbol, key)
-            assert re.fullmatch(r"(\d+(\.\d{1,2})?)?", want)  # at most 2 decimals: what translateJsPercentToSol keeps
+
+
+def set_lending(values: dict[str, tuple[float, float, float]]) -> Any:
+    """An edit setting the proposed (LTV, liquidation threshold, liquidation bonus) fractions per symbol and clearing
+    every cap (the current values stay those of riskparams/examples/current_lending.csv). The stored ``*_bps``
+    display fields are re-derived so that the content still rebuilds to its hash (they are not what Aave reads)."""
+    from riskparams.domain import LendingAssetProposal
+
+    def edit(d: dict[str, Any]) -> None:
+        for a in d["assets"]:
+            a.update(supply_cap=None, borrow_cap=None, debt_ceiling=None)
+            if a["symbol"] in values:
+                a["ltv"], a["liquidation_threshold"], a["liquidation_bonus"] = values[a["symbol"]]
+                a.update({k: v for k, v in LendingAssetProposal.from_dict(a).to_dict().items() if k.endswith("_bps")})
+    return edit
+
+
+# hand-set proposed values against current_lending.csv (BTC-SYN 0.73 / 0.78 / 0.05 = 7300 / 7800 / 500 bps; ETH-SYN
+# 8000 / 8250 / 10500 bps = 500 bps without the base). Aave takes LTV and threshold rounded down, the bonus rounded up
+# (never more lenient than proposed) to whole bps:
+#   BTC-SYN LTV 0.73495 -> 7349.5 -> 7349 bps "73.49"; threshold 0.78125 -> 7812.5 -> 7812 "78.12"; bonus 0.04501 ->
+#           450.1 -> 451 "4.51"; all three differ from the current values, so all three are written;
+#   ETH-SYN LTV 0.80005 -> 8000.5 -> 8000 = current (kept, ""); threshold 0.8251 -> 8251 "82.51"; bonus 0.04995 ->
+#           499.5 -> 500 = current (kept, "").
+HAND_LENDING = set_lending({"BTC-SYN": (0.73495, 0.78125, 0.04501), "ETH-SYN": (0.80005, 0.8251, 0.04995)})
+
+
+def test_aave_config_collateral_updates_by_hand(stored: dict[str, dict[str, Any]]) -> None:
+    schema = json.loads((DATA / "aave" / "config-file.schema.json").read_text())
+    head, cfg = config_of(ex.render("aave-config", edited(stored["lending"], HAND_LENDING)).decode())
+    jsonschema.validate(cfg, schema)
+    pool = cfg["poolOptions"]["AaveV3Ethereum"]["configs"]
+    assert pool["COLLATERALS_UPDATE"] == [
+        {"asset": "WBTC", "ltv": "73.49", "liqThreshold": "78.12", "liqBonus": "4.51", "debtCeiling": "",
+         "liqProtocolFee": ""},
+        {"asset": "WETH", "ltv": "", "liqThreshold": "82.51", "liqBonus": "", "debtCeiling": "", "liqProtocolFee": ""},
+    ]
+    assert "CAPS_UPDATE" not in pool  # no cap proposed: nothing to update
+    assert any("BTC-SYN: no supply cap proposed" in line for line in head)
 
 
 def test_aave_percent_strings_are_the_generators_units() -> None:
@@ -359,7 +392,7 @@ def test_risk_updates_match_the_risk_oracle_struct(stored: dict[str, dict[str, A
     body = re.search(r"struct RiskParameterUpdate \{(.*?)\}", sol, re.S)
     assert body is not None
     struct = re.findall(r"(\w+) (\w+);", re.sub(r"//[^\n]*", "", body[1]))
-    patterns = {"uint256": None, "bytes": r"0x([0-9a-f]{2})*", "string": r"[^\x00]*", "address": r"0x[0-9a-fA-F]{40}"}
+    patterns = {"bytes": r"0x([0-9a-f]{2})*", "string": r"[^\x00]*", "address": r"0x[0-9a-fA-F]{40}"}
     for profile in ("perp", "lending"):
         data = json.loads(ex.render("risk-updates", stored[profile]))
         assert [(f["type"], f["name"]) for f in data["fields"]] == struct
@@ -372,12 +405,33 @@ def test_risk_updates_match_the_risk_oracle_struct(stored: dict[str, dict[str, A
                 else:
                     assert re.fullmatch(patterns[t], u[n]), (n, u[n])
             assert u["updateId"] == k + 1 and int(u["newValue"], 16) == r["new"]
-            assert u["previousValue"] == ("0x" if r["previous"] is None else f"0x{r['previous']:064x}")
             assert json.loads(bytes.fromhex(u["additionalData"][2:]))["symbol"] == r["symbol"]
-    lending = json.loads(ex.render("risk-updates", stored["lending"]))
-    # hand-checked unit: a liquidation bonus of 3 % is 300 bps (without the 100 % base)
-    bonus = [r for r in lending["riskparams"]["records"] if r["updateType"] == "liquidationBonus"]
-    assert bonus and all(r["unit"] == "bps" and 0 < r["new"] < 10_000 for r in bonus)
+
+
+def test_risk_updates_of_a_lending_proposal_by_hand(stored: dict[str, dict[str, Any]]) -> None:
+    """The records of the hand-set lending proposal (see HAND_LENDING), every field written out: values in bps
+    (rounded as Aave does), abi.encode(uint256) as 32-byte big-endian hex, the Aave V3 Ethereum token addresses
+    (bgd-labs/aave-address-book AaveV3Ethereum.sol: WBTC 0x2260FA..., WETH 0xC02aaA...)."""
+    sp = edited(stored["lending"], HAND_LENDING)
+    pid = sp["id"]
+    data = json.loads(ex.render("risk-updates", sp))
+    wbtc, weth = "0x2260FAC5E5542a773Aa44fBCfeDf7C193bc2C599", "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
+
+    def word(digits: str) -> str:  # 7349 = 0x1cb5 -> 0x00...001cb5 (64 hex digits, big-endian)
+        return "0x" + digits.rjust(64, "0")
+
+    # (symbol, updateType, new hex, previous hex, market): 7349 = 0x1cb5 from 7300 = 0x1c84; 7812 = 0x1e84 from
+    # 7800 = 0x1e78; 451 = 0x1c3 from 500 = 0x1f4; ETH-SYN threshold 8251 = 0x203b from 8250 = 0x203a
+    want = [("BTC-SYN", "ltv", "1cb5", "1c84", wbtc), ("BTC-SYN", "liquidationThreshold", "1e84", "1e78", wbtc),
+            ("BTC-SYN", "liquidationBonus", "1c3", "1f4", wbtc), ("ETH-SYN", "liquidationThreshold", "203b", "203a", weth)]
+    assert [(u["updateId"], u["referenceId"], u["updateType"], u["newValue"], u["previousValue"], u["market"])
+            for u in data["updates"]] == [
+        (k, f"riskparams:{pid}:{sym}:{kind}", kind, word(new), word(prev), market)
+        for k, (sym, kind, new, prev, market) in enumerate(want, start=1)]
+    assert [json.loads(bytes.fromhex(u["additionalData"][2:])) for u in data["updates"]] == [
+        {"proposal": pid, "symbol": sym, "tier": None, "unit": "bps"} for sym, *_ in want]
+    assert [(r["new"], r["previous"]) for r in data["riskparams"]["records"]] == [
+        (7349, 7300), (7812, 7800), (451, 500), (8251, 8250)]
 
 
 # -------------------------------------------------------------------------------------------------------------------

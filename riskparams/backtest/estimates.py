@@ -5,10 +5,12 @@ Part of :mod:`riskparams.backtest`; the volatility math itself lives in the vola
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +20,14 @@ from riskparams.backtest.spec import BacktestSpec, Engine
 from riskparams.config import RiskPolicy
 from riskparams.measures import Tail
 from riskparams.returns import hours_per_bar
-from riskparams.term import HorizonQuantiles, RiskTerm, TermMethod, empirical_grids, term_bars
+from riskparams.term import (
+    HorizonQuantiles,
+    RiskTerm,
+    TermMethod,
+    empirical_grids,
+    quantile_levels,
+    term_bars,
+)
 from riskparams.volatility import (
     DistName,
     FitSpec,
@@ -32,18 +41,29 @@ from riskparams.volatility import (
 from riskparams.volatility_fast import (
     EWMA_DAY,
     ExpandingVol,
+    FastLaw,
     day_selector,
     fast_dist,
-    fast_estimate,
+    fast_law,
     fast_models,
+    law_estimate,
 )
+
+_FALLBACK = "arch (fast fit failed)"
+"""The engine label of an estimate arch made after every compiled fit of the day failed."""
 
 
 class _Estimates:
     """The volatility estimates of one asset's policy replay, bar by bar (:meth:`at`), with the history they
     share: the policy's FitSpec with a horizon of the term structure's ``term_k`` bars, the sample and
     stressed volatility of all returns up to each bar (:attr:`history`), the historical-simulation grids
-    and the walk-forward's model choice."""
+    and the walk-forward's model choice.
+
+    Sweeps share work between replays (:meth:`keys`): replays with the same ``full`` key share one object
+    (every estimate); replays with the same ``law`` key (the same fitted laws and term structures: the policy
+    confidence and headline horizon may differ) share the fitted laws through :meth:`sharing`, and each
+    makes only its own headline (:func:`~riskparams.volatility_fast.law_estimate`). Every estimate is the one
+    an independent replay makes (the tests compare them)."""
 
     def __init__(self, p: _Prepared, policy: RiskPolicy, spec: BacktestSpec,
                  fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None) -> None:
@@ -57,40 +77,82 @@ class _Estimates:
         self.history = ExpandingVol.build(p.r, self.stress_window)
         self.day_of = day_selector(fast, persistence_limit(fs, freq), integrated_allowed(fs))
         self.k0 = int(p.nk[p.t0])
-        self.arch_fallbacks = 0
         self._emp_bars = term_bars(max(p.term_k, p.h))
-        self._emp_k = -1
-        self._emp: Sequence[HorizonQuantiles] | None = None
+        # the returns known at each computation of the historical-simulation grids: the first decision's, then
+        # each decision's whose history has grown by more than 1% since the last computation
+        anchors: list[int] = []
+        for t in p.cadence:
+            k = int(p.nk[int(t)])
+            if not anchors or k > anchors[-1] * 1.01:
+                anchors.append(k)
+        self._emp_anchors = np.asarray(anchors, dtype=np.int64)
+        # shared by every replay of the same law key (:meth:`sharing`)
+        self._emp_at: dict[int, Sequence[HorizonQuantiles] | None] = {}
+        self._laws: dict[int, FastLaw] = {}
+        self._at: dict[int, tuple[VolEstimate, str]] = {}
+
+    def sharing(self, p: _Prepared, policy: RiskPolicy) -> _Estimates:
+        """The estimates of another replay with the same :meth:`keys` ``law`` key (``p`` and ``policy`` its own):
+        the history, model choice, historical-simulation grids and fitted laws are this object's."""
+        other = copy.copy(self)
+        other.p = p
+        other.fs = replace(policy.model, horizon_hours=p.term_k * float(hours_per_bar(p.data.freq)))
+        other._at = {}
+        return other
+
+    @staticmethod
+    def keys(p: _Prepared, policy: RiskPolicy, spec: BacktestSpec) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``(full, law)``: replays (of a prepared asset under a policy) with equal ``full`` keys make the same
+        estimates; with equal ``law`` keys the same fitted laws and term structures (the fast engine: the
+        same walk-forward, window, term reach and quantile grid; with the arch engine, ``law`` is ``full``)."""
+        fs = replace(policy.model, horizon_hours=p.term_k * float(hours_per_bar(p.data.freq)))
+        base = (p.data.symbol, p.data.fingerprint, p.window, p.term_k, p.t0, p.t1, repr(spec))
+        full = (*base, p.h, repr(fs))
+        if spec.engine is not Engine.FAST:
+            return full, full
+        law = (*base, max(p.term_k, p.h), quantile_levels(fs.confidence).tobytes(),
+               repr(replace(fs, confidence=0.99)))
+        return full, law
 
     def empirical(self, k: int) -> Sequence[HorizonQuantiles] | None:
-        """Historical-simulation grids of every return known (``k``), recomputed when the history has grown by
-        more than 1% since the last computation (the quantiles of years of returns barely move in a week)."""
-        if self._emp_k < 0 or k > self._emp_k * 1.01:
+        """Historical-simulation grids of the returns known at a decision (``k`` of them), recomputed only when
+        the history has grown by more than 1% since the last computation (the quantiles of years of returns
+        barely move in a week): the grids of the returns known at the last such decision at or before ``k``.
+        A function of ``k`` alone (whatever order decisions are asked in, no look-ahead), remembered."""
+        i = int(np.searchsorted(self._emp_anchors, k, side="right")) - 1
+        a = int(self._emp_anchors[i]) if i >= 0 else int(k)
+        if a not in self._emp_at:
             try:
-                self._emp = empirical_grids(self.p.r[:k], self._emp_bars)
+                self._emp_at[a] = empirical_grids(self.p.r[:a], self._emp_bars)
             except ValueError:
-                self._emp = None
-            self._emp_k = k
-        return self._emp
+                self._emp_at[a] = None
+        return self._emp_at[a]
 
     def at(self, t: int) -> tuple[VolEstimate, str]:
         """The estimate at the close of bar ``t`` and the engine that made it (``'fast'``, ``'arch'`` or
-        ``'arch (fast fit failed)'``, counted in :attr:`arch_fallbacks`)."""
+        ``'arch (fast fit failed)'``, :data:`_FALLBACK`), remembered."""
+        hit = self._at.get(t)
+        if hit is None:
+            hit = self._at[t] = self._at_new(t)
+        return hit
+
+    def _at_new(self, t: int) -> tuple[VolEstimate, str]:
         p = self.p
         k = int(p.nk[t])
         stressed = float(self.history.stressed[k])
         engine_used = self.engine.value
         if self.engine is Engine.FAST:
-            win = p.r[k - p.window: k]
             model, d = (ModelName.EWMA, EWMA_DAY) if self.models == (ModelName.EWMA,) else self.day_of(k - self.k0)
             if d.ok:
-                est = fast_estimate(model=model, dist=self.dist, spec=self.fs, freq=p.data.freq, h=p.h,
-                                    term_k=p.term_k, day=d, window_returns=win, empirical=self.empirical(k),
-                                    as_of=p.ts[t], stressed=stressed, stress_window=self.stress_window,
-                                    notes=self.notes)
+                law = self._laws.get(t)
+                if law is None:
+                    law = self._laws[t] = fast_law(
+                        model=model, dist=self.dist, spec=self.fs, freq=p.data.freq, h=p.h, term_k=p.term_k, day=d,
+                        window_returns=p.r[k - p.window: k], empirical=self.empirical(k))
+                est = law_estimate(law, spec=self.fs, h=p.h, as_of=p.ts[t], stressed=stressed,
+                                   stress_window=self.stress_window, notes=self.notes)
                 return est, engine_used
-            engine_used = "arch (fast fit failed)"
-            self.arch_fallbacks += 1
+            engine_used = _FALLBACK
         return _arch_estimate(p, t, self.fs, stressed, self.stress_window, self.empirical(k)), engine_used
 
 

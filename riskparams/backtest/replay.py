@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from riskparams import fastgarch
-from riskparams.backtest.estimates import _es_ratio, _Estimates
+from riskparams.backtest.estimates import _FALLBACK, _es_ratio, _Estimates
 from riskparams.backtest.params import _LendSet, _Params, _PerpSet
 from riskparams.backtest.prepare import _policy_adv, _Prepared
 from riskparams.backtest.results import CadenceRecord
@@ -90,9 +90,17 @@ def _replay_policy(
     current: CurrentPerp | CurrentLending | None,
     fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None,
     tick: Callable[[str], None],
+    estimates: _Estimates | None = None,
+    lean: bool = False,
 ) -> _Replay:
+    """``estimates``: shared with other replays of the same asset (a sweep's variants, :meth:`_Estimates.keys`);
+    built here when not given. ``lean`` (a sweep, which reports the decisions' parameters and what they
+    give): the proposals without their narrative (``propose_tiers(detail=False)``), no counterfactual
+    without the dead-band (``changed_no_db`` is ``changed``) and no live-horizon tier 1 (NaN)."""
     sym = p.data.symbol.upper()
-    estimates = _Estimates(p, policy, spec, fast)
+    if estimates is None:
+        estimates = _Estimates(p, policy, spec, fast)
+    fallbacks = 0
     in_force = current
     prev: _Params | None = None
     if current is not None:
@@ -115,6 +123,7 @@ def _replay_policy(
         t = int(t)
         k = int(p.nk[t])
         est, engine_used = estimates.at(t)
+        fallbacks += engine_used == _FALLBACK
         adv = _policy_adv(p, policy, t)
         if not (math.isfinite(adv) and adv > 0):
             raise HistoryError(f"{sym}: no volume data to estimate ADV at {iso_utc(p.ts[t])}; set "
@@ -125,7 +134,7 @@ def _replay_policy(
         if profile == "perp":
             cur_perp = in_force if isinstance(in_force, CurrentPerp) else None
             prop: PerpAssetProposal | LendingAssetProposal = propose_tiers(
-                est, policy, adv=adv, current=cur_perp, symbol=sym, lookback_vol=lookback)
+                est, policy, adv=adv, current=cur_perp, symbol=sym, lookback_vol=lookback, detail=not lean)
             assert isinstance(prop, PerpAssetProposal)
             if prop.status == "ok" and prop.tiers:
                 new = _PerpSet.from_proposal(prop)
@@ -141,7 +150,7 @@ def _replay_policy(
             in_force = new.to_current(sym)
         changed = prev is None or new.values() != prev.values()
         would = changed
-        if not changed and any(ln.bound == "dead_band" for ln in prop.lines):
+        if not lean and not changed and any(ln.bound == "dead_band" for ln in prop.lines):
             # same estimate, same parameters in force, dead-band 0: would this decision have changed them?
             if profile == "perp":
                 alt = propose_tiers(est, policy_no_db, adv=adv, current=before if isinstance(before, CurrentPerp)
@@ -169,7 +178,9 @@ def _replay_policy(
         ratios.append(_es_ratio(est, profile == "lending"))
         claimed.append(_claimed(est, prop))
         live_mmf, live_lev = math.nan, math.nan
-        if profile == "perp" and p.live_policy is not policy:
+        if lean:
+            pass
+        elif profile == "perp" and p.live_policy is not policy:
             lp = propose_tiers(est, p.live_policy, adv=adv, symbol=sym, lookback_vol=lookback)
             if lp.tiers:
                 live_mmf, live_lev = lp.tiers[0].mmf, lp.tiers[0].max_leverage
@@ -179,7 +190,7 @@ def _replay_policy(
         prev = new
         tick(f"{sym} {iso_utc(p.ts[t])[:10]}")
     return _Replay(version_bar=np.asarray(bars, dtype=np.int64), versions=tuple(versions), records=tuple(records),
-                   proposals=tuple(proposals), es_ratio=np.asarray(ratios, dtype=float), arch_fallbacks=estimates.arch_fallbacks,
+                   proposals=tuple(proposals), es_ratio=np.asarray(ratios, dtype=float), arch_fallbacks=fallbacks,
                    claimed_rate=np.asarray([c[0] for c in claimed], dtype=float),
                    room=np.asarray([c[1] for c in claimed], dtype=float),
                    stressed=np.asarray([r.in_stress for r in records], dtype=bool),

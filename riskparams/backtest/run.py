@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskparams import fastgarch
-from riskparams.backtest.estimates import _fast_runs, _fast_schedule, _fast_status, _model_label
+from riskparams.backtest.estimates import _Estimates, _fast_runs, _fast_schedule, _fast_status, _model_label
 from riskparams.backtest.evaluate import _cost_model, _evaluate_set, _tier_moves
 from riskparams.backtest.params import FixedParameters, _LendSet, _Params, _PerpSet
 from riskparams.backtest.phases import split_phases
@@ -66,12 +66,14 @@ def _evaluate_asset(
     current: CurrentPerp | CurrentLending | None,
     fast: Mapping[ModelName, fastgarch.WalkForwardResult] | None,
     tick: Callable[[str], None],
+    estimates: _Estimates | None = None,
+    lean: bool = False,
 ) -> AssetBacktest:
     lending = spec.profile is Profile.LENDING
     sym = p.data.symbol.upper()
     t0, t1, h = p.t0, p.t1, p.h
     policy = p.policy  # as evaluated: perps with every margin period of risk at least one bar
-    replay = _apply_lag(_replay_policy(p, policy, spec, spec.profile, current, fast, tick), p,
+    replay = _apply_lag(_replay_policy(p, policy, spec, spec.profile, current, fast, tick, estimates, lean), p,
                         spec.execution_lag_days, current)
     # adverse moves over the period (windows cut at the last bar of the data read)
     close, high, low = p.close[: t1 + 1], p.high[: t1 + 1], p.low[: t1 + 1]

@@ -10,14 +10,29 @@ fastest). Each variant is replayed exactly as :func:`~riskparams.backtest.run_ba
 
 Shared work
 -----------
-The expensive part of a replay is the compiled walk-forward of the volatility model (every bar). Its fits
-depend on the returns of the estimation window and the period, the model section of the policy
-(``model.*``) and the refit schedule -- not on the confidence, the measure, the margin period of risk, the
-tiers, anti-procyclicality or guardrails (the one-bar VaR the engine also returns is never read by a
-replay). So variants are grouped by their model section; **one task is a chunk of assets x one model
-section** (:class:`SweepTask`): inside it each distinct ``(asset, model, window, first and last return)``
-is fitted once (:func:`run_task` counts them, ``fits``) and every variant of the group is replayed on
-those fits. The tests check that every variant's numbers equal an independent backtest's.
+A replay has three costs: the compiled walk-forward of the volatility model (every bar), the volatility
+estimate at each decision (the fitted law's term structure: horizon variances and three quantile grids per
+stored horizon) and the policy math at each decision (tiers, guardrails) with the evaluation of the path. A
+sweep shares the first two and slims the third:
+
+* **fits**: they depend on the returns, the model section of the policy (``model.*``) and the refit schedule
+  -- not on the confidence, the measure, the margin period of risk, the tiers, anti-procyclicality or
+  guardrails. Variants are grouped by their model section; **one task is a chunk of assets x one model
+  section** (:class:`SweepTask`): inside it each distinct ``(asset, model, window, first and last return)``
+  is fitted once (:func:`run_task` counts them, ``fits``).
+* **estimates**: replays whose estimates are equal share them (the same policy model and headline horizon:
+  APC switches, guardrails, tiers, options); replays whose fitted laws and term structures are equal share
+  those and each makes only its headline VaR/ES (another confidence on the same quantile grid -- 99 %, 99.5 %
+  and 99.9 % are -- or another margin period within the term);
+  :meth:`~riskparams.backtest.estimates._Estimates.keys` says which. Tail measures and model-risk bands are
+  remembered per term structure, so variants asking the same question of the same estimate compute it once.
+* **lean replays**: a variant's proposals are made without their narrative (rationale, assessment of the
+  tiers in force, tier coverage, open-interest cap), the counterfactual without the dead-band and the
+  live-horizon tier 1, none of which a sweep reports; every parameter, guardrail and number it reports is
+  the full replay's.
+
+The tests check that every variant's numbers equal an independent backtest's, that shared estimates equal
+unshared ones and that a lean replay's parameter path is the full replay's.
 
 Tasks are pure functions of arrays: the caller reads the store, fingerprints every series and ships
 :class:`~riskparams.backtest.AssetData` frames and policy dictionaries; a task result is a small JSON-safe
@@ -50,6 +65,7 @@ import numpy as np
 import numpy.typing as npt
 
 from riskparams import fastgarch
+from riskparams.backtest.estimates import _Estimates
 from riskparams.backtest.evaluate import _kupiec_at
 from riskparams.backtest.params import _PerpSet
 from riskparams.backtest.prepare import _prepare, _Prepared
@@ -302,10 +318,22 @@ def run_task(task: SweepTask) -> dict[str, Any]:
                 skipped.append({"variant": i, "symbol": a.symbol.upper(), "reason": str(exc)})
     fits, n_fits = _fits_for([p for _i, p, _pol in jobs], [pol for _i, _p, pol in jobs], spec)
     rows = []
+    full: dict[tuple[Any, ...], _Estimates] = {}  # replays making the same estimates share them,
+    laws: dict[tuple[Any, ...], _Estimates] = {}  # those with the same fitted laws share the laws
     for (i, p, pol), fast in zip(jobs, fits, strict=True):
         sym = p.data.symbol.upper()
+        if full and next(iter(full))[0] != p.data.symbol:  # jobs come asset by asset: keep one asset's estimates
+            full.clear()
+            laws.clear()
+        fk, lk = _Estimates.keys(p, p.policy, spec)
+        est = full.get(fk)
+        if est is None:
+            base = laws.get(lk)
+            est = full[fk] = (base.sharing(p, p.policy) if base is not None
+                              else _Estimates(p, p.policy, spec, fast))
+            laws.setdefault(lk, est)
         try:
-            ab = _evaluate_asset(p, pol, spec, (), task.current.get(sym), fast, lambda _m: None)
+            ab = _evaluate_asset(p, pol, spec, (), task.current.get(sym), fast, lambda _m: None, est, lean=True)
         except RiskParamsError as exc:
             skipped.append({"variant": i, "symbol": sym, "reason": str(exc)})
             continue

@@ -20,6 +20,7 @@ anti-procyclicality tools) scaled to the stressed volatility, ``x_S = x0 * max(1
 of the same tail, and never below the covered move itself: ``M = max(m, price(x_S))``.
 
 **Slippage** of selling a volume ``V`` (:func:`sqrt_law_slippage`): the project's square-root law
+(:func:`riskparams.measures.impact_cost`, its one implementation)
 ``s(V) = half_spread + k * sigma_daily * sqrt(V / ADV)``, or any non-decreasing depth curve. The largest volume
 absorbable with slippage at most a budget ``b`` (:func:`absorbable_volume`) is, under the square-root law,
 ``V* = ADV * ((b - half_spread) / (k * sigma_daily))**2`` (0 when ``b <= half_spread``); a depth curve is
@@ -79,7 +80,7 @@ from dataclasses import dataclass
 
 from riskparams.exceptions import SpecError
 from riskparams.fmt import format_notional
-from riskparams.measures import Tail, log_to_price_move
+from riskparams.measures import Tail, impact_cost, log_to_price_move
 
 __all__ = [
     "LIQUIDITY",
@@ -168,7 +169,8 @@ def stressed_move(model_move: float, *, tail: str, vol_forecast: float, vol_stre
 
 
 def sqrt_law_slippage(*, adv: float, sigma_daily: float, half_spread: float, impact_k: float) -> Slippage:
-    """``V -> half_spread + impact_k * sigma_daily * sqrt(V / adv)`` (fraction; the project's close-out cost law).
+    """``V -> half_spread + impact_k * sigma_daily * sqrt(V / adv)`` (fraction): the project's one close-out cost
+    law, :func:`riskparams.measures.impact_cost`, as a function of the volume sold.
 
     Parameters
     ----------
@@ -185,7 +187,8 @@ def sqrt_law_slippage(*, adv: float, sigma_daily: float, half_spread: float, imp
     k = _num("impact_k", impact_k)
 
     def slip(v: float) -> float:
-        return hs + k * sd * math.sqrt(max(0.0, float(v)) / a)
+        x = max(0.0, float(v))  # a volume below 0 (or NaN) sells nothing
+        return math.inf if x == math.inf else float(impact_cost(x, a, sd, k=k, half_spread=hs))
 
     slip.sqrt_law = (a, sd, hs, k)  # type: ignore[attr-defined]  # lets absorbable_volume solve exactly
     return slip

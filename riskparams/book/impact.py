@@ -57,12 +57,15 @@ __all__ = [
     "ImpactReport",
     "LendingScenario",
     "MarginSchedule",
+    "Marks",
     "ScenarioImpact",
     "SimulatedImpact",
     "book_impact",
     "evaluate_many",
     "lending_scenario",
     "maintenance_margins",
+    "mark_positions",
+    "net_accounts",
     "scenario_impact",
     "simulate_impact",
 ]
@@ -283,36 +286,117 @@ def _groups(book: Book) -> list[np.ndarray]:
     return [np.flatnonzero(book.symbols == j) for j in range(len(book.symbol_ids))]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Marks:
+    """Positions marked after a price move (module docstring; quote currency, every array of shape (n,)).
+
+    Attributes
+    ----------
+    after : ndarray
+        Notional after the move, ``N (1 + r)``.
+    pnl : ndarray
+        P&L of the move, ``s N r``.
+    mm : ndarray
+        Maintenance margin of ``after`` in its tier, ``N' mmf_k - d_k``.
+    cost : ndarray
+        Close-out cost, ``N' c_k``.
+    tier : ndarray of int
+        The tier ``k`` holding ``after`` (index into the symbol's schedule).
+    """
+
+    after: np.ndarray
+    pnl: np.ndarray
+    mm: np.ndarray
+    cost: np.ndarray
+    tier: np.ndarray
+
+
+def mark_positions(schedules: Sequence[MarginSchedule], symbols: np.ndarray, notionals: np.ndarray,
+                   sides: np.ndarray, moves: np.ndarray, groups: Sequence[np.ndarray] | None = None) -> Marks:
+    """The margin and cost kernel shared by the one-step impact (:func:`scenario_impact`) and the liquidation
+    waterfall (:func:`riskparams.book.waterfall.run_waterfall`): each position marked after one move per symbol.
+
+    Parameters
+    ----------
+    schedules : sequence of MarginSchedule
+        One per symbol (index = symbol id).
+    symbols : ndarray of int, shape (n,)
+        Symbol id of each position.
+    notionals : ndarray, shape (n,)
+        Quote currency, >= 0 (0 for a closed position: every figure is then 0).
+    sides : ndarray, shape (n,)
+        +1 long, -1 short.
+    moves : ndarray, shape (n_symbols,)
+        Price move per symbol (fraction > -1).
+    groups : sequence of ndarray, optional
+        The positions of each symbol (``flatnonzero(symbols == j)``), when already known.
+    """
+    r = moves[symbols]
+    after = notionals * (1.0 + r)
+    pnl = sides * notionals * r
+    mm = np.empty_like(after)
+    cost = np.empty_like(after)
+    tier = np.zeros(len(after), dtype=np.intp)
+    for j, s in enumerate(schedules):
+        idx = groups[j] if groups is not None else np.flatnonzero(symbols == j)
+        if idx.size:
+            a = after[idx]
+            k = np.clip(np.searchsorted(s.floors, a, side="right") - 1, 0, len(s.floors) - 1)
+            mm[idx] = a * s.mmfs[k] - s.deductions[k]  # maintenance_margins(a, s)
+            cost[idx] = a * s.costs[k]
+            tier[idx] = k
+    return Marks(after=after, pnl=pnl, mm=mm, cost=cost, tier=tier)
+
+
+def net_accounts(accounts: np.ndarray, n_accounts: int, pnl: np.ndarray, mm: np.ndarray, cost: np.ndarray,
+                 equity: np.ndarray, live: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cross netting: one equity per account against the sums of its positions (module docstring).
+
+    Parameters
+    ----------
+    accounts : ndarray of int, shape (m,)
+        Account id of each cross position.
+    n_accounts : int
+    pnl, mm, cost : ndarray, shape (m,)
+        Of the cross positions (:class:`Marks`).
+    equity : ndarray, shape (n_accounts,)
+        Each account's cross equity before the move (0 for accounts without cross positions).
+    live : ndarray of bool, shape (m,), optional
+        Open positions (default all): an account with none is never liquidated.
+
+    Returns
+    -------
+    (value, mm, cost, has) : ndarray, shape (n_accounts,) each
+        Equity after the move ``E_a + sum p``, ``sum MM``, ``sum C`` and whether the account holds a live cross
+        position; the account is liquidated where ``has & (value < mm)``, with bad debt ``max(0, cost - value)``.
+    """
+    pnl_acc = np.bincount(accounts, weights=pnl, minlength=n_accounts)
+    mm_acc = np.bincount(accounts, weights=mm, minlength=n_accounts)
+    cost_acc = np.bincount(accounts, weights=cost, minlength=n_accounts)
+    if live is None:
+        has = np.bincount(accounts, minlength=n_accounts) > 0
+    else:
+        has = np.bincount(accounts, weights=live.astype(np.float64), minlength=n_accounts) > 0
+    return equity + pnl_acc, mm_acc, cost_acc, has
+
+
 def _evaluate(book: Book, schedules: Sequence[MarginSchedule], moves: np.ndarray, groups: list[np.ndarray],
               top_n: int) -> tuple[int, float, float, float | None]:
     """(accounts, liquidated notional, bad debt, top-N share) for one vector of per-symbol moves."""
-    n = book.notionals
-    r = moves[book.symbols]
-    after = n * (1.0 + r)
-    pnl = book.sides * n * r
-    mm = np.empty_like(n)
-    cost = np.empty_like(n)
-    for j, idx in enumerate(groups):
-        if idx.size:
-            s = schedules[j]
-            mm[idx] = maintenance_margins(after[idx], s)
-            k = np.clip(np.searchsorted(s.floors, after[idx], side="right") - 1, 0, len(s.floors) - 1)
-            cost[idx] = after[idx] * s.costs[k]
-    value = book.equity + pnl  # isolated: the position's equity after the move
+    m = mark_positions(schedules, book.symbols, book.notionals, book.sides, moves, groups)
+    after = m.after
+    value = book.equity + m.pnl  # isolated: the position's equity after the move
     cross = book.cross
     iso = ~cross
-    liq = iso & (value < mm)
-    bad = float(np.maximum(0.0, cost - value)[liq].sum())
+    liq = iso & (value < m.mm)
+    bad = float(np.maximum(0.0, m.cost - value)[liq].sum())
     n_acc = len(book.account_ids)
     if cross.any():
         acc = book.accounts[cross]
         eq_acc = np.zeros(n_acc)
         eq_acc[acc] = book.equity[cross]
-        pnl_acc = np.bincount(acc, weights=pnl[cross], minlength=n_acc)
-        mm_acc = np.bincount(acc, weights=mm[cross], minlength=n_acc)
-        cost_acc = np.bincount(acc, weights=cost[cross], minlength=n_acc)
-        has = np.bincount(acc, minlength=n_acc) > 0
-        value_acc = eq_acc + pnl_acc
+        value_acc, mm_acc, cost_acc, has = net_accounts(acc, n_acc, m.pnl[cross], m.mm[cross], m.cost[cross], eq_acc)
         liq_acc = has & (value_acc < mm_acc)
         bad += float(np.maximum(0.0, cost_acc - value_acc)[liq_acc].sum())
         liq = liq | (cross & liq_acc[book.accounts])

@@ -55,6 +55,7 @@ __all__ = [
     "correlated_shock",
     "cumulative_moves",
     "hypothetical_paths",
+    "joint_returns",
     "lead_index",
     "parse_window",
     "stress_book",
@@ -233,6 +234,33 @@ def window_path(days: np.ndarray, closes: np.ndarray, symbols: Sequence[str], wi
     return StressPath(moves=rows[1:] / rows[:-1] - 1.0, **base)  # type: ignore[arg-type]
 
 
+def joint_returns(closes: np.ndarray) -> np.ndarray:
+    """Simple close-to-close returns on the days every symbol has a close, shape (days - 1, k).
+
+    Parameters
+    ----------
+    closes : ndarray, shape (m, k)
+        Daily closes (quote currency), rows ascending by day, NaN where a symbol has no bar
+        (:func:`riskparams.service.joint_daily_closes`).
+
+    Returns
+    -------
+    ndarray, shape (j - 1, k)
+        ``c_t / c_{t-1} - 1`` over the ``j`` rows where all ``k`` closes are finite (consecutive such rows, as
+        :meth:`pandas.DataFrame.pct_change` after ``dropna``); empty when ``j < 2``.
+
+    Examples
+    --------
+    >>> joint_returns(np.array([[100.0, 10.0], [50.0, np.nan], [75.0, 12.0]])).tolist()  # the NaN row is dropped
+    [[-0.25, 0.19999999999999996]]
+    """
+    c = np.asarray(closes, dtype=np.float64)
+    if c.ndim != 2:
+        raise SpecError(f"closes must have shape (days, symbols), got {c.shape}")
+    joint = c[np.all(np.isfinite(c), axis=1)]
+    return joint[1:] / joint[:-1] - 1.0 if len(joint) > 1 else np.empty((0, c.shape[1]))
+
+
 def lead_index(symbols: Sequence[str], open_notional: Sequence[float] | np.ndarray) -> int:
     """The lead asset of the hypothetical shocks: ``BTC`` (or a symbol starting ``BTC``, e.g. ``BTC-SYN``) when
     present, else the symbol with the most open notional.
@@ -342,6 +370,8 @@ class StressImpact:
     fund_carried : bool
         True when one fund was carried from path to path (:func:`stress_book`'s ``carry_fund``).
     notes : tuple of str
+    top_n : int
+        Accounts in each path's concentration share (``top_share`` of :meth:`window_dicts`).
     """
 
     spec: WaterfallSpec
@@ -352,6 +382,7 @@ class StressImpact:
     fund_sized_by_rule: bool = False
     fund_carried: bool = False
     notes: tuple[str, ...] = ()
+    top_n: int = 5
 
     def _ran(self) -> list[tuple[StressPath, WaterfallResult]]:
         return [(p, r) for p, r in zip(self.paths, self.results, strict=True) if r is not None]
@@ -378,7 +409,9 @@ class StressImpact:
         return max(ran, key=lambda pr: (pr[1].bad_debt, pr[1].notional)) if ran else None
 
     def window_dicts(self) -> list[dict[str, Any]]:
-        """One JSON-safe dictionary per path: its description, compounded moves and waterfall figures."""
+        """One JSON-safe dictionary per path: its description, compounded moves, waterfall figures and
+        ``top_share`` (share of the liquidated notional in the :attr:`top_n` accounts with the most of it; None
+        when nothing is liquidated or the path is not in the data)."""
         out = []
         for p, r in zip(self.paths, self.results, strict=True):
             d = p.describe()
@@ -387,6 +420,7 @@ class StressImpact:
                     "insurance_fund_min", "insurance_fund_end", "penalties_to_fund", "backstop_notional")
             rd = None if r is None else r.to_dict()
             d.update({k: None if rd is None else rd[k] for k in keys})
+            d["top_share"] = None if r is None else clean_float(r.top_share(self.top_n))
             out.append(d)
         return out
 
@@ -411,7 +445,7 @@ class StressImpact:
 
 def stress_book(book: Book, tables: Mapping[str, MarginSchedule | Sequence[TierLike]], paths: Sequence[StressPath],
                 spec: WaterfallSpec | None = None, *, size_fund: bool = False, carry_fund: bool = False,
-                notes: Sequence[str] = ()) -> StressImpact:
+                notes: Sequence[str] = (), top_n: int = 5) -> StressImpact:
     """Run every stress path in the data through the waterfall, each starting from the same fund (or, with
     ``carry_fund``, one fund carried from path to path in the order given: each starts with the balance the
     previous one ended with; the book is the same at the start of every path).
@@ -429,7 +463,11 @@ def stress_book(book: Book, tables: Mapping[str, MarginSchedule | Sequence[TierL
     carry_fund : bool
         One fund through all paths in order (a backtest against one insurance fund).
     notes : sequence of str
+    top_n : int
+        Accounts in each path's concentration share.
     """
+    if top_n < 1:
+        raise SpecError(f"top_n must be >= 1, got {top_n}")
     spec = spec or WaterfallSpec()
     base = replace(spec, insurance_fund=0.0) if size_fund else spec
 
@@ -450,4 +488,5 @@ def stress_book(book: Book, tables: Mapping[str, MarginSchedule | Sequence[TierL
             fund = res.insurance_fund_end
         results.append(res)
     return StressImpact(spec=spec, symbols=tuple(book.symbol_ids), paths=tuple(paths), results=tuple(results),
-                        fund_target=target, fund_sized_by_rule=size_fund, fund_carried=carry_fund, notes=tuple(notes))
+                        fund_target=target, fund_sized_by_rule=size_fund, fund_carried=carry_fund, notes=tuple(notes),
+                        top_n=top_n)

@@ -5,7 +5,8 @@ per symbol and a path of daily joint moves (shape ``(steps, n_symbols)``); nothi
 
 A **unit** is an isolated position, or a cross account with all its cross positions (it has one equity).
 Each step moves every open position (P&L ``s N r``, notional ``N (1 + r)``, the arithmetic of
-:mod:`riskparams.book.impact`) and then checks every open unit: one whose equity ``E`` is below its maintenance
+:mod:`riskparams.book.impact`, through the same kernel: :func:`~riskparams.book.impact.mark_positions` and
+:func:`~riskparams.book.impact.net_accounts`) and then checks every open unit: one whose equity ``E`` is below its maintenance
 margin ``MM`` is liquidated.
 
 * **Bankrupt** (``E < C``, ``C`` the close-out cost of closing it all): closed in full; its bad debt is
@@ -56,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from riskparams.book.impact import MarginSchedule, _groups, _schedules, maintenance_margins
+from riskparams.book.impact import MarginSchedule, _groups, _schedules, mark_positions, net_accounts
 from riskparams.book.positions import Book
 from riskparams.exceptions import SpecError
 from riskparams.jsonio import clean_float
@@ -165,6 +166,8 @@ class WaterfallResult:
         Notional taken over by the backstop; equity it received plus its later P&L on the positions.
     account_bad_debt : ndarray, shape (n_accounts,)
         Bad debt per account of the book (``book.account_ids`` order).
+    account_notional : ndarray, shape (n_accounts,)
+        Notional closed or taken over per account, summed over steps (same order; :meth:`top_share`).
     step_bad_debt, step_penalties : ndarray, shape (steps,)
         Bad debt and penalties of each step (:func:`with_fund` recomputes the fund from them).
     """
@@ -184,8 +187,19 @@ class WaterfallResult:
     backstop_notional: float
     backstop_pnl: float
     account_bad_debt: np.ndarray = field(repr=False)
+    account_notional: np.ndarray = field(repr=False)
     step_bad_debt: np.ndarray = field(repr=False)
     step_penalties: np.ndarray = field(repr=False)
+
+    def top_share(self, n: int = 5) -> float | None:
+        """Share of the liquidated notional in the ``n`` accounts with the most of it (None: nothing liquidated;
+        as :attr:`riskparams.book.impact.ScenarioImpact.top_share`)."""
+        a = self.account_notional
+        total = float(a.sum())
+        if not total > 0:
+            return None
+        k = min(int(n), len(a))
+        return float(np.partition(a, len(a) - k)[len(a) - k:].sum()) / total
 
     @property
     def fund_went_negative(self) -> bool:
@@ -276,6 +290,7 @@ def run_waterfall(book: Book, tables: Mapping[str, MarginSchedule | Sequence[Tie
     open_ = np.ones(len(book), dtype=bool)
     hit = np.zeros(n_acc, dtype=bool)
     acc_bad = np.zeros(n_acc)
+    acc_not = np.zeros(n_acc)
     vault = np.zeros(len(book.symbol_ids))  # backstop's signed notional per symbol
     tot = {"notional": 0.0, "bs_not": 0.0, "bs_pnl": 0.0}
     f_cf = float(spec.close_factor)
@@ -294,20 +309,13 @@ def run_waterfall(book: Book, tables: Mapping[str, MarginSchedule | Sequence[Tie
         isx = ~crs
         nt = notional[sel]
         op = open_[sel]
-        r = vec[sym]
-        after = nt * (1.0 + r)
-        pnl = book.sides[sel] * nt * r
-        mm = np.empty_like(after)
-        cost = np.empty_like(after)
+        grp = groups if full else [np.flatnonzero(sym == j) for j in range(len(sched))]
+        marks = mark_positions(sched, sym, nt, book.sides[sel], vec, grp)
+        after, pnl, mm, cost = marks.after, marks.pnl, marks.mm, marks.cost
         pen_rate = np.empty_like(after)
-        for j in range(len(sched)):
-            idx = groups[j] if full else np.flatnonzero(sym == j)
+        for j, idx in enumerate(grp):
             if idx.size:
-                s = sched[j]
-                mm[idx] = maintenance_margins(after[idx], s)
-                k = np.clip(np.searchsorted(s.floors, after[idx], side="right") - 1, 0, len(s.floors) - 1)
-                cost[idx] = after[idx] * s.costs[k]
-                pen_rate[idx] = pen_rates[j][k]
+                pen_rate[idx] = pen_rates[j][marks.tier[idx]]
         value = equity[sel] + pnl
         liq = isx & op & (value < mm)
         # isolated units
@@ -328,11 +336,8 @@ def run_waterfall(book: Book, tables: Mapping[str, MarginSchedule | Sequence[Tie
         # cross units (one per account)
         if crs.any():
             ax = acc[crs]
-            pnl_acc = np.bincount(ax, weights=pnl[crs], minlength=n_acc)
-            mm_acc = np.bincount(ax, weights=mm[crs], minlength=n_acc)
-            cost_acc = np.bincount(ax, weights=cost[crs], minlength=n_acc)
-            has = np.bincount(ax, weights=op[crs].astype(np.float64), minlength=n_acc) > 0
-            value_acc = eq_acc + pnl_acc
+            value_acc, mm_acc, cost_acc, has = net_accounts(ax, n_acc, pnl[crs], mm[crs], cost[crs], eq_acc,
+                                                            live=op[crs])
             liq_acc = has & (value_acc < mm_acc)
             bank_acc = liq_acc & (value_acc < cost_acc)
             taken_acc = bank_acc if spec.backstop else np.zeros_like(bank_acc)
@@ -362,6 +367,7 @@ def run_waterfall(book: Book, tables: Mapping[str, MarginSchedule | Sequence[Tie
         closed = np.where(liq_all, frac * after, 0.0)
         per_acc = np.bincount(acc, weights=closed, minlength=n_acc)
         tot["notional"] += float(per_acc.sum())
+        acc_not[:] += per_acc
         hit[np.bincount(acc, weights=liq_all.astype(np.float64), minlength=n_acc) > 0] = True
         acc_bad[:] += bad_acc
         partial = liq_all & (frac < 1.0)
@@ -402,7 +408,7 @@ def run_waterfall(book: Book, tables: Mapping[str, MarginSchedule | Sequence[Tie
                           bad_debt=0.0, fund_paid=0.0, socialised_loss=0.0, unfunded=0.0,
                           insurance_fund_start=0.0, insurance_fund_end=0.0, insurance_fund_min=0.0, penalties=0.0,
                           penalties_to_fund=0.0, backstop_notional=tot["bs_not"], backstop_pnl=tot["bs_pnl"],
-                          account_bad_debt=acc_bad, step_bad_debt=np.asarray(step_bad),
+                          account_bad_debt=acc_bad, account_notional=acc_not, step_bad_debt=np.asarray(step_bad),
                           step_penalties=np.asarray(step_pen))
     return with_fund(res, spec)
 

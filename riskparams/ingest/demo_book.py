@@ -22,19 +22,28 @@ Model
   maintenance-to-initial ratio of venues, MMF = IMF / 2) would already have been liquidated, so its draw is
   repeated (up to 20 times, then the P&L is set to 0). This puts some accounts near their maintenance margin,
   as in a real book, so a tighter schedule liquidates some of them *now*. ``pnl_sigma=0`` gives entry equity.
-* **Leverage** is drawn at entry up to ``max_leverage`` (default 20x, the demo venue's tier-1 maximum); the
-  unrealised losses above take a position beyond it.
+* **Leverage** is drawn at entry up to ``max_leverage`` (default 20x, the demo venue's tier-1 maximum) and never
+  above the max leverage of the tier holding the position's notional in the tier tables the book was opened
+  under (``tiers``, per symbol, e.g. the venue's current parameters: :func:`entry_tiers`; default
+  :data:`DEMO_VENUE_LADDER`): every isolated position opens with equity at or above its tier's initial margin
+  ``N / L_max(N)``, every cross account with equity at or above the sum of its positions' initial margins, as
+  a venue admits them. Only the unrealised P&L since entry (above) can take one below its maintenance margin;
+  a stricter schedule (a proposal) may find a few more of them there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from riskparams.book import Book
+from riskparams.tiers import TierLike, TierTable
 
-__all__ = ["DEFAULT_SEED", "DEFAULT_SYMBOLS", "demo_book"]
+__all__ = ["DEFAULT_SEED", "DEFAULT_SYMBOLS", "DEMO_VENUE_LADDER", "demo_book", "entry_leverage_caps",
+           "entry_tiers"]
 
 DEFAULT_SEED = 20260101
 """Seed of the documented demo book."""
@@ -48,6 +57,53 @@ PNL_SIGMA = 0.03
 """Standard deviation of the unrealised price move since entry (fraction of price)."""
 SURVIVE = 0.5
 """A position survived to the snapshot when its equity is at least this share of its entry margin."""
+DEMO_VENUE_LADDER: tuple[tuple[float, float], ...] = ((0.0, math.inf), (1e6, 10.0), (5e6, 5.0), (2e7, 3.0))
+"""Notional floor (quote currency) and max leverage of each tier a symbol without a tier table is opened under
+(tier 1: ``max_leverage``): the example current parameters' BTC-SYN ladder (``riskparams/examples``)."""
+
+
+def entry_leverage_caps(symbols: np.ndarray, notionals: np.ndarray, symbol_ids: Sequence[str],
+                        tiers: Mapping[str, Sequence[TierLike]] | None, max_leverage: float) -> np.ndarray:
+    """The highest leverage each position may open at: ``min(max_leverage, L_max(N))`` with ``L_max(N)`` the max
+    leverage of the tier holding notional ``N`` (the largest floor <= ``N``) in its symbol's table of ``tiers``
+    (:data:`DEMO_VENUE_LADDER` for a symbol without one). Shapes (n,); ``symbols`` index ``symbol_ids``.
+
+    Examples
+    --------
+    >>> entry_leverage_caps(np.array([0, 0, 0]), np.array([5e5, 2e6, 3e7]), ["BTC"], None, 20.0).tolist()
+    [20.0, 10.0, 3.0]
+    """
+    caps = np.full(len(notionals), float(max_leverage))
+    given = {str(k).upper(): v for k, v in (tiers or {}).items()}
+    for j, sym in enumerate(symbol_ids):
+        idx = np.flatnonzero(symbols == j)
+        if not idx.size:
+            continue
+        table = given.get(str(sym).upper())
+        if table is None:
+            floors = np.array([f for f, _ in DEMO_VENUE_LADDER])
+            levs = np.array([lev for _, lev in DEMO_VENUE_LADDER])
+        else:
+            t = table if isinstance(table, TierTable) else TierTable(table, symbol=str(sym))
+            floors, levs = np.asarray(t.floors, dtype=np.float64), np.asarray(t.max_leverages, dtype=np.float64)
+        k = np.clip(np.searchsorted(floors, notionals[idx], side="right") - 1, 0, len(floors) - 1)
+        caps[idx] = np.minimum(caps[idx], levs[k])
+    return caps
+
+
+def entry_tiers(proposal: Any = None, current: Any = None) -> dict[str, Sequence[TierLike]]:
+    """The tier tables a venue's book was opened under, per symbol: ``current`` parameters' perpetual tiers when
+    given, else the current brackets stored in the ``proposal`` (``PerpAssetProposal.current``), else the
+    proposal's own tiers (a venue running them); for :func:`demo_book`'s ``tiers``."""
+    out: dict[str, Sequence[TierLike]] = {}
+    for a in getattr(proposal, "assets", ()) or ():
+        tiers = getattr(a, "current", None) or getattr(a, "tiers", None)
+        if tiers and all(hasattr(t, "max_leverage") for t in tiers):
+            out[str(a.symbol).upper()] = tuple(tiers)
+    for sym, c in (getattr(current, "assets", None) or {}).items():
+        if getattr(c, "tiers", None):
+            out[str(sym).upper()] = tuple(c.tiers)
+    return out
 
 
 def _pnl(rng: np.random.Generator, notional: np.ndarray, side: np.ndarray, entry_equity: np.ndarray,
@@ -70,13 +126,14 @@ def _pnl(rng: np.random.Generator, notional: np.ndarray, side: np.ndarray, entry
     return out
 
 
-def _leverage(rng: np.random.Generator, n: int, max_leverage: float) -> np.ndarray:
-    return np.clip(np.exp(rng.normal(np.log(LEVERAGE_MEDIAN), LEVERAGE_SIGMA, n)), 1.1, max_leverage)
+def _leverage(rng: np.random.Generator, n: int, max_leverage: float | np.ndarray) -> np.ndarray:
+    cap = np.asarray(max_leverage, dtype=np.float64)
+    return np.clip(np.exp(rng.normal(np.log(LEVERAGE_MEDIAN), LEVERAGE_SIGMA, n)), np.minimum(1.1, cap), cap)
 
 
 def demo_book(n_positions: int = 2_000, *, symbols: Sequence[str] = DEFAULT_SYMBOLS, seed: int = DEFAULT_SEED,
               max_leverage: float = 20.0, cross_share: float = 0.2, median_notional: float = 20_000.0,
-              pnl_sigma: float = PNL_SIGMA) -> Book:
+              pnl_sigma: float = PNL_SIGMA, tiers: Mapping[str, Sequence[TierLike]] | None = None) -> Book:
     """A synthetic book of about ``n_positions`` perpetual positions (module docstring).
 
     Parameters
@@ -93,6 +150,9 @@ def demo_book(n_positions: int = 2_000, *, symbols: Sequence[str] = DEFAULT_SYMB
         Median notional (quote currency).
     pnl_sigma : float
         Standard deviation of the unrealised move since entry (fraction of price, >= 0; module docstring).
+    tiers : Mapping[str, sequence of tiers], optional
+        The tier tables (per symbol) the positions were opened under: none opens above its tier's max leverage
+        (default :data:`DEMO_VENUE_LADDER`; :func:`entry_tiers` picks them from a proposal or current parameters).
 
     Examples
     --------
@@ -126,7 +186,7 @@ def demo_book(n_positions: int = 2_000, *, symbols: Sequence[str] = DEFAULT_SYMB
     iso_sym = rng.choice(k, n_iso, p=weights)
     iso_side = np.where(rng.random(n_iso) < 0.55, "long", "short")
     iso_not = notionals(n_iso)
-    iso_eq = iso_not / _leverage(rng, n_iso, max_leverage)
+    iso_eq = iso_not / _leverage(rng, n_iso, entry_leverage_caps(iso_sym, iso_not, list(syms), tiers, max_leverage))
     iso_eq = _pnl(rng, iso_not, np.where(iso_side == "long", 1.0, -1.0), iso_eq, pnl_sigma)
 
     accounts = [f"syn-i{a:06d}" for a in iso_acc]
@@ -145,7 +205,8 @@ def demo_book(n_positions: int = 2_000, *, symbols: Sequence[str] = DEFAULT_SYMB
         if rng.random() < 0.4:  # hedged: a long and a short of similar size
             sides[0], sides[1] = "long", "short"
             nots[1] = nots[0] * rng.uniform(0.8, 1.2)
-        equity = float(nots.sum() / _leverage(rng, 1, max_leverage)[0])
+        lev = float(_leverage(rng, 1, max_leverage)[0])  # the account's leverage, capped per position by its tier
+        equity = float((nots / np.minimum(lev, entry_leverage_caps(pick, nots, list(syms), tiers, max_leverage))).sum())
         if pnl_sigma > 0:  # one draw per position, summed; redrawn while the account would be below SURVIVE
             signs = np.where(sides == "long", 1.0, -1.0)
             for _ in range(20):
