@@ -191,7 +191,10 @@ def run_tasks(
         for i, t in enumerate(tasks):
             done(i, fn(t))
     elif executor.kind == "threads":
-        with ThreadPoolExecutor(max_workers=executor.n_workers) as ex:
+        from riskparams._blas import one_blas_thread
+
+        # one BLAS thread as in the other executors' workers (the same digest everywhere), set from this thread
+        with one_blas_thread(), ThreadPoolExecutor(max_workers=executor.n_workers) as ex:
             _drain({ex.submit(fn, t): i for i, t in enumerate(tasks)}, done)
     elif executor.kind == "processes":
         todo = list(range(n))

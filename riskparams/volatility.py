@@ -99,6 +99,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from riskparams._blas import one_blas_thread
 from riskparams._lazy import LazyModule
 from riskparams.diagnostics import ResidualDiagnostics, residual_diagnostics
 from riskparams.domain import DistName, MeanName, ModelName, parse_choice
@@ -1899,6 +1900,17 @@ def _long_run_vol(fit: _Fit, y: FloatArray) -> float:
 
 
 def fit_returns(
+    returns: pd.Series, freq: str, spec: FitSpec | None = None, *, notes: Sequence[str] = ()
+) -> VolEstimate:
+    """:func:`_fit_returns` with one BLAS thread (:class:`one_blas_thread`): reproducible on any machine.
+
+    Parameters, returns and errors as :func:`_fit_returns`.
+    """
+    with one_blas_thread():
+        return _fit_returns(returns, freq, spec, notes=notes)
+
+
+def _fit_returns(
     returns: pd.Series, freq: str, spec: FitSpec | None = None, *, notes: Sequence[str] = ()
 ) -> VolEstimate:
     """Fit a volatility model to log returns and compute horizon risk.
