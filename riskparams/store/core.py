@@ -23,6 +23,7 @@ processes the file lock does the same. An in-memory store keeps its connection (
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import re
@@ -33,6 +34,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
+from weakref import WeakSet
 
 import duckdb
 import pandas as pd
@@ -179,6 +181,20 @@ def _migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> in
     return found
 
 
+_LIVE: WeakSet[Store] = WeakSet()  # stores alive in this process (released at exit)
+
+
+def _release_stores_at_exit() -> None:
+    for store in list(_LIVE):
+        try:
+            store._release_at_exit()
+        except Exception:  # exiting: a store that cannot close now is closed by the OS
+            pass
+
+
+atexit.register(_release_stores_at_exit)
+
+
 class Store:
     """A riskparams store in one DuckDB file.
 
@@ -217,6 +233,7 @@ class Store:
         self._pinned = self.path == MEMORY  # an in-memory store keeps its connection
         self._timer: threading.Timer | None = None
         self._closed = False
+        _LIVE.add(self)
         self._wlock = _write_lock(self.path) if self.path != MEMORY else threading.RLock()
         if self.path != MEMORY:
             _check_store_file(Path(self.path))
@@ -303,6 +320,19 @@ class Store:
                         self._timer = threading.Timer(self.linger, self._release_if_idle)
                         self._timer.daemon = True
                         self._timer.start()
+
+    def _release_at_exit(self) -> None:
+        """At interpreter exit: stop a pending release timer and close an idle connection on this thread.
+        (The timer is a daemon thread: left to fire during interpreter shutdown, it would be unwound inside
+        DuckDB's ``close`` and abort the process.)"""
+        with self._guard:
+            timer, self._timer = self._timer, None
+            if timer is not None:
+                timer.cancel()
+            if self._leases == 0 and not self._pinned and self._con is not None:
+                self._release()
+        if timer is not None and timer is not threading.current_thread():
+            timer.join(timeout=5.0)
 
     def _release_if_idle(self) -> None:
         with self._guard:
