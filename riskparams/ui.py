@@ -614,30 +614,28 @@ def _cached_book_view(store_path: str, version: tuple[Any, ...], proposal_id: st
     return _book_view(_open_store(), proposal_id, upload, cur, profile)
 
 
-def percent_text(values: Any) -> list[str]:
-    """Fractions as percent text with two decimals (0.9413 -> ``94.13%``), ``-`` where a value is missing (None
-    or NaN): for a column whose blanks mean "nothing to share" (Streamlit draws a missing number as "None")."""
+def _texts(values: Any, fmt: Any) -> list[str]:
+    """``fmt(v)`` of each finite number, ``-`` where a value is missing, not a number or infinite."""
     out = []
     for x in values:
         try:
             v = float(x)
         except (TypeError, ValueError):
             v = float("nan")
-        out.append("-" if v != v or v in (float("inf"), float("-inf")) else f"{v:.2%}")
+        out.append(fmt(v) if v == v and abs(v) != float("inf") else "-")
     return out
+
+
+def percent_text(values: Any) -> list[str]:
+    """Fractions as percent text with two decimals (0.9413 -> ``94.13%``), ``-`` where a value is missing (None
+    or NaN): for a column whose blanks mean "nothing to share" (Streamlit draws a missing number as "None")."""
+    return _texts(values, lambda v: f"{v:.2%}")
 
 
 def count_text(values: Any) -> list[str]:
     """Counts as text with thousands separators (1151 -> ``1,151``), ``-`` where a count is missing (a stress
     window not in the data)."""
-    out = []
-    for x in values:
-        try:
-            v = float(x)
-        except (TypeError, ValueError):
-            v = float("nan")
-        out.append(f"{int(v):,}" if v == v and abs(v) != float("inf") else "-")
-    return out
+    return _texts(values, lambda v: f"{int(v):,}")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

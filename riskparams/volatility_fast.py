@@ -80,7 +80,6 @@ __all__ = [
     "day_selector",
     "fast_day",
     "fast_dist",
-    "fast_estimate",
     "fast_law",
     "fast_models",
     "law_estimate",
@@ -174,7 +173,7 @@ class FastDay:
 
 
 EWMA_DAY = FastDay(params={}, mu=0.0, sigma=math.nan, hsig=math.nan, last_sigma=math.nan, loglik=math.nan, ok=True)
-"""The state :func:`fast_estimate` takes for a policy model ``ewma`` (filtered from the window itself)."""
+"""The state the estimate (:func:`law_estimate`) takes for a policy model ``ewma`` (filtered from the window itself)."""
 
 
 def fast_day(res: fastgarch.WalkForwardResult, j: int) -> FastDay:
@@ -226,7 +225,7 @@ def day_selector(
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class FastLaw:
     """The fitted law of one bar and its term structure (:func:`fast_law`): everything of an estimate but its
-    headline (the VaR/ES at ``h`` bars and the policy's confidence, :func:`fast_estimate`). Shared by the
+    headline (the VaR/ES at ``h`` bars and the policy's confidence, the estimate (:func:`law_estimate`)). Shared by the
     estimates of every confidence whose quantile grid is the same (:func:`riskparams.term.quantile_levels`:
     every ``1 - q`` among its standard tail levels, 99 %, 99.5 % and 99.9 % among them) and every headline
     horizon within the term; read-only.
@@ -282,7 +281,7 @@ def fast_law(
     window_returns: FloatArray,
     empirical: Sequence[HorizonQuantiles] | None,
 ) -> FastLaw:
-    """The fitted law and term structure of :func:`fast_estimate` (its parameters; ``h`` only sets the term's
+    """The fitted law and term structure of the estimate (:func:`law_estimate`) (its parameters; ``h`` only sets the term's
     reach, ``max(term_k, h)`` bars)."""
     q = float(spec.confidence)
     p = day.params
@@ -376,56 +375,3 @@ def law_estimate(law: FastLaw, *, spec: FitSpec, h: int, as_of: pd.Timestamp, st
         spec_key=spec.key(), horizon_quantiles=hq, term=term, nu=nu, integrated=law.integrated,
         horizon_basis=term.basis(h * bar_h), engine=law.engine,
     )
-
-
-def fast_estimate(
-    *,
-    model: ModelName,
-    dist: DistName,
-    spec: FitSpec,
-    freq: str,
-    h: int,
-    term_k: int,
-    day: FastDay,
-    window_returns: FloatArray,
-    empirical: Sequence[HorizonQuantiles] | None,
-    as_of: pd.Timestamp,
-    stressed: float,
-    stress_window: int,
-    notes: tuple[str, ...],
-) -> VolEstimate:
-    """A :class:`~riskparams.volatility.VolEstimate` from the walk-forward's state (see the module docstring):
-    :func:`law_estimate` of :func:`fast_law`.
-
-    Parameters
-    ----------
-    model, dist : ModelName, DistName
-        What the walk-forward fitted (``model`` EWMA: filtered from ``window_returns``, ``day`` unused).
-    spec : FitSpec
-        The policy's specification (confidence, guards, EWMA decay, mean, horizon, risk method).
-    freq : {'1h', '4h', '1d'}
-    h : int
-        Headline horizon, bars.
-    term_k : int
-        Longest horizon of the term structure, bars (stored horizons: :func:`~riskparams.term.term_bars` of
-        ``max(term_k, h)``).
-    day : FastDay
-    window_returns : ndarray, shape (W,)
-        The returns of the fitting window (fractions).
-    empirical : sequence of HorizonQuantiles, optional
-        Historical-simulation grids, one per stored horizon.
-    as_of : pandas.Timestamp
-    stressed : float
-        Stressed volatility (per bar) and its ``stress_window`` (bars), from the caller.
-    stress_window : int
-    notes : tuple of str
-
-    Returns
-    -------
-    VolEstimate
-        ``engine`` ``'fast'``, or ``'ewma'`` for the EWMA model or a fallback past the persistence guard.
-    """
-    law = fast_law(model=model, dist=dist, spec=spec, freq=freq, h=h, term_k=term_k, day=day,
-                   window_returns=window_returns, empirical=empirical)
-    return law_estimate(law, spec=spec, h=h, as_of=as_of, stressed=stressed, stress_window=stress_window,
-                        notes=notes)

@@ -72,7 +72,7 @@ data ``refit_every=24`` refits daily and filters hourly, labelled in the report)
   crossed: give ``start`` or ``window`` for a reproducible comparison across data vintages).
 
 On each cadence bar the :class:`~riskparams.volatility.VolEstimate` the proposal math needs is built
-by the volatility layer from the fast engine's state that day (:func:`riskparams.volatility_fast.fast_estimate`,
+by the volatility layer from the fast engine's state that day (:func:`riskparams.volatility_fast.law_estimate` of :func:`~riskparams.volatility_fast.fast_law`,
 which documents it): ``params`` (arch's percent convention), ``next_vol`` (the one-step forecast),
 ``horizon_vol = sqrt(V_h)`` with ``V_h`` the **sum of the 1..h-step variance forecasts**, a term structure
 whose fitted law is the **fitted innovation law (unit-variance t(nu) or normal) scaled to each horizon's

@@ -198,9 +198,7 @@ def impact(params: str | Path, positions: str | Path, *, store: Store | None = N
     spec, size_fund = _waterfall_spec(close_factor=close_factor, slice_above=slice_above, backstop=backstop,
                                       insurance_fund=insurance_fund, adl=adl, penalty_to_fund=penalty_to_fund,
                                       fund_target=fund_target, fund_percentile=fund_percentile)
-    if rho is not None and not (isinstance(rho, int | float) and math.isfinite(rho) and 0 <= rho <= 1):
-        raise DataError(f"--rho {rho} must be a stressed correlation in [0, 1], e.g. 0.9.")
-    wins = _stress_windows(windows)
+    wins = _stress_windows(windows, rho)
     label, tables, covered, notes = impact_tables(params, store)
     book = load_positions(positions, "perp")
     assert isinstance(book, Book)
@@ -273,9 +271,12 @@ def _waterfall_spec(*, close_factor: float, slice_above: float | None, backstop:
     return spec, size_fund
 
 
-def _stress_windows(windows: Sequence[Any] | None) -> list[Any]:
+def _stress_windows(windows: Sequence[Any] | None, rho: float | None = None) -> list[Any]:
+    """The stress windows to replay (the standard ones when None), with ``--rho`` checked beside them."""
     from riskparams.book.stress import STRESS_WINDOWS, StressWindow, parse_window
 
+    if rho is not None and not (isinstance(rho, int | float) and math.isfinite(rho) and 0 <= rho <= 1):
+        raise DataError(f"--rho {rho} must be a stressed correlation in [0, 1], e.g. 0.9.")
     if windows is None:
         return list(STRESS_WINDOWS)
     out = [w if isinstance(w, StressWindow) else parse_window(str(w)) for w in windows]
@@ -363,9 +364,7 @@ def portfolio_stress(store: Store, params: str | Path, positions: Any, *, window
     spec, size_fund = _waterfall_spec(close_factor=close_factor, slice_above=slice_above, backstop=backstop,
                                       insurance_fund=insurance_fund, adl=adl, penalty_to_fund=penalty_to_fund,
                                       fund_target=fund_target, fund_percentile=fund_percentile)
-    if rho is not None and not (isinstance(rho, int | float) and math.isfinite(rho) and 0 <= rho <= 1):
-        raise DataError(f"--rho {rho} must be a stressed correlation in [0, 1], e.g. 0.9.")
-    wins = _stress_windows(windows)
+    wins = _stress_windows(windows, rho)
     _, tables, _, _ = impact_tables(params, store)
     book = positions if isinstance(positions, Book) else load_positions(positions, "perp")
     assert isinstance(book, Book)
