@@ -130,24 +130,24 @@ if b1.button("Make plan", disabled=who is None, width="stretch") and who is not 
     with ui.guarded("Making the plan"):
         made = service.plan_proposal(store, pid, max_step=float(max_step), min_days=int(min_days),
                                      budget=int(budget) or None, start=start, actor=who.handle)
-    ui.notice(f"Plan {made['id'][:12]} stored: {len(made['steps'])} steps.")
+    ui.notice(f"Plan {made.id[:12]} stored: {len(made.steps)} steps.")
 with ui.guarded("Loading the plan"):
     plan = service.latest_plan(store, pid)
 if plan is None:
     st.caption("No plan for this proposal yet (or `riskparams plan ID --max-step R --min-days D`).")
 else:
-    st.markdown(f"**Plan `{plan['id'][:12]}`**: {len(plan['steps'])} steps from {plan['steps'][0]['date']} to "
-                f"{plan['steps'][-1]['date']}, at most {plan['max_step']:.4g} per parameter per step, "
-                f"{plan['min_days']} days apart.")
-    st.dataframe(plan_rows(plan), hide_index=True, width="stretch")
-    st.plotly_chart(charts.plan_steps(plan), width="stretch")
-    for note in plan.get("notes", []):
+    st.markdown(f"**Plan `{plan.id[:12]}`**: {len(plan.steps)} steps from {plan.steps[0].date} to "
+                f"{plan.steps[-1].date}, at most {plan.spec.max_step:.4g} per parameter per step, "
+                f"{plan.spec.min_days} days apart.")
+    st.dataframe(plan_rows(plan.plan), hide_index=True, width="stretch")
+    st.plotly_chart(charts.plan_steps(plan.plan), width="stretch")
+    for note in plan.notes:
         st.caption(note)
     if b2.button("Create the next step's revision", disabled=who is None or wf.status not in ("approved", "exported"),
                  width="stretch", help="Carries the next step through the workflow as a revision linked to the "
                  "previous one (needs an approved proposal and the previous step approved).") and who is not None:
         with ui.guarded("Creating the step's revision"):
-            done = service.create_plan_revisions(store, plan["id"], who, committee=committee)
+            done = service.create_plan_revisions(store, plan.id, who, committee=committee)
         ui.notice(done["waiting"] or "Every step of the plan has its revision.")
 
 st.subheader("Export")

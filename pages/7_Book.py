@@ -43,7 +43,7 @@ if view is None:
             "debt_amount): upload one above.")
     ui.stop()
 
-payload = view.payload
+impact = view.impact  # typed (riskparams.impact_content.StoredImpact)
 if view.synthetic:
     st.warning("Synthetic demo book: generated positions (accounts `syn-...`), not a venue's book. Upload the "
                "venue's positions for a real answer.", icon=":material/science:")
@@ -52,7 +52,7 @@ for sentence in view.sentences:
     st.markdown(f"**{sentence}**")
 
 st.subheader("Impact per parameter set")
-table = views.impact_frame(payload)
+table = views.impact_frame(impact)
 if "top-5 share at move" in table:  # "-": nothing liquidated at the move, so no share
     table["top-5 share at move"] = ui.percent_text(table["top-5 share at move"])
 st.dataframe(table, hide_index=True, width="stretch",
@@ -70,7 +70,7 @@ st.plotly_chart(view.figure, width="stretch")
 
 st.subheader("Scenarios")
 chosen = st.selectbox("Parameter set", view.sets, index=view.sets.index("proposal") if "proposal" in view.sets else 0)
-scenarios = views.impact_scenarios_frame(payload, chosen)
+scenarios = views.impact_scenarios_frame(impact, chosen)
 if "top-5 share" in scenarios:  # "-": nothing liquidated (or the window is not in the data)
     scenarios["top-5 share"] = ui.percent_text(scenarios["top-5 share"])
 scenarios["accounts"] = ui.count_text(scenarios["accounts"])  # "-": a window not in the data
@@ -84,9 +84,9 @@ st.caption("now: today's prices; covered move: every asset by the proposal's cov
            "auto-deleveraging once it is empty).")
 
 st.subheader("Positions")
-frames = views.positions_frames(payload)
+frames = views.positions_frames(impact)
 c1, c2 = st.columns([3, 2])
 c1.dataframe(frames["by_symbol"], hide_index=True, width="stretch")
 c2.dataframe(frames["modes"], hide_index=True, width="stretch")
-for note in payload.get("notes", []):
+for note in impact.notes:
     st.caption(note)

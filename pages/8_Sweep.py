@@ -56,21 +56,21 @@ pick = st.selectbox("Stored sweep", ids, index=ids.index(current_id) if current_
                     format_func=lambda i: next(f"{i[:12]}  {s.created_at_iso}  {', '.join(s.symbols)}  "
                                                f"{s.variants} variants" for s in stored if s.id == i))
 with ui.guarded("Reading the sweep"):  # read and hash-checked once per sweep id, not on every click
-    content = ui.cached_sweep_content(pick)
+    report = ui.cached_sweep_report(pick)
     frontier = ui.cached_sweep_frontier(pick)
-st.caption(f"{content['n_variants']} variants x {len(content['symbols'])} asset(s), {content['fits']} walk-forward "
+st.caption(f"{report.n_variants} variants x {len(report.symbols)} asset(s), {report.fits} walk-forward "
            "fits shared by all variants of a model; frontier (red, ticked): no variant has both a lower average "
            "margin and less bad debt. Click a point, or choose a variant below, to see its policy.")
 event = st.plotly_chart(frontier, on_select="rerun", selection_mode="points", key="frontier")
-st.dataframe(views.sweep_frame(content), hide_index=True, width="stretch", column_config=ui.SWEEP_COLUMNS,
-             column_order=ui.SWEEP_ORDER, height=38 + 35 * min(len(content["variants"]), 25))  # all rows up to 25
-labels = {int(v["variant"]): views.sweep_variant_label(v.get("changes") or {}) for v in content["variants"]}
+st.dataframe(views.sweep_frame(report), hide_index=True, width="stretch", column_config=ui.SWEEP_COLUMNS,
+             column_order=ui.SWEEP_ORDER, height=38 + 35 * min(report.n_variants, 25))  # all rows up to 25
+labels = {v.index: views.sweep_variant_label(v.changes) for v in report.variants}
 picked = [int(p["customdata"]) for p in (event.selection.points if event else []) if p.get("customdata") is not None]
 options = list(labels)
 chosen_variant = st.selectbox("Variant", options, index=options.index(picked[0]) if picked and picked[0] in labels
                               else 0, format_func=lambda i: f"{i}: {labels[i] or 'base policy'}")
 with ui.guarded("Reading the variant's policy"):
-    detail = views.sweep_variant_detail(content, chosen_variant)
+    detail = views.sweep_variant_detail(report, chosen_variant)
 st.subheader(f"Variant {chosen_variant}: {labels[chosen_variant] or 'base policy'}")
 st.write(f"Policy key `{detail['policy_key']}`; differs from the base policy in: "
          + (", ".join(f"`{k}` = {v}" for k, v in detail["differences"].items()) or "nothing"))

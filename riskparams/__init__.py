@@ -8,7 +8,9 @@ The names a notebook needs are re-exported here, so ``import riskparams as rp`` 
     policy           RiskPolicy(...); load_policy(path); policy_from_dict(mapping);
                      load_current(path, profile) (the parameters in force)
     proposals        propose(store, profile=..., symbols=...) -> ProposalRun, whose .proposal is a
-                     Proposal (Proposal.from_content reads stored content back)
+                     Proposal (Proposal.from_content reads stored content back; .risk_policy and
+                     .provenance_info read its policy and provenance typed); OptionTier: one tier of an
+                     option (options=[...])
     backtests        backtest_policy(store, profile=..., spec=BacktestSpec(...)) -> BacktestRun, whose
                      .report is a BacktestReport (StoredBacktest.from_content reads stored content back)
     sweeps           sweep(store, profile=..., grid=["confidence=0.99,0.995"], executor="dask:2") -> SweepRun:
@@ -75,7 +77,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from riskparams.backtest_content import StoredBacktest
     from riskparams.book import load_positions
     from riskparams.config import RiskPolicy, load_policy, policy_from_dict
-    from riskparams.domain import Proposal
+    from riskparams.domain import OptionTier, Proposal
     from riskparams.governance import export_proposal, load_committee, perform, workflow
     from riskparams.ingest import ingest_file, ingest_frame, load_demo
     from riskparams.params_io import load_current
@@ -104,6 +106,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "propose": ("riskparams.service", "propose"),
     "ProposalRun": ("riskparams.service", "ProposalRun"),
     "Proposal": ("riskparams.domain", "Proposal"),
+    "OptionTier": ("riskparams.domain", "OptionTier"),
     "backtest_policy": ("riskparams.service", "backtest"),
     "BacktestSpec": ("riskparams.backtest", "BacktestSpec"),
     "BacktestRun": ("riskparams.service", "BacktestRun"),
@@ -170,6 +173,7 @@ __all__ = [
     "FitSpec",
     "GovernanceError",
     "HistoryError",
+    "OptionTier",
     "PolicyError",
     "Proposal",
     "ProposalNotFoundError",

@@ -13,7 +13,9 @@ What is typed and what is not
 Typed: the header (``format``, ``profile``, ``start``, ``end``), the result rows, each asset's header
 (series, period, window, horizon, model, refit schedule, notes, live tier 1, cost model, stress windows)
 and each parameter set's header (name, kind, source, side, the models of the policy replay's proposals,
-the claimed coverage, the average margin). The rest (the policy and spec copies, coverage detail,
+the claimed coverage, the average margin), and the policy replay's warm-up / steady-state split (a row's
+``phases`` and the policy set's ``execution``, ``warmup`` and ``steady_state`` blocks, read as
+:class:`PhaseSplit`, the type the live report holds). The rest (the policy and spec copies, coverage detail,
 liquidation detail, shocks, paths, ...) stays a read-only mapping (``extra`` / ``detail``), exactly as
 stored; the spec and the policy also read back typed (:attr:`StoredBacktest.backtest_spec`,
 :attr:`StoredBacktest.risk_policy`, :func:`spec_from_dict`).
@@ -44,14 +46,18 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from riskparams.content import ShapeError as _Shape
+from riskparams.content import freeze as _freeze
+from riskparams.content import thaw as _thaw
 from riskparams.domain import check_format
-from riskparams.jsonio import content_id, parse_time
+from riskparams.jsonio import clean_float, content_id, parse_time
 
 if TYPE_CHECKING:  # the backtest package imports this module: its spec loads on first use
     from riskparams.backtest import BacktestSpec
@@ -66,6 +72,8 @@ __all__ = [
     "StoredBacktestAsset",
     "StoredClaimedCoverage",
     "StoredParameterSet",
+    "PhaseStats",
+    "PhaseSplit",
     "StoredStressWindow",
     "spec_from_dict",
 ]
@@ -86,26 +94,6 @@ stored before then does not have them, and reads back (and re-hashes) without th
 # -------------------------------------------------------------------------------------------------
 # helpers: read-only copies and checked fields
 # -------------------------------------------------------------------------------------------------
-
-
-def _freeze(x: Any) -> Any:
-    if isinstance(x, Mapping):
-        return MappingProxyType({k: _freeze(v) for k, v in x.items()})
-    if isinstance(x, list | tuple):
-        return tuple(_freeze(v) for v in x)
-    return x
-
-
-def _thaw(x: Any) -> Any:
-    if isinstance(x, Mapping):
-        return {k: _thaw(v) for k, v in x.items()}
-    if isinstance(x, tuple | list):
-        return [_thaw(v) for v in x]
-    return x
-
-
-class _Shape(ValueError):
-    """Content that does not have this riskparams' shape (reported once, by the top-level reader)."""
 
 
 def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
@@ -131,6 +119,192 @@ def _rest(d: Mapping[str, Any], known: Sequence[str]) -> Mapping[str, Any]:
 
 def _mapping(d: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return _freeze(dict(_get(d, key, Mapping)))  # type: ignore[no-any-return]
+
+
+# -------------------------------------------------------------------------------------------------
+# the policy replay's phases (v2): typed readers of what PhaseSplit / PhaseStats write
+# -------------------------------------------------------------------------------------------------
+
+
+def _num_or_nan(d: Mapping[str, Any], key: str) -> float:
+    """A stored float (``None``, written for NaN and infinities, reads as NaN)."""
+    v = _get(d, key, _NUM, optional=True)
+    return math.nan if v is None else float(v)
+
+
+_PHASE_KEYS = ("name", "start", "end", "bars", "years", "n", "exceptions", "expected", "kupiec_p",
+               "christoffersen_p", "avg_margin", "peak_to_trough", "changes", "parameter_changes",
+               "actions_per_year", "changes_without_dead_band")
+_PHASE_INTS = frozenset({"bars", "n", "exceptions", "changes", "parameter_changes", "changes_without_dead_band"})
+_EXECUTION_KEYS = ("lag_days", "warmup_end", "warmup_end_reason", "warmup_max_days", "dead_band", "changes",
+                   "changes_without_dead_band")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseStats:
+    """One phase of the policy replay (``warmup`` or ``steady_state``): bars ``[start, end]`` of the period.
+
+    Attributes
+    ----------
+    name : {'warmup', 'steady_state'}
+    start, end : str or None
+        First and last bar (ISO-8601 UTC); None for an empty phase.
+    bars : int
+        Period bars in the phase.
+    years : float
+        Its length, ``bars x hours per bar / 8766``.
+    n, exceptions : int
+        Observations of the non-overlapping offset-0 sample (every ``h``-th observation from the period's
+        first) in the phase, and headline-side exceptions among them.
+    expected : float
+        ``n (1 - q)``.
+    kupiec_p, christoffersen_p : float
+        Kupiec's POF p-value and Christoffersen's independence p-value on that sample (NaN when ``n = 0``).
+    avg_margin, peak_to_trough : float
+        Time average and ``max / min`` of the margin in force (tier-1 MMF; lending: the room), fraction.
+    changes : int
+        Governance actions: versions taking effect in the phase that changed any parameter (one per
+        decision date).
+    parameter_changes : int
+        Individual parameter values changed by those actions (perps: MMF, max leverage, penalty and brackets
+        per tier; lending: LTV, LT, bonus).
+    actions_per_year : float
+        ``changes / years``.
+    changes_without_dead_band : int
+        Actions had the dead-band been 0 on the same path (same parameters in force at each decision).
+
+    Stored reports read back as the same type (:meth:`from_dict`; a number stored as ``null``, i.e. NaN, reads
+    as NaN). Light: defined here so reading a stored report loads neither numba nor scipy;
+    :mod:`riskparams.backtest` re-exports it.
+    """
+
+    name: str
+    start: str | None
+    end: str | None
+    bars: int
+    years: float
+    n: int
+    exceptions: int
+    expected: float
+    kupiec_p: float
+    christoffersen_p: float
+    avg_margin: float
+    peak_to_trough: float
+    changes: int
+    parameter_changes: int
+    actions_per_year: float
+    changes_without_dead_band: int
+
+    def __post_init__(self) -> None:
+        if self.name not in ("warmup", "steady_state"):
+            raise ValueError(f"a phase is 'warmup' or 'steady_state', got {self.name!r}.")
+        counts = (self.bars, self.n, self.exceptions, self.changes, self.parameter_changes,
+                  self.changes_without_dead_band)
+        if min(counts) < 0 or self.exceptions > self.n or self.changes_without_dead_band < self.changes:
+            raise ValueError(f"phase {self.name} has inconsistent counts {counts}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary, as stored (NaN written as ``null``)."""
+        return {k: (clean_float(v) if isinstance(v, float) else v) for k in _PHASE_KEYS for v in (getattr(self, k),)}
+
+    @classmethod
+    def from_dict(cls, d: Any, *, where: str = "a phase") -> PhaseStats:
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        ValueError
+            Not an object, a key missing or unknown, a value of the wrong type, or inconsistent counts.
+        """
+        if not isinstance(d, Mapping):
+            raise _Shape(f"{where} is {type(d).__name__}, not an object")
+        unknown = sorted(set(d) - set(_PHASE_KEYS))
+        if unknown:
+            raise _Shape(f"unknown {where} key {unknown[0]!r}")
+        kw: dict[str, Any] = {"name": _get(d, "name", str), "start": _get(d, "start", str, optional=True),
+                              "end": _get(d, "end", str, optional=True)}
+        for k in _PHASE_KEYS[3:]:
+            kw[k] = _get(d, k, int) if k in _PHASE_INTS else _num_or_nan(d, k)
+        try:
+            return cls(**kw)
+        except ValueError as exc:
+            raise _Shape(str(exc).rstrip(".")) from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseSplit:
+    """The policy replay split into warm-up and steady state, with the execution lag and the dead-band's effect.
+
+    Attributes
+    ----------
+    execution_lag_days : float
+        The spec's lag between a decision and the bar from which it is in force.
+    warmup_end : str or None
+        First bar of the steady state (ISO-8601 UTC); None when the warm-up lasts the whole period.
+    warmup_end_reason : str
+        One sentence: why the warm-up ended there.
+    warmup_max_days : float
+    dead_band : float
+        The policy's relative dead-band.
+    changes, changes_without_dead_band : int
+        Governance actions over the whole period as replayed and had the dead-band been 0 on the same path.
+    warmup, steady_state : PhaseStats
+
+    Written as the policy set's ``execution`` block (:meth:`execution_dict`) beside its ``warmup`` and
+    ``steady_state`` blocks, and as a result row's ``phases`` (:meth:`to_dict`); read back as the same type.
+    """
+
+    execution_lag_days: float
+    warmup_end: str | None
+    warmup_end_reason: str
+    warmup_max_days: float
+    dead_band: float
+    changes: int
+    changes_without_dead_band: int
+    warmup: PhaseStats
+    steady_state: PhaseStats
+
+    def execution_dict(self) -> dict[str, Any]:
+        """The ``execution`` block as stored (:meth:`riskparams.backtest.PhaseSplit.to_dict`)."""
+        return {"lag_days": clean_float(self.execution_lag_days), "warmup_end": self.warmup_end,
+                "warmup_end_reason": self.warmup_end_reason, "warmup_max_days": clean_float(self.warmup_max_days),
+                "dead_band": clean_float(self.dead_band), "changes": self.changes,
+                "changes_without_dead_band": self.changes_without_dead_band}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A result row's ``phases`` as stored: the ``execution`` keys with ``warmup`` and ``steady_state``."""
+        return {**self.execution_dict(), "warmup": self.warmup.to_dict(), "steady_state": self.steady_state.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> PhaseSplit:
+        """Inverse of :meth:`to_dict` (a row's ``phases``).
+
+        Raises
+        ------
+        ValueError
+            Not an object, a key missing or unknown, or a value of the wrong type.
+        """
+        if not isinstance(d, Mapping):
+            raise _Shape(f"phases is {type(d).__name__}, not an object")
+        unknown = sorted(set(d) - {*_EXECUTION_KEYS, "warmup", "steady_state"})
+        if unknown:
+            raise _Shape(f"unknown phases key {unknown[0]!r}")
+        return cls.from_blocks(d, _get(d, "warmup", Mapping), _get(d, "steady_state", Mapping))
+
+    @classmethod
+    def from_blocks(cls, execution: Mapping[str, Any], warmup: Mapping[str, Any],
+                    steady_state: Mapping[str, Any]) -> PhaseSplit:
+        """From the policy set's ``execution``, ``warmup`` and ``steady_state`` blocks."""
+        ws = PhaseStats.from_dict(warmup, where="warmup"), PhaseStats.from_dict(steady_state, where="steady_state")
+        if (ws[0].name, ws[1].name) != ("warmup", "steady_state"):
+            raise _Shape(f"the phases are named {ws[0].name!r} and {ws[1].name!r}")
+        return cls(execution_lag_days=_num_or_nan(execution, "lag_days"),
+                   warmup_end=_get(execution, "warmup_end", str, optional=True),
+                   warmup_end_reason=_get(execution, "warmup_end_reason", str),
+                   warmup_max_days=_num_or_nan(execution, "warmup_max_days"),
+                   dead_band=_num_or_nan(execution, "dead_band"), changes=_get(execution, "changes", int),
+                   changes_without_dead_band=_get(execution, "changes_without_dead_band", int),
+                   warmup=ws[0], steady_state=ws[1])
 
 
 # -------------------------------------------------------------------------------------------------
@@ -166,19 +340,32 @@ class BacktestResultRow:
     max_5d_increase: float | None
     bad_debt: float | None
     liquidations: int
-    phases: Mapping[str, Any] | None = None
+    phases: PhaseSplit | Mapping[str, Any] | None = None
     """The policy replay's execution lag, warm-up end and dead-band effect with its ``warmup`` and ``steady_state``
-    blocks (v2; None for fixed sets and in v1 reports)."""
+    (v2; None for fixed sets and in v1 reports). Always a :class:`PhaseSplit` once built: a mapping as
+    :meth:`to_dict` writes it (what the live report passes) is read with :meth:`PhaseSplit.from_dict`;
+    :attr:`typed_phases` gives the narrowed type."""
 
     def __post_init__(self) -> None:
-        if self.phases is not None:
+        if self.phases is not None and not isinstance(self.phases, PhaseSplit):
             if not isinstance(self.phases, Mapping):
                 raise ValueError(f"phases must be a mapping or None, got {type(self.phases).__name__}.")
-            object.__setattr__(self, "phases", _freeze(dict(self.phases)))
+            try:
+                object.__setattr__(self, "phases", PhaseSplit.from_dict(self.phases))
+            except _Shape as exc:
+                raise ValueError(f"the phases of {self.symbol} {self.parameter_set} do not have this riskparams' "
+                                 f"shape ({exc}).") from None
+
+    @property
+    def typed_phases(self) -> PhaseSplit | None:
+        """:attr:`phases` (a :class:`PhaseSplit` or None)."""
+        assert self.phases is None or isinstance(self.phases, PhaseSplit)
+        return self.phases
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary in the documented key order."""
-        return {f.name: _thaw(getattr(self, f.name)) for f in fields(self)}
+        """JSON-safe dictionary in the documented key order (``phases`` as :meth:`PhaseSplit.to_dict`)."""
+        return {f.name: (v.to_dict() if isinstance(v, PhaseSplit) else _thaw(v))
+                for f in fields(self) for v in (getattr(self, f.name),)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BacktestResultRow:
@@ -198,7 +385,8 @@ class BacktestResultRow:
             kw: dict[str, Any] = {}
             for k in names:
                 if k == "phases":  # v2 only: absent from v1 rows
-                    kw[k] = _get(d, k, Mapping, optional=True) if k in d else None
+                    v = _get(d, k, Mapping, optional=True) if k in d else None
+                    kw[k] = None if v is None else PhaseSplit.from_dict(v)
                 elif k in ints:
                     kw[k] = _get(d, k, int)
                 elif k in strs:
@@ -355,6 +543,25 @@ class StoredParameterSet:
         """The policy replay's steady-state block; None for fixed sets and v1 reports."""
         v = self.detail.get("steady_state")
         return None if v is None else v  # type: ignore[no-any-return]
+
+    @property
+    def phases(self) -> PhaseSplit | None:
+        """:attr:`execution`, :attr:`warmup` and :attr:`steady_state` typed (the same values as the policy row's
+        :attr:`BacktestResultRow.phases`); None for fixed sets and v1 reports.
+
+        Raises
+        ------
+        ValueError
+            The blocks do not have this riskparams' shape (the message names the key).
+        """
+        ex, wu, ss = self.execution, self.warmup, self.steady_state
+        if ex is None or wu is None or ss is None:
+            return None
+        try:
+            return PhaseSplit.from_blocks(ex, wu, ss)
+        except _Shape as exc:
+            raise ValueError(f"the phases of parameter set {self.name!r} do not have this riskparams' shape "
+                             f"({exc}).") from None
 
     @property
     def margin_path(self) -> tuple[float | None, ...]:

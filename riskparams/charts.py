@@ -499,28 +499,28 @@ def sweep_variant_label(changes: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in changes.items())
 
 
-def sweep_frontier(variants: Sequence[Mapping[str, Any]], *, title: str = "Policy sweep: capital against bad debt"
-                   ) -> go.Figure:
+def sweep_frontier(variants: Sequence[Any], *, title: str = "Policy sweep: capital against bad debt") -> go.Figure:
     """Every variant of a sweep at (average margin, bad debt); the frontier joined and highlighted.
 
     Parameters
     ----------
-    variants : sequence of mapping
-        A sweep content's ``variants`` (``variant``, ``changes``, ``avg_margin`` fraction, ``bad_debt`` quote
-        currency, ``on_frontier``); points carry their variant number as ``customdata`` (selection).
+    variants : sequence of SweepVariant
+        A sweep's ``variants`` (:class:`riskparams.backtest.sweep.SweepVariant`: ``index``, ``changes``,
+        ``avg_margin`` fraction, ``bad_debt`` quote currency, ``on_frontier``), stored or live; points carry their
+        variant number as ``customdata`` (selection). Variants without both numbers are not drawn.
     """
     import html
 
-    pts = [v for v in variants if v.get("avg_margin") is not None and v.get("bad_debt") is not None]
+    pts = [v for v in variants if v.avg_margin is not None and v.bad_debt is not None]
     fig = go.Figure()
     for front, name, color, size in ((False, "dominated", "#8c9fb7", 9), (True, "frontier", "#d62728", 12)):
-        mine = [v for v in pts if bool(v.get("on_frontier")) is front]
-        mine.sort(key=lambda v: float(v["avg_margin"]))
-        text = [html.escape(sweep_variant_label(v.get("changes") or {})) for v in mine]
+        mine = [v for v in pts if bool(v.on_frontier) is front]
+        mine.sort(key=lambda v: float(v.avg_margin))
+        text = [html.escape(sweep_variant_label(v.changes)) for v in mine]
         fig.add_trace(go.Scatter(
-            x=[100.0 * float(v["avg_margin"]) for v in mine], y=[float(v["bad_debt"]) for v in mine],
+            x=[100.0 * float(v.avg_margin) for v in mine], y=[float(v.bad_debt) for v in mine],
             mode="lines+markers" if front else "markers", name=name, text=text,
-            customdata=[int(v["variant"]) for v in mine], marker={"color": color, "size": size},
+            customdata=[int(v.index) for v in mine], marker={"color": color, "size": size},
             hovertemplate="variant %{customdata}: %{text}<br>avg margin %{x:.2f}%<br>bad debt %{y:,.0f}<extra></extra>"))
     fig.update_layout(title=title, template="plotly_white", height=460, xaxis_title="average tier-1 margin (%)",
                       yaxis_title="bad debt (quote currency)", margin={"l": 60, "r": 20, "t": 60, "b": 60})
@@ -528,40 +528,47 @@ def sweep_frontier(variants: Sequence[Mapping[str, Any]], *, title: str = "Polic
     return fig
 
 
-def plan_steps(plan: Mapping[str, Any], *, title: str = "Execution plan: tier-1 MMF per asset") -> go.Figure:
+def plan_steps(plan: Any, *, title: str = "Execution plan: tier-1 MMF per asset") -> go.Figure:
     """A step chart of an execution plan (:mod:`riskparams.plan`): per asset, tier-1 MMF (perp) or LTV (lending)
     from its current value through every dated step to the target.
 
     Parameters
     ----------
-    plan : mapping
-        A stored plan (``Plan.to_dict()``): ``initial``, ``start``, ``min_days`` and ``steps`` (``date``,
-        ``values`` keyed ``SYMBOL:param[:tier]``). Values are fractions, drawn in percent; the current value is
-        drawn ``min_days`` before step 1.
+    plan : Plan or mapping
+        A typed :class:`riskparams.plan.Plan` (e.g. ``StoredPlan.plan``), or a plan's dictionary
+        (``Plan.to_dict()``: ``initial``, ``start``, ``min_days`` and ``steps`` with ``date`` and ``values``).
+        Values, keyed ``SYMBOL:param[:tier]``, are fractions, drawn in percent; the current value is drawn
+        ``min_days`` before step 1.
     """
     import html
     from datetime import date, timedelta
 
-    perp = plan.get("profile", "perp") == "perp"
+    if isinstance(plan, Mapping):
+        profile, initial = plan.get("profile", "perp"), plan.get("initial", {})
+        steps = [(s.get("date"), s.get("values", {})) for s in plan.get("steps", [])]
+        try:
+            before = (date.fromisoformat(str(plan["start"])) - timedelta(days=int(plan["min_days"]))).isoformat()
+        except (KeyError, TypeError, ValueError):
+            before = None
+    else:  # typed (riskparams.plan.Plan)
+        profile, initial = plan.profile, plan.initial
+        steps = [(s.date, s.values) for s in plan.steps]
+        before = (plan.spec.start - timedelta(days=plan.spec.min_days)).isoformat()
+    perp = profile == "perp"
     suffix = ":mmf:1" if perp else ":ltv"
-    keys = sorted({k for k in plan.get("initial", {}) if str(k).endswith(suffix)})
-    steps = list(plan.get("steps", []))
+    keys = sorted({k for k in initial if str(k).endswith(suffix)})
     fig = go.Figure()
-    try:
-        before = (date.fromisoformat(str(plan["start"])) - timedelta(days=int(plan["min_days"]))).isoformat()
-    except (KeyError, TypeError, ValueError):
-        before = None
     for key in keys:
         xs: list[Any] = []
         ys: list[float | None] = []
-        cur = plan.get("initial", {}).get(key)
+        cur = initial.get(key)
         if before is not None and cur is not None:
             xs.append(before)
             ys.append(100.0 * float(cur))
-        for s in steps:
-            v = s.get("values", {}).get(key)
-            xs.append(s.get("date"))
-            ys.append(None if v is None else 100.0 * float(v))
+        for day, values in steps:
+            v = values.get(key)
+            xs.append(day)
+            ys.append(None if v is None or v != v else 100.0 * float(v))  # NaN (typed) or None: no value
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", line_shape="hv",
                                  name=html.escape(str(key).split(":")[0]),
                                  hovertemplate="%{x}: %{y:.3f}%<extra>" + html.escape(str(key)) + "</extra>"))

@@ -28,6 +28,7 @@ from riskparams.jsonio import pretty_json
 if TYPE_CHECKING:
     from riskparams.config import RiskPolicy
     from riskparams.domain import CurrentParams, Proposal
+    from riskparams.impact_content import StoredImpact
 
 EXIT_USAGE = 2
 PROFILES = [p.value for p in Profile]
@@ -467,9 +468,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
     if not prop.assets:
         reasons = "; ".join(f"{s.symbol}: {s.reason}" for s in prop.skipped)
         raise UsageError(f"no asset could be proposed ({reasons}).")
-    if impact is not None:
-        d["impact"] = impact["sets"]
-        d["impact_positions"] = {k: v for k, v in impact.items() if k != "sets"}
+    if impact is not None:  # the JSON boundary: the typed impact's payload, sets apart
+        d["impact"] = {r.name: r.to_dict() for r in impact.sets}
+        d["impact_positions"] = {k: v for k, v in impact.to_dict().items() if k != "sets"}
     if args.json:
         _print_json(d)
         return 0
@@ -533,19 +534,19 @@ def _check_book_symbols(book: Any, symbols: Sequence[str]) -> None:
                          f"to propose for ({', '.join(sorted(wanted)[:5])}).")
 
 
-def _format_proposal_impact(impact: dict[str, Any]) -> str:
+def _format_proposal_impact(impact: StoredImpact) -> str:
     """The compact impact table printed after a proposal (one row per parameter set)."""
     from riskparams.views import impact_rows
 
-    pos = impact["positions"]
-    lending = impact["profile"] == "lending"
-    head = (f"impact on open positions: {pos['source']} ({pos['n_positions']:,} positions, {pos['n_accounts']:,} "
-            f"accounts{'; SYNTHETIC demo book' if pos.get('synthetic') else ''})"
-            + (f", stored with the proposal as {impact['id'][:12]}" if impact.get("id") else ""))
+    pos = impact.positions
+    head = (f"impact on open positions: {pos.source} ({pos.n_positions or 0:,} positions, {pos.n_accounts or 0:,} "
+            f"accounts{'; SYNTHETIC demo book' if pos.synthetic else ''})"
+            + (f", stored with the proposal as {impact.id[:12]}" if impact.id else ""))
     rows = impact_rows(impact)
-    cols = ["set", "accounts now", "debt now" if lending else "notional now", "bad debt at move", "VaR p99", "LaR p99"]
+    cols = ["set", "accounts now", "debt now" if impact.lending else "notional now", "bad debt at move", "VaR p99",
+            "LaR p99"]
     out = [head, _table([dict(zip(cols, r.values(), strict=False)) for r in rows], cols)]
-    out += [f"  note: {n}" for n in impact.get("notes", [])[1:]]
+    out += [f"  note: {n}" for n in impact.notes[1:]]
     return "\n".join(out)
 
 
@@ -1019,21 +1020,21 @@ def cmd_plan(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
         plan = plan_proposal(store, args.id, max_step=args.max_step, min_days=args.min_days, budget=args.budget,
                              start=args.start, actor=who)
-        revisions = create_plan_revisions(store, plan["id"], who, committee=committee) if args.create_revisions else None
+        revisions = create_plan_revisions(store, plan.id, who, committee=committee) if args.create_revisions else None
     if args.json:
-        body = dict(plan)
+        body = plan.to_dict()  # the stored plan's dictionary (content keys sorted, then id and created_at)
         if revisions is not None:
             body["revisions"] = revisions
         _print_json({"plan": body})
         return 0
-    steps = plan["steps"]
-    print(f"plan {plan['id'][:12]} of proposal {plan['proposal_id'][:12]}: {len(steps)} step"
-          f"{'s' if len(steps) != 1 else ''}, at most {plan['max_step']:.4g} ({plan['max_step']:.2%}) per parameter "
-          f"per step, {plan['min_days']} days apart; the last step is the proposal's target")
-    rows = [{"step": st["step"], "date": st["date"], "changes": len(st["changes"]),
-             "coverage": percent_cells(st["coverage"]), "avg margin": percent_cells(st["avg_margin"])} for st in steps]
+    steps, r = plan.steps, plan.spec.max_step
+    print(f"plan {plan.id[:12]} of proposal {plan.proposal_id[:12]}: {len(steps)} step"
+          f"{'s' if len(steps) != 1 else ''}, at most {r:.4g} ({r:.2%}) per parameter "
+          f"per step, {plan.spec.min_days} days apart; the last step is the proposal's target")
+    rows = [{"step": st.number, "date": st.date, "changes": len(st.changes),
+             "coverage": percent_cells(st.coverage), "avg margin": percent_cells(st.avg_margin)} for st in steps]
     print(_table(rows, ["step", "date", "changes", "coverage", "avg margin"]))
-    for note in plan.get("notes", []):
+    for note in plan.notes:
         print(f"note: {note}")
     if revisions is not None:
         for c in revisions["created"]:

@@ -13,11 +13,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from riskparams.content import freeze as _frozen
+from riskparams.content import thaw as _thawed
 from riskparams.exceptions import SpecError
 from riskparams.jsonio import canonical_json, clean_float, content_id, iso_z
 from riskparams.tiers import TierTable
+
+if TYPE_CHECKING:  # config imports this module: the policy type loads on first use
+    from riskparams.config import RiskPolicy
 
 _REEXPORTED = (canonical_json,)  # riskparams.domain.canonical_json: the one encoder, riskparams.jsonio
 
@@ -1108,6 +1114,22 @@ class OptionTier(Mapping[str, Any]):
     absent : frozenset of str
         Keys of :data:`_OPTION_TIER_LATER_KEYS` the stored content did not have (written before they existed):
         left out of :meth:`to_dict`, so such content re-hashes to its id.
+
+    Examples
+    --------
+    A proposal asked for options (``riskparams.propose(..., options=["conservative", "aggressive"])``) carries
+    one per option and tier (``proposal.options[0].assets[0].tiers``); one read back from stored content:
+
+    >>> from riskparams import OptionTier
+    >>> tier = OptionTier.from_dict({"notional_floor": 0.0, "notional_cap": 1e6, "mmf": 0.02, "imf": 0.05,
+    ...     "max_leverage": 20.0, "maintenance_deduction": 0.0, "liquidation_penalty": 0.01, "coverage": 0.995,
+    ...     "horizon_hours": 4.0, "under_covered": False})
+    >>> tier.max_leverage, tier["mmf"], tier.imf == 1 / tier.max_leverage, dict(tier) == tier.to_dict()
+    (20.0, 0.02, True, True)
+    >>> OptionTier.from_dict({"mmf": 0.02})
+    Traceback (most recent call last):
+    ...
+    ValueError: an option tier of the stored proposal is missing 'notional_floor'; it was written by another version of riskparams.
     """
 
     notional_floor: float
@@ -1276,6 +1298,195 @@ class ProposalOption:
                    assets=tuple(OptionAsset.from_dict(a) for a in d["assets"]))
 
 
+def _is_text_list(v: Any) -> bool:
+    return isinstance(v, list | tuple) and all(isinstance(x, str) for x in v)
+
+
+_REVISION_KEYS = ("number", "parent", "root", "by", "justification", "overrides")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposalRevision:
+    """The ``provenance.revision`` of a proposal revised by the committee (:func:`riskparams.governance.revise`).
+
+    Attributes
+    ----------
+    number : int
+        Revision number (1 for the first revision of an original proposal).
+    parent, root : str
+        Proposal ids (SHA-256 hex) of the proposal revised and of the original proposal.
+    by : str
+        Handle of the member who revised it.
+    justification : str
+        Why (one or more sentences, as given).
+    overrides : tuple of Mapping
+        Every override since the original, oldest first, read-only as stored: ``symbol, parameter, tier, old,
+        new, revision, by, justification``.
+    """
+
+    number: int
+    parent: str
+    root: str
+    by: str
+    justification: str
+    overrides: tuple[Mapping[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary, as stored."""
+        return {"number": self.number, "parent": self.parent, "root": self.root, "by": self.by,
+                "justification": self.justification, "overrides": [_thawed(o) for o in self.overrides]}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> ProposalRevision:
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        DataError
+            Not an object, a key missing or unknown, or a value of the wrong type (the message names it).
+        """
+        from riskparams.exceptions import DataError
+
+        if not isinstance(d, Mapping):
+            raise DataError(f"the stored proposal's provenance.revision must be an object, got {type(d).__name__}.")
+        unknown = sorted(set(d) - set(_REVISION_KEYS))
+        missing = [k for k in _REVISION_KEYS if k not in d]
+        if unknown or missing:
+            what = f"an unknown key {unknown[0]!r}" if unknown else f"no {missing[0]!r}"
+            raise DataError(f"the stored proposal's provenance.revision has {what}; it was written by another "
+                            "version of riskparams.")
+        number, overrides = d["number"], d["overrides"]
+        bad = next((k for k in ("parent", "root", "by", "justification") if not isinstance(d[k], str)), None)
+        if not isinstance(number, int) or isinstance(number, bool):
+            bad = "number"
+        elif bad is None and not (isinstance(overrides, list | tuple) and all(isinstance(o, Mapping)
+                                                                              for o in overrides)):
+            bad = "overrides"
+        if bad is not None:
+            raise DataError(f"the stored proposal's provenance.revision.{bad} has the wrong type: {d[bad]!r}.")
+        return cls(number=number, parent=d["parent"], root=d["root"], by=d["by"], justification=d["justification"],
+                   overrides=tuple(_frozen(o) for o in overrides))
+
+
+_PROVENANCE_KEYS = ("packages", "model_specs", "peers", "revision", "options_dropped")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Provenance:
+    """A proposal's ``provenance``, typed and read-only (:attr:`Proposal.provenance_info`).
+
+    :meth:`to_dict` gives back exactly the stored mapping (the proposal's hash does not change): keys that were
+    not stored stay out, and the model specifications are kept as stored (:attr:`model_specs` reads them as
+    :class:`~riskparams.volatility.FitSpec`).
+
+    Attributes
+    ----------
+    packages : Mapping[str, str]
+        Package name -> installed version when the proposal was made (``riskparams``, ``numpy``, ``arch``, ...).
+    spec_dicts : Mapping[str, Mapping]
+        ``FitSpec.key()`` -> ``FitSpec.to_dict()`` as stored (the ``model_specs`` key of the content).
+    peers : tuple of str or None
+        ``"venue: source"`` of every peer tier table compared with (None: no peers given).
+    revision : ProposalRevision or None
+        The committee's revision (None for a proposal as the model made it).
+    options_dropped : tuple of str or None
+        Options of the parent a revision left out (None unless revised from a proposal with options).
+    extra : Mapping
+        Any other key, as stored (none written by this riskparams).
+
+    Examples
+    --------
+    >>> from riskparams.domain import Provenance
+    >>> prov = Provenance.from_dict({"packages": {"riskparams": "0.1.0"}, "model_specs": {}})
+    >>> prov.packages["riskparams"], prov.revision, prov.to_dict()
+    ('0.1.0', None, {'packages': {'riskparams': '0.1.0'}, 'model_specs': {}})
+    >>> Provenance.from_dict({"packages": {"numpy": 2}})
+    Traceback (most recent call last):
+    ...
+    riskparams.exceptions.DataError: the stored proposal's provenance.packages must map package names to version text, got 'numpy': 2.
+    """
+
+    packages: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    spec_dicts: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    peers: tuple[str, ...] | None = None
+    revision: ProposalRevision | None = None
+    options_dropped: tuple[str, ...] | None = None
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    present: frozenset[str] = frozenset(("packages", "model_specs"))
+    """Keys of :data:`_PROVENANCE_KEYS` the stored mapping had (so :meth:`to_dict` writes exactly those)."""
+
+    @property
+    def model_specs(self) -> Mapping[str, Any]:
+        """Spec key -> :class:`~riskparams.volatility.FitSpec` (read from :attr:`spec_dicts`).
+
+        Raises
+        ------
+        DataError
+            A stored specification that is not a valid ``FitSpec`` (the message names its key).
+        """
+        from riskparams.exceptions import DataError
+        from riskparams.volatility import FitSpec
+
+        out = {}
+        for key, d in self.spec_dicts.items():
+            try:
+                out[key] = FitSpec.from_dict(_thawed(d))
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"the stored model specification {key[:24]!r} is not a valid FitSpec "
+                                f"({str(exc).rstrip('.')}).") from None
+        return MappingProxyType(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The provenance as stored (JSON-safe): ``Provenance.from_dict(d).to_dict() == d``."""
+        values = {"packages": dict(self.packages),
+                  "model_specs": {k: _thawed(v) for k, v in self.spec_dicts.items()},
+                  "peers": None if self.peers is None else list(self.peers),
+                  "revision": None if self.revision is None else self.revision.to_dict(),
+                  "options_dropped": None if self.options_dropped is None else list(self.options_dropped)}
+        return {**{k: values[k] for k in _PROVENANCE_KEYS if k in self.present}, **_thawed(self.extra)}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Provenance:
+        """Read a proposal's stored ``provenance``.
+
+        Raises
+        ------
+        DataError
+            Not an object, or a known key with a value of the wrong type (one sentence naming the key).
+        """
+        from riskparams.exceptions import DataError
+
+        where = "the stored proposal's provenance"
+        if not isinstance(d, Mapping):
+            raise DataError(f"{where} must be an object, got {type(d).__name__}.")
+        packages = d.get("packages", {})
+        if not isinstance(packages, Mapping):
+            raise DataError(f"{where}.packages must be an object, got {type(packages).__name__}.")
+        bad = next(((k, v) for k, v in packages.items() if not (isinstance(k, str) and isinstance(v, str))), None)
+        if bad is not None:
+            raise DataError(f"{where}.packages must map package names to version text, got {bad[0]!r}: {bad[1]!r}.")
+        specs = d.get("model_specs", {})
+        if not isinstance(specs, Mapping) or not all(isinstance(k, str) and isinstance(v, Mapping)
+                                                      for k, v in specs.items()):
+            raise DataError(f"{where}.model_specs must map spec keys to objects, got {_short_repr(specs)}.")
+        for key in ("peers", "options_dropped"):
+            if d.get(key) is not None and not _is_text_list(d[key]):
+                raise DataError(f"{where}.{key} must be a list of text, got {_short_repr(d[key])}.")
+        return cls(
+            packages=MappingProxyType(dict(packages)), spec_dicts=_frozen(specs),
+            peers=None if d.get("peers") is None else tuple(d["peers"]),
+            revision=None if d.get("revision") is None else ProposalRevision.from_dict(d["revision"]),
+            options_dropped=None if d.get("options_dropped") is None else tuple(d["options_dropped"]),
+            extra=_frozen({k: v for k, v in d.items() if k not in _PROVENANCE_KEYS}),
+            present=frozenset(k for k in _PROVENANCE_KEYS if k in d),
+        )
+
+
+def _short_repr(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Proposal:
     """A complete proposal: immutable content whose SHA-256 is its id.
@@ -1287,11 +1498,14 @@ class Proposal:
     as_of : str or None
         ISO-8601 UTC as-of time requested (None: all stored data).
     policy : Mapping
-        The policy (``RiskPolicy.to_dict()``), with ``policy_key``.
+        The policy (``RiskPolicy.to_dict()``), with ``policy_key``, as stored; typed: :attr:`risk_policy`
+        (and :attr:`policy_key`).
     assets : tuple of PerpAssetProposal or LendingAssetProposal
     skipped : tuple of SkippedAsset
     provenance : Mapping
-        ``packages`` (name -> version), ``model_specs`` (spec key -> FitSpec dict), ``current_source``.
+        ``packages`` (name -> version), ``model_specs`` (spec key -> FitSpec dict), ``peers`` when peer tables
+        were compared, and ``revision`` (with ``options_dropped``) for a committee revision, as stored; typed:
+        :attr:`provenance_info` (a :class:`Provenance`).
     options : tuple of ProposalOption
         Named variants of the policy side by side (empty unless asked for); ``assets`` is the
         recommended one.
@@ -1312,6 +1526,13 @@ class Proposal:
     True
     >>> content = proposal.content()  # JSON-safe
     >>> riskparams.Proposal.from_content(content).id == proposal.id
+    True
+
+    The policy and the provenance also read typed:
+
+    >>> proposal.risk_policy.key() == proposal.policy_key == proposal.policy["policy_key"]
+    True
+    >>> proposal.provenance_info.packages["riskparams"] == riskparams.__version__
     True
     """
 
@@ -1341,6 +1562,47 @@ class Proposal:
         """SHA-256 (hex) of :func:`canonical_json` of :meth:`content`."""
         return content_id(self.content())
 
+    @property
+    def policy_key(self) -> str | None:
+        """The stored ``policy_key`` (:meth:`riskparams.config.RiskPolicy.key` of the policy), None when absent."""
+        key = self.policy.get("policy_key")
+        return None if key is None else str(key)
+
+    @property
+    def risk_policy(self) -> RiskPolicy:
+        """:attr:`policy` as the :class:`~riskparams.config.RiskPolicy` the proposal was made with (read with
+        :func:`riskparams.config.policy_from_dict`).
+
+        A policy stored before a policy field existed reads with that field's default, so its ``key()`` can differ
+        from the stored :attr:`policy_key`, which stays the proposal's record (every proposal in a store written
+        before the latest policy fields does); for a proposal made by this riskparams they are equal.
+
+        Raises
+        ------
+        DataError
+            The stored policy is not a valid policy (the message names the key).
+        """
+        from riskparams.config import policy_from_dict
+        from riskparams.exceptions import DataError, PolicyError
+
+        stored = {k: _thawed(v) for k, v in self.policy.items() if k != "policy_key"}
+        try:
+            policy = policy_from_dict(stored)
+        except PolicyError as exc:
+            raise DataError(f"the stored proposal's policy is not a valid policy ({str(exc).rstrip('.')}).") from None
+        return policy
+
+    @property
+    def provenance_info(self) -> Provenance:
+        """:attr:`provenance` typed (:class:`Provenance`); ``provenance_info.to_dict() == dict(provenance)``.
+
+        Raises
+        ------
+        DataError
+            A stored provenance key with a value of the wrong type (the message names it).
+        """
+        return Provenance.from_dict(self.provenance)
+
     @classmethod
     def from_content(cls, content: Mapping[str, Any]) -> Proposal:
         """Rebuild a proposal from its stored content (:meth:`content`); the round trip is exact.
@@ -1348,9 +1610,16 @@ class Proposal:
         Raises
         ------
         ValueError
-            Another format, or content that does not rebuild to the same hash (written by another version).
+            Another format, content that does not rebuild to the same hash (written by another version), a policy
+            that is not an object, or a provenance that does not read as a :class:`Provenance` (a
+            :class:`~riskparams.exceptions.DataError`, naming the key).
         """
         check_format(content, PROPOSAL_FORMAT, "proposal")
+        policy = content.get("policy")
+        if "policy" in content and not isinstance(policy, Mapping):
+            raise ValueError(f"the stored proposal's policy must be an object, got {type(policy).__name__}.")
+        if "provenance" in content:
+            Provenance.from_dict(content["provenance"])
         try:
             reader = PerpAssetProposal.from_dict if content["profile"] == "perp" else LendingAssetProposal.from_dict
             proposal = cls(

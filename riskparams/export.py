@@ -112,10 +112,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from riskparams.backtest_content import BacktestResultRow, StoredBacktest
+from riskparams.backtest_content import BacktestResultRow, PhaseSplit, StoredBacktest
 from riskparams.domain import (
     LendingAssetProposal,
     OptionTier,
@@ -124,12 +123,14 @@ from riskparams.domain import (
     PerpTier,
     Proposal,
 )
-from riskparams.exceptions import ExportError, RiskParamsError, TierError  # noqa: F401 (re-exported)
+from riskparams.exceptions import DataError, ExportError, RiskParamsError, TierError  # noqa: F401 (re-exported)
 from riskparams.fmt import format_notional
+from riskparams.impact_content import ImpactSet, StoredImpact
 from riskparams.jsonio import clean_float, content_id, iso_z, json_bytes, to_jsonable
 from riskparams.tiers import TierTable
 
 if TYPE_CHECKING:
+    from riskparams.store.plan_records import StoredPlan
     from riskparams.store.records import StoredProposal
 
 __all__ = [
@@ -152,7 +153,6 @@ __all__ = [
     "escape_markdown",
     "formats_for",
     "impact_sentence",
-    "impact_sets",
     "load_backtest",
     "neutralise_csv_cell",
     "read_backtest",
@@ -450,8 +450,8 @@ class _Doc:
     proposal: Proposal
     workflow: dict[str, Any] | None
     backtest: dict[str, Any] | None  # as given (JSON-safe): the JSON bundle carries it as it is
-    impact: dict[str, Any] | None = None
-    plan: dict[str, Any] | None = None
+    impact: StoredImpact | None = None
+    plan: StoredPlan | None = None  # typed; the JSON bundle carries plan.to_dict()
     backtest_view: BacktestPayload | None = None  # the same payload, typed: what md / html render
 
     @property
@@ -485,12 +485,12 @@ class _Doc:
 
     @property
     def version(self) -> str:
-        return str(self.proposal.provenance.get("packages", {}).get("riskparams", "unknown"))
+        return str(self.proposal.provenance_info.packages.get("riskparams", "unknown"))
 
     @property
     def revision(self) -> dict[str, Any] | None:
-        rev = self.proposal.provenance.get("revision")
-        return None if rev is None else dict(rev)
+        rev = self.proposal.provenance_info.revision
+        return None if rev is None else rev.to_dict()
 
 
 def _status_of(value: str | None) -> str:
@@ -502,8 +502,8 @@ def _doc(
     proposal: StoredProposal | Mapping[str, Any],
     workflow: Mapping[str, Any] | None,
     backtest: Mapping[str, Any] | None,
-    impact: Mapping[str, Any] | None = None,
-    plan: Mapping[str, Any] | None = None,
+    impact: StoredImpact | Mapping[str, Any] | None = None,
+    plan: StoredPlan | Mapping[str, Any] | None = None,
 ) -> _Doc:
     to_dict = getattr(proposal, "to_dict", None)
     d: dict[str, Any] = dict(to_dict() if callable(to_dict) else proposal)  # type: ignore[arg-type]
@@ -568,6 +568,17 @@ def _payload_number(x: Any) -> int | float | None:
     return x if v is not None and isinstance(x, int | float) else v
 
 
+def _payload_phases(v: Any) -> PhaseSplit | None:
+    """A payload row's ``phases`` typed; None when absent or not phases as stored (a hostile payload never stops
+    an export)."""
+    if isinstance(v, PhaseSplit):
+        return v
+    try:
+        return None if v is None else PhaseSplit.from_dict(v)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BacktestPayloadRow:
     """One row of a backtest payload's ``results``, typed as the exports read it (see the module notes).
@@ -576,7 +587,8 @@ class BacktestPayloadRow:
     (fractions for ``confidence``, ``avg_margin`` and ``max_5d_increase``; ``bad_debt`` in quote currency), but
     every statistic may be missing: a hand-written payload needs only ``symbol`` and ``parameter_set``, and a value
     that is not a finite number reads as None (shown as ``-``). ``phases`` is the policy replay's warm-up and
-    steady state (a read-only mapping as stored; None for fixed sets, older payloads, or anything not an object).
+    steady state, typed (:class:`~riskparams.backtest_content.PhaseSplit`; None for fixed sets, older payloads,
+    or anything that does not read as phases).
     """
 
     symbol: str
@@ -597,7 +609,7 @@ class BacktestPayloadRow:
     max_5d_increase: int | float | None = None
     bad_debt: int | float | None = None
     liquidations: int | float | None = None
-    phases: Mapping[str, Any] | None = None
+    phases: PhaseSplit | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BacktestPayloadRow:
@@ -621,7 +633,7 @@ class BacktestPayloadRow:
             if f.name == "traffic_light":
                 kw[f.name] = None if v is None else str(v)
             elif f.name == "phases":
-                kw[f.name] = MappingProxyType(dict(v)) if isinstance(v, Mapping) else None
+                kw[f.name] = _payload_phases(v)
             else:
                 kw[f.name] = _payload_number(v)
         return cls(**kw)
@@ -701,34 +713,39 @@ def read_backtest(backtest: BacktestPayload | Mapping[str, Any] | None) -> Backt
     return BacktestPayload.from_dict(backtest)
 
 
-def validate_plan(plan: Mapping[str, Any] | None, proposal_id: str) -> dict[str, Any] | None:
-    """Check the shape of an execution plan (:meth:`riskparams.plan.Plan.to_dict`, with ``id``) for the proposal
-    ``proposal_id``; returns a JSON-safe copy (None stays None).
+def validate_plan(plan: StoredPlan | Mapping[str, Any] | None, proposal_id: str) -> StoredPlan | None:
+    """Check that an execution plan is a stored plan of the proposal ``proposal_id``; returns it typed (None
+    stays None).
+
+    Parameters
+    ----------
+    plan : StoredPlan or mapping or None
+        A :class:`riskparams.store.plan_records.StoredPlan` (what :func:`~riskparams.service.latest_plan`
+        returns), or its dictionary (``StoredPlan.to_dict()``, as ``riskparams plan --json`` prints it), read
+        with :meth:`~riskparams.store.plan_records.StoredPlan.from_dict`.
 
     Raises
     ------
     ExportError
-        Not an object, a missing key, no steps, a step without ``date`` or ``changes``, or a plan of another
-        proposal.
+        Not a plan (another type, a dictionary without this riskparams' plan shape or whose content does not
+        hash to its id), or a plan of another proposal.
     """
+    from riskparams.exceptions import DataError
+    from riskparams.store.plan_records import StoredPlan
+
     if plan is None:
         return None
-    if not isinstance(plan, Mapping):
-        raise ExportError("the plan must be a JSON object with proposal_id, max_step, min_days and steps.")
-    for key in ("proposal_id", "max_step", "min_days", "steps"):
-        if key not in plan:
-            raise ExportError(f"the plan is missing {key!r}.")
-    if plan["proposal_id"] != proposal_id:
-        raise ExportError(f"the plan is for proposal {str(plan['proposal_id'])[:12]}, not {proposal_id[:12]}.")
-    steps = plan["steps"]
-    if not isinstance(steps, list) or not steps:
-        raise ExportError("the plan's steps must be a non-empty list.")
-    for k, s in enumerate(steps, start=1):
-        if not isinstance(s, Mapping) or "date" not in s or not isinstance(s.get("changes"), Mapping):
-            raise ExportError(f"plan step {k} must be an object with a date and changes.")
-    out = _jsonable(plan)
-    assert isinstance(out, dict)
-    return out
+    if isinstance(plan, Mapping):
+        try:
+            plan = StoredPlan.from_dict(plan)
+        except DataError as exc:
+            raise ExportError(f"the plan cannot be exported: {exc}") from None
+    if not isinstance(plan, StoredPlan):
+        raise ExportError(f"the plan must be a stored plan (riskparams.store.plan_records.StoredPlan), got "
+                          f"{type(plan).__name__}.")
+    if plan.proposal_id != proposal_id:
+        raise ExportError(f"the plan is for proposal {plan.proposal_id[:12]}, not {proposal_id[:12]}.")
+    return plan
 
 
 def load_backtest(path: str | Path) -> dict[str, Any]:
@@ -767,9 +784,9 @@ def _typed(proposal: Proposal | Mapping[str, Any]) -> Proposal:
 
 
 def _override_notes(proposal: Proposal) -> dict[tuple[str, str, int | None], str]:
-    rev = proposal.provenance.get("revision") or {}
+    rev = proposal.provenance_info.revision
     out: dict[tuple[str, str, int | None], str] = {}
-    for o in rev.get("overrides", []):
+    for o in () if rev is None else rev.overrides:
         out[(o["symbol"], o["parameter"], o["tier"])] = str(o.get("justification", ""))
     return out
 
@@ -1194,7 +1211,7 @@ def _apc_lines(policy: Mapping[str, Any]) -> list[str]:
 
 def _methodology(doc: _Doc) -> list[Block]:
     policy = doc.proposal.policy
-    prov = doc.proposal.provenance
+    prov = doc.proposal.provenance_info
     bonus_rows: list[list[str]] = []
     measure = "expected shortfall (ES)" if policy["measure"] == "es" else "value at risk (VaR)"
     tail = "the worse of the two tails (longs and shorts)" if doc.profile == "perp" else "the lower tail (price falls)"
@@ -1271,7 +1288,7 @@ def _methodology(doc: _Doc) -> list[Block]:
                    ("table", ["Asset", "Debt asset", "Liquidity", "Slippage", "Inventory risk", "Incentive",
                               "Total", "Bonus (rounded, guarded)"], bonus_rows)]
     blocks.append(("h3", "Volatility model"))
-    specs = prov.get("model_specs", {})
+    specs = prov.spec_dicts
     blocks.append(("ul", [
         f"{_code(key)}: model {s.get('model')} (candidates {', '.join(s.get('candidates') or []) or '-'}), "
         f"{s.get('dist')} innovations, {s.get('mean')} mean, risk method {s.get('risk_method')} "
@@ -1306,7 +1323,7 @@ def _methodology(doc: _Doc) -> list[Block]:
         ])
     blocks.append(("table", ["Asset", "Series", "Bars", "Model", "Vol forecast / long-run / stressed (annual)",
                              "Covered move (model -> final)", "ADV", "Data fingerprint (SHA-256)"], rows))
-    pkgs = prov.get("packages", {})
+    pkgs = prov.packages
     blocks.append(("p", "Software: " + ", ".join(f"{_u(k)} {_u(v)}" for k, v in sorted(pkgs.items()))
                         + ". Proposal hash "
                         f"(SHA-256 of the canonical JSON content): `{doc.id}`."))
@@ -1373,18 +1390,15 @@ def _backtest_phases(results: Sequence[BacktestPayloadRow]) -> list[Block]:
         return []
     rows, notes = [], []
     for r, ph in with_phases:
-        for key, label in (("warmup", "warm-up"), ("steady_state", "steady state")):
-            blk = ph.get(key)
-            if not isinstance(blk, Mapping):
-                continue
-            days = {k: str(blk[k])[:10] for k in ("start", "end") if blk.get(k)}  # dates of ISO times
-            cells = ([_bt_cell({**blk, **days}.get(k), spec) for k, _, spec in _PHASE_COLUMNS] if blk.get("bars")
+        for blk, label in ((ph.warmup, "warm-up"), (ph.steady_state, "steady state")):
+            days = {k: str(t)[:10] for k in ("start", "end") if (t := getattr(blk, k))}  # dates of ISO times
+            cells = ([_bt_cell(days.get(k, getattr(blk, k)), spec) for k, _, spec in _PHASE_COLUMNS] if blk.bars
                      else ["none"] + ["-"] * (len(_PHASE_COLUMNS) - 1))
             rows.append([_u(r.symbol), label, *cells])
-        notes.append(f"{_u(r.symbol)}: execution lag {_bt_cell(ph.get('lag_days'), 'd')} days; warm-up ends: "
-                     f"{_u(ph.get('warmup_end_reason') or '-')} Dead-band {_bt_cell(ph.get('dead_band'), 'pct')}: "
-                     f"{_bt_cell(ph.get('changes'), 'd')} changes as replayed, "
-                     f"{_bt_cell(ph.get('changes_without_dead_band'), 'd')} without it (same path).")
+        notes.append(f"{_u(r.symbol)}: execution lag {_bt_cell(ph.execution_lag_days, 'd')} days; warm-up ends: "
+                     f"{_u(ph.warmup_end_reason or '-')} Dead-band {_bt_cell(ph.dead_band, 'pct')}: "
+                     f"{_bt_cell(ph.changes, 'd')} changes as replayed, "
+                     f"{_bt_cell(ph.changes_without_dead_band, 'd')} without it (same path).")
     return [("p", "Policy replay, warm-up vs steady state: the warm-up runs until the parameters in force (after the "
                   "execution lag: a decision is in force that many days after it is taken) first reach the model's "
                   "target within the dead-band; the steady state is the rest. A change of any parameter on a "
@@ -1393,35 +1407,30 @@ def _backtest_phases(results: Sequence[BacktestPayloadRow]) -> list[Block]:
             *[("p", n) for n in notes]]
 
 
-def validate_impact(impact: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Check the shape of an impact payload (:func:`riskparams.service.proposal_impact`: ``positions``, ``sets``
+def validate_impact(impact: StoredImpact | Mapping[str, Any] | None) -> StoredImpact | None:
+    """The impact an export shows, typed: a :class:`~riskparams.impact_content.StoredImpact` as it is, an impact
+    payload (:func:`riskparams.service.proposal_impact`'s ``to_dict()``: ``format``, ``positions``, ``sets``
     mapping set name -> ``liquidatable_now``, ``liquidatable_now_notional``, ``bad_debt_at_move``, optional
-    ``var_insolvent_debt`` / ``lar`` with ``p99``); returns a JSON-safe copy.
+    ``var_insolvent_debt`` / ``lar`` with ``p99``, ...) read once with
+    :meth:`~riskparams.impact_content.StoredImpact.from_content`.
 
     Raises
     ------
     ExportError
-        Not a mapping, or ``sets`` not a mapping of objects.
+        Not a mapping, ``sets`` not a mapping of objects, or a payload the typed reader refuses (one sentence naming
+        the key and value).
     """
-    if impact is None:
-        return None
+    if impact is None or isinstance(impact, StoredImpact):
+        return impact
     if not isinstance(impact, Mapping) or not isinstance(impact.get("sets"), Mapping):
         raise ExportError("the impact payload must be a JSON object with positions and sets.")
     for name, r in impact["sets"].items():
         if not isinstance(r, Mapping):
             raise ExportError(f"impact set {str(name)[:40]!r} must be an object.")
-    out = _jsonable(dict(impact))
-    assert isinstance(out, dict)
-    return out
-
-
-def impact_sets(impact: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """The parameter sets of an impact payload in its ``order`` (current, proposal, options; stored JSON sorts
-    keys), any set not named there after them."""
-    sets = impact.get("sets") or {}
-    order = [str(n) for n in impact.get("order") or [] if n in sets] if isinstance(impact.get("order"), list) else []
-    order += sorted((str(n) for n in sets if n not in order), key=lambda n: (n != "current", n != "proposal", n))
-    return [(n, sets[n]) for n in order if isinstance(sets[n], Mapping)]
+    try:
+        return StoredImpact.from_content(impact)
+    except DataError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _money(x: Any) -> str:
@@ -1434,36 +1443,37 @@ def _count(x: Any) -> str:
     return "-" if v is None else f"{int(v):,}"
 
 
-def impact_sentence(impact: Mapping[str, Any], set_name: str = "proposal") -> str:
-    """One sentence a forum reader understands about a parameter set of an impact payload, e.g. "Under the
-    proposal, 3 accounts (1.235M notional) are liquidatable at today's prices; at the covered move the bad debt is
-    40k." ("" when the payload has no such set).
+def impact_sentence(impact: StoredImpact | Mapping[str, Any], set_name: str = "proposal") -> str:
+    """One sentence a forum reader understands about a parameter set of an impact (typed, or a payload read with
+    :func:`validate_impact`), e.g. "Under the proposal, 3 accounts (1.235M notional) are liquidatable at today's
+    prices; at the covered move the bad debt is 40k." ("" when the impact has no such set).
 
     Examples
     --------
-    >>> impact_sentence({"sets": {"proposal": {"liquidatable_now": 3, "liquidatable_now_notional": 1234567,
-    ...                                         "bad_debt_at_move": 40000}}})
+    >>> impact_sentence({"format": "riskparams-impact-v1", "proposal_id": None, "profile": "perp",
+    ...                  "positions": {"source": "book.csv", "n_positions": 9, "n_accounts": 9},
+    ...                  "sets": {"proposal": {"liquidatable_now": 3, "liquidatable_now_notional": 1234567,
+    ...                                        "bad_debt_at_move": 40000}}})
     "Under the proposal, 3 accounts (1.235M notional) are liquidatable at today's prices; at the covered move the bad debt is 40k."
     """
-    r = (impact.get("sets") or {}).get(set_name)
-    if not isinstance(r, Mapping):
+    imp = validate_impact(impact)
+    assert imp is not None
+    r = imp.set(set_name)
+    if r is None:
         return ""
     who = {"proposal": "the proposal", "current": "the current parameters"}.get(set_name, f"option {set_name}")
-    n = int(_finite(r.get("liquidatable_now")) or 0)
-    what = "debt" if impact.get("profile") == "lending" else "notional"
-    text = (f"Under {who}, {n:,} account{'' if n == 1 else 's'} ({_money(r.get('liquidatable_now_notional'))} "
+    n = int(_finite(r.liquidatable_now) or 0)
+    what = "debt" if imp.lending else "notional"
+    text = (f"Under {who}, {n:,} account{'' if n == 1 else 's'} ({_money(r.liquidatable_now_notional)} "
             f"{what}) {'is' if n == 1 else 'are'} liquidatable at today's prices")
-    bad = _finite(r.get("bad_debt_at_move"))
+    bad = _finite(r.bad_debt_at_move)
     if bad is None:
         return text + "."
-    moved = [s for s in r.get("scenarios") or [] if isinstance(s, Mapping)
-             and s.get("name") in ("covered move down", "covered move up")]
-    if moved:
-        worst = max(moved, key=lambda s: (_finite(s.get("bad_debt")) or 0.0,
-                                          _finite(s.get("notional", s.get("debt"))) or 0.0))
-        k = int(_finite(worst.get("accounts")) or 0)
+    worst = r.at_move  # the worse of the covered move down and up (more bad debt, then more notional or debt)
+    if worst is not None:
+        k = int(_finite(worst.accounts) or 0)
         return (text + f"; at the covered move {k:,} account{'' if k == 1 else 's'} "
-                f"({_money(worst.get('notional', worst.get('debt')))} {what}) {'is' if k == 1 else 'are'} liquidated "
+                f"({_money(worst.amount)} {what}) {'is' if k == 1 else 'are'} liquidated "
                 f"and the bad debt is {_money(bad)}.")
     return text + f"; at the covered move the bad debt is {_money(bad)}."
 
@@ -1487,24 +1497,22 @@ def _plan(doc: _Doc) -> list[Block]:
     """The execution plan: steward limits, then one row per dated step (:mod:`riskparams.plan`)."""
     p = doc.plan
     assert p is not None
-    steps = p["steps"]
-    r = _finite(p.get("max_step"))
+    steps = p.steps
+    r = _finite(p.spec.max_step)
     limit = "-" if r is None else f"{r:.4g} ({r * 100:.4g}%)"
-    blocks: list[Block] = [("p", f"Plan {_code(p.get('id', '-'))}: {len(steps)} step{'s' if len(steps) != 1 else ''} "
-                                 f"from {_u(steps[0].get('date', '-'))} to {_u(steps[-1].get('date', '-'))}, every "
+    blocks: list[Block] = [("p", f"Plan {_code(p.id)}: {len(steps)} step{'s' if len(steps) != 1 else ''} "
+                                 f"from {_u(steps[0].date)} to {_u(steps[-1].date)}, every "
                                  f"parameter changing by at most a relative {limit} per step (new / old within "
-                                 f"[1 / (1 + R), 1 + R]), steps at least {_u(p.get('min_days', '-'))} days apart; the "
+                                 f"[1 / (1 + R), 1 + R]), steps at least {_u(p.spec.min_days)} days apart; the "
                                  "last step sets the proposed values. Coverage: the proposal's coverage model at the "
                                  "step's margins (worst tier); average margin: notional-weighted average MMF "
                                  "(lending: 1 - LTV).")]
     rows = []
-    for k, s in enumerate(steps, start=1):
-        changes = s.get("changes") if isinstance(s.get("changes"), Mapping) else {}
-        text = "; ".join(_plan_change(key, ch) for key, ch in changes.items()) or "-"
-        rows.append([_u(s.get("step", k)), _u(s.get("date", "-")), text, _per_symbol(s.get("coverage")),
-                     _per_symbol(s.get("avg_margin"))])
+    for s in steps:  # changes in key order, as the stored (canonical) plan lists them
+        text = "; ".join(_plan_change(c.key, c.to_dict()) for c in sorted(s.changes, key=lambda c: c.key)) or "-"
+        rows.append([_u(s.number), _u(s.date), text, _per_symbol(s.coverage), _per_symbol(s.avg_margin)])
     blocks.append(("table", ["Step", "Date", "Changes", "Coverage", "Average margin"], rows))
-    notes = [_u(n) for n in p.get("notes") or []]
+    notes = [_u(n) for n in p.notes]
     if notes:
         blocks.append(("ul", notes))
     return blocks
@@ -1515,30 +1523,24 @@ def _impact(doc: _Doc) -> list[Block]:
     if imp is None:
         return [("p", "No positions attached: run `riskparams propose ... --positions FILE` (or use the Book page) "
                       "to show who would be liquidated, and what would be lost, under each parameter set.")]
-    pos: Mapping[str, Any] = imp["positions"] if isinstance(imp.get("positions"), Mapping) else {}
-    lending = imp.get("profile") == "lending"
-    where = (f"Positions: {_u(pos.get('source', '-'))}, {_count(pos.get('n_positions'))} positions in "
-             f"{_count(pos.get('n_accounts'))} accounts")
-    if _finite(pos.get("open_notional")) is not None:
-        where += f", open notional {_money(pos.get('open_notional'))}"
-    where += f"; snapshot {_u(pos['snapshot'])}" if pos.get("snapshot") else "; snapshot date not given"
-    if pos.get("sha256"):
-        where += f"; file SHA-256 {_code(str(pos['sha256']))}"
+    pos = imp.positions
+    where = (f"Positions: {_u(pos.source)}, {_count(pos.n_positions)} positions in "
+             f"{_count(pos.n_accounts)} accounts")
+    if _finite(pos.open_notional) is not None:
+        where += f", open notional {_money(pos.open_notional)}"
+    where += f"; snapshot {_u(pos.snapshot)}" if pos.snapshot else "; snapshot date not given"
+    if pos.sha256:
+        where += f"; file SHA-256 {_code(pos.sha256)}"
     blocks: list[Block] = [("p", where + ".")]
-    if pos.get("synthetic"):
+    if pos.synthetic:
         blocks.append(("quote", "These are the synthetic demo positions generated by riskparams, not the venue's "
                                 "book: the figures show the method, not the venue's exposure."))
     said = [s for s in (impact_sentence(imp, "current"), impact_sentence(imp, "proposal")) if s]
     if said:
         blocks.append(("p", " ".join(said)))
-    amount = "Debt of liquidatable accounts now" if lending else "Notional liquidatable now"
-    rows = []
-    for name, r in impact_sets(imp):
-        rows.append([_u(name), _count(r.get("liquidatable_now")), _money(r.get("liquidatable_now_notional")),
-                     _money(r.get("bad_debt_at_move")),
-                     _money((r.get("var_insolvent_debt") or {}).get("p99") if isinstance(r.get("var_insolvent_debt"),
-                                                                                         Mapping) else None),
-                     _money((r.get("lar") or {}).get("p99") if isinstance(r.get("lar"), Mapping) else None)])
+    amount = "Debt of liquidatable accounts now" if imp.lending else "Notional liquidatable now"
+    rows = [[_u(r.name), _count(r.liquidatable_now), _money(r.liquidatable_now_notional), _money(r.bad_debt_at_move),
+             _money(r.var_p99), _money(r.lar_p99)] for r in imp.ordered_sets()]
     if rows:
         blocks.append(("table", ["Set", "Accounts liquidatable now", amount, "Bad debt at the covered move",
                                  "VaR of insolvent debt (p99)", "Liquidations at risk (p99)"], rows))
@@ -1550,34 +1552,28 @@ def _impact(doc: _Doc) -> list[Block]:
                         "one-step move the bad debt does not depend on the margin level (a position whose loss "
                         "exceeds its equity is liquidated under any maintenance margin): the sets differ in who is "
                         "liquidated, and when, more than in this bad debt."))
-    blocks += _impact_stress(dict(impact_sets(imp)).get("proposal"))
-    notes = [n for n in imp.get("notes", []) if isinstance(n, str)] if isinstance(imp.get("notes"), list) else []
-    if notes:
-        blocks.append(("ul", [_u(n) for n in notes]))
+    blocks += _impact_stress(imp.set("proposal"))
+    if imp.notes:
+        blocks.append(("ul", [_u(n) for n in imp.notes]))
     return blocks
 
 
-def _impact_stress(r: Mapping[str, Any] | None) -> list[Block]:
-    """The proposal's joint stress windows through the liquidation waterfall (when the impact payload has them)."""
-    windows = r.get("stress_windows") if isinstance(r, Mapping) else None
-    if not isinstance(windows, list) or not windows:
+def _impact_stress(r: ImpactSet | None) -> list[Block]:
+    """The proposal's joint stress windows through the liquidation waterfall (when the impact has them)."""
+    if r is None or not r.stress_windows:
         return []
-    assert isinstance(r, Mapping)
-    got = r.get("waterfall")
-    wf: Mapping[str, Any] = got if isinstance(got, Mapping) else {}
+    wf = r.waterfall
     rows = []
-    for w in windows:
-        if not isinstance(w, Mapping):
-            continue
-        ran = w.get("bad_debt") is not None
-        rows.append([_u(w.get("name", "-")) + ("" if ran else " (not in the data)"),
-                     _count(w.get("accounts")) if ran else "-", _money(w.get("notional")), _money(w.get("bad_debt")),
-                     _money(w.get("fund_paid")), _money(w.get("socialised_loss")), _money(w.get("insurance_fund_min"))])
-    adequacy = _finite(r.get("fund_adequacy"))
+    for w in r.stress_windows:
+        ran = w.bad_debt is not None
+        rows.append([_u(w.name) + ("" if ran else " (not in the data)"),
+                     _count(w.accounts) if ran else "-", _money(w.notional), _money(w.bad_debt),
+                     _money(w.fund_paid), _money(w.socialised_loss), _money(w.insurance_fund_min)])
+    adequacy = _finite(r.fund_adequacy)
     text = (f"Joint stress under the proposal: each window's daily moves of every asset together, and correlated "
             f"shocks, through the liquidation waterfall (insurance fund {_money(wf.get('insurance_fund'))}, "
             f"auto-deleveraging {'on' if wf.get('adl') else 'off'}; fund target "
-            f"{_money(r.get('fund_target'))} by the Cover-2 rule, the stress loss of the two accounts losing most"
+            f"{_money(r.fund_target)} by the Cover-2 rule, the stress loss of the two accounts losing most"
             + ("" if adequacy is None else f", adequacy {adequacy:.2f}") + ").")
     if wf.get("fund_went_negative"):
         text += (" Without auto-deleveraging the fund goes negative: that loss has no payer in this setting "
@@ -1751,9 +1747,9 @@ def to_markdown(
     *,
     workflow: Mapping[str, Any] | None = None,
     backtest: Mapping[str, Any] | None = None,
-    impact: Mapping[str, Any] | None = None,
-    plan: Mapping[str, Any] | None = None,
-    sweep: Mapping[str, Any] | None = None,
+    impact: StoredImpact | Mapping[str, Any] | None = None,
+    plan: StoredPlan | Mapping[str, Any] | None = None,
+    sweep: Any = None,
 ) -> bytes:
     """Forum post (Markdown, UTF-8) in the Aave ARFC style; see the module notes.
 
@@ -1767,10 +1763,11 @@ def to_markdown(
         A backtest payload (module notes).
     impact : mapping, optional
         An impact payload (:func:`validate_impact`); its absence is said in "Impact on open positions".
-    plan : mapping, optional
-        A stored execution plan (:func:`validate_plan`); shown under "Execution plan" when given.
-    sweep : mapping, optional
-        An attached policy sweep's content (:func:`sweep_markdown`); a short "Policy sweep" table when given.
+    plan : StoredPlan or mapping, optional
+        A stored execution plan, typed (``riskparams.service.latest_plan``) or its dictionary
+        (:func:`validate_plan`); shown under "Execution plan" when given.
+    sweep : StoredSweepReport or mapping, optional
+        An attached policy sweep (:func:`sweep_markdown`); a short "Policy sweep" table when given.
     """
     doc = _doc(proposal, workflow, backtest, impact, plan)
     title, header, sections = _report(doc)
@@ -1906,8 +1903,8 @@ def to_html(
     *,
     workflow: Mapping[str, Any] | None = None,
     backtest: Mapping[str, Any] | None = None,
-    impact: Mapping[str, Any] | None = None,
-    plan: Mapping[str, Any] | None = None,
+    impact: StoredImpact | Mapping[str, Any] | None = None,
+    plan: StoredPlan | Mapping[str, Any] | None = None,
 ) -> bytes:
     """Standalone HTML report (UTF-8) with interactive plotly charts; plotly.js is embedded inline so the
     file opens offline. Same parameters as :func:`to_markdown`."""
@@ -1942,8 +1939,8 @@ def to_json_bundle(
     *,
     workflow: Mapping[str, Any] | None = None,
     backtest: Mapping[str, Any] | None = None,
-    impact: Mapping[str, Any] | None = None,
-    plan: Mapping[str, Any] | None = None,
+    impact: StoredImpact | Mapping[str, Any] | None = None,
+    plan: StoredPlan | Mapping[str, Any] | None = None,
 ) -> bytes:
     """JSON bundle of everything, with provenance (UTF-8, sorted keys, 2-space indent).
 
@@ -1956,7 +1953,7 @@ def to_json_bundle(
     as :func:`to_markdown`. ``plan`` (the execution plan) is added only when one is given.
     """
     doc = _doc(proposal, workflow, backtest, impact, plan)
-    prov = doc.proposal.provenance
+    prov = doc.proposal.provenance_info
     data = []
     for a in doc.assets:
         c = a.context
@@ -1972,17 +1969,17 @@ def to_json_bundle(
         "profile": doc.profile, "as_of": doc.proposal.as_of, "title": _unmarked(_title(doc)),
         "specification": specification_rows(doc.proposal),
         "provenance": {
-            "data": data, "policy_key": doc.proposal.policy.get("policy_key"), "policy": dict(doc.proposal.policy),
-            "model_specs": prov.get("model_specs", {}), "packages": prov.get("packages", {}),
-            "revision": prov.get("revision"),
+            "data": data, "policy_key": doc.proposal.policy_key, "policy": dict(doc.proposal.policy),
+            "model_specs": dict(prov.spec_dicts), "packages": dict(prov.packages),
+            "revision": None if prov.revision is None else prov.revision.to_dict(),
         },
         "proposal": doc.content,
         "workflow": doc.workflow,
         "backtest": doc.backtest,
-        "impact": doc.impact,
+        "impact": None if doc.impact is None else doc.impact.to_dict(),
     }
     if doc.plan is not None:
-        bundle["plan"] = doc.plan
+        bundle["plan"] = doc.plan.to_dict()
     return _dumps(_jsonable(bundle))
 
 
@@ -2076,9 +2073,9 @@ def render(
     backtest: Mapping[str, Any] | None = None,
     dydx_first_id: int = DYDX_FIRST_TIER_ID,
     asset_addresses: Mapping[str, str] | None = None,
-    impact: Mapping[str, Any] | None = None,
-    plan: Mapping[str, Any] | None = None,
-    sweep: Mapping[str, Any] | None = None,
+    impact: StoredImpact | Mapping[str, Any] | None = None,
+    plan: StoredPlan | Mapping[str, Any] | None = None,
+    sweep: Any = None,
     report_url: str | None = None,
 ) -> bytes:
     """Export ``proposal`` in format ``fmt`` (one of :data:`FORMATS`); see the format functions (``impact``: the
@@ -2119,38 +2116,49 @@ def render(
     return venues.to_risk_updates(proposal, workflow=workflow, backtest=backtest, asset_addresses=asset_addresses)
 
 
-def sweep_markdown(sweep: Mapping[str, Any], *, limit: int = 12) -> str:
+def sweep_markdown(sweep: Any, *, limit: int = 12) -> str:
     """The "Policy sweep" section of a forum post: one row per variant (frontier first, at most ``limit``), every
     label through :func:`escape_markdown`.
 
     Parameters
     ----------
-    sweep : mapping
-        A stored sweep's content (:meth:`riskparams.backtest.sweep.SweepReport.content`, with ``id``).
+    sweep : StoredSweepReport or mapping
+        A stored sweep read typed (:func:`riskparams.service.attached_sweep`,
+        :attr:`riskparams.store.sweep_records.StoredSweep.report`), or its content as a mapping (an ``id`` key is
+        ignored: the id is the content's hash), read with
+        :meth:`~riskparams.store.sweep_records.StoredSweepReport.from_content`.
 
     Raises
     ------
     ExportError
-        The sweep has no ``variants`` list.
+        The mapping has no ``variants`` list, or is not a stored sweep's content.
     """
-    variants = sweep.get("variants")
-    if not isinstance(variants, list):
-        raise ExportError("the sweep payload must be a JSON object with a variants list.")
-    rows = sorted(variants, key=lambda v: (not v.get("on_frontier"), v.get("avg_margin") or 0.0))[:limit]
-    sid = str(sweep.get("id", ""))[:12]
+    if isinstance(sweep, Mapping):
+        if not isinstance(sweep.get("variants"), list):
+            raise ExportError("the sweep payload must be a JSON object with a variants list.")
+        from riskparams.store.sweep_records import StoredSweepReport
+
+        try:
+            sweep = StoredSweepReport.from_content({k: v for k, v in sweep.items() if k != "id"})
+        except ValueError as exc:
+            raise ExportError(f"the sweep payload cannot be exported: {exc}") from None
+    variants = list(sweep.variants)
+    rows = sorted(variants, key=lambda v: (not v.on_frontier, v.avg_margin or 0.0))[:limit]
+    sid = str(sweep.id)[:12]
     out = ["## Policy sweep", "",
-           escape_markdown(f"Sweep {sid}: {len(variants)} policy variants on {', '.join(map(str, sweep.get('symbols', [])))}"
+           escape_markdown(f"Sweep {sid}: {len(variants)} policy variants on {', '.join(map(str, sweep.symbols))}"
                            f", each replayed walk-forward; frontier = no variant has both a lower average margin and "
                            "less bad debt."), "",
            "| variant | avg margin | exceptions / expected | Kupiec p | bad debt | frontier |",
            "|---|---:|---:|---:|---:|---|"]
     for v in rows:
-        label = ", ".join(f"{k}={x}" for k, x in dict(v.get("changes") or {}).items())
-        am, kp = v.get("avg_margin"), v.get("kupiec_p")
+        label = ", ".join(f"{k}={x}" for k, x in v.changes.items())
+        am, kp = v.avg_margin, v.kupiec_p
+        expected = v.expected if v.expected is not None and math.isfinite(v.expected) else 0.0
         out.append(f"| {escape_markdown(label)} | {'-' if am is None else f'{float(am):.2%}'} | "
-                   f"{int(v.get('exceptions', 0))} / {float(v.get('expected') or 0.0):.1f} | "
-                   f"{'-' if kp is None else f'{float(kp):.3f}'} | {escape_markdown(format_notional(v.get('bad_debt')))} | "
-                   f"{'yes' if v.get('on_frontier') else ''} |")
+                   f"{int(v.exceptions)} / {float(expected):.1f} | "
+                   f"{'-' if kp is None else f'{float(kp):.3f}'} | {escape_markdown(format_notional(v.bad_debt))} | "
+                   f"{'yes' if v.on_frontier else ''} |")
     if len(variants) > limit:
         out.append(f"\n{len(variants) - limit} more variant(s) in the stored sweep {sid}.")
     return "\n".join(out)

@@ -1879,7 +1879,9 @@ def revise(
         number = state.revision + 1
         proposal = apply_overrides(parent.content, overrides, parent_id=parent.id, root_id=state.root_id,
                                    revision=number, author=member.handle, justification=just)
-        records = proposal.provenance["revision"]["overrides"][-max(1, len(overrides)):]
+        rev = proposal.provenance_info.revision
+        assert rev is not None  # apply_overrides always writes it
+        records = rev.to_dict()["overrides"][-max(1, len(overrides)):]
         labels = [f"{o.label} = {o.value:.10g}" for o in overrides]
         chash = _bound(cur, parent.id) or active.hash
         stamp = _unix(now) if signature is None else signature.timestamp
@@ -2064,9 +2066,10 @@ class ExportResult:
     path: Path | None = None
 
 
-def _sweep_payload(stored: Any) -> dict[str, Any] | None:
-    """The export payload of an attached sweep (its content with ``id``), or None."""
-    return None if stored is None else {"id": stored.id, **stored.content}
+def _sweep_payload(stored: Any) -> Any:
+    """The attached sweep as the export reads it (typed, :attr:`riskparams.store.sweep_records.StoredSweep.report`),
+    or None."""
+    return None if stored is None else stored.report
 
 
 def export_proposal(

@@ -792,29 +792,50 @@ def simulate_liquidations(
     rejected = ~outside & (E0 <= mm_entry)
     opened = ~outside & ~rejected
 
-    # monitoring, one bar at a time, vectorised over positions
-    alive = opened.copy()
+    # monitoring: a position is liquidated at the first bar after its entry, up to its exit, whose low (long)
+    # or high (short) crosses its trigger under the version in force. Within a run of bars of one version
+    # the triggers are fixed, so the first crossing of every open position is found at once (a bars x
+    # positions matrix of the positions open in the run, in chunks of bounded size).
     liq_bar = np.full(n, -1, dtype=np.int64)
     liq_trig = np.full(n, np.nan)
     liq_ver = np.full(n, -1, dtype=np.int64)
-    cur_v = -1
-    trig = np.empty(n)
     first = int(entry[opened].min()) + 1 if opened.any() else T
-    for t in range(first, T):
-        v = int(ver_bar[t])
-        if v != cur_v:
+    if first < T:
+        cuts = np.flatnonzero(np.diff(ver_bar[first:])) + first + 1
+        starts = np.concatenate([[first], cuts]).astype(np.int64)
+        stops = np.concatenate([cuts, [T]]).astype(np.int64)
+        open_idx = np.flatnonzero(opened)
+        o_entry, o_exit = entry[open_idx], exit_[open_idx]
+        for t_a, t_b in zip(starts.tolist(), stops.tolist(), strict=True):
+            v = int(ver_bar[t_a])
+            live = (o_entry < t_b - 1) & (o_exit >= t_a)  # open at some bar of the run
+            if not live.any():
+                continue
+            idx = open_idx[live]
             a = varr[v]
-            k = _tier_index(a["floor"], N)
+            k = _tier_index(a["floor"], N[idx])
             m, d = a["mmf"][k], a["d"][k]
-            trig = np.where(is_long, (Q * P0 - E0 - d) / (Q * (1.0 - m)), (E0 + Q * P0 + d) / (Q * (1.0 + m)))
-            cur_v = v
-        cand = alive & (entry < t) & (exit_ >= t)
-        hit = cand & np.where(is_long, lo[t] < trig, hi[t] > trig)
-        if hit.any():
-            liq_bar[hit] = t
-            liq_trig[hit] = trig[hit]
-            liq_ver[hit] = v
-            alive &= ~hit
+            q, p0, e0, lg = Q[idx], P0[idx], E0[idx], is_long[idx]
+            trig = np.where(lg, (q * p0 - e0 - d) / (q * (1.0 - m)), (e0 + q * p0 + d) / (q * (1.0 + m)))
+            step = max(1, 4_000_000 // idx.size)  # bars per chunk: bounded memory
+            pending = np.ones(idx.size, dtype=bool)
+            for c_a in range(t_a, t_b, step):
+                c_b = min(t_b, c_a + step)
+                bars = np.arange(c_a, c_b)[:, None]
+                cross = np.where(lg, lo[c_a:c_b, None] < trig, hi[c_a:c_b, None] > trig)
+                hit_m = cross & pending & (entry[idx] < bars) & (exit_[idx] >= bars)
+                hit = hit_m.any(axis=0)
+                if hit.any():
+                    at = c_a + hit_m.argmax(axis=0)[hit]
+                    who = idx[hit]
+                    liq_bar[who] = at
+                    liq_trig[who] = trig[hit]
+                    liq_ver[who] = v
+                    pending &= ~hit
+            gone = idx[~pending]
+            if gone.size:
+                keep = ~np.isin(open_idx, gone)
+                open_idx, o_entry, o_exit = open_idx[keep], o_entry[keep], o_exit[keep]
 
     # close-out
     liq = np.flatnonzero(liq_bar >= 0)

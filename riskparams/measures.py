@@ -86,7 +86,7 @@ def log_to_price_move(x: float, tail: Tail | str) -> float:
     float
         Fraction of the starting price.
     """
-    t = Tail(tail)
+    t = tail if tail.__class__ is Tail else Tail(tail)
     if not math.isfinite(x):
         return x
     if t is Tail.LOWER:

@@ -56,9 +56,10 @@ from typing import Any
 
 from scipy import stats
 
-from riskparams.domain import LendingAssetProposal, OptionAsset, PerpAssetProposal, Proposal
+from riskparams.content import ShapeError as _Shape
+from riskparams.domain import LendingAssetProposal, OptionAsset, PerpAssetProposal, Proposal, check_format
 from riskparams.exceptions import SpecError, TierError
-from riskparams.jsonio import clean_float
+from riskparams.jsonio import clean_float, content_id
 from riskparams.tiers import TierTable
 
 __all__ = [
@@ -208,6 +209,143 @@ class Plan:
             "initial": {k: clean_float(v) for k, v in self.initial.items()},
             "target": {k: clean_float(v) for k, v in self.target.items()}, "notes": list(self.notes),
         }
+
+    @property
+    def id(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of :meth:`to_dict` (the stored plan's id)."""
+        return content_id(self.to_dict())
+
+    @classmethod
+    def from_content(cls, content: Mapping[str, Any]) -> Plan:
+        """Read a stored plan's content (:meth:`to_dict`) back, typed; the round trip is exact
+        (``Plan.from_content(c).to_dict()`` has the canonical JSON, hence the id, of ``c``).
+
+        Values a plan stores as ``null`` (a coverage or value that was not finite) are read as NaN, which
+        :meth:`to_dict` writes as ``null`` again; ``initial`` keeps ``None`` (no current value).
+
+        Raises
+        ------
+        ValueError
+            Another format (the message names the version found), content without this riskparams' shape
+            (a missing or unknown key, a wrong type, a non-finite number, steps not numbered 1..n), or content
+            that does not rebuild to the same hash; always one sentence.
+
+        Examples
+        --------
+        >>> from riskparams.plan import Plan
+        >>> Plan.from_content({"format": "riskparams-plan-v2"})
+        Traceback (most recent call last):
+        ...
+        ValueError: this plan has format 'riskparams-plan-v2', newer than the 'riskparams-plan-v1' this riskparams reads; upgrade riskparams to read it.
+        """
+        check_format(content, PLAN_FORMAT, "plan")
+        try:
+            unknown = sorted(set(content) - set(_PLAN_KEYS), key=str)
+            if unknown:
+                raise _Shape(f"unknown key {unknown[0]!r}")
+            start = _get(content, "start", str)
+            try:
+                day = date.fromisoformat(start)
+            except ValueError:
+                raise _Shape(f"'start' is {_short(start)}, not a date") from None
+            spec = PlanSpec(max_step=_get(content, "max_step", (int, float)), min_days=_get(content, "min_days", int),
+                            budget=_get(content, "budget", int, optional=True), start=day)
+            raw_steps = _get(content, "steps", list)
+            if not raw_steps:
+                raise _Shape("'steps' is empty")
+            spa = _get(content, "steps_per_asset", Mapping)
+            plan = cls(
+                proposal_id=_get(content, "proposal_id", str), profile=_get(content, "profile", str), spec=spec,
+                steps=tuple(_read_step(s, k) for k, s in enumerate(raw_steps, start=1)),
+                initial=_numbers(content, "initial", "initial", keep_none=True),
+                target=_numbers(content, "target", "target"),
+                steps_per_asset={_key_str(k, "steps_per_asset"): _get(spa, k, int) for k in spa},
+                notes=tuple(_get(content, "notes", list)),
+            )
+            bad = next((n for n in plan.notes if not isinstance(n, str)), None)
+            if bad is not None:
+                raise _Shape(f"a note is {_short(bad)}")
+        except (_Shape, SpecError) as exc:
+            raise ValueError(f"the stored plan content does not have this riskparams' shape ({str(exc).rstrip('.')}); "
+                             "it was written by another version of riskparams.") from None
+        if plan.id != content_id(content):
+            raise ValueError("the stored plan content does not rebuild to the same hash; it was written by another "
+                             "version of riskparams.")
+        return plan
+
+
+_PLAN_KEYS = ("format", "proposal_id", "profile", "max_step", "min_days", "budget", "start", "steps",
+              "steps_per_asset", "initial", "target", "notes")
+_STEP_KEYS = ("step", "date", "changes", "coverage", "avg_margin", "values")
+
+
+def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
+    """``d[key]`` checked against ``kind`` (never a bool unless asked; numbers finite; ``optional``: None too)."""
+    if key not in d:
+        raise _Shape(f"missing {key!r}")
+    v = d[key]
+    if v is None and optional:
+        return None
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if (isinstance(v, bool) and bool not in kinds) or not isinstance(v, kind):
+        raise _Shape(f"{key!r} is {_short(v)}")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise _Shape(f"{key!r} is {v!r}")
+    return v
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _key_str(k: Any, where: str) -> str:
+    if not isinstance(k, str):
+        raise _Shape(f"a key of {where!r} is {_short(k)}")
+    return k
+
+
+def _number(v: Any, where: str, *, keep_none: bool = False) -> float | None:
+    """A stored number: finite int or float (kept as it is: the round trip is exact); ``null`` is NaN, or
+    None with ``keep_none``."""
+    if v is None:
+        return None if keep_none else math.nan
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise _Shape(f"{where} is {_short(v)}")
+    return v
+
+
+def _numbers(d: Mapping[str, Any], key: str, where: str, *, keep_none: bool = False) -> dict[str, Any]:
+    m = _get(d, key, Mapping)
+    return {_key_str(k, where): _number(v, f"{where}[{k!r}]", keep_none=keep_none) for k, v in m.items()}
+
+
+def _read_step(s: Any, k: int) -> PlanStep:
+    if not isinstance(s, Mapping):
+        raise _Shape(f"step {k} is {_short(s)}")
+    unknown = sorted(set(s) - set(_STEP_KEYS), key=str)
+    if unknown:
+        raise _Shape(f"step {k} has an unknown key {unknown[0]!r}")
+    number = _get(s, "step", int)
+    if number != k:
+        raise _Shape(f"step {k} is numbered {number}")
+    changes = []
+    for key, ch in _get(s, "changes", Mapping).items():
+        where = f"step {k} change {_short(key)}"
+        if not isinstance(ch, Mapping) or set(ch) != {"from", "to"}:
+            raise _Shape(f"{where} is {_short(ch)}, not {{'from', 'to'}}")
+        changes.append(ParamChange(key=_key_str(key, f"step {k} changes"),
+                                   old=_number(ch["from"], f"{where} 'from'", keep_none=True),
+                                   new=_number(ch["to"], f"{where} 'to'")))  # type: ignore[arg-type]
+    day = _get(s, "date", str)
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise _Shape(f"step {k}'s date is {_short(day)}") from None
+    return PlanStep(number=number, date=day, changes=tuple(changes),
+                    values=_numbers(s, "values", f"step {k} values"),
+                    coverage=_numbers(s, "coverage", f"step {k} coverage"),
+                    avg_margin=_numbers(s, "avg_margin", f"step {k} avg_margin"))
 
 
 def steps_needed(ratio: float, max_step: float) -> int:
@@ -534,10 +672,19 @@ def _shown(key: str, v: Any) -> str:
     return f"{v:.4g}x" if ":max_leverage" in key else f"{v:.3%}"
 
 
-def plan_rows(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per step of a stored plan, as the Governance page shows it: ``step``, ``date``, ``changes``
+def plan_rows(plan: Plan | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per step of a plan, as the Governance page shows it: ``step``, ``date``, ``changes``
     (``'BTC:mmf:1 1.000% -> 1.189%; ...'``, max leverage in x), ``coverage`` and ``avg margin`` (per symbol,
-    percent)."""
+    percent).
+
+    ``plan`` is typed (a :class:`Plan`, e.g. ``StoredPlan.plan``), or a plan's dictionary (``riskparams plan
+    --json``); both give the same rows."""
+    if isinstance(plan, Plan):
+        return [{"step": s.number, "date": s.date,
+                 "changes": "; ".join(f"{c.key} {_shown(c.key, c.old)} -> {_shown(c.key, c.new)}"
+                                      for c in s.changes) or "-",
+                 "coverage": percent_cells(s.coverage), "avg margin": percent_cells(s.avg_margin)}
+                for s in plan.steps]
     rows = []
     for k, s in enumerate(plan.get("steps", []), start=1):
         changes = s.get("changes") or {}

@@ -297,11 +297,17 @@ def model_risk_band(
         ``band`` (price moves of the worse tail per method, the combined one and its method), and per
         tail the combined log move ``x0`` and the method it took.
     """
+    band, x0, bound = _band(estimate, policy, hours, lending)
+    return band, dict(x0), dict(bound)
+
+
+def _band(estimate: VolEstimate, policy: RiskPolicy, hours: float, lending: bool,
+          ) -> tuple[ModelRiskBand, dict[Tail, float], dict[Tail, str]]:
+    """:func:`model_risk_band` as remembered on the term (shared: callers must not change the dicts)."""
     term = _term(estimate)
     key = ("model_risk_band", float(hours), float(policy.confidence), policy.measure.value,
            policy.model_risk.combine.value, bool(lending), estimate.nu)
-    band, x0, bound = term.memo(key, lambda: _model_risk_band(estimate, term, policy, hours, lending))
-    return band, dict(x0), dict(bound)
+    return term.memo(key, lambda: _model_risk_band(estimate, term, policy, hours, lending))  # type: ignore[no-any-return]
 
 
 def _model_risk_band(estimate: VolEstimate, term: RiskTerm, policy: RiskPolicy, hours: float, lending: bool,
@@ -367,7 +373,7 @@ def _covered(
 ) -> tuple[CoveredMove, ModelRiskBand, str]:
     """:func:`covered_move`, its model-risk band and the method of the worse tail's move."""
     apc = policy.apc
-    band, logs, bound = model_risk_band(estimate, policy, hours, lending=lending)
+    band, logs, bound = _band(estimate, policy, hours, lending)  # read only
     s_c = forecast_vol(estimate)
     s_l, basis = long_run_vol(estimate, apc.long_run_source.value, lookback_vol)
     s_s = float(estimate.stressed_vol)
@@ -467,6 +473,14 @@ def margin_period(notionals: Sequence[float], adv: float, policy: RiskPolicy,
     term : RiskTerm, optional
         Names how each horizon is read (``basis``); horizons beyond it say so.
     """
+    if term is not None:  # a function of the term and the key alone: remembered per term (sweep variants)
+        key = ("margin_period", tuple(float(n) for n in notionals), float(adv), policy.mpor)
+        return term.memo(key, lambda: _margin_period(notionals, adv, policy, term))  # type: ignore[no-any-return]
+    return _margin_period(notionals, adv, policy, term)
+
+
+def _margin_period(notionals: Sequence[float], adv: float, policy: RiskPolicy, term: RiskTerm | None,
+                   ) -> MarginPeriod:
     m = policy.mpor
     tiers = []
     for n in notionals:

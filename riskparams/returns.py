@@ -59,6 +59,7 @@ HOURS_PER_YEAR = 8760  # 365 days x 24 hours: crypto markets trade 24/7
 
 
 _HOURS: dict[Freq, int] = {Freq.H1: 1, Freq.H4: 4, Freq.D1: 24}
+_FREQS: dict[str, Freq] = {f.value: f for f in Freq}  # hot paths parse the same few strings
 
 
 def to_utc(value: Any, name: str) -> pd.Timestamp:
@@ -95,6 +96,9 @@ def iso_utc(value: Any, name: str = "time") -> str:
 
 def _freq(freq: str | Freq) -> Freq:
     """Parse ``freq`` into a :class:`riskparams.domain.Freq`; ``ValueError`` names the allowed values."""
+    hit = _FREQS.get(freq) if isinstance(freq, str) else None  # a Freq is a str
+    if hit is not None:
+        return hit
     try:
         return Freq(str(freq))
     except ValueError:

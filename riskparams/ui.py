@@ -594,7 +594,7 @@ def book_view(store: Store, proposal_id: str | None, *, profile: str, positions:
         return view
     from riskparams.store.impact_records import list_impacts
 
-    stored = () if proposal_id is None else tuple(str(r["id"]) for r in list_impacts(store, proposal_id))
+    stored = () if proposal_id is None else tuple(r.id for r in list_impacts(store, proposal_id))
     return _cached_book_view(store.path, data_version(store), proposal_id, upload, cur, profile, stored)
 
 
@@ -653,10 +653,11 @@ def cached_backtest_figures(report_id: str, symbol: str) -> dict[str, Any]:
 
 # -- sweeps (issue 16): a sweep id is the SHA-256 of its content, so the content and its figure never change ------
 @st.cache_resource(show_spinner=False, max_entries=16)
-def cached_sweep_content(sweep_id: str) -> dict[str, Any]:
-    """A stored sweep's content (full id), read and hash-checked once per sweep id instead of on every rerun
-    (every click on the frontier); shared between reruns and sessions: do not mutate."""
-    return dict(service.get_sweep(_open_store(), sweep_id).content)
+def cached_sweep_report(sweep_id: str) -> Any:
+    """A stored sweep (full id) read typed (:class:`riskparams.store.sweep_records.StoredSweepReport`, frozen),
+    read and hash-checked once per sweep id instead of on every rerun (every click on the frontier); shared
+    between reruns and sessions."""
+    return service.get_sweep(_open_store(), sweep_id).report
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -664,7 +665,7 @@ def cached_sweep_frontier(sweep_id: str) -> Any:
     """The frontier figure (:func:`riskparams.charts.sweep_frontier`) of a stored sweep, built once per sweep id."""
     from riskparams import charts
 
-    return charts.sweep_frontier(cached_sweep_content(sweep_id)["variants"])
+    return charts.sweep_frontier(cached_sweep_report(sweep_id).variants)
 
 
 SWEEP_COLUMNS: dict[str, Any] = {

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from riskparams.backtest_content import BacktestResultRow, StoredBacktest
+from riskparams.backtest_content import BacktestResultRow, PhaseStats, StoredBacktest
 from riskparams.diagnostics import half_life
 from riskparams.domain import (
     LendingAssetProposal,
@@ -26,6 +26,7 @@ from riskparams.domain import (
 from riskparams.exceptions import DataError, FallbackWarning, RiskParamsWarning
 from riskparams.export import escape_markdown, parameter_change_cells, specification_cells, specification_rows
 from riskparams.fmt import format_notional
+from riskparams.impact_content import StoredImpact
 from riskparams.jsonio import clean_float
 from riskparams.returns import bars_per_year, returns_with_report
 from riskparams.service import FitRun, fit_prices, stored_backtest
@@ -288,11 +289,11 @@ def coverage_flags(store: Store, *, limit: int = 20) -> pd.DataFrame:
         stored = get_proposal(store, item["id"])
         try:
             proposal = typed_proposal(stored)
+            conf = proposal.risk_policy.confidence
         except DataError as exc:
             unreadable.append(str(exc))
             warnings.warn(f"{exc} It is left out of the coverage flags.", RiskParamsWarning, stacklevel=2)
             continue
-        conf = float(proposal.policy["confidence"])
         for a in proposal.assets:
             key = (str(proposal.profile), a.symbol)
             cov = _current_coverage(a)
@@ -668,29 +669,30 @@ def backtest_phases(report: StoredBacktest | Mapping[str, Any], symbol: str) -> 
     bt = stored_backtest(report)
     a = next((x for x in bt.assets if x.symbol == symbol), None)
     pol = None if a is None else a.policy_set
-    if pol is None or pol.execution is None or pol.warmup is None or pol.steady_state is None:
+    ex = None if pol is None else pol.phases  # typed (PhaseSplit); None before the split
+    if ex is None:
         return None, ""
-    ex = pol.execution
 
-    def col(b: Mapping[str, Any]) -> list[str]:
-        if not b["bars"]:
+    def col(b: PhaseStats) -> list[str]:
+        if not b.bars:
             return ["none"] + ["-"] * 10
-        pt, apy = b["peak_to_trough"], b["actions_per_year"]
-        return [f"{b['start'][:10]} to {b['end'][:10]}", f"{b['years'] or 0:.2f}",
-                f"{b['exceptions']:,} / {b['expected'] or 0:,.1f} in {b['n']:,}", _p_text(b["kupiec_p"]),
-                _p_text(b["christoffersen_p"]), "-" if b["avg_margin"] is None else f"{b['avg_margin']:.2%}",
-                "-" if pt is None else f"{pt:.2f}", f"{b['changes']:,}", f"{b['parameter_changes']:,}",
-                "-" if apy is None else f"{apy:.1f}", f"{b['changes_without_dead_band']:,}"]
+        years, expected, avg_margin, pt, apy = (clean_float(x) for x in (
+            b.years, b.expected, b.avg_margin, b.peak_to_trough, b.actions_per_year))
+        return [f"{str(b.start)[:10]} to {str(b.end)[:10]}", f"{years or 0:.2f}",
+                f"{b.exceptions:,} / {expected or 0:,.1f} in {b.n:,}", _p_text(clean_float(b.kupiec_p)),
+                _p_text(clean_float(b.christoffersen_p)), "-" if avg_margin is None else f"{avg_margin:.2%}",
+                "-" if pt is None else f"{pt:.2f}", f"{b.changes:,}", f"{b.parameter_changes:,}",
+                "-" if apy is None else f"{apy:.1f}", f"{b.changes_without_dead_band:,}"]
 
     frame = pd.DataFrame({
         "figure": ["period", "years", "exceptions / expected", "Kupiec p", "Christoffersen p (independence)",
                    "average margin", "peak-to-trough", "changes (governance actions)", "parameter values changed",
                    "governance actions a year", "changes without the dead-band"],
-        "Warm-up": col(pol.warmup), "Steady state": col(pol.steady_state)})
-    lag = ex.get("lag_days") or 0.0
+        "Warm-up": col(ex.warmup), "Steady state": col(ex.steady_state)})
+    lag = clean_float(ex.execution_lag_days) or 0.0
     note = (f"**Execution lag** {lag:g} days (a decision is in force that many days after it is taken). **Warm-up** "
-            f"ends: {ex['warmup_end_reason']} **Dead-band** {(ex.get('dead_band') or 0):.1%}: {ex['changes']:,} "
-            f"changes as replayed, {ex['changes_without_dead_band']:,} without it (dead-band 0 on the same path).")
+            f"ends: {ex.warmup_end_reason} **Dead-band** {(clean_float(ex.dead_band) or 0):.1%}: {ex.changes:,} "
+            f"changes as replayed, {ex.changes_without_dead_band:,} without it (dead-band 0 on the same path).")
     return frame, note
 
 
@@ -711,96 +713,75 @@ def _money(x: Any) -> str:
     return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format_notional(float(x))
 
 
-def impact_rows(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row of text per parameter set of an impact payload (:func:`riskparams.service.proposal_impact`):
+def impact_rows(impact: StoredImpact) -> list[dict[str, Any]]:
+    """One row of text per parameter set of an impact (:func:`riskparams.service.proposal_impact`), in its order:
     ``set``, ``accounts now``, ``notional now`` (lending: the debt of the liquidatable accounts),
     ``bad debt at move``, ``VaR p99`` (insolvent debt) and ``LaR p99`` (``-`` when not simulated)."""
-    from riskparams.export import impact_sets
-
-    out = []
-    for name, r in impact_sets(payload):
-        out.append({"set": str(name), "accounts now": f"{int(r.get('liquidatable_now') or 0):,}",
-                    "notional now": _money(r.get("liquidatable_now_notional")),
-                    "bad debt at move": _money(r.get("bad_debt_at_move")),
-                    "VaR p99": _money((r.get("var_insolvent_debt") or {}).get("p99")),
-                    "LaR p99": _money((r.get("lar") or {}).get("p99"))})
-    return out
+    return [{"set": r.name, "accounts now": f"{int(r.liquidatable_now or 0):,}",
+             "notional now": _money(r.liquidatable_now_notional), "bad debt at move": _money(r.bad_debt_at_move),
+             "VaR p99": _money(r.var_p99), "LaR p99": _money(r.lar_p99)}
+            for r in impact.ordered_sets()]
 
 
-def impact_sentence(payload: Mapping[str, Any], set_name: str = "proposal") -> str:
-    """The forum sentence of a parameter set of an impact payload (:func:`riskparams.export.impact_sentence`)."""
+def impact_sentence(impact: StoredImpact, set_name: str = "proposal") -> str:
+    """The forum sentence of a parameter set of an impact (:func:`riskparams.export.impact_sentence`)."""
     from riskparams.export import impact_sentence as sentence
 
-    return sentence(payload, set_name)
+    return sentence(impact, set_name)
 
 
-def positions_frames(payload: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
-    """The positions summary of an impact payload: ``by_symbol`` (symbol, side, positions, notional) and ``modes``
+def positions_frames(impact: StoredImpact) -> dict[str, pd.DataFrame]:
+    """The positions summary of an impact: ``by_symbol`` (symbol, side, positions, notional) and ``modes``
     (cross vs isolated: positions, accounts, notional); empty frames for a lending book."""
-    pos = payload.get("positions") or {}
-    by = pd.DataFrame(pos.get("by_symbol") or [], columns=["symbol", "side", "positions", "notional"])
-    modes = pd.DataFrame([{"margin mode": m, **(pos.get(m) or {})} for m in ("cross", "isolated") if pos.get(m)],
+    pos = impact.positions
+    by = pd.DataFrame([r.to_dict() for r in pos.by_symbol], columns=["symbol", "side", "positions", "notional"])
+    modes = pd.DataFrame([{"margin mode": name, **m.to_dict()} for name, m in (("cross", pos.cross),
+                                                                               ("isolated", pos.isolated))
+                          if m is not None and m.keys],
                          columns=["margin mode", "positions", "accounts", "notional"])
     for f in (by, modes):
         f["notional"] = [_money(x) for x in f["notional"]]
     return {"by_symbol": by, "modes": modes}
 
 
-def _at_move(r: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The covered-move scenario of a set's dictionary (the worse of down and up), or {}."""
-    moved = [s for s in r.get("scenarios") or [] if isinstance(s, Mapping)
-             and s.get("name") in ("covered move down", "covered move up")]
-    return max(moved, key=lambda s: (s.get("bad_debt") or 0.0, s.get("notional", s.get("debt")) or 0.0), default={})
-
-
-def impact_frame(payload: Mapping[str, Any]) -> pd.DataFrame:
-    """The impact table of an impact payload: :func:`impact_rows` with, after the accounts and notional liquidatable
+def impact_frame(impact: StoredImpact) -> pd.DataFrame:
+    """The impact table of an impact: :func:`impact_rows` with, after the accounts and notional liquidatable
     now, those liquidated at the covered move, and (perps) the top-5 share of the notional liquidated at the move."""
-    from riskparams.export import impact_sets
-
-    lending = payload.get("profile") == "lending"
+    lending = impact.lending
+    amount = "debt" if lending else "notional"
     rows = []
-    for row, (_, r) in zip(impact_rows(payload), impact_sets(payload), strict=True):
-        at = _at_move(r)
-        amount = "debt" if lending else "notional"
+    for row, r in zip(impact_rows(impact), impact.ordered_sets(), strict=True):
+        at = r.at_move
         out = {"set": row["set"], "accounts now": row["accounts now"], f"{amount} now": row["notional now"],
-               "accounts at move": "-" if not at else f"{int(at.get('accounts') or 0):,}",
-               f"{amount} at move": _money(at.get("notional", at.get("debt"))) if at else "-",
+               "accounts at move": "-" if at is None else f"{int(at.accounts or 0):,}",
+               f"{amount} at move": "-" if at is None else _money(at.amount),
                "bad debt at move": row["bad debt at move"], "VaR p99": row["VaR p99"], "LaR p99": row["LaR p99"]}
         if not lending:
-            out["top-5 share at move"] = (r.get("top_concentration") or {}).get("at_move")
+            out["top-5 share at move"] = r.top_share_at_move
         rows.append(out)
     return pd.DataFrame(rows)
 
 
-def impact_scenarios_records(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+def impact_scenarios_records(impact: StoredImpact) -> list[dict[str, Any]]:
     """Every set's scenarios as records ``set, scenario, accounts, notional, bad_debt, top_share`` (quote currency;
-    lending: ``notional`` is the debt of the liquidatable accounts), scenarios in the payload's order. Stress
-    windows, when the payload's sets carry them (``stress_windows``: a list of scenario-like records), follow."""
-    from riskparams.export import impact_sets
-
+    lending: ``notional`` is the debt of the liquidatable accounts), scenarios in the stored order, then the stress
+    windows when the sets carry them (``top_share`` None where a stored row has none)."""
     out = []
-    for name, r in impact_sets(payload):
-        extra = r.get("stress_windows") or r.get("stress") or []
-        for s in [*(r.get("scenarios") or []), *(extra if isinstance(extra, list) else [])]:
-            if not isinstance(s, Mapping):
-                continue
-            label = str(s.get("name", ""))
-            if s.get("status") == "not in the data":
-                label += " (not in the data)"
-            out.append({"set": str(name), "scenario": label, "accounts": s.get("accounts"),
-                        "notional": s.get("notional", s.get("debt")), "bad_debt": s.get("bad_debt"),
-                        "top_share": s.get("top_share")})
+    for r in impact.ordered_sets():
+        for s in (*r.scenarios, *r.stress_rows):
+            out.append({"set": r.name, "scenario": s.name + ("" if s.in_data else " (not in the data)"),
+                        "accounts": s.accounts, "notional": s.amount, "bad_debt": s.bad_debt,
+                        "top_share": s.top_share})
     return out
 
 
-def impact_scenarios_frame(payload: Mapping[str, Any], set_name: str | None = None) -> pd.DataFrame:
+def impact_scenarios_frame(impact: StoredImpact, set_name: str | None = None) -> pd.DataFrame:
     """:func:`impact_scenarios_records` as a table (one set, or all), notionals formatted."""
-    recs = [r for r in impact_scenarios_records(payload) if set_name is None or r["set"] == set_name]
+    recs = [r for r in impact_scenarios_records(impact) if set_name is None or r["set"] == set_name]
     frame = pd.DataFrame(recs, columns=["set", "scenario", "accounts", "notional", "bad_debt", "top_share"])
     frame["notional"] = [_money(x) for x in frame["notional"]]
     frame["bad_debt"] = [_money(x) for x in frame["bad_debt"]]
-    if payload.get("profile") == "lending":
+    if impact.lending:
         frame = frame.drop(columns=["top_share"]).rename(columns={"notional": "debt"})
     return frame.rename(columns={"bad_debt": "bad debt", "top_share": "top-5 share"})
 
@@ -811,8 +792,8 @@ class BookView:
 
     Attributes
     ----------
-    payload : dict
-        The impact payload (:func:`riskparams.service.proposal_impact`).
+    impact : StoredImpact
+        The impact (:func:`riskparams.service.proposal_impact`, typed).
     origin : str
         ``stored`` (read from the store), ``computed`` or ``stored now``.
     sentences : list of str
@@ -821,39 +802,37 @@ class BookView:
         :func:`riskparams.charts.impact_by_scenario`.
     """
 
-    payload: dict[str, Any]
+    impact: StoredImpact
     origin: str
     sentences: list[str]
     figure: Any
 
     @property
     def sets(self) -> list[str]:
-        """The parameter sets, in the payload's order."""
-        from riskparams.export import impact_sets
-
-        return [n for n, _ in impact_sets(self.payload)]
+        """The parameter sets, in the impact's order."""
+        return [s.name for s in self.impact.ordered_sets()]
 
     @property
     def synthetic(self) -> bool:
         """The positions are the synthetic demo book."""
-        return bool((self.payload.get("positions") or {}).get("synthetic"))
+        return bool(self.impact.positions.synthetic)
 
     def caption(self) -> str:
         """Where the positions came from, in one line."""
-        pos = self.payload.get("positions") or {}
-        text = (f"Positions: {escape_markdown(pos.get('source', ''))}, {int(pos.get('n_positions') or 0):,} positions "
-                f"in {int(pos.get('n_accounts') or 0):,} accounts")
-        if pos.get("open_notional") is not None:
-            text += f", open notional {_money(pos.get('open_notional'))}"
-        if pos.get("snapshot"):
-            text += f", taken {escape_markdown(pos['snapshot'])}"
+        pos = self.impact.positions
+        text = (f"Positions: {escape_markdown(pos.source)}, {int(pos.n_positions or 0):,} positions "
+                f"in {int(pos.n_accounts or 0):,} accounts")
+        if pos.open_notional is not None:
+            text += f", open notional {_money(pos.open_notional)}"
+        if pos.snapshot:
+            text += f", taken {escape_markdown(pos.snapshot)}"
         text += "."
-        if self.payload.get("parameters_source"):
-            text += f" Parameters: current parameters from {escape_markdown(self.payload['parameters_source'])}."
+        if self.impact.parameters_source:
+            text += f" Parameters: current parameters from {escape_markdown(self.impact.parameters_source)}."
         if self.synthetic:
             text += " This is the **synthetic demo book**, not a venue's positions."
         if self.origin == "stored":
-            text += f" Stored with the proposal {escape_markdown(str(self.payload.get('created_at', ''))[:16])} UTC."
+            text += f" Stored with the proposal {escape_markdown((self.impact.created_at or '')[:16])} UTC."
         return text
 
 
@@ -886,7 +865,7 @@ def book_view(store: Store, proposal_id: str | None, *, upload: tuple[str, bytes
         stored_impact,
     )
 
-    payload: dict[str, Any] | None = None
+    payload: StoredImpact | None = None
     origin = "computed"
     title = "Impact per scenario"
     if proposal_id is None:
@@ -920,13 +899,12 @@ def book_view(store: Store, proposal_id: str | None, *, upload: tuple[str, bytes
             origin = "stored now" if save else "computed"
     if payload is None:
         return None
-    synthetic = bool((payload.get("positions") or {}).get("synthetic"))
-    lending = payload.get("profile") == "lending"
     sentences = [s for s in (impact_sentence(payload, "current"), impact_sentence(payload, "proposal")) if s]
     fig = charts.impact_by_scenario(impact_scenarios_records(payload), title=title,
-                                    amount_label="debt of liquidatable accounts" if lending else "liquidated notional",
-                                    synthetic=synthetic)
-    return BookView(payload=payload, origin=origin, sentences=sentences, figure=fig)
+                                    amount_label=("debt of liquidatable accounts" if payload.lending
+                                                  else "liquidated notional"),
+                                    synthetic=bool(payload.positions.synthetic))
+    return BookView(impact=payload, origin=origin, sentences=sentences, figure=fig)
 
 
 # -- policy sweeps (issue 16) -------------------------------------------------------------------------------
@@ -950,13 +928,14 @@ def _number(x: Any) -> float:
     return math.nan if x is None else float(x)
 
 
-def sweep_frame(content: Mapping[str, Any]) -> pd.DataFrame:
-    """The variants of a stored sweep's content as the Sweep page's table, numeric so that it sorts by value.
+def sweep_frame(sweep: Any) -> pd.DataFrame:
+    """The variants of a sweep as the Sweep page's table, numeric so that it sorts by value.
 
     Parameters
     ----------
-    content : mapping
-        A stored sweep's content (``variants``).
+    sweep : StoredSweepReport, SweepReport or sequence of SweepVariant
+        A stored sweep read typed (:attr:`riskparams.store.sweep_records.StoredSweep.report`), a live sweep
+        (:class:`riskparams.backtest.sweep.SweepReport`) or their ``variants``.
 
     Returns
     -------
@@ -967,31 +946,40 @@ def sweep_frame(content: Mapping[str, Any]) -> pd.DataFrame:
         ``changes_per_year`` (float), ``frontier`` (bool) and, when the sweep had positions, ``var_insolvent_debt``
         (quote currency). Missing numbers are ``nan``; the page formats the columns (``riskparams.ui``).
     """
-    variants = list(content.get("variants", []))
-    book = any("var_insolvent_debt" in v for v in variants)
+    variants = list(getattr(sweep, "variants", sweep))
+    book = any(v.var_insolvent_debt is not None for v in variants)
     rows = []
     for v in variants:
         row = {
-            "variant": int(v["variant"]), "changes": sweep_variant_label(v.get("changes") or {}),
-            "avg_margin": _number(v.get("avg_margin")), "bad_debt": _number(v.get("bad_debt")),
-            "exceptions": int(v.get("exceptions") or 0), "expected": _number(v.get("expected")),
-            "kupiec_p": _number(v.get("kupiec_p")), "liquidations": int(v.get("liquidations") or 0),
-            "changes_per_year": _number(v.get("changes_per_year")), "frontier": bool(v.get("on_frontier")),
+            "variant": int(v.index), "changes": sweep_variant_label(v.changes),
+            "avg_margin": _number(v.avg_margin), "bad_debt": _number(v.bad_debt),
+            "exceptions": int(v.exceptions), "expected": _number(v.expected),
+            "kupiec_p": _number(v.kupiec_p), "liquidations": int(v.liquidations),
+            "changes_per_year": _number(v.changes_per_year), "frontier": bool(v.on_frontier),
         }
         if book:
-            row["var_insolvent_debt"] = _number(v.get("var_insolvent_debt"))
+            row["var_insolvent_debt"] = _number(v.var_insolvent_debt)
         rows.append(row)
     return pd.DataFrame(rows, columns=[c for c in SWEEP_COLUMNS if book or c != "var_insolvent_debt"])
 
 
-def sweep_variant_detail(content: Mapping[str, Any], index: int) -> dict[str, Any]:
-    """One variant of a stored sweep: its numbers, the policy keys it changes and its full policy (the base
-    policy with the changes applied)."""
-    from riskparams.backtest.sweep import variant_policy
-    from riskparams.config import policy_from_dict
+def sweep_variant_detail(sweep: Any, index: int) -> dict[str, Any]:
+    """One variant of a stored sweep: its numbers (:meth:`riskparams.backtest.sweep.SweepVariant.to_dict`), the
+    policy keys it changes and its full policy (the base policy with the changes applied): ``policy_key``,
+    ``differences``, ``policy``.
 
-    found = [v for v in content.get("variants", []) if int(v["variant"]) == int(index)]
-    if not found:
-        raise KeyError(f"the sweep has no variant {index}")
-    base = {k: v for k, v in content["base_policy"].items() if k != "policy_key"}
-    return {**found[0], **variant_policy(policy_from_dict(base), found[0].get("changes", {}))}
+    Parameters
+    ----------
+    sweep : StoredSweepReport
+        A stored sweep read typed (:attr:`riskparams.store.sweep_records.StoredSweep.report`).
+    index : int
+        The variant's number.
+
+    Raises
+    ------
+    KeyError
+        No such variant.
+    DataError
+        The stored base policy is not a valid policy.
+    """
+    return {**sweep.variant(index).to_dict(), **sweep.variant_policy(index)}

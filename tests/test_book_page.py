@@ -110,7 +110,7 @@ def test_an_upload_stored_with_the_proposal_reaches_the_export(db: Path, demo_db
     assert impact_rows(db) == 1
     with Store(db) as store:
         stored = service.stored_impact(store, demo_db[1])
-        assert stored is not None and stored["positions"]["source"] == "venue book.csv"
+        assert stored is not None and stored.positions.source == "venue book.csv"
         from riskparams.governance import export_proposal
 
         md = export_proposal(store, demo_db[1], "md", "erin").data.decode()

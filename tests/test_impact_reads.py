@@ -149,8 +149,8 @@ def test_proposal_impact_reads_each_series_once(db: Path, reads: list[int], tmp_
         assert run.stored is not None, run.proposal.skipped
         payload = service.proposal_impact(store, run.stored.id, book, sims=50, save=False)
     assert sorted(reads) == sorted(set(reads)) and len(reads) == len(SYMBOLS), reads
-    assert payload["sets"]["proposal"]["var_insolvent_debt"]["p99"] is not None
-    assert payload["sets"]["proposal"]["stress_windows"]
+    assert payload.to_dict()["sets"]["proposal"]["var_insolvent_debt"]["p99"] is not None
+    assert payload.to_dict()["sets"]["proposal"]["stress_windows"]
 
 
 def test_stress_windows_carry_the_top_n_share(db: Path, tmp_path: Path) -> None:

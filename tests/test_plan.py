@@ -526,6 +526,24 @@ _HAND_PLAN: dict[str, Any] = {
 """A stored plan's dictionary written by hand: two steps, a missing value, an empty and an absent mapping."""
 
 
+def _hand_stored_plan() -> Any:
+    """:data:`_HAND_PLAN` typed, as ``plan_proposal`` returns a stored plan (issue 15): the missing coverage is
+    NaN (a stored null), the absent average margins an empty mapping."""
+    from datetime import datetime
+
+    from riskparams.plan import ParamChange, Plan, PlanStep
+    from riskparams.store.plan_records import StoredPlan
+
+    steps = (PlanStep(number=1, date="2026-01-05", changes=(ParamChange(key="BTC:mmf:1", old=0.01, new=0.0125),
+                                                             ParamChange(key="ETH:mmf:1", old=None, new=0.02)),
+                      values={}, coverage={"ETH": math.nan, "BTC": 0.98761}, avg_margin={"BTC": 0.0125, "ETH": 0.1234}),
+             PlanStep(number=2, date="2026-01-08", changes=(ParamChange(key="BTC:mmf:1", old=0.0125, new=0.015),),
+                      values={}, coverage={}, avg_margin={}))
+    plan = Plan(proposal_id="b2" * 32, profile="perp", spec=PlanSpec(max_step=0.25, min_days=3, start=START),
+                steps=steps, initial={}, target={}, steps_per_asset={}, notes=("ETH has no current value.",))
+    return StoredPlan(id="a1" * 32, created_at=datetime(2026, 1, 1), plan=plan)
+
+
 def test_plan_command_table_is_unchanged_and_shares_the_pages_cells(capsys: pytest.CaptureFixture[str],
                                                                      tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
@@ -535,7 +553,7 @@ def test_plan_command_table_is_unchanged_and_shares_the_pages_cells(capsys: pyte
     from riskparams.plan import percent_cells, plan_rows
 
     monkeypatch.setenv("RISKPARAMS_DB", str(tmp_path / "cells.duckdb"))
-    monkeypatch.setattr(service, "plan_proposal", lambda store, pid, **kw: copy.deepcopy(_HAND_PLAN))
+    monkeypatch.setattr(service, "plan_proposal", lambda store, pid, **kw: _hand_stored_plan())
     code, out, err = run(capsys, "plan", "b2b2b2b2b2", "--max-step", "0.25", "--min-days", "3")
     assert (code, err) == (0, "")
     # by hand: 0.98761 -> 98.76%, 0.0125 -> 1.25%, 0.1234 -> 12.34%, None -> '-', symbols sorted; an empty or
@@ -548,6 +566,7 @@ def test_plan_command_table_is_unchanged_and_shares_the_pages_cells(capsys: pyte
         "2     2026-01-08  1        -                  -                    \n"
         "note: ETH has no current value.\n")
     rows = plan_rows(_HAND_PLAN)
+    assert plan_rows(_hand_stored_plan().plan) == rows  # the typed plan gives the dictionary's rows
     assert [(r["coverage"], r["avg margin"]) for r in rows] == [("BTC 98.76%, ETH -", "BTC 1.25%, ETH 12.34%"),
                                                                 ("-", "-")]
     assert percent_cells({"X": float("nan"), "Y": True, "Z": 1}) == "X -, Y -, Z 100.00%"

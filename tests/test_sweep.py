@@ -353,7 +353,7 @@ def test_export_has_sweep_table_when_attached(tmp_path: Path) -> None:
     assert attached_sweep(store, pid) is None
     run = sweep(store, profile="perp", symbols=["ABC"], grid=["confidence=0.99,0.995"], spec=SPEC, attach=pid)
     got = attached_sweep(store, pid)
-    assert got is not None and got["id"] == run.id
+    assert got is not None and got.id == run.id
     from riskparams.export import sweep_markdown
 
     md = sweep_markdown(got)

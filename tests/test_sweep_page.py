@@ -31,16 +31,27 @@ VARIANTS: list[dict[str, Any]] = [
 ]
 
 
+def typed(rows: list[dict[str, Any]]) -> list[Any]:
+    """The hand-written rows as the typed variants the views and charts read (the keys they do not read filled)."""
+    from riskparams.backtest.sweep import SweepVariant
+
+    return [SweepVariant(index=r["variant"], changes=r["changes"], policy_key="", assets=1, n=0,
+                         exceptions=r["exceptions"], expected=r["expected"], kupiec_p=r["kupiec_p"],
+                         avg_margin=r["avg_margin"], bad_debt=r["bad_debt"], liquidations=r["liquidations"],
+                         changes_per_year=r["changes_per_year"], on_frontier=r["on_frontier"],
+                         var_insolvent_debt=r.get("var_insolvent_debt")) for r in rows]
+
+
 # -------------------------------------------------------------------------------------------------------------------
 # pure: labels and the table
 # -------------------------------------------------------------------------------------------------------------------
 
 
 def test_chart_and_table_name_every_variant_identically() -> None:
-    fig = charts.sweep_frontier(VARIANTS)
+    fig = charts.sweep_frontier(typed(VARIANTS))
     on_chart = {int(c): html.unescape(t) for trace in fig.data for c, t in zip(trace.customdata, trace.text,
                                                                                strict=True)}
-    frame = views.sweep_frame({"variants": VARIANTS})
+    frame = views.sweep_frame(typed(VARIANTS))
     in_table = dict(zip(frame["variant"], frame["changes"], strict=True))
     assert on_chart == in_table == {  # written out: key=value in the sweep's order, joined by ", "
         0: "confidence=0.99, mpor.fixed_hours=24", 1: "confidence=0.995, mpor.fixed_hours=48",
@@ -52,7 +63,7 @@ def test_chart_and_table_name_every_variant_identically() -> None:
 
 
 def test_sweep_frame_is_numeric_and_sorts_by_value() -> None:
-    frame = views.sweep_frame({"variants": VARIANTS})
+    frame = views.sweep_frame(typed(VARIANTS))
     assert list(frame.columns) == [c for c in views.SWEEP_COLUMNS if c != "var_insolvent_debt"]  # no positions
     for col in ("avg_margin", "bad_debt", "expected", "kupiec_p", "changes_per_year"):
         assert frame[col].dtype.kind == "f", col
@@ -64,15 +75,15 @@ def test_sweep_frame_is_numeric_and_sorts_by_value() -> None:
     assert list(frame.sort_values("bad_debt")["variant"]) == [0, 1, 2]
     assert frame.loc[1, "avg_margin"] == 0.02 and frame.loc[0, "bad_debt"] == 950_000.0  # fractions, quote units
     assert math.isnan(frame["kupiec_p"].iloc[1]) and math.isnan(frame["changes_per_year"].iloc[1])  # missing: nan
-    with_book = views.sweep_frame({"variants": [{**VARIANTS[0], "var_insolvent_debt": 1.25e6}, VARIANTS[2]]})
+    with_book = views.sweep_frame(typed([{**VARIANTS[0], "var_insolvent_debt": 1.25e6}, VARIANTS[2]]))
     assert with_book["var_insolvent_debt"].iloc[0] == 1.25e6 and math.isnan(with_book["var_insolvent_debt"].iloc[1])
-    assert list(views.sweep_frame({"variants": []}).columns) == list(frame.columns)
+    assert list(views.sweep_frame([]).columns) == list(frame.columns)
 
 
 def test_sweep_columns_use_the_shared_formats() -> None:
     from riskparams import ui
 
-    frame = views.sweep_frame({"variants": [{**VARIANTS[0], "var_insolvent_debt": 1.0}]})
+    frame = views.sweep_frame(typed([{**VARIANTS[0], "var_insolvent_debt": 1.0}]))
     assert set(frame.columns) == set(ui.SWEEP_COLUMNS)  # every column formatted, none left raw
     assert ui.SWEEP_COLUMNS["avg_margin"] == ui.percent("avg margin", help="average tier-1 margin over the replay")
     assert ui.SWEEP_COLUMNS["avg_margin"]["type_config"]["format"] == "percent"
@@ -107,10 +118,10 @@ def page_env(sweep_db: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Itera
 
     monkeypatch.setenv("RISKPARAMS_DB", sweep_db["path"])
     monkeypatch.delenv("RISKPARAMS_AUTH", raising=False)
-    for f in (ui._open_store, ui.cached_sweep_content, ui.cached_sweep_frontier):
+    for f in (ui._open_store, ui.cached_sweep_report, ui.cached_sweep_frontier):
         f.clear()
     yield sweep_db
-    for f in (ui._open_store, ui.cached_sweep_content, ui.cached_sweep_frontier):
+    for f in (ui._open_store, ui.cached_sweep_report, ui.cached_sweep_frontier):
         f.clear()
 
 
@@ -169,7 +180,7 @@ def test_page_refuses_a_bad_grid_and_a_tampered_sweep_in_one_sentence(
     assert store.fetchone("SELECT count(*) FROM sweep_reports")[0] == 1  # nothing stored by the refused runs
     with store.transaction() as cur:  # another program edits the stored content: it no longer hashes to its id
         cur.execute("UPDATE sweep_reports SET payload = replace(payload, '\"n_variants\":2', '\"n_variants\":3')")
-    ui.cached_sweep_content.clear()  # a new server process: nothing cached yet
+    ui.cached_sweep_report.clear()  # a new server process: nothing cached yet
     ui.cached_sweep_frontier.clear()
     at = AppTest.from_file(str(PAGE), default_timeout=120).run()
     assert not at.exception and len(at.error) == 1 and "\n" not in at.error[0].value

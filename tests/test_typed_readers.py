@@ -188,7 +188,7 @@ def test_backtest_payload_of_a_stored_report_is_its_export_payload_read_back() -
     assert (row.symbol, row.parameter_set, row.n, row.exceptions, row.liquidations, row.traffic_light) == (
         stored_row.symbol, stored_row.parameter_set, stored_row.n, stored_row.exceptions, stored_row.liquidations,
         stored_row.traffic_light)
-    assert isinstance(row.n, int) and row.phases is not None and row.phases["warmup"]["name"] == "warmup"
+    assert isinstance(row.n, int) and row.phases is not None and row.phases.warmup.name == "warmup"
     store.close()
 
 

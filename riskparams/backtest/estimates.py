@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from riskparams import fastgarch
-from riskparams.backtest.prepare import _Prepared
+from riskparams.backtest.prepare import _adv_at, _Prepared
 from riskparams.backtest.spec import BacktestSpec, Engine
 from riskparams.config import RiskPolicy
 from riskparams.measures import Tail
@@ -89,7 +89,17 @@ class _Estimates:
         # shared by every replay of the same law key (:meth:`sharing`)
         self._emp_at: dict[int, Sequence[HorizonQuantiles] | None] = {}
         self._laws: dict[int, FastLaw] = {}
+        self._adv: dict[tuple[int, int], float] = {}
         self._at: dict[int, tuple[VolEstimate, str]] = {}
+
+    def adv(self, t: int, window_days: int) -> float:
+        """:func:`~riskparams.backtest.prepare._adv_at` of the asset's data, remembered (shared by
+        :meth:`sharing`: the traded values are the data's, whatever the policy)."""
+        key = (t, window_days)
+        hit = self._adv.get(key)
+        if hit is None:
+            hit = self._adv[key] = _adv_at(self.p, t, window_days)
+        return hit
 
     def sharing(self, p: _Prepared, policy: RiskPolicy) -> _Estimates:
         """The estimates of another replay with the same :meth:`keys` ``law`` key (``p`` and ``policy`` its own):

@@ -4,11 +4,10 @@ internal per-version tables of both profiles (:class:`_PerpSet`, :class:`_LendSe
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
-
-import numpy as np
 
 from riskparams.backtest.spec import CURRENT_SET
 from riskparams.domain import (
@@ -90,6 +89,11 @@ class _PerpSet:
 
     table: TierTable[Any]
     frozen: bool = False
+    _cols: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        t = self.table  # the columns, once: replays and evaluations read them at every bar and decision
+        object.__setattr__(self, "_cols", (t.floors, t.caps, t.mmfs, t.max_leverages, t.penalties))
 
     @classmethod
     def from_current(cls, cur: CurrentPerp) -> _PerpSet:
@@ -97,7 +101,8 @@ class _PerpSet:
 
     @classmethod
     def from_proposal(cls, p: PerpAssetProposal) -> _PerpSet:
-        return cls(TierTable(p.tiers, symbol=p.symbol))
+        tiers = p.tiers  # a proposal's tiers are a checked TierTable already (propose_tiers builds one)
+        return cls(tiers if isinstance(tiers, TierTable) else TierTable(tiers, symbol=p.symbol))
 
     @classmethod
     def placeholder(cls) -> _PerpSet:
@@ -107,23 +112,23 @@ class _PerpSet:
 
     @property
     def floors(self) -> tuple[float, ...]:
-        return self.table.floors
+        return self._cols[0]  # type: ignore[no-any-return]
 
     @property
     def caps(self) -> tuple[float | None, ...]:
-        return self.table.caps
+        return self._cols[1]  # type: ignore[no-any-return]
 
     @property
     def mmf(self) -> tuple[float, ...]:
-        return self.table.mmfs
+        return self._cols[2]  # type: ignore[no-any-return]
 
     @property
     def max_leverage(self) -> tuple[float, ...]:
-        return self.table.max_leverages
+        return self._cols[3]  # type: ignore[no-any-return]
 
     @property
     def penalty(self) -> tuple[float, ...]:
-        return self.table.penalties
+        return self._cols[4]  # type: ignore[no-any-return]
 
     def frozen_copy(self) -> _PerpSet:
         return replace(self, frozen=True)
@@ -138,7 +143,7 @@ class _PerpSet:
         last = self.caps[-1]
         if last is not None and notional >= last:
             return _FROZEN_MARGIN
-        k = int(np.searchsorted(np.asarray(self.floors), notional, side="right")) - 1
+        k = bisect.bisect_right(self.floors, notional) - 1  # np.searchsorted(..., side="right") of sorted floors
         return self.mmf[max(k, 0)]
 
     def to_current(self, symbol: str) -> CurrentPerp:

@@ -5,6 +5,7 @@ window and the period, the cadence bars of the policy replay, the horizon in bar
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -181,8 +182,13 @@ def _adv_at(p: _Prepared, t: int, window_days: int) -> float:
     return mean_daily_value(p.value[: t + 1], float(hours_per_bar(p.data.freq)), window_days)
 
 
-def _policy_adv(p: _Prepared, policy: RiskPolicy, t: int) -> float:
+def _policy_adv(p: _Prepared, policy: RiskPolicy, t: int,
+                adv_at: Callable[[int, int], float] | None = None) -> float:
     """The ADV the policy uses at bar ``t``: its ``liquidity.adv_override`` of the symbol, else
-    :func:`_adv_at` over ``liquidity.adv_window_days``."""
+    :func:`_adv_at` over ``liquidity.adv_window_days`` (or ``adv_at(t, window_days)``, a remembered one)."""
     override = policy.liquidity.adv_override.get(p.data.symbol.upper())
-    return float(override) if override is not None else _adv_at(p, t, policy.liquidity.adv_window_days)
+    if override is not None:
+        return float(override)
+    if adv_at is not None:
+        return adv_at(t, policy.liquidity.adv_window_days)
+    return _adv_at(p, t, policy.liquidity.adv_window_days)

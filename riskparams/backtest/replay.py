@@ -48,6 +48,10 @@ class _Replay:
     changed_no_db: BoolArray | None = None  # per version: would have changed with dead_band = 0, same path
 
 
+def quiet(_message: str) -> None:
+    """A progress callback that reports nothing (a sweep's replays; the replay then skips its messages)."""
+
+
 def _n_param_changes(old: _Params | None, new: _Params) -> int:
     """Parameter values of ``new`` that differ from ``old`` (perps: MMF, max leverage, penalty, floor and cap of
     each tier, and the frozen flag; lending: LTV, LT, bonus); all of ``new``'s when there is no ``old`` to
@@ -119,14 +123,14 @@ def _replay_policy(
     g = policy.guardrails
     policy_no_db = replace(policy, guardrails=replace(g, dead_band=0.0)) if g.dead_band > 0 else policy
 
-    for t in p.cadence:
-        t = int(t)
+    stamps = list(p.ts[p.cadence])  # the decision times, indexed once
+    for t, ts_t in zip(p.cadence.tolist(), stamps, strict=True):
         k = int(p.nk[t])
         est, engine_used = estimates.at(t)
         fallbacks += engine_used == _FALLBACK
-        adv = _policy_adv(p, policy, t)
+        adv = _policy_adv(p, policy, t, estimates.adv)
         if not (math.isfinite(adv) and adv > 0):
-            raise HistoryError(f"{sym}: no volume data to estimate ADV at {iso_utc(p.ts[t])}; set "
+            raise HistoryError(f"{sym}: no volume data to estimate ADV at {iso_utc(ts_t)}; set "
                                f"liquidity.adv_override.{sym} in the policy.")
         lookback = float(estimates.history.lookback[k])
         new: _Params
@@ -167,7 +171,7 @@ def _replay_policy(
         no_db.append(bool(would))
         cm = prop.covered
         records.append(CadenceRecord(
-            ts=p.ts[t], params=new.to_dict(), changed=bool(changed), model=f"{est.model.value}-{est.dist.value}",
+            ts=ts_t, params=new.to_dict(), changed=bool(changed), model=f"{est.model.value}-{est.dist.value}",
             engine=engine_used, next_vol_annualised=est.next_vol_annualised, covered_move=cm.final,
             in_stress=cm.in_stress, binding=tuple(cm.binding), guardrails=_guard_lines(prop), status=prop.status,
             at_target=at_target[-1], changed_without_dead_band=bool(would),
@@ -188,7 +192,8 @@ def _replay_policy(
             live_mmf, live_lev = prop.tiers[0].mmf_model, prop.tiers[0].max_leverage
         live.append((live_mmf, live_lev))
         prev = new
-        tick(f"{sym} {iso_utc(p.ts[t])[:10]}")
+        if tick is not quiet:
+            tick(f"{sym} {iso_utc(ts_t)[:10]}")
     return _Replay(version_bar=np.asarray(bars, dtype=np.int64), versions=tuple(versions), records=tuple(records),
                    proposals=tuple(proposals), es_ratio=np.asarray(ratios, dtype=float), arch_fallbacks=fallbacks,
                    claimed_rate=np.asarray([c[0] for c in claimed], dtype=float),

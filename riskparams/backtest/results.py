@@ -14,7 +14,7 @@ import pandas as pd
 
 from riskparams.backtest.params import _Params
 from riskparams.backtest.spec import BacktestSpec
-from riskparams.backtest_content import REPORT_FORMAT, BacktestResultRow
+from riskparams.backtest_content import REPORT_FORMAT, BacktestResultRow, PhaseSplit, PhaseStats  # noqa: F401 (re-exported)
 from riskparams.config import RiskPolicy
 from riskparams.coverage import CoverageReport, ESBacktestResult
 from riskparams.domain import LendingAssetProposal, PerpAssetProposal
@@ -109,114 +109,6 @@ class CadenceRecord:
                 "guardrails": list(self.guardrails), "status": self.status,
                 "effective": None if self.effective is None else iso_utc(self.effective), "at_target": self.at_target,
                 "changed_without_dead_band": self.changed_without_dead_band}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PhaseStats:
-    """One phase of the policy replay (``warmup`` or ``steady_state``): bars ``[start, end]`` of the period.
-
-    Attributes
-    ----------
-    name : {'warmup', 'steady_state'}
-    start, end : str or None
-        First and last bar (ISO-8601 UTC); None for an empty phase.
-    bars : int
-        Period bars in the phase.
-    years : float
-        Its length, ``bars x hours per bar / 8766``.
-    n, exceptions : int
-        Observations of the non-overlapping offset-0 sample (every ``h``-th observation from the period's
-        first) in the phase, and headline-side exceptions among them.
-    expected : float
-        ``n (1 - q)``.
-    kupiec_p, christoffersen_p : float
-        Kupiec's POF p-value and Christoffersen's independence p-value on that sample (NaN when ``n = 0``).
-    avg_margin, peak_to_trough : float
-        Time average and ``max / min`` of the margin in force (tier-1 MMF; lending: the room), fraction.
-    changes : int
-        Governance actions: versions taking effect in the phase that changed any parameter (one per
-        decision date).
-    parameter_changes : int
-        Individual parameter values changed by those actions (perps: MMF, max leverage, penalty and brackets
-        per tier; lending: LTV, LT, bonus).
-    actions_per_year : float
-        ``changes / years``.
-    changes_without_dead_band : int
-        Actions had the dead-band been 0 on the same path (same parameters in force at each decision).
-    """
-
-    name: str
-    start: str | None
-    end: str | None
-    bars: int
-    years: float
-    n: int
-    exceptions: int
-    expected: float
-    kupiec_p: float
-    christoffersen_p: float
-    avg_margin: float
-    peak_to_trough: float
-    changes: int
-    parameter_changes: int
-    actions_per_year: float
-    changes_without_dead_band: int
-
-    def __post_init__(self) -> None:
-        if self.name not in ("warmup", "steady_state"):
-            raise ValueError(f"a phase is 'warmup' or 'steady_state', got {self.name!r}")
-        counts = (self.bars, self.n, self.exceptions, self.changes, self.parameter_changes,
-                  self.changes_without_dead_band)
-        if min(counts) < 0 or self.exceptions > self.n or self.changes_without_dead_band < self.changes:
-            raise ValueError(f"phase {self.name}: inconsistent counts {counts}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        return {"name": self.name, "start": self.start, "end": self.end, "bars": self.bars,
-                "years": _jf(self.years), "n": self.n, "exceptions": self.exceptions, "expected": _jf(self.expected),
-                "kupiec_p": _jf(self.kupiec_p), "christoffersen_p": _jf(self.christoffersen_p),
-                "avg_margin": _jf(self.avg_margin), "peak_to_trough": _jf(self.peak_to_trough),
-                "changes": self.changes, "parameter_changes": self.parameter_changes,
-                "actions_per_year": _jf(self.actions_per_year),
-                "changes_without_dead_band": self.changes_without_dead_band}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PhaseSplit:
-    """The policy replay split into warm-up and steady state, with the execution lag and the dead-band's effect.
-
-    Attributes
-    ----------
-    execution_lag_days : float
-        The spec's lag between a decision and the bar from which it is in force.
-    warmup_end : str or None
-        First bar of the steady state (ISO-8601 UTC); None when the warm-up lasts the whole period.
-    warmup_end_reason : str
-        One sentence: why the warm-up ended there.
-    warmup_max_days : float
-    dead_band : float
-        The policy's relative dead-band.
-    changes, changes_without_dead_band : int
-        Governance actions over the whole period as replayed and had the dead-band been 0 on the same path.
-    warmup, steady_state : PhaseStats
-    """
-
-    execution_lag_days: float
-    warmup_end: str | None
-    warmup_end_reason: str
-    warmup_max_days: float
-    dead_band: float
-    changes: int
-    changes_without_dead_band: int
-    warmup: PhaseStats
-    steady_state: PhaseStats
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary (the blocks are written beside it, see :func:`_set_dict`)."""
-        return {"lag_days": _jf(self.execution_lag_days), "warmup_end": self.warmup_end,
-                "warmup_end_reason": self.warmup_end_reason, "warmup_max_days": _jf(self.warmup_max_days),
-                "dead_band": _jf(self.dead_band), "changes": self.changes,
-                "changes_without_dead_band": self.changes_without_dead_band}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -518,7 +410,7 @@ def _set_dict(s: SetBacktest, a: AssetBacktest, *, paths: bool) -> dict[str, Any
         "proposals": [r.to_dict() for r in s.cadence],
     }
     if s.phases is not None:  # the policy replay: execution lag, warm-up and steady state
-        out["execution"] = s.phases.to_dict()
+        out["execution"] = s.phases.execution_dict()
         out["warmup"] = s.phases.warmup.to_dict()
         out["steady_state"] = s.phases.steady_state.to_dict()
     if paths:
@@ -603,8 +495,7 @@ class BacktestReport:
                     avg_margin=_jf(s.capital.avg_margin), peak_to_trough=_jf(s.capital.peak_to_trough),
                     max_5d_increase=_jf(s.capital.max_increase["5d"]),
                     bad_debt=_jf(s.liquidation.bad_debt), liquidations=int(s.liquidation.liquidations),
-                    phases=None if s.phases is None else {**s.phases.to_dict(), "warmup": s.phases.warmup.to_dict(),
-                                                          "steady_state": s.phases.steady_state.to_dict()},
+                    phases=s.phases,
                 ))
         return rows
 

@@ -22,7 +22,7 @@ from riskparams.backtest.evaluate import _cost_model, _evaluate_set, _tier_moves
 from riskparams.backtest.params import FixedParameters, _LendSet, _Params, _PerpSet
 from riskparams.backtest.phases import split_phases
 from riskparams.backtest.prepare import _prepare, _Prepared
-from riskparams.backtest.replay import _apply_lag, _replay_policy
+from riskparams.backtest.replay import _apply_lag, _replay_policy, quiet
 from riskparams.backtest.results import AssetBacktest, AssetData, BacktestReport
 from riskparams.backtest.spec import POLICY_SET, BacktestSpec, Engine, default_population
 from riskparams.config import RiskPolicy
@@ -141,7 +141,7 @@ def _asset_job(args: tuple[Any, ...]) -> AssetBacktest:
     from riskparams.config import policy_from_dict
 
     p, policy_dict, spec, fixed, current, fast = args
-    return _evaluate_asset(p, policy_from_dict(policy_dict), spec, fixed, current, fast, lambda _m: None)
+    return _evaluate_asset(p, policy_from_dict(policy_dict), spec, fixed, current, fast, quiet)
 
 
 def backtest_asset(
@@ -258,7 +258,7 @@ def run_backtest(
     def run_one(i: int) -> AssetBacktest:
         if spec.engine is Engine.ARCH:
             return _evaluate_asset(*jobs[i], lambda m: prog.step(m))  # type: ignore[misc]
-        return _evaluate_asset(*jobs[i], lambda _m: None)  # type: ignore[misc]
+        return _evaluate_asset(*jobs[i], quiet)  # type: ignore[misc]
 
     def record(i: int, res: AssetBacktest | None, err: BaseException | None) -> None:
         sym = prepared[i].data.symbol.upper()

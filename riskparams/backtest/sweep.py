@@ -51,10 +51,8 @@ matches or beats on the other (:func:`pareto_front`).
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,16 +74,18 @@ from riskparams.domain import CurrentLending, CurrentPerp, Profile
 from riskparams.exceptions import DataError, PolicyError, RiskParamsError
 from riskparams.jsonio import canonical_json, clean_float, content_id
 from riskparams.returns import data_fingerprint, hours_per_bar
+from riskparams.sweep_content import (
+    SWEEP_FORMAT,
+    SweepGrid,
+    SweepVariant,
+    frontier_of,
+    sweep_content,
+)
 from riskparams.volatility import ModelName
 from riskparams.volatility_fast import fast_dist, fast_models
 
-SWEEP_FORMAT = "riskparams-sweep/1"
-"""Format tag of a sweep report's content."""
-MAX_VARIANTS = 512
-"""Largest grid accepted (variants)."""
 DEFAULT_CHUNK = 8
 """Assets per task."""
-KEY_PATTERN = r"^[a-z_][a-z0-9_]*(\.[a-z0-9_\-]+){0,3}$"
 
 
 # --------------------------------------------------------------------------------------------- the grid
@@ -102,62 +102,6 @@ def _value(text: str) -> Any:
         return t
     return v if isinstance(v, int | float | bool) and not isinstance(v, str) else t
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SweepGrid:
-    """Policy keys and the values each takes (frozen, validated; the product is the variants).
-
-    Parameters
-    ----------
-    axes : tuple of (key, tuple of values)
-        Dotted policy keys, each once, each with 1 to 64 distinct values.
-
-    Examples
-    --------
-    >>> from riskparams.backtest.sweep import parse_grid
-    >>> g = parse_grid(["confidence=0.99,0.995", "mpor.fixed_hours=24,48"])
-    >>> len(g), g.changes()[1]
-    (4, {'confidence': 0.99, 'mpor.fixed_hours': 48})
-    >>> parse_grid(["confidence"])
-    Traceback (most recent call last):
-    ...
-    riskparams.exceptions.PolicyError: --grid 'confidence' must be KEY=V1,V2,... (one policy key, values separated by commas)
-    """
-
-    axes: tuple[tuple[str, tuple[Any, ...]], ...]
-
-    def __post_init__(self) -> None:
-        seen: set[str] = set()
-        axes = []
-        for ax in self.axes:
-            if not isinstance(ax, tuple | list) or len(ax) != 2:
-                raise PolicyError(f"a grid axis must be (key, values), got {ax!r}")
-            key, values = str(ax[0]), tuple(ax[1])
-            if not re.match(KEY_PATTERN, key):
-                raise PolicyError(f"grid key {key[:60]!r} is not a policy key (dotted lower-case names)")
-            if key in seen:
-                raise PolicyError(f"grid key {key} is given twice; give each key once with all its values")
-            if not 1 <= len(values) <= 64 or len({canonical_json([v]) for v in values}) != len(values):
-                raise PolicyError(f"grid key {key} needs 1 to 64 distinct values, got {list(values)[:8]}")
-            seen.add(key)
-            axes.append((key, values))
-        if not axes:
-            raise PolicyError("a sweep needs at least one --grid KEY=V1,V2")
-        object.__setattr__(self, "axes", tuple(axes))
-        if len(self) > MAX_VARIANTS:
-            raise PolicyError(f"the grid spans {len(self)} variants, more than {MAX_VARIANTS}; sweep fewer values")
-
-    def __len__(self) -> int:
-        return math.prod(len(v) for _k, v in self.axes)
-
-    def changes(self) -> list[dict[str, Any]]:
-        """The variants as dotted-key changes, in order (last key fastest)."""
-        keys = [k for k, _v in self.axes]
-        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(v for _k, v in self.axes))]
-
-    def to_list(self) -> list[list[Any]]:
-        """JSON-safe ``[[key, [values...]], ...]``."""
-        return [[k, list(v)] for k, v in self.axes]
 
 
 def parse_grid(items: Sequence[str]) -> SweepGrid:
@@ -304,6 +248,7 @@ def run_task(task: SweepTask) -> dict[str, Any]:
         exceptions, expected, avg_margin, bad_debt, liquidations, changes, years``) and ``skipped``
         (``variant, symbol, reason``). JSON-safe.
     """
+    from riskparams.backtest.replay import quiet
     from riskparams.backtest.run import _evaluate_asset
 
     spec = task.spec
@@ -333,7 +278,7 @@ def run_task(task: SweepTask) -> dict[str, Any]:
                               else _Estimates(p, p.policy, spec, fast))
             laws.setdefault(lk, est)
         try:
-            ab = _evaluate_asset(p, pol, spec, (), task.current.get(sym), fast, lambda _m: None, est, lean=True)
+            ab = _evaluate_asset(p, pol, spec, (), task.current.get(sym), fast, quiet, est, lean=True)
         except RiskParamsError as exc:
             skipped.append({"variant": i, "symbol": sym, "reason": str(exc)})
             continue
@@ -448,38 +393,6 @@ def pareto_front(points: npt.ArrayLike) -> npt.NDArray[np.bool_]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SweepVariant:
-    """One variant, all assets pooled (units in the module docstring)."""
-
-    index: int
-    changes: Mapping[str, Any]
-    policy_key: str
-    assets: int
-    n: int
-    exceptions: int
-    expected: float
-    kupiec_p: float | None
-    avg_margin: float | None
-    bad_debt: float | None
-    liquidations: int
-    changes_per_year: float | None
-    on_frontier: bool = False
-    var_insolvent_debt: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        d = {"variant": self.index, "changes": dict(self.changes), "policy_key": self.policy_key,
-             "assets": self.assets, "n": self.n, "exceptions": self.exceptions,
-             "expected": clean_float(self.expected), "kupiec_p": clean_float(self.kupiec_p),
-             "avg_margin": clean_float(self.avg_margin), "bad_debt": clean_float(self.bad_debt),
-             "liquidations": self.liquidations, "changes_per_year": clean_float(self.changes_per_year),
-             "on_frontier": self.on_frontier}
-        if self.var_insolvent_debt is not None:
-            d["var_insolvent_debt"] = clean_float(self.var_insolvent_debt)
-        return d
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SweepReport:
     """A policy sweep: its inputs, every variant and the frontier (content-addressed like a backtest report).
 
@@ -506,22 +419,16 @@ class SweepReport:
     @property
     def frontier(self) -> list[SweepVariant]:
         """Variants on the frontier, by increasing average margin."""
-        return sorted((v for v in self.variants if v.on_frontier), key=lambda v: (v.avg_margin or 0.0, v.index))
+        return frontier_of(self.variants)
 
     def content(self) -> dict[str, Any]:
         """The hashed content: ``format, profile, spec, base_policy, grid, symbols, data, fits, n_variants,
         variants, frontier, skipped, provenance`` (not how it ran: executor, chunking, cache, time)."""
-        return {
-            "format": SWEEP_FORMAT, "profile": self.profile, "spec": self.spec.to_dict(),
-            "base_policy": {**self.base.to_dict(), "policy_key": self.base.key()}, "grid": self.grid.to_list(),
-            "symbols": list(self.symbols), "data": dict(self.fingerprints), "fits": self.fits,
-            "n_variants": len(self.variants),
-            "variants": [v.to_dict() for v in self.variants],
-            "frontier": [{"variant": v.index, "changes": dict(v.changes), "avg_margin": clean_float(v.avg_margin),
-                          "bad_debt": clean_float(v.bad_debt)} for v in self.frontier],
-            "skipped": [{"variant": i, "symbol": s, "reason": r} for i, s, r in self.skipped],
-            "provenance": dict(self.provenance),
-        }
+        return sweep_content(
+            profile=self.profile, spec=self.spec.to_dict(),
+            base_policy={**self.base.to_dict(), "policy_key": self.base.key()}, grid=self.grid,
+            symbols=self.symbols, data=self.fingerprints, fits=self.fits, variants=self.variants,
+            skipped=self.skipped, provenance=self.provenance)
 
     @property
     def id(self) -> str:

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from riskparams.store import Store
 from riskparams.store.records import get_proposal
+
+if TYPE_CHECKING:
+    from riskparams.plan import Plan
+    from riskparams.store.plan_records import StoredPlan
 
 
 def _plan_start(start: Any) -> Any:
@@ -29,8 +33,18 @@ def _plan_start(start: Any) -> Any:
         raise SpecError(f"start {str(start)[:40]!r} must be a date as YYYY-MM-DD.") from None
 
 
+@overload
 def plan_proposal(store: Store, proposal_id: str, *, max_step: float, min_days: int, budget: int | None = None,
-                  start: Any = None, save: bool = True, actor: str | None = None) -> dict[str, Any]:
+                  start: Any = None, save: Literal[True] = True, actor: str | None = None) -> StoredPlan: ...
+
+
+@overload
+def plan_proposal(store: Store, proposal_id: str, *, max_step: float, min_days: int, budget: int | None = None,
+                  start: Any = None, save: Literal[False], actor: str | None = None) -> Plan: ...
+
+
+def plan_proposal(store: Store, proposal_id: str, *, max_step: float, min_days: int, budget: int | None = None,
+                  start: Any = None, save: bool = True, actor: str | None = None) -> StoredPlan | Plan:
     """A phased execution plan of a stored proposal (:func:`riskparams.plan.make_plan`), stored with it.
 
     Parameters
@@ -50,9 +64,11 @@ def plan_proposal(store: Store, proposal_id: str, *, max_step: float, min_days: 
 
     Returns
     -------
-    dict
-        :meth:`riskparams.plan.Plan.to_dict`, with ``id`` and ``created_at`` when stored. When the committee
-        approved a named option, the plan ends at that option's parameters.
+    StoredPlan or Plan
+        The stored plan, typed (:class:`riskparams.store.plan_records.StoredPlan`: ``id``, ``created_at``,
+        ``plan``; ``to_dict()`` is the dictionary ``riskparams plan --json`` prints); with ``save=False`` the
+        :class:`riskparams.plan.Plan` alone. When the committee approved a named option, the plan ends at that
+        option's parameters.
 
     Raises
     ------
@@ -69,16 +85,23 @@ def plan_proposal(store: Store, proposal_id: str, *, max_step: float, min_days: 
     spec = PlanSpec(max_step=max_step, min_days=min_days, budget=budget, start=_plan_start(start))
     decision = workflow(store, stored.id).to_dict().get("decision") or {}  # the approved option is the target
     option = (decision.get("detail") or {}).get("option") if decision.get("action") == "approved" else None
-    content = make_plan(stored.content, proposal_id=stored.id, spec=spec,
-                        option=None if option is None else str(option)).to_dict()
+    plan = make_plan(stored.content, proposal_id=stored.id, spec=spec, option=None if option is None else str(option))
     if not save:
-        return content
-    plan_id, _ = save_plan(store, content, actor=actor)
+        return plan
+    plan_id, _ = save_plan(store, plan.to_dict(), actor=actor)
     return get_plan(store, plan_id)
 
 
-def latest_plan(store: Store, proposal_id: str) -> dict[str, Any] | None:
-    """The newest stored plan of a proposal (with ``id`` and ``created_at``), or None."""
+def latest_plan(store: Store, proposal_id: str) -> StoredPlan | None:
+    """The newest stored plan of a proposal, typed (:class:`riskparams.store.plan_records.StoredPlan`), or None.
+
+    Raises
+    ------
+    ProposalNotFoundError
+        Unknown id.
+    DataError
+        The stored plan cannot be read by this riskparams (another format version).
+    """
     from riskparams.store.plan_records import latest_plan as _latest
 
     return _latest(store, proposal_id)
@@ -96,7 +119,7 @@ def _step_overrides(content: Mapping[str, Any], values: Mapping[str, Any]) -> li
         parts = str(key).split(":")
         sym, param = parts[0], parts[1]
         tier = int(parts[2]) - 1 if len(parts) > 2 else None
-        if param == "imf" or value is None:
+        if param == "imf" or value is None or value != value:  # a value stored as null is read as NaN
             continue
         old = proposed.get((sym, param, tier))
         if old is None or abs(float(value) - old) > 1e-12:
@@ -131,14 +154,14 @@ def create_plan_revisions(store: Store, plan_id: str, who: Any, *, committee: An
     from riskparams.store.plan_records import get_plan, link_step, step_revisions
 
     plan = get_plan(store, plan_id)
-    pid = str(plan["proposal_id"])
+    pid = plan.proposal_id
     base = workflow(store, pid, committee=committee)
     if base.status not in ("approved", "exported", "superseded"):
         raise GovernanceError(f"plan revisions start from an approved proposal; proposal {pid[:12]} is "
                               f"{base.status}.")
-    steps = plan["steps"]
+    steps = plan.steps
     n = len(steps)
-    links = step_revisions(store, plan["id"])
+    links = step_revisions(store, plan.id)
     parent, created, waiting = pid, [], None
     for s, step in enumerate(steps, start=1):
         rid = links.get(s)
@@ -153,20 +176,20 @@ def create_plan_revisions(store: Store, plan_id: str, who: Any, *, committee: An
             if s == n:
                 waiting = f"step {s}'s revision {rid[:12]} (the target) is {status}: approve it to finish the plan."
             break
-        overrides = _step_overrides(get_proposal(store, parent).content, step["values"])
+        overrides = _step_overrides(get_proposal(store, parent).content, step.values)
         if not overrides:  # nothing to change against the parent (cannot happen for a plan's step)
-            raise GovernanceError(f"step {s} of plan {plan['id'][:12]} changes nothing against {parent[:12]}.")
-        r = plan["max_step"]
-        just = (f"Execution plan {plan['id'][:12]}, step {s} of {n} (on {step['date']}): every parameter moves by at "
-                f"most a relative {r:.4g} per step, steps at least {plan['min_days']} days apart, toward proposal "
+            raise GovernanceError(f"step {s} of plan {plan.id[:12]} changes nothing against {parent[:12]}.")
+        r = plan.spec.max_step
+        just = (f"Execution plan {plan.id[:12]}, step {s} of {n} (on {step.date}): every parameter moves by at "
+                f"most a relative {r:.4g} per step, steps at least {plan.spec.min_days} days apart, toward proposal "
                 f"{pid[:12]}.")
         rev = revise(store, parent, who, overrides, justification=just, committee=committee)
-        link_step(store, plan["id"], s, rev.id)
+        link_step(store, plan.id, s, rev.id)
         created.append({"step": s, "revision_id": rev.id})
         waiting = f"step {s}'s revision {rev.id[:12]} is draft: it must be approved before the next step."
         break
-    links = step_revisions(store, plan["id"])
-    rows = [{"step": s, "date": st["date"], "revision_id": links.get(s),
+    links = step_revisions(store, plan.id)
+    rows = [{"step": s, "date": st.date, "revision_id": links.get(s),
              "status": None if links.get(s) is None else workflow(store, links[s], committee=committee).status}
             for s, st in enumerate(steps, start=1)]
-    return {"plan_id": plan["id"], "created": created, "steps": rows, "waiting": waiting}
+    return {"plan_id": plan.id, "created": created, "steps": rows, "waiting": waiting}

@@ -24,6 +24,7 @@ from riskparams.exceptions import (
     RiskParamsError,
     SeriesNotFoundError,
 )
+from riskparams.impact_content import StoredImpact
 from riskparams.jsonio import clean_float
 from riskparams.service.impacts import (
     _book_stress,
@@ -249,7 +250,7 @@ def _lending_set_report(book: Any, name: str, params: Mapping[str, Any], prices:
 
 def proposal_impact(store: Store, proposal: Proposal | str, book: Any, *, current: CurrentParams | None = None,
                     sims: int = 500, seed: int = 0, top_n: int = 5, snapshot: str | None = None,
-                    sha256: str | None = None, save: bool = True, stress: bool = True) -> dict[str, Any]:
+                    sha256: str | None = None, save: bool = True, stress: bool = True) -> StoredImpact:
     """The impact of a proposal's parameter sets (current, proposal, each option) on one book, stored with the
     proposal (:mod:`riskparams.store.impact_records`) so the export and the Book page show it.
 
@@ -283,12 +284,13 @@ def proposal_impact(store: Store, proposal: Proposal | str, book: Any, *, curren
 
     Returns
     -------
-    dict
-        ``format, proposal_id, profile, positions`` (``source, synthetic, n_positions, n_accounts, snapshot,
-        sha256``, perp: ``open_notional, by_symbol, cross, isolated``), ``covered_moves``, ``sets``
-        (set name -> :meth:`riskparams.book.impact.ImpactReport.to_dict` for perps; lending: the same headline
-        keys, ``liquidatable_now_notional`` being the debt of the liquidatable accounts), ``order`` (the set
-        names: current, proposal, then the options), ``notes``; plus ``id`` (the record's id) when stored.
+    riskparams.impact_content.StoredImpact
+        Typed; its :meth:`~riskparams.impact_content.StoredImpact.to_dict` is the payload: ``format, proposal_id,
+        profile, positions`` (``source, synthetic, n_positions, n_accounts, snapshot, sha256``, perp:
+        ``open_notional, by_symbol, cross, isolated``), ``covered_moves``, ``sets`` (set name ->
+        :meth:`riskparams.book.impact.ImpactReport.to_dict` for perps; lending: the same headline keys,
+        ``liquidatable_now_notional`` being the debt of the liquidatable accounts), ``order`` (the set names:
+        current, proposal, then the options), ``notes``; plus ``id`` (the record's id) when stored.
 
     Raises
     ------
@@ -400,23 +402,25 @@ def proposal_impact(store: Store, proposal: Proposal | str, book: Any, *, curren
         "covered_moves": {k: clean_float(v) for k, v in sorted(moves.items())},
         "sets": sets_out, "order": list(sets_out), "notes": notes,
     }
+    typed = StoredImpact.from_content(payload)
     if save and stored_id is not None:
-        rid, _ = save_impact(store, payload)
-        payload = {**payload, "id": rid}
-    return payload
+        rid, _ = save_impact(store, typed)
+        typed = typed.with_record(id=rid)
+    return typed
 
 
-def stored_impact(store: Store, proposal_id: str) -> dict[str, Any] | None:
-    """The impact payload stored last with a proposal (:func:`proposal_impact`), or None."""
+def stored_impact(store: Store, proposal_id: str) -> StoredImpact | None:
+    """The impact stored last with a proposal (:func:`proposal_impact`), typed, with its ``id`` and
+    ``created_at``, or None."""
     from riskparams.store.impact_records import latest_impact
 
     return latest_impact(store, proposal_id)
 
 
 def current_impact(store: Store, book: Any, current: CurrentParams, *, sims: int = 500, seed: int = 0,
-                   top_n: int = 5) -> dict[str, Any]:
+                   top_n: int = 5) -> StoredImpact:
     """The impact of current perpetual parameters alone on a book (no proposal: no covered move, nothing stored);
-    the payload has the shape of :func:`proposal_impact` with one set, ``current``.
+    typed as :func:`proposal_impact`'s, with one set, ``current``, ``proposal_id`` None and ``parameters_source``.
 
     Raises
     ------
@@ -449,7 +453,7 @@ def current_impact(store: Store, book: Any, current: CurrentParams, *, sims: int
             rep = replace(rep, simulation=simulate_impact(sub, tables, returns, n_sims=sims, seed=seed))
         except DataError as exc:
             notes.append(f"no VaR / LaR simulation: {str(exc).rstrip('.')}.")
-    return {"format": IMPACT_FORMAT, "proposal_id": None, "profile": "perp",
-            "positions": _positions_info(sub, snapshot=None, sha256=None), "covered_moves": {},
-            "sets": {"current": rep.to_dict()}, "order": ["current"], "notes": notes,
-            "parameters_source": str(current.source)}
+    return StoredImpact.from_content({"format": IMPACT_FORMAT, "proposal_id": None, "profile": "perp",
+                                      "positions": _positions_info(sub, snapshot=None, sha256=None),
+                                      "covered_moves": {}, "sets": {"current": rep.to_dict()}, "order": ["current"],
+                                      "notes": notes, "parameters_source": str(current.source)})

@@ -28,6 +28,7 @@ from riskparams.store.records import get_proposal
 
 if TYPE_CHECKING:  # the backtest engine (scipy.stats, numba) loads on first use: pages start faster
     from riskparams.backtest import BacktestSpec, ProgressFn
+    from riskparams.store.sweep_records import StoredSweepReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +212,18 @@ def attach_sweep(store: Store, proposal_id: str, sweep_id: str, *, actor: str | 
     return _attach(store, proposal_id, sweep_id, actor=actor)
 
 
-def attached_sweep(store: Store, proposal_id: str) -> dict[str, Any] | None:
-    """The content (with ``id``) of the sweep attached last to a proposal, or None (for exports)."""
+def attached_sweep(store: Store, proposal_id: str) -> StoredSweepReport | None:
+    """The sweep attached last to a proposal, typed (:class:`~riskparams.store.sweep_records.StoredSweepReport`:
+    ``.id``, ``.variants``, ``.frontier``, ...; ``.to_dict()`` is its content with ``id``), or None.
+
+    Raises
+    ------
+    ProposalNotFoundError
+        No stored proposal matches ``proposal_id``.
+    DataError
+        The attached sweep's content is of another format or shape.
+    """
     from riskparams.store.sweep_records import latest_attached_sweep
 
     got = latest_attached_sweep(store, proposal_id)
-    return None if got is None else {"id": got.id, **got.content}
+    return None if got is None else got.report
