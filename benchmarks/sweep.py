@@ -15,7 +15,9 @@ Usage::
   and the total is extrapolated (``independent_extrapolated`` says so: every variant of this grid costs about
   the same alone).
 * ``dask_scaling``: the same sweep on a 1-worker / a 2-worker local Dask cluster (1 thread and 1 numba thread
-  per worker, fresh cache), time ratio.
+  per worker, fresh cache), time ratio; ``--chunk`` assets per task (default a tenth of the daily assets, a
+  quarter of the hourly series: equal shares for 2 workers).
+* ``--assets 0``: the hourly case only; ``--independent 0``: no independent backtests (no ``speedup_shared``).
 * ``--hourly N``: the same on N hourly perp series x 1 year of real data read from a copy of ``--db`` (the
   shared store ``/tmp/r1.duckdb``), window 24 x 250 bars, daily refits (``refit_every=24``).
 
@@ -89,25 +91,26 @@ def timed(fn: Any, reps: int) -> tuple[float, Any]:
 
 
 def case(data: list[AssetData], spec: BacktestSpec, grid: list[str], independent: int, reps: int,
-         dask: bool) -> dict[str, Any]:
+         dask: bool, chunk: int) -> dict[str, Any]:
     g = parse_grid(grid)
     base = RiskPolicy()
     la0 = load()
     wall, rep = timed(lambda: run_sweep(data, base, g, spec, executor="serial"), reps)
     pols = [p for _c, p in grid_policies(base, g)]
     k = min(independent, len(pols))
-    t = time.perf_counter()
-    for pol in pols[:k]:
-        run_backtest(data, pol, spec)
-    indep = (time.perf_counter() - t) * len(pols) / k
     out: dict[str, Any] = {
         "assets": len(data), "freq": data[0].freq, "bars": len(data[0].prices), "wall_s": round(wall, 2),
-        "fits": rep.fits, "variants": len(rep.variants), "frontier": len(rep.frontier),
-        "independent_s": round(indep, 2), "independent_timed": k, "independent_extrapolated": k < len(pols),
-        "speedup_shared": round(indep / wall, 2), "digest": rep.id,
+        "fits": rep.fits, "variants": len(rep.variants), "frontier": len(rep.frontier), "digest": rep.id,
     }
+    if k:  # --independent 0: the sweep and Dask only
+        t = time.perf_counter()
+        for pol in pols[:k]:
+            run_backtest(data, pol, spec)
+        indep = (time.perf_counter() - t) * len(pols) / k
+        out.update({"independent_s": round(indep, 2), "independent_timed": k,
+                    "independent_extrapolated": k < len(pols), "speedup_shared": round(indep / wall, 2)})
     if dask:
-        chunk = max(1, len(data) // 4)
+        out["chunk"] = chunk
         one, r1 = timed(lambda: run_sweep(data, base, g, spec, chunk=chunk, executor=ExecutorSpec(kind="dask", workers=1)),
                         reps)
         two, r2 = timed(lambda: run_sweep(data, base, g, spec, chunk=chunk, executor=ExecutorSpec(kind="dask", workers=2)),
@@ -118,7 +121,7 @@ def case(data: list[AssetData], spec: BacktestSpec, grid: list[str], independent
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--assets", type=int, default=50)
     ap.add_argument("--years", type=float, default=5.0)
@@ -126,32 +129,37 @@ def main() -> None:
     ap.add_argument("--independent", type=int, default=24, help="independent backtests timed (rest extrapolated)")
     ap.add_argument("--hourly", type=int, default=0, help="also N hourly perp series x 1 year of real data")
     ap.add_argument("--db", default="/tmp/r1.duckdb")
+    ap.add_argument("--chunk", type=int, default=0,
+                    help="assets per Dask task (default: a tenth of the assets, so 2 workers get equal shares)")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--no-dask", action="store_true")
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     grid = GRID
     if args.variants < 24:  # shrink the last axes first
         grid = ["confidence=0.99,0.995,0.999", "mpor.fixed_hours=24,48"][: 1 + (args.variants > 3)]
     spec = BacktestSpec(window=500, cadence_days=7, es_sims=0)
     result: dict[str, Any] = {"cores": os.cpu_count(), "grid": grid}
-    result["daily"] = case(synthetic(args.assets, args.years), spec, grid, args.independent, args.reps,
-                           not args.no_dask)
-    result["daily"]["synthetic"] = True
-    print(pretty_json(result["daily"]), file=sys.stderr)
+    if args.assets > 0:  # --assets 0: the hourly case only
+        result["daily"] = case(synthetic(args.assets, args.years), spec, grid, args.independent, args.reps,
+                               not args.no_dask, args.chunk or max(1, args.assets // 10))
+        result["daily"]["synthetic"] = True
+        print(pretty_json(result["daily"]), file=sys.stderr)
     if args.hourly:
         hspec = BacktestSpec(window=24 * 250, cadence_days=7, es_sims=0, refit_every=24)
         result["hourly"] = case(hourly(args.db, args.hourly), hspec, grid, args.independent, args.reps,
-                                not args.no_dask)
+                                not args.no_dask, args.chunk or max(1, args.hourly // 4))
+    first = result.get("daily") or result.get("hourly") or {}
     for k in ("wall_s", "fits", "variants", "speedup_shared", "dask_scaling"):
-        result[k] = result["daily"].get(k)
+        result[k] = first.get(k)
     if args.json:
         print(pretty_json(result))
     else:
         for name in ("daily", "hourly"):
             if name in result:
                 print(name, " ".join(f"{k}={v}" for k, v in result[name].items() if k != "digest"))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

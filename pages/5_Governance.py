@@ -131,8 +131,7 @@ if b1.button("Make plan", disabled=who is None, width="stretch") and who is not 
         made = service.plan_proposal(store, pid, max_step=float(max_step), min_days=int(min_days),
                                      budget=int(budget) or None, start=start, actor=who.handle)
     ui.notice(f"Plan {made.id[:12]} stored: {len(made.steps)} steps.")
-with ui.guarded("Loading the plan"):
-    plan = service.latest_plan(store, pid)
+plan = ui.optional(lambda: service.latest_plan(store, pid), "The stored plan")
 if plan is None:
     st.caption("No plan for this proposal yet (or `riskparams plan ID --max-step R --min-days D`).")
 else:
@@ -142,7 +141,7 @@ else:
     st.dataframe(plan_rows(plan.plan), hide_index=True, width="stretch")
     st.plotly_chart(charts.plan_steps(plan.plan), width="stretch")
     for note in plan.notes:
-        st.caption(note)
+        st.caption(ui.plain(note))
     if b2.button("Create the next step's revision", disabled=who is None or wf.status not in ("approved", "exported"),
                  width="stretch", help="Carries the next step through the workflow as a revision linked to the "
                  "previous one (needs an approved proposal and the previous step approved).") and who is not None:

@@ -89,4 +89,4 @@ c1, c2 = st.columns([3, 2])
 c1.dataframe(frames["by_symbol"], hide_index=True, width="stretch")
 c2.dataframe(frames["modes"], hide_index=True, width="stretch")
 for note in impact.notes:
-    st.caption(note)
+    st.caption(ui.plain(note))

@@ -71,8 +71,8 @@ chosen_variant = st.selectbox("Variant", options, index=options.index(picked[0])
                               else 0, format_func=lambda i: f"{i}: {labels[i] or 'base policy'}")
 with ui.guarded("Reading the variant's policy"):
     detail = views.sweep_variant_detail(report, chosen_variant)
-st.subheader(f"Variant {chosen_variant}: {labels[chosen_variant] or 'base policy'}")
+st.subheader(f"Variant {chosen_variant}: {ui.plain(labels[chosen_variant] or 'base policy')}")
 st.write(f"Policy key `{detail['policy_key']}`; differs from the base policy in: "
-         + (", ".join(f"`{k}` = {v}" for k, v in detail["differences"].items()) or "nothing"))
+         + (", ".join(f"`{k}` = {ui.plain(v)}" for k, v in detail["differences"].items()) or "nothing"))
 with st.expander("Full policy"):
     st.json(detail["policy"])

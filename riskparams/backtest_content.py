@@ -205,7 +205,8 @@ class PhaseStats:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary, as stored (NaN written as ``null``)."""
-        return {k: (clean_float(v) if isinstance(v, float) else v) for k in _PHASE_KEYS for v in (getattr(self, k),)}
+        return {k: (getattr(self, k) if k in _PHASE_INTS or k in ("name", "start", "end")
+                    else clean_float(getattr(self, k))) for k in _PHASE_KEYS}
 
     @classmethod
     def from_dict(cls, d: Any, *, where: str = "a phase") -> PhaseStats:
@@ -218,7 +219,7 @@ class PhaseStats:
         """
         if not isinstance(d, Mapping):
             raise _Shape(f"{where} is {type(d).__name__}, not an object")
-        unknown = sorted(set(d) - set(_PHASE_KEYS))
+        unknown = sorted(str(k) for k in set(d) - set(_PHASE_KEYS))
         if unknown:
             raise _Shape(f"unknown {where} key {unknown[0]!r}")
         kw: dict[str, Any] = {"name": _get(d, "name", str), "start": _get(d, "start", str, optional=True),
@@ -286,7 +287,7 @@ class PhaseSplit:
         """
         if not isinstance(d, Mapping):
             raise _Shape(f"phases is {type(d).__name__}, not an object")
-        unknown = sorted(set(d) - {*_EXECUTION_KEYS, "warmup", "steady_state"})
+        unknown = sorted(str(k) for k in set(d) - {*_EXECUTION_KEYS, "warmup", "steady_state"})
         if unknown:
             raise _Shape(f"unknown phases key {unknown[0]!r}")
         return cls.from_blocks(d, _get(d, "warmup", Mapping), _get(d, "steady_state", Mapping))
@@ -806,19 +807,9 @@ class StoredBacktest:
         DataError
             The stored policy is not a valid policy, or it rebuilds to another ``policy_key``.
         """
-        from riskparams.config import policy_from_dict
-        from riskparams.exceptions import DataError, PolicyError
+        from riskparams.config import policy_from_stored
 
-        stored = _thaw(self.policy)
-        key = stored.pop("policy_key", None)
-        try:
-            policy = policy_from_dict(stored)
-        except PolicyError as exc:
-            raise DataError(f"the stored backtest policy is not a valid policy: {exc}") from None
-        if key is not None and policy.key() != key:
-            raise DataError(f"the stored backtest policy rebuilds to policy key {policy.key()}, not the stored "
-                            f"{key}; it was written by another version of riskparams.")
-        return policy
+        return policy_from_stored(_thaw(self.policy), "the stored backtest policy")
 
     def asset(self, symbol: str) -> StoredBacktestAsset:
         """One asset (case-insensitive).

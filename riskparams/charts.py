@@ -496,7 +496,9 @@ def sweep_variant_label(changes: Mapping[str, Any]) -> str:
     str
         E.g. ``"confidence=0.995, mpor.fixed_hours=48"``.
     """
-    return ", ".join(f"{k}={v}" for k, v in changes.items())
+    from riskparams.sweep_content import variant_label
+
+    return variant_label(changes)
 
 
 def sweep_frontier(variants: Sequence[Any], *, title: str = "Policy sweep: capital against bad debt") -> go.Figure:

@@ -125,6 +125,7 @@ __all__ = [
     "example_policy_path",
     "load_policy",
     "policy_from_dict",
+    "policy_from_stored",
 ]
 
 LENDING_PARAMS: tuple[str, ...] = ("ltv", "liquidation_threshold", "liquidation_bonus")
@@ -760,6 +761,36 @@ def _check_keys(path: str, given: Mapping[str, Any], allowed: Sequence[str]) -> 
         if k not in allowed:
             where = f"{path}.{k}" if path else str(k)
             raise PolicyError(f"unknown key {where} (allowed: {', '.join(allowed)})")
+
+
+def policy_from_stored(d: Mapping[str, Any], what: str) -> RiskPolicy:
+    """The policy a stored record holds (``RiskPolicy.to_dict()`` with its ``policy_key``), checked: it must be a
+    valid policy and rebuild to the stored key.
+
+    Parameters
+    ----------
+    d : Mapping
+        The stored policy (plain JSON values).
+    what : str
+        The record, named in the error, e.g. ``"the stored sweep's base policy"``.
+
+    Raises
+    ------
+    DataError
+        Not a valid policy, or it rebuilds to another ``policy_key`` (written by another version).
+    """
+    from riskparams.exceptions import DataError
+
+    stored = dict(d)
+    key = stored.pop("policy_key", None)
+    try:
+        policy = policy_from_dict(stored)
+    except PolicyError as exc:
+        raise DataError(f"{what} is not a valid policy: {exc}") from None
+    if key is not None and policy.key() != key:
+        raise DataError(f"{what} rebuilds to policy key {policy.key()}, not the stored {key}; it was written by "
+                        "another version of riskparams.")
+    return policy
 
 
 def policy_from_dict(d: Mapping[str, Any]) -> RiskPolicy:

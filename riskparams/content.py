@@ -29,6 +29,16 @@ class ShapeError(ValueError):
     record, as a :class:`~riskparams.exceptions.DataError` or ``ValueError``)."""
 
 
+def short(v: Any, limit: int = 40) -> str:
+    """``repr(v)`` cut to ``limit`` characters (``...`` at the end): a stored value named in an error sentence.
+
+    >>> short("x" * 100)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."
+    """
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def freeze(x: Any) -> Any:
     """A read-only deep copy of stored JSON: mappings as ``MappingProxyType``, lists as tuples."""
     if isinstance(x, Mapping):

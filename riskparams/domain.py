@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from riskparams.content import freeze as _frozen
+from riskparams.content import short
 from riskparams.content import thaw as _thawed
 from riskparams.exceptions import SpecError
 from riskparams.jsonio import canonical_json, clean_float, content_id, iso_z
@@ -1363,7 +1364,7 @@ class ProposalRevision:
                                                                               for o in overrides)):
             bad = "overrides"
         if bad is not None:
-            raise DataError(f"the stored proposal's provenance.revision.{bad} has the wrong type: {d[bad]!r}.")
+            raise DataError(f"the stored proposal's provenance.revision.{bad} has the wrong type: {_short_repr(d[bad])}.")
         return cls(number=number, parent=d["parent"], root=d["root"], by=d["by"], justification=d["justification"],
                    overrides=tuple(_frozen(o) for o in overrides))
 
@@ -1483,8 +1484,7 @@ class Provenance:
 
 
 def _short_repr(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return short(v, 60)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -127,6 +127,7 @@ from riskparams.exceptions import DataError, ExportError, RiskParamsError, TierE
 from riskparams.fmt import format_notional
 from riskparams.impact_content import ImpactSet, StoredImpact
 from riskparams.jsonio import clean_float, content_id, iso_z, json_bytes, to_jsonable
+from riskparams.sweep_content import variant_label
 from riskparams.tiers import TierTable
 
 if TYPE_CHECKING:
@@ -2152,7 +2153,7 @@ def sweep_markdown(sweep: Any, *, limit: int = 12) -> str:
            "| variant | avg margin | exceptions / expected | Kupiec p | bad debt | frontier |",
            "|---|---:|---:|---:|---:|---|"]
     for v in rows:
-        label = ", ".join(f"{k}={x}" for k, x in v.changes.items())
+        label = variant_label(v.changes)
         am, kp = v.avg_margin, v.kupiec_p
         expected = v.expected if v.expected is not None and math.isfinite(v.expected) else 0.0
         out.append(f"| {escape_markdown(label)} | {'-' if am is None else f'{float(am):.2%}'} | "

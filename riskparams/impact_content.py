@@ -48,6 +48,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from riskparams.content import ShapeError as _Shape
+from riskparams.content import short
 from riskparams.domain import check_format
 from riskparams.exceptions import DataError
 from riskparams.jsonio import content_id
@@ -81,12 +82,12 @@ def _freeze(x: Any, where: str) -> Any:
         return x
     if isinstance(x, numbers.Real):
         if not math.isfinite(float(x)):
-            raise _Shape(f"{where} is {x!r}, not a finite number")
+            raise _Shape(f"{where} is {short(x)}, not a finite number")
         return x
     if isinstance(x, Mapping):
         for k in x:
             if not isinstance(k, str):
-                raise _Shape(f"{where} has the key {k!r}, not a string")
+                raise _Shape(f"{where} has the key {short(k)}, not a string")
         return MappingProxyType({k: _freeze(v, f"{where}.{k}") for k, v in x.items()})
     if isinstance(x, list | tuple):
         return tuple(_freeze(v, f"{where}[{i}]") for i, v in enumerate(x))
@@ -110,29 +111,29 @@ def _check(v: Any, kind: str, where: str) -> Any:
         return None
     if kind == "int":
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise _Shape(f"{where} is {v!r}, not a whole number")
+            raise _Shape(f"{where} is {short(v)}, not a whole number")
         return v
     if kind == "num":
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
-            raise _Shape(f"{where} is {v!r}, not a number")
+            raise _Shape(f"{where} is {short(v)}, not a number")
         if not math.isfinite(float(v)):
-            raise _Shape(f"{where} is {v!r}, not a finite number")
+            raise _Shape(f"{where} is {short(v)}, not a finite number")
         return v
     if kind == "str":
         if not isinstance(v, str):
-            raise _Shape(f"{where} is {v!r}, not a string")
+            raise _Shape(f"{where} is {short(v)}, not a string")
         return v
     if kind == "bool":
         if not isinstance(v, bool):
-            raise _Shape(f"{where} is {v!r}, not true or false")
+            raise _Shape(f"{where} is {short(v)}, not true or false")
         return v
     if kind == "strs":
         if not isinstance(v, list | tuple):
-            raise _Shape(f"{where} is {v!r}, not a list")
+            raise _Shape(f"{where} is {short(v)}, not a list")
         return tuple(_check(s, "str", f"{where}[{i}]") for i, s in enumerate(v))
     if kind == "nums":
         if not isinstance(v, Mapping):
-            raise _Shape(f"{where} is {v!r}, not an object")
+            raise _Shape(f"{where} is {short(v)}, not an object")
         return MappingProxyType({_check(k, "str", f"{where} key"): _check(x, "num", f"{where}.{k}")
                                  for k, x in v.items()})
     return _freeze(v, where)
@@ -163,13 +164,13 @@ class _Row:
         extra: dict[str, Any] = {}
         for k, v in d.items():
             if not isinstance(k, str):
-                raise _Shape(f"{where} has the key {k!r}, not a string")
+                raise _Shape(f"{where} has the key {short(k)}, not a string")
             kind = cls._KINDS.get(k)
             if kind is None:
                 extra[k] = _freeze(v, f"{where}.{k}")
             elif isinstance(kind, tuple):
                 if not isinstance(v, list | tuple):
-                    raise _Shape(f"{where}.{k} is {v!r}, not a list")
+                    raise _Shape(f"{where}.{k} is {short(v)}, not a list")
                 kw[k] = tuple(kind[0]._read(x, f"{where}.{k}[{i}]") for i, x in enumerate(v))
             elif isinstance(kind, type):
                 kw[k] = None if v is None else cast(Any, kind)._read(v, f"{where}.{k}")
@@ -387,15 +388,8 @@ class ImpactSet(_Row):
 
     @property
     def stress_rows(self) -> tuple[ImpactScenario, ...]:
-        """The stress windows and correlated shocks (empty when not run); a payload that kept them under the older
-        key ``stress`` (a list of rows) reads them from there."""
-        if self.stress_windows is not None:
-            return self.stress_windows
-        old = self.extra.get("stress")
-        if not isinstance(old, tuple):
-            return ()
-        return tuple(ImpactScenario._read(x, f"sets.{self.name}.stress[{i}]") for i, x in enumerate(old)
-                     if isinstance(x, Mapping))
+        """The stress windows and correlated shocks (empty when not run)."""
+        return self.stress_windows or ()
 
     @property
     def waterfall(self) -> Mapping[str, Any]:
@@ -557,7 +551,7 @@ class StoredImpact(_Row):
             if imp.positions is None:
                 raise _Shape("positions is None, not an object")
             if imp.profile not in ("perp", "lending"):
-                raise _Shape(f"profile is {imp.profile!r}, not 'perp' or 'lending'")
+                raise _Shape(f"profile is {short(imp.profile)}, not 'perp' or 'lending'")
         except _Shape as exc:
             raise DataError(f"the stored impact content does not have this riskparams' shape ({exc}).") from None
         # the keys of the content in their order, "sets" included (it was read apart)
@@ -634,14 +628,8 @@ class ImpactRecordInfo:
     def __post_init__(self) -> None:
         for name in ("id", "created_at", "source"):
             if not isinstance(getattr(self, name), str):
-                raise DataError(f"impact record {name} must be a string, got {getattr(self, name)!r}.")
+                raise DataError(f"impact record {name} must be a string, got {short(getattr(self, name))}.")
 
     def to_dict(self) -> dict[str, Any]:
         """``{"id", "created_at", "source"}``."""
         return {"id": self.id, "created_at": self.created_at, "source": self.source}
-
-
-def impact_of(value: StoredImpact | Mapping[str, Any]) -> StoredImpact:
-    """``value`` as a :class:`StoredImpact` (a payload mapping is read with :meth:`StoredImpact.from_content`)."""
-    return value if isinstance(value, StoredImpact) else StoredImpact.from_content(value)
-

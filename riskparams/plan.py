@@ -57,6 +57,7 @@ from typing import Any
 from scipy import stats
 
 from riskparams.content import ShapeError as _Shape
+from riskparams.content import short
 from riskparams.domain import LendingAssetProposal, OptionAsset, PerpAssetProposal, Proposal, check_format
 from riskparams.exceptions import SpecError, TierError
 from riskparams.jsonio import clean_float, content_id
@@ -295,8 +296,7 @@ def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *, optio
 
 
 def _short(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return short(v)
 
 
 def _key_str(k: Any, where: str) -> str:

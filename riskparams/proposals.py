@@ -474,7 +474,8 @@ def margin_period(notionals: Sequence[float], adv: float, policy: RiskPolicy,
         Names how each horizon is read (``basis``); horizons beyond it say so.
     """
     if term is not None:  # a function of the term and the key alone: remembered per term (sweep variants)
-        key = ("margin_period", tuple(float(n) for n in notionals), float(adv), policy.mpor)
+        a = float(adv)
+        key = ("margin_period", tuple(float(n) for n in notionals), None if math.isnan(a) else a, policy.mpor)
         return term.memo(key, lambda: _margin_period(notionals, adv, policy, term))  # type: ignore[no-any-return]
     return _margin_period(notionals, adv, policy, term)
 

@@ -112,6 +112,16 @@ class SweepVariant:
         return d
 
 
+def variant_label(changes: Mapping[str, Any]) -> str:
+    """The one name of a sweep variant: its policy changes as ``key=value, key=value`` in the sweep's order (plain
+    text, ``""`` for the base policy), for the frontier chart, the Sweep page and the Markdown export alike.
+
+    >>> variant_label({"confidence": 0.995, "mpor.fixed_hours": 48})
+    'confidence=0.995, mpor.fixed_hours=48'
+    """
+    return ", ".join(f"{k}={v}" for k, v in changes.items())
+
+
 def frontier_of(variants: Iterable[SweepVariant]) -> list[SweepVariant]:
     """The variants on the frontier, by increasing average margin (then index)."""
     return sorted((v for v in variants if v.on_frontier), key=lambda v: (v.avg_margin or 0.0, v.index))

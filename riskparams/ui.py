@@ -9,10 +9,10 @@ from __future__ import annotations
 import html
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -21,11 +21,13 @@ from riskparams import auth, governance, ingest, service, views
 from riskparams.auth import AuthMode
 from riskparams.domain import IngestReport, Proposal, SeriesInfo
 from riskparams.exceptions import RiskParamsError
-from riskparams.export import content_figures
+from riskparams.export import content_figures, escape_markdown
 from riskparams.governance import Committee, Member
 from riskparams.ingest import seed_demo_if_empty
 from riskparams.quality import QualityReport, quality_report
 from riskparams.store import Store
+
+T = TypeVar("T")
 
 PAGE_TITLE = "riskparams"
 
@@ -131,6 +133,23 @@ def guarded(what: str = "") -> Iterator[None]:
         prefix = f"{what} failed" if what else "Something went wrong"
         st.error(f"{prefix}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
         stop()
+
+
+def plain(text: object) -> str:
+    """Stored or user text as inert Markdown: shown exactly as itself (:func:`riskparams.export.escape_markdown`),
+    for text the page writes through ``st.markdown``, ``st.caption``, ``st.subheader`` or ``st.write``."""
+    return escape_markdown(text)
+
+
+def optional(read: Callable[[], T], what: str) -> T | None:
+    """``read()``, or None after one ``st.warning`` line naming ``what`` when a stored record cannot be read (the
+    rest of the page still draws; :func:`guarded` stops the page instead)."""
+    try:
+        return read()
+    except (RiskParamsError, ValueError) as exc:
+        msg = str(exc).strip()
+        st.warning(f"{what} is not shown: {msg if msg.endswith('.') else msg + '.'}")
+        return None
 
 
 def data_version(store: Store) -> tuple[Any, ...]:

@@ -164,17 +164,6 @@ def test_an_older_payload_without_the_newer_keys_loads(demo: dict[str, Any], tmp
     assert new and rid == content_id(old) and back is not None and back.content() == old
 
 
-def test_stress_rows_kept_under_the_older_key_are_shown() -> None:
-    """The Book page read stress rows from ``stress`` when a set had no ``stress_windows``: still so."""
-    d = _perp_payload()
-    rows = d["sets"]["proposal"].pop("stress_windows")
-    d["sets"]["proposal"]["stress"] = rows
-    imp = StoredImpact.from_content(d)
-    assert imp.content() == d and imp.set("proposal").stress_windows is None  # type: ignore[union-attr]
-    names = [r["scenario"] for r in views.impact_scenarios_records(imp) if r["set"] == "proposal"]
-    assert names[-2:] == ["covid", "ftx (not in the data)"]
-
-
 # -- refused --------------------------------------------------------------------------------------------------
 
 

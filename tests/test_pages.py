@@ -326,3 +326,31 @@ def test_data_page_refuses_to_remove_demo_data_a_proposal_used(db: Path) -> None
     assert len(at.error) == 1 and at.error[0].value.startswith("the demo data cannot be removed: 1 stored proposal")
     with Store(db) as s:
         assert len(s.list_series()) == n
+
+
+def test_governance_page_warns_about_an_unreadable_plan_and_draws_the_rest(db: Path) -> None:
+    """A plan row written by a newer riskparams (its hash intact) cannot be read: the page says so in one warning,
+    shows no plan, and still draws the export and the audit trail below it (the reader used to stop the page)."""
+    from datetime import datetime
+
+    from riskparams.jsonio import canonical_json, content_id
+    from riskparams.store.records import list_proposals
+
+    prop = page("3_Proposal.py").run()
+    next(m for m in prop.multiselect if m.label == "Assets (all when empty)").set_value(["ETH-SYN"])
+    next(b for b in prop.button if b.label == "Generate proposal").click().run()
+    with Store(db) as s:
+        pid = list_proposals(s)[0]["id"]
+        content = {"format": "riskparams-plan-v2", "proposal_id": pid, "steps": [], "notes": ["**bold** <b>x</b>"]}
+        with s.transaction() as cur:
+            cur.execute("INSERT INTO plans (plan_id, proposal_id, created_at, actor, payload) VALUES (?, ?, ?, ?, ?)",
+                        [content_id(content), pid, datetime(2026, 1, 1), "mallory", canonical_json(content)])
+    ui.clear_data_caches()
+    at = page("5_Governance.py").run()
+    assert not at.exception and not at.error
+    plan_warnings = [w.value for w in at.warning if "plan" in w.value]  # (the local-mode sign-in warning aside)
+    assert len(plan_warnings) == 1
+    warning = plan_warnings[0]
+    assert warning.startswith("The stored plan is not shown: ") and "riskparams-plan-v2" in warning
+    assert not any("<b>" in c.value for c in at.caption)  # the unread plan's notes are not drawn
+    assert list(at.dataframe[-1].value["to"])[-1] == "draft"  # the audit trail below the plan still draws

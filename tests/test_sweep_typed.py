@@ -20,7 +20,7 @@ import pytest
 from riskparams import charts, views
 from riskparams.backtest import BacktestSpec
 from riskparams.backtest.sweep import SweepVariant
-from riskparams.exceptions import DataError, ExportError
+from riskparams.exceptions import DataError, ExportError, SpecError
 from riskparams.export import escape_markdown, sweep_markdown
 from riskparams.fmt import format_notional
 from riskparams.jsonio import canonical_json, content_id, pretty_json
@@ -130,7 +130,7 @@ def test_stored_sweep_reads_back_typed_and_exactly(swept: dict[str, Any]) -> Non
     assert report.backtest_spec == run.report.spec
     assert report.base.key() == run.report.base.key() == report.base_policy["policy_key"]
     assert report.variant_policy(1)["differences"] == {"confidence": 0.995}
-    with pytest.raises(KeyError, match="no variant 7"):
+    with pytest.raises(SpecError, match="no variant 7"):
         report.variant(7)
     # read-only: no mutation through the typed object
     with pytest.raises((TypeError, AttributeError)):

@@ -40,7 +40,7 @@ from riskparams.content import check_finite as _check_finite
 from riskparams.content import freeze as _freeze
 from riskparams.content import thaw as _thaw
 from riskparams.domain import SYMBOL_PATTERN, check_format
-from riskparams.exceptions import DataError, ReportNotFoundError, RiskParamsError
+from riskparams.exceptions import DataError, ReportNotFoundError, RiskParamsError, SpecError
 from riskparams.jsonio import canonical_json, content_id
 from riskparams.store import governance_records as gr
 from riskparams.store.core import Store, iso_z, now_utc
@@ -242,13 +242,14 @@ class StoredSweepReport:
 
         Raises
         ------
-        KeyError
+        SpecError
             No such variant (the message names the range).
         """
         for v in self.variants:
             if v.index == int(index):
                 return v
-        raise KeyError(f"the sweep has no variant {index} (variants 0 to {len(self.variants) - 1})")
+        raise SpecError(f"the sweep has no variant {index} (variants 0 to {len(self.variants) - 1}).",
+                        field="variant", value=index)
 
     @property
     def backtest_spec(self) -> BacktestSpec:
@@ -266,19 +267,9 @@ class StoredSweepReport:
         DataError
             The stored policy is not a valid policy, or rebuilds to another key.
         """
-        from riskparams.config import policy_from_dict
-        from riskparams.exceptions import PolicyError
+        from riskparams.config import policy_from_stored
 
-        stored = _thaw(self.base_policy)
-        key = stored.pop("policy_key", None)
-        try:
-            policy = policy_from_dict(stored)
-        except PolicyError as exc:
-            raise DataError(f"the stored sweep's base policy is not a valid policy: {exc}") from None
-        if key is not None and policy.key() != key:
-            raise DataError(f"the stored sweep's base policy rebuilds to policy key {policy.key()}, not the stored "
-                            f"{key}; it was written by another version of riskparams.")
-        return policy
+        return policy_from_stored(_thaw(self.base_policy), "the stored sweep's base policy")
 
     def variant_policy(self, index: int) -> dict[str, Any]:
         """Variant ``index``'s ``policy_key``, ``differences`` from the base policy and full ``policy`` dictionary
