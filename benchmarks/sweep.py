@@ -15,8 +15,8 @@ Usage::
   and the total is extrapolated (``independent_extrapolated`` says so: every variant of this grid costs about
   the same alone).
 * ``dask_scaling``: the same sweep on a 1-worker / a 2-worker local Dask cluster (1 thread and 1 numba thread
-  per worker, fresh cache), time ratio; ``--chunk`` assets per task (default a tenth of the daily assets, a
-  quarter of the hourly series: equal shares for 2 workers).
+  per worker, fresh cache), time ratio; ``--chunk`` assets per task (default a tenth of the daily assets, an
+  eighth of the hourly series: equal shares for 2 workers).
 * ``--assets 0``: the hourly case only; ``--independent 0``: no independent backtests (no ``speedup_shared``).
 * ``--hourly N``: the same on N hourly perp series x 1 year of real data read from a copy of ``--db`` (the
   shared store ``/tmp/r1.duckdb``), window 24 x 250 bars, daily refits (``refit_every=24``).
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hourly", type=int, default=0, help="also N hourly perp series x 1 year of real data")
     ap.add_argument("--db", default="/tmp/r1.duckdb")
     ap.add_argument("--chunk", type=int, default=0,
-                    help="assets per Dask task (default: a tenth of the assets, so 2 workers get equal shares)")
+                    help="assets per Dask task (default: a tenth of the daily assets, an eighth of the hourly "
+                         "series, so 2 workers get equal shares)")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--no-dask", action="store_true")
     ap.add_argument("--json", action="store_true")
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.hourly:
         hspec = BacktestSpec(window=24 * 250, cadence_days=7, es_sims=0, refit_every=24)
         result["hourly"] = case(hourly(args.db, args.hourly), hspec, grid, args.independent, args.reps,
-                                not args.no_dask, args.chunk or max(1, args.hourly // 4))
+                                not args.no_dask, args.chunk or max(1, args.hourly // 8))
     first = result.get("daily") or result.get("hourly") or {}
     for k in ("wall_s", "fits", "variants", "speedup_shared", "dask_scaling"):
         result[k] = first.get(k)

@@ -135,7 +135,7 @@ plan = ui.optional(lambda: service.latest_plan(store, pid), "The stored plan")
 if plan is None:
     st.caption("No plan for this proposal yet (or `riskparams plan ID --max-step R --min-days D`).")
 else:
-    st.markdown(f"**Plan `{plan.id[:12]}`**: {len(plan.steps)} steps from {plan.steps[0].date} to "
+    st.markdown(f"**Plan `{plan.id[:12]}`**: {len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''} from {plan.steps[0].date} to "
                 f"{plan.steps[-1].date}, at most {plan.spec.max_step:.4g} per parameter per step, "
                 f"{plan.spec.min_days} days apart.")
     st.dataframe(plan_rows(plan.plan), hide_index=True, width="stretch")

@@ -53,7 +53,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from riskparams.content import ShapeError as _Shape
+from riskparams.content import _ShapeError as _Shape
 from riskparams.content import freeze as _freeze
 from riskparams.content import thaw as _thaw
 from riskparams.domain import check_format

@@ -2,7 +2,7 @@
 of stored JSON and the one signal of content without this riskparams' shape. Light (no numpy, no pandas).
 
 The readers (``from_content`` / ``from_dict`` of :mod:`riskparams.domain`, :mod:`riskparams.backtest_content`,
-:mod:`riskparams.store.sweep_records`, :mod:`riskparams.plan`) raise :class:`ShapeError` deep inside and turn it
+:mod:`riskparams.store.sweep_records`, :mod:`riskparams.plan`) raise :class:`_ShapeError` deep inside and turn it
 into one :class:`~riskparams.exceptions.DataError` sentence (or a ``ValueError``) naming the record at the top;
 it never reaches a caller.
 
@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 
-class ShapeError(ValueError):
+class _ShapeError(ValueError):
     """Stored content without this riskparams' shape (internal: the top-level reader reports it once, naming the
     record, as a :class:`~riskparams.exceptions.DataError` or ``ValueError``)."""
 
@@ -62,11 +62,11 @@ def check_finite(x: Any, where: str) -> None:
 
     Raises
     ------
-    ShapeError
+    _ShapeError
         Naming the path, e.g. ``variants[3].avg_margin is nan``.
     """
     if isinstance(x, float) and not math.isfinite(x):
-        raise ShapeError(f"{where[:80]} is {x}")
+        raise _ShapeError(f"{where[:80]} is {x}")
     if isinstance(x, Mapping):
         for k, v in x.items():
             check_finite(v, f"{where}.{k}")

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, cast
 
-from riskparams.content import ShapeError as _Shape
+from riskparams.content import _ShapeError as _Shape
 from riskparams.content import short
 from riskparams.domain import check_format
 from riskparams.exceptions import DataError

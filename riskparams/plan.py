@@ -56,7 +56,7 @@ from typing import Any
 
 from scipy import stats
 
-from riskparams.content import ShapeError as _Shape
+from riskparams.content import _ShapeError as _Shape
 from riskparams.content import short
 from riskparams.domain import LendingAssetProposal, OptionAsset, PerpAssetProposal, Proposal, check_format
 from riskparams.exceptions import SpecError, TierError

@@ -360,14 +360,15 @@ def realized_returns(prices: pd.DataFrame, freq: str) -> pd.Series:
 
 def audit_frame(events: Any) -> pd.DataFrame:
     """The audit trail of a proposal for display: one row per event, oldest first, ``at`` as a UTC timestamp
-    (the page prints it to the second; the store keeps microseconds), details as JSON text."""
+    (the page prints it to the second; the store keeps microseconds), details as JSON text, ``-`` where an event
+    has no previous status or no comment."""
     from riskparams.jsonio import inline_json
 
     rows = []
     for e in events:
         d = e.to_dict()
         rows.append({"at": d["at"], "actor": d["actor"], "role": d["actor_role"], "action": d["action"],
-                     "from": d["from_status"], "to": d["to_status"], "comment": d["comment"],
+                     "from": d["from_status"] or "-", "to": d["to_status"], "comment": d["comment"] or "-",
                      "detail": inline_json(d["detail"], sort_keys=True) if d["detail"] else ""})
     frame = pd.DataFrame(rows, columns=["at", "actor", "role", "action", "from", "to", "comment", "detail"])
     frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")

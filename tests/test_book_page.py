@@ -165,6 +165,13 @@ def test_top5_share_shows_a_dash_not_none(db: Path) -> None:
     missing = scen[scen["scenario"].str.contains("not in the data")]
     assert all(v == "-" for v in missing["top-5 share"]) and all(v == "-" for v in missing["accounts"])
     assert "None" not in list(scen["accounts"])
+    # the positions summary counts with thousands separators, as the scenario table (they showed 1196)
+    by_symbol, modes = frame_with(at, "side"), frame_with(at, "margin mode")
+    counts = [*by_symbol["positions"], *modes["positions"], *modes["accounts"]]
+    assert all(isinstance(v, str) and v.replace(",", "").isdigit() for v in counts), counts
+    assert sum(int(v.replace(",", "")) for v in by_symbol["positions"]) == sum(
+        int(v.replace(",", "")) for v in modes["positions"]) >= 1000
+    assert any("," in v for v in counts)
 
 
 def test_percent_text() -> None:

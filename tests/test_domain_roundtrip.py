@@ -299,7 +299,8 @@ def test_value_rules() -> None:
         "t": "2024-01-31T12:00:00Z", "x": [3, None], "1": True}
 
 
-@pytest.mark.parametrize("module", ["riskparams.jsonio", "riskparams.backtest_content"])
+@pytest.mark.parametrize("module", ["riskparams.jsonio", "riskparams.backtest_content", "riskparams.content",
+                                    "riskparams.sweep_content"])
 def test_module_examples_run(module: str) -> None:
     import doctest
     import importlib

@@ -198,6 +198,7 @@ def test_audit_trail_times_are_utc_timestamps_not_microsecond_strings() -> None:
     assert frame["at"].iloc[0] == pd.Timestamp("2026-12-05 06:56:10.713762", tz="UTC")
     assert frame["at"].iloc[1] == pd.Timestamp("2026-12-05 07:16:33", tz="UTC")
     assert "BTC" in frame["detail"].iloc[0]
+    assert list(frame["from"]) == list(frame["comment"]) == ["-", "-"]  # no previous status, no comment: not "None"
 
 
 def test_plan_chart_of_a_single_date_spans_days_not_milliseconds() -> None:

@@ -35,7 +35,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from riskparams.content import ShapeError as _Shape
+from riskparams.content import _ShapeError as _Shape
 from riskparams.content import check_finite as _check_finite
 from riskparams.content import freeze as _freeze
 from riskparams.content import thaw as _thaw
