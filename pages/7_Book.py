@@ -85,9 +85,6 @@ st.caption("now: today's prices; covered move: every asset by the proposal's cov
 
 st.subheader("Positions")
 frames = views.positions_frames(impact)
-for f, cols in ((frames["by_symbol"], ("positions",)), (frames["modes"], ("positions", "accounts"))):
-    for col in cols:
-        f[col] = ui.count_text(f[col])  # 1,196 (as the scenario table)
 c1, c2 = st.columns([3, 2])
 c1.dataframe(frames["by_symbol"], hide_index=True, width="stretch")
 c2.dataframe(frames["modes"], hide_index=True, width="stretch")

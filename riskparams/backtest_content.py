@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskparams.content import _ShapeError as _Shape
 from riskparams.content import freeze as _freeze
+from riskparams.content import get_field as _get
 from riskparams.content import thaw as _thaw
 from riskparams.domain import check_format
 from riskparams.jsonio import clean_float, content_id, parse_time
@@ -94,20 +95,6 @@ stored before then does not have them, and reads back (and re-hashes) without th
 # -------------------------------------------------------------------------------------------------
 # helpers: read-only copies and checked fields
 # -------------------------------------------------------------------------------------------------
-
-
-def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
-    """``d[key]`` checked against ``kind`` (``optional``: None allowed; the key is always required)."""
-    if key not in d:
-        raise _Shape(f"missing {key!r}")
-    v = d[key]
-    if v is None and optional:
-        return None
-    if isinstance(v, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise _Shape(f"{key!r} is {v!r}")
-    if not isinstance(v, kind):
-        raise _Shape(f"{key!r} is {v!r}")
-    return v
 
 
 _NUM = (int, float)

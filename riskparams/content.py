@@ -39,6 +39,29 @@ def short(v: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def get_field(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *, optional: bool = False,
+          finite: bool = False) -> Any:
+    """``d[key]`` checked against ``kind``: the key is required, a bool is never an int or a float unless ``kind``
+    names ``bool``, ``optional`` allows None, ``finite`` refuses a non-finite float.
+
+    Raises
+    ------
+    _ShapeError
+        ``missing 'key'`` or ``'key' is <value>`` (the value cut by :func:`short`).
+    """
+    if key not in d:
+        raise _ShapeError(f"missing {key!r}")
+    v = d[key]
+    if v is None and optional:
+        return None
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if (isinstance(v, bool) and bool not in kinds) or not isinstance(v, kinds):
+        raise _ShapeError(f"{key!r} is {short(v)}")
+    if finite and isinstance(v, float) and not math.isfinite(v):
+        raise _ShapeError(f"{key!r} is {v!r}")
+    return v
+
+
 def freeze(x: Any) -> Any:
     """A read-only deep copy of stored JSON: mappings as ``MappingProxyType``, lists as tuples."""
     if isinstance(x, Mapping):

@@ -133,6 +133,7 @@ from riskparams.tiers import TierTable
 if TYPE_CHECKING:
     from riskparams.store.plan_records import StoredPlan
     from riskparams.store.records import StoredProposal
+    from riskparams.store.sweep_records import StoredSweepReport
 
 __all__ = [
     "BACKTEST_RESULT_KEYS",
@@ -1750,7 +1751,7 @@ def to_markdown(
     backtest: Mapping[str, Any] | None = None,
     impact: StoredImpact | Mapping[str, Any] | None = None,
     plan: StoredPlan | Mapping[str, Any] | None = None,
-    sweep: Any = None,
+    sweep: StoredSweepReport | Mapping[str, Any] | None = None,
 ) -> bytes:
     """Forum post (Markdown, UTF-8) in the Aave ARFC style; see the module notes.
 
@@ -2076,7 +2077,7 @@ def render(
     asset_addresses: Mapping[str, str] | None = None,
     impact: StoredImpact | Mapping[str, Any] | None = None,
     plan: StoredPlan | Mapping[str, Any] | None = None,
-    sweep: Any = None,
+    sweep: StoredSweepReport | Mapping[str, Any] | None = None,
     report_url: str | None = None,
 ) -> bytes:
     """Export ``proposal`` in format ``fmt`` (one of :data:`FORMATS`); see the format functions (``impact``: the
@@ -2117,7 +2118,7 @@ def render(
     return venues.to_risk_updates(proposal, workflow=workflow, backtest=backtest, asset_addresses=asset_addresses)
 
 
-def sweep_markdown(sweep: Any, *, limit: int = 12) -> str:
+def sweep_markdown(sweep: StoredSweepReport | Mapping[str, Any], *, limit: int = 12) -> str:
     """The "Policy sweep" section of a forum post: one row per variant (frontier first, at most ``limit``), every
     label through :func:`escape_markdown`.
 

@@ -57,7 +57,7 @@ from typing import Any
 from scipy import stats
 
 from riskparams.content import _ShapeError as _Shape
-from riskparams.content import short
+from riskparams.content import get_field, short
 from riskparams.domain import LendingAssetProposal, OptionAsset, PerpAssetProposal, Proposal, check_format
 from riskparams.exceptions import SpecError, TierError
 from riskparams.jsonio import clean_float, content_id
@@ -248,7 +248,7 @@ class Plan:
             try:
                 day = date.fromisoformat(start)
             except ValueError:
-                raise _Shape(f"'start' is {_short(start)}, not a date") from None
+                raise _Shape(f"'start' is {short(start)}, not a date") from None
             spec = PlanSpec(max_step=_get(content, "max_step", (int, float)), min_days=_get(content, "min_days", int),
                             budget=_get(content, "budget", int, optional=True), start=day)
             raw_steps = _get(content, "steps", list)
@@ -265,7 +265,7 @@ class Plan:
             )
             bad = next((n for n in plan.notes if not isinstance(n, str)), None)
             if bad is not None:
-                raise _Shape(f"a note is {_short(bad)}")
+                raise _Shape(f"a note is {short(bad)}")
         except (_Shape, SpecError) as exc:
             raise ValueError(f"the stored plan content does not have this riskparams' shape ({str(exc).rstrip('.')}); "
                              "it was written by another version of riskparams.") from None
@@ -281,27 +281,13 @@ _STEP_KEYS = ("step", "date", "changes", "coverage", "avg_margin", "values")
 
 
 def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
-    """``d[key]`` checked against ``kind`` (never a bool unless asked; numbers finite; ``optional``: None too)."""
-    if key not in d:
-        raise _Shape(f"missing {key!r}")
-    v = d[key]
-    if v is None and optional:
-        return None
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if (isinstance(v, bool) and bool not in kinds) or not isinstance(v, kind):
-        raise _Shape(f"{key!r} is {_short(v)}")
-    if isinstance(v, float) and not math.isfinite(v):
-        raise _Shape(f"{key!r} is {v!r}")
-    return v
-
-
-def _short(v: Any) -> str:
-    return short(v)
+    """:func:`riskparams.content.get_field`, numbers finite (a plan never stores NaN as a number)."""
+    return get_field(d, key, kind, optional=optional, finite=True)
 
 
 def _key_str(k: Any, where: str) -> str:
     if not isinstance(k, str):
-        raise _Shape(f"a key of {where!r} is {_short(k)}")
+        raise _Shape(f"a key of {where!r} is {short(k)}")
     return k
 
 
@@ -311,7 +297,7 @@ def _number(v: Any, where: str, *, keep_none: bool = False) -> float | None:
     if v is None:
         return None if keep_none else math.nan
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise _Shape(f"{where} is {_short(v)}")
+        raise _Shape(f"{where} is {short(v)}")
     return v
 
 
@@ -322,7 +308,7 @@ def _numbers(d: Mapping[str, Any], key: str, where: str, *, keep_none: bool = Fa
 
 def _read_step(s: Any, k: int) -> PlanStep:
     if not isinstance(s, Mapping):
-        raise _Shape(f"step {k} is {_short(s)}")
+        raise _Shape(f"step {k} is {short(s)}")
     unknown = sorted(set(s) - set(_STEP_KEYS), key=str)
     if unknown:
         raise _Shape(f"step {k} has an unknown key {unknown[0]!r}")
@@ -331,9 +317,9 @@ def _read_step(s: Any, k: int) -> PlanStep:
         raise _Shape(f"step {k} is numbered {number}")
     changes = []
     for key, ch in _get(s, "changes", Mapping).items():
-        where = f"step {k} change {_short(key)}"
+        where = f"step {k} change {short(key)}"
         if not isinstance(ch, Mapping) or set(ch) != {"from", "to"}:
-            raise _Shape(f"{where} is {_short(ch)}, not {{'from', 'to'}}")
+            raise _Shape(f"{where} is {short(ch)}, not {{'from', 'to'}}")
         changes.append(ParamChange(key=_key_str(key, f"step {k} changes"),
                                    old=_number(ch["from"], f"{where} 'from'", keep_none=True),
                                    new=_number(ch["to"], f"{where} 'to'")))  # type: ignore[arg-type]
@@ -341,7 +327,7 @@ def _read_step(s: Any, k: int) -> PlanStep:
     try:
         date.fromisoformat(day)
     except ValueError:
-        raise _Shape(f"step {k}'s date is {_short(day)}") from None
+        raise _Shape(f"step {k}'s date is {short(day)}") from None
     return PlanStep(number=number, date=day, changes=tuple(changes),
                     values=_numbers(s, "values", f"step {k} values"),
                     coverage=_numbers(s, "coverage", f"step {k} coverage"),

@@ -733,7 +733,8 @@ def impact_sentence(impact: StoredImpact, set_name: str = "proposal") -> str:
 
 def positions_frames(impact: StoredImpact) -> dict[str, pd.DataFrame]:
     """The positions summary of an impact: ``by_symbol`` (symbol, side, positions, notional) and ``modes``
-    (cross vs isolated: positions, accounts, notional); empty frames for a lending book."""
+    (cross vs isolated: positions, accounts, notional), as text (counts with thousands separators, notionals
+    ``1.2M``); empty frames for a lending book."""
     pos = impact.positions
     by = pd.DataFrame([r.to_dict() for r in pos.by_symbol], columns=["symbol", "side", "positions", "notional"])
     modes = pd.DataFrame([{"margin mode": name, **m.to_dict()} for name, m in (("cross", pos.cross),
@@ -742,6 +743,9 @@ def positions_frames(impact: StoredImpact) -> dict[str, pd.DataFrame]:
                          columns=["margin mode", "positions", "accounts", "notional"])
     for f in (by, modes):
         f["notional"] = [_money(x) for x in f["notional"]]
+        for col in ("positions", "accounts"):
+            if col in f:
+                f[col] = [f"{int(x):,}" for x in f[col]]
     return {"by_symbol": by, "modes": modes}
 
 

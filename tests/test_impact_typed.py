@@ -289,8 +289,8 @@ def test_views_read_the_typed_impact_hand_computed() -> None:
     assert ftx == {"set": "proposal", "scenario": "ftx (not in the data)", "notional": "-", "bad debt": "-"}
     frames = views.positions_frames(imp)
     assert frames["modes"].to_dict("records") == [
-        {"margin mode": "cross", "positions": 10, "accounts": 5, "notional": "1M"},
-        {"margin mode": "isolated", "positions": 30, "accounts": 25, "notional": "4M"}]
+        {"margin mode": "cross", "positions": "10", "accounts": "5", "notional": "1M"},
+        {"margin mode": "isolated", "positions": "30", "accounts": "25", "notional": "4M"}]
     assert views.impact_sentence(imp) == ("Under the proposal, 3 accounts (1.2M notional) are liquidatable at "
                                           "today's prices; at the covered move 16 accounts (1.897M notional) are "
                                           "liquidated and the bad debt is 40k.")
